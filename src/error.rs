@@ -1,0 +1,239 @@
+//! The one error type of the Rust API, and the table that ties each kind to
+//! its C status code.
+//!
+//! Every fallible call in the core returns [`Result<T>`]. An [`Error`] carries
+//! an [`ErrorKind`] (what went wrong, stable, mapped one-to-one onto the C
+//! `MP_E_*` codes by [`ErrorKind::code`]) and a human-readable message (which
+//! object, which value). The FFI layer turns the kind into the status code and
+//! stores the message for `mp_last_error_message`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// What went wrong, independent of the message text.
+///
+/// The discriminants are the C status codes (`MP_E_*` in `include/mpipc.h`):
+/// this enum *is* the table, and `src/ffi/status.rs` re-exports each value
+/// as a constant with a unit test that walks every variant. Values are
+/// append-only: a retired kind keeps its number reserved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(i32)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A required pointer argument was NULL (C ABI only).
+    Null = -1,
+    /// An argument is invalid: a bad name, an option out of range, an
+    /// operation not allowed in this state (e.g. `task_done` called too often).
+    Invalid = -2,
+    /// A wait ran out of time where no more specific status applies
+    /// (e.g. `join`).
+    Timeout = -3,
+    /// Nothing to receive: the queue was empty until the deadline.
+    Empty = -4,
+    /// No room: the queue stayed full until the deadline.
+    Full = -5,
+    /// The queue was shut down: puts fail at once, gets fail once it is drained.
+    Shutdown = -6,
+    /// A message is larger than the object's configured maximum.
+    TooBig = -7,
+    /// The caller's buffer is too small; the required size is reported and
+    /// nothing was consumed.
+    BufSize = -8,
+    /// No object of that name exists (attach-only open, unlink).
+    NotFound = -9,
+    /// An object of that name exists and exclusive creation was asked for.
+    Exists = -10,
+    /// An object of that name exists but is of another kind.
+    Type = -11,
+    /// An object of that name was made by an incompatible layout version.
+    Version = -12,
+    /// Shared state failed validation (bad magic, impossible sizes or
+    /// positions): the object was not touched further.
+    Corrupt = -13,
+    /// The operating system refused access (permissions, mode 0600 of another
+    /// user).
+    Permission = -14,
+    /// Any other operating-system error; the message carries errno's text.
+    Io = -15,
+    /// A Rust panic was caught at the C boundary (C ABI only).
+    Panic = -16,
+    /// The handle was poisoned by an earlier panic and must be closed
+    /// (C ABI only).
+    Poisoned = -17,
+}
+
+impl ErrorKind {
+    /// Every kind, in code order: used by tests that walk the table.
+    pub const ALL: [ErrorKind; 17] = [
+        ErrorKind::Null,
+        ErrorKind::Invalid,
+        ErrorKind::Timeout,
+        ErrorKind::Empty,
+        ErrorKind::Full,
+        ErrorKind::Shutdown,
+        ErrorKind::TooBig,
+        ErrorKind::BufSize,
+        ErrorKind::NotFound,
+        ErrorKind::Exists,
+        ErrorKind::Type,
+        ErrorKind::Version,
+        ErrorKind::Corrupt,
+        ErrorKind::Permission,
+        ErrorKind::Io,
+        ErrorKind::Panic,
+        ErrorKind::Poisoned,
+    ];
+
+    /// The C status code (`MP_E_*`) of this kind; always negative.
+    pub const fn code(self) -> i32 {
+        self as i32
+    }
+
+    /// The kind whose code is `code`, if any.
+    pub fn from_code(code: i32) -> Option<ErrorKind> {
+        ErrorKind::ALL.iter().copied().find(|k| k.code() == code)
+    }
+
+    /// The symbolic C name of the code, e.g. `"MP_E_EMPTY"`.
+    pub const fn c_name(self) -> &'static str {
+        match self {
+            ErrorKind::Null => "MP_E_NULL",
+            ErrorKind::Invalid => "MP_E_INVAL",
+            ErrorKind::Timeout => "MP_E_TIMEOUT",
+            ErrorKind::Empty => "MP_E_EMPTY",
+            ErrorKind::Full => "MP_E_FULL",
+            ErrorKind::Shutdown => "MP_E_SHUTDOWN",
+            ErrorKind::TooBig => "MP_E_TOOBIG",
+            ErrorKind::BufSize => "MP_E_BUFSIZE",
+            ErrorKind::NotFound => "MP_E_NOTFOUND",
+            ErrorKind::Exists => "MP_E_EXISTS",
+            ErrorKind::Type => "MP_E_TYPE",
+            ErrorKind::Version => "MP_E_VERSION",
+            ErrorKind::Corrupt => "MP_E_CORRUPT",
+            ErrorKind::Permission => "MP_E_PERM",
+            ErrorKind::Io => "MP_E_IO",
+            ErrorKind::Panic => "MP_E_PANIC",
+            ErrorKind::Poisoned => "MP_E_POISONED",
+        }
+    }
+
+    /// A short description of the kind, used when no detail is available.
+    pub const fn description(self) -> &'static str {
+        match self {
+            ErrorKind::Null => "a required pointer argument was NULL",
+            ErrorKind::Invalid => "invalid argument or operation",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::Empty => "empty",
+            ErrorKind::Full => "full",
+            ErrorKind::Shutdown => "shut down",
+            ErrorKind::TooBig => "message too big",
+            ErrorKind::BufSize => "buffer too small",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::Exists => "already exists",
+            ErrorKind::Type => "object is of another kind",
+            ErrorKind::Version => "incompatible layout version",
+            ErrorKind::Corrupt => "shared state is corrupt",
+            ErrorKind::Permission => "permission denied",
+            ErrorKind::Io => "operating-system error",
+            ErrorKind::Panic => "internal panic caught at the C boundary",
+            ErrorKind::Poisoned => "handle poisoned by an earlier panic",
+        }
+    }
+}
+
+/// An error of the Rust API: a stable [`ErrorKind`] plus a message that
+/// names the object and the values involved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: Cow<'static, str>,
+    /// For [`ErrorKind::BufSize`]: the size the caller's buffer needs.
+    needed: usize,
+}
+
+impl Error {
+    /// An error with a message; static strings cost no allocation, which
+    /// matters for `Empty`/`Full` returned by non-blocking calls in a loop.
+    pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Error {
+        Error { kind, message: message.into(), needed: 0 }
+    }
+
+    /// A [`ErrorKind::BufSize`] error telling how many bytes are needed.
+    pub fn buf_size(needed: usize) -> Error {
+        Error { kind: ErrorKind::BufSize, message: Cow::Borrowed("buffer too small for the message"), needed }
+    }
+
+    /// An [`ErrorKind::Io`] (or a more precise kind for well-known errno
+    /// values) from the calling thread's `errno`, with `what` naming the call.
+    pub fn last_os_error(what: &str) -> Error {
+        Error::from_io(what, std::io::Error::last_os_error())
+    }
+
+    /// Like [`Error::last_os_error`] for an already captured `io::Error`.
+    pub fn from_io(what: &str, err: std::io::Error) -> Error {
+        let kind = match err.raw_os_error() {
+            Some(libc::EACCES) | Some(libc::EPERM) => ErrorKind::Permission,
+            Some(libc::ENOENT) => ErrorKind::NotFound,
+            Some(libc::EEXIST) => ErrorKind::Exists,
+            Some(libc::EINVAL) | Some(libc::ENAMETOOLONG) => ErrorKind::Invalid,
+            _ => ErrorKind::Io,
+        };
+        Error::new(kind, format!("{what}: {err}"))
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The detailed message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// For [`ErrorKind::BufSize`], the buffer size needed; otherwise 0.
+    pub fn needed(&self) -> usize {
+        self.needed
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.kind.c_name())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The result type of the Rust API.
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_negative_and_round_trip() {
+        let mut seen = std::collections::HashSet::new();
+        for kind in ErrorKind::ALL {
+            assert!(kind.code() < 0, "{kind:?}");
+            assert!(seen.insert(kind.code()), "duplicate code {}", kind.code());
+            assert_eq!(ErrorKind::from_code(kind.code()), Some(kind));
+            assert!(kind.c_name().starts_with("MP_E_"));
+        }
+        assert_eq!(ErrorKind::from_code(0), None);
+        assert_eq!(ErrorKind::from_code(-1000), None);
+    }
+
+    #[test]
+    fn errno_maps_to_precise_kinds() {
+        let e = Error::from_io("open", std::io::Error::from_raw_os_error(libc::EACCES));
+        assert_eq!(e.kind(), ErrorKind::Permission);
+        assert!(e.message().starts_with("open: "));
+        let e = Error::from_io("open", std::io::Error::from_raw_os_error(libc::ENOENT));
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        let e = Error::from_io("mmap", std::io::Error::from_raw_os_error(libc::ENOMEM));
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert_eq!(Error::buf_size(77).needed(), 77);
+    }
+}

@@ -1,0 +1,216 @@
+//! Plumbing every `extern "C"` function goes through: the panic boundary,
+//! NULL checks, handle casts and poisoning.
+//!
+//! Pattern from rustls-ffi (`ffi_panic_boundary!`, `Castable`) and hyper's C
+//! API (`ffi_fn!`, `non_null!`): each exported body is wrapped once, so a
+//! Rust panic can never unwind into C, and every pointer is checked before
+//! it is dereferenced.
+
+use super::status::{mp_status, set_last_error, MP_E_NULL, MP_E_PANIC, MP_E_POISONED, MP_OK};
+use crate::error::{Error, ErrorKind, Result};
+use std::any::Any;
+use std::ffi::{c_char, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Runs `body` (returning `mp_status`), turning a panic into `MP_E_PANIC`
+/// with the panic message in the last-error slot.
+pub(crate) fn boundary(body: impl FnOnce() -> mp_status) -> mp_status {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(status) => status,
+        Err(payload) => {
+            set_last_error(&Error::new(ErrorKind::Panic, format!("panic in mpipc: {}", panic_text(&*payload))));
+            MP_E_PANIC
+        }
+    }
+}
+
+/// Runs an infallible `body`, returning `default` if it panics.
+pub(crate) fn boundary_or<T>(default: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(default)
+}
+
+fn panic_text(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic payload".to_owned()
+    }
+}
+
+/// Converts a core result to a status, recording the error's message.
+pub(crate) fn status_of(r: Result<()>) -> mp_status {
+    match r {
+        Ok(()) => MP_OK,
+        Err(e) => set_last_error(&e),
+    }
+}
+
+/// Records a NULL-argument error for `what` and returns `MP_E_NULL`.
+pub(crate) fn null_arg(what: &str) -> mp_status {
+    set_last_error(&Error::new(ErrorKind::Null, format!("argument `{what}` is NULL")));
+    MP_E_NULL
+}
+
+/// Returns early with `MP_E_NULL` if any of the pointers is NULL.
+macro_rules! check_not_null {
+    ($($p:ident),+ $(,)?) => {
+        $( if $p.is_null() { return $crate::ffi::boundary::null_arg(stringify!($p)); } )+
+    };
+}
+pub(crate) use check_not_null;
+
+/// Evaluates a `Result`, returning its error as a status on failure.
+macro_rules! try_status {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(err) => return $crate::ffi::status::set_last_error(&err),
+        }
+    };
+}
+pub(crate) use try_status;
+
+/// Reads a C string argument as UTF-8.
+///
+/// # Safety
+/// `p` must be NULL or a NUL-terminated string valid for the call.
+pub(crate) unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> std::result::Result<&'a str, mp_status> {
+    if p.is_null() {
+        return Err(null_arg(what));
+    }
+    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
+    let s = unsafe { CStr::from_ptr(p) };
+    s.to_str().map_err(|_| set_last_error(&Error::new(ErrorKind::Invalid, format!("argument `{what}` is not UTF-8"))))
+}
+
+/// Views a C `(pointer, length)` argument as a slice; NULL is allowed for an
+/// empty slice.
+///
+/// # Safety
+/// If `len > 0`, `p` must point to `len` readable bytes valid for the call.
+pub(crate) unsafe fn bytes_arg<'a>(p: *const u8, len: usize, what: &str) -> std::result::Result<&'a [u8], mp_status> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(null_arg(what));
+    }
+    // SAFETY: non-NULL with `len` readable bytes per the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// Mutable counterpart of [`bytes_arg`].
+///
+/// # Safety
+/// If `len > 0`, `p` must point to `len` writable bytes valid for the call
+/// and not aliased.
+pub(crate) unsafe fn bytes_arg_mut<'a, T>(p: *mut T, len: usize, what: &str) -> std::result::Result<&'a mut [T], mp_status> {
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    if p.is_null() {
+        return Err(null_arg(what));
+    }
+    // SAFETY: non-NULL with `len` writable elements per the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts_mut(p, len) })
+}
+
+/// The Rust object behind an opaque C handle, plus its poison flag.
+pub(crate) struct Handle<T> {
+    poisoned: AtomicBool,
+    inner: T,
+}
+
+/// Ties an opaque C handle type (e.g. `mpq`) to the Rust type it points to.
+/// Every cast between the two goes through the functions below, never
+/// through ad-hoc `as` casts. Handles are always `Box`-owned.
+pub(crate) trait Castable {
+    /// The Rust object behind the handle.
+    type Rust;
+}
+
+/// Boxes `value` into a new handle for C.
+pub(crate) fn into_handle<C: Castable>(value: C::Rust) -> *mut C {
+    Box::into_raw(Box::new(Handle { poisoned: AtomicBool::new(false), inner: value })).cast()
+}
+
+/// Frees a handle made by [`into_handle`]; NULL is a no-op.
+///
+/// # Safety
+/// `p` is NULL or came from `into_handle::<C>` and is not used afterwards.
+pub(crate) unsafe fn free_handle<C: Castable>(p: *mut C) {
+    if !p.is_null() {
+        // SAFETY: per the contract, `p` is a live Box<Handle<C::Rust>>.
+        drop(unsafe { Box::from_raw(p.cast::<Handle<C::Rust>>()) });
+    }
+}
+
+/// Runs `f` on the object behind handle `p` inside the panic boundary:
+/// NULL gives `MP_E_NULL`, a poisoned handle `MP_E_POISONED`, and a panic in
+/// `f` poisons the handle and gives `MP_E_PANIC`.
+///
+/// # Safety
+/// `p` is NULL or a live handle made by `into_handle::<C>`.
+pub(crate) unsafe fn with_handle<C: Castable>(p: *const C, f: impl FnOnce(&C::Rust) -> mp_status) -> mp_status {
+    if p.is_null() {
+        return null_arg("handle");
+    }
+    // SAFETY: per the contract, `p` points to a live Handle<C::Rust>; handles
+    // are only read through shared references (the core types are Sync).
+    let h = unsafe { &*p.cast::<Handle<C::Rust>>() };
+    if h.poisoned.load(Ordering::Relaxed) {
+        set_last_error(&Error::new(ErrorKind::Poisoned, "handle poisoned by an earlier panic; close it"));
+        return MP_E_POISONED;
+    }
+    let status = boundary(|| f(&h.inner));
+    if status == MP_E_PANIC {
+        h.poisoned.store(true, Ordering::Relaxed);
+    }
+    status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::status::last_error_text;
+
+    struct Dummy {
+        _p: [u8; 0],
+    }
+    impl Castable for Dummy {
+        type Rust = u32;
+    }
+
+    #[test]
+    fn panics_become_status_and_poison_the_handle() {
+        let h: *mut Dummy = into_handle::<Dummy>(7);
+        // SAFETY: h is a live handle for the whole test.
+        unsafe {
+            assert_eq!(with_handle(h, |v| if *v == 7 { MP_OK } else { MP_E_NULL }), MP_OK);
+            assert_eq!(with_handle(h, |_| panic!("boom")), MP_E_PANIC);
+            assert!(last_error_text().contains("boom"));
+            assert_eq!(with_handle(h, |_| MP_OK), MP_E_POISONED);
+            free_handle(h);
+            free_handle::<Dummy>(std::ptr::null_mut());
+            assert_eq!(with_handle::<Dummy>(std::ptr::null(), |_| MP_OK), MP_E_NULL);
+        }
+        assert_eq!(boundary_or(5, || panic!("x")), 5);
+        assert_eq!(boundary(|| std::panic::panic_any(42u8)), MP_E_PANIC);
+        assert!(last_error_text().contains("unknown panic payload"));
+    }
+
+    #[test]
+    fn argument_helpers() {
+        // SAFETY: the pointers passed are NULL or valid for their lengths.
+        unsafe {
+            assert_eq!(bytes_arg(std::ptr::null(), 0, "d").unwrap(), &[] as &[u8]);
+            assert_eq!(bytes_arg(std::ptr::null(), 3, "d").unwrap_err(), MP_E_NULL);
+            assert_eq!(str_arg(std::ptr::null(), "name").unwrap_err(), MP_E_NULL);
+            assert_eq!(str_arg(c"\xff".as_ptr(), "name").unwrap_err(), crate::ffi::status::MP_E_INVAL);
+            assert_eq!(str_arg(c"ok".as_ptr(), "name").unwrap(), "ok");
+        }
+    }
+}

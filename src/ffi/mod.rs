@@ -1,0 +1,33 @@
+//! The C ABI (`include/mpipc.h`, generated from this module by cbindgen).
+//!
+//! Rules (DESIGN.md §5, STYLE.md): every fallible function returns
+//! `mp_status` with results in trailing out-parameters written only on
+//! `MP_OK` (documented exceptions: `MP_E_BUFSIZE` reports the size needed);
+//! every body runs inside the panic boundary; every pointer is NULL-checked;
+//! `*_close(NULL)` / `*_free(NULL)` are no-ops; timeouts are `int64_t`
+//! milliseconds (negative = forever, 0 = do not block). This module holds no
+//! logic the Rust API lacks: it converts arguments, calls the core, and maps
+//! errors to codes. One file per exported object.
+#![allow(non_camel_case_types)]
+
+pub(crate) mod boundary;
+pub mod bytes;
+pub mod queue;
+pub mod status;
+pub mod version;
+
+pub use bytes::mp_buf;
+pub use status::mp_status;
+
+/// Pass as a timeout to wait as long as it takes.
+pub const MP_WAIT_FOREVER: i64 = -1;
+/// Pass as a timeout to not block at all.
+pub const MP_NO_WAIT: i64 = 0;
+
+/// The C ABI's `int64_t timeout_ms` as the Rust API's timeout.
+pub(crate) fn timeout_of_ms(timeout_ms: i64) -> Option<std::time::Duration> {
+    match timeout_ms {
+        t if t < 0 => None,
+        t => Some(std::time::Duration::from_millis(t as u64)),
+    }
+}

@@ -1,0 +1,512 @@
+//! `mpq_*`: the shared-memory Queue / JoinableQueue.
+
+use super::boundary::{
+    boundary, bytes_arg, bytes_arg_mut, check_not_null, free_handle, into_handle, status_of, str_arg, try_status,
+    with_handle, Castable,
+};
+use super::bytes::mp_buf;
+use super::status::{mp_status, set_last_error, MP_OK};
+use super::timeout_of_ms;
+use crate::error::{Error, ErrorKind};
+use crate::queue::{Queue, QueueOptions};
+use crate::shm::OpenMode;
+use std::ffi::c_char;
+
+/// A named, bounded, multi-producer multi-consumer queue of byte messages
+/// in shared memory: Python's `multiprocessing.JoinableQueue`, reachable by
+/// name from any process and language.
+///
+/// Created by `mpq_open`, freed by `mpq_close`. Thread-safe: one handle may
+/// be used by many threads at once (every operation takes the queue's
+/// process-shared lock). Each process opens its own handle; handles are not
+/// to be copied across `fork` and used in both processes (open again).
+///
+/// Under the hood: `Box<Queue>` over a `MAP_SHARED` mapping of
+/// `/dev/shm/mpipc.q.<name>`.
+///
+/// Methods: `mpq_open`, `mpq_put`, `mpq_put_timeout`, `mpq_put_many`,
+/// `mpq_get`, `mpq_get_timeout`, `mpq_get_into`, `mpq_get_many`,
+/// `mpq_qsize`, `mpq_empty`, `mpq_full`, `mpq_task_done`, `mpq_join`,
+/// `mpq_shutdown`, `mpq_options_of`, `mpq_set_spin`, `mpq_close`,
+/// `mpq_unlink`.
+pub struct mpq {
+    _private: [u8; 0],
+}
+
+impl Castable for mpq {
+    type Rust = Queue;
+}
+
+/// `mpq_options.flags`: fail with `MP_E_EXISTS` if the queue exists.
+pub const MPQ_CREATE_ONLY: u32 = 1;
+/// `mpq_options.flags`: fail with `MP_E_NOTFOUND` if the queue does not exist.
+pub const MPQ_ATTACH_ONLY: u32 = 2;
+
+/// Options of `mpq_open`. Zero in any field means the default, so
+/// `mpq_options o = {0};` is valid. When attaching to an existing queue,
+/// each nonzero size must match the queue's (else `MP_E_INVAL`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct mpq_options {
+    /// Maximum number of messages; 0 = unbounded (the byte capacity still
+    /// bounds the queue), as Python's `maxsize <= 0`.
+    pub maxsize: usize,
+    /// Ring size in bytes; 0 = 1 MiB. Each message uses 8 bytes plus its
+    /// length rounded up to a multiple of 8.
+    pub capacity_bytes: usize,
+    /// Largest message accepted (`MP_E_TOOBIG` beyond); 0 = whatever fits
+    /// in the ring (`capacity_bytes - 8`).
+    pub max_message: usize,
+    /// File mode of the segment when created; 0 = 0600 (owner only).
+    pub mode: u32,
+    /// `MPQ_CREATE_ONLY` or `MPQ_ATTACH_ONLY`; 0 = create or attach.
+    pub flags: u32,
+}
+
+/// Opens the queue `name`, creating it if it does not exist.
+///
+/// Names are 1 to 200 characters of `A-Z a-z 0-9 . _ -` (one leading `/`
+/// is ignored); the segment is `/dev/shm/mpipc.q.<name>`.
+///
+/// # Arguments
+/// - `name`: the queue's name.
+/// - `opts`: sizes and flags, or NULL for the defaults.
+/// - `out`: receives the new handle on `MP_OK`; free it with `mpq_close`.
+///
+/// # Returns
+/// `MP_OK`; `MP_E_INVAL` (bad name or options, or options that do not match
+/// the existing queue); `MP_E_EXISTS` / `MP_E_NOTFOUND` (flags);
+/// `MP_E_TYPE`, `MP_E_VERSION`, `MP_E_CORRUPT` (the name holds something
+/// else); `MP_E_PERM`; `MP_E_IO`.
+///
+/// # Safety
+/// `name` is a NUL-terminated string; `opts` is NULL or valid; `out` valid.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_open(name: *const c_char, opts: *const mpq_options, out: *mut *mut mpq) -> mp_status {
+    boundary(|| {
+        check_not_null!(out);
+        // SAFETY: per the contract.
+        let name = match unsafe { str_arg(name, "name") } {
+            Ok(n) => n,
+            Err(s) => return s,
+        };
+        // SAFETY: opts is NULL or points to a valid mpq_options.
+        let o = if opts.is_null() { mpq_options::default() } else { unsafe { *opts } };
+        let open_mode = match o.flags {
+            0 => OpenMode::CreateOrAttach,
+            MPQ_CREATE_ONLY => OpenMode::CreateOnly,
+            MPQ_ATTACH_ONLY => OpenMode::AttachOnly,
+            f => return set_last_error(&Error::new(ErrorKind::Invalid, format!("unknown mpq_options.flags {f:#x}"))),
+        };
+        let q = try_status!(Queue::open(
+            name,
+            &QueueOptions {
+                maxsize: o.maxsize,
+                capacity_bytes: o.capacity_bytes,
+                max_message: o.max_message,
+                mode: o.mode,
+                open_mode: Some(open_mode),
+            },
+        ));
+        // SAFETY: out is non-NULL and writable.
+        unsafe { *out = into_handle::<mpq>(q) };
+        MP_OK
+    })
+}
+
+/// Puts a message, blocking while the queue is full.
+///
+/// # Returns
+/// `MP_OK` once the message is in the queue (it then survives the death of
+/// this process); `MP_E_TOOBIG`; `MP_E_SHUTDOWN`; `MP_E_NULL`.
+///
+/// # Safety
+/// `q` is a live handle; `data` points to `len` bytes (NULL if `len` is 0).
+#[no_mangle]
+pub unsafe extern "C" fn mpq_put(q: *mut mpq, data: *const u8, len: usize) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { mpq_put_timeout(q, data, len, -1) }
+}
+
+/// Puts a message, waiting at most `timeout_ms` for room (0 = `put_nowait`,
+/// negative = forever).
+///
+/// # Returns
+/// `MP_OK`; `MP_E_FULL` when the time ran out; `MP_E_TOOBIG` (bigger than
+/// `max_message`; nothing changes); `MP_E_SHUTDOWN`.
+///
+/// # Safety
+/// `q` is a live handle; `data` points to `len` bytes (NULL if `len` is 0).
+#[no_mangle]
+pub unsafe extern "C" fn mpq_put_timeout(q: *mut mpq, data: *const u8, len: usize, timeout_ms: i64) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked).
+    unsafe {
+        with_handle(q, |q| {
+            let msg = match bytes_arg(data, len, "data") {
+                Ok(m) => m,
+                Err(s) => return s,
+            };
+            status_of(q.put_timeout(msg, timeout_of_ms(timeout_ms)))
+        })
+    }
+}
+
+/// Puts a batch of messages in one atomic step: the throughput path.
+///
+/// The `n` messages lie back to back in `data`; message `i` is `lens[i]`
+/// bytes. Waits (at most `timeout_ms`) until the first fits, then puts as
+/// many as fit, in order, and reports how many in `*out_put` (at least 1).
+/// Call again with the rest to put them all. If any message exceeds
+/// `max_message`, nothing is put (`MP_E_TOOBIG`).
+///
+/// # Returns
+/// `MP_OK` with `*out_put` in `1..=n` (0 if `n` is 0); `MP_E_FULL` when
+/// nothing could be put in time; `MP_E_TOOBIG`; `MP_E_SHUTDOWN`.
+///
+/// # Safety
+/// `q` live; `lens` holds `n` lengths; `data` holds their sum in bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_put_many(
+    q: *mut mpq,
+    data: *const u8,
+    lens: *const usize,
+    n: usize,
+    timeout_ms: i64,
+    out_put: *mut usize,
+) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked).
+    unsafe {
+        with_handle(q, |q| {
+            check_not_null!(out_put);
+            let lens = match bytes_arg_mut(lens.cast_mut(), n, "lens") {
+                Ok(l) => &*l,
+                Err(s) => return s,
+            };
+            let total = lens.iter().try_fold(0usize, |a, &l| a.checked_add(l));
+            let Some(total) = total else {
+                return set_last_error(&Error::new(ErrorKind::Invalid, "message lengths overflow"));
+            };
+            let data = match bytes_arg(data, total, "data") {
+                Ok(d) => d,
+                Err(s) => return s,
+            };
+            let mut msgs = Vec::with_capacity(n);
+            let mut off = 0;
+            for &l in lens {
+                msgs.push(&data[off..off + l]);
+                off += l;
+            }
+            let put = try_status!(q.put_many(&msgs, timeout_of_ms(timeout_ms)));
+            *out_put = put;
+            MP_OK
+        })
+    }
+}
+
+/// Takes the oldest message, blocking while the queue is empty.
+///
+/// # Returns
+/// `MP_OK` with the message in `*out` (free it with `mp_buf_free`);
+/// `MP_E_SHUTDOWN` once the queue is shut down and drained.
+///
+/// # Safety
+/// `q` is a live handle; `out` is valid.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_get(q: *mut mpq, out: *mut mp_buf) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { mpq_get_timeout(q, out, -1) }
+}
+
+/// Takes the oldest message, waiting at most `timeout_ms` (0 =
+/// `get_nowait`, negative = forever).
+///
+/// # Returns
+/// `MP_OK` with the message in `*out` (free it with `mp_buf_free`);
+/// `MP_E_EMPTY` when the time ran out; `MP_E_SHUTDOWN` once shut down and
+/// drained; `MP_E_CORRUPT` if the shared segment was damaged from outside.
+///
+/// # Safety
+/// `q` is a live handle; `out` is valid.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_get_timeout(q: *mut mpq, out: *mut mp_buf, timeout_ms: i64) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked).
+    unsafe {
+        with_handle(q, |q| {
+            check_not_null!(out);
+            let v = try_status!(q.get_timeout(timeout_of_ms(timeout_ms)));
+            *out = mp_buf::from_vec(v);
+            MP_OK
+        })
+    }
+}
+
+/// Takes the oldest message into the caller's buffer, waiting at most
+/// `timeout_ms`. No allocation.
+///
+/// # Returns
+/// `MP_OK` with the length in `*out_len`; `MP_E_BUFSIZE` if `cap` is too
+/// small: the message stays queued and `*out_len` holds the size needed;
+/// `MP_E_EMPTY`; `MP_E_SHUTDOWN`.
+///
+/// # Safety
+/// `q` live; `buf` points to `cap` writable bytes (NULL if `cap` is 0);
+/// `out_len` valid.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_get_into(
+    q: *mut mpq,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+    timeout_ms: i64,
+) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked).
+    unsafe {
+        with_handle(q, |q| {
+            check_not_null!(out_len);
+            let buf = match bytes_arg_mut(buf, cap, "buf") {
+                Ok(b) => b,
+                Err(s) => return s,
+            };
+            match q.get_into(buf, timeout_of_ms(timeout_ms)) {
+                Ok(n) => {
+                    *out_len = n;
+                    MP_OK
+                }
+                Err(e) => {
+                    if e.kind() == ErrorKind::BufSize {
+                        *out_len = e.needed();
+                    }
+                    set_last_error(&e)
+                }
+            }
+        })
+    }
+}
+
+/// Takes up to `max_n` messages in one atomic step: the throughput path.
+///
+/// Waits (at most `timeout_ms`) for the first message, then takes what is
+/// queued and fits: the messages are packed back to back into `buf`, their
+/// lengths written to `lens[0..*out_n]`, their total to `*out_bytes`.
+///
+/// # Returns
+/// `MP_OK` with `*out_n >= 1`; `MP_E_BUFSIZE` if not even the first message
+/// fits in `cap` bytes (it stays queued; `*out_bytes` holds its size);
+/// `MP_E_EMPTY`; `MP_E_SHUTDOWN`; `MP_E_INVAL` if `max_n` is 0.
+///
+/// A consumer killed inside this call may lose the batch it was taking
+/// (as one killed inside `mpq_get` may lose its one message).
+///
+/// # Safety
+/// `q` live; `buf` has `cap` writable bytes; `lens` has `max_n` slots;
+/// `out_n`, `out_bytes` valid.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_get_many(
+    q: *mut mpq,
+    buf: *mut u8,
+    cap: usize,
+    lens: *mut usize,
+    max_n: usize,
+    timeout_ms: i64,
+    out_n: *mut usize,
+    out_bytes: *mut usize,
+) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked).
+    unsafe {
+        with_handle(q, |q| {
+            check_not_null!(out_n, out_bytes);
+            if max_n == 0 {
+                return set_last_error(&Error::new(ErrorKind::Invalid, "max_n must be at least 1"));
+            }
+            let lens = match bytes_arg_mut(lens, max_n, "lens") {
+                Ok(l) => l,
+                Err(s) => return s,
+            };
+            let buf = match bytes_arg_mut(buf, cap, "buf") {
+                Ok(b) => b,
+                Err(s) => return s,
+            };
+            match q.get_many_into(buf, lens, timeout_of_ms(timeout_ms)) {
+                Ok((n, bytes)) => {
+                    *out_n = n;
+                    *out_bytes = bytes;
+                    MP_OK
+                }
+                Err(e) => {
+                    if e.kind() == ErrorKind::BufSize {
+                        *out_bytes = e.needed();
+                    }
+                    set_last_error(&e)
+                }
+            }
+        })
+    }
+}
+
+/// Writes the exact number of messages in the queue to `*out`.
+///
+/// # Safety
+/// `q` live; `out` valid.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_qsize(q: *const mpq, out: *mut usize) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked).
+    unsafe {
+        with_handle(q, |q| {
+            check_not_null!(out);
+            *out = try_status!(q.qsize());
+            MP_OK
+        })
+    }
+}
+
+/// Writes whether the queue holds no message to `*out`.
+///
+/// # Safety
+/// `q` live; `out` valid.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_empty(q: *const mpq, out: *mut bool) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked).
+    unsafe {
+        with_handle(q, |q| {
+            check_not_null!(out);
+            *out = try_status!(q.empty());
+            MP_OK
+        })
+    }
+}
+
+/// Writes whether the queue holds `maxsize` messages to `*out` (always
+/// false for an unbounded queue).
+///
+/// # Safety
+/// `q` live; `out` valid.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_full(q: *const mpq, out: *mut bool) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked).
+    unsafe {
+        with_handle(q, |q| {
+            check_not_null!(out);
+            *out = try_status!(q.full());
+            MP_OK
+        })
+    }
+}
+
+/// Marks one task taken from the queue as done (JoinableQueue).
+///
+/// # Returns
+/// `MP_OK`; `MP_E_INVAL` if called more times than messages were put.
+///
+/// # Safety
+/// `q` live.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_task_done(q: *mut mpq) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked).
+    unsafe { with_handle(q, |q| status_of(q.task_done())) }
+}
+
+/// Waits until every message put has been marked done with
+/// `mpq_task_done`, at most `timeout_ms` (negative = forever).
+///
+/// # Returns
+/// `MP_OK`; `MP_E_TIMEOUT`.
+///
+/// # Safety
+/// `q` live.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_join(q: *mut mpq, timeout_ms: i64) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked).
+    unsafe { with_handle(q, |q| status_of(q.join(timeout_of_ms(timeout_ms)))) }
+}
+
+/// Shuts the queue down for every process (Python 3.13 `Queue.shutdown`):
+/// puts fail with `MP_E_SHUTDOWN` at once; gets drain what is left, then
+/// fail with it. With `immediate`, what is left is discarded and counted as
+/// done for `mpq_join`. Wakes every blocked caller. Idempotent and
+/// permanent for this queue name (unlink and reopen to start afresh).
+///
+/// # Safety
+/// `q` live.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_shutdown(q: *mut mpq, immediate: bool) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked).
+    unsafe { with_handle(q, |q| status_of(q.shutdown(immediate))) }
+}
+
+/// Writes the queue's actual sizes (after defaults) to `*out`; `mode` and
+/// `flags` are written as 0.
+///
+/// # Safety
+/// `q` live; `out` valid.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_options_of(q: *const mpq, out: *mut mpq_options) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked).
+    unsafe {
+        with_handle(q, |q| {
+            check_not_null!(out);
+            *out = mpq_options {
+                maxsize: q.maxsize(),
+                capacity_bytes: q.capacity_bytes(),
+                max_message: q.max_message(),
+                mode: 0,
+                flags: 0,
+            };
+            MP_OK
+        })
+    }
+}
+
+/// Sets how long a blocked call on this handle spins before it sleeps, in
+/// microseconds (default 50; 0 = sleep at once). Spinning cuts latency
+/// when the peer answers within microseconds, at the cost of CPU.
+///
+/// # Safety
+/// `q` live.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_set_spin(q: *mut mpq, spin_us: u32) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked).
+    unsafe {
+        with_handle(q, |q| {
+            q.set_spin_us(spin_us);
+            MP_OK
+        })
+    }
+}
+
+/// Closes this process's handle (unmaps the queue). The queue and its
+/// messages live on for other processes until `mpq_unlink`. NULL is a
+/// no-op. The handle must not be used afterwards, nor concurrently with
+/// this call.
+///
+/// # Safety
+/// `q` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_close(q: *mut mpq) {
+    super::boundary::boundary_or((), || {
+        // SAFETY: per the contract.
+        unsafe { free_handle(q) }
+    })
+}
+
+/// Removes the queue's name. Processes that have it open keep using it; the
+/// next `mpq_open` of the name creates a new queue.
+///
+/// # Returns
+/// `MP_OK`; `MP_E_NOTFOUND`; `MP_E_INVAL` (bad name); `MP_E_PERM`.
+///
+/// # Safety
+/// `name` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_unlink(name: *const c_char) -> mp_status {
+    boundary(|| {
+        // SAFETY: per the contract.
+        let name = match unsafe { str_arg(name, "name") } {
+            Ok(n) => n,
+            Err(s) => return s,
+        };
+        status_of(Queue::unlink(name))
+    })
+}
+
+#[cfg(test)]
+mod tests;

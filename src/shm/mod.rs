@@ -1,0 +1,415 @@
+//! Named shared-memory segments: create-or-attach, header validation, unlink.
+//!
+//! A segment is a file in `/dev/shm` (what glibc's `shm_open` uses), named
+//! `mpipc.<kind>.<name>` so that objects of different kinds never collide.
+//! Every segment starts with a [`SegmentHeader`] (magic, layout version,
+//! kind, sizes); attaching validates it before anything else is read.
+//!
+//! **Atomic publication.** A segment is created *unnamed* (`O_TMPFILE` on the
+//! tmpfs), sized, mapped and fully initialised by the caller's closure, and only
+//! then linked under its name with `linkat`, which fails with `EEXIST` if
+//! another process won the race. So a name never refers to a half-initialised
+//! segment, a creator killed during initialisation leaves nothing behind, and
+//! attachers need no "initialised" flag or retry loop. (Kernels or filesystems
+//! without `O_TMPFILE` fall back to a uniquely named temporary file that is
+//! renamed into place with `link` + `unlink`.)
+//!
+//! Segments are created with mode 0600 unless the caller asks otherwise; the
+//! mode is applied with `fchmod`, so the umask cannot widen or narrow it.
+
+use crate::error::{Error, ErrorKind, Result};
+use std::ffi::CString;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Where POSIX shared memory lives on Linux.
+const SHM_DIR: &str = "/dev/shm";
+
+/// `b"MPIPCSEG"` read as a little-endian `u64`.
+pub const SEGMENT_MAGIC: u64 = u64::from_le_bytes(*b"MPIPCSEG");
+
+/// The longest object name accepted (bytes, after an optional leading `/`).
+pub const MAX_NAME_LEN: usize = 200;
+
+/// The kinds of segment; stored in [`SegmentHeader::kind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum SegmentKind {
+    /// A [`crate::Queue`].
+    Queue = 1,
+}
+
+impl SegmentKind {
+    /// The file-name prefix of this kind's segments.
+    fn prefix(self) -> &'static str {
+        match self {
+            SegmentKind::Queue => "mpipc.q.",
+        }
+    }
+}
+
+/// The first bytes of every segment. Offsets and sizes only, no pointers:
+/// each process maps the segment at its own address.
+#[repr(C)]
+#[derive(Debug)]
+pub struct SegmentHeader {
+    /// [`SEGMENT_MAGIC`].
+    pub magic: u64,
+    /// The layout version of this kind's format (bumped on any change).
+    pub layout_version: u32,
+    /// A [`SegmentKind`] value.
+    pub kind: u32,
+    /// The size in bytes of the whole segment (the file size).
+    pub total_size: u64,
+    /// Reserved, zero.
+    pub reserved: u64,
+}
+
+/// Checks an object name and returns it without a leading `/`.
+///
+/// Names are 1 to [`MAX_NAME_LEN`] bytes of `A-Z a-z 0-9 . _ -`, not
+/// starting with `.`; one leading `/` (POSIX habit) is accepted and ignored.
+/// This keeps names from escaping `/dev/shm` (no `/`, no `..`).
+pub fn validate_name(name: &str) -> Result<&str> {
+    let bare = name.strip_prefix('/').unwrap_or(name);
+    if bare.is_empty() || bare.len() > MAX_NAME_LEN {
+        return Err(Error::new(
+            ErrorKind::Invalid,
+            format!("invalid name {name:?}: must be 1 to {MAX_NAME_LEN} bytes"),
+        ));
+    }
+    if bare.starts_with('.')
+        || !bare.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
+        return Err(Error::new(
+            ErrorKind::Invalid,
+            format!("invalid name {name:?}: use letters, digits, '.', '_', '-' and do not start with '.'"),
+        ));
+    }
+    Ok(bare)
+}
+
+/// The filesystem path of the segment of `kind` named `name`.
+pub fn segment_path(kind: SegmentKind, name: &str) -> Result<String> {
+    let bare = validate_name(name)?;
+    Ok(format!("{SHM_DIR}/{}{bare}", kind.prefix()))
+}
+
+/// Removes the segment of `kind` named `name`. Processes that have it mapped
+/// keep using it; new opens create a fresh one.
+pub fn unlink(kind: SegmentKind, name: &str) -> Result<()> {
+    let path = cstring(&segment_path(kind, name)?)?;
+    // SAFETY: `path` is a valid NUL-terminated string.
+    if unsafe { libc::unlink(path.as_ptr()) } != 0 {
+        return Err(Error::last_os_error(&format!("unlink {name:?}")));
+    }
+    Ok(())
+}
+
+fn cstring(s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| Error::new(ErrorKind::Invalid, "name contains a NUL byte"))
+}
+
+/// How [`Segment::open`] may treat an existing or missing name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Create the segment if missing, else attach.
+    CreateOrAttach,
+    /// Create; fail with [`ErrorKind::Exists`] if the name exists.
+    CreateOnly,
+    /// Attach; fail with [`ErrorKind::NotFound`] if the name does not exist.
+    AttachOnly,
+}
+
+/// A mapping of a whole segment into this process. Unmapped on drop.
+#[derive(Debug)]
+pub struct Segment {
+    base: NonNull<u8>,
+    len: usize,
+    created: bool,
+}
+
+// SAFETY: a Segment is an owned mapping (pointer + length); the memory is
+// shared between processes anyway, and every access to it goes through
+// atomics, a process-shared lock, or raw copies under that lock.
+unsafe impl Send for Segment {}
+// SAFETY: see Send; `&Segment` only exposes the base pointer and length.
+unsafe impl Sync for Segment {}
+
+impl Segment {
+    /// Opens the segment of `kind` named `name`.
+    ///
+    /// When it creates, the segment is `size` bytes, zero-filled, with file
+    /// mode `mode`; `init` is called on the mapping (which is not yet visible
+    /// to anyone) to write the kind's header and state, then the segment is
+    /// published atomically. When it attaches, `validate` is called on the
+    /// mapping after the common header checks (magic, version, kind, size) and
+    /// decides whether the existing segment is acceptable.
+    pub fn open(
+        kind: SegmentKind,
+        name: &str,
+        layout_version: u32,
+        size: usize,
+        mode: u32,
+        open_mode: OpenMode,
+        init: impl FnOnce(&Segment) -> Result<()>,
+        validate: impl Fn(&Segment) -> Result<()>,
+    ) -> Result<Segment> {
+        let path = segment_path(kind, name)?;
+        let cpath = cstring(&path)?;
+        if open_mode != OpenMode::AttachOnly {
+            match Segment::create(kind, &cpath, layout_version, size, mode, init)? {
+                Some(seg) => return Ok(seg),
+                None if open_mode == OpenMode::CreateOnly => {
+                    return Err(Error::new(ErrorKind::Exists, format!("{name:?} already exists")));
+                }
+                None => {}
+            }
+        }
+        let seg = Segment::attach(&cpath, name)?;
+        seg.check_common(kind, layout_version, name)?;
+        validate(&seg)?;
+        Ok(seg)
+    }
+
+    /// The first byte of the mapping.
+    pub fn base(&self) -> *mut u8 {
+        self.base.as_ptr()
+    }
+
+    /// The length of the mapping (the segment size).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the mapping is zero bytes long (never, for a valid segment).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether this process created the segment (rather than attached).
+    pub fn created(&self) -> bool {
+        self.created
+    }
+
+    /// The common header at the start of the mapping.
+    pub fn header(&self) -> &SegmentHeader {
+        // SAFETY: every mapping is at least size_of::<SegmentHeader>() bytes
+        // (checked in attach and create) and page-aligned.
+        unsafe { &*(self.base.as_ptr() as *const SegmentHeader) }
+    }
+
+    /// Creates, initialises and publishes. `Ok(None)` when the name exists.
+    fn create(
+        kind: SegmentKind,
+        cpath: &CString,
+        layout_version: u32,
+        size: usize,
+        mode: u32,
+        init: impl FnOnce(&Segment) -> Result<()>,
+    ) -> Result<Option<Segment>> {
+        if size < std::mem::size_of::<SegmentHeader>() {
+            return Err(Error::new(ErrorKind::Invalid, "segment size too small"));
+        }
+        let tmp = TempFile::new(mode)?;
+        // SAFETY: tmp.fd is an open file descriptor we own.
+        if unsafe { libc::ftruncate(tmp.fd, size as libc::off_t) } != 0 {
+            return Err(Error::last_os_error("ftruncate"));
+        }
+        let seg = Segment::map(tmp.fd, size, true)?;
+        // SAFETY: the mapping is at least a header long, page-aligned, and
+        // not yet visible to any other process.
+        unsafe {
+            seg.base().cast::<SegmentHeader>().write(SegmentHeader {
+                magic: 0,
+                layout_version,
+                kind: kind as u32,
+                total_size: size as u64,
+                reserved: 0,
+            })
+        };
+        init(&seg)?;
+        // Publish the magic last: the link below makes the segment visible,
+        // and the mapping is shared, so all writes above are in the file.
+        // SAFETY: header is in bounds and aligned; no one else sees it yet.
+        unsafe { (*seg.base().cast::<SegmentHeader>()).magic = SEGMENT_MAGIC };
+        match tmp.publish(cpath)? {
+            true => Ok(Some(seg)),
+            false => Ok(None),
+        }
+    }
+
+    fn attach(cpath: &CString, name: &str) -> Result<Segment> {
+        // SAFETY: cpath is NUL-terminated; O_NOFOLLOW refuses a planted symlink.
+        let fd = unsafe { libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOFOLLOW) };
+        if fd < 0 {
+            let err = std::io::Error::last_os_error();
+            return Err(match err.raw_os_error() {
+                Some(libc::ENOENT) => Error::new(ErrorKind::NotFound, format!("{name:?} does not exist")),
+                _ => Error::from_io(&format!("open {name:?}"), err),
+            });
+        }
+        let fd = Fd(fd);
+        // SAFETY: an all-zero stat is a valid value to be overwritten by fstat.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fd is open; st is a valid out-pointer.
+        if unsafe { libc::fstat(fd.0, &mut st) } != 0 {
+            return Err(Error::last_os_error("fstat"));
+        }
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return Err(Error::new(ErrorKind::Type, format!("{name:?} is not a shared-memory segment")));
+        }
+        let size = st.st_size as u64;
+        if size < std::mem::size_of::<SegmentHeader>() as u64 || size > isize::MAX as u64 {
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                format!("{name:?} has an impossible size of {size} bytes"),
+            ));
+        }
+        Segment::map(fd.0, size as usize, false)
+    }
+
+    fn map(fd: libc::c_int, len: usize, created: bool) -> Result<Segment> {
+        // SAFETY: mapping a file we hold open, shared, with a nonzero length.
+        let p = unsafe {
+            libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0)
+        };
+        if p == libc::MAP_FAILED {
+            return Err(Error::last_os_error("mmap"));
+        }
+        Ok(Segment { base: NonNull::new(p.cast()).expect("mmap never returns NULL on success"), len, created })
+    }
+
+    /// Checks the common header against what the opener expects.
+    fn check_common(&self, kind: SegmentKind, layout_version: u32, name: &str) -> Result<()> {
+        let h = self.header();
+        if h.magic != SEGMENT_MAGIC {
+            return Err(Error::new(ErrorKind::Corrupt, format!("{name:?}: bad magic, not an mpipc segment")));
+        }
+        if h.kind != kind as u32 {
+            return Err(Error::new(
+                ErrorKind::Type,
+                format!("{name:?} is a segment of kind {}, not {:?}", h.kind, kind),
+            ));
+        }
+        if h.layout_version != layout_version {
+            return Err(Error::new(
+                ErrorKind::Version,
+                format!("{name:?} has layout version {}, this library speaks {layout_version}", h.layout_version),
+            ));
+        }
+        if h.total_size != self.len as u64 {
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                format!("{name:?}: header says {} bytes, segment has {}", h.total_size, self.len),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        // SAFETY: base/len describe a mapping made by `map` and not yet unmapped.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
+    }
+}
+
+/// An owned file descriptor, closed on drop.
+struct Fd(libc::c_int);
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: we own the descriptor.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// A not-yet-published segment file: unnamed (`O_TMPFILE`) or, as a fallback,
+/// a uniquely named temporary that is removed on drop.
+struct TempFile {
+    fd: libc::c_int,
+    temp_path: Option<CString>,
+}
+
+impl TempFile {
+    fn new(mode: u32) -> Result<TempFile> {
+        let dir = cstring(SHM_DIR)?;
+        // SAFETY: dir is NUL-terminated; O_TMPFILE creates an unnamed file.
+        let fd = unsafe { libc::open(dir.as_ptr(), libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC, 0o600) };
+        let file = if fd >= 0 {
+            TempFile { fd, temp_path: None }
+        } else {
+            // Fallback for filesystems without O_TMPFILE.
+            static COUNTER: AtomicU64 = AtomicU64::new(0);
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            // SAFETY: getpid has no preconditions.
+            let pid = unsafe { libc::getpid() };
+            let p = cstring(&format!("{SHM_DIR}/.mpipc-tmp-{pid}-{n}"))?;
+            // SAFETY: p is NUL-terminated.
+            let fd = unsafe {
+                libc::open(p.as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC, 0o600)
+            };
+            if fd < 0 {
+                return Err(Error::last_os_error("create shared-memory segment"));
+            }
+            TempFile { fd, temp_path: Some(p) }
+        };
+        // SAFETY: fd is open. fchmod sets the exact mode, ignoring the umask.
+        if unsafe { libc::fchmod(file.fd, (mode & 0o777) as libc::mode_t) } != 0 {
+            return Err(Error::last_os_error("fchmod"));
+        }
+        Ok(file)
+    }
+
+    /// Links the file under `path`. `Ok(false)` if the name already exists.
+    fn publish(&self, path: &CString) -> Result<bool> {
+        let rc = match &self.temp_path {
+            None => {
+                // Linking an O_TMPFILE through /proc needs no privilege,
+                // unlike AT_EMPTY_PATH.
+                let proc_path = cstring(&format!("/proc/self/fd/{}", self.fd))?;
+                // SAFETY: both paths are NUL-terminated.
+                unsafe {
+                    libc::linkat(libc::AT_FDCWD, proc_path.as_ptr(), libc::AT_FDCWD, path.as_ptr(), libc::AT_SYMLINK_FOLLOW)
+                }
+            }
+            // SAFETY: both paths are NUL-terminated.
+            Some(tmp) => unsafe { libc::link(tmp.as_ptr(), path.as_ptr()) },
+        };
+        if rc == 0 {
+            return Ok(true);
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EEXIST) {
+            return Ok(false);
+        }
+        Err(Error::from_io("publish shared-memory segment", err))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(p) = &self.temp_path {
+            // SAFETY: p is NUL-terminated; removing our own temporary name.
+            unsafe { libc::unlink(p.as_ptr()) };
+        }
+        // SAFETY: we own the descriptor; the mapping keeps the file alive.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_validated() {
+        assert_eq!(validate_name("/jobs").unwrap(), "jobs");
+        assert_eq!(validate_name("a.b_c-9").unwrap(), "a.b_c-9");
+        for bad in ["", "/", "../etc", "a/b", ".hidden", "sp ace", "nul\0", &"x".repeat(MAX_NAME_LEN + 1)] {
+            assert_eq!(validate_name(bad).unwrap_err().kind(), ErrorKind::Invalid, "{bad:?}");
+        }
+        assert_eq!(segment_path(SegmentKind::Queue, "/jobs").unwrap(), "/dev/shm/mpipc.q.jobs");
+    }
+}

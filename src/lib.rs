@@ -14,10 +14,21 @@
 //!   `shutdown`), which survives any participant being killed.
 #![warn(missing_docs, unsafe_op_in_unsafe_fn)]
 
+// The header is generated from `ffi` only: the core modules are marked
+// `cbindgen:ignore` so that their Rust-side items stay out of it.
+
+/// Errors of the Rust API.
+/// cbindgen:ignore
 pub mod error;
 pub mod ffi;
+/// The shared-memory queue.
+/// cbindgen:ignore
 pub mod queue;
+/// Named shared-memory segments.
+/// cbindgen:ignore
 pub mod shm;
+/// Futexes, deadlines, spinning and the robust mutex.
+/// cbindgen:ignore
 pub mod sync;
 
 pub use error::{Error, ErrorKind, Result};

@@ -4,7 +4,7 @@
 //! offset  size  what
 //!      0    32  SegmentHeader (magic "MPIPCSEG", layout version, kind = 1, total size)
 //!     32    32  Geometry: maxsize, capacity, max_message, data_offset (fixed at creation)
-//!     64    64  lock: robust process-shared pthread mutex
+//!     64    64  lock: robust process-shared pthread mutex (40 bytes) + owner_deaths (u64)
 //!    128   128  state: `current` (u32) + two StateSlots (head, tail, count, unfinished, shutdown)
 //!    256    64  put_event  (EventWord: seq, waiters) - getters sleep here
 //!    320    64  get_event  (EventWord) - putters sleep here
@@ -85,6 +85,16 @@ pub struct StateBlock {
     pub slots: [StateSlot; 2],
 }
 
+/// The lock and a counter of the times a dead holder was recovered.
+#[repr(C)]
+pub struct LockBlock {
+    /// Guards `state` and the ring.
+    pub mutex: RobustMutex,
+    /// How many times a locker found the previous holder dead (statistics
+    /// for tests and operators; incremented under the lock).
+    pub owner_deaths: AtomicU64,
+}
+
 /// The whole fixed part of a queue segment. `#[repr(C)]`, offsets only.
 #[repr(C)]
 pub struct QueueHeader {
@@ -93,7 +103,7 @@ pub struct QueueHeader {
     /// Sizes fixed at creation.
     pub geometry: Geometry,
     /// Guards `state` and the ring.
-    pub lock: CacheLine<RobustMutex>,
+    pub lock: CacheLine<LockBlock>,
     /// See [`StateBlock`].
     pub state: CacheLine<StateBlock>,
     /// Bumped after every put; getters wait here.
@@ -193,7 +203,7 @@ mod tests {
         assert_eq!(std::mem::offset_of!(QueueHeader, get_event), 320);
         assert_eq!(std::mem::offset_of!(QueueHeader, done_event), 384);
         assert_eq!(DATA_OFFSET, 448);
-        assert!(std::mem::size_of::<RobustMutex>() <= 64);
+        assert!(std::mem::size_of::<LockBlock>() <= 64);
     }
 
     #[test]

@@ -337,6 +337,12 @@ impl Queue {
         self.locked(|_, tx| Ok(tx.state.unfinished as usize))
     }
 
+    /// How many times an operation found that the previous lock holder had
+    /// died and recovered the queue (since creation, all processes).
+    pub fn owner_deaths(&self) -> u64 {
+        self.hdr().lock.0.owner_deaths.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Marks one task (a message taken by some consumer) as finished.
     /// [`ErrorKind::Invalid`] if called more times than messages were put.
     pub fn task_done(&self) -> Result<()> {
@@ -419,7 +425,7 @@ impl Queue {
             std::ptr::addr_of_mut!((*h).put_event).write(CacheLine(EventWord::default()));
             std::ptr::addr_of_mut!((*h).get_event).write(CacheLine(EventWord::default()));
             std::ptr::addr_of_mut!((*h).done_event).write(CacheLine(EventWord::default()));
-            RobustMutex::init(std::ptr::addr_of_mut!((*h).lock.0))
+            RobustMutex::init(std::ptr::addr_of_mut!((*h).lock.0.mutex))
         }
     }
 
@@ -476,7 +482,7 @@ impl Queue {
     /// changed it and returns Ok; fires the notifications after unlocking.
     fn locked<R>(&self, f: impl FnOnce(&Self, &mut Txn) -> Result<R>) -> Result<R> {
         let h = self.hdr();
-        let (guard, how) = h.lock.0.lock()?;
+        let (guard, how) = h.lock.0.mutex.lock()?;
         let state = h.state.0.load();
         if !state.is_valid(self.geo.capacity) {
             // Leave the mutex unrecoverable if the owner died: nothing sane to hand on.
@@ -488,6 +494,7 @@ impl Queue {
             // holder died at (see layout.rs); the dead process may have owed
             // the sleepers a wake-up, so wake everyone.
             guard.mark_consistent();
+            h.lock.0.owner_deaths.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tx.notify = Notify::ALL;
         }
         let out = f(self, &mut tx);

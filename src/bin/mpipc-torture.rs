@@ -383,11 +383,70 @@ fn run(args: &[String]) -> bool {
     ok && dups == 0 && corrupt == 0 && q_after == 0 && lost <= allowed_loss
 }
 
+/// `die-in-put --queue NAME --commit 0|1`: behaves like a process killed in
+/// the middle of a put, deterministically. It locks the queue's mutex, writes
+/// a record ("from-the-dead") into free ring space and the new state into
+/// the scratch slot; with `--commit 1` it also flips `current` (the commit
+/// store). Then it prints "ready" and waits to be SIGKILLed while holding
+/// the lock, before it could unlock or wake anyone.
+///
+/// It pokes the segment through the offsets of docs/PROTOCOL.md (asserted by
+/// the layout unit test), as a foreign implementation would.
+fn die_in_put(args: &[String]) {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let name = sarg(args, "--queue");
+    let commit = arg(args, "--commit", 0) == 1;
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(format!("/dev/shm/mpipc.q.{name}")).expect("open");
+    let len = f.metadata().expect("stat").len() as usize;
+    // SAFETY: mapping the whole segment file, shared.
+    let base = unsafe {
+        libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, f.as_raw_fd(), 0)
+    } as *mut u8;
+    assert_ne!(base as *mut libc::c_void, libc::MAP_FAILED);
+    // SAFETY: offsets from docs/PROTOCOL.md, all inside the segment; the
+    // mutex at 64 was initialised by the creator; we hold it while writing.
+    unsafe {
+        let word = |off: usize| &*(base.add(off) as *const AtomicU64);
+        let capacity = word(40).load(Ordering::Relaxed);
+        let data = base.add(448);
+        assert_eq!(libc::pthread_mutex_lock(base.add(64) as *mut libc::pthread_mutex_t), 0);
+        let current = (*(base.add(128) as *const std::sync::atomic::AtomicU32)).load(Ordering::Relaxed) & 1;
+        let live = 136 + 40 * current as usize;
+        let scratch = 136 + 40 * (current ^ 1) as usize;
+        let (head, tail, count, unfinished) =
+            (word(live).load(Ordering::Relaxed), word(live + 8).load(Ordering::Relaxed), word(live + 16).load(Ordering::Relaxed), word(live + 24).load(Ordering::Relaxed));
+        let msg = b"from-the-dead";
+        let off = (tail % capacity) as usize;
+        (data.add(off) as *mut u64).write((msg.len() as u64).to_le());
+        for (i, b) in msg.iter().enumerate() {
+            *data.add((off + 8 + i) % capacity as usize) = *b;
+        }
+        word(scratch).store(head, Ordering::Relaxed);
+        word(scratch + 8).store(tail + 8 + (msg.len() as u64).div_ceil(8) * 8, Ordering::Relaxed);
+        word(scratch + 16).store(count + 1, Ordering::Relaxed);
+        word(scratch + 24).store(unfinished + 1, Ordering::Relaxed);
+        word(scratch + 32).store(0, Ordering::Relaxed);
+        if commit {
+            (*(base.add(128) as *const std::sync::atomic::AtomicU32)).store(current ^ 1, Ordering::Release);
+        } else {
+            // A half-written scratch slot: garbage the next holder must ignore.
+            word(scratch + 8).store(u64::MAX, Ordering::Relaxed);
+        }
+    }
+    println!("ready");
+    std::io::stdout().flush().expect("flush");
+    loop {
+        std::thread::sleep(Duration::from_secs(60));
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("producer") => producer(&args[1..]),
         Some("consumer") => consumer(&args[1..]),
+        Some("die-in-put") => die_in_put(&args[1..]),
         Some("run") => {
             let ok = run(&args[1..]);
             println!("torture: {}", if ok { "OK" } else { "FAIL" });

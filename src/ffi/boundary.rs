@@ -98,8 +98,18 @@ pub(crate) unsafe fn bytes_arg<'a>(p: *const u8, len: usize, what: &str) -> std:
     if p.is_null() {
         return Err(null_arg(what));
     }
+    check_len::<u8>(len, what)?;
     // SAFETY: non-NULL with `len` readable bytes per the caller's contract.
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// No real buffer is longer than `isize::MAX` bytes; a length beyond that is
+/// a caller bug, refused before a slice (whose size must fit) is made.
+fn check_len<T>(len: usize, what: &str) -> std::result::Result<(), mp_status> {
+    match len.checked_mul(std::mem::size_of::<T>()) {
+        Some(bytes) if bytes <= isize::MAX as usize => Ok(()),
+        _ => Err(set_last_error(&Error::new(ErrorKind::Invalid, format!("argument `{what}`: impossible length {len}")))),
+    }
 }
 
 /// Mutable counterpart of [`bytes_arg`].
@@ -114,6 +124,7 @@ pub(crate) unsafe fn bytes_arg_mut<'a, T>(p: *mut T, len: usize, what: &str) -> 
     if p.is_null() {
         return Err(null_arg(what));
     }
+    check_len::<T>(len, what)?;
     // SAFETY: non-NULL with `len` writable elements per the caller's contract.
     Ok(unsafe { std::slice::from_raw_parts_mut(p, len) })
 }
@@ -208,6 +219,10 @@ mod tests {
         unsafe {
             assert_eq!(bytes_arg(std::ptr::null(), 0, "d").unwrap(), &[] as &[u8]);
             assert_eq!(bytes_arg(std::ptr::null(), 3, "d").unwrap_err(), MP_E_NULL);
+            let x = 0u8;
+            assert_eq!(bytes_arg(&x, usize::MAX, "d").unwrap_err(), crate::ffi::status::MP_E_INVAL);
+            let mut y = 0usize;
+            assert_eq!(bytes_arg_mut(&mut y, usize::MAX / 4, "lens").unwrap_err(), crate::ffi::status::MP_E_INVAL);
             assert_eq!(str_arg(std::ptr::null(), "name").unwrap_err(), MP_E_NULL);
             assert_eq!(str_arg(c"\xff".as_ptr(), "name").unwrap_err(), crate::ffi::status::MP_E_INVAL);
             assert_eq!(str_arg(c"ok".as_ptr(), "name").unwrap(), "ok");

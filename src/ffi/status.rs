@@ -61,8 +61,10 @@ thread_local! {
 
 /// Records `err` as this thread's last error and returns its status code.
 /// The buffer is reused, so a failing call in a loop does not allocate.
+/// During thread exit (atexit handlers, TLS destructors) the slot may
+/// already be destroyed: the code is still returned, the message dropped.
 pub(crate) fn set_last_error(err: &Error) -> mp_status {
-    LAST_ERROR.with(|slot| {
+    let _ = LAST_ERROR.try_with(|slot| {
         let mut buf = slot.borrow_mut();
         buf.clear();
         buf.extend(err.message().bytes().map(|b| if b == 0 { b'?' } else { b }));
@@ -138,7 +140,7 @@ pub unsafe extern "C" fn mp_last_error_message(buf: *mut c_char, cap: usize, out
         if out_len.is_null() {
             return MP_E_NULL;
         }
-        LAST_ERROR.with(|slot| {
+        let copied = LAST_ERROR.try_with(|slot| {
             let msg = slot.borrow();
             // SAFETY: out_len is non-NULL and writable per the contract.
             unsafe {
@@ -148,6 +150,19 @@ pub unsafe extern "C" fn mp_last_error_message(buf: *mut c_char, cap: usize, out
                 }
                 std::ptr::copy_nonoverlapping(msg.as_ptr(), buf.cast::<u8>(), msg.len());
                 *out_len = msg.len() - 1;
+            }
+            MP_OK
+        });
+        copied.unwrap_or_else(|_| {
+            // The slot is gone (thread exit): report an empty message.
+            // SAFETY: out_len is non-NULL; buf, if non-NULL, has cap bytes.
+            unsafe {
+                if buf.is_null() || cap == 0 {
+                    *out_len = 1;
+                    return MP_E_BUFSIZE;
+                }
+                *buf = 0;
+                *out_len = 0;
             }
             MP_OK
         })
@@ -161,7 +176,9 @@ pub unsafe extern "C" fn mp_last_error_message(buf: *mut c_char, cap: usize, out
 /// `mp_last_error_message`.
 #[no_mangle]
 pub extern "C" fn mp_last_error() -> *const c_char {
-    super::boundary::boundary_or(c"".as_ptr(), || LAST_ERROR.with(|slot| slot.borrow().as_ptr().cast()))
+    super::boundary::boundary_or(c"".as_ptr(), || {
+        LAST_ERROR.try_with(|slot| slot.borrow().as_ptr().cast()).unwrap_or(c"".as_ptr())
+    })
 }
 
 #[cfg(test)]

@@ -545,7 +545,7 @@ impl Queue {
                 Step::Expired => return Err(Error::new(on_expiry, expiry_message(on_expiry))),
                 Step::Spin => {
                     may_spin = false;
-                    self.spin.spin(|| ready(&self.hdr().state.0.load()));
+                    self.spin.spin(&deadline, || ready(&self.hdr().state.0.load()));
                 }
                 Step::Sleep(seen) => match deadline.next_sleep() {
                     Some(d) => event.wait(seen, d),

@@ -7,6 +7,7 @@
 //! halves it, so a queue whose peer is slow or absent stops burning CPU, and
 //! one in a tight ping-pong keeps spinning.
 
+use super::futex::Deadline;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -40,16 +41,22 @@ impl AdaptiveSpin {
         self.max_us.load(Ordering::Relaxed)
     }
 
-    /// Polls `ready` until it returns true or the budget is spent. Returns
-    /// whether it became ready. Adjusts the budget.
-    pub fn spin(&self, mut ready: impl FnMut() -> bool) -> bool {
+    /// Polls `ready` until it returns true, the budget is spent or the
+    /// caller's deadline passes. Returns whether it became ready. Adjusts
+    /// the budget.
+    pub fn spin(&self, deadline: &Deadline, mut ready: impl FnMut() -> bool) -> bool {
         let max = self.max_us.load(Ordering::Relaxed);
         if max == 0 {
             return false;
         }
         let budget = self.budget_us.load(Ordering::Relaxed).clamp(1, max);
         let start = Instant::now();
-        let limit = Duration::from_micros(budget as u64);
+        let mut limit = Duration::from_micros(budget as u64);
+        if let Deadline::At(at) = *deadline {
+            limit = limit.min(at.saturating_duration_since(start));
+        } else if let Deadline::Now = *deadline {
+            return false;
+        }
         let mut i: u32 = 0;
         let ok = loop {
             if ready() {
@@ -75,10 +82,19 @@ mod tests {
     #[test]
     fn budget_adapts_and_zero_disables() {
         let s = AdaptiveSpin::default();
-        assert!(s.spin(|| true));
-        assert!(!s.spin(|| false));
+        assert!(s.spin(&Deadline::Never, || true));
+        assert!(!s.spin(&Deadline::Never, || false));
         assert_eq!(s.budget_us.load(Ordering::Relaxed), DEFAULT_SPIN_MAX_US / 2);
         s.set_max_us(0);
-        assert!(!s.spin(|| true), "spinning disabled must not even poll");
+        assert!(!s.spin(&Deadline::Never, || true), "spinning disabled must not even poll");
+    }
+
+    #[test]
+    fn spin_stops_at_the_callers_deadline() {
+        let s = AdaptiveSpin::default();
+        s.set_max_us(10_000_000);
+        let t = Instant::now();
+        assert!(!s.spin(&Deadline::from_timeout_ms(20), || false));
+        assert!(t.elapsed() < Duration::from_secs(5));
     }
 }

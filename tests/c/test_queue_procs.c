@@ -1,0 +1,673 @@
+/*
+ * test_queue_procs.c: the queue across real processes (fork). Each child
+ * opens the queue by name itself; no handle crosses a fork.
+ *
+ *  1. MPMC: 2 producers (one with mpq_put_many batches, one with single
+ *     mpq_put) x 20000 messages, 2 consumers (mpq_get_many / mpq_get) that
+ *     call task_done for each message and stop when the parent shuts the
+ *     queue down. Every message must arrive exactly once, intact, and in
+ *     per-producer FIFO order within each consumer.
+ *  2. JoinableQueue: the parent puts N tasks; a child takes them and calls
+ *     task_done for each; mpq_join(-1) in the parent (and in a second child)
+ *     returns only once all are done.
+ *  3. Wake-ups: a child blocked in mpq_get, a child blocked in mpq_put on a
+ *     full queue and a child blocked in mpq_join are woken by mpq_shutdown
+ *     from the parent; a child SIGKILLed while blocked does not break the
+ *     queue; messages put by a child that has exited are still there.
+ *
+ * Prints "N passed, 0 failed" and exits 0 on success.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include "mpipc.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ */
+/* Check framework (parent)                                             */
+/* ------------------------------------------------------------------ */
+
+static unsigned g_passed;
+static void cleanup(void);
+
+static void fail_at(const char *file, int line, const char *expr, int have_status, mp_status st) {
+    fprintf(stderr, "%s:%d: CHECK failed: %s\n", file, line, expr);
+    if (have_status)
+        fprintf(stderr, "  status: %d (%s)\n", (int)st, mp_status_str(st));
+    fprintf(stderr, "  mp_last_error(): \"%s\"\n", mp_last_error());
+    fprintf(stderr, "%u passed, 1 failed\n", g_passed);
+    cleanup();
+    exit(1);
+}
+
+#define CHECK(cond)                                                   \
+    do {                                                              \
+        if (cond)                                                     \
+            g_passed++;                                               \
+        else                                                          \
+            fail_at(__FILE__, __LINE__, #cond, 0, MP_OK);             \
+    } while (0)
+
+#define CHECK_ST(call, want)                                          \
+    do {                                                              \
+        mp_status st_ = (call);                                       \
+        if (st_ == (want))                                            \
+            g_passed++;                                               \
+        else                                                          \
+            fail_at(__FILE__, __LINE__, #call " == " #want, 1, st_);  \
+    } while (0)
+
+#define CHECK_OK(call) CHECK_ST(call, MP_OK)
+
+/* In a child: on failure, say why and _exit(code) (never exit(): no atexit
+ * handlers or stdio buffers of the parent must run twice). */
+#define CHILD_REQUIRE(cond, code)                                                        \
+    do {                                                                                 \
+        if (!(cond)) {                                                                   \
+            fprintf(stderr, "[child %ld] %s:%d: %s failed; mp_last_error(): \"%s\"\n",   \
+                    (long)getpid(), __FILE__, __LINE__, #cond, mp_last_error());         \
+            _exit(code);                                                                 \
+        }                                                                                \
+    } while (0)
+
+/* ------------------------------------------------------------------ */
+/* Names, children, time                                                */
+/* ------------------------------------------------------------------ */
+
+#define MAX_NAMES 16
+static char g_names[MAX_NAMES][128];
+static int g_nnames;
+
+static const char *qname(const char *tag) {
+    char *n = g_names[g_nnames++];
+    snprintf(n, sizeof g_names[0], "cprocs-%ld-%s", (long)getpid(), tag);
+    return n;
+}
+
+#define MAX_KIDS 16
+static pid_t g_kids[MAX_KIDS];
+static int g_nkids;
+
+/* On failure: kill our own still-running children, unlink our queues. */
+static void cleanup(void) {
+    for (int i = 0; i < g_nkids; i++) {
+        if (g_kids[i] > 0) {
+            kill(g_kids[i], SIGKILL);
+            waitpid(g_kids[i], NULL, 0);
+        }
+    }
+    for (int i = 0; i < g_nnames; i++)
+        (void)mpq_unlink(g_names[i]);
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+typedef void (*child_fn)(void *arg);
+
+static pid_t spawn(child_fn fn, void *arg) {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        fn(arg);
+        _exit(0);
+    }
+    g_kids[g_nkids++] = pid;
+    return pid;
+}
+
+/* Waits for child `pid` at most `timeout_ms`. Returns its exit code, or
+ * -1000 - signal if it was killed by a signal, or -1 if it had to be
+ * killed because it did not finish in time. */
+static int wait_child(pid_t pid, long timeout_ms) {
+    double deadline = now_ms() + (double)timeout_ms;
+    int status = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR) {
+            fprintf(stderr, "waitpid(%ld): %s\n", (long)pid, strerror(errno));
+            return -2;
+        }
+        if (now_ms() > deadline) {
+            fprintf(stderr, "child %ld did not finish within %ld ms: killing it\n", (long)pid, timeout_ms);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            status = -1;
+            break;
+        }
+        sleep_ms(1);
+    }
+    for (int i = 0; i < g_nkids; i++)
+        if (g_kids[i] == pid)
+            g_kids[i] = 0;
+    if (status == -1)
+        return -1;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return -1000 - WTERMSIG(status);
+    return -3;
+}
+
+/* CHECK_CHILD(pid, timeout_ms, want): the child ends with `want` (an exit
+ * code, or -1000 - signal) within the time; says what it got otherwise. */
+#define CHECK_CHILD(pid, timeout_ms, want)                                                       \
+    do {                                                                                         \
+        int got_ = wait_child((pid), (timeout_ms));                                              \
+        if (got_ != (want))                                                                      \
+            fprintf(stderr, "child %ld ended with %d (exit code, or -1000 - signal, -1 = hung), " \
+                    "expected %d\n", (long)(pid), got_, (int)(want));                            \
+        CHECK(got_ == (want));                                                                   \
+    } while (0)
+
+/* Linux: waits until `pid` is asleep (state S in /proc/<pid>/stat), i.e.
+ * blocked in the futex wait rather than about to call. Best effort: gives
+ * up after 5 s, and without /proc just sleeps 200 ms. */
+static void wait_asleep(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    double deadline = now_ms() + 5000.0;
+    int asleep_in_a_row = 0;
+    while (now_ms() < deadline) {
+        FILE *f = fopen(path, "r");
+        if (f == NULL) {
+            sleep_ms(200);
+            return;
+        }
+        char line[1024];
+        size_t n = fread(line, 1, sizeof line - 1, f);
+        fclose(f);
+        line[n] = '\0';
+        char *rp = strrchr(line, ')');
+        if (rp != NULL && rp[1] == ' ' && rp[2] == 'S') {
+            if (++asleep_in_a_row >= 3) /* stays asleep: in the futex wait */
+                return;
+        } else {
+            asleep_in_a_row = 0;
+        }
+        sleep_ms(20);
+    }
+}
+
+/* Shared (MAP_SHARED | MAP_ANONYMOUS) flags and counters, inherited by fork. */
+struct shared {
+    atomic_int ready[8];
+    atomic_long done;
+};
+
+static struct shared *g_sh;
+
+static mpq *child_attach(const char *name) {
+    mpq_options o = {.flags = MPQ_ATTACH_ONLY};
+    mpq *q = NULL;
+    mp_status st = mpq_open(name, &o, &q);
+    CHILD_REQUIRE(st == MP_OK && q != NULL, 90);
+    return q;
+}
+
+/* ------------------------------------------------------------------ */
+/* 1. MPMC                                                              */
+/* ------------------------------------------------------------------ */
+
+#define NPROD 2
+#define NCONS 2
+#define PER_PRODUCER 20000
+#define BATCH 64
+#define MAXMSG (8 + 16)
+
+struct rec {
+    uint32_t producer;
+    uint32_t seq;
+};
+
+/* Message (p, s): 8-byte header then s % 17 bytes of a known pattern. */
+static size_t encode(uint8_t *out, uint32_t p, uint32_t s) {
+    memcpy(out, &p, 4);
+    memcpy(out + 4, &s, 4);
+    size_t pad = s % 17;
+    for (size_t k = 0; k < pad; k++)
+        out[8 + k] = (uint8_t)(p * 31 + s + k);
+    return 8 + pad;
+}
+
+/* Decodes and validates; 0 if malformed. */
+static int decode(const uint8_t *m, size_t len, struct rec *r) {
+    if (len < 8)
+        return 0;
+    memcpy(&r->producer, m, 4);
+    memcpy(&r->seq, m + 4, 4);
+    if (r->producer >= NPROD || r->seq >= PER_PRODUCER || len != 8 + r->seq % 17)
+        return 0;
+    for (size_t k = 0; k < len - 8; k++)
+        if (m[8 + k] != (uint8_t)(r->producer * 31 + r->seq + k))
+            return 0;
+    return 1;
+}
+
+struct prod_arg {
+    const char *name;
+    uint32_t id;
+};
+
+static void producer_main(void *p) {
+    struct prod_arg *a = p;
+    mpq *q = child_attach(a->name);
+    if (a->id == 0) { /* batches */
+        uint8_t data[BATCH * MAXMSG];
+        size_t lens[BATCH];
+        for (uint32_t s = 0; s < PER_PRODUCER;) {
+            uint32_t n = PER_PRODUCER - s < BATCH ? PER_PRODUCER - s : BATCH;
+            size_t off = 0;
+            for (uint32_t i = 0; i < n; i++) {
+                lens[i] = encode(data + off, a->id, s + i);
+                off += lens[i];
+            }
+            /* partial puts: call again with the rest */
+            size_t done = 0, doff = 0;
+            while (done < n) {
+                size_t put = 0;
+                mp_status st = mpq_put_many(q, data + doff, lens + done, n - done, 30000, &put);
+                CHILD_REQUIRE(st == MP_OK, 11);
+                CHILD_REQUIRE(put >= 1 && put <= n - done, 12);
+                for (size_t i = 0; i < put; i++)
+                    doff += lens[done + i];
+                done += put;
+            }
+            s += n;
+        }
+    } else { /* single puts */
+        uint8_t m[MAXMSG];
+        for (uint32_t s = 0; s < PER_PRODUCER; s++) {
+            size_t len = encode(m, a->id, s);
+            mp_status st = mpq_put(q, m, len);
+            CHILD_REQUIRE(st == MP_OK, 13);
+        }
+    }
+    mpq_close(q);
+    _exit(0);
+}
+
+struct cons_arg {
+    const char *name;
+    int id;
+    int fd; /* results: struct rec per message, in the order received */
+};
+
+static void write_all(int fd, const void *p, size_t n) {
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        CHILD_REQUIRE(w > 0, 30);
+        c += w;
+        n -= (size_t)w;
+    }
+}
+
+static void consumer_main(void *p) {
+    struct cons_arg *a = p;
+    mpq *q = child_attach(a->name);
+    static struct rec out[NPROD * PER_PRODUCER];
+    size_t nout = 0;
+    mp_status st;
+    if (a->id == 0) { /* get_many */
+        uint8_t buf[BATCH * MAXMSG];
+        size_t lens[BATCH], n = 0, nb = 0;
+        while ((st = mpq_get_many(q, buf, sizeof buf, lens, BATCH, 30000, &n, &nb)) == MP_OK) {
+            CHILD_REQUIRE(n >= 1 && n <= BATCH, 21);
+            size_t off = 0;
+            for (size_t i = 0; i < n; i++) {
+                CHILD_REQUIRE(nout < NPROD * PER_PRODUCER, 22);
+                CHILD_REQUIRE(decode(buf + off, lens[i], &out[nout]), 23);
+                nout++;
+                off += lens[i];
+                CHILD_REQUIRE(mpq_task_done(q) == MP_OK, 24);
+            }
+            CHILD_REQUIRE(off == nb, 25);
+        }
+    } else { /* single get */
+        mp_buf m = {0};
+        while ((st = mpq_get_timeout(q, &m, 30000)) == MP_OK) {
+            CHILD_REQUIRE(nout < NPROD * PER_PRODUCER, 22);
+            CHILD_REQUIRE(decode(m.ptr, m.len, &out[nout]), 23);
+            nout++;
+            mp_buf_free(&m);
+            CHILD_REQUIRE(mpq_task_done(q) == MP_OK, 24);
+        }
+    }
+    /* only the parent's shutdown ends the loop; MP_E_EMPTY = 30 s stall */
+    CHILD_REQUIRE(st == MP_E_SHUTDOWN, 26);
+    write_all(a->fd, out, nout * sizeof out[0]);
+    mpq_close(q);
+    _exit(0);
+}
+
+static void test_mpmc(void) {
+    const char *name = qname("mpmc");
+    mpq_options o = {.maxsize = 1024, .flags = MPQ_CREATE_ONLY};
+    mpq *q = NULL;
+    CHECK_OK(mpq_open(name, &o, &q));
+
+    FILE *res[NCONS];
+    struct cons_arg ca[NCONS];
+    pid_t cons[NCONS], prod[NPROD];
+    for (int i = 0; i < NCONS; i++) {
+        res[i] = tmpfile();
+        CHECK(res[i] != NULL);
+        ca[i] = (struct cons_arg){.name = name, .id = i, .fd = fileno(res[i])};
+    }
+    double t0 = now_ms();
+    for (int i = 0; i < NCONS; i++)
+        cons[i] = spawn(consumer_main, &ca[i]);
+    struct prod_arg pa[NPROD];
+    for (int i = 0; i < NPROD; i++) {
+        pa[i] = (struct prod_arg){.name = name, .id = (uint32_t)i};
+        prod[i] = spawn(producer_main, &pa[i]);
+    }
+    for (int i = 0; i < NPROD; i++)
+        CHECK_CHILD(prod[i], 120000, 0);
+    /* every message put was taken and marked done */
+    CHECK_OK(mpq_join(q, 120000));
+    size_t n = 99;
+    CHECK_OK(mpq_qsize(q, &n));
+    CHECK(n == 0);
+    /* consumers stop on shutdown */
+    CHECK_OK(mpq_shutdown(q, false));
+    for (int i = 0; i < NCONS; i++)
+        CHECK_CHILD(cons[i], 30000, 0);
+    double dt = now_ms() - t0;
+
+    /* verify: exactly once overall, per-producer FIFO within each consumer */
+    static unsigned char seen[NPROD][PER_PRODUCER];
+    memset(seen, 0, sizeof seen);
+    size_t total = 0, dup = 0, order = 0, per_cons[NCONS];
+    for (int c = 0; c < NCONS; c++) {
+        long last[NPROD];
+        for (int p = 0; p < NPROD; p++)
+            last[p] = -1;
+        per_cons[c] = 0;
+        CHECK(fseek(res[c], 0, SEEK_SET) == 0);
+        struct rec r;
+        while (fread(&r, sizeof r, 1, res[c]) == 1) {
+            /* decode() in the child already validated the ranges */
+            if (r.producer >= NPROD || r.seq >= PER_PRODUCER) {
+                dup++;
+                continue;
+            }
+            if (seen[r.producer][r.seq]++)
+                dup++;
+            if ((long)r.seq <= last[r.producer])
+                order++;
+            last[r.producer] = (long)r.seq;
+            per_cons[c]++;
+            total++;
+        }
+        fclose(res[c]);
+    }
+    size_t missing = 0;
+    for (int p = 0; p < NPROD; p++)
+        for (int s = 0; s < PER_PRODUCER; s++)
+            if (!seen[p][s])
+                missing++;
+    CHECK(dup == 0);
+    CHECK(order == 0);
+    CHECK(missing == 0);
+    CHECK(total == (size_t)NPROD * PER_PRODUCER);
+    printf("mpmc: %d producers x %d messages, %d consumers (got %zu + %zu) in %.0f ms\n", NPROD, PER_PRODUCER,
+           NCONS, per_cons[0], per_cons[1], dt);
+
+    mpq_close(q);
+    CHECK_OK(mpq_unlink(name));
+}
+
+/* ------------------------------------------------------------------ */
+/* 2. JoinableQueue across processes                                    */
+/* ------------------------------------------------------------------ */
+
+#define NTASKS 2000
+
+static void worker_main(void *p) {
+    const char *name = p;
+    mpq *q = child_attach(name);
+    uint8_t buf[16];
+    for (long i = 0; i < NTASKS; i++) {
+        size_t len = 0;
+        mp_status st = mpq_get_into(q, buf, sizeof buf, &len, 30000);
+        CHILD_REQUIRE(st == MP_OK, 40);
+        long v = -1;
+        CHILD_REQUIRE(len == sizeof v, 41);
+        memcpy(&v, buf, sizeof v);
+        CHILD_REQUIRE(v == i, 42); /* FIFO */
+        if (i % 100 == 99)
+            sleep_ms(2); /* make the joiners really wait */
+        atomic_fetch_add(&g_sh->done, 1); /* count it before it is done */
+        CHILD_REQUIRE(mpq_task_done(q) == MP_OK, 43);
+    }
+    /* one task_done too many */
+    CHILD_REQUIRE(mpq_task_done(q) == MP_E_INVAL, 44);
+    mpq_close(q);
+    _exit(0);
+}
+
+static void joiner_main(void *p) {
+    const char *name = p;
+    mpq *q = child_attach(name);
+    atomic_store(&g_sh->ready[0], 1);
+    mp_status st = mpq_join(q, MP_WAIT_FOREVER);
+    CHILD_REQUIRE(st == MP_OK, 50);
+    CHILD_REQUIRE(atomic_load(&g_sh->done) == NTASKS, 51);
+    mpq_close(q);
+    _exit(0);
+}
+
+static void test_join(void) {
+    const char *name = qname("join");
+    mpq_options o = {.flags = MPQ_CREATE_ONLY};
+    mpq *q = NULL;
+    CHECK_OK(mpq_open(name, &o, &q));
+    atomic_store(&g_sh->done, 0);
+    atomic_store(&g_sh->ready[0], 0);
+
+    /* N tasks, put in batches of 100 */
+    long vals[100];
+    size_t lens[100];
+    for (long i = 0; i < NTASKS; i += 100) {
+        for (long k = 0; k < 100; k++) {
+            vals[k] = i + k;
+            lens[k] = sizeof(long);
+        }
+        size_t put = 0;
+        CHECK_OK(mpq_put_many(q, (const uint8_t *)vals, lens, 100, MP_NO_WAIT, &put));
+        CHECK(put == 100);
+    }
+    CHECK_ST(mpq_join(q, MP_NO_WAIT), MP_E_TIMEOUT);
+
+    pid_t joiner = spawn(joiner_main, (void *)name);
+    while (!atomic_load(&g_sh->ready[0]))
+        sleep_ms(1);
+    pid_t worker = spawn(worker_main, (void *)name);
+    double t0 = now_ms();
+    CHECK_OK(mpq_join(q, MP_WAIT_FOREVER));
+    double dt = now_ms() - t0;
+    CHECK(atomic_load(&g_sh->done) == NTASKS);
+    CHECK_CHILD(worker, 60000, 0);
+    CHECK_CHILD(joiner, 60000, 0);
+    CHECK_OK(mpq_join(q, MP_NO_WAIT));
+    CHECK_ST(mpq_task_done(q), MP_E_INVAL);
+    printf("join: %d tasks done by a child; mpq_join waited %.0f ms\n", NTASKS, dt);
+    mpq_close(q);
+    CHECK_OK(mpq_unlink(name));
+}
+
+/* ------------------------------------------------------------------ */
+/* 3. Wake-ups by shutdown; killed and exited children                  */
+/* ------------------------------------------------------------------ */
+
+struct wake_arg {
+    const char *name;
+    int slot;
+};
+
+static void blocked_get_main(void *p) {
+    struct wake_arg *a = p;
+    mpq *q = child_attach(a->name);
+    mp_buf m = {0};
+    atomic_store(&g_sh->ready[a->slot], 1);
+    mp_status st = mpq_get(q, &m); /* blocks: nothing is ever put */
+    mp_buf_free(&m);
+    mpq_close(q);
+    _exit(-st); /* MP_E_SHUTDOWN -> 6 */
+}
+
+static void blocked_put_main(void *p) {
+    struct wake_arg *a = p;
+    mpq *q = child_attach(a->name);
+    atomic_store(&g_sh->ready[a->slot], 1);
+    mp_status st = mpq_put(q, (const uint8_t *)"never", 5); /* blocks: queue full */
+    mpq_close(q);
+    _exit(-st);
+}
+
+static void blocked_join_main(void *p) {
+    struct wake_arg *a = p;
+    mpq *q = child_attach(a->name);
+    atomic_store(&g_sh->ready[a->slot], 1);
+    mp_status st = mpq_join(q, MP_WAIT_FOREVER); /* blocks: a task is unfinished */
+    mpq_close(q);
+    _exit(-st); /* MP_OK -> 0 */
+}
+
+static void put_and_exit_main(void *p) {
+    const char *name = p;
+    mpq *q = child_attach(name);
+    CHILD_REQUIRE(mpq_put(q, (const uint8_t *)"left", 4) == MP_OK, 60);
+    CHILD_REQUIRE(mpq_put(q, (const uint8_t *)"behind", 6) == MP_OK, 61);
+    _exit(0); /* without mpq_close */
+}
+
+static void wait_ready(int slot) {
+    double deadline = now_ms() + 10000.0;
+    while (!atomic_load(&g_sh->ready[slot]) && now_ms() < deadline)
+        sleep_ms(1);
+    CHECK(atomic_load(&g_sh->ready[slot]));
+}
+
+static void test_wakeups(void) {
+    const char *gname = qname("wake-get");
+    const char *pname = qname("wake-put");
+    mpq_options o = {.maxsize = 1, .flags = MPQ_CREATE_ONLY};
+    mpq *qg = NULL, *qp = NULL;
+    CHECK_OK(mpq_open(gname, &o, &qg));
+    CHECK_OK(mpq_open(pname, &o, &qp));
+    for (int i = 0; i < 8; i++)
+        atomic_store(&g_sh->ready[i], 0);
+
+    /* a consumer SIGKILLed while blocked in get must not break the queue */
+    struct wake_arg wk = {gname, 4};
+    pid_t victim = spawn(blocked_get_main, &wk);
+    wait_ready(4);
+    wait_asleep(victim);
+    CHECK(kill(victim, SIGKILL) == 0);
+    CHECK_CHILD(victim, 10000, -1000 - SIGKILL);
+    CHECK_OK(mpq_put_timeout(qg, (const uint8_t *)"ok", 2, 1000));
+    mp_buf m = {0};
+    CHECK_OK(mpq_get_timeout(qg, &m, 1000));
+    CHECK(m.len == 2 && memcmp(m.ptr, "ok", 2) == 0);
+    mp_buf_free(&m);
+    CHECK_OK(mpq_task_done(qg));
+
+    /* qp: full (maxsize 1) with one unfinished task */
+    CHECK_OK(mpq_put(qp, (const uint8_t *)"full", 4));
+    struct wake_arg wg = {gname, 0}, wp = {pname, 1}, wj = {pname, 2};
+    pid_t getter = spawn(blocked_get_main, &wg);
+    pid_t putter = spawn(blocked_put_main, &wp);
+    pid_t joiner = spawn(blocked_join_main, &wj);
+    wait_ready(0);
+    wait_ready(1);
+    wait_ready(2);
+    wait_asleep(getter);
+    wait_asleep(putter);
+    wait_asleep(joiner);
+    /* still blocked: nothing happened to their queues yet */
+    int st = 0;
+    CHECK(waitpid(getter, &st, WNOHANG) == 0);
+    CHECK(waitpid(putter, &st, WNOHANG) == 0);
+    CHECK(waitpid(joiner, &st, WNOHANG) == 0);
+
+    double t0 = now_ms();
+    CHECK_OK(mpq_shutdown(qg, false));
+    CHECK_CHILD(getter, 10000, -MP_E_SHUTDOWN);
+    /* immediate: "full" is discarded and counted as done, which ends the join */
+    CHECK_OK(mpq_shutdown(qp, true));
+    CHECK_CHILD(putter, 10000, -MP_E_SHUTDOWN);
+    CHECK_CHILD(joiner, 10000, 0);
+    double dt = now_ms() - t0;
+    size_t n = 99;
+    CHECK_OK(mpq_qsize(qp, &n));
+    CHECK(n == 0);
+    CHECK_OK(mpq_join(qp, MP_NO_WAIT));
+    printf("wake-ups: blocked get, put and join in 3 children woken by mpq_shutdown in %.1f ms\n", dt);
+    mpq_close(qg);
+    mpq_close(qp);
+    CHECK_OK(mpq_unlink(gname));
+    CHECK_OK(mpq_unlink(pname));
+
+    /* messages outlive the child that put them (it exits without mpq_close) */
+    const char *sname = qname("survive");
+    o = (mpq_options){.flags = MPQ_CREATE_ONLY};
+    mpq *qs = NULL;
+    CHECK_OK(mpq_open(sname, &o, &qs));
+    pid_t writer = spawn(put_and_exit_main, (void *)sname);
+    CHECK_CHILD(writer, 10000, 0);
+    CHECK_OK(mpq_qsize(qs, &n));
+    CHECK(n == 2);
+    CHECK_OK(mpq_get_timeout(qs, &m, MP_NO_WAIT));
+    CHECK(m.len == 4 && memcmp(m.ptr, "left", 4) == 0);
+    mp_buf_free(&m);
+    CHECK_OK(mpq_get_timeout(qs, &m, MP_NO_WAIT));
+    CHECK(m.len == 6 && memcmp(m.ptr, "behind", 6) == 0);
+    mp_buf_free(&m);
+    mpq_close(qs);
+    CHECK_OK(mpq_unlink(sname));
+}
+
+int main(void) {
+    alarm(600); /* last-resort watchdog */
+    g_sh = mmap(NULL, sizeof *g_sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(g_sh != MAP_FAILED);
+    double t0 = now_ms();
+
+    test_mpmc();
+    test_join();
+    test_wakeups();
+
+    printf("test_queue_procs: mpipc %s, %.0f ms\n", mp_version(), now_ms() - t0);
+    printf("%u passed, 0 failed\n", g_passed);
+    return 0;
+}

@@ -97,7 +97,10 @@ fn consumer(args: &[String]) {
 }
 
 fn pinger(args: &[String]) {
-    let (q1, q2) = (Queue::open(&arg(args, "--q1"), &QueueOptions::default()).unwrap(), Queue::open(&arg(args, "--q2"), &QueueOptions::default()).unwrap());
+    let (q1, q2) = (
+        Queue::open(&arg(args, "--q1"), &QueueOptions::default()).unwrap(),
+        Queue::open(&arg(args, "--q2"), &QueueOptions::default()).unwrap(),
+    );
     let spin = num(args, "--spin") as u32;
     q1.set_spin_us(spin);
     q2.set_spin_us(spin);
@@ -121,7 +124,10 @@ fn pinger(args: &[String]) {
 }
 
 fn ponger(args: &[String]) {
-    let (q1, q2) = (Queue::open(&arg(args, "--q1"), &QueueOptions::default()).unwrap(), Queue::open(&arg(args, "--q2"), &QueueOptions::default()).unwrap());
+    let (q1, q2) = (
+        Queue::open(&arg(args, "--q1"), &QueueOptions::default()).unwrap(),
+        Queue::open(&arg(args, "--q2"), &QueueOptions::default()).unwrap(),
+    );
     let spin = num(args, "--spin") as u32;
     q1.set_spin_us(spin);
     q2.set_spin_us(spin);
@@ -140,7 +146,13 @@ fn ponger(args: &[String]) {
 /// waits for `producers` "sent" reports, then shuts `data` down so the
 /// consumers drain it and stop; then waits for `consumers` "done" reports.
 /// Returns the elapsed time and the consumers' reports.
-fn run_children(ctl: &str, children: Vec<Vec<String>>, producers: usize, data: Option<&Queue>, consumers: usize) -> (Duration, Vec<String>) {
+fn run_children(
+    ctl: &str,
+    children: Vec<Vec<String>>,
+    producers: usize,
+    data: Option<&Queue>,
+    consumers: usize,
+) -> (Duration, Vec<String>) {
     let exe = std::env::current_exe().unwrap();
     let c = Queue::open(ctl, &QueueOptions::default()).unwrap();
     let go = Queue::open(&format!("{ctl}-go"), &QueueOptions::default()).unwrap();
@@ -197,17 +209,43 @@ fn s(v: &str) -> String {
 }
 
 /// Messages per second for `producers` -> `consumers` over one queue.
-fn throughput(tag: &str, producers: usize, consumers: usize, n: u64, batch: usize, maxsize: usize, capacity: usize) -> f64 {
+fn throughput(
+    tag: &str,
+    producers: usize,
+    consumers: usize,
+    n: u64,
+    batch: usize,
+    maxsize: usize,
+    capacity: usize,
+) -> f64 {
     let names = Names::new(&[tag, &format!("{tag}-ctl")]);
     let (q, ctl) = (&names.0[0], &names.0[1]);
     let queue = Queue::open(q, &QueueOptions { maxsize, capacity_bytes: capacity, ..Default::default() }).unwrap();
     let per_p = n / producers as u64;
     let mut kids = Vec::new();
     for _ in 0..producers {
-        kids.push(vec![s("producer"), s("--queue"), q.clone(), s("--ctl"), ctl.clone(), s("--n"), per_p.to_string(), s("--batch"), batch.to_string()]);
+        kids.push(vec![
+            s("producer"),
+            s("--queue"),
+            q.clone(),
+            s("--ctl"),
+            ctl.clone(),
+            s("--n"),
+            per_p.to_string(),
+            s("--batch"),
+            batch.to_string(),
+        ]);
     }
     for _ in 0..consumers {
-        kids.push(vec![s("consumer"), s("--queue"), q.clone(), s("--ctl"), ctl.clone(), s("--batch"), batch.to_string()]);
+        kids.push(vec![
+            s("consumer"),
+            s("--queue"),
+            q.clone(),
+            s("--ctl"),
+            ctl.clone(),
+            s("--batch"),
+            batch.to_string(),
+        ]);
     }
     let (elapsed, _) = run_children(ctl, kids, producers, Some(&queue), consumers);
     (per_p * producers as u64) as f64 / elapsed.as_secs_f64()
@@ -220,7 +258,19 @@ fn latency(spin_us: u32, rounds: usize) -> (f64, f64, f64) {
     let _q1 = Queue::open(&names.0[0], &opts).unwrap();
     let _q2 = Queue::open(&names.0[1], &opts).unwrap();
     let common = |role: &str| {
-        vec![s(role), s("--q1"), names.0[0].clone(), s("--q2"), names.0[1].clone(), s("--ctl"), names.0[2].clone(), s("--spin"), spin_us.to_string(), s("--rounds"), rounds.to_string()]
+        vec![
+            s(role),
+            s("--q1"),
+            names.0[0].clone(),
+            s("--q2"),
+            names.0[1].clone(),
+            s("--ctl"),
+            names.0[2].clone(),
+            s("--spin"),
+            spin_us.to_string(),
+            s("--rounds"),
+            rounds.to_string(),
+        ]
     };
     let (_, reports) = run_children(&names.0[2], vec![common("pinger"), common("ponger")], 0, None, 1);
     let f: Vec<f64> = reports[0].split_whitespace().skip(1).map(|x| x.parse().unwrap()).collect();
@@ -246,11 +296,20 @@ fn main() {
         _ => {}
     }
     let quick = args.iter().any(|a| a == "--quick");
-    let repeat: usize = args.windows(2).find(|w| w[0] == "--repeat").map(|w| w[1].parse().unwrap()).unwrap_or(if quick { 1 } else { 5 });
+    let repeat: usize = args
+        .windows(2)
+        .find(|w| w[0] == "--repeat")
+        .map(|w| w[1].parse().unwrap())
+        .unwrap_or(if quick { 1 } else { 5 });
     let scale = if quick { 10 } else { 1 };
+    let only: Option<String> = args.windows(2).find(|w| w[0] == "--only").map(|w| w[1].clone());
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| name.starts_with(o));
     let batch = 256;
     let mut sections = Vec::new();
     let mut tput = |name: &str, p: usize, c: usize, n: u64, b: usize, maxsize: usize, cap: usize| {
+        if !wanted(name) {
+            return;
+        }
         let runs: Vec<f64> = (0..repeat).map(|_| throughput(name, p, c, n / scale, b, maxsize, cap)).collect();
         eprintln!("{name}: median {:.0} msg/s", median(runs.clone()));
         sections.push(format!(
@@ -266,6 +325,9 @@ fn main() {
     tput("q_mpmc_batch", 2, 2, 10_000_000, batch, 1000, 1 << 20);
     let rounds = 20_000 / scale as usize;
     for (name, spin) in [("q_latency_spin", 50u32), ("q_latency_futex", 0u32)] {
+        if !wanted(name) {
+            continue;
+        }
         let runs: Vec<(f64, f64, f64)> = (0..repeat).map(|_| latency(spin, rounds)).collect();
         let med = median(runs.iter().map(|r| r.0).collect());
         eprintln!("{name}: median round trip {med:.2} us");

@@ -58,7 +58,14 @@ impl Log {
         use std::os::fd::AsRawFd;
         // SAFETY: mapping a file we opened, shared, of the length we sized.
         let p = unsafe {
-            libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, f.as_raw_fd(), 0)
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                f.as_raw_fd(),
+                0,
+            )
         };
         assert_ne!(p, libc::MAP_FAILED, "mmap log");
         Log { base: p.cast(), len, max_seq }
@@ -258,7 +265,11 @@ fn run(args: &[String]) -> bool {
     let rounds = arg(args, "--rounds", 200);
     let producers = (arg(args, "--producers", 2) as usize).clamp(1, MAX_PRODUCERS);
     let consumers = (arg(args, "--consumers", 2) as usize).clamp(1, MAX_CONSUMERS);
-    let seed = arg(args, "--seed", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64);
+    let seed = arg(
+        args,
+        "--seed",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64,
+    );
     let gap_us = arg(args, "--max-kill-gap-us", 3000);
     let max_seq = arg(args, "--max-seq", 64 << 20);
     let bound = Duration::from_secs(arg(args, "--timeout-s", 60));
@@ -269,7 +280,8 @@ fn run(args: &[String]) -> bool {
         "torture: seed={seed} rounds={rounds} producers={producers} consumers={consumers} max_kill_gap_us={gap_us}"
     );
     let _ = Queue::unlink(&queue);
-    let q = Queue::open(&queue, &QueueOptions { maxsize: 32, capacity_bytes: 4096, ..Default::default() }).expect("create queue");
+    let q = Queue::open(&queue, &QueueOptions { maxsize: 32, capacity_bytes: 4096, ..Default::default() })
+        .expect("create queue");
     let log = Log::open(&log_path, max_seq, true);
     let exe = std::env::current_exe().expect("current_exe");
     let mut rng = Rng(seed | 1);
@@ -319,11 +331,19 @@ fn run(args: &[String]) -> bool {
                 match r.child.try_wait().expect("try_wait") {
                     Some(st) if st.success() => break,
                     Some(st) => {
-                        println!("torture: FAIL: {} {} exited with {st}", if producer { "producer" } else { "consumer" }, r.id);
+                        println!(
+                            "torture: FAIL: {} {} exited with {st}",
+                            if producer { "producer" } else { "consumer" },
+                            r.id
+                        );
                         return false;
                     }
                     None if Instant::now() > deadline => {
-                        println!("torture: FAIL: deadlock: {} {} still running", if producer { "producer" } else { "consumer" }, r.id);
+                        println!(
+                            "torture: FAIL: deadlock: {} {} still running",
+                            if producer { "producer" } else { "consumer" },
+                            r.id
+                        );
                         return false;
                     }
                     None => std::thread::sleep(Duration::from_millis(2)),
@@ -414,8 +434,12 @@ fn die_in_put(args: &[String]) {
         let current = (*(base.add(128) as *const std::sync::atomic::AtomicU32)).load(Ordering::Relaxed) & 1;
         let live = 136 + 40 * current as usize;
         let scratch = 136 + 40 * (current ^ 1) as usize;
-        let (head, tail, count, unfinished) =
-            (word(live).load(Ordering::Relaxed), word(live + 8).load(Ordering::Relaxed), word(live + 16).load(Ordering::Relaxed), word(live + 24).load(Ordering::Relaxed));
+        let (head, tail, count, unfinished) = (
+            word(live).load(Ordering::Relaxed),
+            word(live + 8).load(Ordering::Relaxed),
+            word(live + 16).load(Ordering::Relaxed),
+            word(live + 24).load(Ordering::Relaxed),
+        );
         let msg = b"from-the-dead";
         let off = (tail % capacity) as usize;
         (data.add(off) as *mut u64).write((msg.len() as u64).to_le());

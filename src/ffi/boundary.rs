@@ -108,7 +108,9 @@ pub(crate) unsafe fn bytes_arg<'a>(p: *const u8, len: usize, what: &str) -> std:
 fn check_len<T>(len: usize, what: &str) -> std::result::Result<(), mp_status> {
     match len.checked_mul(std::mem::size_of::<T>()) {
         Some(bytes) if bytes <= isize::MAX as usize => Ok(()),
-        _ => Err(set_last_error(&Error::new(ErrorKind::Invalid, format!("argument `{what}`: impossible length {len}")))),
+        _ => {
+            Err(set_last_error(&Error::new(ErrorKind::Invalid, format!("argument `{what}`: impossible length {len}"))))
+        }
     }
 }
 
@@ -117,7 +119,11 @@ fn check_len<T>(len: usize, what: &str) -> std::result::Result<(), mp_status> {
 /// # Safety
 /// If `len > 0`, `p` must point to `len` writable bytes valid for the call
 /// and not aliased.
-pub(crate) unsafe fn bytes_arg_mut<'a, T>(p: *mut T, len: usize, what: &str) -> std::result::Result<&'a mut [T], mp_status> {
+pub(crate) unsafe fn bytes_arg_mut<'a, T>(
+    p: *mut T,
+    len: usize,
+    what: &str,
+) -> std::result::Result<&'a mut [T], mp_status> {
     if len == 0 {
         return Ok(&mut []);
     }

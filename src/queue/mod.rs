@@ -128,7 +128,6 @@ impl Queue {
             mode,
             opts.open_mode.unwrap_or(OpenMode::CreateOrAttach),
             |seg| Queue::init(seg, geo),
-            |seg| Queue::check_existing(seg, name, opts).map(|_| ()),
         )?;
         let geo = if seg.created() { geo } else { Queue::check_existing(&seg, name, opts)? };
         Ok(Queue { seg, name: shm::validate_name(name)?.to_owned(), geo, spin: AdaptiveSpin::default() })
@@ -194,7 +193,12 @@ impl Queue {
         if let Some(m) = msgs.iter().find(|m| m.as_ref().len() as u64 > self.geo.max_message) {
             return Err(Error::new(
                 ErrorKind::TooBig,
-                format!("message of {} bytes exceeds max_message {} of queue {:?}", m.as_ref().len(), self.geo.max_message, self.name),
+                format!(
+                    "message of {} bytes exceeds max_message {} of queue {:?}",
+                    m.as_ref().len(),
+                    self.geo.max_message,
+                    self.name
+                ),
             ));
         }
         let first_rec = record_size(msgs[0].as_ref().len() as u64);
@@ -268,7 +272,12 @@ impl Queue {
     /// `timeout`) for the first; then takes what is there and fits. Returns
     /// (messages, bytes). [`ErrorKind::BufSize`] (with [`Error::needed`]) if
     /// not even the first message fits; it stays queued.
-    pub fn get_many_into(&self, buf: &mut [u8], lens: &mut [usize], timeout: Option<Duration>) -> Result<(usize, usize)> {
+    pub fn get_many_into(
+        &self,
+        buf: &mut [u8],
+        lens: &mut [usize],
+        timeout: Option<Duration>,
+    ) -> Result<(usize, usize)> {
         if lens.is_empty() {
             return Err(Error::new(ErrorKind::Invalid, "get_many needs room for at least one message"));
         }
@@ -406,7 +415,9 @@ impl Queue {
             m if record_size(m) > capacity => {
                 return Err(Error::new(
                     ErrorKind::Invalid,
-                    format!("max_message {m} does not fit in a ring of {capacity} bytes (8-byte header, 8-byte padding)"),
+                    format!(
+                        "max_message {m} does not fit in a ring of {capacity} bytes (8-byte header, 8-byte padding)"
+                    ),
                 ));
             }
             m => m,
@@ -449,16 +460,17 @@ impl Queue {
         }
         let want = |field: &str, asked: usize, have: u64| {
             if asked != 0 && asked as u64 != have {
-                Err(Error::new(
-                    ErrorKind::Invalid,
-                    format!("queue {name:?} exists with {field} = {have}, not {asked}"),
-                ))
+                Err(Error::new(ErrorKind::Invalid, format!("queue {name:?} exists with {field} = {have}, not {asked}")))
             } else {
                 Ok(())
             }
         };
         want("maxsize", opts.maxsize, geo.maxsize)?;
-        want("capacity_bytes", if opts.capacity_bytes == 0 { 0 } else { opts.capacity_bytes.div_ceil(8) * 8 }, geo.capacity)?;
+        want(
+            "capacity_bytes",
+            if opts.capacity_bytes == 0 { 0 } else { opts.capacity_bytes.div_ceil(8) * 8 },
+            geo.capacity,
+        )?;
         want("max_message", opts.max_message, geo.max_message)?;
         Ok(geo)
     }
@@ -502,15 +514,17 @@ impl Queue {
         if out.is_ok() && tx.state != state {
             h.state.0.commit(&tx.state);
         }
+        // Decide under the lock whom to wake (see EventWord's protocol).
+        let wake = [
+            tx.notify.put && h.put_event.0.take_waiters(),
+            tx.notify.get && h.get_event.0.take_waiters(),
+            tx.notify.done && h.done_event.0.take_waiters(),
+        ];
         drop(guard);
-        if tx.notify.put {
-            h.put_event.0.notify();
-        }
-        if tx.notify.get {
-            h.get_event.0.notify();
-        }
-        if tx.notify.done {
-            h.done_event.0.notify();
+        for (event, wake) in [&h.put_event.0, &h.get_event.0, &h.done_event.0].into_iter().zip(wake) {
+            if wake {
+                event.wake();
+            }
         }
         out
     }
@@ -527,6 +541,13 @@ impl Queue {
         mut attempt: impl FnMut(&mut Txn) -> Result<Option<R>>,
     ) -> Result<R> {
         let mut may_spin = true;
+        // Peek first (lock-free): taking the lock only to find the queue
+        // empty (or full) moves the lock and state cache lines away from the
+        // peer that is about to change them.
+        if !deadline.expired() && self.spin.max_us() > 0 && !ready(&self.hdr().state.0.load()) {
+            may_spin = false;
+            self.spin.spin(&deadline, || ready(&self.hdr().state.0.load()));
+        }
         loop {
             let step = self.locked(|_, tx| {
                 if let Some(r) = attempt(tx)? {

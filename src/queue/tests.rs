@@ -150,7 +150,9 @@ fn joinable_task_accounting() {
     q.get().unwrap();
     let waiter = {
         let name = n.0.clone();
-        std::thread::spawn(move || Queue::open(&name, &QueueOptions::default()).unwrap().join(Some(Duration::from_secs(10))))
+        std::thread::spawn(move || {
+            Queue::open(&name, &QueueOptions::default()).unwrap().join(Some(Duration::from_secs(10)))
+        })
     };
     std::thread::sleep(Duration::from_millis(30));
     q.task_done().unwrap();
@@ -194,7 +196,11 @@ fn shutdown_wakes_blocked_getters_and_putters() {
         std::thread::spawn(move || {
             let q = Queue::open(&name, &QueueOptions::default()).unwrap();
             q.set_spin_us(0);
-            if put { q.put(b"blocked").unwrap_err().kind() } else { q.get().unwrap_err().kind() }
+            if put {
+                q.put(b"blocked").unwrap_err().kind()
+            } else {
+                q.get().unwrap_err().kind()
+            }
         })
     };
     let getter = spawn(empty.0.clone(), false);
@@ -228,7 +234,11 @@ fn attach_checks_options_kind_and_flags() {
 
 #[test]
 fn bad_options_and_names() {
-    for o in [opts(0, 8), opts(0, MAX_CAPACITY + 1), QueueOptions { capacity_bytes: 64, max_message: 57, ..Default::default() }] {
+    for o in [
+        opts(0, 8),
+        opts(0, MAX_CAPACITY + 1),
+        QueueOptions { capacity_bytes: 64, max_message: 57, ..Default::default() },
+    ] {
         assert_eq!(Queue::open("ut-bad-opts", &o).unwrap_err().kind(), ErrorKind::Invalid, "{o:?}");
     }
     for name in ["", "../x", "a/b", ".x"] {

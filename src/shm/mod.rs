@@ -78,8 +78,7 @@ pub fn validate_name(name: &str) -> Result<&str> {
             format!("invalid name {name:?}: must be 1 to {MAX_NAME_LEN} bytes"),
         ));
     }
-    if bare.starts_with('.')
-        || !bare.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    if bare.starts_with('.') || !bare.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
     {
         return Err(Error::new(
             ErrorKind::Invalid,
@@ -142,9 +141,9 @@ impl Segment {
     /// When it creates, the segment is `size` bytes, zero-filled, with file
     /// mode `mode`; `init` is called on the mapping (which is not yet visible
     /// to anyone) to write the kind's header and state, then the segment is
-    /// published atomically. When it attaches, `validate` is called on the
-    /// mapping after the common header checks (magic, version, kind, size) and
-    /// decides whether the existing segment is acceptable.
+    /// published atomically. When it attaches, the common header (magic,
+    /// version, kind, size) is checked; the caller then validates its own
+    /// part (see [`Segment::created`]).
     pub fn open(
         kind: SegmentKind,
         name: &str,
@@ -153,7 +152,6 @@ impl Segment {
         mode: u32,
         open_mode: OpenMode,
         init: impl FnOnce(&Segment) -> Result<()>,
-        validate: impl Fn(&Segment) -> Result<()>,
     ) -> Result<Segment> {
         let path = segment_path(kind, name)?;
         let cpath = cstring(&path)?;
@@ -168,7 +166,6 @@ impl Segment {
         }
         let seg = Segment::attach(&cpath, name)?;
         seg.check_common(kind, layout_version, name)?;
-        validate(&seg)?;
         Ok(seg)
     }
 
@@ -261,10 +258,7 @@ impl Segment {
         }
         let size = st.st_size as u64;
         if size < std::mem::size_of::<SegmentHeader>() as u64 || size > isize::MAX as u64 {
-            return Err(Error::new(
-                ErrorKind::Corrupt,
-                format!("{name:?} has an impossible size of {size} bytes"),
-            ));
+            return Err(Error::new(ErrorKind::Corrupt, format!("{name:?} has an impossible size of {size} bytes")));
         }
         Segment::map(fd.0, size as usize, false)
     }
@@ -347,9 +341,8 @@ impl TempFile {
             let pid = unsafe { libc::getpid() };
             let p = cstring(&format!("{SHM_DIR}/.mpipc-tmp-{pid}-{n}"))?;
             // SAFETY: p is NUL-terminated.
-            let fd = unsafe {
-                libc::open(p.as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC, 0o600)
-            };
+            let fd =
+                unsafe { libc::open(p.as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC, 0o600) };
             if fd < 0 {
                 return Err(Error::last_os_error("create shared-memory segment"));
             }
@@ -371,7 +364,13 @@ impl TempFile {
                 let proc_path = cstring(&format!("/proc/self/fd/{}", self.fd))?;
                 // SAFETY: both paths are NUL-terminated.
                 unsafe {
-                    libc::linkat(libc::AT_FDCWD, proc_path.as_ptr(), libc::AT_FDCWD, path.as_ptr(), libc::AT_SYMLINK_FOLLOW)
+                    libc::linkat(
+                        libc::AT_FDCWD,
+                        proc_path.as_ptr(),
+                        libc::AT_FDCWD,
+                        path.as_ptr(),
+                        libc::AT_SYMLINK_FOLLOW,
+                    )
                 }
             }
             // SAFETY: both paths are NUL-terminated.

@@ -107,37 +107,57 @@ pub fn futex_wake_all(word: &AtomicU32) {
 /// A pair of words in shared memory that lets processes sleep until some
 /// shared state changes ("something was put", "something was taken").
 ///
-/// Protocol. A waiter, *while holding the lock that guards the state* and
-/// having found it unsatisfactory, calls [`EventWord::prepare_wait`] (reads
-/// the sequence and raises the waiters flag), releases the lock, then calls
-/// [`EventWord::wait`] with the sequence it read. A changer, *after*
-/// committing its change and releasing the lock, calls
-/// [`EventWord::notify`], which bumps the sequence and wakes sleepers if the
-/// flag is raised. A change committed after the waiter's critical section
-/// bumps the sequence after the waiter read it, so the waiter's futex call
-/// either sees the new value and returns at once, or is asleep already and
-/// is woken. No wake-up is lost.
+/// Protocol. Both sides call the flag operations *while holding the lock
+/// that guards the state*, so the lock orders them:
+/// - a waiter that found the state unsatisfactory calls
+///   [`EventWord::prepare_wait`] (raises the waiters flag, reads the
+///   sequence), releases the lock, then [`EventWord::wait`]s on that
+///   sequence value;
+/// - a changer calls [`EventWord::take_waiters`] in the critical section
+///   that commits its change; if it returns true, it calls
+///   [`EventWord::wake`] after releasing the lock, which bumps the sequence
+///   and wakes every sleeper.
 ///
-/// The flag is cleared by the waker (swap to 0) and raised again by every
-/// waiter that goes back to sleep, so a waiter that died leaves at most one
-/// superfluous wake syscall behind, never a permanently raised flag.
+/// A change committed after a waiter's critical section sees its flag (the
+/// lock orders the two), so the waiter's futex call either sees the bumped
+/// sequence and returns at once, or is already asleep and is woken. No
+/// wake-up is lost, and when nobody waits a change costs one read of a
+/// cache line that stays shared: no atomic read-modify-write, no syscall.
+///
+/// The flag is cleared by the changer that takes it; waiters that go back to
+/// sleep raise it again. A waiter that died leaves at most one superfluous
+/// wake behind; a changer that died between taking the flag and waking is
+/// covered by the waiters' bounded sleeps ([`RECHECK_INTERVAL`]).
 #[repr(C)]
 #[derive(Debug, Default)]
 pub struct EventWord {
-    /// Incremented (wrapping) after every change; the futex word.
+    /// Incremented (wrapping) by every wake; the futex word.
     seq: AtomicU32,
     /// 1 when at least one process may be asleep on `seq`, else 0.
+    /// Read and written only under the state lock.
     waiters: AtomicU32,
 }
 
 impl EventWord {
-    /// Reads the sequence and announces a waiter. Call under the state lock.
+    /// Announces a waiter and returns the sequence to wait on. Call under
+    /// the state lock.
     pub fn prepare_wait(&self) -> u32 {
-        // SYNC POINT: SeqCst pairs with the SeqCst bump/swap in `notify`
-        // (a Dekker pattern): either the notifier sees waiters == 1, or the
-        // waiter's futex call sees the bumped sequence.
-        self.waiters.store(1, Ordering::SeqCst);
-        self.seq.load(Ordering::SeqCst)
+        // Relaxed: the state lock orders this against `take_waiters`; the
+        // sequence is only compared by the kernel in `wait`.
+        self.waiters.store(1, Ordering::Relaxed);
+        self.seq.load(Ordering::Relaxed)
+    }
+
+    /// Whether someone announced a wait since the last take; clears the
+    /// flag. Call under the state lock, in the critical section that made
+    /// the change; if true, call [`EventWord::wake`] after unlocking.
+    pub fn take_waiters(&self) -> bool {
+        // Relaxed: under the state lock (see the type's doc).
+        if self.waiters.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        self.waiters.store(0, Ordering::Relaxed);
+        true
     }
 
     /// Sleeps while the sequence is still `seen`, at most `timeout`.
@@ -145,19 +165,12 @@ impl EventWord {
         futex_wait(&self.seq, seen, timeout);
     }
 
-    /// Announces a change; wakes sleepers if any announced themselves.
-    /// Call after the change is committed and the state lock released.
-    pub fn notify(&self) {
-        // SYNC POINT: see `prepare_wait`.
-        self.seq.fetch_add(1, Ordering::SeqCst);
-        if self.waiters.load(Ordering::SeqCst) != 0 && self.waiters.swap(0, Ordering::SeqCst) != 0 {
-            futex_wake_all(&self.seq);
-        }
-    }
-
-    /// The current sequence (for lock-free "did anything change?" checks).
-    pub fn seq(&self) -> u32 {
-        self.seq.load(Ordering::Acquire)
+    /// Bumps the sequence and wakes every sleeper. Call after unlocking.
+    pub fn wake(&self) {
+        // SYNC POINT: the bump must precede the wake; the kernel serialises
+        // FUTEX_WAIT's value check against FUTEX_WAKE on the same word.
+        self.seq.fetch_add(1, Ordering::Release);
+        futex_wake_all(&self.seq);
     }
 }
 
@@ -181,11 +194,13 @@ mod tests {
     #[test]
     fn wait_returns_at_once_when_the_sequence_moved() {
         let ev = EventWord::default();
+        assert!(!ev.take_waiters(), "nobody waits yet");
         let seen = ev.prepare_wait();
-        ev.notify();
+        assert!(ev.take_waiters());
+        assert!(!ev.take_waiters(), "taking clears the flag");
+        ev.wake();
         let t = Instant::now();
         ev.wait(seen, Duration::from_secs(5));
         assert!(t.elapsed() < Duration::from_secs(1));
-        assert_ne!(ev.seq(), seen);
     }
 }

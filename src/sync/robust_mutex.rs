@@ -104,7 +104,7 @@ impl RobustMutex {
             // SAFETY: `now` is a valid out-pointer.
             unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
             let slice_ns = RECHECK_INTERVAL.as_nanos() as i64;
-            let total = now.tv_nsec as i64 + slice_ns;
+            let total = now.tv_nsec + slice_ns;
             let abstime = libc::timespec {
                 tv_sec: now.tv_sec + (total / 1_000_000_000) as libc::time_t,
                 tv_nsec: (total % 1_000_000_000) as libc::c_long,

@@ -1,0 +1,64 @@
+# mpipc — the two commands of the README:
+#   make demo   builds the library and runs the main demo
+#   make test   runs every test (what CI runs, via .ci/run)
+# Longer runs have their own targets: bench, torture.
+
+CARGO ?= cargo
+
+.PHONY: demo test deps build build-release header check-format lint rust-tests c-tests bench-smoke bench torture clean
+
+demo: deps build-release
+	bash examples/c/queue_demo/run.sh target/release
+
+test: deps check-format lint rust-tests c-tests bench-smoke
+	@echo "make test: all suites passed"
+
+# Tools the build needs beyond Cargo.lock: a C compiler, Python 3 and
+# valgrind. Installed with apt-get when missing (CI and fresh machines).
+deps:
+	@bash scripts/install-deps.sh
+
+build:
+	$(CARGO) build --locked
+
+build-release:
+	$(CARGO) build --locked --release
+
+# Regenerates include/mpipc.h (commit the result). `make test` fails when the
+# committed header is stale (tests/header.rs).
+header:
+	MPIPC_BLESS_HEADER=1 $(CARGO) test --locked --test header
+
+check-format:
+	$(CARGO) fmt --check
+
+lint:
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+# Unit tests, doc tests, the header check, cross-process crash tests and a
+# short crash torture run.
+rust-tests:
+	$(CARGO) test --locked
+
+# C tests against the header and the debug library, with ASan and valgrind.
+c-tests: build
+	bash tests/c/run.sh target/debug
+
+# The benchmarks in their quick form: they must keep working, the figures
+# of a smoke run mean nothing.
+bench-smoke:
+	bash benches/run.sh --quick --out /dev/null
+
+# The real benchmark: mpipc and Python's multiprocessing side by side,
+# written to BENCHMARKS.md.
+bench:
+	bash benches/run.sh
+
+# The long crash torture run (the test suite runs 150 rounds).
+ROUNDS ?= 20000
+torture: build-release
+	./target/release/mpipc-torture run --rounds $(ROUNDS) --timeout-s 300
+
+clean:
+	$(CARGO) clean
+	rm -rf build

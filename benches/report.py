@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Turns the two benchmark JSON files into BENCHMARKS.md (on stdout).
+
+usage: report.py MPIPC_JSON PYTHON_JSON COMMAND
+"""
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_rev():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main():
+    mp = json.load(open(sys.argv[1]))
+    py = json.load(open(sys.argv[2]))
+    command = sys.argv[3]
+    M = 1e6
+    rows = []
+
+    def tput(label, key, py_key, target):
+        ours = mp[key]["msgs_per_s"]
+        base = py[py_key]["msgs_per_s"]
+        met = "yes" if target and ours >= target else ("no" if target else "-")
+        rows.append((label, f"{ours / M:.2f} M msg/s", f"{base / M:.3f} M msg/s", f"{ours / base:.0f}x",
+                     f">= {target / M:.0f} M msg/s" if target else "-", met,
+                     ", ".join(f"{r / M:.2f}" for r in mp[key]["runs"])))
+
+    def lat(label, key, target):
+        ours = mp[key]["median_us"]
+        base = py["q_latency"]["median_us"]
+        met = "yes" if ours <= target else "no"
+        rows.append((label, f"{ours:.2f} us (p99 {mp[key]['p99_us']:.1f})", f"{base:.1f} us", f"{base / ours:.0f}x faster",
+                     f"<= {target:g} us", met, ", ".join(f"{r:.2f}" for r in mp[key]["runs_median_us"])))
+
+    tput("q_tput, 1 -> 1, batched (put_many/get_many, 256)", "q_tput_batch", "q_tput", 10 * M)
+    tput("q_tput, 1 -> 1, one message per call", "q_tput_single", "q_tput", 10 * M)
+    tput("q_mpmc, 2 -> 2, maxsize 1000, batched", "q_mpmc_batch", "q_mpmc", 5 * M)
+    tput("q_mpmc, 2 -> 2, maxsize 1000, one message per call", "q_mpmc_single", "q_mpmc", 5 * M)
+    lat("q_latency, round trip, spinning allowed", "q_latency_spin", 1)
+    lat("q_latency, round trip, pure futex (spin 0)", "q_latency_futex", 15)
+
+    out = []
+    out.append("# Benchmarks\n")
+    out.append("Produced by `make bench` (which runs `" + command.strip() + "`): mpipc's queue "
+               "(`cargo bench --bench queue`, benches/queue.rs) and Python's `multiprocessing.Queue` "
+               "(benches/python/mp_queue_bench.py) on the same workloads, in the same run. "
+               "64-byte messages; every process is a real process. Medians over repetitions; "
+               "the machine is shared and noisy, so read the ratios, not the last digit.\n")
+    out.append(f"- date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, commit {git_rev()}")
+    out.append(f"- machine: {os.cpu_count()} CPUs, {cpu_model()}, Linux {platform.release()}")
+    out.append(f"- mpipc: release build, {mp['repeat']} repetitions; Python {py.get('python')}, "
+               f"start method {py.get('start_method')}, {py.get('repeat')} repetitions\n")
+    out.append("| workload | mpipc | Python multiprocessing | ratio | target | met | mpipc runs |")
+    out.append("|---|---|---|---|---|---|---|")
+    for r in rows:
+        out.append("| " + " | ".join(r) + " |")
+    out.append("")
+    out.append("Raw results:\n")
+    out.append("```json\n" + json.dumps(mp, indent=1) + "\n```\n")
+    out.append("```json\n" + json.dumps(py, indent=1) + "\n```\n")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -31,7 +31,8 @@ use std::time::{Duration, Instant};
 const MAX_PRODUCERS: usize = 8;
 const MAX_CONSUMERS: usize = 16;
 
-/// The shared bookkeeping file, mapped by every process.
+/// The shared bookkeeping file, mapped by every process. Every access is
+/// SeqCst: this is test bookkeeping, where simplicity beats speed.
 struct Log {
     base: *mut u8,
     len: usize,

@@ -178,6 +178,8 @@ pub(crate) unsafe fn with_handle<C: Castable>(p: *const C, f: impl FnOnce(&C::Ru
     // SAFETY: per the contract, `p` points to a live Handle<C::Rust>; handles
     // are only read through shared references (the core types are Sync).
     let h = unsafe { &*p.cast::<Handle<C::Rust>>() };
+    // Relaxed: the flag guards no other data; a call racing with the panic
+    // that poisons the handle may run once more, which is harmless.
     if h.poisoned.load(Ordering::Relaxed) {
         set_last_error(&Error::new(ErrorKind::Poisoned, "handle poisoned by an earlier panic; close it"));
         return MP_E_POISONED;

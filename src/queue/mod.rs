@@ -186,6 +186,21 @@ impl Queue {
     ///
     /// Every message is checked against [`Queue::max_message`] first; if one
     /// is too big, nothing is put.
+    ///
+    /// # Examples
+    /// ```
+    /// use mpipc::{Queue, QueueOptions};
+    /// let name = format!("doc-batch-{}", std::process::id());
+    /// let q = Queue::open(&name, &QueueOptions { maxsize: 3, ..Default::default() })?;
+    /// let msgs = [&b"a"[..], b"bb", b"ccc", b"dddd"];
+    /// assert_eq!(q.put_many(&msgs, None)?, 3); // maxsize 3: the fourth waits for the next call
+    /// let (mut buf, mut lens) = ([0u8; 16], [0usize; 8]);
+    /// let (n, bytes) = q.get_many_into(&mut buf, &mut lens, None)?;
+    /// assert_eq!((n, bytes, &lens[..n]), (3, 6, &[1, 2, 3][..]));
+    /// assert_eq!(&buf[..bytes], b"abbccc");
+    /// Queue::unlink(&name)?;
+    /// # Ok::<(), mpipc::Error>(())
+    /// ```
     pub fn put_many<M: AsRef<[u8]>>(&self, msgs: &[M], timeout: Option<Duration>) -> Result<usize> {
         if msgs.is_empty() {
             return Ok(0);
@@ -349,6 +364,7 @@ impl Queue {
     /// How many times an operation found that the previous lock holder had
     /// died and recovered the queue (since creation, all processes).
     pub fn owner_deaths(&self) -> u64 {
+        // Relaxed: a statistic; no other data is read on its strength.
         self.hdr().lock.0.owner_deaths.load(std::sync::atomic::Ordering::Relaxed)
     }
 
@@ -367,6 +383,21 @@ impl Queue {
 
     /// Waits until every message ever put has been marked done.
     /// [`ErrorKind::Timeout`] if `timeout` runs out first.
+    ///
+    /// # Examples
+    /// ```
+    /// use mpipc::{ErrorKind, Queue, QueueOptions};
+    /// use std::time::Duration;
+    /// let name = format!("doc-join-{}", std::process::id());
+    /// let q = Queue::open(&name, &QueueOptions::default())?;
+    /// q.put(b"task")?;
+    /// assert_eq!(q.join(Some(Duration::from_millis(10))).unwrap_err().kind(), ErrorKind::Timeout);
+    /// let _task = q.get()?;
+    /// q.task_done()?;
+    /// q.join(None)?; // returns at once: nothing unfinished
+    /// Queue::unlink(&name)?;
+    /// # Ok::<(), mpipc::Error>(())
+    /// ```
     pub fn join(&self, timeout: Option<Duration>) -> Result<()> {
         self.blocking(
             Deadline::from_timeout(timeout),
@@ -381,6 +412,20 @@ impl Queue {
     /// [`ErrorKind::Shutdown`] at once; gets drain what is left and then fail
     /// with it. With `immediate`, what is left is discarded (and counted as
     /// done for `join`). Every blocked caller is woken. Idempotent.
+    ///
+    /// # Examples
+    /// ```
+    /// use mpipc::{ErrorKind, Queue, QueueOptions};
+    /// let name = format!("doc-shutdown-{}", std::process::id());
+    /// let q = Queue::open(&name, &QueueOptions::default())?;
+    /// q.put(b"last")?;
+    /// q.shutdown(false)?;
+    /// assert_eq!(q.put(b"more").unwrap_err().kind(), ErrorKind::Shutdown);
+    /// assert_eq!(q.get()?, b"last"); // drains what is left...
+    /// assert_eq!(q.get().unwrap_err().kind(), ErrorKind::Shutdown); // ...then fails, never blocks
+    /// Queue::unlink(&name)?;
+    /// # Ok::<(), mpipc::Error>(())
+    /// ```
     pub fn shutdown(&self, immediate: bool) -> Result<()> {
         self.locked(|_, tx| {
             tx.state.shutdown = 1;
@@ -506,6 +551,7 @@ impl Queue {
             // holder died at (see layout.rs); the dead process may have owed
             // the sleepers a wake-up, so wake everyone.
             guard.mark_consistent();
+            // Relaxed: a statistic, updated under the lock, read as a hint.
             h.lock.0.owner_deaths.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tx.notify = Notify::ALL;
         }

@@ -60,11 +60,16 @@ pub enum ErrorKind {
     /// The handle was poisoned by an earlier panic and must be closed
     /// (C ABI only).
     Poisoned = -17,
+    /// The peer closed the connection and no message is left to receive.
+    Eof = -18,
+    /// Authentication failed: wrong key, or the peer does not speak the
+    /// handshake.
+    Auth = -19,
 }
 
 impl ErrorKind {
     /// Every kind, in code order: used by tests that walk the table.
-    pub const ALL: [ErrorKind; 17] = [
+    pub const ALL: [ErrorKind; 19] = [
         ErrorKind::Null,
         ErrorKind::Invalid,
         ErrorKind::Timeout,
@@ -82,6 +87,8 @@ impl ErrorKind {
         ErrorKind::Io,
         ErrorKind::Panic,
         ErrorKind::Poisoned,
+        ErrorKind::Eof,
+        ErrorKind::Auth,
     ];
 
     /// The C status code (`MP_E_*`) of this kind; always negative.
@@ -114,6 +121,8 @@ impl ErrorKind {
             ErrorKind::Io => "MP_E_IO",
             ErrorKind::Panic => "MP_E_PANIC",
             ErrorKind::Poisoned => "MP_E_POISONED",
+            ErrorKind::Eof => "MP_E_EOF",
+            ErrorKind::Auth => "MP_E_AUTH",
         }
     }
 
@@ -137,6 +146,8 @@ impl ErrorKind {
             ErrorKind::Io => "operating-system error",
             ErrorKind::Panic => "internal panic caught at the C boundary",
             ErrorKind::Poisoned => "handle poisoned by an earlier panic",
+            ErrorKind::Eof => "end of file: the peer closed the connection",
+            ErrorKind::Auth => "authentication failed",
         }
     }
 }
@@ -174,8 +185,11 @@ impl Error {
         let kind = match err.raw_os_error() {
             Some(libc::EACCES) | Some(libc::EPERM) => ErrorKind::Permission,
             Some(libc::ENOENT) => ErrorKind::NotFound,
-            Some(libc::EEXIST) => ErrorKind::Exists,
+            Some(libc::EEXIST) | Some(libc::EADDRINUSE) => ErrorKind::Exists,
+            // Nobody listens at that address.
+            Some(libc::ECONNREFUSED) => ErrorKind::NotFound,
             Some(libc::EINVAL) | Some(libc::ENAMETOOLONG) => ErrorKind::Invalid,
+            Some(libc::EPIPE) | Some(libc::ECONNRESET) => ErrorKind::Eof,
             _ => ErrorKind::Io,
         };
         Error::new(kind, format!("{what}: {err}"))

@@ -21,6 +21,9 @@
 /// cbindgen:ignore
 pub mod error;
 pub mod ffi;
+/// Pipe / Connection / Listener / Client.
+/// cbindgen:ignore
+pub mod pipe;
 /// The shared-memory queue.
 /// cbindgen:ignore
 pub mod queue;
@@ -32,6 +35,7 @@ pub mod shm;
 pub mod sync;
 
 pub use error::{Error, ErrorKind, Result};
+pub use pipe::{Connection, Listener, ListenerOptions};
 pub use queue::{Queue, QueueOptions};
 pub use shm::OpenMode;
 

@@ -47,6 +47,10 @@ pub const MP_E_IO: mp_status = -15;
 pub const MP_E_PANIC: mp_status = -16;
 /// The handle was poisoned by an earlier panic; close it.
 pub const MP_E_POISONED: mp_status = -17;
+/// The peer closed the connection and nothing is left to receive.
+pub const MP_E_EOF: mp_status = -18;
+/// Authentication failed (wrong key, or not the handshake).
+pub const MP_E_AUTH: mp_status = -19;
 
 /// The status code of a core error kind (the table lives in
 /// [`ErrorKind`]; the constants above mirror it and a test checks both).
@@ -112,6 +116,8 @@ fn status_cstr(code: mp_status) -> &'static CStr {
         MP_E_IO => c"MP_E_IO: operating-system error",
         MP_E_PANIC => c"MP_E_PANIC: internal panic caught at the C boundary",
         MP_E_POISONED => c"MP_E_POISONED: handle poisoned by an earlier panic",
+        MP_E_EOF => c"MP_E_EOF: end of file: the peer closed the connection",
+        MP_E_AUTH => c"MP_E_AUTH: authentication failed",
         _ => c"MP_E_UNKNOWN: unknown status",
     }
 }
@@ -205,6 +211,8 @@ mod tests {
             (ErrorKind::Io, MP_E_IO),
             (ErrorKind::Panic, MP_E_PANIC),
             (ErrorKind::Poisoned, MP_E_POISONED),
+            (ErrorKind::Eof, MP_E_EOF),
+            (ErrorKind::Auth, MP_E_AUTH),
         ];
         assert_eq!(table.len(), ErrorKind::ALL.len());
         for (kind, code) in table {

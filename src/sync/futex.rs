@@ -67,6 +67,16 @@ impl Deadline {
         }
     }
 
+    /// The time left: `None` if passed (or `Now`), [`Duration::MAX`] for
+    /// `Never`.
+    pub fn next_remaining(&self) -> Option<Duration> {
+        match *self {
+            Deadline::Never => Some(Duration::MAX),
+            Deadline::Now => None,
+            Deadline::At(at) => at.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()),
+        }
+    }
+
     /// Whether the deadline has passed (always true for `Now`).
     pub fn expired(&self) -> bool {
         self.next_sleep().is_none()

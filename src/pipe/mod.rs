@@ -1,0 +1,470 @@
+//! `Connection`: whole messages over a byte stream, framed exactly as
+//! Python's `multiprocessing.connection` frames them, so a stock Python
+//! program can be the peer.
+//!
+//! Frame (docs/PROTOCOL.md §3): a 4-byte big-endian signed length, or -1
+//! followed by an 8-byte big-endian length for messages over 2^31 - 1
+//! bytes; then the payload. Python's reader accepts either form for any
+//! size; its writer uses the long form only above 0x7fffffff, and so do we.
+//!
+//! Receiving is buffered (one `read` fetches as many small frames as the
+//! socket holds), which is what makes small messages fast. The consequence:
+//! a message may sit in this process's buffer while the descriptor is not
+//! readable. [`Connection::poll`] and [`wait`] account for the buffer; code
+//! that watches [`Connection::fileno`] in its own event loop must, once the
+//! descriptor is readable, receive with timeout 0 until `Empty`.
+//!
+//! Timeouts bound the wait for a message to *start*; once its first byte is
+//! here the rest is read to the end, as Python's `poll()` + `recv()` do (a
+//! peer that dies mid-frame gives EOF, not a hang).
+
+mod address;
+mod auth;
+mod listener;
+
+pub use address::Address;
+pub use listener::{connect, Listener, ListenerOptions};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::sync::Deadline;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The default largest frame accepted by `recv`: 1 GiB.
+pub const DEFAULT_MAX_FRAME: u64 = 1 << 30;
+
+/// Size of the receive buffer. Frames larger than what is buffered are read
+/// straight into their destination.
+const RX_BUFFER: usize = 64 * 1024;
+
+/// Largest length Python writes in the short (4-byte) header.
+const SHORT_MAX: u64 = 0x7fff_ffff;
+
+/// One end of a pipe or socket carrying whole messages. Thread-safe: sends
+/// are serialised with each other, receives with each other, so one thread
+/// may send while another receives.
+#[derive(Debug)]
+pub struct Connection {
+    fd: OwnedFd,
+    readable: bool,
+    writable: bool,
+    is_socket: bool,
+    /// Largest frame `recv` accepts; Relaxed: a setting, read per call.
+    max_frame: AtomicU64,
+    rx: Mutex<RxState>,
+    tx: Mutex<()>,
+}
+
+#[derive(Debug)]
+struct RxState {
+    buf: Box<[u8]>,
+    /// Unconsumed bytes are `buf[start..end]`.
+    start: usize,
+    end: usize,
+    /// Set when the stream can no longer be parsed (oversized or invalid
+    /// frame): every later receive fails with this error.
+    broken: Option<Error>,
+}
+
+impl RxState {
+    fn buffered(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+}
+
+/// A frame header parsed from the buffer: payload length and header size.
+fn parse_header(b: &[u8]) -> Option<std::result::Result<(u64, usize), Error>> {
+    if b.len() < 4 {
+        return None;
+    }
+    let short = i32::from_be_bytes(b[..4].try_into().expect("4 bytes"));
+    match short {
+        n if n >= 0 => Some(Ok((n as u64, 4))),
+        -1 => {
+            if b.len() < 12 {
+                return None;
+            }
+            Some(Ok((u64::from_be_bytes(b[4..12].try_into().expect("8 bytes")), 12)))
+        }
+        n => Some(Err(Error::new(ErrorKind::Corrupt, format!("invalid frame length {n}")))),
+    }
+}
+
+/// Creates a connected pair: a socketpair when `duplex`, else a pipe whose
+/// first end receives and second end sends (Python's `Pipe(duplex=False)`).
+pub fn pipe(duplex: bool) -> Result<(Connection, Connection)> {
+    let mut fds = [0 as libc::c_int; 2];
+    if duplex {
+        // SAFETY: fds is a valid array of two ints.
+        if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) } != 0
+        {
+            return Err(Error::last_os_error("socketpair"));
+        }
+    } else {
+        // SAFETY: fds is a valid array of two ints.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(Error::last_os_error("pipe2"));
+        }
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((Connection::from_owned_fd(a)?, Connection::from_owned_fd(b)?))
+}
+
+impl Connection {
+    /// Wraps a descriptor (a socket or a pipe end), taking ownership. The
+    /// direction comes from the descriptor's access mode.
+    pub fn from_owned_fd(fd: OwnedFd) -> Result<Connection> {
+        // SAFETY: fd is open; F_GETFL has no side effects.
+        let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+        if flags < 0 {
+            return Err(Error::last_os_error("fcntl(F_GETFL)"));
+        }
+        // SAFETY: an all-zero stat is valid to overwrite.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fd is open; st is a valid out-pointer.
+        if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+            return Err(Error::last_os_error("fstat"));
+        }
+        let kind = st.st_mode & libc::S_IFMT;
+        if kind != libc::S_IFSOCK && kind != libc::S_IFIFO {
+            return Err(Error::new(ErrorKind::Invalid, "descriptor is neither a socket nor a pipe"));
+        }
+        if flags & libc::O_NONBLOCK != 0 {
+            // We wait with poll(2) and read blocking; a non-blocking
+            // descriptor handed over would make reads fail with EAGAIN.
+            // SAFETY: fd is open.
+            unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) };
+        }
+        let acc = flags & libc::O_ACCMODE;
+        Ok(Connection {
+            fd,
+            readable: acc == libc::O_RDONLY || acc == libc::O_RDWR,
+            writable: acc == libc::O_WRONLY || acc == libc::O_RDWR,
+            is_socket: kind == libc::S_IFSOCK,
+            max_frame: AtomicU64::new(DEFAULT_MAX_FRAME),
+            rx: Mutex::new(RxState { buf: vec![0u8; RX_BUFFER].into_boxed_slice(), start: 0, end: 0, broken: None }),
+            tx: Mutex::new(()),
+        })
+    }
+
+    /// The descriptor, for event loops (see the module doc on buffering).
+    pub fn fileno(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Gives the descriptor up (e.g. to hand it to a child process).
+    /// Fails with [`ErrorKind::Invalid`] if received bytes are buffered,
+    /// since they would be lost.
+    pub fn into_owned_fd(self) -> Result<OwnedFd> {
+        if !self.rx.lock().unwrap_or_else(|e| e.into_inner()).buffered().is_empty() {
+            return Err(Error::new(ErrorKind::Invalid, "received data is buffered in this process"));
+        }
+        Ok(self.fd)
+    }
+
+    /// Sets the largest frame `recv` accepts (default 1 GiB). A larger
+    /// incoming frame is refused before any allocation.
+    pub fn set_max_frame(&self, bytes: u64) {
+        self.max_frame.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The largest frame `recv` accepts.
+    pub fn max_frame(&self) -> u64 {
+        self.max_frame.load(Ordering::Relaxed)
+    }
+
+    /// Sends one message (Python's `send_bytes`). Large messages are
+    /// streamed; the call returns once the kernel has taken every byte.
+    /// [`ErrorKind::Eof`] if the peer has closed.
+    pub fn send(&self, msg: &[u8]) -> Result<()> {
+        if !self.writable {
+            return Err(Error::new(ErrorKind::Invalid, "this end of the pipe is read-only"));
+        }
+        let mut header = [0u8; 12];
+        let hlen = if msg.len() as u64 > SHORT_MAX {
+            header[..4].copy_from_slice(&(-1i32).to_be_bytes());
+            header[4..12].copy_from_slice(&(msg.len() as u64).to_be_bytes());
+            12
+        } else {
+            header[..4].copy_from_slice(&(msg.len() as u32).to_be_bytes());
+            4
+        };
+        let _guard = self.tx.lock().unwrap_or_else(|e| e.into_inner());
+        self.write_all(&[&header[..hlen], msg])
+    }
+
+    fn write_all(&self, parts: &[&[u8]]) -> Result<()> {
+        let mut parts: Vec<&[u8]> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
+        while !parts.is_empty() {
+            let iov: Vec<libc::iovec> = parts
+                .iter()
+                .take(2)
+                .map(|p| libc::iovec { iov_base: p.as_ptr() as *mut libc::c_void, iov_len: p.len() })
+                .collect();
+            let n = if self.is_socket {
+                // SAFETY: msghdr points to iovecs over live slices.
+                unsafe {
+                    let mut msg: libc::msghdr = std::mem::zeroed();
+                    msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
+                    msg.msg_iovlen = iov.len();
+                    // MSG_NOSIGNAL: a closed peer gives EPIPE, not SIGPIPE.
+                    libc::sendmsg(self.fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
+                }
+            } else {
+                write_pipe_nosigpipe(self.fd.as_raw_fd(), &iov)
+            };
+            if n < 0 {
+                let err = std::io::Error::last_os_error();
+                if err.raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                return Err(Error::from_io("send", err));
+            }
+            let mut n = n as usize;
+            while n > 0 {
+                let first = parts[0].len();
+                if n >= first {
+                    n -= first;
+                    parts.remove(0);
+                } else {
+                    parts[0] = &parts[0][n..];
+                    n = 0;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Receives one message, waiting at most `timeout` for it to start
+    /// (`None` = forever, zero = only if one is already here).
+    /// [`ErrorKind::Empty`] on expiry, [`ErrorKind::Eof`] once the peer has
+    /// closed and nothing is left, [`ErrorKind::TooBig`] for a frame over
+    /// [`Connection::max_frame`] (refused before allocating; the connection
+    /// is then unusable, as the stream cannot be resynchronised).
+    pub fn recv_timeout(&self, timeout: Option<Duration>) -> Result<Vec<u8>> {
+        let mut rx = self.rx_lock()?;
+        let (len, hdr) = self.next_frame(&mut rx, Deadline::from_timeout(timeout))?;
+        let mut v = vec![0u8; len];
+        self.take_payload(&mut rx, hdr, &mut v)?;
+        Ok(v)
+    }
+
+    /// Receives one message, blocking.
+    pub fn recv(&self) -> Result<Vec<u8>> {
+        self.recv_timeout(None)
+    }
+
+    /// Receives one message into `buf`, returning its length. If `buf` is
+    /// too small the message stays queued (the error's [`Error::needed`]
+    /// tells the size), unlike Python's `recv_bytes_into`, which consumes it.
+    pub fn recv_into(&self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
+        let mut rx = self.rx_lock()?;
+        let (len, hdr) = self.next_frame(&mut rx, Deadline::from_timeout(timeout))?;
+        if len > buf.len() {
+            return Err(Error::buf_size(len));
+        }
+        self.take_payload(&mut rx, hdr, &mut buf[..len])?;
+        Ok(len)
+    }
+
+    /// Whether a message (or EOF) can be received within `timeout`.
+    pub fn poll(&self, timeout: Option<Duration>) -> Result<bool> {
+        if self.has_buffered()? {
+            return Ok(true);
+        }
+        Ok(!wait_fds(&[self.fileno()], Deadline::from_timeout(timeout))?.is_empty())
+    }
+
+    /// Whether something is buffered (or the stream is broken, which a
+    /// receive would report at once).
+    fn has_buffered(&self) -> Result<bool> {
+        if !self.readable {
+            return Err(Error::new(ErrorKind::Invalid, "this end of the pipe is write-only"));
+        }
+        let rx = self.rx.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(rx.broken.is_some() || !rx.buffered().is_empty())
+    }
+
+    fn rx_lock(&self) -> Result<std::sync::MutexGuard<'_, RxState>> {
+        if !self.readable {
+            return Err(Error::new(ErrorKind::Invalid, "this end of the pipe is write-only"));
+        }
+        let rx = self.rx.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = &rx.broken {
+            return Err(e.clone());
+        }
+        Ok(rx)
+    }
+
+    /// Makes sure a whole frame header is buffered and returns (payload
+    /// length, header length) without consuming anything. Waits for the
+    /// frame to start until `deadline`; then reads blocking.
+    fn next_frame(&self, rx: &mut RxState, deadline: Deadline) -> Result<(usize, usize)> {
+        loop {
+            if let Some(h) = parse_header(rx.buffered()) {
+                let (len, hdr) = h.inspect_err(|e| rx.broken = Some(e.clone()))?;
+                let max = self.max_frame();
+                if len > max {
+                    let e =
+                        Error::new(ErrorKind::TooBig, format!("incoming frame of {len} bytes exceeds max_frame {max}"));
+                    rx.broken = Some(e.clone());
+                    return Err(e);
+                }
+                return Ok((len as usize, hdr));
+            }
+            let started = !rx.buffered().is_empty();
+            if !started && !wait_fds(&[self.fileno()], deadline).map(|r| !r.is_empty())? {
+                return Err(Error::new(ErrorKind::Empty, "no message"));
+            }
+            if rx.start > 0 {
+                // Compact so the header fits in one contiguous run.
+                let (start, end) = (rx.start, rx.end);
+                rx.buf.copy_within(start..end, 0);
+                rx.end -= start;
+                rx.start = 0;
+            }
+            let end = rx.end;
+            let n = self.read_some(&mut rx.buf[end..])?;
+            if n == 0 {
+                return Err(self.eof(rx, started));
+            }
+            rx.end += n;
+        }
+    }
+
+    /// Consumes the header and copies the payload into `out` (its exact
+    /// length), from the buffer first, then straight from the descriptor.
+    fn take_payload(&self, rx: &mut RxState, hdr: usize, out: &mut [u8]) -> Result<()> {
+        rx.start += hdr;
+        let have = rx.buffered().len().min(out.len());
+        out[..have].copy_from_slice(&rx.buffered()[..have]);
+        rx.start += have;
+        if rx.start == rx.end {
+            rx.start = 0;
+            rx.end = 0;
+        }
+        let mut filled = have;
+        while filled < out.len() {
+            let n = self.read_some(&mut out[filled..])?;
+            if n == 0 {
+                return Err(self.eof(rx, true));
+            }
+            filled += n;
+        }
+        Ok(())
+    }
+
+    /// One read(2), retried on EINTR; returns the byte count (0 = EOF).
+    fn read_some(&self, into: &mut [u8]) -> Result<usize> {
+        loop {
+            // SAFETY: `into` is a valid writable buffer of its length.
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), into.as_mut_ptr().cast(), into.len()) };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EINTR) {
+                return Err(Error::from_io("recv", err));
+            }
+        }
+    }
+
+    fn eof(&self, rx: &mut RxState, mid_message: bool) -> Error {
+        if mid_message {
+            let e = Error::new(ErrorKind::Eof, "the peer closed the connection in the middle of a message");
+            rx.broken = Some(e.clone());
+            e
+        } else {
+            Error::new(ErrorKind::Eof, "the peer closed the connection")
+        }
+    }
+}
+
+/// Writes iovecs to a pipe without dying of SIGPIPE if the reader is gone:
+/// SIGPIPE is blocked in this thread for the call, and a SIGPIPE the write
+/// raised is consumed before unblocking (the technique of git and libcurl).
+/// Returns write(2)'s result; EPIPE then reports the closed peer.
+fn write_pipe_nosigpipe(fd: RawFd, iov: &[libc::iovec]) -> isize {
+    // SAFETY: sigset operations on local, initialised sets; writev on live
+    // iovecs; sigtimedwait with a zero timeout only dequeues a pending
+    // SIGPIPE aimed at this thread.
+    unsafe {
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut block);
+        libc::sigaddset(&mut block, libc::SIGPIPE);
+        let mut pending: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut pending);
+        let already_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
+        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
+        let n = libc::writev(fd, iov.as_ptr(), iov.len() as libc::c_int);
+        let errno = *libc::__errno_location();
+        if n < 0 && errno == libc::EPIPE && !already_pending {
+            let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            libc::sigtimedwait(&block, std::ptr::null_mut(), &zero);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        *libc::__errno_location() = errno;
+        n
+    }
+}
+
+/// Waits until at least one of `fds` is readable (or at EOF / error) or the
+/// deadline passes; returns the indexes of the ready ones.
+pub fn wait_fds(fds: &[RawFd], deadline: Deadline) -> Result<Vec<usize>> {
+    let mut pfds: Vec<libc::pollfd> =
+        fds.iter().map(|&fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 }).collect();
+    loop {
+        let ms: libc::c_int = match deadline {
+            Deadline::Never => -1,
+            Deadline::Now => 0,
+            // Round up, so that poll does not return just before the deadline.
+            Deadline::At(at) => {
+                at.saturating_duration_since(std::time::Instant::now()).as_micros().div_ceil(1000).min(i32::MAX as u128)
+                    as libc::c_int
+            }
+        };
+        // SAFETY: pfds is a valid array of pollfd of the given length.
+        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+        if n < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(Error::from_io("poll", err));
+        }
+        if n == 0 && !matches!(deadline, Deadline::Never) {
+            // poll rounds down to whole milliseconds: finish the remainder.
+            if let Deadline::At(at) = deadline {
+                if std::time::Instant::now() < at {
+                    continue;
+                }
+            }
+            return Ok(Vec::new());
+        }
+        return Ok(pfds.iter().enumerate().filter(|(_, p)| p.revents != 0).map(|(i, _)| i).collect());
+    }
+}
+
+/// Waits until at least one connection has a message (or EOF) to receive,
+/// at most `timeout`; returns the indexes of the ready ones
+/// (`multiprocessing.connection.wait`). Buffered messages count as ready.
+pub fn wait(conns: &[&Connection], timeout: Option<Duration>) -> Result<Vec<usize>> {
+    let mut ready = Vec::new();
+    for (i, c) in conns.iter().enumerate() {
+        if c.has_buffered()? {
+            ready.push(i);
+        }
+    }
+    if !ready.is_empty() {
+        return Ok(ready);
+    }
+    let fds: Vec<RawFd> = conns.iter().map(|c| c.fileno()).collect();
+    wait_fds(&fds, Deadline::from_timeout(timeout))
+}
+
+#[cfg(test)]
+mod tests;

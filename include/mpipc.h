@@ -24,6 +24,9 @@
 // Pass as a timeout to not block at all.
 #define MP_NO_WAIT 0
 
+// `mp_listener_bind_ex` flag: allow a TCP listener without an authkey.
+#define MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY 1
+
 // `mpq_options.flags`: fail with `MP_E_EXISTS` if the queue exists.
 #define MPQ_CREATE_ONLY 1
 
@@ -45,6 +48,40 @@
 // The ABI generation: bumped only if a released signature ever had to
 // change incompatibly (which the rules forbid: new functions get `_v2`).
 #define MP_ABI_VERSION 1
+
+// A listening socket that accepts authenticated connections: Python's
+// `Listener(address, authkey=...)`, speaking its wire format and
+// handshake, so a stock Python `Client` can connect.
+//
+// Created by `mp_listener_bind`, freed by `mp_listener_close` (which
+// removes a Unix socket file it created). Thread-safe.
+//
+// Under the hood: `Box<Listener>` owning the socket.
+//
+// Methods: `mp_listener_bind`, `mp_listener_bind_ex`, `mp_listener_accept`,
+// `mp_listener_address`, `mp_listener_close`.
+typedef struct mp_listener mp_listener;
+
+// One end of a pipe or socket connection carrying whole messages, framed
+// as Python's `multiprocessing.connection` frames them.
+//
+// Created by `mp_pipe_new`, `mp_pipe_from_fd`, `mp_pipe_connect` or
+// `mp_listener_accept`; freed by `mp_pipe_close`. Thread-safe: sends are
+// serialised with each other and receives with each other, so one thread
+// may send while another receives.
+//
+// Received bytes are buffered: a message may wait in the buffer while the
+// descriptor is not readable. `mp_pipe_poll` and `mp_wait` account for it;
+// an event loop watching `mp_pipe_fileno` should, once it is readable,
+// receive with timeout 0 until `MP_E_EMPTY`.
+//
+// Under the hood: `Box<Connection>` owning the descriptor.
+//
+// Methods: `mp_pipe_new`, `mp_pipe_from_fd`, `mp_pipe_connect`,
+// `mp_pipe_send`, `mp_pipe_recv`, `mp_pipe_recv_timeout`,
+// `mp_pipe_recv_into`, `mp_pipe_poll`, `mp_pipe_fileno`,
+// `mp_pipe_set_max_frame`, `mp_wait`, `mp_pipe_close`.
+typedef struct mp_pipe mp_pipe;
 
 // A named, bounded, multi-producer multi-consumer queue of byte messages
 // in shared memory: Python's `multiprocessing.JoinableQueue`, reachable by
@@ -157,6 +194,12 @@ typedef struct mpq_options {
 // The handle was poisoned by an earlier panic; close it.
 #define MP_E_POISONED -17
 
+// The peer closed the connection and nothing is left to receive.
+#define MP_E_EOF -18
+
+// Authentication failed (wrong key, or not the handshake).
+#define MP_E_AUTH -19
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -168,6 +211,209 @@ extern "C" {
 // `buf` is NULL or points to an `mp_buf` filled by this library (or
 // zeroed); its bytes are not used afterwards.
 void mp_buf_free(struct mp_buf *buf);
+
+// Binds a listener at `address` (`unix:/path`, `unix:@name`,
+// `tcp:host:port`, port 0 = any). With `keylen > 0`, every accepted peer
+// must pass the HMAC handshake with `authkey`. TCP without an authkey is
+// refused (`MP_E_INVAL`); see `mp_listener_bind_ex` to opt in. A Unix
+// socket file is created mode 0600.
+//
+// # Returns
+// `MP_OK`; `MP_E_INVAL`; `MP_E_EXISTS` (address in use / file exists);
+// `MP_E_PERM`; `MP_E_IO`.
+//
+// # Safety
+// `address` is a NUL-terminated string; `authkey` points to `keylen`
+// bytes (NULL if 0); `out` is valid.
+mp_status mp_listener_bind(const char *address,
+                           const uint8_t *authkey,
+                           size_t keylen,
+                           struct mp_listener **out);
+
+// `mp_listener_bind` with `flags` (`MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY`).
+//
+// # Safety
+// As `mp_listener_bind`.
+mp_status mp_listener_bind_ex(const char *address,
+                              const uint8_t *authkey,
+                              size_t keylen,
+                              uint32_t flags,
+                              struct mp_listener **out);
+
+// Accepts one connection, waiting at most `timeout_ms` (Python's accept
+// has no timeout; we do), then authenticates it if the listener has a key.
+//
+// # Returns
+// `MP_OK` with the new connection in `*out`; `MP_E_TIMEOUT`; `MP_E_AUTH`
+// (the peer failed the handshake and was dropped; the listener stays
+// usable).
+//
+// # Safety
+// `l` is a live handle; `out` is valid.
+mp_status mp_listener_accept(struct mp_listener *l,
+                             int64_t timeout_ms,
+                             struct mp_pipe **out);
+
+// Copies the bound address (e.g. `tcp:127.0.0.1:40123` after binding port
+// 0), NUL-terminated, into `buf`.
+//
+// # Returns
+// `MP_OK` with the length (without NUL) in `*out_len`; `MP_E_BUFSIZE` with
+// the size needed (with NUL) in `*out_len`.
+//
+// # Safety
+// `l` live; `buf` has `cap` writable bytes (NULL if 0); `out_len` valid.
+mp_status mp_listener_address(const struct mp_listener *l,
+                              char *buf,
+                              size_t cap,
+                              size_t *out_len);
+
+// Stops listening and frees the handle; a Unix socket file it created is
+// removed. Accepted connections stay open. NULL is a no-op.
+//
+// # Safety
+// `l` is NULL or a live handle, not used afterwards.
+void mp_listener_close(struct mp_listener *l);
+
+// Creates a connected pair of ends (Python's `Pipe(duplex)`): a Unix
+// socketpair when `duplex`, else a pipe whose `*a` end only receives and
+// `*b` end only sends.
+//
+// # Returns
+// `MP_OK` with both ends (free each with `mp_pipe_close`); `MP_E_IO`.
+//
+// # Safety
+// `a` and `b` are valid.
+mp_status mp_pipe_new(bool duplex,
+                      struct mp_pipe **a,
+                      struct mp_pipe **b);
+
+// Wraps a descriptor (a socket or a pipe end, e.g. inherited from the
+// parent process). Takes ownership of `fd` on every path: it is closed on
+// failure, and by `mp_pipe_close` on success.
+//
+// # Returns
+// `MP_OK`; `MP_E_INVAL` (negative fd, or neither a socket nor a pipe).
+//
+// # Safety
+// `fd` is an open descriptor owned by the caller, not used afterwards;
+// `out` is valid.
+mp_status mp_pipe_from_fd(int fd,
+                          struct mp_pipe **out);
+
+// Connects to a listener (mpipc's or Python's `Listener`) at `address`
+// (`unix:/path`, `unix:@name`, `tcp:host:port`) and, if `keylen > 0`,
+// runs the HMAC handshake in both directions, all within `timeout_ms`.
+// TCP requires an authkey.
+//
+// # Returns
+// `MP_OK`; `MP_E_AUTH` (keys differ); `MP_E_TIMEOUT`; `MP_E_NOTFOUND`
+// (nobody listens); `MP_E_INVAL` (bad address, TCP without key).
+//
+// # Safety
+// `address` is a NUL-terminated string; `authkey` points to `keylen`
+// bytes (NULL if 0); `out` is valid.
+mp_status mp_pipe_connect(const char *address,
+                          const uint8_t *authkey,
+                          size_t keylen,
+                          int64_t timeout_ms,
+                          struct mp_pipe **out);
+
+// Sends one message (Python's `send_bytes`); large messages are streamed.
+//
+// # Returns
+// `MP_OK` once the kernel holds every byte; `MP_E_EOF` (the peer closed);
+// `MP_E_INVAL` (a receive-only pipe end).
+//
+// # Safety
+// `p` is a live handle; `data` points to `len` bytes (NULL if 0).
+mp_status mp_pipe_send(struct mp_pipe *p,
+                       const uint8_t *data,
+                       size_t len);
+
+// Receives one message, blocking.
+//
+// # Returns
+// `MP_OK` with the message in `*out` (free with `mp_buf_free`); `MP_E_EOF`
+// once the peer closed and nothing is left; `MP_E_TOOBIG` (a frame over
+// the maximum: refused before allocating, the connection is then
+// unusable); `MP_E_CORRUPT` (not a valid frame).
+//
+// # Safety
+// `p` live; `out` valid.
+mp_status mp_pipe_recv(struct mp_pipe *p,
+                       struct mp_buf *out);
+
+// Receives one message, waiting at most `timeout_ms` for it to start.
+//
+// # Returns
+// As `mp_pipe_recv`, plus `MP_E_EMPTY` when nothing arrived in time.
+//
+// # Safety
+// `p` live; `out` valid.
+mp_status mp_pipe_recv_timeout(struct mp_pipe *p,
+                               struct mp_buf *out,
+                               int64_t timeout_ms);
+
+// Receives one message into the caller's buffer.
+//
+// # Returns
+// `MP_OK` with the length in `*out_len`; `MP_E_BUFSIZE` if `cap` is too
+// small: the message is kept and `*out_len` holds the size needed;
+// otherwise as `mp_pipe_recv_timeout`.
+//
+// # Safety
+// `p` live; `buf` has `cap` writable bytes (NULL if 0); `out_len` valid.
+mp_status mp_pipe_recv_into(struct mp_pipe *p,
+                            uint8_t *buf,
+                            size_t cap,
+                            size_t *out_len,
+                            int64_t timeout_ms);
+
+// Writes to `*ready` whether a message (or EOF) can be received, waiting
+// at most `timeout_ms`.
+//
+// # Safety
+// `p` live; `ready` valid.
+mp_status mp_pipe_poll(struct mp_pipe *p,
+                       int64_t timeout_ms,
+                       bool *ready);
+
+// The descriptor, for event loops; -1 if `p` is NULL. Owned by the handle:
+// do not close it.
+//
+// # Safety
+// `p` is NULL or a live handle.
+int mp_pipe_fileno(const struct mp_pipe *p);
+
+// Sets the largest incoming frame accepted (default 1 GiB).
+//
+// # Safety
+// `p` live.
+mp_status mp_pipe_set_max_frame(struct mp_pipe *p,
+                                uint64_t max_bytes);
+
+// Waits until at least one of `pipes[0..n]` has a message (or EOF) to
+// receive, at most `timeout_ms` (`multiprocessing.connection.wait`).
+// Writes the indexes of the ready ones to `ready_idx` (room for `n`) and
+// their number to `*nready`; 0 when the time ran out (not an error, as in
+// Python).
+//
+// # Safety
+// `pipes` holds `n` live handles; `ready_idx` has room for `n`; `nready`
+// valid.
+mp_status mp_wait(struct mp_pipe *const *pipes,
+                  size_t n,
+                  int64_t timeout_ms,
+                  size_t *ready_idx,
+                  size_t *nready);
+
+// Closes the connection (the peer then sees EOF) and frees the handle.
+// NULL is a no-op.
+//
+// # Safety
+// `p` is NULL or a live handle, not used afterwards.
+void mp_pipe_close(struct mp_pipe *p);
 
 // Opens the queue `name`, creating it if it does not exist.
 //

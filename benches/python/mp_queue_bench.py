@@ -310,6 +310,17 @@ def run_mpmc(ctx, n, producers=2, consumers=2, maxsize=1000):
 # --------------------------------------------------------------------------
 
 
+def throughput_runs(name, repeat, run, **params):
+    """Call run() (one run of a throughput workload, returning msg/s) `repeat`
+    times, logging each result; return the workload's JSON entry: the median
+    rate, every run's rate, then `params` (the workload's settings)."""
+    runs = []
+    for i in range(repeat):
+        runs.append(run())
+        log("%s run %d: %.0f msg/s" % (name, i + 1, runs[-1]))
+    return {"msgs_per_s": round(statistics.median(runs)), "runs": [round(x) for x in runs], **params}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, repeat 1 (smoke test)")
@@ -346,16 +357,9 @@ def main(argv=None):
     t_all = time.perf_counter()
 
     if want("q_tput"):
-        runs = []
-        for i in range(repeat):
-            runs.append(run_tput(ctx, tput_n))
-            log("q_tput run %d: %.0f msg/s" % (i + 1, runs[-1]))
-        out["q_tput"] = {
-            "msgs_per_s": round(statistics.median(runs)),
-            "runs": [round(x) for x in runs],
-            "n": tput_n,
-            "maxsize": 0,
-        }
+        out["q_tput"] = throughput_runs(
+            "q_tput", repeat, lambda: run_tput(ctx, tput_n), n=tput_n, maxsize=0
+        )
 
     if want("q_latency"):
         runs = []
@@ -374,18 +378,9 @@ def main(argv=None):
         }
 
     if want("q_mpmc"):
-        runs = []
-        for i in range(repeat):
-            runs.append(run_mpmc(ctx, mpmc_n))
-            log("q_mpmc run %d: %.0f msg/s" % (i + 1, runs[-1]))
-        out["q_mpmc"] = {
-            "msgs_per_s": round(statistics.median(runs)),
-            "runs": [round(x) for x in runs],
-            "n": mpmc_n,
-            "producers": 2,
-            "consumers": 2,
-            "maxsize": 1000,
-        }
+        out["q_mpmc"] = throughput_runs(
+            "q_mpmc", repeat, lambda: run_mpmc(ctx, mpmc_n), n=mpmc_n, producers=2, consumers=2, maxsize=1000
+        )
 
     log("total %.1f s" % (time.perf_counter() - t_all))
     sys.stdout.write(json.dumps(out) + "\n")

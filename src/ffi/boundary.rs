@@ -48,6 +48,29 @@ pub(crate) fn status_of(r: Result<()>) -> mp_status {
     }
 }
 
+/// The status of a receive-into-buffer call: on `Ok(n)` writes `n` to
+/// `*out_len`; on [`ErrorKind::BufSize`] writes the size needed (the one
+/// documented exception to "outputs only on success").
+///
+/// # Safety
+/// `out_len` is non-NULL and writable.
+pub(crate) unsafe fn len_status(r: Result<usize>, out_len: *mut usize) -> mp_status {
+    match r {
+        Ok(n) => {
+            // SAFETY: per the contract.
+            unsafe { *out_len = n };
+            MP_OK
+        }
+        Err(e) => {
+            if e.kind() == ErrorKind::BufSize {
+                // SAFETY: per the contract.
+                unsafe { *out_len = e.needed() };
+            }
+            set_last_error(&e)
+        }
+    }
+}
+
 /// Records a NULL-argument error for `what` and returns `MP_E_NULL`.
 pub(crate) fn null_arg(what: &str) -> mp_status {
     set_last_error(&Error::new(ErrorKind::Null, format!("argument `{what}` is NULL")));
@@ -139,6 +162,14 @@ pub(crate) unsafe fn bytes_arg_mut<'a, T>(
 pub(crate) struct Handle<T> {
     poisoned: AtomicBool,
     inner: T,
+}
+
+impl<T> Handle<T> {
+    /// The object, for the few exported functions that cannot go through
+    /// [`with_handle`] (infallible accessors, arrays of handles).
+    pub(crate) fn inner(&self) -> &T {
+        &self.inner
+    }
 }
 
 /// Ties an opaque C handle type (e.g. `mpq`) to the Rust type it points to.

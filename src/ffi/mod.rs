@@ -12,6 +12,8 @@
 
 pub(crate) mod boundary;
 pub mod bytes;
+pub mod listener;
+pub mod pipe;
 pub mod queue;
 pub mod status;
 pub mod version;

@@ -1,8 +1,8 @@
 //! `mpq_*`: the shared-memory Queue / JoinableQueue.
 
 use super::boundary::{
-    boundary, bytes_arg, bytes_arg_mut, check_not_null, free_handle, into_handle, status_of, str_arg, try_status,
-    with_handle, Castable,
+    boundary, bytes_arg, bytes_arg_mut, check_not_null, free_handle, into_handle, len_status, status_of, str_arg,
+    try_status, with_handle, Castable,
 };
 use super::bytes::mp_buf;
 use super::status::{mp_status, set_last_error, MP_OK};
@@ -267,18 +267,7 @@ pub unsafe extern "C" fn mpq_get_into(
                 Ok(b) => b,
                 Err(s) => return s,
             };
-            match q.get_into(buf, timeout_of_ms(timeout_ms)) {
-                Ok(n) => {
-                    *out_len = n;
-                    MP_OK
-                }
-                Err(e) => {
-                    if e.kind() == ErrorKind::BufSize {
-                        *out_len = e.needed();
-                    }
-                    set_last_error(&e)
-                }
-            }
+            len_status(q.get_into(buf, timeout_of_ms(timeout_ms)), out_len)
         })
     }
 }

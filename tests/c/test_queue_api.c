@@ -19,6 +19,9 @@
 
 #include "mpipc.h"
 
+#define CHECK_NAME_PREFIX "capi" /* queue names capi-<pid>-<tag> */
+#include "check.h"
+
 #include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
@@ -31,74 +34,8 @@
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ */
-/* Tiny check framework                                                 */
-/* ------------------------------------------------------------------ */
-
-static unsigned g_passed;
-static void cleanup_names(void);
-
-static void fail_at(const char *file, int line, const char *expr, int have_status, mp_status st) {
-    fprintf(stderr, "%s:%d: CHECK failed: %s\n", file, line, expr);
-    if (have_status)
-        fprintf(stderr, "  status: %d (%s)\n", (int)st, mp_status_str(st));
-    fprintf(stderr, "  mp_last_error(): \"%s\"\n", mp_last_error());
-    fprintf(stderr, "%u passed, 1 failed\n", g_passed);
-    cleanup_names();
-    exit(1);
-}
-
-/* CHECK(cond): a boolean check. */
-#define CHECK(cond)                                                   \
-    do {                                                              \
-        if (cond)                                                     \
-            g_passed++;                                               \
-        else                                                          \
-            fail_at(__FILE__, __LINE__, #cond, 0, MP_OK);             \
-    } while (0)
-
-/* CHECK_ST(call, want): `call` returns mp_status `want`. */
-#define CHECK_ST(call, want)                                          \
-    do {                                                              \
-        mp_status st_ = (call);                                       \
-        if (st_ == (want))                                            \
-            g_passed++;                                               \
-        else                                                          \
-            fail_at(__FILE__, __LINE__, #call " == " #want, 1, st_);  \
-    } while (0)
-
-#define CHECK_OK(call) CHECK_ST(call, MP_OK)
-
-/* ------------------------------------------------------------------ */
 /* Helpers                                                              */
 /* ------------------------------------------------------------------ */
-
-#define MAX_NAMES 64
-static char g_names[MAX_NAMES][256];
-static int g_nnames;
-
-/* A fresh queue name "capi-<pid>-<tag>", remembered for cleanup. */
-static const char *qname(const char *tag) {
-    if (g_nnames == MAX_NAMES) {
-        fprintf(stderr, "too many queue names\n");
-        exit(1);
-    }
-    char *n = g_names[g_nnames++];
-    snprintf(n, sizeof g_names[0], "capi-%ld-%s", (long)getpid(), tag);
-    return n;
-}
-
-/* On failure: unlink whatever the run left behind (errors ignored). Called
- * directly, not from atexit(): see test_at_exit.c for why. */
-static void cleanup_names(void) {
-    for (int i = 0; i < g_nnames; i++)
-        (void)mpq_unlink(g_names[i]);
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* Opens `name` with the given sizes (create or attach); checks MP_OK. */
 static mpq *open_q(const char *name, size_t maxsize, size_t capacity, size_t max_message) {
@@ -130,6 +67,17 @@ static void expect_get(mpq *q, const char *want) {
     CHECK(b.len == 0 || (b.ptr != NULL && memcmp(b.ptr, want, b.len) == 0));
     mp_buf_free(&b);
     CHECK(b.ptr == NULL && b.len == 0);
+}
+
+/* A batch of two 1-byte messages is refused with `want`: mpq_put_many
+ * leaves its count untouched and the queue keeps its `size` messages. */
+static void expect_put_many_refused(mpq *q, int64_t timeout_ms, mp_status want, size_t size) {
+    const uint8_t two[2] = {'d', 'e'};
+    const size_t lens[2] = {1, 1};
+    size_t put = 12345;
+    CHECK_ST(mpq_put_many(q, two, lens, 2, timeout_ms, &put), want);
+    CHECK(put == 12345);
+    CHECK(qsize(q) == size);
 }
 
 static int contains(const char *hay, const char *needle) {
@@ -193,9 +141,11 @@ static void test_status_str(void) {
         {MP_E_IO, "MP_E_IO"},
         {MP_E_PANIC, "MP_E_PANIC"},
         {MP_E_POISONED, "MP_E_POISONED"},
+        {MP_E_EOF, "MP_E_EOF"},
+        {MP_E_AUTH, "MP_E_AUTH"},
     };
     size_t n = sizeof table / sizeof table[0];
-    CHECK(n == 18);
+    CHECK(n == 20);
     for (size_t i = 0; i < n; i++) {
         const char *s = mp_status_str(table[i].code);
         CHECK(s != NULL);
@@ -204,10 +154,10 @@ static void test_status_str(void) {
         CHECK(strncmp(s, table[i].name, k) == 0);
         CHECK(s[k] == ':' && strlen(s) > k + 2);
         CHECK(mp_status_str(table[i].code) == s); /* static storage */
-        /* the codes are distinct, 0 and -1..-17 */
+        /* the codes are distinct, 0 and -1..-19 */
         CHECK(table[i].code == -(mp_status)i);
     }
-    const mp_status unknown[] = {1, 42, -18, -1000, INT32_MIN, INT32_MAX};
+    const mp_status unknown[] = {1, 42, -20, -1000, INT32_MIN, INT32_MAX};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         const char *s = mp_status_str(unknown[i]);
         CHECK(s != NULL);
@@ -237,7 +187,7 @@ static void test_open_errors(void) {
     }
     /* 201 characters: too long; 200 is the maximum */
     char longname[202];
-    snprintf(longname, sizeof longname, "capi-%ld-long-", (long)getpid());
+    snprintf(longname, sizeof longname, CHECK_NAME_PREFIX "-%ld-long-", (long)getpid());
     size_t pre = strlen(longname);
     memset(longname + pre, 'x', 201 - pre);
     longname[201] = '\0';
@@ -245,7 +195,7 @@ static void test_open_errors(void) {
     CHECK(q == NULL);
     longname[200] = '\0';
     CHECK(strlen(longname) == 200);
-    strcpy(g_names[g_nnames++], longname); /* cleanup on failure */
+    keep_name(longname); /* unlinked if a check fails */
     CHECK_OK(mpq_open(longname, NULL, &q));
     CHECK(q != NULL);
     close_unlink(q, longname);
@@ -629,12 +579,7 @@ static void test_timeouts_full_empty(void) {
     t0 = now_ms();
     CHECK_ST(put_str(q, "d", 50), MP_E_FULL);
     CHECK(now_ms() - t0 >= 40.0);
-    uint8_t two[2] = {'d', 'e'};
-    size_t twolens[2] = {1, 1};
-    n = 12345;
-    CHECK_ST(mpq_put_many(q, two, twolens, 2, MP_NO_WAIT, &n), MP_E_FULL);
-    CHECK(n == 12345);
-    CHECK(qsize(q) == 3);
+    expect_put_many_refused(q, MP_NO_WAIT, MP_E_FULL, 3);
 
     /* FIFO */
     expect_get(q, "a");
@@ -868,7 +813,7 @@ static void test_shutdown(void) {
     mpq *q = open_q(name, 0, 4096, 0);
     mpq *q2 = open_q(name, 0, 0, 0);
     mp_buf m = {0};
-    size_t n = 0, nb = 0, lens[4], put = 0;
+    size_t n = 0, nb = 0, lens[4];
     uint8_t buf[64];
 
     CHECK_OK(put_str(q, "one", 0));
@@ -882,12 +827,7 @@ static void test_shutdown(void) {
     CHECK(contains(mp_last_error(), "shut"));
     CHECK_ST(mpq_put(q2, (const uint8_t *)"x", 1), MP_E_SHUTDOWN);
     CHECK_ST(put_str(q2, "x", MP_WAIT_FOREVER), MP_E_SHUTDOWN);
-    uint8_t d[2] = {'x', 'y'};
-    size_t l[2] = {1, 1};
-    put = 55;
-    CHECK_ST(mpq_put_many(q, d, l, 2, MP_WAIT_FOREVER, &put), MP_E_SHUTDOWN);
-    CHECK(put == 55);
-    CHECK(qsize(q) == 3);
+    expect_put_many_refused(q, MP_WAIT_FOREVER, MP_E_SHUTDOWN, 3);
 
     /* gets drain what is left, then fail with MP_E_SHUTDOWN */
     expect_get(q2, "one");
@@ -1097,7 +1037,7 @@ static void test_blocking_wakeups(void) {
 /* No segment of this process is left in /dev/shm. */
 static void test_nothing_left(void) {
     char prefix[64];
-    snprintf(prefix, sizeof prefix, "mpipc.q.capi-%ld-", (long)getpid());
+    snprintf(prefix, sizeof prefix, "mpipc.q." CHECK_NAME_PREFIX "-%ld-", (long)getpid());
     DIR *d = opendir("/dev/shm");
     CHECK(d != NULL);
     int left = 0;
@@ -1136,7 +1076,5 @@ int main(void) {
     test_blocking_wakeups();
     test_nothing_left();
 
-    printf("test_queue_api: mpipc %s, %.0f ms\n", mp_version(), now_ms() - t0);
-    printf("%u passed, 0 failed\n", g_passed);
-    return 0;
+    return check_summary("test_queue_api", t0);
 }

@@ -23,6 +23,9 @@
 
 #include "mpipc.h"
 
+#define CHECK_NAME_PREFIX "cprocs" /* queue names cprocs-<pid>-<tag> */
+#include "check.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -36,40 +39,8 @@
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ */
-/* Check framework (parent)                                             */
+/* Checks in a child                                                    */
 /* ------------------------------------------------------------------ */
-
-static unsigned g_passed;
-static void cleanup(void);
-
-static void fail_at(const char *file, int line, const char *expr, int have_status, mp_status st) {
-    fprintf(stderr, "%s:%d: CHECK failed: %s\n", file, line, expr);
-    if (have_status)
-        fprintf(stderr, "  status: %d (%s)\n", (int)st, mp_status_str(st));
-    fprintf(stderr, "  mp_last_error(): \"%s\"\n", mp_last_error());
-    fprintf(stderr, "%u passed, 1 failed\n", g_passed);
-    cleanup();
-    exit(1);
-}
-
-#define CHECK(cond)                                                   \
-    do {                                                              \
-        if (cond)                                                     \
-            g_passed++;                                               \
-        else                                                          \
-            fail_at(__FILE__, __LINE__, #cond, 0, MP_OK);             \
-    } while (0)
-
-#define CHECK_ST(call, want)                                          \
-    do {                                                              \
-        mp_status st_ = (call);                                       \
-        if (st_ == (want))                                            \
-            g_passed++;                                               \
-        else                                                          \
-            fail_at(__FILE__, __LINE__, #call " == " #want, 1, st_);  \
-    } while (0)
-
-#define CHECK_OK(call) CHECK_ST(call, MP_OK)
 
 /* In a child: on failure, say why and _exit(code) (never exit(): no atexit
  * handlers or stdio buffers of the parent must run twice). */
@@ -83,39 +54,22 @@ static void fail_at(const char *file, int line, const char *expr, int have_statu
     } while (0)
 
 /* ------------------------------------------------------------------ */
-/* Names, children, time                                                */
+/* Children                                                             */
 /* ------------------------------------------------------------------ */
-
-#define MAX_NAMES 16
-static char g_names[MAX_NAMES][128];
-static int g_nnames;
-
-static const char *qname(const char *tag) {
-    char *n = g_names[g_nnames++];
-    snprintf(n, sizeof g_names[0], "cprocs-%ld-%s", (long)getpid(), tag);
-    return n;
-}
 
 #define MAX_KIDS 16
 static pid_t g_kids[MAX_KIDS];
 static int g_nkids;
 
-/* On failure: kill our own still-running children, unlink our queues. */
-static void cleanup(void) {
+/* On failure (g_check_on_fail, before check.h unlinks our queues): kill
+ * our own still-running children. */
+static void kill_kids(void) {
     for (int i = 0; i < g_nkids; i++) {
         if (g_kids[i] > 0) {
             kill(g_kids[i], SIGKILL);
             waitpid(g_kids[i], NULL, 0);
         }
     }
-    for (int i = 0; i < g_nnames; i++)
-        (void)mpq_unlink(g_names[i]);
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static void sleep_ms(long ms) {
@@ -658,6 +612,7 @@ static void test_wakeups(void) {
 }
 
 int main(void) {
+    g_check_on_fail = kill_kids;
     alarm(600); /* last-resort watchdog */
     g_sh = mmap(NULL, sizeof *g_sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CHECK(g_sh != MAP_FAILED);
@@ -667,7 +622,5 @@ int main(void) {
     test_join();
     test_wakeups();
 
-    printf("test_queue_procs: mpipc %s, %.0f ms\n", mp_version(), now_ms() - t0);
-    printf("%u passed, 0 failed\n", g_passed);
-    return 0;
+    return check_summary("test_queue_procs", t0);
 }

@@ -28,6 +28,8 @@
 
 #include "mpipc.h"
 
+#include "check.h" /* g_passed, now_ms(); cases report() rather than CHECK */
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -40,7 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static unsigned g_passed, g_failed;
+static unsigned g_failed; /* g_passed is check.h's */
 
 /* Set-up steps that must work for a case to mean anything. */
 #define REQUIRE(cond)                                                                 \
@@ -59,12 +61,6 @@ static void report(const char *what, int ok) {
         g_passed++;
     else
         g_failed++;
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* ------------------------------------------------------------------ */

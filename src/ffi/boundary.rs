@@ -48,6 +48,33 @@ pub(crate) fn status_of(r: Result<()>) -> mp_status {
     }
 }
 
+/// Views C's batch arguments (`data` holding `n` messages back to back,
+/// `lens[i]` bytes each) as slices.
+///
+/// # Safety
+/// `lens` holds `n` lengths (NULL if `n` is 0); `data` holds their sum.
+pub(crate) unsafe fn split_messages<'a>(
+    data: *const u8,
+    lens: *const usize,
+    n: usize,
+) -> std::result::Result<Vec<&'a [u8]>, mp_status> {
+    // SAFETY: per the contract.
+    let lens = unsafe { bytes_arg_mut(lens.cast_mut(), n, "lens")? };
+    let Some(total) = lens.iter().try_fold(0usize, |a, &l| a.checked_add(l)) else {
+        return Err(set_last_error(&Error::new(ErrorKind::Invalid, "message lengths overflow")));
+    };
+    // SAFETY: per the contract.
+    let data = unsafe { bytes_arg(data, total, "data")? };
+    let mut off = 0;
+    Ok(lens
+        .iter()
+        .map(|&l| {
+            off += l;
+            &data[off - l..off]
+        })
+        .collect())
+}
+
 /// The status of a receive-into-buffer call: on `Ok(n)` writes `n` to
 /// `*out_len`; on [`ErrorKind::BufSize`] writes the size needed (the one
 /// documented exception to "outputs only on success").

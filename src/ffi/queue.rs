@@ -1,8 +1,8 @@
 //! `mpq_*`: the shared-memory Queue / JoinableQueue.
 
 use super::boundary::{
-    boundary, bytes_arg, bytes_arg_mut, check_not_null, free_handle, into_handle, len_status, status_of, str_arg,
-    try_status, with_handle, Castable,
+    boundary, bytes_arg, bytes_arg_mut, check_not_null, free_handle, into_handle, len_status, split_messages,
+    status_of, str_arg, try_status, with_handle, Castable,
 };
 use super::bytes::mp_buf;
 use super::status::{mp_status, set_last_error, MP_OK};
@@ -178,24 +178,10 @@ pub unsafe extern "C" fn mpq_put_many(
     unsafe {
         with_handle(q, |q| {
             check_not_null!(out_put);
-            let lens = match bytes_arg_mut(lens.cast_mut(), n, "lens") {
-                Ok(l) => &*l,
+            let msgs = match split_messages(data, lens, n) {
+                Ok(m) => m,
                 Err(s) => return s,
             };
-            let total = lens.iter().try_fold(0usize, |a, &l| a.checked_add(l));
-            let Some(total) = total else {
-                return set_last_error(&Error::new(ErrorKind::Invalid, "message lengths overflow"));
-            };
-            let data = match bytes_arg(data, total, "data") {
-                Ok(d) => d,
-                Err(s) => return s,
-            };
-            let mut msgs = Vec::with_capacity(n);
-            let mut off = 0;
-            for &l in lens {
-                msgs.push(&data[off..off + l]);
-                off += l;
-            }
             let put = try_status!(q.put_many(&msgs, timeout_of_ms(timeout_ms)));
             *out_put = put;
             MP_OK

@@ -208,3 +208,23 @@ fn abstract_and_tcp_listeners() {
     let insecure = ListenerOptions { allow_tcp_without_authkey: true, ..Default::default() };
     Listener::bind("tcp:127.0.0.1:0", &insecure).unwrap();
 }
+
+#[test]
+fn send_many_is_many_sends() {
+    let (a, b) = pipe(true).unwrap();
+    let msgs: Vec<Vec<u8>> = (0..3000usize).map(|i| vec![(i % 256) as u8; i % 100]).collect();
+    let w = std::thread::spawn(move || {
+        a.send_many(&msgs).unwrap();
+        a.send_many::<&[u8]>(&[]).unwrap();
+        msgs
+    });
+    let mut got = Vec::new();
+    for _ in 0..3000 {
+        got.push(b.recv_timeout(Some(Duration::from_secs(10))).unwrap());
+    }
+    assert_eq!(got, w.join().unwrap());
+    let (r, w) = pipe(false).unwrap();
+    assert_eq!(r.send_many(&[b"x"]).unwrap_err().kind(), ErrorKind::Invalid);
+    w.send_many(&[&b"one"[..], b"", b"three"]).unwrap();
+    assert_eq!((r.recv().unwrap(), r.recv().unwrap(), r.recv().unwrap()), (b"one".to_vec(), vec![], b"three".to_vec()));
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns the two benchmark JSON files into BENCHMARKS.md (on stdout).
 
-usage: report.py MPIPC_JSON PYTHON_JSON COMMAND
+usage: report.py MPIPC_QUEUE_JSON PYTHON_QUEUE_JSON MPIPC_PIPE_JSON PYTHON_PIPE_JSON COMMAND
 """
 import datetime
 import json
@@ -32,7 +32,9 @@ def git_rev():
 def main():
     mp = json.load(open(sys.argv[1]))
     py = json.load(open(sys.argv[2]))
-    command = sys.argv[3]
+    mpp = json.load(open(sys.argv[3]))
+    pyp = json.load(open(sys.argv[4]))
+    command = sys.argv[5]
     M = 1e6
     rows = []
 
@@ -58,6 +60,27 @@ def main():
     lat("q_latency, round trip, spinning allowed", "q_latency_spin", 1)
     lat("q_latency, round trip, pure futex (spin 0)", "q_latency_futex", 15)
 
+    prow = []
+    bare_t = mpp["bare_tput"]["msgs_per_s"]
+    for key, label in (("pipe_tput_batch", "pipe_tput, 64 B one way, mp_pipe_send_many (256)"),
+                       ("pipe_tput_single", "pipe_tput, 64 B one way, one mp_pipe_send per message")):
+        ours = mpp[key]["msgs_per_s"]
+        base = pyp["pipe_tput"]["msgs_per_s"]
+        prow.append((label, f"{ours / M:.2f} M msg/s", f"{base / M:.3f} M msg/s", f"{ours / base:.0f}x",
+                     f"{bare_t / M:.2f} M msg/s", ">= 1 M msg/s", "yes" if ours >= M else "no",
+                     ", ".join(f"{r:.2f}" for r in mpp[key]["runs_m"])))
+    ours = mpp["pipe_bw"]["gb_per_s"]
+    base = pyp["pipe_bw"]["gb_per_s"]
+    prow.append(("pipe_bw, 1 MiB messages one way", f"{ours:.2f} GB/s", f"{base:.2f} GB/s", f"{ours / base:.1f}x",
+                 f"{mpp['bare_bw']['gb_per_s']:.2f} GB/s", ">= 8 GB/s", "yes" if ours >= 8 else "no",
+                 ", ".join(f"{r:.2f}" for r in mpp["pipe_bw"]["runs"])))
+    ours = mpp["pipe_latency"]["median_us"]
+    bare = mpp["bare_latency"]["median_us"]
+    base = pyp["pipe_latency"]["median_us"]
+    prow.append(("pipe round trip, 64 B", f"{ours:.2f} us (p99 {mpp['pipe_latency']['p99_us']:.1f})", f"{base:.1f} us",
+                 f"{base / ours:.1f}x faster", f"{bare:.2f} us", "<= 1.2 x bare", f"{'yes' if ours <= 1.2 * bare else 'no'} ({ours / bare:.2f}x)",
+                 ", ".join(f"{r:.2f}" for r in mpp["pipe_latency"]["runs_median_us"])))
+
     out = []
     out.append("# Benchmarks\n")
     out.append("Produced by `make bench` (which runs `" + command.strip() + "`): mpipc's queue "
@@ -69,14 +92,26 @@ def main():
     out.append(f"- machine: {os.cpu_count()} CPUs, {cpu_model()}, Linux {platform.release()}")
     out.append(f"- mpipc: release build, {mp['repeat']} repetitions; Python {py.get('python')}, "
                f"start method {py.get('start_method')}, {py.get('repeat')} repetitions\n")
+    out.append("## Queue\n")
     out.append("| workload | mpipc | Python multiprocessing | ratio | target | met | mpipc runs |")
     out.append("|---|---|---|---|---|---|---|")
     for r in rows:
         out.append("| " + " | ".join(r) + " |")
     out.append("")
+    out.append("## Pipe / Connection\n")
+    out.append("`cargo bench --bench pipe` (benches/pipe.rs: two forked processes calling the C ABI, "
+               "`mp_pipe_*`, exactly as a C program does; beside it the same frames over a bare socketpair "
+               "with raw read/write) and Python's `multiprocessing.Pipe` (benches/python/mp_pipe_bench.py).\n")
+    out.append("| workload | mpipc | Python multiprocessing | ratio | bare socketpair | target | met | mpipc runs |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    for r in prow:
+        out.append("| " + " | ".join(r) + " |")
+    out.append("")
     out.append("Raw results:\n")
     out.append("```json\n" + json.dumps(mp, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(py, indent=1) + "\n```\n")
+    out.append("```json\n" + json.dumps(mpp, indent=1) + "\n```\n")
+    out.append("```json\n" + json.dumps(pyp, indent=1) + "\n```\n")
     print("\n".join(out))
 
 

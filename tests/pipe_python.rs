@@ -131,3 +131,65 @@ fn our_client_with_a_wrong_key_is_refused_by_python() {
     let _ = child.wait();
     let _ = std::fs::remove_file(&p);
 }
+
+/// Python 3.12+'s handshake (`{sha256}` challenge of 40 random bytes, MAC
+/// over the prefix too, `{digest}`-prefixed answers, SHA-256 by default),
+/// written with Python's own `hmac` and `socket` by following 3.12's
+/// `deliver_challenge` / `answer_challenge` line by line: the interpreter on
+/// this machine (3.11) only speaks the legacy form. The script is the
+/// client: it answers our challenge, then challenges us with `{sha256}`.
+const PY_MODERN_CLIENT: &str = r#"
+import hmac, os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); key = sys.argv[2].encode()
+def send(b): s.sendall(struct.pack('!i', len(b)) + b)
+def recv():
+    def exact(n):
+        b = b''
+        while len(b) < n:
+            c = s.recv(n - len(b))
+            if not c: raise EOFError
+            b += c
+        return b
+    return exact(struct.unpack('!i', exact(4))[0])
+# answer_challenge (3.12)
+msg = recv(); assert msg.startswith(b'#CHALLENGE#'), msg
+msg = msg[len(b'#CHALLENGE#'):]
+assert msg.startswith(b'{sha256}') and len(msg) == 8 + 40, msg
+send(b'{sha256}' + hmac.new(key, msg, 'sha256').digest())
+if recv() != b'#WELCOME#': print('REJECTED'); sys.exit(3)
+# deliver_challenge (3.12), with a digest the caller picks
+digest = sys.argv[3]
+msg = b'{' + digest.encode() + b'}' + os.urandom(40)
+send(b'#CHALLENGE#' + msg)
+resp = recv()
+want = b'{' + digest.encode() + b'}' + hmac.new(key, msg, digest).digest()
+if not hmac.compare_digest(resp, want): send(b'#FAILURE#'); print('BAD ANSWER', resp); sys.exit(4)
+send(b'#WELCOME#')
+send(b'modern ok')
+print('OK', flush=True)
+"#;
+
+#[test]
+fn python_312_style_handshake_with_sha256_and_sha384() {
+    for digest in ["sha256", "sha384"] {
+        let p = sock(&format!("modern-{digest}"));
+        let l = Listener::bind(&format!("unix:{p}"), &key(b"modern")).unwrap();
+        let child = python(PY_MODERN_CLIENT, &[&p, "modern", digest]);
+        let c = l.accept(T).unwrap();
+        assert_eq!(c.recv_timeout(T).unwrap(), b"modern ok");
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{digest}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A wrong key fails on our side with Auth, and the script sees the rejection.
+    let p = sock("modern-wrong");
+    let l = Listener::bind(&format!("unix:{p}"), &key(b"right")).unwrap();
+    let child = python(PY_MODERN_CLIENT, &[&p, "wrong", "sha256"]);
+    assert_eq!(l.accept(T).unwrap_err().kind(), ErrorKind::Auth);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "REJECTED");
+}

@@ -65,11 +65,16 @@ pub enum ErrorKind {
     /// Authentication failed: wrong key, or the peer does not speak the
     /// handshake.
     Auth = -19,
+    /// An index out of range (Python's IndexError), or a pop from an
+    /// empty container.
+    Index = -20,
+    /// No such method for this kind of object, or no such kind.
+    Unsupported = -21,
 }
 
 impl ErrorKind {
     /// Every kind, in code order: used by tests that walk the table.
-    pub const ALL: [ErrorKind; 19] = [
+    pub const ALL: [ErrorKind; 21] = [
         ErrorKind::Null,
         ErrorKind::Invalid,
         ErrorKind::Timeout,
@@ -89,6 +94,8 @@ impl ErrorKind {
         ErrorKind::Poisoned,
         ErrorKind::Eof,
         ErrorKind::Auth,
+        ErrorKind::Index,
+        ErrorKind::Unsupported,
     ];
 
     /// The C status code (`MP_E_*`) of this kind; always negative.
@@ -123,6 +130,8 @@ impl ErrorKind {
             ErrorKind::Poisoned => "MP_E_POISONED",
             ErrorKind::Eof => "MP_E_EOF",
             ErrorKind::Auth => "MP_E_AUTH",
+            ErrorKind::Index => "MP_E_INDEX",
+            ErrorKind::Unsupported => "MP_E_UNSUPPORTED",
         }
     }
 
@@ -148,6 +157,8 @@ impl ErrorKind {
             ErrorKind::Poisoned => "handle poisoned by an earlier panic",
             ErrorKind::Eof => "end of file: the peer closed the connection",
             ErrorKind::Auth => "authentication failed",
+            ErrorKind::Index => "index out of range",
+            ErrorKind::Unsupported => "no such method or kind",
         }
     }
 }

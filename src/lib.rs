@@ -21,6 +21,9 @@
 /// cbindgen:ignore
 pub mod error;
 pub mod ffi;
+/// The Manager: server and client of shared named objects.
+/// cbindgen:ignore
+pub mod manager;
 /// Pipe / Connection / Listener / Client.
 /// cbindgen:ignore
 pub mod pipe;
@@ -35,6 +38,7 @@ pub mod shm;
 pub mod sync;
 
 pub use error::{Error, ErrorKind, Result};
+pub use manager::{ManagerClient, ManagerServer};
 pub use pipe::{Connection, Listener, ListenerOptions};
 pub use queue::{Queue, QueueOptions};
 pub use shm::OpenMode;

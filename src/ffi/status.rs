@@ -51,6 +51,10 @@ pub const MP_E_POISONED: mp_status = -17;
 pub const MP_E_EOF: mp_status = -18;
 /// Authentication failed (wrong key, or not the handshake).
 pub const MP_E_AUTH: mp_status = -19;
+/// Index out of range (Python's IndexError), or pop from an empty container.
+pub const MP_E_INDEX: mp_status = -20;
+/// No such method for this kind of object, or no such kind.
+pub const MP_E_UNSUPPORTED: mp_status = -21;
 
 /// The status code of a core error kind (the table lives in
 /// [`ErrorKind`]; the constants above mirror it and a test checks both).
@@ -118,6 +122,8 @@ fn status_cstr(code: mp_status) -> &'static CStr {
         MP_E_POISONED => c"MP_E_POISONED: handle poisoned by an earlier panic",
         MP_E_EOF => c"MP_E_EOF: end of file: the peer closed the connection",
         MP_E_AUTH => c"MP_E_AUTH: authentication failed",
+        MP_E_INDEX => c"MP_E_INDEX: index out of range",
+        MP_E_UNSUPPORTED => c"MP_E_UNSUPPORTED: no such method or kind",
         _ => c"MP_E_UNKNOWN: unknown status",
     }
 }
@@ -213,6 +219,8 @@ mod tests {
             (ErrorKind::Poisoned, MP_E_POISONED),
             (ErrorKind::Eof, MP_E_EOF),
             (ErrorKind::Auth, MP_E_AUTH),
+            (ErrorKind::Index, MP_E_INDEX),
+            (ErrorKind::Unsupported, MP_E_UNSUPPORTED),
         ];
         assert_eq!(table.len(), ErrorKind::ALL.len());
         for (kind, code) in table {

@@ -143,9 +143,11 @@ static void test_status_str(void) {
         {MP_E_POISONED, "MP_E_POISONED"},
         {MP_E_EOF, "MP_E_EOF"},
         {MP_E_AUTH, "MP_E_AUTH"},
+        {MP_E_INDEX, "MP_E_INDEX"},
+        {MP_E_UNSUPPORTED, "MP_E_UNSUPPORTED"},
     };
     size_t n = sizeof table / sizeof table[0];
-    CHECK(n == 20);
+    CHECK(n == 22);
     for (size_t i = 0; i < n; i++) {
         const char *s = mp_status_str(table[i].code);
         CHECK(s != NULL);
@@ -154,10 +156,10 @@ static void test_status_str(void) {
         CHECK(strncmp(s, table[i].name, k) == 0);
         CHECK(s[k] == ':' && strlen(s) > k + 2);
         CHECK(mp_status_str(table[i].code) == s); /* static storage */
-        /* the codes are distinct, 0 and -1..-19 */
+        /* the codes are distinct, 0 and -1..-21 */
         CHECK(table[i].code == -(mp_status)i);
     }
-    const mp_status unknown[] = {1, 42, -20, -1000, INT32_MIN, INT32_MAX};
+    const mp_status unknown[] = {1, 42, -22, -1000, INT32_MIN, INT32_MAX};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         const char *s = mp_status_str(unknown[i]);
         CHECK(s != NULL);

@@ -1,0 +1,71 @@
+//! The manager client: one connection, calls by (kind, name, method, args).
+
+use super::protocol::{decode_value, encode_value, Reply, Request};
+use crate::error::{Error, ErrorKind, Result};
+use crate::pipe::{connect, Connection, ListenerOptions};
+use ciborium::Value;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// A connection to a manager. Thread-safe: calls from several threads are
+/// serialised (each waits for its own reply); for throughput from one
+/// thread, send many requests at once with [`ManagerClient::pipeline`].
+pub struct ManagerClient {
+    conn: Connection,
+    /// The next request id; guarded with the connection so ids and replies
+    /// stay in step.
+    next_id: Mutex<u64>,
+}
+
+impl ManagerClient {
+    /// Connects (and authenticates, with an authkey) within `timeout`.
+    pub fn connect(address: &str, opts: &ListenerOptions, timeout: Option<Duration>) -> Result<ManagerClient> {
+        let conn = connect(address, opts, timeout)?;
+        Ok(ManagerClient { conn, next_id: Mutex::new(1) })
+    }
+
+    /// Calls `method` on the object `name` of `kind` (created on first use).
+    /// Server-side failures come back as their own kinds (`NotFound` for a
+    /// missing key, `Index`, `Type`, `Unsupported`, ...) with the server's
+    /// message.
+    pub fn call(&self, kind: &str, name: &str, method: &str, args: Vec<Value>) -> Result<Value> {
+        self.pipeline(vec![(kind, name, method, args)])?.pop().expect("one reply per request")
+    }
+
+    /// Like [`ManagerClient::call`] with the arguments already encoded as a
+    /// CBOR array, returning the result encoded (the C ABI's path).
+    pub fn call_encoded(&self, kind: &str, name: &str, method: &str, args_cbor: &[u8]) -> Result<Vec<u8>> {
+        let args = match decode_value(args_cbor)? {
+            Value::Array(a) => a,
+            _ => return Err(Error::new(ErrorKind::Invalid, "args must be a CBOR array")),
+        };
+        Ok(encode_value(&self.call(kind, name, method, args)?))
+    }
+
+    /// Sends every request before reading any reply (one syscall for the
+    /// whole batch), then returns the results in order. The outer error is
+    /// a transport failure; per-request failures are in the vector.
+    pub fn pipeline(&self, reqs: Vec<(&str, &str, &str, Vec<Value>)>) -> Result<Vec<Result<Value>>> {
+        let mut next = self.next_id.lock().unwrap_or_else(|e| e.into_inner());
+        let first = *next;
+        let frames: Vec<Vec<u8>> = reqs
+            .into_iter()
+            .enumerate()
+            .map(|(i, (kind, name, method, args))| {
+                Request { id: first + i as u64, kind: kind.into(), name: name.into(), method: method.into(), args }
+                    .encode()
+            })
+            .collect();
+        *next += frames.len() as u64;
+        self.conn.send_many(&frames)?;
+        (0..frames.len() as u64)
+            .map(|i| {
+                let reply = Reply::decode(&self.conn.recv()?)?;
+                if reply.id != first + i {
+                    return Err(Error::new(ErrorKind::Corrupt, "manager reply out of order"));
+                }
+                Ok(reply.result)
+            })
+            .collect()
+    }
+}

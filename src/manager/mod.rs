@@ -1,0 +1,19 @@
+//! The Manager: a server holding named shared objects (dict, list, set,
+//! namespace, value, locks, semaphores, events) that clients in any
+//! language operate on by name, over the Connection framing and
+//! authentication (Python's `multiprocessing.Manager()`, plus atomic
+//! read-modify-write and lock release on disconnect).
+//!
+//! Protocol: [`protocol`]; methods: [`objects`]; docs/PROTOCOL.md §4.
+
+mod client;
+pub mod objects;
+pub mod protocol;
+mod server;
+pub mod values;
+
+pub use client::ManagerClient;
+pub use server::{ManagerServer, MAX_REQUEST};
+
+#[cfg(test)]
+mod tests;

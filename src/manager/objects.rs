@@ -1,0 +1,734 @@
+//! The manager's objects and their methods (docs/PROTOCOL.md §4 lists
+//! every method with its arguments, result and errors).
+//!
+//! Each object is a `Mutex`-guarded state plus a `Condvar` for the blocking
+//! kinds; a method runs entirely under the object's mutex, which is what
+//! makes `incr`, `compare_and_set`, `setdefault`, `pop` and `update`
+//! atomic (Python's manager makes `d[k] += 1` two round trips, a race).
+//!
+//! Ownership: locks and semaphores remember which connection holds them, so
+//! the server can release them when that connection drops.
+
+use super::values::*;
+use crate::error::{Error, ErrorKind, Result};
+use ciborium::Value;
+use indexmap::IndexMap;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Identifies a client connection (for lock ownership).
+pub type ConnId = u64;
+
+/// The kinds of object, by their protocol names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `dict`: ordered map with arbitrary hashable CBOR keys.
+    Dict,
+    /// `list`.
+    List,
+    /// `set`.
+    Set,
+    /// `namespace`: attributes by text name.
+    Namespace,
+    /// `value`: one CBOR value.
+    Value,
+    /// `lock`: non-recursive, owned by the acquiring connection.
+    Lock,
+    /// `rlock`: recursive.
+    RLock,
+    /// `semaphore`.
+    Semaphore,
+    /// `bounded_semaphore`: release past the initial value is an error.
+    BoundedSemaphore,
+    /// `event`.
+    Event,
+}
+
+impl Kind {
+    /// The kind of a protocol name.
+    pub fn parse(name: &str) -> Result<Kind> {
+        Ok(match name {
+            "dict" => Kind::Dict,
+            "list" => Kind::List,
+            "set" => Kind::Set,
+            "namespace" => Kind::Namespace,
+            "value" => Kind::Value,
+            "lock" => Kind::Lock,
+            "rlock" => Kind::RLock,
+            "semaphore" => Kind::Semaphore,
+            "bounded_semaphore" => Kind::BoundedSemaphore,
+            "event" => Kind::Event,
+            other => return Err(Error::new(ErrorKind::Unsupported, format!("no object kind {other:?}"))),
+        })
+    }
+
+    /// The protocol name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Dict => "dict",
+            Kind::List => "list",
+            Kind::Set => "set",
+            Kind::Namespace => "namespace",
+            Kind::Value => "value",
+            Kind::Lock => "lock",
+            Kind::RLock => "rlock",
+            Kind::Semaphore => "semaphore",
+            Kind::BoundedSemaphore => "bounded_semaphore",
+            Kind::Event => "event",
+        }
+    }
+}
+
+/// The state of one object.
+#[derive(Debug)]
+enum State {
+    Dict(IndexMap<Vec<u8>, (Value, Value)>),
+    List(Vec<Value>),
+    Set(IndexMap<Vec<u8>, Value>),
+    Namespace(IndexMap<String, Value>),
+    Value(Value),
+    /// Lock and RLock: owner and recursion depth.
+    Lock {
+        owner: Option<ConnId>,
+        depth: u64,
+    },
+    /// Semaphores: counter, bound (for bounded ones) and per-connection
+    /// acquisitions not yet released.
+    Semaphore {
+        value: u64,
+        bound: Option<u64>,
+        held: IndexMap<ConnId, u64>,
+    },
+    Event(bool),
+}
+
+/// One named object.
+#[derive(Debug)]
+pub struct Object {
+    /// Its kind (fixed at creation).
+    pub kind: Kind,
+    state: Mutex<State>,
+    cond: Condvar,
+}
+
+/// What a call needs to know about its caller and the server.
+pub struct CallCtx<'a> {
+    /// The calling connection.
+    pub conn: ConnId,
+    /// Set when the server is shutting down: blocking waits give up.
+    pub stopping: &'a std::sync::atomic::AtomicBool,
+}
+
+fn timeout_ms(args: &[Value], i: usize, method: &str) -> Result<Option<Duration>> {
+    let t = opt_int(args, i, -1, method)?;
+    Ok(if t < 0 { None } else { Some(Duration::from_millis(t as u64)) })
+}
+
+impl Object {
+    /// A new object of `kind`, with creation arguments (`create` method:
+    /// initial value for value/semaphores; none for the others).
+    pub fn new(kind: Kind, args: &[Value]) -> Result<Object> {
+        let state = match kind {
+            Kind::Dict => State::Dict(IndexMap::new()),
+            Kind::List => State::List(Vec::new()),
+            Kind::Set => State::Set(IndexMap::new()),
+            Kind::Namespace => State::Namespace(IndexMap::new()),
+            Kind::Value => State::Value(args.first().cloned().unwrap_or(Value::Null)),
+            Kind::Lock | Kind::RLock => State::Lock { owner: None, depth: 0 },
+            Kind::Semaphore | Kind::BoundedSemaphore => {
+                let v = opt_int(args, 0, 1, "create")?;
+                if v < 0 {
+                    return Err(Error::new(ErrorKind::Invalid, "semaphore initial value must be >= 0"));
+                }
+                let bound = (kind == Kind::BoundedSemaphore).then_some(v as u64);
+                State::Semaphore { value: v as u64, bound, held: IndexMap::new() }
+            }
+            Kind::Event => State::Event(false),
+        };
+        Ok(Object { kind, state: Mutex::new(state), cond: Condvar::new() })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic inside a method cannot leave the state half-updated in a
+        // way later calls could not handle (methods validate first, then
+        // mutate), so a poisoned mutex is recovered.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes every waiter (shutdown).
+    pub fn wake_all(&self) {
+        let _g = self.lock();
+        self.cond.notify_all();
+    }
+
+    /// Releases whatever `conn` holds on this object (its connection
+    /// dropped). Returns true if something was released.
+    pub fn release_owner(&self, conn: ConnId) -> bool {
+        let mut st = self.lock();
+        let released = match &mut *st {
+            State::Lock { owner, depth } if *owner == Some(conn) => {
+                *owner = None;
+                *depth = 0;
+                true
+            }
+            State::Semaphore { value, held, .. } => match held.shift_remove(&conn) {
+                Some(n) if n > 0 => {
+                    *value += n;
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        if released {
+            self.cond.notify_all();
+        }
+        released
+    }
+
+    /// Waits on the condvar until `ready(state)` or the timeout; returns the
+    /// guard and whether it became ready.
+    fn wait_until<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State>,
+        timeout: Option<Duration>,
+        ctx: &CallCtx,
+        ready: impl Fn(&State) -> bool,
+    ) -> Result<(MutexGuard<'a, State>, bool)> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            if ready(&st) {
+                return Ok((st, true));
+            }
+            if ctx.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(Error::new(ErrorKind::Shutdown, "the manager is shutting down"));
+            }
+            // Bounded slices so a shutdown is noticed even without a notify.
+            let slice = Duration::from_millis(100);
+            let wait = match deadline {
+                None => slice,
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left.min(slice),
+                    _ => return Ok((st, false)),
+                },
+            };
+            st = self.cond.wait_timeout(st, wait).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    /// Runs `method` with `args`.
+    pub fn call(&self, method: &str, args: &[Value], ctx: &CallCtx) -> Result<Value> {
+        let st = self.lock();
+        match self.kind {
+            Kind::Dict => dict_call(st, method, args),
+            Kind::List => list_call(st, method, args),
+            Kind::Set => set_call(st, method, args),
+            Kind::Namespace => namespace_call(st, method, args),
+            Kind::Value => value_call(st, method, args),
+            Kind::Lock | Kind::RLock => self.lock_call(st, method, args, ctx),
+            Kind::Semaphore | Kind::BoundedSemaphore => self.sem_call(st, method, args, ctx),
+            Kind::Event => self.event_call(st, method, args, ctx),
+        }
+    }
+
+    fn lock_call(&self, st: MutexGuard<'_, State>, method: &str, args: &[Value], ctx: &CallCtx) -> Result<Value> {
+        let recursive = self.kind == Kind::RLock;
+        match method {
+            "acquire" => {
+                arity(args, 0, 1, method)?;
+                let me = ctx.conn;
+                {
+                    let State::Lock { owner, .. } = &*st else { unreachable!() };
+                    if *owner == Some(me) && !recursive {
+                        return Err(Error::new(ErrorKind::Invalid, "lock already held by this client (not recursive)"));
+                    }
+                }
+                let (mut st, ok) = self.wait_until(
+                    st,
+                    timeout_ms(args, 0, method)?,
+                    ctx,
+                    |s| matches!(s, State::Lock { owner, .. } if owner.is_none() || *owner == Some(me)),
+                )?;
+                if ok {
+                    let State::Lock { owner, depth } = &mut *st else { unreachable!() };
+                    *owner = Some(me);
+                    *depth += 1;
+                }
+                Ok(Value::Bool(ok))
+            }
+            "release" => {
+                arity(args, 0, 0, method)?;
+                let mut st = st;
+                let State::Lock { owner, depth } = &mut *st else { unreachable!() };
+                if *owner != Some(ctx.conn) {
+                    return Err(Error::new(ErrorKind::Permission, "release of a lock this client does not hold"));
+                }
+                *depth -= 1;
+                if *depth == 0 {
+                    *owner = None;
+                    self.cond.notify_all();
+                }
+                Ok(Value::Null)
+            }
+            "locked" => {
+                let State::Lock { owner, .. } = &*st else { unreachable!() };
+                Ok(Value::Bool(owner.is_some()))
+            }
+            _ => Err(no_method(self.kind, method)),
+        }
+    }
+
+    fn sem_call(&self, st: MutexGuard<'_, State>, method: &str, args: &[Value], ctx: &CallCtx) -> Result<Value> {
+        match method {
+            "acquire" => {
+                arity(args, 0, 1, method)?;
+                let (mut st, ok) = self.wait_until(
+                    st,
+                    timeout_ms(args, 0, method)?,
+                    ctx,
+                    |s| matches!(s, State::Semaphore { value, .. } if *value > 0),
+                )?;
+                if ok {
+                    let State::Semaphore { value, held, .. } = &mut *st else { unreachable!() };
+                    *value -= 1;
+                    *held.entry(ctx.conn).or_insert(0) += 1;
+                }
+                Ok(Value::Bool(ok))
+            }
+            "release" => {
+                arity(args, 0, 1, method)?;
+                let n = opt_int(args, 0, 1, method)?;
+                if n < 1 {
+                    return Err(Error::new(ErrorKind::Invalid, "release count must be >= 1"));
+                }
+                let mut st = st;
+                let State::Semaphore { value, bound, held } = &mut *st else { unreachable!() };
+                if bound.is_some_and(|b| *value + n as u64 > b) {
+                    return Err(Error::new(ErrorKind::Invalid, "semaphore released too many times"));
+                }
+                *value += n as u64;
+                if let Some(h) = held.get_mut(&ctx.conn) {
+                    *h = h.saturating_sub(n as u64);
+                }
+                self.cond.notify_all();
+                Ok(Value::Null)
+            }
+            "get_value" => {
+                let State::Semaphore { value, .. } = &*st else { unreachable!() };
+                Ok(Value::Integer((*value).into()))
+            }
+            _ => Err(no_method(self.kind, method)),
+        }
+    }
+
+    fn event_call(&self, st: MutexGuard<'_, State>, method: &str, args: &[Value], ctx: &CallCtx) -> Result<Value> {
+        let mut st = st;
+        match method {
+            "set" => {
+                *st = State::Event(true);
+                self.cond.notify_all();
+                Ok(Value::Null)
+            }
+            "clear" => {
+                *st = State::Event(false);
+                Ok(Value::Null)
+            }
+            "is_set" => Ok(Value::Bool(matches!(*st, State::Event(true)))),
+            "wait" => {
+                arity(args, 0, 1, method)?;
+                let (_guard, ok) =
+                    self.wait_until(st, timeout_ms(args, 0, method)?, ctx, |s| matches!(s, State::Event(true)))?;
+                Ok(Value::Bool(ok))
+            }
+            _ => Err(no_method(self.kind, method)),
+        }
+    }
+}
+
+fn no_method(kind: Kind, method: &str) -> Error {
+    Error::new(ErrorKind::Unsupported, format!("{} has no method {method:?}", kind.name()))
+}
+
+fn key_error(key: &Value) -> Error {
+    Error::new(ErrorKind::NotFound, format!("KeyError: {key:?}"))
+}
+
+fn dict_call(mut st: MutexGuard<'_, State>, method: &str, args: &[Value]) -> Result<Value> {
+    let State::Dict(d) = &mut *st else { unreachable!() };
+    let k = |i: usize| -> Result<(Vec<u8>, &Value)> {
+        let v = arg(args, i, method)?;
+        Ok((key_bytes(v)?, v))
+    };
+    Ok(match method {
+        "get" => {
+            arity(args, 1, 2, method)?;
+            let (kb, key) = k(0)?;
+            match d.get(&kb) {
+                Some((_, v)) => v.clone(),
+                None => args.get(1).cloned().ok_or_else(|| key_error(key))?,
+            }
+        }
+        "set" => {
+            arity(args, 2, 2, method)?;
+            let (kb, key) = k(0)?;
+            d.insert(kb, (key.clone(), args[1].clone()));
+            Value::Null
+        }
+        "del" => {
+            arity(args, 1, 1, method)?;
+            let (kb, key) = k(0)?;
+            d.shift_remove(&kb).ok_or_else(|| key_error(key))?;
+            Value::Null
+        }
+        "len" => Value::Integer(d.len().into()),
+        "contains" => {
+            arity(args, 1, 1, method)?;
+            Value::Bool(d.contains_key(&k(0)?.0))
+        }
+        "keys" => Value::Array(d.values().map(|(k, _)| k.clone()).collect()),
+        "values" => Value::Array(d.values().map(|(_, v)| v.clone()).collect()),
+        "items" => Value::Array(d.values().map(|(k, v)| Value::Array(vec![k.clone(), v.clone()])).collect()),
+        "copy" => Value::Map(d.values().cloned().collect()),
+        "clear" => {
+            d.clear();
+            Value::Null
+        }
+        "pop" => {
+            arity(args, 1, 2, method)?;
+            let (kb, key) = k(0)?;
+            match d.shift_remove(&kb) {
+                Some((_, v)) => v,
+                None => args.get(1).cloned().ok_or_else(|| key_error(key))?,
+            }
+        }
+        "popitem" => {
+            let (k, v) = d.pop().ok_or_else(|| Error::new(ErrorKind::NotFound, "popitem(): dictionary is empty"))?.1;
+            Value::Array(vec![k, v])
+        }
+        "setdefault" | "get_or_set" => {
+            arity(args, 1, 2, method)?;
+            let (kb, key) = k(0)?;
+            d.entry(kb).or_insert_with(|| (key.clone(), args.get(1).cloned().unwrap_or(Value::Null))).1.clone()
+        }
+        "update" => {
+            arity(args, 1, 1, method)?;
+            // Validate every key first, then apply: all or nothing.
+            let pairs: Vec<(Value, Value)> = match &args[0] {
+                Value::Map(m) => m.clone(),
+                Value::Array(a) => a
+                    .iter()
+                    .map(|p| match p {
+                        Value::Array(kv) if kv.len() == 2 => Ok((kv[0].clone(), kv[1].clone())),
+                        _ => Err(Error::new(ErrorKind::Type, "update: pairs must be 2-element arrays")),
+                    })
+                    .collect::<Result<_>>()?,
+                _ => return Err(Error::new(ErrorKind::Type, "update: argument must be a map or an array of pairs")),
+            };
+            let keyed: Vec<(Vec<u8>, (Value, Value))> =
+                pairs.into_iter().map(|(k, v)| Ok((key_bytes(&k)?, (k, v)))).collect::<Result<_>>()?;
+            d.extend(keyed);
+            Value::Null
+        }
+        "incr" => {
+            arity(args, 1, 2, method)?;
+            let (kb, key) = k(0)?;
+            let delta = opt_int(args, 1, 1, method)?;
+            let new = add_int(d.get(&kb).map(|(_, v)| v), delta, "incr")?;
+            d.insert(kb, (key.clone(), new.clone()));
+            new
+        }
+        "compare_and_set" => {
+            arity(args, 3, 3, method)?;
+            let (kb, key) = k(0)?;
+            let swapped = match d.get(&kb) {
+                Some((_, cur)) if value_bytes(cur) == value_bytes(&args[1]) => true,
+                _ => false,
+            };
+            if swapped {
+                d.insert(kb, (key.clone(), args[2].clone()));
+            }
+            Value::Bool(swapped)
+        }
+        _ => return Err(no_method(Kind::Dict, method)),
+    })
+}
+
+/// Resolves a Python-style index (negative counts from the end).
+fn index(i: i64, len: usize, method: &str) -> Result<usize> {
+    let j = if i < 0 { i + len as i64 } else { i };
+    if j < 0 || j >= len as i64 {
+        return Err(Error::new(ErrorKind::Index, format!("{method}: list index {i} out of range (len {len})")));
+    }
+    Ok(j as usize)
+}
+
+/// Resolves Python slice bounds (clamped; null = default) for step 1.
+fn slice_bounds(args: &[Value], len: usize, method: &str) -> Result<(usize, usize)> {
+    let clamp = |v: i64| -> usize {
+        let v = if v < 0 { v + len as i64 } else { v };
+        v.clamp(0, len as i64) as usize
+    };
+    let start = clamp(opt_int(args, 0, 0, method)?);
+    let stop = clamp(opt_int(args, 1, len as i64, method)?);
+    Ok((start, stop.max(start)))
+}
+
+fn list_call(mut st: MutexGuard<'_, State>, method: &str, args: &[Value]) -> Result<Value> {
+    let State::List(l) = &mut *st else { unreachable!() };
+    let position = |l: &Vec<Value>, x: &Value, from: usize, to: usize| {
+        let want = value_bytes(x);
+        l[from..to].iter().position(|v| value_bytes(v) == want).map(|p| p + from)
+    };
+    Ok(match method {
+        "append" => {
+            arity(args, 1, 1, method)?;
+            l.push(args[0].clone());
+            Value::Null
+        }
+        "extend" => {
+            arity(args, 1, 1, method)?;
+            l.extend_from_slice(array_arg(args, 0, method)?);
+            Value::Null
+        }
+        "insert" => {
+            arity(args, 2, 2, method)?;
+            let i = int_arg(args, 0, method)?;
+            let len = l.len() as i64;
+            let at = if i < 0 { (i + len).max(0) } else { i.min(len) } as usize;
+            l.insert(at, args[1].clone());
+            Value::Null
+        }
+        "index" => {
+            arity(args, 1, 3, method)?;
+            let (from, to) = slice_bounds(&args[1..], l.len(), method)?;
+            let p = position(l, &args[0], from, to)
+                .ok_or_else(|| Error::new(ErrorKind::NotFound, "list.index(x): x not in list"))?;
+            Value::Integer(p.into())
+        }
+        "count" => {
+            arity(args, 1, 1, method)?;
+            let want = value_bytes(&args[0]);
+            Value::Integer(l.iter().filter(|v| value_bytes(v) == want).count().into())
+        }
+        "remove" => {
+            arity(args, 1, 1, method)?;
+            let p = position(l, &args[0], 0, l.len())
+                .ok_or_else(|| Error::new(ErrorKind::NotFound, "list.remove(x): x not in list"))?;
+            l.remove(p);
+            Value::Null
+        }
+        "pop" => {
+            arity(args, 0, 1, method)?;
+            if l.is_empty() {
+                return Err(Error::new(ErrorKind::Index, "pop from empty list"));
+            }
+            let i = index(opt_int(args, 0, -1, method)?, l.len(), method)?;
+            l.remove(i)
+        }
+        "reverse" => {
+            l.reverse();
+            Value::Null
+        }
+        "sort" => {
+            arity(args, 0, 1, method)?;
+            let reverse = matches!(args.first(), Some(Value::Bool(true)));
+            // Check comparability first so a type error leaves the list as it was.
+            for w in l.windows(2) {
+                compare(&w[0], &w[1])?;
+            }
+            let mut failed = None;
+            l.sort_by(|a, b| {
+                compare(a, b).unwrap_or_else(|e| {
+                    failed = Some(e);
+                    std::cmp::Ordering::Equal
+                })
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            if reverse {
+                l.reverse();
+            }
+            Value::Null
+        }
+        "getitem" => {
+            arity(args, 1, 1, method)?;
+            l[index(int_arg(args, 0, method)?, l.len(), method)?].clone()
+        }
+        "setitem" => {
+            arity(args, 2, 2, method)?;
+            let i = index(int_arg(args, 0, method)?, l.len(), method)?;
+            l[i] = args[1].clone();
+            Value::Null
+        }
+        "delitem" => {
+            arity(args, 1, 1, method)?;
+            let i = index(int_arg(args, 0, method)?, l.len(), method)?;
+            l.remove(i);
+            Value::Null
+        }
+        "getslice" => {
+            arity(args, 0, 2, method)?;
+            let (a, b) = slice_bounds(args, l.len(), method)?;
+            Value::Array(l[a..b].to_vec())
+        }
+        "setslice" => {
+            arity(args, 3, 3, method)?;
+            let (a, b) = slice_bounds(&args[..2], l.len(), method)?;
+            let items = array_arg(args, 2, method)?.to_vec();
+            l.splice(a..b, items);
+            Value::Null
+        }
+        "delslice" => {
+            arity(args, 0, 2, method)?;
+            let (a, b) = slice_bounds(args, l.len(), method)?;
+            l.drain(a..b);
+            Value::Null
+        }
+        "len" => Value::Integer(l.len().into()),
+        "contains" => {
+            arity(args, 1, 1, method)?;
+            Value::Bool(position(l, &args[0], 0, l.len()).is_some())
+        }
+        "clear" => {
+            l.clear();
+            Value::Null
+        }
+        "copy" => Value::Array(l.clone()),
+        _ => return Err(no_method(Kind::List, method)),
+    })
+}
+
+fn set_call(mut st: MutexGuard<'_, State>, method: &str, args: &[Value]) -> Result<Value> {
+    let State::Set(s) = &mut *st else { unreachable!() };
+    Ok(match method {
+        "add" => {
+            arity(args, 1, 1, method)?;
+            s.insert(key_bytes(&args[0])?, args[0].clone());
+            Value::Null
+        }
+        "discard" | "remove" => {
+            arity(args, 1, 1, method)?;
+            if s.shift_remove(&key_bytes(&args[0])?).is_none() && method == "remove" {
+                return Err(key_error(&args[0]));
+            }
+            Value::Null
+        }
+        "contains" => {
+            arity(args, 1, 1, method)?;
+            Value::Bool(s.contains_key(&key_bytes(&args[0])?))
+        }
+        "len" => Value::Integer(s.len().into()),
+        "pop" => s.pop().ok_or_else(|| Error::new(ErrorKind::NotFound, "pop from an empty set"))?.1,
+        "clear" => {
+            s.clear();
+            Value::Null
+        }
+        "update" => {
+            arity(args, 1, 1, method)?;
+            let items: Vec<(Vec<u8>, Value)> =
+                array_arg(args, 0, method)?.iter().map(|v| Ok((key_bytes(v)?, v.clone()))).collect::<Result<_>>()?;
+            s.extend(items);
+            Value::Null
+        }
+        "members" | "copy" => Value::Array(s.values().cloned().collect()),
+        _ => return Err(no_method(Kind::Set, method)),
+    })
+}
+
+fn namespace_call(mut st: MutexGuard<'_, State>, method: &str, args: &[Value]) -> Result<Value> {
+    let State::Namespace(ns) = &mut *st else { unreachable!() };
+    let attr_err = |n: &str| Error::new(ErrorKind::NotFound, format!("AttributeError: no attribute {n:?}"));
+    Ok(match method {
+        "getattr" => {
+            arity(args, 1, 2, method)?;
+            let n = text_arg(args, 0, method)?;
+            match ns.get(n) {
+                Some(v) => v.clone(),
+                None => args.get(1).cloned().ok_or_else(|| attr_err(n))?,
+            }
+        }
+        "setattr" => {
+            arity(args, 2, 2, method)?;
+            ns.insert(text_arg(args, 0, method)?.to_owned(), args[1].clone());
+            Value::Null
+        }
+        "delattr" => {
+            arity(args, 1, 1, method)?;
+            let n = text_arg(args, 0, method)?;
+            ns.shift_remove(n).ok_or_else(|| attr_err(n))?;
+            Value::Null
+        }
+        "dict" => Value::Map(ns.iter().map(|(k, v)| (Value::Text(k.clone()), v.clone())).collect()),
+        _ => return Err(no_method(Kind::Namespace, method)),
+    })
+}
+
+fn value_call(mut st: MutexGuard<'_, State>, method: &str, args: &[Value]) -> Result<Value> {
+    let State::Value(v) = &mut *st else { unreachable!() };
+    Ok(match method {
+        "get" => v.clone(),
+        "set" => {
+            arity(args, 1, 1, method)?;
+            *v = args[0].clone();
+            Value::Null
+        }
+        "incr" => {
+            arity(args, 0, 1, method)?;
+            let new = add_int(Some(v), opt_int(args, 0, 1, method)?, "incr")?;
+            *v = new.clone();
+            new
+        }
+        "compare_and_set" => {
+            arity(args, 2, 2, method)?;
+            let ok = value_bytes(v) == value_bytes(&args[0]);
+            if ok {
+                *v = args[1].clone();
+            }
+            Value::Bool(ok)
+        }
+        _ => return Err(no_method(Kind::Value, method)),
+    })
+}
+
+/// The registry of named objects.
+#[derive(Debug, Default)]
+pub struct Registry {
+    objects: Mutex<IndexMap<String, Arc<Object>>>,
+}
+
+impl Registry {
+    /// The object `name` of `kind`, created (with `create_args`) if absent.
+    /// [`ErrorKind::Type`] if it exists with another kind.
+    pub fn get_or_create(&self, kind: Kind, name: &str, create_args: &[Value]) -> Result<(Arc<Object>, bool)> {
+        let mut objs = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(o) = objs.get(name) {
+            if o.kind != kind {
+                return Err(Error::new(
+                    ErrorKind::Type,
+                    format!("object {name:?} is a {}, not a {}", o.kind.name(), kind.name()),
+                ));
+            }
+            return Ok((o.clone(), false));
+        }
+        let o = Arc::new(Object::new(kind, create_args)?);
+        objs.insert(name.to_owned(), o.clone());
+        Ok((o, true))
+    }
+
+    /// Removes `name`; true if it existed.
+    pub fn delete(&self, name: &str) -> bool {
+        self.objects.lock().unwrap_or_else(|e| e.into_inner()).shift_remove(name).is_some()
+    }
+
+    /// `[name, kind]` of every object, in creation order.
+    pub fn list(&self) -> Vec<(String, Kind)> {
+        self.objects.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|(n, o)| (n.clone(), o.kind)).collect()
+    }
+
+    /// Every object (for releasing a dropped connection's holdings, and
+    /// waking waiters at shutdown).
+    pub fn all(&self) -> Vec<Arc<Object>> {
+        self.objects.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
+}

@@ -1,0 +1,190 @@
+//! The manager server: an accept thread and one thread per connection.
+//!
+//! A connection's requests are served in order (so a client may pipeline
+//! many requests and read the replies in order); a request that blocks (a
+//! lock acquire, an event wait) blocks only its own connection. When a
+//! connection drops, every lock and semaphore it holds is released.
+
+use super::objects::{CallCtx, ConnId, Kind, Registry};
+use super::protocol::{Reply, Request};
+use crate::error::{Error, ErrorKind, Result};
+use crate::pipe::{Address, Connection, Listener, ListenerOptions};
+use ciborium::Value;
+use std::collections::HashMap;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Largest request frame the server accepts: 64 MiB.
+pub const MAX_REQUEST: u64 = 64 << 20;
+
+#[derive(Default)]
+struct Shared {
+    registry: Registry,
+    /// Set once by shutdown; Relaxed everywhere: a flag polled by loops that
+    /// also wake on other events, guarding no data.
+    stopping: AtomicBool,
+    next_conn: AtomicU64,
+    /// Live connections' descriptors, to unblock their reads at shutdown.
+    /// A connection thread removes itself under this lock before its
+    /// descriptor is closed, so shutdown never touches a closed fd.
+    conns: Mutex<HashMap<ConnId, RawFd>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    requests: AtomicU64,
+}
+
+/// A running manager server. Dropping it shuts it down.
+pub struct ManagerServer {
+    shared: Arc<Shared>,
+    address: Address,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl ManagerServer {
+    /// Binds `address` (`unix:/path` by default practice, `tcp:host:port`
+    /// with an authkey) and starts serving in background threads.
+    pub fn serve(address: &str, opts: &ListenerOptions) -> Result<ManagerServer> {
+        let listener = Listener::bind(address, opts)?;
+        let address = listener.address().clone();
+        let shared = Arc::new(Shared::default());
+        let s2 = shared.clone();
+        let accept = std::thread::Builder::new()
+            .name("mpipc-mgr-accept".into())
+            .spawn(move || accept_loop(listener, s2))
+            .map_err(|e| Error::from_io("spawn accept thread", e))?;
+        Ok(ManagerServer { shared, address, accept: Some(accept) })
+    }
+
+    /// The bound address (with the real port for `tcp:...:0`).
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// Stops accepting, disconnects every client (blocked calls return
+    /// `Shutdown`), waits for the server threads, and drops all objects.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.shared.stopping.store(true, Ordering::Relaxed);
+        if let Some(a) = self.accept.take() {
+            let _ = a.join();
+        }
+        for &fd in self.shared.conns.lock().unwrap_or_else(|e| e.into_inner()).values() {
+            // SAFETY: fd belongs to a live connection (see `conns`);
+            // shutdown(2) only ends its stream, the owner closes it.
+            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        }
+        for o in self.shared.registry.all() {
+            o.wake_all();
+        }
+        let threads = std::mem::take(&mut *self.shared.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ManagerServer {
+    fn drop(&mut self) {
+        if self.accept.is_some() {
+            self.stop();
+        }
+    }
+}
+
+fn accept_loop(listener: Listener, shared: Arc<Shared>) {
+    while !shared.stopping.load(Ordering::Relaxed) {
+        match listener.accept(Some(Duration::from_millis(100))) {
+            Ok(conn) => {
+                let id = shared.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
+                conn.set_max_frame(MAX_REQUEST);
+                shared.conns.lock().unwrap_or_else(|e| e.into_inner()).insert(id, conn.fileno());
+                let s2 = shared.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("mpipc-mgr-conn-{id}"))
+                    .stack_size(256 * 1024)
+                    .spawn(move || serve_connection(id, conn, s2));
+                match spawned {
+                    Ok(t) => shared.threads.lock().unwrap_or_else(|e| e.into_inner()).push(t),
+                    Err(e) => {
+                        shared.conns.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                        eprintln!("mpipc manager: cannot start a connection thread: {e}");
+                    }
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Timeout => {}
+            // A peer failing authentication, or a transient accept error:
+            // log it and keep serving everyone else.
+            Err(e) => eprintln!("mpipc manager: connection refused: {e}"),
+        }
+    }
+}
+
+fn serve_connection(id: ConnId, conn: Connection, shared: Arc<Shared>) {
+    let ctx = CallCtx { conn: id, stopping: &shared.stopping };
+    loop {
+        let frame = match conn.recv() {
+            Ok(f) => f,
+            Err(e) => {
+                if e.kind() != ErrorKind::Eof && !shared.stopping.load(Ordering::Relaxed) {
+                    eprintln!("mpipc manager: connection {id} dropped: {e}");
+                }
+                break;
+            }
+        };
+        shared.requests.fetch_add(1, Ordering::Relaxed);
+        let reply = match Request::decode(&frame) {
+            Ok(req) => Reply { id: req.id, result: dispatch(&shared, &req, &ctx) },
+            Err((id, e)) => Reply { id: id.unwrap_or(0), result: Err(e) },
+        };
+        if conn.send(&reply.encode()).is_err() {
+            break;
+        }
+    }
+    shared.conns.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    drop(conn);
+    for o in shared.registry.all() {
+        o.release_owner(id);
+    }
+}
+
+fn dispatch(shared: &Shared, req: &Request, ctx: &CallCtx) -> Result<Value> {
+    if req.kind == "manager" {
+        return manager_call(shared, req);
+    }
+    let kind = Kind::parse(&req.kind)?;
+    if req.method == "create" {
+        let (_, created) = shared.registry.get_or_create(kind, &req.name, &req.args)?;
+        return Ok(Value::Bool(created));
+    }
+    let (obj, _) = shared.registry.get_or_create(kind, &req.name, &[])?;
+    obj.call(&req.method, &req.args, ctx)
+}
+
+fn manager_call(shared: &Shared, req: &Request) -> Result<Value> {
+    match req.method.as_str() {
+        "ping" => Ok(Value::Null),
+        "delete" => Ok(Value::Bool(shared.registry.delete(&req.name))),
+        "list" => Ok(Value::Array(
+            shared
+                .registry
+                .list()
+                .into_iter()
+                .map(|(n, k)| Value::Array(vec![Value::Text(n), Value::Text(k.name().into())]))
+                .collect(),
+        )),
+        "stats" => Ok(Value::Map(vec![
+            (Value::Text("objects".into()), Value::Integer(shared.registry.list().len().into())),
+            (
+                Value::Text("connections".into()),
+                Value::Integer(shared.conns.lock().unwrap_or_else(|e| e.into_inner()).len().into()),
+            ),
+            (Value::Text("requests".into()), Value::Integer(shared.requests.load(Ordering::Relaxed).into())),
+        ])),
+        m => Err(Error::new(ErrorKind::Unsupported, format!("manager has no method {m:?}"))),
+    }
+}

@@ -1,0 +1,211 @@
+//! Manager tests with the server and clients in one process (threads);
+//! cross-process behaviour is in tests/manager_procs.rs.
+
+use super::*;
+use crate::error::ErrorKind;
+use crate::pipe::ListenerOptions;
+use ciborium::Value;
+use std::time::{Duration, Instant};
+
+fn server(tag: &str) -> ManagerServer {
+    let addr = format!("unix:@mpipc-mgr-ut-{tag}-{}", std::process::id());
+    ManagerServer::serve(&addr, &ListenerOptions::default()).unwrap()
+}
+
+fn client(s: &ManagerServer) -> ManagerClient {
+    ManagerClient::connect(&s.address().to_string(), &ListenerOptions::default(), Some(Duration::from_secs(5))).unwrap()
+}
+
+fn t(s: &str) -> Value {
+    Value::Text(s.into())
+}
+
+fn i(n: i64) -> Value {
+    Value::Integer(n.into())
+}
+
+#[test]
+fn dict_methods() {
+    let s = server("dict");
+    let c = client(&s);
+    let call = |m: &str, a: Vec<Value>| c.call("dict", "d", m, a);
+    call("set", vec![t("a"), i(1)]).unwrap();
+    call("set", vec![i(2), t("two")]).unwrap();
+    assert_eq!(call("get", vec![t("a")]).unwrap(), i(1));
+    assert_eq!(call("get", vec![Value::Float(2.0)]).unwrap(), t("two"), "2.0 and 2 are one key, as in Python");
+    assert_eq!(call("get", vec![t("zz")]).unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(call("get", vec![t("zz"), Value::Null]).unwrap(), Value::Null);
+    assert_eq!(call("len", vec![]).unwrap(), i(2));
+    assert_eq!(call("contains", vec![t("a")]).unwrap(), Value::Bool(true));
+    assert_eq!(call("keys", vec![]).unwrap(), Value::Array(vec![t("a"), i(2)]));
+    assert_eq!(call("incr", vec![t("n"), i(5)]).unwrap(), i(5));
+    assert_eq!(call("incr", vec![t("n")]).unwrap(), i(6));
+    assert_eq!(call("incr", vec![i(2)]).unwrap_err().kind(), ErrorKind::Type);
+    assert_eq!(call("compare_and_set", vec![t("n"), i(6), i(10)]).unwrap(), Value::Bool(true));
+    assert_eq!(call("compare_and_set", vec![t("n"), i(6), i(11)]).unwrap(), Value::Bool(false));
+    assert_eq!(call("setdefault", vec![t("n"), i(0)]).unwrap(), i(10));
+    assert_eq!(call("setdefault", vec![t("new"), i(0)]).unwrap(), i(0));
+    assert_eq!(call("pop", vec![t("new")]).unwrap(), i(0));
+    assert_eq!(call("pop", vec![t("new")]).unwrap_err().kind(), ErrorKind::NotFound);
+    call("update", vec![Value::Map(vec![(t("x"), i(1)), (t("y"), i(2))])]).unwrap();
+    assert_eq!(
+        call("update", vec![Value::Array(vec![Value::Array(vec![Value::Map(vec![]), i(1)])])]).unwrap_err().kind(),
+        ErrorKind::Type
+    );
+    assert_eq!(call("popitem", vec![]).unwrap(), Value::Array(vec![t("y"), i(2)]));
+    call("del", vec![t("x")]).unwrap();
+    assert_eq!(call("del", vec![t("x")]).unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(call("set", vec![Value::Map(vec![]), i(1)]).unwrap_err().kind(), ErrorKind::Type, "unhashable key");
+    assert_eq!(call("nosuch", vec![]).unwrap_err().kind(), ErrorKind::Unsupported);
+    assert_eq!(call("set", vec![t("only one")]).unwrap_err().kind(), ErrorKind::Invalid);
+    assert!(matches!(call("copy", vec![]).unwrap(), Value::Map(_)));
+    call("clear", vec![]).unwrap();
+    assert_eq!(call("len", vec![]).unwrap(), i(0));
+    // A kind mismatch on an existing name.
+    assert_eq!(c.call("list", "d", "len", vec![]).unwrap_err().kind(), ErrorKind::Type);
+    assert_eq!(c.call("hashmap", "d", "len", vec![]).unwrap_err().kind(), ErrorKind::Unsupported);
+}
+
+#[test]
+fn list_set_namespace_value_methods() {
+    let s = server("list");
+    let c = client(&s);
+    let l = |m: &str, a: Vec<Value>| c.call("list", "l", m, a);
+    l("extend", vec![Value::Array(vec![i(3), i(1), i(2)])]).unwrap();
+    l("append", vec![i(1)]).unwrap();
+    l("insert", vec![i(0), i(9)]).unwrap();
+    assert_eq!(l("copy", vec![]).unwrap(), Value::Array(vec![i(9), i(3), i(1), i(2), i(1)]));
+    assert_eq!(l("index", vec![i(1)]).unwrap(), i(2));
+    assert_eq!(l("index", vec![i(1), i(3)]).unwrap(), i(4));
+    assert_eq!(l("index", vec![i(7)]).unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(l("count", vec![i(1)]).unwrap(), i(2));
+    assert_eq!(l("getitem", vec![i(-1)]).unwrap(), i(1));
+    assert_eq!(l("getitem", vec![i(5)]).unwrap_err().kind(), ErrorKind::Index);
+    l("setitem", vec![i(0), i(0)]).unwrap();
+    assert_eq!(l("getslice", vec![i(1), i(3)]).unwrap(), Value::Array(vec![i(3), i(1)]));
+    l("setslice", vec![i(1), i(3), Value::Array(vec![t("a")])]).unwrap();
+    assert_eq!(l("copy", vec![]).unwrap(), Value::Array(vec![i(0), t("a"), i(2), i(1)]));
+    assert_eq!(l("sort", vec![]).unwrap_err().kind(), ErrorKind::Type);
+    assert_eq!(l("copy", vec![]).unwrap(), Value::Array(vec![i(0), t("a"), i(2), i(1)]), "failed sort changes nothing");
+    l("remove", vec![t("a")]).unwrap();
+    l("sort", vec![Value::Bool(true)]).unwrap();
+    assert_eq!(l("copy", vec![]).unwrap(), Value::Array(vec![i(2), i(1), i(0)]));
+    assert_eq!(l("pop", vec![]).unwrap(), i(0));
+    l("delslice", vec![]).unwrap();
+    assert_eq!(l("pop", vec![]).unwrap_err().kind(), ErrorKind::Index);
+
+    let st = |m: &str, a: Vec<Value>| c.call("set", "s", m, a);
+    st("update", vec![Value::Array(vec![i(1), i(2), Value::Float(1.0)])]).unwrap();
+    assert_eq!(st("len", vec![]).unwrap(), i(2));
+    assert_eq!(st("remove", vec![i(5)]).unwrap_err().kind(), ErrorKind::NotFound);
+    st("discard", vec![i(5)]).unwrap();
+
+    let ns = |m: &str, a: Vec<Value>| c.call("namespace", "n", m, a);
+    ns("setattr", vec![t("x"), i(1)]).unwrap();
+    assert_eq!(ns("getattr", vec![t("x")]).unwrap(), i(1));
+    assert_eq!(ns("getattr", vec![t("y")]).unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(ns("getattr", vec![i(1)]).unwrap_err().kind(), ErrorKind::Type);
+
+    assert_eq!(c.call("value", "v", "create", vec![i(41)]).unwrap(), Value::Bool(true));
+    assert_eq!(c.call("value", "v", "create", vec![i(0)]).unwrap(), Value::Bool(false), "get-or-create");
+    assert_eq!(c.call("value", "v", "incr", vec![]).unwrap(), i(42));
+    assert_eq!(c.call("value", "v", "compare_and_set", vec![i(42), t("done")]).unwrap(), Value::Bool(true));
+
+    let listed = c.call("manager", "", "list", vec![]).unwrap();
+    assert!(matches!(&listed, Value::Array(a) if a.len() == 4), "{listed:?}");
+    assert_eq!(c.call("manager", "l", "delete", vec![]).unwrap(), Value::Bool(true));
+    assert_eq!(c.call("manager", "", "bogus", vec![]).unwrap_err().kind(), ErrorKind::Unsupported);
+}
+
+#[test]
+fn locks_are_owned_and_released_on_disconnect() {
+    let s = server("locks");
+    let a = client(&s);
+    let b = client(&s);
+    assert_eq!(a.call("lock", "L", "acquire", vec![]).unwrap(), Value::Bool(true));
+    assert_eq!(b.call("lock", "L", "acquire", vec![i(0)]).unwrap(), Value::Bool(false));
+    let t0 = Instant::now();
+    assert_eq!(b.call("lock", "L", "acquire", vec![i(50)]).unwrap(), Value::Bool(false));
+    assert!(t0.elapsed() >= Duration::from_millis(45));
+    assert_eq!(b.call("lock", "L", "release", vec![]).unwrap_err().kind(), ErrorKind::Permission);
+    assert_eq!(a.call("lock", "L", "acquire", vec![i(0)]).unwrap_err().kind(), ErrorKind::Invalid);
+    drop(a); // the holder disconnects: the server releases its lock
+    assert_eq!(b.call("lock", "L", "acquire", vec![i(5000)]).unwrap(), Value::Bool(true));
+    b.call("lock", "L", "release", vec![]).unwrap();
+
+    let c = client(&s);
+    for _ in 0..3 {
+        assert_eq!(c.call("rlock", "R", "acquire", vec![]).unwrap(), Value::Bool(true));
+    }
+    assert_eq!(b.call("rlock", "R", "acquire", vec![i(0)]).unwrap(), Value::Bool(false));
+    for _ in 0..3 {
+        c.call("rlock", "R", "release", vec![]).unwrap();
+    }
+    assert_eq!(b.call("rlock", "R", "acquire", vec![i(0)]).unwrap(), Value::Bool(true));
+
+    assert_eq!(c.call("bounded_semaphore", "S", "create", vec![i(2)]).unwrap(), Value::Bool(true));
+    assert_eq!(c.call("bounded_semaphore", "S", "release", vec![]).unwrap_err().kind(), ErrorKind::Invalid);
+    c.call("bounded_semaphore", "S", "acquire", vec![]).unwrap();
+    c.call("bounded_semaphore", "S", "acquire", vec![]).unwrap();
+    assert_eq!(b.call("bounded_semaphore", "S", "acquire", vec![i(0)]).unwrap(), Value::Bool(false));
+    drop(c);
+    assert_eq!(b.call("bounded_semaphore", "S", "acquire", vec![i(5000)]).unwrap(), Value::Bool(true));
+    assert_eq!(b.call("bounded_semaphore", "S", "get_value", vec![]).unwrap(), i(1));
+}
+
+#[test]
+fn a_blocked_client_does_not_stall_others_and_events_wake() {
+    let s = server("events");
+    let addr = s.address().to_string();
+    let waiter = std::thread::spawn(move || {
+        let w = ManagerClient::connect(&addr, &ListenerOptions::default(), None).unwrap();
+        w.call("event", "E", "wait", vec![i(10_000)]).unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let c = client(&s);
+    // The waiter's connection is blocked; this one is served at once.
+    let t0 = Instant::now();
+    c.call("dict", "d", "set", vec![t("k"), i(1)]).unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(2));
+    c.call("event", "E", "set", vec![]).unwrap();
+    assert_eq!(waiter.join().unwrap(), Value::Bool(true));
+    assert_eq!(c.call("event", "E", "is_set", vec![]).unwrap(), Value::Bool(true));
+}
+
+#[test]
+fn pipelined_requests_and_bad_frames() {
+    let s = server("pipeline");
+    let c = client(&s);
+    let reqs: Vec<_> = (0..1000).map(|n| ("dict", "p", "set", vec![i(n), i(n * n)])).collect();
+    assert!(c.pipeline(reqs).unwrap().iter().all(|r| r.is_ok()));
+    assert_eq!(c.call("dict", "p", "len", vec![]).unwrap(), i(1000));
+    let mixed = c.pipeline(vec![("dict", "p", "get", vec![i(3)]), ("dict", "p", "get", vec![i(-1)])]).unwrap();
+    assert_eq!(mixed[0].as_ref().unwrap(), &i(9));
+    assert_eq!(mixed[1].as_ref().unwrap_err().kind(), ErrorKind::NotFound);
+
+    // Garbage on a raw connection gets an error reply; the server and the
+    // stored data are fine.
+    let raw = crate::pipe::connect(&s.address().to_string(), &ListenerOptions::default(), None).unwrap();
+    raw.send(b"\xff\x00garbage").unwrap();
+    let reply = protocol::Reply::decode(&raw.recv().unwrap()).unwrap();
+    assert_eq!(reply.result.unwrap_err().kind(), ErrorKind::Invalid);
+    raw.send(&[0x7b, 0x40, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+    assert!(protocol::Reply::decode(&raw.recv().unwrap()).unwrap().result.is_err());
+    drop(raw);
+    assert_eq!(c.call("dict", "p", "get", vec![i(999)]).unwrap(), i(999 * 999));
+}
+
+#[test]
+fn shutdown_unblocks_waiters() {
+    let s = server("shutdown");
+    let addr = s.address().to_string();
+    let waiter = std::thread::spawn(move || {
+        let w = ManagerClient::connect(&addr, &ListenerOptions::default(), None).unwrap();
+        w.call("event", "E", "wait", vec![]).map(|_| ())
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let t0 = Instant::now();
+    s.shutdown();
+    assert!(waiter.join().unwrap().is_err());
+    assert!(t0.elapsed() < Duration::from_secs(5));
+}

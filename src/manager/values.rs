@@ -1,0 +1,152 @@
+//! Helpers on CBOR values: hashable keys, equality, ordering, argument
+//! extraction.
+//!
+//! Keys (dict keys, set members) are compared by a canonical encoding:
+//! integral floats count as integers (as in Python, `1 == 1.0`), maps and
+//! tagged values are refused as keys (unhashable, like Python's dict).
+
+use crate::error::{Error, ErrorKind, Result};
+use ciborium::Value;
+use std::cmp::Ordering;
+
+/// Canonical bytes of a value used as a key.
+pub fn key_bytes(v: &Value) -> Result<Vec<u8>> {
+    Ok(super::protocol::encode_value(&canonical(v, true)?))
+}
+
+/// Canonical bytes of any value (for equality: `count`, `index`,
+/// `compare_and_set`).
+pub fn value_bytes(v: &Value) -> Vec<u8> {
+    super::protocol::encode_value(&canonical(v, false).expect("non-key canonicalisation cannot fail"))
+}
+
+fn canonical(v: &Value, as_key: bool) -> Result<Value> {
+    Ok(match v {
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::Integer((*f as i64).into()),
+        Value::Array(a) => Value::Array(a.iter().map(|x| canonical(x, as_key)).collect::<Result<_>>()?),
+        Value::Map(_) | Value::Tag(..) if as_key => {
+            return Err(Error::new(ErrorKind::Type, "unhashable key: maps and tagged values cannot be keys"));
+        }
+        Value::Map(m) => {
+            Value::Map(m.iter().map(|(k, x)| Ok((canonical(k, false)?, canonical(x, false)?))).collect::<Result<_>>()?)
+        }
+        other => other.clone(),
+    })
+}
+
+/// Python-like ordering for `sort`: numbers with numbers, text with text,
+/// bytes with bytes, arrays element-wise; anything else is a type error.
+pub fn compare(a: &Value, b: &Value) -> Result<Ordering> {
+    fn num(v: &Value) -> Option<f64> {
+        match v {
+            Value::Integer(i) => Some(i128::from(*i) as f64),
+            Value::Float(f) => Some(*f),
+            Value::Bool(b) => Some(*b as u8 as f64),
+            _ => None,
+        }
+    }
+    match (a, b) {
+        (Value::Integer(x), Value::Integer(y)) => Ok(i128::from(*x).cmp(&i128::from(*y))),
+        (Value::Text(x), Value::Text(y)) => Ok(x.cmp(y)),
+        (Value::Bytes(x), Value::Bytes(y)) => Ok(x.cmp(y)),
+        (Value::Array(x), Value::Array(y)) => {
+            for (p, q) in x.iter().zip(y) {
+                match compare(p, q)? {
+                    Ordering::Equal => {}
+                    o => return Ok(o),
+                }
+            }
+            Ok(x.len().cmp(&y.len()))
+        }
+        _ => match (num(a), num(b)) {
+            (Some(x), Some(y)) => x.partial_cmp(&y).ok_or_else(|| Error::new(ErrorKind::Type, "cannot order NaN")),
+            _ => Err(Error::new(ErrorKind::Type, "values of these types cannot be ordered")),
+        },
+    }
+}
+
+/// Argument `i` of a method call, or an arity error.
+pub fn arg<'a>(args: &'a [Value], i: usize, method: &str) -> Result<&'a Value> {
+    args.get(i).ok_or_else(|| Error::new(ErrorKind::Invalid, format!("{method}: missing argument {}", i + 1)))
+}
+
+/// Checks the number of arguments is within `min..=max`.
+pub fn arity(args: &[Value], min: usize, max: usize, method: &str) -> Result<()> {
+    if args.len() < min || args.len() > max {
+        let want = if min == max { format!("{min}") } else { format!("{min} to {max}") };
+        return Err(Error::new(ErrorKind::Invalid, format!("{method} takes {want} arguments, got {}", args.len())));
+    }
+    Ok(())
+}
+
+/// An integer argument.
+pub fn int_arg(args: &[Value], i: usize, method: &str) -> Result<i64> {
+    match arg(args, i, method)? {
+        Value::Integer(n) => i64::try_from(i128::from(*n))
+            .map_err(|_| Error::new(ErrorKind::Invalid, format!("{method}: integer out of range"))),
+        _ => Err(Error::new(ErrorKind::Type, format!("{method}: argument {} must be an integer", i + 1))),
+    }
+}
+
+/// An optional integer argument (absent or null = `default`).
+pub fn opt_int(args: &[Value], i: usize, default: i64, method: &str) -> Result<i64> {
+    match args.get(i) {
+        None | Some(Value::Null) => Ok(default),
+        Some(_) => int_arg(args, i, method),
+    }
+}
+
+/// A text argument.
+pub fn text_arg<'a>(args: &'a [Value], i: usize, method: &str) -> Result<&'a str> {
+    match arg(args, i, method)? {
+        Value::Text(t) => Ok(t),
+        _ => Err(Error::new(ErrorKind::Type, format!("{method}: argument {} must be text", i + 1))),
+    }
+}
+
+/// An array argument.
+pub fn array_arg<'a>(args: &'a [Value], i: usize, method: &str) -> Result<&'a [Value]> {
+    match arg(args, i, method)? {
+        Value::Array(a) => Ok(a),
+        _ => Err(Error::new(ErrorKind::Type, format!("{method}: argument {} must be an array", i + 1))),
+    }
+}
+
+/// Adds `delta` to an integer value (missing = 0), refusing overflow and
+/// non-integers.
+pub fn add_int(current: Option<&Value>, delta: i64, what: &str) -> Result<Value> {
+    let cur = match current {
+        None => 0i64,
+        Some(Value::Integer(n)) => i64::try_from(i128::from(*n))
+            .map_err(|_| Error::new(ErrorKind::Invalid, format!("{what}: value out of the 64-bit range")))?,
+        Some(_) => return Err(Error::new(ErrorKind::Type, format!("{what}: value is not an integer"))),
+    };
+    let new =
+        cur.checked_add(delta).ok_or_else(|| Error::new(ErrorKind::Invalid, format!("{what}: integer overflow")))?;
+    Ok(Value::Integer(new.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_python_equality() {
+        assert_eq!(key_bytes(&Value::Float(1.0)).unwrap(), key_bytes(&Value::Integer(1.into())).unwrap());
+        assert_ne!(key_bytes(&Value::Text("1".into())).unwrap(), key_bytes(&Value::Integer(1.into())).unwrap());
+        assert_ne!(key_bytes(&Value::Bytes(b"a".to_vec())).unwrap(), key_bytes(&Value::Text("a".into())).unwrap());
+        assert_eq!(key_bytes(&Value::Map(vec![])).unwrap_err().kind(), ErrorKind::Type);
+        assert!(key_bytes(&Value::Array(vec![Value::Float(2.0)])).is_ok(), "tuples are hashable");
+    }
+
+    #[test]
+    fn ordering_and_ints() {
+        let i = |n: i64| Value::Integer(n.into());
+        assert_eq!(compare(&i(1), &Value::Float(1.5)).unwrap(), Ordering::Less);
+        assert_eq!(compare(&Value::Text("b".into()), &Value::Text("a".into())).unwrap(), Ordering::Greater);
+        assert_eq!(compare(&i(1), &Value::Text("a".into())).unwrap_err().kind(), ErrorKind::Type);
+        assert_eq!(add_int(None, 5, "incr").unwrap(), i(5));
+        assert_eq!(add_int(Some(&i(i64::MAX)), 1, "incr").unwrap_err().kind(), ErrorKind::Invalid);
+        assert_eq!(add_int(Some(&Value::Text("x".into())), 1, "incr").unwrap_err().kind(), ErrorKind::Type);
+    }
+}

@@ -440,10 +440,7 @@ fn dict_call(mut st: MutexGuard<'_, State>, method: &str, args: &[Value]) -> Res
         "compare_and_set" => {
             arity(args, 3, 3, method)?;
             let (kb, key) = k(0)?;
-            let swapped = match d.get(&kb) {
-                Some((_, cur)) if value_bytes(cur) == value_bytes(&args[1]) => true,
-                _ => false,
-            };
+            let swapped = matches!(d.get(&kb), Some((_, cur)) if value_bytes(cur) == value_bytes(&args[1]));
             if swapped {
                 d.insert(kb, (key.clone(), args[2].clone()));
             }

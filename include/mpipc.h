@@ -62,6 +62,33 @@
 // `mp_listener_address`, `mp_listener_close`.
 typedef struct mp_listener mp_listener;
 
+// A connection to a manager server (ours, embedded with `mp_mgr_serve`
+// or run by `mpipc manager serve`). Objects are addressed by kind and
+// name and created on first use.
+//
+// Created by `mp_mgr_connect`, freed by `mp_mgr_close`. Thread-safe:
+// calls from several threads are serialised.
+//
+// Under the hood: `Box<ManagerClient>` owning one connection.
+//
+// Methods: `mp_mgr_connect`, `mp_mgr_call`, `mp_mgr_dict_set`,
+// `mp_mgr_dict_get`, `mp_mgr_dict_del`, `mp_mgr_dict_len`,
+// `mp_mgr_dict_incr`, `mp_mgr_close`.
+typedef struct mp_mgr mp_mgr;
+
+// A manager server running in this process (an accept thread and one
+// thread per client), holding named shared objects for clients in any
+// language.
+//
+// Created by `mp_mgr_serve`; stopped and freed by
+// `mp_mgr_server_shutdown`. Thread-safe.
+//
+// Under the hood: `Box<ManagerServer>`.
+//
+// Methods: `mp_mgr_serve`, `mp_mgr_server_address`,
+// `mp_mgr_server_shutdown`.
+typedef struct mp_mgr_server mp_mgr_server;
+
 // One end of a pipe or socket connection carrying whole messages, framed
 // as Python's `multiprocessing.connection` frames them.
 //
@@ -200,6 +227,12 @@ typedef struct mpq_options {
 // Authentication failed (wrong key, or not the handshake).
 #define MP_E_AUTH -19
 
+// Index out of range (Python's IndexError), or pop from an empty container.
+#define MP_E_INDEX -20
+
+// No such method for this kind of object, or no such kind.
+#define MP_E_UNSUPPORTED -21
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -274,6 +307,157 @@ mp_status mp_listener_address(const struct mp_listener *l,
 // # Safety
 // `l` is NULL or a live handle, not used afterwards.
 void mp_listener_close(struct mp_listener *l);
+
+// Connects to the manager at `address` and authenticates with `authkey`
+// (if `keylen > 0`), within `timeout_ms`.
+//
+// # Returns
+// `MP_OK`; `MP_E_AUTH`; `MP_E_TIMEOUT`; `MP_E_NOTFOUND` (no server);
+// `MP_E_INVAL`.
+//
+// # Safety
+// `address` is a NUL-terminated string; `authkey` points to `keylen`
+// bytes (NULL if 0); `out` is valid.
+mp_status mp_mgr_connect(const char *address,
+                         const uint8_t *authkey,
+                         size_t keylen,
+                         int64_t timeout_ms,
+                         struct mp_mgr **out);
+
+// Calls any method of any object: the one entry point bindings need.
+// `args_cbor` is a CBOR array of the arguments; the result comes back
+// CBOR-encoded in `*result_cbor` (free with `mp_buf_free`). Methods,
+// arguments and results: docs/PROTOCOL.md §4.
+//
+// # Returns
+// `MP_OK`; a server-side failure as its own status with the server's
+// message in `mp_last_error_message`: `MP_E_NOTFOUND` (KeyError, missing
+// attribute, value not in list), `MP_E_INDEX` (IndexError), `MP_E_TYPE`
+// (wrong argument type, unhashable key, kind mismatch),
+// `MP_E_UNSUPPORTED` (unknown kind or method), `MP_E_INVAL` (wrong
+// argument count, invalid CBOR), `MP_E_PERM` (release of a lock not held);
+// transport failures: `MP_E_EOF`, `MP_E_IO`.
+//
+// # Safety
+// `m` live; `kind`, `name`, `method` NUL-terminated; `args_cbor` points to
+// `args_len` bytes; `result_cbor` valid.
+mp_status mp_mgr_call(struct mp_mgr *m,
+                      const char *kind,
+                      const char *name,
+                      const char *method,
+                      const uint8_t *args_cbor,
+                      size_t args_len,
+                      struct mp_buf *result_cbor);
+
+// `dict[key] = val` on the dict named `dict`; `key` and `val` are CBOR
+// items.
+//
+// # Safety
+// `m` live; `dict` NUL-terminated; `key`/`val` point to `klen`/`vlen` bytes.
+mp_status mp_mgr_dict_set(struct mp_mgr *m,
+                          const char *dict,
+                          const uint8_t *key,
+                          size_t klen,
+                          const uint8_t *val,
+                          size_t vlen);
+
+// `dict[key]` as a CBOR item in `*val` (free with `mp_buf_free`).
+//
+// # Returns
+// `MP_OK`; `MP_E_NOTFOUND` when the key is absent.
+//
+// # Safety
+// `m` live; `dict` NUL-terminated; `key` points to `klen` bytes; `val` valid.
+mp_status mp_mgr_dict_get(struct mp_mgr *m,
+                          const char *dict,
+                          const uint8_t *key,
+                          size_t klen,
+                          struct mp_buf *val);
+
+// `del dict[key]`.
+//
+// # Returns
+// `MP_OK`; `MP_E_NOTFOUND` when the key is absent.
+//
+// # Safety
+// `m` live; `dict` NUL-terminated; `key` points to `klen` bytes.
+mp_status mp_mgr_dict_del(struct mp_mgr *m,
+                          const char *dict,
+                          const uint8_t *key,
+                          size_t klen);
+
+// `len(dict)` in `*out`.
+//
+// # Safety
+// `m` live; `dict` NUL-terminated; `out` valid.
+mp_status mp_mgr_dict_len(struct mp_mgr *m,
+                          const char *dict,
+                          size_t *out);
+
+// Atomically adds `delta` to the integer at `dict[key]` (a missing key
+// counts as 0) and writes the new value to `*out_new`.
+//
+// # Returns
+// `MP_OK`; `MP_E_TYPE` if the value is not an integer; `MP_E_INVAL` on
+// 64-bit overflow.
+//
+// # Safety
+// `m` live; `dict` NUL-terminated; `key` points to `klen` bytes; `out_new`
+// valid.
+mp_status mp_mgr_dict_incr(struct mp_mgr *m,
+                           const char *dict,
+                           const uint8_t *key,
+                           size_t klen,
+                           int64_t delta,
+                           int64_t *out_new);
+
+// Closes the connection and frees the handle. Locks and semaphores this
+// connection holds on the server are released. NULL is a no-op.
+//
+// # Safety
+// `m` is NULL or a live handle, not used afterwards.
+void mp_mgr_close(struct mp_mgr *m);
+
+// Starts a manager server at `address` (`unix:/path`, `unix:@name`, or
+// `tcp:host:port`, which requires an authkey). With `keylen > 0` every
+// client must authenticate with `authkey`.
+//
+// # Returns
+// `MP_OK` with the server in `*out`; `MP_E_INVAL`; `MP_E_EXISTS`
+// (address in use); `MP_E_IO`.
+//
+// # Safety
+// `address` is a NUL-terminated string; `authkey` points to `keylen`
+// bytes (NULL if 0); `out` is valid.
+mp_status mp_mgr_serve(const char *address,
+                       const uint8_t *authkey,
+                       size_t keylen,
+                       struct mp_mgr_server **out);
+
+// Copies the server's address (e.g. the real port after `tcp:...:0`),
+// NUL-terminated, into `buf`.
+//
+// # Returns
+// `MP_OK` with the length (without NUL) in `*out_len`; `MP_E_BUFSIZE`
+// with the size needed (with NUL) in `*out_len`.
+//
+// # Safety
+// `s` live; `buf` has `cap` writable bytes (NULL if 0); `out_len` valid.
+mp_status mp_mgr_server_address(const struct mp_mgr_server *s,
+                                char *buf,
+                                size_t cap,
+                                size_t *out_len);
+
+// Stops serving: no new clients, every client disconnected (blocked
+// calls fail with `MP_E_SHUTDOWN`), server threads joined, all objects
+// dropped; then frees `s`. Consumes `s` on every path.
+//
+// # Returns
+// `MP_OK`; `MP_E_NULL` if `s` is NULL.
+//
+// # Safety
+// `s` is NULL or a live handle, not used afterwards.
+mp_status mp_mgr_server_shutdown(struct mp_mgr_server *s);
 
 // Creates a connected pair of ends (Python's `Pipe(duplex)`): a Unix
 // socketpair when `duplex`, else a pipe whose `*a` end only receives and

@@ -13,6 +13,8 @@
 pub(crate) mod boundary;
 pub mod bytes;
 pub mod listener;
+pub mod manager;
+pub mod manager_server;
 pub mod pipe;
 pub mod queue;
 pub mod status;

@@ -1,0 +1,387 @@
+//! `mp_mgr_*`: a client connection to a manager.
+
+use super::boundary::{
+    boundary, boundary_or, bytes_arg, check_not_null, free_handle, into_handle, str_arg, try_status, with_handle,
+    Castable,
+};
+use super::bytes::mp_buf;
+use super::status::{mp_status, set_last_error, MP_OK};
+use super::timeout_of_ms;
+use crate::error::{Error, ErrorKind, Result};
+use crate::manager::protocol::{decode_value, encode_value};
+use crate::manager::ManagerClient;
+use crate::pipe::ListenerOptions;
+use ciborium::Value;
+use std::ffi::c_char;
+
+/// A connection to a manager server (ours, embedded with `mp_mgr_serve`
+/// or run by `mpipc manager serve`). Objects are addressed by kind and
+/// name and created on first use.
+///
+/// Created by `mp_mgr_connect`, freed by `mp_mgr_close`. Thread-safe:
+/// calls from several threads are serialised.
+///
+/// Under the hood: `Box<ManagerClient>` owning one connection.
+///
+/// Methods: `mp_mgr_connect`, `mp_mgr_call`, `mp_mgr_dict_set`,
+/// `mp_mgr_dict_get`, `mp_mgr_dict_del`, `mp_mgr_dict_len`,
+/// `mp_mgr_dict_incr`, `mp_mgr_close`.
+pub struct mp_mgr {
+    _private: [u8; 0],
+}
+
+impl Castable for mp_mgr {
+    type Rust = ManagerClient;
+}
+
+/// Connects to the manager at `address` and authenticates with `authkey`
+/// (if `keylen > 0`), within `timeout_ms`.
+///
+/// # Returns
+/// `MP_OK`; `MP_E_AUTH`; `MP_E_TIMEOUT`; `MP_E_NOTFOUND` (no server);
+/// `MP_E_INVAL`.
+///
+/// # Safety
+/// `address` is a NUL-terminated string; `authkey` points to `keylen`
+/// bytes (NULL if 0); `out` is valid.
+#[no_mangle]
+pub unsafe extern "C" fn mp_mgr_connect(
+    address: *const c_char,
+    authkey: *const u8,
+    keylen: usize,
+    timeout_ms: i64,
+    out: *mut *mut mp_mgr,
+) -> mp_status {
+    boundary(|| {
+        check_not_null!(out);
+        // SAFETY: per the contract.
+        let (address, key) = match unsafe { (str_arg(address, "address"), bytes_arg(authkey, keylen, "authkey")) } {
+            (Ok(a), Ok(k)) => (a, k),
+            (Err(s), _) | (_, Err(s)) => return s,
+        };
+        let opts = ListenerOptions { authkey: Some(key.to_vec()), ..Default::default() };
+        let c = try_status!(ManagerClient::connect(address, &opts, timeout_of_ms(timeout_ms)));
+        // SAFETY: out is non-NULL and writable.
+        unsafe { *out = into_handle::<mp_mgr>(c) };
+        MP_OK
+    })
+}
+
+/// Calls any method of any object: the one entry point bindings need.
+/// `args_cbor` is a CBOR array of the arguments; the result comes back
+/// CBOR-encoded in `*result_cbor` (free with `mp_buf_free`). Methods,
+/// arguments and results: docs/PROTOCOL.md §4.
+///
+/// # Returns
+/// `MP_OK`; a server-side failure as its own status with the server's
+/// message in `mp_last_error_message`: `MP_E_NOTFOUND` (KeyError, missing
+/// attribute, value not in list), `MP_E_INDEX` (IndexError), `MP_E_TYPE`
+/// (wrong argument type, unhashable key, kind mismatch),
+/// `MP_E_UNSUPPORTED` (unknown kind or method), `MP_E_INVAL` (wrong
+/// argument count, invalid CBOR), `MP_E_PERM` (release of a lock not held);
+/// transport failures: `MP_E_EOF`, `MP_E_IO`.
+///
+/// # Safety
+/// `m` live; `kind`, `name`, `method` NUL-terminated; `args_cbor` points to
+/// `args_len` bytes; `result_cbor` valid.
+#[no_mangle]
+pub unsafe extern "C" fn mp_mgr_call(
+    m: *mut mp_mgr,
+    kind: *const c_char,
+    name: *const c_char,
+    method: *const c_char,
+    args_cbor: *const u8,
+    args_len: usize,
+    result_cbor: *mut mp_buf,
+) -> mp_status {
+    // SAFETY: m is a live handle or NULL (checked).
+    unsafe {
+        with_handle(m, |c| {
+            check_not_null!(result_cbor);
+            let (kind, name, method, args) = match (
+                str_arg(kind, "kind"),
+                str_arg(name, "name"),
+                str_arg(method, "method"),
+                bytes_arg(args_cbor, args_len, "args_cbor"),
+            ) {
+                (Ok(k), Ok(n), Ok(m), Ok(a)) => (k, n, m, a),
+                (Err(s), ..) | (_, Err(s), ..) | (_, _, Err(s), _) | (.., Err(s)) => return s,
+            };
+            let out = try_status!(c.call_encoded(kind, name, method, args));
+            *result_cbor = mp_buf::from_vec(out);
+            MP_OK
+        })
+    }
+}
+
+/// Decodes one CBOR item passed by C.
+unsafe fn item(p: *const u8, len: usize, what: &str) -> std::result::Result<Value, mp_status> {
+    // SAFETY: per the caller's contract.
+    let bytes = unsafe { bytes_arg(p, len, what)? };
+    decode_value(bytes).map_err(|e| set_last_error(&Error::new(ErrorKind::Invalid, format!("{what}: {}", e.message()))))
+}
+
+fn dict_call(
+    c: &ManagerClient,
+    dict: *const c_char,
+    method: &str,
+    args: Vec<Value>,
+) -> std::result::Result<Value, mp_status> {
+    // SAFETY: dict is NUL-terminated per the callers' contracts.
+    let dict = unsafe { str_arg(dict, "dict")? };
+    c.call("dict", dict, method, args).map_err(|e| set_last_error(&e))
+}
+
+/// `dict[key] = val` on the dict named `dict`; `key` and `val` are CBOR
+/// items.
+///
+/// # Safety
+/// `m` live; `dict` NUL-terminated; `key`/`val` point to `klen`/`vlen` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mp_mgr_dict_set(
+    m: *mut mp_mgr,
+    dict: *const c_char,
+    key: *const u8,
+    klen: usize,
+    val: *const u8,
+    vlen: usize,
+) -> mp_status {
+    // SAFETY: m is a live handle or NULL (checked); the rest per the contract.
+    unsafe {
+        with_handle(m, |c| {
+            let (k, v) = match (item(key, klen, "key"), item(val, vlen, "val")) {
+                (Ok(k), Ok(v)) => (k, v),
+                (Err(s), _) | (_, Err(s)) => return s,
+            };
+            dict_call(c, dict, "set", vec![k, v]).map_or_else(|s| s, |_| MP_OK)
+        })
+    }
+}
+
+/// `dict[key]` as a CBOR item in `*val` (free with `mp_buf_free`).
+///
+/// # Returns
+/// `MP_OK`; `MP_E_NOTFOUND` when the key is absent.
+///
+/// # Safety
+/// `m` live; `dict` NUL-terminated; `key` points to `klen` bytes; `val` valid.
+#[no_mangle]
+pub unsafe extern "C" fn mp_mgr_dict_get(
+    m: *mut mp_mgr,
+    dict: *const c_char,
+    key: *const u8,
+    klen: usize,
+    val: *mut mp_buf,
+) -> mp_status {
+    // SAFETY: m is a live handle or NULL (checked); the rest per the contract.
+    unsafe {
+        with_handle(m, |c| {
+            check_not_null!(val);
+            let k = match item(key, klen, "key") {
+                Ok(k) => k,
+                Err(s) => return s,
+            };
+            match dict_call(c, dict, "get", vec![k]) {
+                Ok(v) => {
+                    *val = mp_buf::from_vec(encode_value(&v));
+                    MP_OK
+                }
+                Err(s) => s,
+            }
+        })
+    }
+}
+
+/// `del dict[key]`.
+///
+/// # Returns
+/// `MP_OK`; `MP_E_NOTFOUND` when the key is absent.
+///
+/// # Safety
+/// `m` live; `dict` NUL-terminated; `key` points to `klen` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mp_mgr_dict_del(
+    m: *mut mp_mgr,
+    dict: *const c_char,
+    key: *const u8,
+    klen: usize,
+) -> mp_status {
+    // SAFETY: m is a live handle or NULL (checked); the rest per the contract.
+    unsafe {
+        with_handle(m, |c| {
+            let k = match item(key, klen, "key") {
+                Ok(k) => k,
+                Err(s) => return s,
+            };
+            dict_call(c, dict, "del", vec![k]).map_or_else(|s| s, |_| MP_OK)
+        })
+    }
+}
+
+/// `len(dict)` in `*out`.
+///
+/// # Safety
+/// `m` live; `dict` NUL-terminated; `out` valid.
+#[no_mangle]
+pub unsafe extern "C" fn mp_mgr_dict_len(m: *mut mp_mgr, dict: *const c_char, out: *mut usize) -> mp_status {
+    // SAFETY: m is a live handle or NULL (checked); the rest per the contract.
+    unsafe {
+        with_handle(m, |c| {
+            check_not_null!(out);
+            match dict_call(c, dict, "len", vec![]).map(|v| int_of(&v)) {
+                Ok(Ok(n)) => {
+                    *out = n as usize;
+                    MP_OK
+                }
+                Ok(Err(e)) => set_last_error(&e),
+                Err(s) => s,
+            }
+        })
+    }
+}
+
+/// Atomically adds `delta` to the integer at `dict[key]` (a missing key
+/// counts as 0) and writes the new value to `*out_new`.
+///
+/// # Returns
+/// `MP_OK`; `MP_E_TYPE` if the value is not an integer; `MP_E_INVAL` on
+/// 64-bit overflow.
+///
+/// # Safety
+/// `m` live; `dict` NUL-terminated; `key` points to `klen` bytes; `out_new`
+/// valid.
+#[no_mangle]
+pub unsafe extern "C" fn mp_mgr_dict_incr(
+    m: *mut mp_mgr,
+    dict: *const c_char,
+    key: *const u8,
+    klen: usize,
+    delta: i64,
+    out_new: *mut i64,
+) -> mp_status {
+    // SAFETY: m is a live handle or NULL (checked); the rest per the contract.
+    unsafe {
+        with_handle(m, |c| {
+            check_not_null!(out_new);
+            let k = match item(key, klen, "key") {
+                Ok(k) => k,
+                Err(s) => return s,
+            };
+            match dict_call(c, dict, "incr", vec![k, Value::Integer(delta.into())]).map(|v| int_of(&v)) {
+                Ok(Ok(n)) => {
+                    *out_new = n;
+                    MP_OK
+                }
+                Ok(Err(e)) => set_last_error(&e),
+                Err(s) => s,
+            }
+        })
+    }
+}
+
+fn int_of(v: &Value) -> Result<i64> {
+    match v {
+        Value::Integer(i) => {
+            i64::try_from(i128::from(*i)).map_err(|_| Error::new(ErrorKind::Corrupt, "integer out of range"))
+        }
+        _ => Err(Error::new(ErrorKind::Corrupt, "the manager answered a non-integer")),
+    }
+}
+
+/// Closes the connection and frees the handle. Locks and semaphores this
+/// connection holds on the server are released. NULL is a no-op.
+///
+/// # Safety
+/// `m` is NULL or a live handle, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn mp_mgr_close(m: *mut mp_mgr) {
+    // SAFETY: per the contract.
+    boundary_or((), || unsafe { free_handle(m) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::bytes::mp_buf_free;
+    use crate::ffi::manager_server::*;
+    use crate::ffi::status::*;
+    use std::ptr::{null, null_mut};
+
+    fn cbor(v: &Value) -> Vec<u8> {
+        encode_value(v)
+    }
+
+    #[test]
+    fn manager_calls_as_c_would() {
+        let addr = std::ffi::CString::new(format!("unix:@mpipc-ffi-mgr-{}", std::process::id())).unwrap();
+        // SAFETY: every pointer is NULL (on purpose) or valid.
+        unsafe {
+            let mut s = null_mut();
+            assert_eq!(mp_mgr_serve(addr.as_ptr(), b"k".as_ptr(), 1, &mut s), MP_OK);
+            let mut need = 0usize;
+            assert_eq!(mp_mgr_server_address(s, null_mut(), 0, &mut need), MP_E_BUFSIZE);
+            let mut m = null_mut();
+            assert_eq!(mp_mgr_connect(addr.as_ptr(), b"bad".as_ptr(), 3, 2000, &mut m), MP_E_AUTH);
+            assert_eq!(mp_mgr_connect(addr.as_ptr(), b"k".as_ptr(), 1, 2000, &mut m), MP_OK);
+            let key = cbor(&Value::Text("hits".into()));
+            let mut n = 0i64;
+            for _ in 0..3 {
+                assert_eq!(mp_mgr_dict_incr(m, c"d".as_ptr(), key.as_ptr(), key.len(), 2, &mut n), MP_OK);
+            }
+            assert_eq!(n, 6);
+            let val = cbor(&Value::Bytes(vec![1, 2, 3]));
+            let k2 = cbor(&Value::Integer(7.into()));
+            assert_eq!(mp_mgr_dict_set(m, c"d".as_ptr(), k2.as_ptr(), k2.len(), val.as_ptr(), val.len()), MP_OK);
+            let mut b = mp_buf { ptr: null_mut(), len: 0 };
+            assert_eq!(mp_mgr_dict_get(m, c"d".as_ptr(), k2.as_ptr(), k2.len(), &mut b), MP_OK);
+            assert_eq!(std::slice::from_raw_parts(b.ptr, b.len), &val[..]);
+            mp_buf_free(&mut b);
+            let mut len = 0usize;
+            assert_eq!(mp_mgr_dict_len(m, c"d".as_ptr(), &mut len), MP_OK);
+            assert_eq!(len, 2);
+            assert_eq!(mp_mgr_dict_del(m, c"d".as_ptr(), k2.as_ptr(), k2.len()), MP_OK);
+            assert_eq!(mp_mgr_dict_del(m, c"d".as_ptr(), k2.as_ptr(), k2.len()), MP_E_NOTFOUND);
+            assert_eq!(mp_mgr_dict_get(m, c"d".as_ptr(), k2.as_ptr(), k2.len(), &mut b), MP_E_NOTFOUND);
+            assert!(std::ffi::CStr::from_ptr(mp_last_error()).to_str().unwrap().contains("KeyError"));
+            assert_eq!(mp_mgr_dict_set(m, c"d".as_ptr(), b"\xff".as_ptr(), 1, val.as_ptr(), val.len()), MP_E_INVAL);
+            let args = cbor(&Value::Array(vec![Value::Integer(1.into())]));
+            assert_eq!(
+                mp_mgr_call(m, c"list".as_ptr(), c"l".as_ptr(), c"append".as_ptr(), args.as_ptr(), args.len(), &mut b),
+                MP_OK
+            );
+            mp_buf_free(&mut b);
+            let none = cbor(&Value::Array(vec![]));
+            assert_eq!(
+                mp_mgr_call(m, c"list".as_ptr(), c"l".as_ptr(), c"pop".as_ptr(), none.as_ptr(), none.len(), &mut b),
+                MP_OK
+            );
+            assert_eq!(decode_value(std::slice::from_raw_parts(b.ptr, b.len)).unwrap(), Value::Integer(1.into()));
+            mp_buf_free(&mut b);
+            assert_eq!(
+                mp_mgr_call(m, c"list".as_ptr(), c"l".as_ptr(), c"pop".as_ptr(), none.as_ptr(), none.len(), &mut b),
+                MP_E_INDEX
+            );
+            assert_eq!(
+                mp_mgr_call(m, c"list".as_ptr(), c"l".as_ptr(), c"fly".as_ptr(), none.as_ptr(), none.len(), &mut b),
+                MP_E_UNSUPPORTED
+            );
+            assert_eq!(
+                mp_mgr_call(m, c"dict".as_ptr(), c"l".as_ptr(), c"len".as_ptr(), none.as_ptr(), none.len(), &mut b),
+                MP_E_TYPE
+            );
+            assert_eq!(
+                mp_mgr_call(m, c"list".as_ptr(), c"l".as_ptr(), c"len".as_ptr(), val.as_ptr(), val.len(), &mut b),
+                MP_E_INVAL,
+                "args must be an array"
+            );
+            assert_eq!(
+                mp_mgr_call(m, null(), c"l".as_ptr(), c"len".as_ptr(), none.as_ptr(), none.len(), &mut b),
+                MP_E_NULL
+            );
+            mp_mgr_close(m);
+            mp_mgr_close(null_mut());
+            assert_eq!(mp_mgr_server_shutdown(s), MP_OK);
+            assert_eq!(mp_mgr_server_shutdown(null_mut()), MP_E_NULL);
+        }
+    }
+}

@@ -278,8 +278,8 @@ mp_status mp_listener_bind_ex(const char *address,
 //
 // # Returns
 // `MP_OK` with the new connection in `*out`; `MP_E_TIMEOUT`; `MP_E_AUTH`
-// (the peer failed the handshake and was dropped; the listener stays
-// usable).
+// (the peer failed the handshake and was dropped); `MP_E_EOF` (the peer
+// left during the handshake). The listener stays usable after either.
 //
 // # Safety
 // `l` is a live handle; `out` is valid.
@@ -487,8 +487,10 @@ mp_status mp_pipe_from_fd(int fd,
 
 // Connects to a listener (mpipc's or Python's `Listener`) at `address`
 // (`unix:/path`, `unix:@name`, `tcp:host:port`) and, if `keylen > 0`,
-// runs the HMAC handshake in both directions, all within `timeout_ms`.
-// TCP requires an authkey.
+// runs the HMAC handshake in both directions, all within `timeout_ms`
+// (with 0 or a negative timeout, the handshake is still bounded by 10 s).
+// TCP requires an authkey. A Unix listener whose backlog stays full is
+// retried until the deadline (`MP_E_TIMEOUT`).
 //
 // # Returns
 // `MP_OK`; `MP_E_AUTH` (keys differ); `MP_E_TIMEOUT`; `MP_E_NOTFOUND`

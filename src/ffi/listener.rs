@@ -95,8 +95,8 @@ pub unsafe extern "C" fn mp_listener_bind_ex(
 ///
 /// # Returns
 /// `MP_OK` with the new connection in `*out`; `MP_E_TIMEOUT`; `MP_E_AUTH`
-/// (the peer failed the handshake and was dropped; the listener stays
-/// usable).
+/// (the peer failed the handshake and was dropped); `MP_E_EOF` (the peer
+/// left during the handshake). The listener stays usable after either.
 ///
 /// # Safety
 /// `l` is a live handle; `out` is valid.

@@ -91,8 +91,10 @@ pub unsafe extern "C" fn mp_pipe_from_fd(fd: std::ffi::c_int, out: *mut *mut mp_
 
 /// Connects to a listener (mpipc's or Python's `Listener`) at `address`
 /// (`unix:/path`, `unix:@name`, `tcp:host:port`) and, if `keylen > 0`,
-/// runs the HMAC handshake in both directions, all within `timeout_ms`.
-/// TCP requires an authkey.
+/// runs the HMAC handshake in both directions, all within `timeout_ms`
+/// (with 0 or a negative timeout, the handshake is still bounded by 10 s).
+/// TCP requires an authkey. A Unix listener whose backlog stays full is
+/// retried until the deadline (`MP_E_TIMEOUT`).
 ///
 /// # Returns
 /// `MP_OK`; `MP_E_AUTH` (keys differ); `MP_E_TIMEOUT`; `MP_E_NOTFOUND`

@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::sync::Deadline;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
-use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+use std::os::unix::net::{SocketAddr, UnixListener};
 use std::time::Duration;
 
 /// How long an accepted peer may take to complete the authentication
@@ -42,6 +42,9 @@ pub struct Listener {
     fd: OwnedFd,
     address: Address,
     authkey: Option<Vec<u8>>,
+    /// The process that bound it: only it removes the socket file (a
+    /// forked child closing its copy must not), as Python's Listener.
+    creator: libc::pid_t,
 }
 
 impl Listener {
@@ -74,7 +77,9 @@ impl Listener {
                 (l.into(), Address::Tcp(local.ip().to_string(), local.port()))
             }
         };
-        Ok(Listener { fd, address: addr, authkey: opts.authkey.clone().filter(|k| !k.is_empty()) })
+        // SAFETY: getpid has no preconditions.
+        let creator = unsafe { libc::getpid() };
+        Ok(Listener { fd, address: addr, authkey: opts.authkey.clone().filter(|k| !k.is_empty()), creator })
     }
 
     /// The address bound (with the actual port for `tcp:...:0`).
@@ -125,7 +130,8 @@ impl Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        if let Address::Unix(path) = &self.address {
+        // SAFETY: getpid has no preconditions.
+        if let (Address::Unix(path), true) = (&self.address, unsafe { libc::getpid() } == self.creator) {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -152,6 +158,61 @@ fn set_nodelay(fd: &OwnedFd) {
     };
 }
 
+/// Connects a Unix stream socket to a path (or an abstract name), within
+/// the deadline. A blocking `connect(2)` on a Unix socket waits without
+/// bound while the listener's backlog is full (Python's `Listener` has a
+/// backlog of 1), so with a deadline the socket is non-blocking and a full
+/// backlog (`EAGAIN`) is retried with short pauses until the deadline.
+fn connect_unix(name: &[u8], is_abstract: bool, deadline: Deadline, addr: &Address) -> Result<OwnedFd> {
+    // SAFETY: an all-zero sockaddr_un is valid; we fill family and path.
+    let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let start = usize::from(is_abstract); // abstract names start with a NUL
+    if start + name.len() + usize::from(!is_abstract) > sa.sun_path.len() {
+        return Err(Error::new(ErrorKind::Invalid, format!("{addr}: name too long")));
+    }
+    for (i, &b) in name.iter().enumerate() {
+        sa.sun_path[start + i] = b as libc::c_char;
+    }
+    let len = std::mem::offset_of!(libc::sockaddr_un, sun_path) + start + name.len() + usize::from(!is_abstract);
+    let nonblocking = !matches!(deadline, Deadline::Never);
+    let flags = libc::SOCK_STREAM | libc::SOCK_CLOEXEC | if nonblocking { libc::SOCK_NONBLOCK } else { 0 };
+    // SAFETY: plain socket creation.
+    let raw = unsafe { libc::socket(libc::AF_UNIX, flags, 0) };
+    if raw < 0 {
+        return Err(Error::last_os_error("socket"));
+    }
+    // SAFETY: a fresh descriptor nobody else owns.
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+    let mut pause = Duration::from_micros(200);
+    loop {
+        // SAFETY: sa is a valid sockaddr_un of `len` bytes.
+        let rc =
+            unsafe { libc::connect(fd.as_raw_fd(), (&sa as *const libc::sockaddr_un).cast(), len as libc::socklen_t) };
+        if rc == 0 {
+            // Connection::from_owned_fd makes the descriptor blocking again.
+            return Ok(fd);
+        }
+        let err = std::io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EINTR) => {}
+            Some(libc::EAGAIN) => match deadline.next_remaining() {
+                Some(left) => {
+                    std::thread::sleep(pause.min(left));
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::Timeout,
+                        format!("connect {addr}: the listener's backlog stayed full"),
+                    ))
+                }
+            },
+            _ => return Err(Error::from_io(&format!("connect {addr}"), err)),
+        }
+    }
+}
+
 /// Connects to a [`Listener`] (ours or Python's) at `address` and, with an
 /// authkey, runs the handshake, all within `timeout`
 /// ([`ErrorKind::Timeout`]). Python's `Client(address, authkey=...)`.
@@ -161,12 +222,10 @@ pub fn connect(address: &str, opts: &ListenerOptions, timeout: Option<Duration>)
     let deadline = Deadline::from_timeout(timeout);
     let fd: OwnedFd = match &addr {
         Address::Unix(path) => {
-            UnixStream::connect(path).map_err(|e| Error::from_io(&format!("connect {addr}"), e))?.into()
+            use std::os::unix::ffi::OsStrExt;
+            connect_unix(path.as_os_str().as_bytes(), false, deadline, &addr)?
         }
-        Address::Abstract(name) => {
-            let sa = SocketAddr::from_abstract_name(name).map_err(|e| Error::from_io("abstract address", e))?;
-            UnixStream::connect_addr(&sa).map_err(|e| Error::from_io(&format!("connect {addr}"), e))?.into()
-        }
+        Address::Abstract(name) => connect_unix(name, true, deadline, &addr)?,
         Address::Tcp(host, port) => {
             use std::net::ToSocketAddrs;
             let mut last = Error::new(ErrorKind::NotFound, format!("{addr}: host not found"));

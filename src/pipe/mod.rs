@@ -288,7 +288,13 @@ impl Connection {
         let (len, hdr) = self.next_frame(&mut rx, Deadline::from_timeout(timeout))?;
         // Not zero-filled: for large messages zeroing costs as much as a
         // memory copy. take_payload fills all `len` bytes or fails.
-        let mut v = Vec::with_capacity(len);
+        let mut v = Vec::new();
+        if v.try_reserve_exact(len).is_err() {
+            // Refuse like an oversized frame: the stream cannot be skipped.
+            let e = Error::new(ErrorKind::TooBig, format!("cannot allocate {len} bytes for an incoming message"));
+            rx.broken = Some(e.clone());
+            return Err(e);
+        }
         // SAFETY: v has capacity len; take_payload writes exactly len bytes
         // on success, after which they are initialised.
         unsafe {
@@ -468,9 +474,16 @@ fn write_pipe_nosigpipe(fd: RawFd, iov: &[libc::iovec]) -> isize {
         libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
         let n = libc::writev(fd, iov.as_ptr(), iov.len() as libc::c_int);
         let errno = *libc::__errno_location();
-        if n < 0 && errno == libc::EPIPE && !already_pending {
-            let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-            libc::sigtimedwait(&block, std::ptr::null_mut(), &zero);
+        // The reader may vanish mid-write: the kernel then raises SIGPIPE
+        // even though writev reports the bytes it did write. So check for a
+        // pending SIGPIPE whatever writev returned.
+        if !already_pending {
+            let mut now_pending: libc::sigset_t = std::mem::zeroed();
+            libc::sigpending(&mut now_pending);
+            if libc::sigismember(&now_pending, libc::SIGPIPE) == 1 {
+                let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+                libc::sigtimedwait(&block, std::ptr::null_mut(), &zero);
+            }
         }
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
         *libc::__errno_location() = errno;
@@ -519,17 +532,21 @@ pub fn wait_fds(fds: &[RawFd], deadline: Deadline) -> Result<Vec<usize>> {
 /// at most `timeout`; returns the indexes of the ready ones
 /// (`multiprocessing.connection.wait`). Buffered messages count as ready.
 pub fn wait(conns: &[&Connection], timeout: Option<Duration>) -> Result<Vec<usize>> {
-    let mut ready = Vec::new();
+    let mut buffered = Vec::new();
     for (i, c) in conns.iter().enumerate() {
         if c.has_buffered()? {
-            ready.push(i);
+            buffered.push(i);
         }
     }
-    if !ready.is_empty() {
-        return Ok(ready);
-    }
+    // Report every ready connection, not only the buffered ones: a peer
+    // that keeps a buffer full must not starve the others.
+    let deadline = if buffered.is_empty() { Deadline::from_timeout(timeout) } else { Deadline::Now };
     let fds: Vec<RawFd> = conns.iter().map(|c| c.fileno()).collect();
-    wait_fds(&fds, Deadline::from_timeout(timeout))
+    let mut ready = wait_fds(&fds, deadline)?;
+    ready.extend(buffered);
+    ready.sort_unstable();
+    ready.dedup();
+    Ok(ready)
 }
 
 #[cfg(test)]

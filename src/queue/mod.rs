@@ -259,7 +259,7 @@ impl Queue {
     pub fn get_timeout(&self, timeout: Option<Duration>) -> Result<Vec<u8>> {
         self.take(timeout, |q, tx| {
             let len = q.record_len(&tx.state)?;
-            let mut v = vec![0u8; len as usize];
+            let mut v = alloc_message(len)?;
             q.read_payload(tx.state.head, &mut v);
             q.consume(tx, len);
             Ok(Some(v))
@@ -326,7 +326,7 @@ impl Queue {
             let mut out = Vec::new();
             while tx.state.count > 0 && out.len() < max {
                 let len = q.record_len(&tx.state)?;
-                let mut v = vec![0u8; len as usize];
+                let mut v = alloc_message(len)?;
                 q.read_payload(tx.state.head, &mut v);
                 q.consume(tx, len);
                 out.push(v);
@@ -701,6 +701,16 @@ impl Queue {
             std::ptr::copy_nonoverlapping(self.data(), dst.as_mut_ptr().add(first), dst.len() - first);
         }
     }
+}
+
+/// A zeroed buffer for a message of `len` bytes; an allocation failure is
+/// an error (the message stays queued), not an abort.
+fn alloc_message(len: u64) -> Result<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len as usize)
+        .map_err(|_| Error::new(ErrorKind::TooBig, format!("cannot allocate {len} bytes for the message")))?;
+    v.resize(len as usize, 0);
+    Ok(v)
 }
 
 fn expiry_message(kind: ErrorKind) -> &'static str {

@@ -75,6 +75,41 @@ pub(crate) unsafe fn split_messages<'a>(
         .collect())
 }
 
+/// Reads the `(address, authkey, keylen)` arguments shared by every
+/// function that binds or connects, as the address and the options.
+///
+/// # Safety
+/// `address` is NULL or NUL-terminated; `authkey` points to `keylen` bytes
+/// (NULL if 0).
+pub(crate) unsafe fn endpoint_args<'a>(
+    address: *const c_char,
+    authkey: *const u8,
+    keylen: usize,
+) -> std::result::Result<(&'a str, crate::pipe::ListenerOptions), mp_status> {
+    // SAFETY: per the contract.
+    let (address, key) = unsafe { (str_arg(address, "address")?, bytes_arg(authkey, keylen, "authkey")?) };
+    Ok((address, crate::pipe::ListenerOptions { authkey: Some(key.to_vec()), ..Default::default() }))
+}
+
+/// Copies `text` NUL-terminated into `buf`: `MP_OK` with its length in
+/// `*out_len`, or `MP_E_BUFSIZE` with the size needed (length + 1).
+///
+/// # Safety
+/// `buf` has `cap` writable bytes (or is NULL); `out_len` is valid.
+pub(crate) unsafe fn copy_text_out(text: &str, buf: *mut c_char, cap: usize, out_len: *mut usize) -> mp_status {
+    // SAFETY: per the contract.
+    unsafe {
+        if buf.is_null() || cap < text.len() + 1 {
+            *out_len = text.len() + 1;
+            return set_last_error(&Error::buf_size(text.len() + 1));
+        }
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+        *buf.add(text.len()) = 0;
+        *out_len = text.len();
+    }
+    MP_OK
+}
+
 /// The status of a receive-into-buffer call: on `Ok(n)` writes `n` to
 /// `*out_len`; on [`ErrorKind::BufSize`] writes the size needed (the one
 /// documented exception to "outputs only on success").

@@ -1,14 +1,14 @@
 //! `mp_listener_*`: Python's `multiprocessing.connection.Listener`.
 
 use super::boundary::{
-    boundary, boundary_or, bytes_arg, check_not_null, free_handle, into_handle, str_arg, try_status, with_handle,
-    Castable,
+    boundary, boundary_or, check_not_null, copy_text_out, endpoint_args, free_handle, into_handle, try_status,
+    with_handle, Castable,
 };
 use super::pipe::mp_pipe;
 use super::status::{mp_status, set_last_error, MP_OK};
 use super::timeout_of_ms;
 use crate::error::{Error, ErrorKind};
-use crate::pipe::{Listener, ListenerOptions};
+use crate::pipe::Listener;
 use std::ffi::c_char;
 
 /// A listening socket that accepts authenticated connections: Python's
@@ -75,14 +75,11 @@ pub unsafe extern "C" fn mp_listener_bind_ex(
             return set_last_error(&Error::new(ErrorKind::Invalid, format!("unknown flags {flags:#x}")));
         }
         // SAFETY: per the contract.
-        let (address, key) = match unsafe { (str_arg(address, "address"), bytes_arg(authkey, keylen, "authkey")) } {
-            (Ok(a), Ok(k)) => (a, k),
-            (Err(s), _) | (_, Err(s)) => return s,
+        let (address, mut opts) = match unsafe { endpoint_args(address, authkey, keylen) } {
+            Ok(a) => a,
+            Err(s) => return s,
         };
-        let opts = ListenerOptions {
-            authkey: Some(key.to_vec()),
-            allow_tcp_without_authkey: flags & MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY != 0,
-        };
+        opts.allow_tcp_without_authkey = flags & MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY != 0;
         let l = try_status!(Listener::bind(address, &opts));
         // SAFETY: out is non-NULL and writable.
         unsafe { *out = into_handle::<mp_listener>(l) };
@@ -133,15 +130,7 @@ pub unsafe extern "C" fn mp_listener_address(
     unsafe {
         with_handle(l, |l| {
             check_not_null!(out_len);
-            let s = l.address().to_string();
-            if buf.is_null() || cap < s.len() + 1 {
-                *out_len = s.len() + 1;
-                return set_last_error(&Error::buf_size(s.len() + 1));
-            }
-            std::ptr::copy_nonoverlapping(s.as_ptr(), buf.cast::<u8>(), s.len());
-            *buf.add(s.len()) = 0;
-            *out_len = s.len();
-            MP_OK
+            copy_text_out(&l.address().to_string(), buf, cap, out_len)
         })
     }
 }

@@ -1,8 +1,8 @@
 //! `mp_mgr_*`: a client connection to a manager.
 
 use super::boundary::{
-    boundary, boundary_or, bytes_arg, check_not_null, free_handle, into_handle, str_arg, try_status, with_handle,
-    Castable,
+    boundary, boundary_or, bytes_arg, check_not_null, endpoint_args, free_handle, into_handle, str_arg, try_status,
+    with_handle, Castable,
 };
 use super::bytes::mp_buf;
 use super::status::{mp_status, set_last_error, MP_OK};
@@ -10,7 +10,6 @@ use super::timeout_of_ms;
 use crate::error::{Error, ErrorKind, Result};
 use crate::manager::protocol::{decode_value, encode_value};
 use crate::manager::ManagerClient;
-use crate::pipe::ListenerOptions;
 use ciborium::Value;
 use std::ffi::c_char;
 
@@ -55,11 +54,10 @@ pub unsafe extern "C" fn mp_mgr_connect(
     boundary(|| {
         check_not_null!(out);
         // SAFETY: per the contract.
-        let (address, key) = match unsafe { (str_arg(address, "address"), bytes_arg(authkey, keylen, "authkey")) } {
-            (Ok(a), Ok(k)) => (a, k),
-            (Err(s), _) | (_, Err(s)) => return s,
+        let (address, opts) = match unsafe { endpoint_args(address, authkey, keylen) } {
+            Ok(a) => a,
+            Err(s) => return s,
         };
-        let opts = ListenerOptions { authkey: Some(key.to_vec()), ..Default::default() };
         let c = try_status!(ManagerClient::connect(address, &opts, timeout_of_ms(timeout_ms)));
         // SAFETY: out is non-NULL and writable.
         unsafe { *out = into_handle::<mp_mgr>(c) };

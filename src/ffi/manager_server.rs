@@ -1,12 +1,10 @@
 //! `mp_mgr_serve` / `mp_mgr_server_*`: an embedded manager server.
 
 use super::boundary::{
-    boundary, bytes_arg, check_not_null, free_handle, into_handle, str_arg, try_status, with_handle, Castable,
+    boundary, check_not_null, copy_text_out, endpoint_args, free_handle, into_handle, try_status, with_handle, Castable,
 };
-use super::status::{mp_status, set_last_error, MP_OK};
-use crate::error::Error;
+use super::status::{mp_status, MP_OK};
 use crate::manager::ManagerServer;
-use crate::pipe::ListenerOptions;
 use std::ffi::c_char;
 
 /// A manager server running in this process (an accept thread and one
@@ -49,11 +47,10 @@ pub unsafe extern "C" fn mp_mgr_serve(
     boundary(|| {
         check_not_null!(out);
         // SAFETY: per the contract.
-        let (address, key) = match unsafe { (str_arg(address, "address"), bytes_arg(authkey, keylen, "authkey")) } {
-            (Ok(a), Ok(k)) => (a, k),
-            (Err(s), _) | (_, Err(s)) => return s,
+        let (address, opts) = match unsafe { endpoint_args(address, authkey, keylen) } {
+            Ok(a) => a,
+            Err(s) => return s,
         };
-        let opts = ListenerOptions { authkey: Some(key.to_vec()), ..Default::default() };
         let s = try_status!(ManagerServer::serve(address, &opts));
         // SAFETY: out is non-NULL and writable.
         unsafe { *out = into_handle::<mp_mgr_server>(s) };
@@ -81,15 +78,7 @@ pub unsafe extern "C" fn mp_mgr_server_address(
     unsafe {
         with_handle(s, |s| {
             check_not_null!(out_len);
-            let text = s.address().to_string();
-            if buf.is_null() || cap < text.len() + 1 {
-                *out_len = text.len() + 1;
-                return set_last_error(&Error::buf_size(text.len() + 1));
-            }
-            std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
-            *buf.add(text.len()) = 0;
-            *out_len = text.len();
-            MP_OK
+            copy_text_out(&s.address().to_string(), buf, cap, out_len)
         })
     }
 }

@@ -2,14 +2,14 @@
 //! `Client()` / `connection.wait`.
 
 use super::boundary::{
-    boundary, boundary_or, bytes_arg, bytes_arg_mut, check_not_null, free_handle, into_handle, len_status,
-    split_messages, status_of, str_arg, try_status, with_handle, Castable, Handle,
+    boundary, boundary_or, bytes_arg, bytes_arg_mut, check_not_null, endpoint_args, free_handle, into_handle,
+    len_status, split_messages, status_of, try_status, with_handle, Castable, Handle,
 };
 use super::bytes::mp_buf;
 use super::status::{mp_status, set_last_error, MP_OK};
 use super::timeout_of_ms;
 use crate::error::{Error, ErrorKind};
-use crate::pipe::{self, Connection, ListenerOptions};
+use crate::pipe::{self, Connection};
 use std::ffi::c_char;
 use std::os::fd::{FromRawFd, OwnedFd};
 
@@ -114,11 +114,10 @@ pub unsafe extern "C" fn mp_pipe_connect(
     boundary(|| {
         check_not_null!(out);
         // SAFETY: per the contract.
-        let (address, key) = match unsafe { (str_arg(address, "address"), bytes_arg(authkey, keylen, "authkey")) } {
-            (Ok(a), Ok(k)) => (a, k),
-            (Err(s), _) | (_, Err(s)) => return s,
+        let (address, opts) = match unsafe { endpoint_args(address, authkey, keylen) } {
+            Ok(a) => a,
+            Err(s) => return s,
         };
-        let opts = ListenerOptions { authkey: Some(key.to_vec()), ..Default::default() };
         let c = try_status!(pipe::connect(address, &opts, timeout_of_ms(timeout_ms)));
         // SAFETY: out is non-NULL and writable.
         unsafe { *out = into_handle::<mp_pipe>(c) };

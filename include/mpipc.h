@@ -233,6 +233,9 @@ typedef struct mpq_options {
 // No such method for this kind of object, or no such kind.
 #define MP_E_UNSUPPORTED -21
 
+// The barrier is broken (aborted, reset, or a wait timed out).
+#define MP_E_BROKEN -22
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

@@ -70,11 +70,14 @@ pub enum ErrorKind {
     Index = -20,
     /// No such method for this kind of object, or no such kind.
     Unsupported = -21,
+    /// A barrier is broken (aborted, reset, or a wait timed out), as
+    /// Python's BrokenBarrierError.
+    Broken = -22,
 }
 
 impl ErrorKind {
     /// Every kind, in code order: used by tests that walk the table.
-    pub const ALL: [ErrorKind; 21] = [
+    pub const ALL: [ErrorKind; 22] = [
         ErrorKind::Null,
         ErrorKind::Invalid,
         ErrorKind::Timeout,
@@ -96,6 +99,7 @@ impl ErrorKind {
         ErrorKind::Auth,
         ErrorKind::Index,
         ErrorKind::Unsupported,
+        ErrorKind::Broken,
     ];
 
     /// The C status code (`MP_E_*`) of this kind; always negative.
@@ -132,6 +136,7 @@ impl ErrorKind {
             ErrorKind::Auth => "MP_E_AUTH",
             ErrorKind::Index => "MP_E_INDEX",
             ErrorKind::Unsupported => "MP_E_UNSUPPORTED",
+            ErrorKind::Broken => "MP_E_BROKEN",
         }
     }
 
@@ -159,6 +164,7 @@ impl ErrorKind {
             ErrorKind::Auth => "authentication failed",
             ErrorKind::Index => "index out of range",
             ErrorKind::Unsupported => "no such method or kind",
+            ErrorKind::Broken => "barrier broken",
         }
     }
 }

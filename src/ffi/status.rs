@@ -55,6 +55,8 @@ pub const MP_E_AUTH: mp_status = -19;
 pub const MP_E_INDEX: mp_status = -20;
 /// No such method for this kind of object, or no such kind.
 pub const MP_E_UNSUPPORTED: mp_status = -21;
+/// The barrier is broken (aborted, reset, or a wait timed out).
+pub const MP_E_BROKEN: mp_status = -22;
 
 /// The status code of a core error kind (the table lives in
 /// [`ErrorKind`]; the constants above mirror it and a test checks both).
@@ -124,6 +126,7 @@ fn status_cstr(code: mp_status) -> &'static CStr {
         MP_E_AUTH => c"MP_E_AUTH: authentication failed",
         MP_E_INDEX => c"MP_E_INDEX: index out of range",
         MP_E_UNSUPPORTED => c"MP_E_UNSUPPORTED: no such method or kind",
+        MP_E_BROKEN => c"MP_E_BROKEN: barrier broken",
         _ => c"MP_E_UNKNOWN: unknown status",
     }
 }
@@ -221,6 +224,7 @@ mod tests {
             (ErrorKind::Auth, MP_E_AUTH),
             (ErrorKind::Index, MP_E_INDEX),
             (ErrorKind::Unsupported, MP_E_UNSUPPORTED),
+            (ErrorKind::Broken, MP_E_BROKEN),
         ];
         assert_eq!(table.len(), ErrorKind::ALL.len());
         for (kind, code) in table {

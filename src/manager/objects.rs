@@ -42,6 +42,14 @@ pub enum Kind {
     BoundedSemaphore,
     /// `event`.
     Event,
+    /// `queue`: FIFO with maxsize and JoinableQueue's task accounting.
+    Queue,
+    /// `condition`: a recursive lock with wait / notify.
+    Condition,
+    /// `barrier`.
+    Barrier,
+    /// `array`: fixed length, elements of one Python typecode.
+    Array,
 }
 
 impl Kind {
@@ -58,6 +66,10 @@ impl Kind {
             "semaphore" => Kind::Semaphore,
             "bounded_semaphore" => Kind::BoundedSemaphore,
             "event" => Kind::Event,
+            "queue" => Kind::Queue,
+            "condition" => Kind::Condition,
+            "barrier" => Kind::Barrier,
+            "array" => Kind::Array,
             other => return Err(Error::new(ErrorKind::Unsupported, format!("no object kind {other:?}"))),
         })
     }
@@ -75,6 +87,10 @@ impl Kind {
             Kind::Semaphore => "semaphore",
             Kind::BoundedSemaphore => "bounded_semaphore",
             Kind::Event => "event",
+            Kind::Queue => "queue",
+            Kind::Condition => "condition",
+            Kind::Barrier => "barrier",
+            Kind::Array => "array",
         }
     }
 }
@@ -100,6 +116,34 @@ enum State {
         held: IndexMap<ConnId, u64>,
     },
     Event(bool),
+    Queue {
+        items: std::collections::VecDeque<Value>,
+        maxsize: usize,
+        unfinished: u64,
+    },
+    /// A recursive lock plus waiters' tickets: `waiting` in arrival order,
+    /// `notified` the tickets released by notify.
+    Condition {
+        owner: Option<ConnId>,
+        depth: u64,
+        next_ticket: u64,
+        waiting: Vec<u64>,
+        notified: Vec<u64>,
+    },
+    /// `generation` advances when the barrier trips or is reset;
+    /// `reset_to` is the generation a reset started, so waiters of the
+    /// generation before it know they were broken, not released.
+    Barrier {
+        parties: u64,
+        count: u64,
+        generation: u64,
+        broken: bool,
+        reset_to: u64,
+    },
+    Array {
+        typecode: char,
+        items: Vec<Value>,
+    },
 }
 
 /// One named object.
@@ -144,6 +188,46 @@ impl Object {
                 State::Semaphore { value: v as u64, bound, held: IndexMap::new() }
             }
             Kind::Event => State::Event(false),
+            Kind::Queue => {
+                let maxsize = opt_int(args, 0, 0, "create")?;
+                State::Queue { items: Default::default(), maxsize: maxsize.max(0) as usize, unfinished: 0 }
+            }
+            Kind::Condition => {
+                State::Condition { owner: None, depth: 0, next_ticket: 0, waiting: vec![], notified: vec![] }
+            }
+            Kind::Barrier => {
+                let parties = opt_int(args, 0, 0, "create")?;
+                if parties < 1 {
+                    return Err(Error::new(ErrorKind::Invalid, "create a barrier with its number of parties (>= 1)"));
+                }
+                State::Barrier { parties: parties as u64, count: 0, generation: 0, broken: false, reset_to: 0 }
+            }
+            Kind::Array => {
+                let code = text_arg(args, 0, "create (typecode)")?;
+                let typecode = match code.as_bytes() {
+                    [c] if b"cbBhHiIlLqQfd".contains(c) => *c as char,
+                    _ => return Err(Error::new(ErrorKind::Invalid, format!("unknown array typecode {code:?}"))),
+                };
+                let items = match arg(args, 1, "create (length or items)")? {
+                    Value::Integer(n) => {
+                        let n = usize::try_from(i128::from(*n))
+                            .ok()
+                            .filter(|&n| n <= 1 << 24)
+                            .ok_or_else(|| Error::new(ErrorKind::Invalid, "array length must be 0 to 2^24"))?;
+                        let zero = if typecode == 'f' || typecode == 'd' {
+                            Value::Float(0.0)
+                        } else {
+                            Value::Integer(0.into())
+                        };
+                        vec![zero; n]
+                    }
+                    Value::Array(a) => a.iter().map(|v| check_element(typecode, v)).collect::<Result<_>>()?,
+                    _ => {
+                        return Err(Error::new(ErrorKind::Type, "create: the second argument is a length or an array"))
+                    }
+                };
+                State::Array { typecode, items }
+            }
         };
         Ok(Object { kind, state: Mutex::new(state), cond: Condvar::new() })
     }
@@ -167,6 +251,11 @@ impl Object {
         let mut st = self.lock();
         let released = match &mut *st {
             State::Lock { owner, depth } if *owner == Some(conn) => {
+                *owner = None;
+                *depth = 0;
+                true
+            }
+            State::Condition { owner, depth, .. } if *owner == Some(conn) => {
                 *owner = None;
                 *depth = 0;
                 true
@@ -228,6 +317,10 @@ impl Object {
             Kind::Lock | Kind::RLock => self.lock_call(st, method, args, ctx),
             Kind::Semaphore | Kind::BoundedSemaphore => self.sem_call(st, method, args, ctx),
             Kind::Event => self.event_call(st, method, args, ctx),
+            Kind::Queue => self.queue_call(st, method, args, ctx),
+            Kind::Condition => self.condition_call(st, method, args, ctx),
+            Kind::Barrier => self.barrier_call(st, method, args, ctx),
+            Kind::Array => array_call(st, method, args),
         }
     }
 
@@ -343,6 +436,301 @@ impl Object {
             _ => Err(no_method(self.kind, method)),
         }
     }
+}
+
+impl Object {
+    fn queue_call(&self, st: MutexGuard<'_, State>, method: &str, args: &[Value], ctx: &CallCtx) -> Result<Value> {
+        let full =
+            |s: &State| matches!(s, State::Queue { items, maxsize, .. } if *maxsize > 0 && items.len() >= *maxsize);
+        match method {
+            "put" => {
+                arity(args, 1, 2, method)?;
+                let (mut st, ok) = self.wait_until(st, timeout_ms(args, 1, method)?, ctx, |s| !full(s))?;
+                if !ok {
+                    return Err(Error::new(ErrorKind::Full, "queue full"));
+                }
+                let State::Queue { items, unfinished, .. } = &mut *st else { unreachable!() };
+                items.push_back(args[0].clone());
+                *unfinished += 1;
+                self.cond.notify_all();
+                Ok(Value::Null)
+            }
+            "get" => {
+                arity(args, 0, 1, method)?;
+                let (mut st, ok) = self.wait_until(
+                    st,
+                    timeout_ms(args, 0, method)?,
+                    ctx,
+                    |s| matches!(s, State::Queue { items, .. } if !items.is_empty()),
+                )?;
+                if !ok {
+                    return Err(Error::new(ErrorKind::Empty, "queue empty"));
+                }
+                let State::Queue { items, .. } = &mut *st else { unreachable!() };
+                let v = items.pop_front().expect("checked non-empty");
+                self.cond.notify_all();
+                Ok(v)
+            }
+            "task_done" => {
+                let mut st = st;
+                let State::Queue { unfinished, .. } = &mut *st else { unreachable!() };
+                if *unfinished == 0 {
+                    return Err(Error::new(ErrorKind::Invalid, "task_done() called too many times"));
+                }
+                *unfinished -= 1;
+                self.cond.notify_all();
+                Ok(Value::Null)
+            }
+            "join" => {
+                arity(args, 0, 1, method)?;
+                let (_guard, ok) = self.wait_until(st, timeout_ms(args, 0, method)?, ctx, |s| {
+                    matches!(s, State::Queue { unfinished: 0, .. })
+                })?;
+                if ok {
+                    Ok(Value::Null)
+                } else {
+                    Err(Error::new(ErrorKind::Timeout, "join timed out"))
+                }
+            }
+            "qsize" | "empty" | "full" => {
+                let State::Queue { items, .. } = &*st else { unreachable!() };
+                Ok(match method {
+                    "qsize" => Value::Integer(items.len().into()),
+                    "empty" => Value::Bool(items.is_empty()),
+                    _ => Value::Bool(full(&st)),
+                })
+            }
+            _ => Err(no_method(self.kind, method)),
+        }
+    }
+
+    fn condition_call(&self, st: MutexGuard<'_, State>, method: &str, args: &[Value], ctx: &CallCtx) -> Result<Value> {
+        let me = ctx.conn;
+        let mut st = st;
+        let owned = |s: &State| matches!(s, State::Condition { owner, .. } if *owner == Some(me));
+        match method {
+            "acquire" => {
+                arity(args, 0, 1, method)?;
+                let (mut st, ok) = self.wait_until(
+                    st,
+                    timeout_ms(args, 0, method)?,
+                    ctx,
+                    |s| matches!(s, State::Condition { owner, .. } if owner.is_none() || *owner == Some(me)),
+                )?;
+                if ok {
+                    let State::Condition { owner, depth, .. } = &mut *st else { unreachable!() };
+                    *owner = Some(me);
+                    *depth += 1;
+                }
+                Ok(Value::Bool(ok))
+            }
+            "release" => {
+                let State::Condition { owner, depth, .. } = &mut *st else { unreachable!() };
+                if *owner != Some(me) {
+                    return Err(Error::new(ErrorKind::Permission, "release of a condition this client does not hold"));
+                }
+                *depth -= 1;
+                if *depth == 0 {
+                    *owner = None;
+                    self.cond.notify_all();
+                }
+                Ok(Value::Null)
+            }
+            "notify" | "notify_all" => {
+                if !owned(&st) {
+                    return Err(Error::new(ErrorKind::Permission, "notify on a condition this client does not hold"));
+                }
+                let n = if method == "notify" { opt_int(args, 0, 1, method)?.max(0) as usize } else { usize::MAX };
+                let State::Condition { waiting, notified, .. } = &mut *st else { unreachable!() };
+                let k = n.min(waiting.len());
+                notified.extend(waiting.drain(..k));
+                self.cond.notify_all();
+                Ok(Value::Null)
+            }
+            "wait" => {
+                arity(args, 0, 1, method)?;
+                if !owned(&st) {
+                    return Err(Error::new(ErrorKind::Permission, "wait on a condition this client does not hold"));
+                }
+                // Release fully, wait for a notify (or the timeout), then
+                // take the lock back at its old depth, as Python does.
+                let State::Condition { owner, depth, next_ticket, waiting, .. } = &mut *st else { unreachable!() };
+                let ticket = *next_ticket;
+                *next_ticket += 1;
+                waiting.push(ticket);
+                let saved = std::mem::take(depth);
+                *owner = None;
+                self.cond.notify_all();
+                let res = self.wait_until(
+                    st,
+                    timeout_ms(args, 0, method)?,
+                    ctx,
+                    |s| matches!(s, State::Condition { notified, .. } if notified.contains(&ticket)),
+                );
+                let (st2, notified_ok) = match res {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let mut g = self.lock();
+                        if let State::Condition { waiting, notified, .. } = &mut *g {
+                            waiting.retain(|t| *t != ticket);
+                            notified.retain(|t| *t != ticket);
+                        }
+                        return Err(e);
+                    }
+                };
+                let mut st = st2;
+                if let State::Condition { waiting, notified, .. } = &mut *st {
+                    waiting.retain(|t| *t != ticket);
+                    notified.retain(|t| *t != ticket);
+                }
+                let (mut st, _) =
+                    self.wait_until(st, None, ctx, |s| matches!(s, State::Condition { owner: None, .. }))?;
+                let State::Condition { owner, depth, .. } = &mut *st else { unreachable!() };
+                *owner = Some(me);
+                *depth = saved;
+                Ok(Value::Bool(notified_ok))
+            }
+            _ => Err(no_method(self.kind, method)),
+        }
+    }
+
+    fn barrier_call(&self, st: MutexGuard<'_, State>, method: &str, args: &[Value], ctx: &CallCtx) -> Result<Value> {
+        let broken_err = || Error::new(ErrorKind::Broken, "BrokenBarrierError: the barrier is broken");
+        let mut st = st;
+        match method {
+            "wait" => {
+                arity(args, 0, 1, method)?;
+                let State::Barrier { parties, count, generation, broken, .. } = &mut *st else { unreachable!() };
+                if *broken {
+                    return Err(broken_err());
+                }
+                let index = *count;
+                *count += 1;
+                if *count == *parties {
+                    *count = 0;
+                    *generation += 1;
+                    self.cond.notify_all();
+                    return Ok(Value::Integer(index.into()));
+                }
+                let gen = *generation;
+                let (mut st, ok) = self.wait_until(
+                    st,
+                    timeout_ms(args, 0, method)?,
+                    ctx,
+                    |s| matches!(s, State::Barrier { generation, broken, .. } if *generation != gen || *broken),
+                )?;
+                let State::Barrier { generation, broken, reset_to, .. } = &mut *st else { unreachable!() };
+                if *generation != gen && !*broken && *reset_to != gen + 1 {
+                    return Ok(Value::Integer(index.into()));
+                }
+                if !ok {
+                    // A timed-out wait breaks the barrier for everyone.
+                    *broken = true;
+                    self.cond.notify_all();
+                }
+                Err(broken_err())
+            }
+            "abort" => {
+                let State::Barrier { broken, .. } = &mut *st else { unreachable!() };
+                *broken = true;
+                self.cond.notify_all();
+                Ok(Value::Null)
+            }
+            "reset" => {
+                // Current waiters are released broken; the barrier is new.
+                let State::Barrier { count, generation, broken, reset_to, .. } = &mut *st else { unreachable!() };
+                *count = 0;
+                *generation += 1;
+                *reset_to = *generation;
+                *broken = false;
+                self.cond.notify_all();
+                Ok(Value::Null)
+            }
+            "parties" | "n_waiting" | "broken" => {
+                let State::Barrier { parties, count, broken, .. } = &*st else { unreachable!() };
+                Ok(match method {
+                    "parties" => Value::Integer((*parties).into()),
+                    "n_waiting" => Value::Integer((*count).into()),
+                    _ => Value::Bool(*broken),
+                })
+            }
+            _ => Err(no_method(self.kind, method)),
+        }
+    }
+}
+
+/// Checks `v` fits an array of `typecode` (Python's array module ranges,
+/// 64-bit Linux sizes).
+fn check_element(typecode: char, v: &Value) -> Result<Value> {
+    let range: (i128, i128) = match typecode {
+        'c' | 'B' => (0, 255),
+        'b' => (-128, 127),
+        'h' => (-32768, 32767),
+        'H' => (0, 65535),
+        'i' => (i32::MIN as i128, i32::MAX as i128),
+        'I' => (0, u32::MAX as i128),
+        'l' | 'q' => (i64::MIN as i128, i64::MAX as i128),
+        'L' | 'Q' => (0, u64::MAX as i128),
+        'f' | 'd' => {
+            return match v {
+                Value::Float(_) => Ok(v.clone()),
+                Value::Integer(i) => Ok(Value::Float(i128::from(*i) as f64)),
+                _ => Err(Error::new(ErrorKind::Type, format!("array {typecode:?} holds numbers"))),
+            };
+        }
+        _ => unreachable!("typecode validated at creation"),
+    };
+    match v {
+        Value::Integer(i) if (range.0..=range.1).contains(&i128::from(*i)) => Ok(v.clone()),
+        Value::Integer(_) => {
+            Err(Error::new(ErrorKind::Invalid, format!("value out of range for typecode {typecode:?}")))
+        }
+        _ => Err(Error::new(ErrorKind::Type, format!("array {typecode:?} holds integers"))),
+    }
+}
+
+fn array_call(mut st: MutexGuard<'_, State>, method: &str, args: &[Value]) -> Result<Value> {
+    let State::Array { typecode, items } = &mut *st else { unreachable!() };
+    let tc = *typecode;
+    Ok(match method {
+        "len" => Value::Integer(items.len().into()),
+        "getitem" => {
+            arity(args, 1, 1, method)?;
+            items[index(int_arg(args, 0, method)?, items.len(), method)?].clone()
+        }
+        "setitem" => {
+            arity(args, 2, 2, method)?;
+            let i = index(int_arg(args, 0, method)?, items.len(), method)?;
+            items[i] = check_element(tc, &args[1])?;
+            Value::Null
+        }
+        "getslice" => {
+            arity(args, 0, 2, method)?;
+            let (a, b) = slice_bounds(args, items.len(), method)?;
+            Value::Array(items[a..b].to_vec())
+        }
+        "setslice" => {
+            arity(args, 3, 3, method)?;
+            let (a, b) = slice_bounds(&args[..2], items.len(), method)?;
+            let new: Vec<Value> =
+                array_arg(args, 2, method)?.iter().map(|v| check_element(tc, v)).collect::<Result<_>>()?;
+            if new.len() != b - a {
+                return Err(Error::new(ErrorKind::Invalid, "an array slice assignment cannot change its length"));
+            }
+            items.splice(a..b, new);
+            Value::Null
+        }
+        "tolist" => Value::Array(items.clone()),
+        "typecode" => Value::Text(tc.to_string()),
+        "incr" => {
+            arity(args, 1, 2, method)?;
+            let i = index(int_arg(args, 0, method)?, items.len(), method)?;
+            let new = check_element(tc, &add_int(Some(&items[i]), opt_int(args, 1, 1, method)?, "incr")?)?;
+            items[i] = new.clone();
+            new
+        }
+        _ => return Err(no_method(Kind::Array, method)),
+    })
 }
 
 fn no_method(kind: Kind, method: &str) -> Error {

@@ -209,3 +209,102 @@ fn shutdown_unblocks_waiters() {
     assert!(waiter.join().unwrap().is_err());
     assert!(t0.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn queue_condition_barrier_array() {
+    let s = server("more");
+    let c = client(&s);
+    let q = |m: &str, a: Vec<Value>| c.call("queue", "q", m, a);
+    assert_eq!(c.call("queue", "q", "create", vec![i(2)]).unwrap(), Value::Bool(true));
+    q("put", vec![i(1)]).unwrap();
+    q("put", vec![i(2)]).unwrap();
+    assert_eq!(q("put", vec![i(3), i(0)]).unwrap_err().kind(), ErrorKind::Full);
+    assert_eq!(q("full", vec![]).unwrap(), Value::Bool(true));
+    assert_eq!(q("get", vec![]).unwrap(), i(1));
+    assert_eq!(q("qsize", vec![]).unwrap(), i(1));
+    q("get", vec![]).unwrap();
+    assert_eq!(q("get", vec![i(20)]).unwrap_err().kind(), ErrorKind::Empty);
+    assert_eq!(q("join", vec![i(0)]).unwrap_err().kind(), ErrorKind::Timeout);
+    q("task_done", vec![]).unwrap();
+    q("task_done", vec![]).unwrap();
+    q("join", vec![]).unwrap();
+    assert_eq!(q("task_done", vec![]).unwrap_err().kind(), ErrorKind::Invalid);
+
+    // Condition: a waiter on another connection is notified.
+    let addr = s.address().to_string();
+    let waiter = std::thread::spawn(move || {
+        let w = ManagerClient::connect(&addr, &ListenerOptions::default(), None).unwrap();
+        w.call("condition", "C", "acquire", vec![]).unwrap();
+        let r = w.call("condition", "C", "wait", vec![i(10_000)]).unwrap();
+        w.call("condition", "C", "release", vec![]).unwrap();
+        r
+    });
+    assert_eq!(c.call("condition", "C", "notify", vec![]).unwrap_err().kind(), ErrorKind::Permission);
+    // Wait until the waiter is in wait() (it released the lock).
+    let t0 = Instant::now();
+    loop {
+        c.call("condition", "C", "acquire", vec![]).unwrap();
+        // notify wakes nobody if the waiter has not arrived yet: retry.
+        c.call("condition", "C", "notify", vec![]).unwrap();
+        c.call("condition", "C", "release", vec![]).unwrap();
+        if waiter.is_finished() || t0.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(waiter.join().unwrap(), Value::Bool(true));
+    c.call("condition", "C", "acquire", vec![]).unwrap();
+    assert_eq!(c.call("condition", "C", "wait", vec![i(20)]).unwrap(), Value::Bool(false), "timed out, lock retaken");
+    c.call("condition", "C", "release", vec![]).unwrap();
+
+    // Barrier of 3: two other connections and this one.
+    assert_eq!(c.call("barrier", "B", "create", vec![i(3)]).unwrap(), Value::Bool(true));
+    let parties: Vec<_> = (0..2)
+        .map(|_| {
+            let addr = s.address().to_string();
+            std::thread::spawn(move || {
+                let w = ManagerClient::connect(&addr, &ListenerOptions::default(), None).unwrap();
+                w.call("barrier", "B", "wait", vec![i(10_000)]).unwrap()
+            })
+        })
+        .collect();
+    let mine = c.call("barrier", "B", "wait", vec![i(10_000)]).unwrap();
+    let mut idx: Vec<i64> = parties
+        .into_iter()
+        .map(|p| p.join().unwrap())
+        .chain([mine])
+        .map(|v| match v {
+            Value::Integer(n) => i128::from(n) as i64,
+            _ => -1,
+        })
+        .collect();
+    idx.sort();
+    assert_eq!(idx, vec![0, 1, 2]);
+    assert_eq!(
+        c.call("barrier", "B", "wait", vec![i(20)]).unwrap_err().kind(),
+        ErrorKind::Broken,
+        "a timeout breaks it"
+    );
+    assert_eq!(c.call("barrier", "B", "broken", vec![]).unwrap(), Value::Bool(true));
+    c.call("barrier", "B", "reset", vec![]).unwrap();
+    assert_eq!(c.call("barrier", "B", "broken", vec![]).unwrap(), Value::Bool(false));
+    assert_eq!(c.call("barrier", "B2", "create", vec![]).unwrap_err().kind(), ErrorKind::Invalid);
+
+    // Array with a typecode.
+    assert_eq!(c.call("array", "A", "create", vec![t("h"), i(3)]).unwrap(), Value::Bool(true));
+    c.call("array", "A", "setitem", vec![i(0), i(-5)]).unwrap();
+    assert_eq!(c.call("array", "A", "setitem", vec![i(1), i(40000)]).unwrap_err().kind(), ErrorKind::Invalid);
+    assert_eq!(c.call("array", "A", "setitem", vec![i(1), t("x")]).unwrap_err().kind(), ErrorKind::Type);
+    assert_eq!(c.call("array", "A", "incr", vec![i(0), i(2)]).unwrap(), i(-3));
+    assert_eq!(c.call("array", "A", "tolist", vec![]).unwrap(), Value::Array(vec![i(-3), i(0), i(0)]));
+    assert_eq!(
+        c.call("array", "A", "setslice", vec![i(0), i(2), Value::Array(vec![i(1)])]).unwrap_err().kind(),
+        ErrorKind::Invalid
+    );
+    assert_eq!(c.call("array", "X", "create", vec![t("z"), i(1)]).unwrap_err().kind(), ErrorKind::Invalid);
+    assert_eq!(
+        c.call("array", "D", "create", vec![t("d"), Value::Array(vec![i(1), Value::Float(2.5)])]).unwrap(),
+        Value::Bool(true)
+    );
+    assert_eq!(c.call("array", "D", "getitem", vec![i(0)]).unwrap(), Value::Float(1.0));
+}

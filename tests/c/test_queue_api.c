@@ -145,9 +145,10 @@ static void test_status_str(void) {
         {MP_E_AUTH, "MP_E_AUTH"},
         {MP_E_INDEX, "MP_E_INDEX"},
         {MP_E_UNSUPPORTED, "MP_E_UNSUPPORTED"},
+        {MP_E_BROKEN, "MP_E_BROKEN"},
     };
     size_t n = sizeof table / sizeof table[0];
-    CHECK(n == 22);
+    CHECK(n == 23);
     for (size_t i = 0; i < n; i++) {
         const char *s = mp_status_str(table[i].code);
         CHECK(s != NULL);
@@ -156,10 +157,10 @@ static void test_status_str(void) {
         CHECK(strncmp(s, table[i].name, k) == 0);
         CHECK(s[k] == ':' && strlen(s) > k + 2);
         CHECK(mp_status_str(table[i].code) == s); /* static storage */
-        /* the codes are distinct, 0 and -1..-21 */
+        /* the codes are distinct, 0 and -1..-22 */
         CHECK(table[i].code == -(mp_status)i);
     }
-    const mp_status unknown[] = {1, 42, -22, -1000, INT32_MIN, INT32_MAX};
+    const mp_status unknown[] = {1, 42, -23, -1000, INT32_MIN, INT32_MAX};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         const char *s = mp_status_str(unknown[i]);
         CHECK(s != NULL);

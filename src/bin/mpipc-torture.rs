@@ -466,12 +466,38 @@ fn die_in_put(args: &[String]) {
     }
 }
 
+/// `mgr-incr --address A --n N`: increments `dict "counts"["n"]` N times
+/// through the manager (atomic incr), then exits.
+fn mgr_incr(args: &[String]) {
+    let c = mpipc::ManagerClient::connect(sarg(args, "--address"), &Default::default(), Some(Duration::from_secs(10)))
+        .expect("connect");
+    for _ in 0..arg(args, "--n", 1000) {
+        c.call("dict", "counts", "incr", vec![ciborium::Value::Text("n".into())]).expect("incr");
+    }
+}
+
+/// `mgr-hold-lock --address A`: acquires `lock "L"`, prints "held", and
+/// waits to be killed (the server must then release the lock).
+fn mgr_hold_lock(args: &[String]) {
+    use std::io::Write;
+    let c = mpipc::ManagerClient::connect(sarg(args, "--address"), &Default::default(), Some(Duration::from_secs(10)))
+        .expect("connect");
+    assert_eq!(c.call("lock", "L", "acquire", vec![]).expect("acquire"), ciborium::Value::Bool(true));
+    println!("held");
+    std::io::stdout().flush().expect("flush");
+    loop {
+        std::thread::sleep(Duration::from_secs(60));
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("producer") => producer(&args[1..]),
         Some("consumer") => consumer(&args[1..]),
         Some("die-in-put") => die_in_put(&args[1..]),
+        Some("mgr-incr") => mgr_incr(&args[1..]),
+        Some("mgr-hold-lock") => mgr_hold_lock(&args[1..]),
         Some("run") => {
             let ok = run(&args[1..]);
             println!("torture: {}", if ok { "OK" } else { "FAIL" });

@@ -71,7 +71,7 @@ typedef struct mp_listener mp_listener;
 //
 // Under the hood: `Box<ManagerClient>` owning one connection.
 //
-// Methods: `mp_mgr_connect`, `mp_mgr_call`, `mp_mgr_dict_set`,
+// Methods: `mp_mgr_connect`, `mp_mgr_call`, `mp_mgr_call_many`, `mp_mgr_dict_set`,
 // `mp_mgr_dict_get`, `mp_mgr_dict_del`, `mp_mgr_dict_len`,
 // `mp_mgr_dict_incr`, `mp_mgr_close`.
 typedef struct mp_mgr mp_mgr;
@@ -351,6 +351,24 @@ mp_status mp_mgr_call(struct mp_mgr *m,
                       const uint8_t *args_cbor,
                       size_t args_len,
                       struct mp_buf *result_cbor);
+
+// Sends many requests before reading any reply (pipelining: one write
+// for the batch, the server answers in order): the throughput path.
+// `reqs_cbor` is a CBOR array of `[kind, name, method, args]`;
+// `*results_cbor` receives a CBOR array of `[status, result]` in the same
+// order (status 0 = success and `result` the value; else an `MP_E_*` code
+// and the server's message). Free it with `mp_buf_free`.
+//
+// # Returns
+// `MP_OK` when every reply arrived (each may still hold an error);
+// `MP_E_INVAL` for malformed requests (nothing sent); transport failures.
+//
+// # Safety
+// `m` live; `reqs_cbor` points to `len` bytes; `results_cbor` valid.
+mp_status mp_mgr_call_many(struct mp_mgr *m,
+                           const uint8_t *reqs_cbor,
+                           size_t len,
+                           struct mp_buf *results_cbor);
 
 // `dict[key] = val` on the dict named `dict`; `key` and `val` are CBOR
 // items.

@@ -22,7 +22,7 @@ use std::ffi::c_char;
 ///
 /// Under the hood: `Box<ManagerClient>` owning one connection.
 ///
-/// Methods: `mp_mgr_connect`, `mp_mgr_call`, `mp_mgr_dict_set`,
+/// Methods: `mp_mgr_connect`, `mp_mgr_call`, `mp_mgr_call_many`, `mp_mgr_dict_set`,
 /// `mp_mgr_dict_get`, `mp_mgr_dict_del`, `mp_mgr_dict_len`,
 /// `mp_mgr_dict_incr`, `mp_mgr_close`.
 pub struct mp_mgr {
@@ -107,6 +107,41 @@ pub unsafe extern "C" fn mp_mgr_call(
             };
             let out = try_status!(c.call_encoded(kind, name, method, args));
             *result_cbor = mp_buf::from_vec(out);
+            MP_OK
+        })
+    }
+}
+
+/// Sends many requests before reading any reply (pipelining: one write
+/// for the batch, the server answers in order): the throughput path.
+/// `reqs_cbor` is a CBOR array of `[kind, name, method, args]`;
+/// `*results_cbor` receives a CBOR array of `[status, result]` in the same
+/// order (status 0 = success and `result` the value; else an `MP_E_*` code
+/// and the server's message). Free it with `mp_buf_free`.
+///
+/// # Returns
+/// `MP_OK` when every reply arrived (each may still hold an error);
+/// `MP_E_INVAL` for malformed requests (nothing sent); transport failures.
+///
+/// # Safety
+/// `m` live; `reqs_cbor` points to `len` bytes; `results_cbor` valid.
+#[no_mangle]
+pub unsafe extern "C" fn mp_mgr_call_many(
+    m: *mut mp_mgr,
+    reqs_cbor: *const u8,
+    len: usize,
+    results_cbor: *mut mp_buf,
+) -> mp_status {
+    // SAFETY: m is a live handle or NULL (checked); the rest per the contract.
+    unsafe {
+        with_handle(m, |c| {
+            check_not_null!(results_cbor);
+            let reqs = match bytes_arg(reqs_cbor, len, "reqs_cbor") {
+                Ok(r) => r,
+                Err(s) => return s,
+            };
+            let out = try_status!(c.pipeline_encoded(reqs));
+            *results_cbor = mp_buf::from_vec(out);
             MP_OK
         })
     }
@@ -376,6 +411,32 @@ mod tests {
                 mp_mgr_call(m, null(), c"l".as_ptr(), c"len".as_ptr(), none.as_ptr(), none.len(), &mut b),
                 MP_E_NULL
             );
+            let reqs = cbor(&Value::Array(vec![
+                Value::Array(vec![
+                    Value::Text("dict".into()),
+                    Value::Text("p".into()),
+                    Value::Text("set".into()),
+                    Value::Array(vec![Value::Integer(1.into()), Value::Integer(2.into())]),
+                ]),
+                Value::Array(vec![
+                    Value::Text("dict".into()),
+                    Value::Text("p".into()),
+                    Value::Text("get".into()),
+                    Value::Array(vec![Value::Integer(1.into())]),
+                ]),
+                Value::Array(vec![
+                    Value::Text("dict".into()),
+                    Value::Text("p".into()),
+                    Value::Text("get".into()),
+                    Value::Array(vec![Value::Integer(9.into())]),
+                ]),
+            ]));
+            assert_eq!(mp_mgr_call_many(m, reqs.as_ptr(), reqs.len(), &mut b), MP_OK);
+            let Value::Array(res) = decode_value(std::slice::from_raw_parts(b.ptr, b.len)).unwrap() else { panic!() };
+            mp_buf_free(&mut b);
+            assert_eq!(res[1], Value::Array(vec![Value::Integer(0.into()), Value::Integer(2.into())]));
+            assert_eq!(res[2].as_array().unwrap()[0], Value::Integer(MP_E_NOTFOUND.into()));
+            assert_eq!(mp_mgr_call_many(m, val.as_ptr(), val.len(), &mut b), MP_E_INVAL);
             mp_mgr_close(m);
             mp_mgr_close(null_mut());
             assert_eq!(mp_mgr_server_shutdown(s), MP_OK);

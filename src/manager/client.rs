@@ -42,6 +42,38 @@ impl ManagerClient {
         Ok(encode_value(&self.call(kind, name, method, args)?))
     }
 
+    /// Like [`ManagerClient::pipeline`] with requests and results CBOR
+    /// encoded (the C ABI's path): `reqs_cbor` is an array of
+    /// `[kind, name, method, args]`; the result is an array of
+    /// `[status, value_or_message]`, status 0 meaning success.
+    pub fn pipeline_encoded(&self, reqs_cbor: &[u8]) -> Result<Vec<u8>> {
+        let bad = |m: &str| Error::new(ErrorKind::Invalid, format!("requests: {m}"));
+        let Value::Array(items) = decode_value(reqs_cbor)? else { return Err(bad("not an array")) };
+        let mut reqs = Vec::with_capacity(items.len());
+        for it in items {
+            let Value::Array(parts) = it else { return Err(bad("each request is [kind, name, method, args]")) };
+            let [Value::Text(kind), Value::Text(name), Value::Text(method), Value::Array(args)]: [Value; 4] =
+                parts.try_into().map_err(|_| bad("each request is [kind, name, method, args]"))?
+            else {
+                return Err(bad("each request is [kind, name, method, args] (text, text, text, array)"));
+            };
+            reqs.push((kind, name, method, args));
+        }
+        let results =
+            self.pipeline(reqs.iter().map(|(k, n, m, a)| (k.as_str(), n.as_str(), m.as_str(), a.clone())).collect())?;
+        Ok(encode_value(&Value::Array(
+            results
+                .into_iter()
+                .map(|r| match r {
+                    Ok(v) => Value::Array(vec![Value::Integer(0.into()), v]),
+                    Err(e) => {
+                        Value::Array(vec![Value::Integer(e.kind().code().into()), Value::Text(e.message().into())])
+                    }
+                })
+                .collect(),
+        )))
+    }
+
     /// Sends every request before reading any reply (one syscall for the
     /// whole batch), then returns the results in order. The outer error is
     /// a transport failure; per-request failures are in the vector.

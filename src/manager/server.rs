@@ -126,6 +126,7 @@ fn accept_loop(listener: Listener, shared: Arc<Shared>) {
 
 fn serve_connection(id: ConnId, conn: Connection, shared: Arc<Shared>) {
     let ctx = CallCtx { conn: id, stopping: &shared.stopping };
+    let mut pending: Vec<Vec<u8>> = Vec::new();
     loop {
         let frame = match conn.recv() {
             Ok(f) => f,
@@ -141,8 +142,14 @@ fn serve_connection(id: ConnId, conn: Connection, shared: Arc<Shared>) {
             Ok(req) => Reply { id: req.id, result: dispatch(&shared, &req, &ctx) },
             Err((id, e)) => Reply { id: id.unwrap_or(0), result: Err(e) },
         };
-        if conn.send(&reply.encode()).is_err() {
-            break;
+        // Pipelined requests arrive many per read: answer them with one
+        // write once the buffered ones are done, not one write each.
+        pending.push(reply.encode());
+        if !conn.has_buffered().unwrap_or(false) || pending.len() >= 256 {
+            if conn.send_many(&pending).is_err() {
+                break;
+            }
+            pending.clear();
         }
     }
     shared.conns.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);

@@ -331,9 +331,10 @@ impl Connection {
         Ok(!wait_fds(&[self.fileno()], Deadline::from_timeout(timeout))?.is_empty())
     }
 
-    /// Whether something is buffered (or the stream is broken, which a
-    /// receive would report at once).
-    fn has_buffered(&self) -> Result<bool> {
+    /// Whether received bytes wait in this process's buffer (or the stream
+    /// is broken, which a receive would report at once): a receive may then
+    /// proceed without a syscall. Servers use it to batch their replies.
+    pub fn has_buffered(&self) -> Result<bool> {
         if !self.readable {
             return Err(Error::new(ErrorKind::Invalid, "this end of the pipe is write-only"));
         }

@@ -6,6 +6,7 @@
 //!
 //! Protocol: [`protocol`]; methods: [`objects`]; docs/PROTOCOL.md §4.
 
+pub mod cbor;
 mod client;
 pub mod objects;
 pub mod protocol;

@@ -7,7 +7,7 @@
 //! `MP_E_*` code and `result` the server's message (text).
 //!
 //! Decoding is strict and bounded: the frame is already size-limited by the
-//! connection, ciborium never preallocates from a declared length, and
+//! connection, no declared length is trusted beyond the bytes present, and
 //! nesting is limited to [`MAX_DEPTH`].
 
 use crate::error::{Error, ErrorKind, Result};
@@ -44,18 +44,15 @@ fn bad(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::Invalid, format!("malformed request: {}", msg.into()))
 }
 
-/// Decodes a CBOR value from bytes, bounded in depth.
+/// Decodes one CBOR item (exactly: trailing bytes are an error), bounded
+/// in depth and in allocation by the input length (see [`super::cbor`]).
 pub fn decode_value(bytes: &[u8]) -> Result<Value> {
-    let v: Value = ciborium::de::from_reader_with_recursion_limit(bytes, MAX_DEPTH)
-        .map_err(|e| Error::new(ErrorKind::Invalid, format!("invalid CBOR: {e}")))?;
-    Ok(v)
+    super::cbor::decode(bytes, MAX_DEPTH)
 }
 
-/// Encodes a CBOR value.
+/// Encodes a CBOR value (deterministically, see [`super::cbor`]).
 pub fn encode_value(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(v, &mut out).expect("writing CBOR to a Vec cannot fail");
-    out
+    super::cbor::encode(v)
 }
 
 fn as_u64(v: &Value) -> Option<u64> {

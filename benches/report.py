@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Turns the two benchmark JSON files into BENCHMARKS.md (on stdout).
 
-usage: report.py MPIPC_QUEUE_JSON PYTHON_QUEUE_JSON MPIPC_PIPE_JSON PYTHON_PIPE_JSON COMMAND
+usage: report.py MPIPC_QUEUE PYTHON_QUEUE MPIPC_PIPE PYTHON_PIPE MPIPC_MGR PYTHON_MGR COMMAND
+(each a JSON file written by the benchmark of that name)
 """
 import datetime
 import json
@@ -34,7 +35,9 @@ def main():
     py = json.load(open(sys.argv[2]))
     mpp = json.load(open(sys.argv[3]))
     pyp = json.load(open(sys.argv[4]))
-    command = sys.argv[5]
+    mpm = json.load(open(sys.argv[5]))
+    pym = json.load(open(sys.argv[6]))
+    command = sys.argv[7]
     M = 1e6
     rows = []
 
@@ -81,6 +84,20 @@ def main():
                  f"{base / ours:.1f}x faster", f"{bare:.2f} us", "<= 1.2 x bare", f"{'yes' if ours <= 1.2 * bare else 'no'} ({ours / bare:.2f}x)",
                  ", ".join(f"{r:.2f}" for r in mpp["pipe_latency"]["runs_median_us"])))
 
+    mrow = []
+    base = pym["mgr_dict"]["ops_per_s"]
+    for key, label, target in (("mgr_dict", "mgr_dict, 2 clients x (10k sets + 10k gets), one call each", 350_000),
+                               ("mgr_dict_pipelined", "mgr_dict, same, mp_mgr_call_many batches of 100", 1_000_000)):
+        ours = mpm[key]["ops_per_s"]
+        mrow.append((label, f"{ours / 1000:.0f} k ops/s", f"{base / 1000:.1f} k ops/s", f"{ours / base:.1f}x",
+                     f">= {target / 1000:.0f} k ops/s", "yes" if ours >= target else "no",
+                     ", ".join(f"{r / 1000:.0f}" for r in mpm[key]["runs"])))
+    ours = mpm["mgr_get_rtt"]["median_us"]
+    base = pym["mgr_get_rtt"]["median_us"]
+    mrow.append(("dict get round trip, one client", f"{ours:.1f} us (p99 {mpm['mgr_get_rtt']['p99_us']:.0f})",
+                 f"{base:.1f} us", f"{base / ours:.1f}x faster", "<= 20 us", "yes" if ours <= 20 else "no",
+                 ", ".join(f"{r:.1f}" for r in mpm["mgr_get_rtt"]["runs_median_us"])))
+
     out = []
     out.append("# Benchmarks\n")
     out.append("Produced by `make bench` (which runs `" + command.strip() + "`): mpipc's queue "
@@ -107,11 +124,22 @@ def main():
     for r in prow:
         out.append("| " + " | ".join(r) + " |")
     out.append("")
+    out.append("## Manager\n")
+    out.append("`cargo bench --bench manager` (benches/manager.rs: client processes calling the C ABI, "
+               "`mp_mgr_dict_set/get` and `mp_mgr_call_many`, against an embedded server) and Python's "
+               "`multiprocessing.Manager()` dict (benches/python/mp_manager_bench.py).\n")
+    out.append("| workload | mpipc | Python multiprocessing | ratio | target | met | mpipc runs |")
+    out.append("|---|---|---|---|---|---|---|")
+    for r in mrow:
+        out.append("| " + " | ".join(r) + " |")
+    out.append("")
     out.append("Raw results:\n")
     out.append("```json\n" + json.dumps(mp, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(py, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(mpp, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(pyp, indent=1) + "\n```\n")
+    out.append("```json\n" + json.dumps(mpm, indent=1) + "\n```\n")
+    out.append("```json\n" + json.dumps(pym, indent=1) + "\n```\n")
     print("\n".join(out))
 
 

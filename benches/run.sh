@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs mpipc's queue and pipe benchmarks and Python's multiprocessing.Queue
-# and Pipe baselines in one invocation and writes the comparison (default: BENCHMARKS.md).
+# Runs mpipc's queue, pipe and manager benchmarks and Python's
+# multiprocessing.Queue, Pipe and Manager baselines in one invocation and writes the comparison (default: BENCHMARKS.md).
 #
 #   benches/run.sh [--quick] [--out FILE]
 #
@@ -27,8 +27,12 @@ echo "== mpipc pipes (cargo bench --bench pipe -- ${quick[*]})" >&2
 cargo bench --locked --bench pipe -- "${quick[@]}" > "$tmp/mpipc_pipe.json"
 echo "== Python multiprocessing Pipe (python3 benches/python/mp_pipe_bench.py ${quick[*]})" >&2
 python3 benches/python/mp_pipe_bench.py "${quick[@]}" > "$tmp/python_pipe.json"
+echo "== mpipc manager (cargo bench --bench manager -- ${quick[*]})" >&2
+cargo bench --locked --bench manager -- "${quick[@]}" > "$tmp/mpipc_mgr.json"
+echo "== Python multiprocessing Manager (python3 benches/python/mp_manager_bench.py ${quick[*]})" >&2
+python3 benches/python/mp_manager_bench.py "${quick[@]}" > "$tmp/python_mgr.json"
 python3 benches/report.py "$tmp/mpipc.json" "$tmp/python.json" "$tmp/mpipc_pipe.json" "$tmp/python_pipe.json" \
-    "benches/run.sh ${quick[*]}" > "$tmp/report.md"
+    "$tmp/mpipc_mgr.json" "$tmp/python_mgr.json" "benches/run.sh ${quick[*]}" > "$tmp/report.md"
 if [[ $out == /dev/null ]]; then
     echo "benches/run.sh: smoke run OK" >&2
 else

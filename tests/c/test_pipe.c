@@ -49,6 +49,7 @@
 #include "mpipc.h"
 
 #define CHECK_NAME_PREFIX "cpipe"
+#define CHECK_CHILD_ALARM_S 60 /* a spawn()ed child never outlives a hung parent by much */
 #include "check.h"
 
 #include <arpa/inet.h>
@@ -98,49 +99,15 @@ static unsigned g_failed;
 /* Children                                                             */
 /* ------------------------------------------------------------------ */
 
-/* In a child: on failure, say why and _exit(code) (never exit(): no atexit
- * handlers or stdio buffers of the parent must run twice). */
-#define CHILD_REQUIRE(cond, code)                                                        \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "[child %ld] %s:%d: %s failed; mp_last_error(): \"%s\"\n",   \
-                    (long)getpid(), __FILE__, __LINE__, #cond, mp_last_error());         \
-            _exit(code);                                                                 \
-        }                                                                                \
-    } while (0)
-
-/* CHILD_ST(call, want, code): in a child, `call` returns `want`. */
-#define CHILD_ST(call, want, code)                                                        \
-    do {                                                                                  \
-        mp_status cst_ = (call);                                                          \
-        if (cst_ != (want)) {                                                             \
-            fprintf(stderr, "[child %ld] %s:%d: %s returned %s, want %s; \"%s\"\n",       \
-                    (long)getpid(), __FILE__, __LINE__, #call, mp_status_str(cst_),       \
-                    mp_status_str(want), mp_last_error());                                \
-            _exit(code);                                                                  \
-        }                                                                                 \
-    } while (0)
-
-#define MAX_KIDS 128
-static pid_t g_kids[MAX_KIDS];
+/* spawn(), fork_child(), wait_child(), CHECK_CHILD, CHILD_REQUIRE,
+ * CHILD_ST and kill_kids() are in check.h. */
 
 /* Socket files this run may create, unlinked by a failed check. */
 #define MAX_PATHS 16
 static char g_paths[MAX_PATHS][108];
 static int g_npaths;
 
-static volatile sig_atomic_t g_in_child; /* set in forked children */
 static const char *volatile g_section = "start";
-
-static void kill_kids(void) {
-    for (int i = 0; i < MAX_KIDS; i++) {
-        if (g_kids[i] > 0) {
-            kill(g_kids[i], SIGKILL);
-            waitpid(g_kids[i], NULL, 0);
-            g_kids[i] = 0;
-        }
-    }
-}
 
 static void on_fail(void) {
     if (g_in_child)
@@ -163,93 +130,13 @@ static void on_alarm(int sig) {
     say("test_pipe: watchdog: still running after 120 s, in section: ");
     say(g_section);
     say("\n");
-    for (int i = 0; i < MAX_KIDS; i++)
+    for (int i = 0; i < CHECK_MAX_KIDS; i++)
         if (g_kids[i] > 0)
             kill(g_kids[i], SIGKILL);
     for (int i = 0; i < g_npaths; i++)
         unlink(g_paths[i]);
     _exit(2);
 }
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-    }
-}
-
-typedef void (*child_fn)(void *arg);
-
-static void add_kid(pid_t pid) {
-    for (int i = 0; i < MAX_KIDS; i++) {
-        if (g_kids[i] == 0) {
-            g_kids[i] = pid;
-            return;
-        }
-    }
-    kill(pid, SIGKILL);
-    CHECK(!"too many children at once");
-}
-
-static pid_t spawn(child_fn fn, void *arg) {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        g_in_child = 1;
-        alarm(60); /* a child never outlives a hung parent by much */
-        fn(arg);
-        _exit(0);
-    }
-    add_kid(pid);
-    return pid;
-}
-
-/* Waits for child `pid` at most `timeout_ms`. Returns its exit code, or
- * -1000 - signal if it was killed by a signal, or -1 if it had to be
- * killed because it did not finish in time. */
-static int wait_child(pid_t pid, long timeout_ms) {
-    double deadline = now_ms() + (double)timeout_ms;
-    int status = 0;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            break;
-        if (r < 0 && errno != EINTR) {
-            fprintf(stderr, "waitpid(%ld): %s\n", (long)pid, strerror(errno));
-            return -2;
-        }
-        if (now_ms() > deadline) {
-            fprintf(stderr, "child %ld did not finish within %ld ms: killing it\n", (long)pid, timeout_ms);
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            status = -1;
-            break;
-        }
-        sleep_ms(1);
-    }
-    for (int i = 0; i < MAX_KIDS; i++)
-        if (g_kids[i] == pid)
-            g_kids[i] = 0;
-    if (status == -1)
-        return -1;
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return -1000 - WTERMSIG(status);
-    return -3;
-}
-
-/* CHECK_CHILD(pid, want): the child ends with `want` (an exit code, or
- * -1000 - signal) within T_MS; says what it got otherwise. */
-#define CHECK_CHILD(pid, want)                                                                   \
-    do {                                                                                         \
-        int got_ = wait_child((pid), T_MS);                                                      \
-        if (got_ != (want))                                                                      \
-            fprintf(stderr, "child %ld ended with %d (exit code, or -1000 - signal, -1 = hung), " \
-                    "expected %d\n", (long)(pid), got_, (int)(want));                            \
-        CHECK(got_ == (want));                                                                   \
-    } while (0)
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                        */
@@ -289,21 +176,6 @@ static int recv_is(mp_pipe *p, const char *s) {
         fprintf(stderr, "recv_is(\"%s\"): %s, got %zu bytes\n", s, mp_status_str(st), m.len);
     mp_buf_free(&m);
     return ok;
-}
-
-static void write_all(int fd, const void *p, size_t n) {
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            fprintf(stderr, "[%ld] write_all: %s\n", (long)getpid(), strerror(errno));
-            _exit(30);
-        }
-        c += w;
-        n -= (size_t)w;
-    }
 }
 
 /* Reads one byte from `fd`, waiting at most `ms`: the byte, -1 on EOF,
@@ -448,7 +320,7 @@ static void test_roundtrip(void) {
     mp_pipe_close(b);
     send_all_recv_all(a, a);
     mp_pipe_close(a); /* the child sees EOF and exits */
-    CHECK_CHILD(kid, 0);
+    CHECK_CHILD(kid, T_MS, 0);
     double dt_duplex = now_ms() - t0;
 
     /* non-duplex: two pipes, parent -> child on one, child -> parent on the other */
@@ -464,7 +336,7 @@ static void test_roundtrip(void) {
     CHECK_ST(mp_pipe_send(r2, (const uint8_t *)"x", 1), MP_E_INVAL);
     CHECK_ST(mp_pipe_recv_timeout(w1, &m, 0), MP_E_INVAL);
     mp_pipe_close(w1); /* child: EOF on r1, closes w2 and exits */
-    CHECK_CHILD(kid, 0);
+    CHECK_CHILD(kid, T_MS, 0);
     CHECK_ST(mp_pipe_recv_timeout(r2, &m, T_MS), MP_E_EOF);
     mp_pipe_close(r2);
     printf("round trips: %zu sizes (0 B .. 10 MiB) there and back: socketpair %.0f ms, pipes %.0f ms\n", NSIZES,
@@ -517,7 +389,7 @@ static void drain_then_eof(bool duplex) {
     struct eof_arg ca = {.mine = b, .theirs = a};
     pid_t kid = spawn(send3_exit_main, &ca);
     mp_pipe_close(b);
-    CHECK_CHILD(kid, 0); /* gone before we read anything */
+    CHECK_CHILD(kid, T_MS, 0); /* gone before we read anything */
     CHECK(recv_is(a, "one"));
     size_t idx[1], nready = 0;
     CHECK_OK(mp_wait(&a, 1, 0, idx, &nready));
@@ -548,7 +420,7 @@ static void drain_then_eof(bool duplex) {
     CHECK_OK(send_str(b, "first"));
     CHECK_OK(send_str(b, "second"));
     mp_pipe_close(b);
-    CHECK_CHILD(kid, 0);
+    CHECK_CHILD(kid, T_MS, 0);
 }
 
 /* The sender, in its own process (SIGPIPE at its default action: it would
@@ -629,7 +501,7 @@ static void test_eof(void) {
             struct sigpipe_arg sa = {.duplex = duplex, .mode = mode};
             pid_t kid = spawn(sigpipe_sender_main, &sa);
             if (duplex || mode == 0) {
-                CHECK_CHILD(kid, 0); /* -1013 would be: killed by SIGPIPE */
+                CHECK_CHILD(kid, T_MS, 0); /* -1013 would be: killed by SIGPIPE */
                 continue;
             }
             /* Regression: a pipe (non-duplex) sender blocked in a large
@@ -846,7 +718,7 @@ static void test_timeouts(void) {
 
     /* the child exits: EOF on every pipe is "ready" */
     sync_put(&w.cmd, 'Q');
-    CHECK_CHILD(kid, 0);
+    CHECK_CHILD(kid, T_MS, 0);
     CHECK(wait_reports(p, T_MS, "0123"));
     for (int i = 0; i < NW; i++) {
         CHECK_ST(mp_pipe_recv_timeout(p[i], &m, 0), MP_E_EOF);
@@ -922,7 +794,7 @@ static void test_recv_into(void) {
     CHECK_ST(mp_pipe_recv_into(a, mid, sizeof mid, &n, 0), MP_E_EMPTY);
     CHECK_ST(mp_pipe_recv_into(a, mid, sizeof mid, NULL, 0), MP_E_NULL);
     mp_pipe_close(a);
-    CHECK_CHILD(kid, 0);
+    CHECK_CHILD(kid, T_MS, 0);
     printf("recv_into: MP_E_BUFSIZE with the size needed (11 B, 1 MiB), message kept, then received whole\n");
 }
 
@@ -1054,7 +926,7 @@ static int limited_case(const uint8_t *bytes, size_t n, uint64_t max_frame, mp_s
     }
     fclose(err);
     end_raw(&r);
-    CHECK_CHILD(writer, 0);
+    CHECK_CHILD(writer, T_MS, 0);
     return got;
 }
 
@@ -1094,7 +966,7 @@ static void test_bad_input(void) {
     CHECK(ready); /* a receive would not block */
     mp_pipe_close(a);
     end_raw(&r);
-    CHECK_CHILD(kid, 0);
+    CHECK_CHILD(kid, T_MS, 0);
     double dt_huge = dt;
 
     /* the same under RLIMIT_AS: proves nothing was allocated for it */
@@ -1135,7 +1007,7 @@ static void test_bad_input(void) {
     CHECK_ST(mp_pipe_recv_timeout(a, &m, 0), MP_E_CORRUPT);
     mp_pipe_close(a);
     end_raw(&r);
-    CHECK_CHILD(kid, 0);
+    CHECK_CHILD(kid, T_MS, 0);
 
     /* the long form is valid for any size: 5 bytes, then 0 bytes */
     static const uint8_t longform[] = {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o',
@@ -1147,7 +1019,7 @@ static void test_bad_input(void) {
     CHECK_ST(mp_pipe_recv_timeout(a, &m, 0), MP_E_EMPTY);
     mp_pipe_close(a);
     end_raw(&r);
-    CHECK_CHILD(kid, 0);
+    CHECK_CHILD(kid, T_MS, 0);
 
     /* 256 bytes announced, 10 sent, then the writer is SIGKILLed while we
      * are blocked in the receive: MP_E_EOF, not a hang */
@@ -1165,13 +1037,13 @@ static void test_bad_input(void) {
     CHECK_ST(mp_pipe_recv_timeout(a, &m, 0), MP_E_EOF);
     mp_pipe_close(a);
     end_raw(&r);
-    CHECK_CHILD(kid, -1000 - SIGKILL);
+    CHECK_CHILD(kid, T_MS, -1000 - SIGKILL);
 
     /* half a header, the writer killed before we look: MP_E_EOF */
     static const uint8_t half_header[] = {0, 0};
     kid = start_raw(&r, &a, half_header, sizeof half_header);
     CHECK(kill(kid, SIGKILL) == 0);
-    CHECK_CHILD(kid, -1000 - SIGKILL);
+    CHECK_CHILD(kid, T_MS, -1000 - SIGKILL);
     CHECK_ST(mp_pipe_recv_timeout(a, &m, T_MS), MP_E_EOF);
     mp_pipe_close(a);
     end_raw(&r);
@@ -1189,7 +1061,7 @@ static void test_bad_input(void) {
     CHECK_ST(mp_pipe_recv_timeout(a, &m, T_MS), MP_E_TOOBIG);
     CHECK_ST(mp_pipe_recv_timeout(a, &m, T_MS), MP_E_TOOBIG);
     mp_pipe_close(a);
-    CHECK_CHILD(kid, 0);
+    CHECK_CHILD(kid, T_MS, 0);
 
     printf("bad input: 2^62-byte header -> MP_E_TOOBIG in %.2f ms (also under RLIMIT_AS), -5 -> MP_E_CORRUPT, "
            "writer SIGKILLed mid-frame -> MP_E_EOF after %.0f ms\n",
@@ -1256,7 +1128,7 @@ static void test_from_fd(void) {
     mp_buf_free(&m);
     CHECK(recv_is(p, "pong"));
     mp_pipe_close(p); /* the child sees EOF */
-    CHECK_CHILD(kid, 0);
+    CHECK_CHILD(kid, T_MS, 0);
     CHECK(fd_closed(sv[0])); /* mp_pipe_close closed the wrapped descriptor */
 
     /* pipe(2) ends: the direction comes from the access mode; a
@@ -1396,19 +1268,19 @@ static void listener_cases(mp_listener *l, const char *addr, bool is_unix) {
     struct client_arg ok1 = {addr, k_key, KEYLEN, MP_OK, 1};
     pid_t kid = spawn(client_main, &ok1);
     serve_one(l, 1);
-    CHECK_CHILD(kid, 0);
+    CHECK_CHILD(kid, T_MS, 0);
 
     static const uint8_t wrong[] = "not-the-key";
     struct client_arg bad = {addr, wrong, sizeof wrong - 1, MP_E_AUTH, 2};
     kid = spawn(client_main, &bad);
     CHECK_ST(mp_listener_accept(l, T_MS, &c), MP_E_AUTH);
     CHECK(c == NULL);
-    CHECK_CHILD(kid, 0); /* its connect returned MP_E_AUTH */
+    CHECK_CHILD(kid, T_MS, 0); /* its connect returned MP_E_AUTH */
 
     if (is_unix) {
         kid = spawn(nokey_client_main, &ok1);
         CHECK_ST(mp_listener_accept(l, T_MS, &c), MP_E_AUTH);
-        CHECK_CHILD(kid, 0);
+        CHECK_CHILD(kid, T_MS, 0);
     } else {
         CHECK_ST(mp_pipe_connect(addr, NULL, 0, T_MS, &c), MP_E_INVAL); /* TCP needs a key */
     }
@@ -1416,7 +1288,7 @@ static void listener_cases(mp_listener *l, const char *addr, bool is_unix) {
     struct client_arg ok3 = {addr, k_key, KEYLEN, MP_OK, 3};
     kid = spawn(client_main, &ok3);
     serve_one(l, 3); /* the listener is still usable */
-    CHECK_CHILD(kid, 0);
+    CHECK_CHILD(kid, T_MS, 0);
     CHECK_ST(mp_listener_accept(l, 0, &c), MP_E_TIMEOUT);
 }
 
@@ -1528,7 +1400,7 @@ static void test_listeners(void) {
         sleep_ms(1);
     sleep_ms(20); /* bound, then listening */
     CHECK(kill(kid, SIGKILL) == 0);
-    CHECK_CHILD(kid, -1000 - SIGKILL);
+    CHECK_CHILD(kid, T_MS, -1000 - SIGKILL);
     CHECK(stat(stale, &st) == 0);
     CHECK_ST(mp_pipe_connect(saddr, k_key, KEYLEN, T_MS, &c), MP_E_NOTFOUND);
     CHECK_ST(mp_listener_bind(saddr, k_key, KEYLEN, &l2), MP_E_EXISTS);
@@ -1555,7 +1427,7 @@ static void test_listeners(void) {
     struct client_arg ok4 = {addr, k_key, KEYLEN, MP_OK, 4};
     kid = spawn(client_main, &ok4);
     serve_one(l, 4);
-    CHECK_CHILD(kid, 0);
+    CHECK_CHILD(kid, T_MS, 0);
     mp_listener_close(l);
     CHECK_ST(mp_pipe_connect(addr, k_key, KEYLEN, T_MS, &c), MP_E_NOTFOUND);
 
@@ -1602,7 +1474,7 @@ static void test_listeners(void) {
     mp_buf m = {0};
     CHECK_ST(mp_pipe_recv_timeout(c, &m, T_MS), MP_E_EOF);
     mp_pipe_close(c);
-    CHECK_CHILD(kid, 0);
+    CHECK_CHILD(kid, T_MS, 0);
     mp_listener_close(l);
 
     /* nobody there; bad addresses */
@@ -1678,7 +1550,7 @@ static void test_many_clients(void) {
     for (int i = 0; i < NCLIENTS; i++)
         CHECK(seen[i] == 1);
     for (int i = 0; i < NCLIENTS; i++)
-        CHECK_CHILD(kids[i], 0);
+        CHECK_CHILD(kids[i], T_MS, 0);
     mp_pipe *c = NULL;
     CHECK_ST(mp_listener_accept(l, 0, &c), MP_E_TIMEOUT);
     mp_listener_close(l);
@@ -1748,19 +1620,14 @@ struct py_proc {
 static void py_start(struct py_proc *pp, const char *script, const char *a1, const char *a2, const char *a3) {
     int fds[2];
     CHECK(pipe(fds) == 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
+    pid_t pid = fork_child();
     if (pid == 0) {
-        g_in_child = 1;
         dup2(fds[1], 1);
         close(fds[0]);
         close(fds[1]);
         execlp("python3", "python3", "-c", script, a1, a2, a3, (char *)NULL);
         _exit(127);
     }
-    add_kid(pid);
     close(fds[1]);
     pp->pid = pid;
     pp->out = fds[0];

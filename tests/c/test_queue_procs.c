@@ -39,105 +39,11 @@
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ */
-/* Checks in a child                                                    */
-/* ------------------------------------------------------------------ */
-
-/* In a child: on failure, say why and _exit(code) (never exit(): no atexit
- * handlers or stdio buffers of the parent must run twice). */
-#define CHILD_REQUIRE(cond, code)                                                        \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "[child %ld] %s:%d: %s failed; mp_last_error(): \"%s\"\n",   \
-                    (long)getpid(), __FILE__, __LINE__, #cond, mp_last_error());         \
-            _exit(code);                                                                 \
-        }                                                                                \
-    } while (0)
-
-/* ------------------------------------------------------------------ */
 /* Children                                                             */
 /* ------------------------------------------------------------------ */
 
-#define MAX_KIDS 16
-static pid_t g_kids[MAX_KIDS];
-static int g_nkids;
-
-/* On failure (g_check_on_fail, before check.h unlinks our queues): kill
- * our own still-running children. */
-static void kill_kids(void) {
-    for (int i = 0; i < g_nkids; i++) {
-        if (g_kids[i] > 0) {
-            kill(g_kids[i], SIGKILL);
-            waitpid(g_kids[i], NULL, 0);
-        }
-    }
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-    }
-}
-
-typedef void (*child_fn)(void *arg);
-
-static pid_t spawn(child_fn fn, void *arg) {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        fn(arg);
-        _exit(0);
-    }
-    g_kids[g_nkids++] = pid;
-    return pid;
-}
-
-/* Waits for child `pid` at most `timeout_ms`. Returns its exit code, or
- * -1000 - signal if it was killed by a signal, or -1 if it had to be
- * killed because it did not finish in time. */
-static int wait_child(pid_t pid, long timeout_ms) {
-    double deadline = now_ms() + (double)timeout_ms;
-    int status = 0;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            break;
-        if (r < 0 && errno != EINTR) {
-            fprintf(stderr, "waitpid(%ld): %s\n", (long)pid, strerror(errno));
-            return -2;
-        }
-        if (now_ms() > deadline) {
-            fprintf(stderr, "child %ld did not finish within %ld ms: killing it\n", (long)pid, timeout_ms);
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            status = -1;
-            break;
-        }
-        sleep_ms(1);
-    }
-    for (int i = 0; i < g_nkids; i++)
-        if (g_kids[i] == pid)
-            g_kids[i] = 0;
-    if (status == -1)
-        return -1;
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return -1000 - WTERMSIG(status);
-    return -3;
-}
-
-/* CHECK_CHILD(pid, timeout_ms, want): the child ends with `want` (an exit
- * code, or -1000 - signal) within the time; says what it got otherwise. */
-#define CHECK_CHILD(pid, timeout_ms, want)                                                       \
-    do {                                                                                         \
-        int got_ = wait_child((pid), (timeout_ms));                                              \
-        if (got_ != (want))                                                                      \
-            fprintf(stderr, "child %ld ended with %d (exit code, or -1000 - signal, -1 = hung), " \
-                    "expected %d\n", (long)(pid), got_, (int)(want));                            \
-        CHECK(got_ == (want));                                                                   \
-    } while (0)
+/* spawn(), wait_child(), CHECK_CHILD, CHILD_REQUIRE and kill_kids() (our
+ * g_check_on_fail) are in check.h. */
 
 /* Linux: waits until `pid` is asleep (state S in /proc/<pid>/stat), i.e.
  * blocked in the futex wait rather than about to call. Best effort: gives
@@ -271,18 +177,6 @@ struct cons_arg {
     int id;
     int fd; /* results: struct rec per message, in the order received */
 };
-
-static void write_all(int fd, const void *p, size_t n) {
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        CHILD_REQUIRE(w > 0, 30);
-        c += w;
-        n -= (size_t)w;
-    }
-}
 
 static void consumer_main(void *p) {
     struct cons_arg *a = p;

@@ -375,4 +375,47 @@ mod tests {
         let deep = vec![0x81u8; 100];
         assert!(decode(&deep, 10).is_err());
     }
+
+    /// A deterministic property test: random values round-trip exactly, and
+    /// random or mutated bytes never panic (the fuzzing of the decoder that
+    /// runs in every test run; issue 11 adds a coverage-guided fuzzer).
+    #[test]
+    fn property_round_trip_and_garbage() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        fn gen(next: &mut dyn FnMut() -> u64, depth: u32) -> Value {
+            match next() % if depth > 3 { 6 } else { 8 } {
+                0 => Value::Integer(((next() as i64) >> (next() % 64)).into()),
+                1 => Value::Float(f64::from_bits(next()) % 1e12),
+                2 => Value::Text((0..next() % 8).map(|i| char::from(b'a' + (i as u8 % 26))).collect()),
+                3 => Value::Bytes((0..next() % 40).map(|_| next() as u8).collect()),
+                4 => Value::Bool(next() % 2 == 0),
+                5 => Value::Null,
+                6 => Value::Array((0..next() % 5).map(|_| gen(next, depth + 1)).collect()),
+                _ => Value::Map((0..next() % 4).map(|_| (gen(next, depth + 1), gen(next, depth + 1))).collect()),
+            }
+        }
+        for _ in 0..5000 {
+            let v = gen(&mut next, 0);
+            let bytes = encode(&v);
+            let back = decode(&bytes, 64).unwrap();
+            // NaN != NaN: compare encodings, which are deterministic.
+            assert_eq!(encode(&back), bytes);
+            let mut m = bytes.clone();
+            if !m.is_empty() {
+                let i = next() as usize % m.len();
+                m[i] ^= next() as u8 | 1;
+                let _ = decode(&m, 64);
+                m.truncate(next() as usize % m.len());
+                let _ = decode(&m, 64);
+            }
+            let junk: Vec<u8> = (0..next() % 32).map(|_| next() as u8).collect();
+            let _ = decode(&junk, 64);
+        }
+    }
 }

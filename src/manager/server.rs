@@ -131,6 +131,11 @@ fn serve_connection(id: ConnId, conn: Connection, shared: Arc<Shared>) {
         let frame = match conn.recv() {
             Ok(f) => f,
             Err(e) => {
+                if matches!(e.kind(), ErrorKind::TooBig | ErrorKind::Corrupt) {
+                    // The stream cannot be resynchronised: say why, then
+                    // close this connection (and only this one).
+                    let _ = conn.send(&Reply { id: 0, result: Err(e.clone()) }.encode());
+                }
                 if e.kind() != ErrorKind::Eof && !shared.stopping.load(Ordering::Relaxed) {
                     eprintln!("mpipc manager: connection {id} dropped: {e}");
                 }

@@ -193,6 +193,25 @@ fn pipelined_requests_and_bad_frames() {
     assert!(protocol::Reply::decode(&raw.recv().unwrap()).unwrap().result.is_err());
     drop(raw);
     assert_eq!(c.call("dict", "p", "get", vec![i(999)]).unwrap(), i(999 * 999));
+
+    // A frame over MAX_REQUEST: an error reply, then that connection (only)
+    // is closed; a client that vanishes mid-request harms nobody either.
+    use std::io::Write;
+    let addr = match s.address() {
+        crate::pipe::Address::Abstract(n) => n.clone(),
+        _ => unreachable!(),
+    };
+    let sa = <std::os::unix::net::SocketAddr as std::os::linux::net::SocketAddrExt>::from_abstract_name(&addr).unwrap();
+    let mut huge = std::os::unix::net::UnixStream::connect_addr(&sa).unwrap();
+    huge.write_all(&((MAX_REQUEST + 1) as u32).to_be_bytes()).unwrap();
+    let conn = crate::pipe::Connection::from_owned_fd(huge.try_clone().unwrap().into()).unwrap();
+    let reply = protocol::Reply::decode(&conn.recv().unwrap()).unwrap();
+    assert_eq!(reply.result.unwrap_err().kind(), ErrorKind::TooBig);
+    assert_eq!(conn.recv().unwrap_err().kind(), ErrorKind::Eof);
+    let mut partial = std::os::unix::net::UnixStream::connect_addr(&sa).unwrap();
+    partial.write_all(b"\x00\x00\x01\x00only part of a request").unwrap();
+    drop(partial);
+    assert_eq!(c.call("dict", "p", "len", vec![]).unwrap(), i(1000));
 }
 
 #[test]

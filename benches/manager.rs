@@ -8,7 +8,10 @@
 //!   10,000 `mp_mgr_dict_get` on one dict; total ops per second.
 //! - mgr_dict_pipelined: the same through `mp_mgr_call_many`, 100 requests
 //!   per batch.
-//! - mgr_get_rtt: one client, `mp_mgr_dict_get` round trips; median / p99.
+//! - mgr_get_rtt: one client process, `mp_mgr_dict_get` of a 16-byte value,
+//!   1,000 warm-up then timed round trips; median / p99.
+//!
+//! Clients connect before the clock starts; it stops when the last exits.
 
 use ciborium::Value;
 use mpipc::ffi::bytes::{mp_buf, mp_buf_free};
@@ -37,9 +40,9 @@ fn connect(addr: &CString) -> *mut mp_mgr {
     panic!("cannot connect to the manager");
 }
 
-/// One client's work: `n` sets then `n` gets, singly or in batches.
-fn client_work(addr: &CString, id: usize, n: usize, batch: usize) {
-    let m = connect(addr);
+/// One client's work on an open connection: `n` sets then `n` gets,
+/// singly or in batches.
+fn client_work(m: *mut mp_mgr, id: usize, n: usize, batch: usize) {
     let dict = c"bench";
     let key = |i: usize| Value::Integer(((id * 1_000_000 + i) as i64).into());
     // SAFETY: m is live; buffers are valid for the calls.
@@ -87,28 +90,53 @@ fn client_work(addr: &CString, id: usize, n: usize, batch: usize) {
                 }
             }
         }
-        mp_mgr_close(m);
     }
 }
 
-/// Forks the clients first (no thread exists yet), then starts the server
-/// in this process, releases the clients and times them.
-fn run(tag: &str, n: usize, batch: usize) -> f64 {
+/// Reads one byte from `fd` (a start signal).
+fn wait_byte(fd: i32) {
+    let mut b = [0u8; 1];
+    // SAFETY: reading into a local buffer from our pipe.
+    assert_eq!(unsafe { libc::read(fd, b.as_mut_ptr().cast(), 1) }, 1);
+}
+
+/// Writes `n` signal bytes to `fd`.
+fn signal(fd: i32, n: usize) {
+    // SAFETY: writing from a local buffer to our pipe.
+    assert_eq!(unsafe { libc::write(fd, vec![1u8; n].as_ptr().cast(), n) }, n as isize);
+}
+
+fn pipe_fds() -> [i32; 2] {
+    let mut p = [0i32; 2];
+    // SAFETY: a pipe for signalling between the processes.
+    assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
+    p
+}
+
+/// Forks `clients` processes first (no thread exists yet), then starts the
+/// server in this process. Each child connects, reports it is connected,
+/// waits for "go", runs `work`, and writes a text report to `out`. The
+/// clock runs from "go" to the last child's exit: connecting and forking
+/// are not timed.
+fn with_clients(tag: &str, clients: usize, work: impl Fn(*mut mp_mgr, usize) -> String) -> (f64, Vec<String>) {
     let addr = CString::new(format!("unix:@mpipc-bench-mgr-{tag}-{}", std::process::id())).unwrap();
-    let mut go = [0i32; 2];
-    // SAFETY: a pipe used as a start signal.
-    assert_eq!(unsafe { libc::pipe(go.as_mut_ptr()) }, 0);
-    let pids: Vec<libc::pid_t> = (0..CLIENTS)
+    let (ready, connected, go, out) = (pipe_fds(), pipe_fds(), pipe_fds(), pipe_fds());
+    let pids: Vec<libc::pid_t> = (0..clients)
         .map(|id| {
             // SAFETY: single-threaded here (the server starts after the forks).
             let pid = unsafe { libc::fork() };
             if pid == 0 {
-                let mut b = [0u8; 1];
-                // SAFETY: reading the start byte from our pipe.
-                unsafe { libc::read(go[0], b.as_mut_ptr().cast(), 1) };
-                client_work(&addr, id, n, batch);
-                // SAFETY: leave without running the parent's destructors.
-                unsafe { libc::_exit(0) };
+                wait_byte(ready[0]);
+                let m = connect(&addr);
+                signal(connected[1], 1);
+                wait_byte(go[0]);
+                let report = format!("{}\n", work(m, id));
+                // SAFETY: m is live; the report fits the pipe buffer.
+                unsafe {
+                    mp_mgr_close(m);
+                    libc::write(out[1], report.as_ptr().cast(), report.len());
+                    libc::_exit(0);
+                }
             }
             pid
         })
@@ -116,9 +144,12 @@ fn run(tag: &str, n: usize, batch: usize) -> f64 {
     let mut s = std::ptr::null_mut();
     // SAFETY: valid arguments.
     assert_eq!(unsafe { mp_mgr_serve(addr.as_ptr(), std::ptr::null(), 0, &mut s) }, MP_OK);
+    signal(ready[1], clients);
+    for _ in 0..clients {
+        wait_byte(connected[0]);
+    }
     let t0 = Instant::now();
-    // SAFETY: writing the start bytes.
-    unsafe { libc::write(go[1], [1u8; CLIENTS].as_ptr().cast(), CLIENTS) };
+    signal(go[1], clients);
     for pid in pids {
         let mut st = 0;
         // SAFETY: waiting for our children.
@@ -126,41 +157,54 @@ fn run(tag: &str, n: usize, batch: usize) -> f64 {
         assert!(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0, "client failed");
     }
     let secs = t0.elapsed().as_secs_f64();
-    // SAFETY: our server handle; the fds are ours.
+    let mut text = vec![0u8; 4096];
+    // SAFETY: reading the children's reports (all written, they exited).
+    let n = unsafe { libc::read(out[0], text.as_mut_ptr().cast(), text.len()) };
+    text.truncate(n.max(0) as usize);
+    // SAFETY: our server handle and descriptors.
     unsafe {
         assert_eq!(mp_mgr_server_shutdown(s), MP_OK);
-        libc::close(go[0]);
-        libc::close(go[1]);
+        for fd in ready.iter().chain(&connected).chain(&go).chain(&out) {
+            libc::close(*fd);
+        }
     }
+    (secs, String::from_utf8(text).unwrap().lines().map(str::to_owned).collect())
+}
+
+fn run(tag: &str, n: usize, batch: usize) -> f64 {
+    let (secs, _) = with_clients(tag, CLIENTS, |m, id| {
+        client_work(m, id, n, batch);
+        String::new()
+    });
     (CLIENTS * 2 * n) as f64 / secs
 }
 
-fn rtt(rounds: usize) -> Vec<f64> {
-    let addr = CString::new(format!("unix:@mpipc-bench-mgr-rtt-{}", std::process::id())).unwrap();
-    let mut s = std::ptr::null_mut();
-    // SAFETY: valid arguments; the client is a thread of this process here:
-    // the round trip still crosses the socket and the server thread.
-    unsafe {
-        assert_eq!(mp_mgr_serve(addr.as_ptr(), std::ptr::null(), 0, &mut s), MP_OK);
-        let m = connect(&addr);
+/// Median and p99 (µs) of `rounds` `mp_mgr_dict_get` round trips by one
+/// client process (16-byte value, like the Python baseline).
+fn rtt(tag: &str, rounds: usize) -> (f64, f64) {
+    let (_, reports) = with_clients(tag, 1, |m, _| {
         let k = cbor(Value::Text("k".into()));
-        let v = cbor(Value::Integer(1.into()));
-        assert_eq!(mp_mgr_dict_set(m, c"rtt".as_ptr(), k.as_ptr(), k.len(), v.as_ptr(), v.len()), MP_OK);
+        let v = cbor(Value::Bytes(vec![7u8; 16]));
         let mut out = Vec::with_capacity(rounds);
-        for i in 0..rounds + rounds / 10 {
-            let t = Instant::now();
-            let mut b = mp_buf { ptr: std::ptr::null_mut(), len: 0 };
-            assert_eq!(mp_mgr_dict_get(m, c"rtt".as_ptr(), k.as_ptr(), k.len(), &mut b), MP_OK);
-            if i >= rounds / 10 {
-                out.push(t.elapsed().as_nanos() as f64 / 1000.0);
+        // SAFETY: m is live; buffers valid for the calls.
+        unsafe {
+            assert_eq!(mp_mgr_dict_set(m, c"rtt".as_ptr(), k.as_ptr(), k.len(), v.as_ptr(), v.len()), MP_OK);
+            for i in 0..rounds + 1000 {
+                let t = Instant::now();
+                let mut b = mp_buf { ptr: std::ptr::null_mut(), len: 0 };
+                assert_eq!(mp_mgr_dict_get(m, c"rtt".as_ptr(), k.as_ptr(), k.len(), &mut b), MP_OK);
+                if i >= 1000 {
+                    out.push(t.elapsed().as_nanos() as f64 / 1000.0);
+                }
+                assert_eq!(std::slice::from_raw_parts(b.ptr, b.len), &v[..]);
+                mp_buf_free(&mut b);
             }
-            mp_buf_free(&mut b);
         }
-        mp_mgr_close(m);
-        mp_mgr_server_shutdown(s);
         out.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        out
-    }
+        format!("{} {}", out[out.len() / 2], out[(out.len() - 1) * 99 / 100])
+    });
+    let f: Vec<f64> = reports[0].split_whitespace().map(|x| x.parse().unwrap()).collect();
+    (f[0], f[1])
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -188,14 +232,13 @@ fn main() {
         ));
     }
     let rounds = if quick { 2000 } else { 20_000 };
-    let runs: Vec<Vec<f64>> = (0..repeat).map(|_| rtt(rounds)).collect();
-    let pct = |v: &Vec<f64>, p: f64| v[((v.len() - 1) as f64 * p) as usize];
-    let med = median(runs.iter().map(|v| pct(v, 0.5)).collect());
+    let runs: Vec<(f64, f64)> = (0..repeat).map(|r| rtt(&format!("rtt-{r}"), rounds)).collect();
+    let med = median(runs.iter().map(|r| r.0).collect());
     eprintln!("mgr_get_rtt: median {med:.2} us");
     out.push(format!(
         "\"mgr_get_rtt\": {{\"median_us\": {med:.2}, \"p99_us\": {:.2}, \"runs_median_us\": [{}], \"rounds\": {rounds}}}",
-        median(runs.iter().map(|v| pct(v, 0.99)).collect()),
-        runs.iter().map(|v| format!("{:.2}", pct(v, 0.5))).collect::<Vec<_>>().join(", ")
+        median(runs.iter().map(|r| r.1).collect()),
+        runs.iter().map(|r| format!("{:.2}", r.0)).collect::<Vec<_>>().join(", ")
     ));
     println!("{{\"repeat\": {repeat}, {}}}", out.join(", "));
 }

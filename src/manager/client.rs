@@ -94,7 +94,12 @@ impl ManagerClient {
             .map(|i| {
                 let reply = Reply::decode(&self.conn.recv()?)?;
                 if reply.id != first + i {
-                    return Err(Error::new(ErrorKind::Corrupt, "manager reply out of order"));
+                    // Id 0 with an error: the server refused the stream
+                    // itself (e.g. a frame over its limit) and closed it.
+                    return Err(match reply.result {
+                        Err(e) if reply.id == 0 => e,
+                        _ => Error::new(ErrorKind::Corrupt, "manager reply out of order"),
+                    });
                 }
                 Ok(reply.result)
             })

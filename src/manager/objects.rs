@@ -260,9 +260,10 @@ impl Object {
                 *depth = 0;
                 true
             }
-            State::Semaphore { value, held, .. } => match held.shift_remove(&conn) {
+            State::Semaphore { value, held, bound } => match held.shift_remove(&conn) {
                 Some(n) if n > 0 => {
-                    *value += n;
+                    // Never past a bounded semaphore's initial value.
+                    *value = value.saturating_add(n).min(bound.unwrap_or(u64::MAX));
                     true
                 }
                 _ => false,
@@ -396,10 +397,11 @@ impl Object {
                 }
                 let mut st = st;
                 let State::Semaphore { value, bound, held } = &mut *st else { unreachable!() };
-                if bound.is_some_and(|b| *value + n as u64 > b) {
-                    return Err(Error::new(ErrorKind::Invalid, "semaphore released too many times"));
-                }
-                *value += n as u64;
+                let new = value
+                    .checked_add(n as u64)
+                    .filter(|v| bound.is_none_or(|b| *v <= b))
+                    .ok_or_else(|| Error::new(ErrorKind::Invalid, "semaphore released too many times"))?;
+                *value = new;
                 if let Some(h) = held.get_mut(&ctx.conn) {
                     *h = h.saturating_sub(n as u64);
                 }
@@ -917,23 +919,22 @@ fn list_call(mut st: MutexGuard<'_, State>, method: &str, args: &[Value]) -> Res
         "sort" => {
             arity(args, 0, 1, method)?;
             let reverse = matches!(args.first(), Some(Value::Bool(true)));
-            // Check comparability first so a type error leaves the list as it was.
-            for w in l.windows(2) {
-                compare(&w[0], &w[1])?;
-            }
+            // Sort a copy, so that a type error leaves the list as it was;
+            // a stable sort with the comparison reversed keeps equal
+            // elements in their order, as Python's reverse=True does.
+            let mut sorted = l.clone();
             let mut failed = None;
-            l.sort_by(|a, b| {
-                compare(a, b).unwrap_or_else(|e| {
-                    failed = Some(e);
+            sorted.sort_by(|a, b| {
+                let (x, y) = if reverse { (b, a) } else { (a, b) };
+                compare(x, y).unwrap_or_else(|e| {
+                    failed.get_or_insert(e);
                     std::cmp::Ordering::Equal
                 })
             });
             if let Some(e) = failed {
                 return Err(e);
             }
-            if reverse {
-                l.reverse();
-            }
+            *l = sorted;
             Value::Null
         }
         "getitem" => {

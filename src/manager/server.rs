@@ -9,6 +9,7 @@ use super::objects::{CallCtx, ConnId, Kind, Registry};
 use super::protocol::{Reply, Request};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipe::{Address, Connection, Listener, ListenerOptions};
+
 use ciborium::Value;
 use std::collections::HashMap;
 use std::os::fd::RawFd;
@@ -33,6 +34,12 @@ struct Shared {
     conns: Mutex<HashMap<ConnId, RawFd>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     requests: AtomicU64,
+    /// Requests being served (between decode and reply sent); shutdown
+    /// waits for them, so a call woken by the shutdown can still send its
+    /// `Shutdown` reply before the sockets close. Relaxed is not enough for
+    /// a count another thread waits on: SeqCst, simple and off the hot path
+    /// relative to the syscalls around it.
+    in_flight: AtomicU64,
 }
 
 /// A running manager server. Dropping it shuts it down.
@@ -73,13 +80,19 @@ impl ManagerServer {
         if let Some(a) = self.accept.take() {
             let _ = a.join();
         }
+        // Wake blocked calls first and let them answer `Shutdown` ...
+        for o in self.shared.registry.all() {
+            o.wake_all();
+        }
+        let t0 = std::time::Instant::now();
+        while self.shared.in_flight.load(Ordering::SeqCst) > 0 && t0.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // ... then end every connection's stream to unblock its reader.
         for &fd in self.shared.conns.lock().unwrap_or_else(|e| e.into_inner()).values() {
             // SAFETY: fd belongs to a live connection (see `conns`);
             // shutdown(2) only ends its stream, the owner closes it.
             unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
-        }
-        for o in self.shared.registry.all() {
-            o.wake_all();
         }
         let threads = std::mem::take(&mut *self.shared.threads.lock().unwrap_or_else(|e| e.into_inner()));
         for t in threads {
@@ -97,19 +110,33 @@ impl Drop for ManagerServer {
 }
 
 fn accept_loop(listener: Listener, shared: Arc<Shared>) {
+    let listener = Arc::new(listener);
     while !shared.stopping.load(Ordering::Relaxed) {
-        match listener.accept(Some(Duration::from_millis(100))) {
+        match listener.accept_unauthenticated(Some(Duration::from_millis(100))) {
             Ok(conn) => {
                 let id = shared.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
                 conn.set_max_frame(MAX_REQUEST);
                 shared.conns.lock().unwrap_or_else(|e| e.into_inner()).insert(id, conn.fileno());
-                let s2 = shared.clone();
+                let (s2, l2) = (shared.clone(), listener.clone());
                 let spawned = std::thread::Builder::new()
                     .name(format!("mpipc-mgr-conn-{id}"))
                     .stack_size(256 * 1024)
-                    .spawn(move || serve_connection(id, conn, s2));
+                    .spawn(move || {
+                        // Authenticate on this thread: a slow or silent peer
+                        // holds up only itself, for at most HANDSHAKE_TIMEOUT.
+                        let guard = ConnGuard { id, shared: &s2 };
+                        match l2.authenticate(&conn, crate::pipe::HANDSHAKE_TIMEOUT) {
+                            Ok(()) => serve_connection(id, &conn, &s2),
+                            Err(e) => eprintln!("mpipc manager: connection refused: {e}"),
+                        }
+                        drop(guard);
+                        drop(conn);
+                    });
+                let mut threads = shared.threads.lock().unwrap_or_else(|e| e.into_inner());
+                // Forget the threads of connections that ended.
+                threads.retain(|t| !t.is_finished());
                 match spawned {
-                    Ok(t) => shared.threads.lock().unwrap_or_else(|e| e.into_inner()).push(t),
+                    Ok(t) => threads.push(t),
                     Err(e) => {
                         shared.conns.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
                         eprintln!("mpipc manager: cannot start a connection thread: {e}");
@@ -117,14 +144,30 @@ fn accept_loop(listener: Listener, shared: Arc<Shared>) {
                 }
             }
             Err(e) if e.kind() == ErrorKind::Timeout => {}
-            // A peer failing authentication, or a transient accept error:
-            // log it and keep serving everyone else.
-            Err(e) => eprintln!("mpipc manager: connection refused: {e}"),
+            // A transient accept error: log it and keep serving everyone else.
+            Err(e) => eprintln!("mpipc manager: accept failed: {e}"),
         }
     }
 }
 
-fn serve_connection(id: ConnId, conn: Connection, shared: Arc<Shared>) {
+/// Cleans up after a connection however its thread ends (even by a panic):
+/// forgets its descriptor before the descriptor is closed, and releases
+/// whatever it held.
+struct ConnGuard<'a> {
+    id: ConnId,
+    shared: &'a Shared,
+}
+
+impl Drop for ConnGuard<'_> {
+    fn drop(&mut self) {
+        self.shared.conns.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+        for o in self.shared.registry.all() {
+            o.release_owner(self.id);
+        }
+    }
+}
+
+fn serve_connection(id: ConnId, conn: &Connection, shared: &Shared) {
     let ctx = CallCtx { conn: id, stopping: &shared.stopping };
     let mut pending: Vec<Vec<u8>> = Vec::new();
     loop {
@@ -132,9 +175,11 @@ fn serve_connection(id: ConnId, conn: Connection, shared: Arc<Shared>) {
             Ok(f) => f,
             Err(e) => {
                 if matches!(e.kind(), ErrorKind::TooBig | ErrorKind::Corrupt) {
-                    // The stream cannot be resynchronised: say why, then
-                    // close this connection (and only this one).
-                    let _ = conn.send(&Reply { id: 0, result: Err(e.clone()) }.encode());
+                    // The stream cannot be resynchronised: answer what was
+                    // served, say why (request id 0), then close this
+                    // connection only.
+                    pending.push(Reply { id: 0, result: Err(e.clone()) }.encode());
+                    let _ = conn.send_many(&pending);
                 }
                 if e.kind() != ErrorKind::Eof && !shared.stopping.load(Ordering::Relaxed) {
                     eprintln!("mpipc manager: connection {id} dropped: {e}");
@@ -143,24 +188,23 @@ fn serve_connection(id: ConnId, conn: Connection, shared: Arc<Shared>) {
             }
         };
         shared.requests.fetch_add(1, Ordering::Relaxed);
+        shared.in_flight.fetch_add(1, Ordering::SeqCst);
         let reply = match Request::decode(&frame) {
-            Ok(req) => Reply { id: req.id, result: dispatch(&shared, &req, &ctx) },
+            Ok(req) => Reply { id: req.id, result: dispatch(shared, &req, &ctx) },
             Err((id, e)) => Reply { id: id.unwrap_or(0), result: Err(e) },
         };
         // Pipelined requests arrive many per read: answer them with one
         // write once the buffered ones are done, not one write each.
         pending.push(reply.encode());
+        let mut sent_ok = true;
         if !conn.has_buffered().unwrap_or(false) || pending.len() >= 256 {
-            if conn.send_many(&pending).is_err() {
-                break;
-            }
+            sent_ok = conn.send_many(&pending).is_ok();
             pending.clear();
         }
-    }
-    shared.conns.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-    drop(conn);
-    for o in shared.registry.all() {
-        o.release_owner(id);
+        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if !sent_ok {
+            break;
+        }
     }
 }
 

@@ -86,6 +86,13 @@ fn list_set_namespace_value_methods() {
     l("setslice", vec![i(1), i(3), Value::Array(vec![t("a")])]).unwrap();
     assert_eq!(l("copy", vec![]).unwrap(), Value::Array(vec![i(0), t("a"), i(2), i(1)]));
     assert_eq!(l("sort", vec![]).unwrap_err().kind(), ErrorKind::Type);
+    // Neighbours comparable, the whole list not: still nothing changes.
+    let m = |a: Vec<Value>| c.call("list", "m", "extend", vec![Value::Array(a)]);
+    m(vec![Value::Array(vec![i(1), t("a")]), Value::Array(vec![i(2), t("b")]), Value::Array(vec![i(1), i(3)])])
+        .unwrap();
+    let before = c.call("list", "m", "copy", vec![]).unwrap();
+    assert_eq!(c.call("list", "m", "sort", vec![]).unwrap_err().kind(), ErrorKind::Type);
+    assert_eq!(c.call("list", "m", "copy", vec![]).unwrap(), before);
     assert_eq!(l("copy", vec![]).unwrap(), Value::Array(vec![i(0), t("a"), i(2), i(1)]), "failed sort changes nothing");
     l("remove", vec![t("a")]).unwrap();
     l("sort", vec![Value::Bool(true)]).unwrap();
@@ -110,9 +117,10 @@ fn list_set_namespace_value_methods() {
     assert_eq!(c.call("value", "v", "create", vec![i(0)]).unwrap(), Value::Bool(false), "get-or-create");
     assert_eq!(c.call("value", "v", "incr", vec![]).unwrap(), i(42));
     assert_eq!(c.call("value", "v", "compare_and_set", vec![i(42), t("done")]).unwrap(), Value::Bool(true));
+    assert_eq!(c.call("value", "fresh", "incr", vec![]).unwrap(), i(1), "a value never set counts as 0");
 
     let listed = c.call("manager", "", "list", vec![]).unwrap();
-    assert!(matches!(&listed, Value::Array(a) if a.len() == 4), "{listed:?}");
+    assert!(matches!(&listed, Value::Array(a) if a.len() == 6), "{listed:?}");
     assert_eq!(c.call("manager", "l", "delete", vec![]).unwrap(), Value::Bool(true));
     assert_eq!(c.call("manager", "", "bogus", vec![]).unwrap_err().kind(), ErrorKind::Unsupported);
 }
@@ -225,7 +233,7 @@ fn shutdown_unblocks_waiters() {
     std::thread::sleep(Duration::from_millis(50));
     let t0 = Instant::now();
     s.shutdown();
-    assert!(waiter.join().unwrap().is_err());
+    assert_eq!(waiter.join().unwrap().unwrap_err().kind(), ErrorKind::Shutdown, "the blocked call is told why");
     assert!(t0.elapsed() < Duration::from_secs(5));
 }
 

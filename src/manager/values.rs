@@ -112,11 +112,12 @@ pub fn array_arg<'a>(args: &'a [Value], i: usize, method: &str) -> Result<&'a [V
     }
 }
 
-/// Adds `delta` to an integer value (missing = 0), refusing overflow and
+/// Adds `delta` to an integer value (missing or null = 0), refusing overflow and
 /// non-integers.
 pub fn add_int(current: Option<&Value>, delta: i64, what: &str) -> Result<Value> {
     let cur = match current {
-        None => 0i64,
+        // A missing entry, or a value never set (null), counts as 0.
+        None | Some(Value::Null) => 0i64,
         Some(Value::Integer(n)) => i64::try_from(i128::from(*n))
             .map_err(|_| Error::new(ErrorKind::Invalid, format!("{what}: value out of the 64-bit range")))?,
         Some(_) => return Err(Error::new(ErrorKind::Type, format!("{what}: value is not an integer"))),

@@ -98,7 +98,17 @@ impl Listener {
     /// [`ErrorKind::Auth`] returned; the listener stays usable.
     pub fn accept(&self, timeout: Option<Duration>) -> Result<Connection> {
         let deadline = Deadline::from_timeout(timeout);
-        if wait_fds(&[self.fd.as_raw_fd()], deadline)?.is_empty() {
+        let conn = self.accept_unauthenticated(timeout)?;
+        self.authenticate(&conn, handshake_timeout(deadline))?;
+        Ok(conn)
+    }
+
+    /// Accepts one connection without running the handshake, so that a
+    /// server can authenticate on the connection's own thread (a slow peer
+    /// then holds up nobody). Call [`Listener::authenticate`] before using
+    /// the connection.
+    pub fn accept_unauthenticated(&self, timeout: Option<Duration>) -> Result<Connection> {
+        if wait_fds(&[self.fd.as_raw_fd()], Deadline::from_timeout(timeout))?.is_empty() {
             return Err(Error::new(ErrorKind::Timeout, "no connection to accept"));
         }
         let fd = loop {
@@ -118,13 +128,17 @@ impl Listener {
         if self.address.is_tcp() {
             set_nodelay(&fd);
         }
-        let conn = Connection::from_owned_fd(fd)?;
+        Connection::from_owned_fd(fd)
+    }
+
+    /// Runs the handshake (both directions) on a connection from
+    /// [`Listener::accept_unauthenticated`], if the listener has an authkey.
+    pub fn authenticate(&self, conn: &Connection, timeout: Duration) -> Result<()> {
         if let Some(key) = &self.authkey {
-            let t = handshake_timeout(deadline);
-            deliver_challenge(&conn, key, t)?;
-            answer_challenge(&conn, key, t)?;
+            deliver_challenge(conn, key, timeout)?;
+            answer_challenge(conn, key, timeout)?;
         }
-        Ok(conn)
+        Ok(())
     }
 }
 
@@ -137,7 +151,9 @@ impl Drop for Listener {
     }
 }
 
-fn handshake_timeout(deadline: Deadline) -> Duration {
+/// The handshake's bound: what the caller's deadline leaves (at least
+/// 1 ms), or [`HANDSHAKE_TIMEOUT`] without one.
+pub(crate) fn handshake_timeout(deadline: Deadline) -> Duration {
     match deadline {
         Deadline::At(at) => at.saturating_duration_since(std::time::Instant::now()).max(Duration::from_millis(1)),
         _ => HANDSHAKE_TIMEOUT,

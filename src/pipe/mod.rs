@@ -23,7 +23,7 @@ mod auth;
 mod listener;
 
 pub use address::Address;
-pub use listener::{connect, Listener, ListenerOptions};
+pub use listener::{connect, Listener, ListenerOptions, HANDSHAKE_TIMEOUT};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::sync::Deadline;

@@ -694,22 +694,15 @@ fn check_element(typecode: char, v: &Value) -> Result<Value> {
 fn array_call(mut st: MutexGuard<'_, State>, method: &str, args: &[Value]) -> Result<Value> {
     let State::Array { typecode, items } = &mut *st else { unreachable!() };
     let tc = *typecode;
+    if let Some(r) = sequence_read(items, method, args) {
+        return r;
+    }
     Ok(match method {
-        "len" => Value::Integer(items.len().into()),
-        "getitem" => {
-            arity(args, 1, 1, method)?;
-            items[index(int_arg(args, 0, method)?, items.len(), method)?].clone()
-        }
         "setitem" => {
             arity(args, 2, 2, method)?;
             let i = index(int_arg(args, 0, method)?, items.len(), method)?;
             items[i] = check_element(tc, &args[1])?;
             Value::Null
-        }
-        "getslice" => {
-            arity(args, 0, 2, method)?;
-            let (a, b) = slice_bounds(args, items.len(), method)?;
-            Value::Array(items[a..b].to_vec())
         }
         "setslice" => {
             arity(args, 3, 3, method)?;
@@ -860,8 +853,31 @@ fn slice_bounds(args: &[Value], len: usize, method: &str) -> Result<(usize, usiz
     Ok((start, stop.max(start)))
 }
 
+/// The read-only sequence methods list and array share: `len`,
+/// `getitem`, `getslice`. `None` for any other method.
+fn sequence_read(items: &[Value], method: &str, args: &[Value]) -> Option<Result<Value>> {
+    let run = || -> Result<Value> {
+        Ok(match method {
+            "len" => Value::Integer(items.len().into()),
+            "getitem" => {
+                arity(args, 1, 1, method)?;
+                items[index(int_arg(args, 0, method)?, items.len(), method)?].clone()
+            }
+            _ => {
+                arity(args, 0, 2, method)?;
+                let (a, b) = slice_bounds(args, items.len(), method)?;
+                Value::Array(items[a..b].to_vec())
+            }
+        })
+    };
+    matches!(method, "len" | "getitem" | "getslice").then(run)
+}
+
 fn list_call(mut st: MutexGuard<'_, State>, method: &str, args: &[Value]) -> Result<Value> {
     let State::List(l) = &mut *st else { unreachable!() };
+    if let Some(r) = sequence_read(l, method, args) {
+        return r;
+    }
     let position = |l: &Vec<Value>, x: &Value, from: usize, to: usize| {
         let want = value_bytes(x);
         l[from..to].iter().position(|v| value_bytes(v) == want).map(|p| p + from)
@@ -937,10 +953,6 @@ fn list_call(mut st: MutexGuard<'_, State>, method: &str, args: &[Value]) -> Res
             *l = sorted;
             Value::Null
         }
-        "getitem" => {
-            arity(args, 1, 1, method)?;
-            l[index(int_arg(args, 0, method)?, l.len(), method)?].clone()
-        }
         "setitem" => {
             arity(args, 2, 2, method)?;
             let i = index(int_arg(args, 0, method)?, l.len(), method)?;
@@ -952,11 +964,6 @@ fn list_call(mut st: MutexGuard<'_, State>, method: &str, args: &[Value]) -> Res
             let i = index(int_arg(args, 0, method)?, l.len(), method)?;
             l.remove(i);
             Value::Null
-        }
-        "getslice" => {
-            arity(args, 0, 2, method)?;
-            let (a, b) = slice_bounds(args, l.len(), method)?;
-            Value::Array(l[a..b].to_vec())
         }
         "setslice" => {
             arity(args, 3, 3, method)?;
@@ -971,7 +978,6 @@ fn list_call(mut st: MutexGuard<'_, State>, method: &str, args: &[Value]) -> Res
             l.drain(a..b);
             Value::Null
         }
-        "len" => Value::Integer(l.len().into()),
         "contains" => {
             arity(args, 1, 1, method)?;
             Value::Bool(position(l, &args[0], 0, l.len()).is_some())

@@ -96,71 +96,11 @@
 #define T_MS 10000
 
 /* ------------------------------------------------------------------ */
-/* Non-fatal checks for library bugs                                    */
+/* Addresses, and bugs in the test                                      */
 /* ------------------------------------------------------------------ */
 
-static unsigned g_failed;
-
-/* CHECK_REGRESSION(cond, what): like CHECK, but a failure is counted and
- * the run goes on (it ends with "N passed, M failed", exit 1). */
-#define CHECK_REGRESSION(cond, what)                                                          \
-    do {                                                                                      \
-        if (cond) {                                                                           \
-            g_passed++;                                                                       \
-        } else {                                                                              \
-            g_failed++;                                                                       \
-            fprintf(stderr, "%s:%d: CHECK failed (library bug): %s\n  %s\n  mp_last_error(): \"%s\"\n", \
-                    __FILE__, __LINE__, #cond, what, mp_last_error());                        \
-        }                                                                                     \
-    } while (0)
-
-/* ------------------------------------------------------------------ */
-/* Cleanup and the watchdog                                             */
-/* ------------------------------------------------------------------ */
-
-/* Files this run may create (socket files, a key file), unlinked at the
- * end and by a failed check. */
-#define MAX_PATHS 16
-static char g_paths[MAX_PATHS][108];
-static int g_npaths;
-
-static const char *volatile g_section = "start";
-
-static void on_fail(void) {
-    if (g_in_child)
-        return;
-    kill_kids();
-    for (int i = 0; i < g_npaths; i++)
-        unlink(g_paths[i]);
-}
-
-static void say(const char *s) {
-    ssize_t r = write(2, s, strlen(s));
-    (void)r;
-}
-
-static void on_alarm(int sig) {
-    (void)sig;
-    if (g_in_child)
-        _exit(99);
-    say("test_manager: watchdog: still running after 120 s, in section: ");
-    say(g_section);
-    say("\n");
-    for (int i = 0; i < CHECK_MAX_KIDS; i++)
-        if (g_kids[i] > 0)
-            kill(g_kids[i], SIGKILL);
-    for (int i = 0; i < g_npaths; i++)
-        unlink(g_paths[i]);
-    _exit(2);
-}
-
-/* A fresh path /tmp/cmgr-<pid>-<tag>, remembered for cleanup. */
-static const char *tmp_path(const char *tag) {
-    CHECK(g_npaths < MAX_PATHS);
-    snprintf(g_paths[g_npaths], sizeof g_paths[0], "/tmp/cmgr-%ld-%s", (long)getpid(), tag);
-    unlink(g_paths[g_npaths]);
-    return g_paths[g_npaths++];
-}
+/* CHECK_REGRESSION, tmp_path() (/tmp/cmgr-<pid>-<tag>, unlinked at the end
+ * and by a failed check), g_section and the watchdog are in check.h. */
 
 /* An abstract address unix:@cmgr-<pid>-<tag> (written to `buf`). */
 static const char *abstract_addr(char *buf, size_t cap, const char *tag) {
@@ -304,15 +244,22 @@ typedef struct {
     size_t n;
 } item_t;
 
+/* Encodes the whole format `fmt` (enc_fmt) into `e`: 0 if it describes
+ * more than one item. */
+static int enc_all(struct cbe *e, const char *fmt, va_list *ap) {
+    const char *f = fmt;
+    enc_fmt(e, &f, ap);
+    return *f == '\0';
+}
+
 static item_t it(const char *fmt, ...) {
     item_t r;
     struct cbe e = {r.b, 0, sizeof r.b};
     va_list ap;
     va_start(ap, fmt);
-    const char *f = fmt;
-    enc_fmt(&e, &f, &ap);
+    int one = enc_all(&e, fmt, &ap);
     va_end(ap);
-    if (*f != '\0')
+    if (!one)
         bug_in_test("CBOR format: more than one item");
     r.n = e.n;
     return r;
@@ -544,10 +491,9 @@ static mp_status callf(mp_mgr *m, const char *kind, const char *name, const char
     struct cbe e = {buf, 0, sizeof buf};
     va_list ap;
     va_start(ap, fmt);
-    const char *f = fmt;
-    enc_fmt(&e, &f, &ap);
+    int one = enc_all(&e, fmt, &ap);
     va_end(ap);
-    if (*f != '\0')
+    if (!one)
         bug_in_test("callf: more than one item in the format");
     mp_buf_free(&g_res);
     return mp_mgr_call(m, kind, name, method, buf, e.n, &g_res);
@@ -578,31 +524,7 @@ static mp_mgr *child_connect(const char *addr, const uint8_t *key, size_t keylen
 /* Synchronisation with children                                        */
 /* ------------------------------------------------------------------ */
 
-/* Reads one byte from `fd`, waiting at most `ms`: the byte, -1 on EOF,
- * -2 on timeout or error. */
-static int read_byte(int fd, int ms) {
-    struct pollfd pf = {fd, POLLIN, 0};
-    double deadline = now_ms() + ms;
-    for (;;) {
-        int left = (int)(deadline - now_ms());
-        int r = poll(&pf, 1, left < 0 ? 0 : left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -2;
-        unsigned char c;
-        ssize_t n = read(fd, &c, 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n == 0)
-            return -1;
-        return n == 1 ? c : -2;
-    }
-}
-
-static void put_byte(int fd, char c) {
-    write_all(fd, &c, 1);
-}
+/* read_byte() and put_byte() are in check.h. */
 
 /* Whether child `pid` is still running (its status is left to be reaped). */
 static int running(pid_t pid) {
@@ -658,56 +580,10 @@ static const char *mpipc_bin(void) {
 }
 
 struct standalone {
-    pid_t pid;
-    int err;          /* its stderr */
-    char log[4096];   /* what it wrote so far */
-    size_t len;
+    struct proc p;    /* the server, its stderr in p.out */
     char addr[256];   /* from its "serving at" line */
     long logged_pid;
 };
-
-/* Reads what the server wrote to stderr, waiting at most `ms`: bytes read,
- * 0 on EOF, -1 on timeout (or a full log). */
-static int sa_read_some(struct standalone *sa, int ms) {
-    if (sa->len + 1 >= sizeof sa->log)
-        return -1;
-    struct pollfd pf = {sa->err, POLLIN, 0};
-    double deadline = now_ms() + ms;
-    for (;;) {
-        int left = (int)(deadline - now_ms());
-        int r = poll(&pf, 1, left < 0 ? 0 : left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        ssize_t n = read(sa->err, sa->log + sa->len, sizeof sa->log - 1 - sa->len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        sa->len += (size_t)n;
-        sa->log[sa->len] = '\0';
-        return (int)n;
-    }
-}
-
-/* Reads the server's stderr until `needle` is in the log (1) or EOF or
- * `ms` pass (0); needle NULL: until EOF (1). */
-static int sa_read_until(struct standalone *sa, const char *needle, int ms) {
-    double deadline = now_ms() + ms;
-    for (;;) {
-        if (needle != NULL && strstr(sa->log, needle) != NULL)
-            return 1;
-        int left = (int)(deadline - now_ms());
-        if (left <= 0)
-            return 0;
-        int r = sa_read_some(sa, left);
-        if (r == 0)
-            return needle == NULL;
-        if (r < 0)
-            return 0;
-    }
-}
 
 /* Execs `mpipc manager serve --address addr [--authkey-file keyfile]` with
  * its stderr on a pipe, and reads its "serving at ADDR (pid N)" line. */
@@ -718,37 +594,25 @@ static void sa_start(struct standalone *sa, const char *addr, const char *keyfil
                 strerror(errno));
         CHECK(!"the mpipc binary is runnable");
     }
-    int fds[2];
-    CHECK(pipe(fds) == 0);
-    pid_t pid = fork_child();
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
-        alarm(60); /* survives exec: the server never outlives a hung test by much */
-        if (keyfile != NULL)
-            execl(bin, bin, "manager", "serve", "--address", addr, "--authkey-file", keyfile, (char *)NULL);
-        else
-            execl(bin, bin, "manager", "serve", "--address", addr, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
+    const char *argv[] = {bin, "manager", "serve", "--address", addr, "--authkey-file", keyfile, NULL};
+    if (keyfile == NULL)
+        argv[5] = NULL;
     memset(sa, 0, sizeof *sa);
-    sa->pid = pid;
-    sa->err = fds[0];
+    /* alarm(60): the server never outlives a hung test by much */
+    proc_start(&sa->p, 2, 60, argv);
     /* the whole "serving at ..." line */
     double deadline = now_ms() + T_MS;
     for (;;) {
-        const char *l = strstr(sa->log, "serving at ");
+        const char *l = strstr(sa->p.out, "serving at ");
         if (l != NULL && strchr(l, '\n') != NULL)
             break;
         int left = (int)(deadline - now_ms());
-        if (left <= 0 || sa_read_some(sa, left) <= 0)
+        if (left <= 0 || proc_read_some(&sa->p, left) <= 0)
             break;
     }
-    const char *line = strstr(sa->log, "serving at ");
+    const char *line = strstr(sa->p.out, "serving at ");
     if (line == NULL || strchr(line, '\n') == NULL) {
-        fprintf(stderr, "mpipc manager serve said: \"%s\"\n", sa->log);
+        fprintf(stderr, "mpipc manager serve said: \"%s\"\n", sa->p.out);
         CHECK(!"a \"serving at\" line");
     }
     line += strlen("serving at ");
@@ -794,7 +658,7 @@ static void test_standalone(void) {
     struct standalone sa;
     sa_start(&sa, want, NULL);
     CHECK(strcmp(sa.addr, want) == 0);
-    CHECK(sa.logged_pid == (long)sa.pid);
+    CHECK(sa.logged_pid == (long)sa.p.pid);
 
     /* use it */
     mp_mgr *m = connect_ok(sa.addr, NULL, 0);
@@ -823,15 +687,15 @@ static void test_standalone(void) {
 
     /* SIGTERM: exit 0, in bounded time, despite the blocked call */
     double ts = now_ms();
-    CHECK(kill(sa.pid, SIGTERM) == 0);
-    int code = wait_child(sa.pid, 5000);
+    CHECK(kill(sa.p.pid, SIGTERM) == 0);
+    int code = wait_child(sa.p.pid, 5000);
     double dt_stop = now_ms() - ts;
-    sa_read_until(&sa, NULL, 1000);
+    proc_read_until(&sa.p, NULL, 1000);
     if (code != 0)
-        fprintf(stderr, "mpipc manager serve: exit %d, said: \"%s\"\n", code, sa.log);
+        fprintf(stderr, "mpipc manager serve: exit %d, said: \"%s\"\n", code, sa.p.out);
     CHECK(code == 0);
-    CHECK(strstr(sa.log, "shutting down") != NULL && strstr(sa.log, "stopped") != NULL);
-    close(sa.err);
+    CHECK(strstr(sa.p.out, "shutting down") != NULL && strstr(sa.p.out, "stopped") != NULL);
+    close(sa.p.fd);
     int bcode = wait_child(blocked, 5000);
     if (bcode < 100)
         fprintf(stderr, "blocked client: exit %d\n", bcode);
@@ -872,11 +736,11 @@ static void test_standalone(void) {
     m = connect_ok(paddr, (const uint8_t *)"standalone-key", 14);
     CHECK_OK(callf(m, "manager", "", "ping", "[0"));
     CHECK(is_null(res()));
-    CHECK(kill(sa.pid, SIGTERM) == 0);
-    CHECK_CHILD(sa.pid, 5000, 0);
-    sa_read_until(&sa, NULL, 1000);
-    close(sa.err);
-    CHECK(strstr(sa.log, "connection refused") != NULL); /* the wrong key was logged */
+    CHECK(kill(sa.p.pid, SIGTERM) == 0);
+    CHECK_CHILD(sa.p.pid, 5000, 0);
+    proc_read_until(&sa.p, NULL, 1000);
+    close(sa.p.fd);
+    CHECK(strstr(sa.p.out, "connection refused") != NULL); /* the wrong key was logged */
     st = callf(m, "manager", "", "ping", "[0");
     CHECK(st == MP_E_EOF || st == MP_E_IO);
     mp_mgr_close(m);
@@ -1815,9 +1679,8 @@ static void test_threads_and_sizes(void) {
 
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0); /* in order with stderr */
-    g_check_on_fail = on_fail;
-    signal(SIGALRM, on_alarm);
-    alarm(120); /* last-resort watchdog */
+    g_check_on_fail = kill_kids; /* then check_cleanup() unlinks the files */
+    start_watchdog("test_manager", 120); /* last-resort watchdog */
     double t0 = now_ms();
 
     test_codec();
@@ -1833,12 +1696,6 @@ int main(void) {
     CHECK_OK(mp_mgr_server_shutdown(g_s1));
 
     alarm(0);
-    for (int i = 0; i < g_npaths; i++)
-        unlink(g_paths[i]);
-    if (g_failed != 0) {
-        printf("test_manager: mpipc %s, %.0f ms\n", mp_version(), now_ms() - t0);
-        fprintf(stderr, "%u passed, %u failed\n", g_passed, g_failed);
-        return 1;
-    }
-    return check_summary("test_manager", t0);
+    unlink_paths();
+    return check_summary("test_manager", t0); /* "N passed, M failed" and 1 after a failed CHECK_REGRESSION */
 }

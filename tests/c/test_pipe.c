@@ -75,68 +75,11 @@
 /* The bound of every wait in the test (receive, accept, child exit...). */
 #define T_MS 10000
 
-/* ------------------------------------------------------------------ */
-/* Non-fatal checks for known library bugs                              */
-/* ------------------------------------------------------------------ */
-
-static unsigned g_failed;
-
-/* CHECK_REGRESSION(cond, what): like CHECK, but a failure is counted and
- * the run goes on (it ends with "N passed, M failed", exit 1). For the
- * checks of the bugs listed at the top. */
-#define CHECK_REGRESSION(cond, what)                                                             \
-    do {                                                                                  \
-        if (cond) {                                                                       \
-            g_passed++;                                                                   \
-        } else {                                                                          \
-            g_failed++;                                                                   \
-            fprintf(stderr, "%s:%d: CHECK failed (regression): %s\n  %s\n", __FILE__,    \
-                    __LINE__, #cond, what);                                               \
-        }                                                                                 \
-    } while (0)
-
-/* ------------------------------------------------------------------ */
-/* Children                                                             */
-/* ------------------------------------------------------------------ */
-
-/* spawn(), fork_child(), wait_child(), CHECK_CHILD, CHILD_REQUIRE,
- * CHILD_ST and kill_kids() are in check.h. */
-
-/* Socket files this run may create, unlinked by a failed check. */
-#define MAX_PATHS 16
-static char g_paths[MAX_PATHS][108];
-static int g_npaths;
-
-static const char *volatile g_section = "start";
-
-static void on_fail(void) {
-    if (g_in_child)
-        return;
-    kill_kids();
-    for (int i = 0; i < g_npaths; i++)
-        unlink(g_paths[i]);
-}
-
-static void say(const char *s) {
-    ssize_t r = write(2, s, strlen(s));
-    (void)r;
-}
-
-/* The watchdog: a hang anywhere becomes a failure that names the section. */
-static void on_alarm(int sig) {
-    (void)sig;
-    if (g_in_child)
-        _exit(99);
-    say("test_pipe: watchdog: still running after 120 s, in section: ");
-    say(g_section);
-    say("\n");
-    for (int i = 0; i < CHECK_MAX_KIDS; i++)
-        if (g_kids[i] > 0)
-            kill(g_kids[i], SIGKILL);
-    for (int i = 0; i < g_npaths; i++)
-        unlink(g_paths[i]);
-    _exit(2);
-}
+/* From check.h: CHECK_REGRESSION (for the checks of the bugs listed at the top); spawn(),
+ * fork_child(), wait_child(), CHECK_CHILD, CHILD_REQUIRE, CHILD_ST and
+ * kill_kids(); tmp_path() (socket files /tmp/cpipe-<pid>-<tag>, unlinked at
+ * the end and by a failed check); read_byte(); proc_start() and the rest for
+ * python3; g_section and the watchdog. */
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                        */
@@ -178,24 +121,6 @@ static int recv_is(mp_pipe *p, const char *s) {
     return ok;
 }
 
-/* Reads one byte from `fd`, waiting at most `ms`: the byte, -1 on EOF,
- * -2 on timeout or error. */
-static int read_byte(int fd, int ms) {
-    struct pollfd pf = {fd, POLLIN, 0};
-    int r;
-    while ((r = poll(&pf, 1, ms)) < 0 && errno == EINTR) {
-    }
-    if (r <= 0)
-        return -2;
-    unsigned char c;
-    ssize_t n;
-    while ((n = read(fd, &c, 1)) < 0 && errno == EINTR) {
-    }
-    if (n == 0)
-        return -1;
-    return n == 1 ? c : -2;
-}
-
 /* Whether the raw descriptor is readable right now. */
 static int fd_readable(int fd) {
     struct pollfd pf = {fd, POLLIN, 0};
@@ -218,14 +143,7 @@ static void sync_close(struct sync *s) {
 
 /* Writes a byte (a command or "done"). */
 static void sync_put(struct sync *s, char c) {
-    write_all(s->fd[1], &c, 1);
-}
-
-static const char *sock_path(const char *tag) {
-    CHECK(g_npaths < MAX_PATHS);
-    snprintf(g_paths[g_npaths], sizeof g_paths[0], "/tmp/cpipe-%ld-%s.sock", (long)getpid(), tag);
-    unlink(g_paths[g_npaths]);
-    return g_paths[g_npaths++];
+    put_byte(s->fd[1], c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1373,7 +1291,7 @@ static void test_listeners(void) {
     struct stat st;
 
     /* unix:/path */
-    const char *path = sock_path("lst");
+    const char *path = tmp_path("lst.sock");
     snprintf(addr, sizeof addr, "unix:%s", path);
     CHECK_OK(mp_listener_bind(addr, k_key, KEYLEN, &l));
     CHECK(stat(path, &st) == 0);
@@ -1391,7 +1309,7 @@ static void test_listeners(void) {
 
     /* a listener killed without closing leaves its file: connect says
      * nobody listens, bind says it exists */
-    const char *stale = sock_path("stale");
+    const char *stale = tmp_path("stale.sock");
     char saddr[200];
     snprintf(saddr, sizeof saddr, "unix:%s", stale);
     pid_t kid = spawn(bind_and_wait_main, saddr);
@@ -1610,72 +1528,22 @@ static const char k_py_listener[] =
     "c.close()\n"
     "l.close()\n";
 
-struct py_proc {
-    pid_t pid;
-    int out; /* its stdout */
-    char buf[8192];
-    size_t len;
-};
-
-static void py_start(struct py_proc *pp, const char *script, const char *a1, const char *a2, const char *a3) {
-    int fds[2];
-    CHECK(pipe(fds) == 0);
-    pid_t pid = fork_child();
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execlp("python3", "python3", "-c", script, a1, a2, a3, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    pp->pid = pid;
-    pp->out = fds[0];
-    pp->len = 0;
-    pp->buf[0] = '\0';
+/* python3 -c script a1 a2 a3 (the first NULL ends the arguments), its
+ * stdout on a pipe to `pp`. */
+static void py_start(struct proc *pp, const char *script, const char *a1, const char *a2, const char *a3) {
+    const char *argv[] = {"python3", "-c", script, a1, a2, a3, NULL};
+    proc_start(pp, 1, 0, argv);
 }
 
-/* Reads the child's stdout until `needle` shows up (1), or EOF or `ms`
- * pass (0). NULL needle: until EOF. */
-static int py_read_until(struct py_proc *pp, const char *needle, int ms) {
-    double deadline = now_ms() + ms;
-    for (;;) {
-        if (needle != NULL && strstr(pp->buf, needle) != NULL)
-            return 1;
-        int left = (int)(deadline - now_ms());
-        if (left <= 0 || pp->len + 1 >= sizeof pp->buf)
-            return 0;
-        struct pollfd pf = {pp->out, POLLIN, 0};
-        int r = poll(&pf, 1, left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return 0;
-        ssize_t n = read(pp->out, pp->buf + pp->len, sizeof pp->buf - 1 - pp->len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return needle == NULL;
-        pp->len += (size_t)n;
-        pp->buf[pp->len] = '\0';
-    }
-}
-
-/* Reads the rest of its output and waits for it: its exit code (as
- * wait_child). */
-static int py_finish(struct py_proc *pp) {
-    (void)py_read_until(pp, NULL, T_MS);
-    close(pp->out);
-    return wait_child(pp->pid, T_MS);
-}
-
+/* CHECK_PY(pp, code, needle): python3 ends (proc_finish) with exit code
+ * `code`, having written `needle`; shows its output otherwise. */
 #define CHECK_PY(pp, code, needle)                                                                  \
     do {                                                                                            \
-        int code_ = py_finish(pp);                                                                  \
-        int ok_ = code_ == (code) && strstr((pp)->buf, (needle)) != NULL;                           \
+        int code_ = proc_finish(pp, T_MS);                                                          \
+        int ok_ = code_ == (code) && strstr((pp)->out, (needle)) != NULL;                           \
         if (!ok_)                                                                                   \
             fprintf(stderr, "python3 ended with %d (want %d), its output (want \"%s\"):\n%s\n",      \
-                    code_, (int)(code), (needle), (pp)->buf);                                       \
+                    code_, (int)(code), (needle), (pp)->out);                                       \
         CHECK(ok_);                                                                                 \
     } while (0)
 
@@ -1709,10 +1577,10 @@ static void serve_python(mp_listener *l) {
 
 /* Our client against a Python Listener at `pyaddr` (path or @name). */
 static void c_client_to_python(const char *pyaddr, const char *cpath_or_null, bool right_key) {
-    struct py_proc pp;
+    struct proc pp;
     py_start(&pp, k_py_listener, pyaddr, "s3cret", NULL);
-    if (!py_read_until(&pp, "ready", T_MS)) {
-        fprintf(stderr, "python3 Listener did not say ready; output:\n%s\n", pp.buf);
+    if (!proc_read_until(&pp, "ready", T_MS)) {
+        fprintf(stderr, "python3 Listener did not say ready; output:\n%s\n", pp.out);
         CHECK(!"python3 Listener ready");
     }
     char addr[200];
@@ -1753,9 +1621,9 @@ static void c_client_to_python(const char *pyaddr, const char *cpath_or_null, bo
 
 static void test_python(void) {
     g_section = "9. python interop";
-    struct py_proc pp;
+    struct proc pp;
     py_start(&pp, "import multiprocessing.connection", NULL, NULL, NULL);
-    int code = py_finish(&pp);
+    int code = proc_finish(&pp, T_MS);
     if (code == 127) {
         printf("python interop: SKIPPED (no python3 on PATH)\n");
         return;
@@ -1764,7 +1632,7 @@ static void test_python(void) {
     double t0 = now_ms();
 
     /* (a) Python Client -> our Listener at a unix path, key "s3cret" */
-    const char *path = sock_path("py-c");
+    const char *path = tmp_path("py-c.sock");
     char addr[200];
     snprintf(addr, sizeof addr, "unix:%s", path);
     mp_listener *l = NULL;
@@ -1792,7 +1660,7 @@ static void test_python(void) {
 
     /* (b) our client -> Python Listener: unix path (wrong key, right key),
      * abstract name */
-    const char *pypath = sock_path("py-l");
+    const char *pypath = tmp_path("py-l.sock");
     c_client_to_python(pypath, NULL, false);
     unlink(pypath); /* Python's close removes it; this is in case */
     c_client_to_python(pypath, pypath, true);
@@ -1807,9 +1675,8 @@ static void test_python(void) {
 /* ------------------------------------------------------------------ */
 
 int main(void) {
-    g_check_on_fail = on_fail;
-    signal(SIGALRM, on_alarm);
-    alarm(120); /* last-resort watchdog */
+    g_check_on_fail = kill_kids; /* then check_cleanup() unlinks the files */
+    start_watchdog("test_pipe", 120); /* last-resort watchdog */
     double t0 = now_ms();
 
     test_roundtrip();
@@ -1823,12 +1690,6 @@ int main(void) {
     test_python();
 
     alarm(0);
-    for (int i = 0; i < g_npaths; i++)
-        unlink(g_paths[i]);
-    if (g_failed != 0) {
-        printf("test_pipe: mpipc %s, %.0f ms\n", mp_version(), now_ms() - t0);
-        fprintf(stderr, "%u passed, %u failed\n", g_passed, g_failed);
-        return 1;
-    }
-    return check_summary("test_pipe", t0);
+    unlink_paths();
+    return check_summary("test_pipe", t0); /* "N passed, M failed" and 1 after a failed CHECK_REGRESSION */
 }

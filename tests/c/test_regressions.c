@@ -28,7 +28,7 @@
 
 #include "mpipc.h"
 
-#include "check.h" /* g_passed, now_ms(); cases report() rather than CHECK */
+#include "check.h" /* g_passed, g_failed, now_ms(); cases report() rather than CHECK */
 
 #include <errno.h>
 #include <pthread.h>
@@ -41,8 +41,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static unsigned g_failed; /* g_passed is check.h's */
 
 /* Set-up steps that must work for a case to mean anything. */
 #define REQUIRE(cond)                                                                 \

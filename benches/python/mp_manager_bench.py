@@ -43,113 +43,28 @@ figure is the median over runs (statistics.median), with every run's value
 listed beside it.
 """
 
-import argparse
-import json
+import multiprocessing as mp
 import os
-import platform
-import queue as queue_mod
-import statistics
 import struct
 import sys
 import time
 
-import multiprocessing as mp
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _bench_common import (  # noqa: E402  (benches/python/_bench_common.py)
+    CHILD_TIMEOUT, bench_parser, emit, latency_runs, option_picker, percentiles, rate_runs,
+    run_children, setup,
+)
 
 VALUE_SIZE = 16
 CLIENTS = 2
-START_METHOD = "fork"
-CHILD_TIMEOUT = 300.0  # seconds: generous upper bound on one run
 KEY_STRIDE = 1_000_000  # client c's keys are c * KEY_STRIDE + i
 VAL = struct.Struct("<qq")  # a key's value: the key twice (16 bytes)
 RTT_VALUE = b"\x07" * VALUE_SIZE
 WORKLOADS = ["mgr_dict", "mgr_get_rtt"]
 
 
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
 # --------------------------------------------------------------------------
-# clock check (same as mp_queue_bench.py)
-
-
-def _clock_child(res):
-    res.put((time.perf_counter_ns(), time.clock_gettime_ns(time.CLOCK_MONOTONIC)))
-
-
-def clock_check(ctx):
-    """Check that perf_counter is CLOCK_MONOTONIC and agrees across processes."""
-    info = time.get_clock_info("perf_counter")
-    if sys.platform.startswith("linux"):
-        assert info.implementation == "clock_gettime(CLOCK_MONOTONIC)", info
-    assert info.monotonic, info
-    # perf_counter_ns must be the raw CLOCK_MONOTONIC value (no per-process offset).
-    a = time.perf_counter_ns()
-    m = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-    b = time.perf_counter_ns()
-    assert a <= m <= b, (a, m, b)
-    # ... and a reading taken in another process falls between two parent readings.
-    res = ctx.SimpleQueue()
-    t0 = time.perf_counter_ns()
-    p = ctx.Process(target=_clock_child, args=(res,))
-    p.start()
-    child_pc, child_mono = res.get()
-    p.join()
-    t1 = time.perf_counter_ns()
-    assert p.exitcode == 0
-    assert t0 <= child_pc <= t1, (t0, child_pc, t1)
-    assert abs(child_mono - child_pc) < 1_000_000, (child_pc, child_mono)
-    return info.implementation
-
-
-# --------------------------------------------------------------------------
-# helpers (same as mp_queue_bench.py, plus the manager's life cycle)
-
-
-def _start(ctx, target, args):
-    p = ctx.Process(target=target, args=args, daemon=True)
-    p.start()
-    return p
-
-
-def _collect(res, n, procs):
-    """Get n results from the result queue, failing fast if a child died."""
-    out = []
-    deadline = time.monotonic() + CHILD_TIMEOUT
-    while len(out) < n:
-        try:
-            out.append(res.get(timeout=0.5))
-        except queue_mod.Empty:
-            dead = [p for p in procs if p.exitcode not in (None, 0)]
-            if dead or time.monotonic() > deadline:
-                _kill(procs)
-                raise RuntimeError(
-                    "child failed or timed out: exit codes %s" % [p.exitcode for p in procs]
-                )
-    return out
-
-
-def _kill(procs):
-    for p in procs:
-        if p.is_alive():
-            p.terminate()
-    for p in procs:
-        p.join(5)
-
-
-def _join(procs):
-    for p in procs:
-        p.join(CHILD_TIMEOUT)
-    bad = [(p.name, p.exitcode) for p in procs if p.exitcode != 0]
-    if bad:
-        _kill(procs)
-        raise RuntimeError("child exited badly: %s" % bad)
-
-
-def _close(*qs):
-    for q in qs:
-        q.close()
-        q.join_thread()
+# the manager's life cycle
 
 
 def _conn_inode(proxy):
@@ -222,17 +137,8 @@ def run_dict(ctx, n, clients=CLIENTS):
     assert n < KEY_STRIDE, "n_per_client must stay below %d" % KEY_STRIDE
     with _ManagerRun(ctx) as run:
         d = run.d
-        res = ctx.Queue()
         barrier = ctx.Barrier(clients)
-        procs = []
-        try:
-            for cid in range(clients):
-                procs.append(_start(ctx, _dict_client, (d, barrier, cid, n, res)))
-            out = _collect(res, clients, procs)
-            _join(procs)
-        finally:
-            _kill(procs)
-            _close(res)
+        out = run_children(ctx, [(_dict_client, (d, barrier, cid, n)) for cid in range(clients)])
         assert sorted(r[1] for r in out) == list(range(clients)), out
         for _, cid, t0, t_end, sets, reads, bad, _ in out:
             assert sets == n and reads == n, "client %d: %d sets, %d reads of %d" % (cid, sets, reads, n)
@@ -268,26 +174,13 @@ def _rtt_client(d, rounds, warmup, res):
             rtts.append(t)
         if r != want:
             bad += 1
-    rtts.sort()
-
-    def pct(p):
-        return rtts[int((len(rtts) - 1) * p)] / 1000.0
-
-    res.put(("client", len(rtts), bad, inode, pct(0.5), pct(0.99), pct(0.0)))
+    res.put(("client", len(rtts), bad, inode) + percentiles(rtts))
 
 
 def run_rtt(ctx, rounds, warmup):
     with _ManagerRun(ctx) as run:
         run.d["k"] = RTT_VALUE
-        res = ctx.Queue()
-        procs = []
-        try:
-            procs.append(_start(ctx, _rtt_client, (run.d, rounds, warmup, res)))
-            (out,) = _collect(res, 1, procs)
-            _join(procs)
-        finally:
-            _kill(procs)
-            _close(res)
+        (out,) = run_children(ctx, [(_rtt_client, (run.d, rounds, warmup))])
         _, timed, bad, inode, med, p99, mn = out
         assert timed == rounds, (timed, rounds)
         assert bad == 0, "%d reads differed from the value set" % bad
@@ -300,18 +193,12 @@ def run_rtt(ctx, rounds, warmup):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes, repeat 1 (smoke test)")
-    ap.add_argument("--only", choices=WORKLOADS, help="run one workload")
-    ap.add_argument("--repeat", type=int, help="runs per workload (default 3; --quick: 1)")
+    ap = bench_parser(__doc__, WORKLOADS)
     ap.add_argument("--n-per-client", type=int, help="mgr_dict sets (and gets) per client (default 10000; --quick: 1000)")
     ap.add_argument("--rtt-rounds", type=int, help="mgr_get_rtt timed reads (default 20000; --quick: 2000)")
     ap.add_argument("--rtt-warmup", type=int, help="mgr_get_rtt warm-up reads (default 1000; --quick: 200)")
     a = ap.parse_args(argv)
-
-    def pick(v, full, quick):
-        return v if v is not None else (quick if a.quick else full)
-
+    pick = option_picker(a.quick)
     repeat = pick(a.repeat, 3, 1)
     n = pick(a.n_per_client, 10_000, 1_000)
     rtt_rounds = pick(a.rtt_rounds, 20_000, 2_000)
@@ -321,53 +208,25 @@ def main(argv=None):
     if n >= KEY_STRIDE:
         ap.error("--n-per-client must be below %d" % KEY_STRIDE)
 
-    ctx = mp.get_context(START_METHOD)
-    clock = clock_check(ctx)
-    out = {
-        "python": platform.python_version(),
-        "start_method": START_METHOD,
-        "clock": clock,
-        "repeat": repeat,
-        "cpus": os.cpu_count(),
-    }
+    ctx, out = setup(repeat)
     want = (lambda name: a.only in (None, name))
     t_all = time.perf_counter()
 
     if want("mgr_dict"):
-        runs = []
-        for i in range(repeat):
-            runs.append(run_dict(ctx, n))
-            log("mgr_dict run %d: %.0f ops/s" % (i + 1, runs[-1]))
-        out["mgr_dict"] = {
-            "ops_per_s": round(statistics.median(runs)),
-            "runs": [round(x) for x in runs],
-            "clients": CLIENTS,
-            "n_per_client": n,
-            "value_bytes": VALUE_SIZE,
-        }
+        out["mgr_dict"] = rate_runs(
+            "mgr_dict", repeat, lambda: run_dict(ctx, n), "ops_per_s", "ops/s",
+            clients=CLIENTS, n_per_client=n, value_bytes=VALUE_SIZE,
+        )
 
     if want("mgr_get_rtt"):
-        runs = []
-        for i in range(repeat):
-            runs.append(run_rtt(ctx, rtt_rounds, rtt_warmup))
-            log("mgr_get_rtt run %d: median %.2f us, p99 %.2f us, min %.2f us" % ((i + 1,) + runs[-1]))
-        out["mgr_get_rtt"] = {
-            "median_us": round(statistics.median(r[0] for r in runs), 2),
-            "p99_us": round(statistics.median(r[1] for r in runs), 2),
-            "min_us": round(statistics.median(r[2] for r in runs), 2),
-            "runs_median_us": [round(r[0], 2) for r in runs],
-            "runs_p99_us": [round(r[1], 2) for r in runs],
-            "runs_min_us": [round(r[2], 2) for r in runs],
-            "rounds": rtt_rounds,
-            "warmup": rtt_warmup,
-            "value_bytes": VALUE_SIZE,
-        }
+        out["mgr_get_rtt"] = latency_runs(
+            "mgr_get_rtt", repeat, lambda: run_rtt(ctx, rtt_rounds, rtt_warmup),
+            rounds=rtt_rounds, warmup=rtt_warmup, value_bytes=VALUE_SIZE,
+        )
 
     left = mp.active_children()
     assert not left, "processes left behind: %s" % left
-    log("total %.1f s" % (time.perf_counter() - t_all))
-    sys.stdout.write(json.dumps(out) + "\n")
-    sys.stdout.flush()
+    emit(out, t_all)
 
 
 if __name__ == "__main__":

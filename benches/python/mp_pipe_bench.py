@@ -44,111 +44,26 @@ workload runs --repeat times; the reported figure is the median over runs
 (statistics.median), with every run's value listed beside it.
 """
 
-import argparse
-import json
 import os
-import platform
-import queue as queue_mod
 import random
 import socket
-import statistics
 import struct
 import sys
 import time
 
-import multiprocessing as mp
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _bench_common import (  # noqa: E402  (benches/python/_bench_common.py)
+    CHILD_TIMEOUT, bench_parser, by_role, emit, latency_runs, option_picker, percentiles, rate_runs,
+    run_children, setup,
+)
 
 MSG_SIZE = 64  # pipe_tput, pipe_latency, socketpair_latency
 BW_MSG_SIZE = 1 << 20  # pipe_bw
-START_METHOD = "fork"
-CHILD_TIMEOUT = 300.0  # seconds: generous upper bound on one run
 SEQ = struct.Struct("<Q")  # pipe_bw: sequence number in a message's first 8 bytes
 
 
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
 # --------------------------------------------------------------------------
-# clock check
-
-
-def _clock_child(res):
-    res.put((time.perf_counter_ns(), time.clock_gettime_ns(time.CLOCK_MONOTONIC)))
-
-
-def clock_check(ctx):
-    """Check that perf_counter is CLOCK_MONOTONIC and agrees across processes."""
-    info = time.get_clock_info("perf_counter")
-    if sys.platform.startswith("linux"):
-        assert info.implementation == "clock_gettime(CLOCK_MONOTONIC)", info
-    assert info.monotonic, info
-    # perf_counter_ns must be the raw CLOCK_MONOTONIC value (no per-process offset).
-    a = time.perf_counter_ns()
-    m = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-    b = time.perf_counter_ns()
-    assert a <= m <= b, (a, m, b)
-    # ... and a reading taken in another process falls between two parent readings.
-    res = ctx.SimpleQueue()
-    t0 = time.perf_counter_ns()
-    p = ctx.Process(target=_clock_child, args=(res,))
-    p.start()
-    child_pc, child_mono = res.get()
-    p.join()
-    t1 = time.perf_counter_ns()
-    assert p.exitcode == 0
-    assert t0 <= child_pc <= t1, (t0, child_pc, t1)
-    assert abs(child_mono - child_pc) < 1_000_000, (child_pc, child_mono)
-    return info.implementation
-
-
-# --------------------------------------------------------------------------
-# helpers (same as mp_queue_bench.py)
-
-
-def _start(ctx, target, args):
-    p = ctx.Process(target=target, args=args, daemon=True)
-    p.start()
-    return p
-
-
-def _collect(res, n, procs):
-    """Get n results from the result queue, failing fast if a child died."""
-    out = []
-    deadline = time.monotonic() + CHILD_TIMEOUT
-    while len(out) < n:
-        try:
-            out.append(res.get(timeout=0.5))
-        except queue_mod.Empty:
-            dead = [p for p in procs if p.exitcode not in (None, 0)]
-            if dead or time.monotonic() > deadline:
-                _kill(procs)
-                raise RuntimeError(
-                    "child failed or timed out: exit codes %s" % [p.exitcode for p in procs]
-                )
-    return out
-
-
-def _kill(procs):
-    for p in procs:
-        if p.is_alive():
-            p.terminate()
-    for p in procs:
-        p.join(5)
-
-
-def _join(procs):
-    for p in procs:
-        p.join(CHILD_TIMEOUT)
-    bad = [(p.name, p.exitcode) for p in procs if p.exitcode != 0]
-    if bad:
-        _kill(procs)
-        raise RuntimeError("child exited badly: %s" % bad)
-
-
-def _close_queue(q):
-    q.close()
-    q.join_thread()
+# helpers
 
 
 def _close_all(*ends):
@@ -162,20 +77,8 @@ def _close_all(*ends):
 def _run_pair(ctx, target_a, args_a, target_b, args_b, ends):
     """Start two children, close the parent's copies of `ends`, collect one
     result from each (keyed by its first element) and join them."""
-    res = ctx.Queue()
-    procs = []
-    try:
-        procs.append(_start(ctx, target_a, args_a + (res,)))
-        procs.append(_start(ctx, target_b, args_b + (res,)))
-    finally:
-        _close_all(*ends)
-    try:
-        out = dict((r[0], r[1:]) for r in _collect(res, 2, procs))
-        _join(procs)
-    finally:
-        _kill(procs)
-        _close_queue(res)
-    return out
+    jobs = [(target_a, args_a), (target_b, args_b)]
+    return by_role(run_children(ctx, jobs, started=lambda: _close_all(*ends)))
 
 
 # --------------------------------------------------------------------------
@@ -370,18 +273,53 @@ def run_bw(ctx, n, size, method):
 PING = (b"\x01" * MSG_SIZE, b"\x02" * MSG_SIZE)
 
 
-def _percentiles(rtts):
-    rtts.sort()
+def _sock_endpoint(sock):
+    """(send, recv) over a bare socket, shaped like a Connection's
+    (send_bytes, recv_bytes): send(msg) sends all of msg (a 64-byte send on a
+    blocking Unix socket is never short in practice; this is just correct if
+    it is); recv() returns exactly MSG_SIZE bytes, repeating sock.recv until
+    they have arrived, and raises EOFError on EOF before the first byte (EOF
+    in the middle of a message is a ConnectionError).  Each is a single
+    Python call wrapping the raw sock.send / sock.recv."""
+    raw_send, raw_recv = sock.send, sock.recv
+    size = MSG_SIZE
 
-    def pct(p):
-        return rtts[int((len(rtts) - 1) * p)] / 1000.0
+    def send(msg):
+        k = raw_send(msg)
+        if k != len(msg):
+            view = memoryview(msg)
+            while k < len(msg):
+                k += raw_send(view[k:])
 
-    return pct(0.5), pct(0.99), pct(0.0)
+    def recv():
+        m = raw_recv(size)
+        if len(m) == size:
+            return m
+        if not m:
+            raise EOFError
+        parts = [m]
+        left = size - len(m)
+        while left:
+            m = raw_recv(left)
+            if not m:
+                raise ConnectionError("socket closed in the middle of a message")
+            parts.append(m)
+            left -= len(m)
+        return b"".join(parts)
+
+    return send, recv
 
 
-def _pipe_pinger(a, b, rounds, warmup, res):
+def _endpoint(end):
+    """(send, recv) for a Connection (send_bytes, recv_bytes) or a socket."""
+    if isinstance(end, socket.socket):
+        return _sock_endpoint(end)
+    return end.send_bytes, end.recv_bytes
+
+
+def _pinger(a, b, rounds, warmup, res):
     b.close()
-    send, recv = a.send_bytes, a.recv_bytes
+    send, recv = _endpoint(a)
     clock = time.perf_counter_ns
     rtts = []
     bad = 0
@@ -396,12 +334,12 @@ def _pipe_pinger(a, b, rounds, warmup, res):
         if r != msg:
             bad += 1
     a.close()  # the ponger's EOF
-    res.put(("pinger", len(rtts), bad) + _percentiles(rtts))
+    res.put(("pinger", len(rtts), bad) + percentiles(rtts))
 
 
-def _pipe_ponger(b, a, res):
+def _ponger(b, a, res):
     a.close()
-    send, recv = b.send_bytes, b.recv_bytes
+    send, recv = _endpoint(b)
     echoed = 0
     nbytes = 0
     try:
@@ -416,76 +354,9 @@ def _pipe_ponger(b, a, res):
     res.put(("ponger", echoed, nbytes))
 
 
-def _sock_recv_exact(recv, size):
-    """recv() until `size` bytes have arrived; b"" on EOF before the first byte."""
-    m = recv(size)
-    if len(m) == size or not m:
-        return m
-    parts = [m]
-    left = size - len(m)
-    while left:
-        m = recv(left)
-        if not m:
-            raise EOFError("socket closed in the middle of a message")
-        parts.append(m)
-        left -= len(m)
-    return b"".join(parts)
-
-
-def _sock_send_all(send, msg):
-    """send() until all of msg has gone (a 64-byte send on a blocking Unix
-    socket is never short in practice; this is just correct if it is)."""
-    k = send(msg)
-    if k != len(msg):
-        view = memoryview(msg)
-        while k < len(msg):
-            k += send(view[k:])
-
-
-def _sock_pinger(s1, s2, rounds, warmup, res):
-    s2.close()
-    send, recv = s1.send, s1.recv
-    clock = time.perf_counter_ns
-    rtts = []
-    bad = 0
-    for i in range(warmup + rounds):
-        msg = PING[i & 1]
-        t = clock()
-        _sock_send_all(send, msg)
-        r = _sock_recv_exact(recv, MSG_SIZE)
-        t = clock() - t
-        if i >= warmup:
-            rtts.append(t)
-        if r != msg:
-            bad += 1
-    s1.close()  # the ponger's EOF
-    res.put(("pinger", len(rtts), bad) + _percentiles(rtts))
-
-
-def _sock_ponger(s2, s1, res):
-    s1.close()
-    send, recv = s2.send, s2.recv
-    echoed = 0
-    nbytes = 0
-    while True:
-        m = _sock_recv_exact(recv, MSG_SIZE)
-        if not m:
-            break
-        _sock_send_all(send, m)
-        echoed += 1
-        nbytes += len(m)
-    s2.close()
-    res.put(("ponger", echoed, nbytes))
-
-
 def run_latency(ctx, kind, rounds, warmup):
-    if kind == "pipe":
-        a, b = ctx.Pipe(duplex=True)
-        pinger, ponger = _pipe_pinger, _pipe_ponger
-    else:
-        a, b = socket.socketpair()
-        pinger, ponger = _sock_pinger, _sock_ponger
-    out = _run_pair(ctx, pinger, (a, b, rounds, warmup), ponger, (b, a), (a, b))
+    a, b = ctx.Pipe(duplex=True) if kind == "pipe" else socket.socketpair()
+    out = _run_pair(ctx, _pinger, (a, b, rounds, warmup), _ponger, (b, a), (a, b))
     timed, bad, med, p99, mn = out["pinger"]
     echoed, nbytes = out["ponger"]
     assert timed == rounds, (timed, rounds)
@@ -498,43 +369,11 @@ def run_latency(ctx, kind, rounds, warmup):
 # --------------------------------------------------------------------------
 
 
-def rate_runs(name, repeat, run, key, unit, ndigits):
-    runs = []
-    for i in range(repeat):
-        t = time.perf_counter()
-        runs.append(run())
-        log("%s run %d: %.*f %s (%.2f s wall)" % (name, i + 1, ndigits, runs[-1], unit, time.perf_counter() - t))
-    return {key: round(statistics.median(runs), ndigits), "runs": [round(x, ndigits) for x in runs]}
-
-
-def latency_runs(name, repeat, run, rounds, warmup):
-    runs = []
-    for i in range(repeat):
-        t = time.perf_counter()
-        runs.append(run())
-        log("%s run %d: median %.2f us, p99 %.2f us, min %.2f us (%.2f s wall)"
-            % ((name, i + 1) + runs[-1] + (time.perf_counter() - t,)))
-    return {
-        "median_us": round(statistics.median(r[0] for r in runs), 2),
-        "p99_us": round(statistics.median(r[1] for r in runs), 2),
-        "min_us": round(statistics.median(r[2] for r in runs), 2),
-        "runs_median_us": [round(r[0], 2) for r in runs],
-        "runs_p99_us": [round(r[1], 2) for r in runs],
-        "runs_min_us": [round(r[2], 2) for r in runs],
-        "rounds": rounds,
-        "warmup": warmup,
-        "msg_bytes": MSG_SIZE,
-    }
-
-
 WORKLOADS = ["pipe_tput", "pipe_bw", "pipe_latency", "socketpair_latency"]
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes, repeat 1 (smoke test)")
-    ap.add_argument("--only", choices=WORKLOADS, help="run one workload")
-    ap.add_argument("--repeat", type=int, help="runs per workload (default 3; --quick: 1)")
+    ap = bench_parser(__doc__, WORKLOADS)
     ap.add_argument("--tput-n", type=int, help="pipe_tput messages (default 200000; --quick: 20000)")
     ap.add_argument("--bw-n", type=int, help="pipe_bw 1 MiB messages (default 1024 = 1 GiB; --quick: 128)")
     ap.add_argument("--bw-recv", choices=["bytes", "into"], default="bytes",
@@ -543,10 +382,7 @@ def main(argv=None):
     ap.add_argument("--lat-rounds", type=int, help="timed round trips (default 20000; --quick: 2000)")
     ap.add_argument("--lat-warmup", type=int, help="warm-up round trips (default 1000; --quick: 200)")
     a = ap.parse_args(argv)
-
-    def pick(v, full, quick):
-        return v if v is not None else (quick if a.quick else full)
-
+    pick = option_picker(a.quick)
     repeat = pick(a.repeat, 3, 1)
     tput_n = pick(a.tput_n, 200_000, 20_000)
     bw_n = pick(a.bw_n, 1024, 128)
@@ -555,48 +391,36 @@ def main(argv=None):
     if repeat < 1 or min(tput_n, bw_n, lat_rounds) < 1 or lat_warmup < 0:
         ap.error("sizes must be positive")
 
-    ctx = mp.get_context(START_METHOD)
-    clock = clock_check(ctx)
-    out = {
-        "python": platform.python_version(),
-        "start_method": START_METHOD,
-        "clock": clock,
-        "repeat": repeat,
-        "cpus": os.cpu_count(),
-    }
+    ctx, out = setup(repeat)
     want = (lambda name: a.only in (None, name))
     t_all = time.perf_counter()
 
     if want("pipe_tput"):
-        out["pipe_tput"] = rate_runs("pipe_tput", repeat, lambda: run_tput(ctx, tput_n), "msgs_per_s", "msg/s", 0)
-        out["pipe_tput"]["msgs_per_s"] = int(out["pipe_tput"]["msgs_per_s"])
-        out["pipe_tput"]["runs"] = [int(x) for x in out["pipe_tput"]["runs"]]
-        out["pipe_tput"].update(n=tput_n, msg_bytes=MSG_SIZE, duplex=False)
+        out["pipe_tput"] = rate_runs(
+            "pipe_tput", repeat, lambda: run_tput(ctx, tput_n), "msgs_per_s", "msg/s", wall=True,
+            n=tput_n, msg_bytes=MSG_SIZE, duplex=False,
+        )
 
     if want("pipe_bw"):
         out["pipe_bw"] = rate_runs(
-            "pipe_bw", repeat, lambda: run_bw(ctx, bw_n, BW_MSG_SIZE, a.bw_recv), "gb_per_s", "GB/s", 3
-        )
-        out["pipe_bw"].update(
+            "pipe_bw", repeat, lambda: run_bw(ctx, bw_n, BW_MSG_SIZE, a.bw_recv), "gb_per_s", "GB/s", 3, wall=True,
             msg_bytes=BW_MSG_SIZE, n=bw_n, total_bytes=bw_n * BW_MSG_SIZE, duplex=False,
             recv="recv_bytes_into" if a.bw_recv == "into" else "recv_bytes",
         )
 
     if want("pipe_latency"):
         out["pipe_latency"] = latency_runs(
-            "pipe_latency", repeat, lambda: run_latency(ctx, "pipe", lat_rounds, lat_warmup), lat_rounds, lat_warmup
+            "pipe_latency", repeat, lambda: run_latency(ctx, "pipe", lat_rounds, lat_warmup), wall=True,
+            rounds=lat_rounds, warmup=lat_warmup, msg_bytes=MSG_SIZE, duplex=True,
         )
-        out["pipe_latency"]["duplex"] = True
 
     if want("socketpair_latency"):
         out["socketpair_latency"] = latency_runs(
-            "socketpair_latency", repeat, lambda: run_latency(ctx, "socketpair", lat_rounds, lat_warmup),
-            lat_rounds, lat_warmup,
+            "socketpair_latency", repeat, lambda: run_latency(ctx, "socketpair", lat_rounds, lat_warmup), wall=True,
+            rounds=lat_rounds, warmup=lat_warmup, msg_bytes=MSG_SIZE,
         )
 
-    log("total %.1f s" % (time.perf_counter() - t_all))
-    sys.stdout.write(json.dumps(out) + "\n")
-    sys.stdout.flush()
+    emit(out, t_all)
 
 
 if __name__ == "__main__":

@@ -30,126 +30,41 @@ Each workload runs --repeat times; the reported figure is the median over runs
 (statistics.median), with every run's value listed beside it.
 """
 
-import argparse
-import json
 import os
-import platform
-import queue as queue_mod
-import statistics
 import sys
 import time
 
-import multiprocessing as mp
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _bench_common import (  # noqa: E402  (benches/python/_bench_common.py)
+    CHILD_TIMEOUT, bench_parser, by_role, close_queues, collect, emit, join_all, latency_runs,
+    option_picker, percentiles, rate_runs, run_children, setup, start_child,
+)
 
 MSG_SIZE = 64
-START_METHOD = "fork"
-CHILD_TIMEOUT = 300.0  # seconds: generous upper bound on one run
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------
-# clock check
+# producers (q_tput and q_mpmc)
 
 
-def _clock_child(res):
-    res.put((time.perf_counter_ns(), time.clock_gettime_ns(time.CLOCK_MONOTONIC)))
-
-
-def clock_check(ctx):
-    """Check that perf_counter is CLOCK_MONOTONIC and agrees across processes."""
-    info = time.get_clock_info("perf_counter")
-    if sys.platform.startswith("linux"):
-        assert info.implementation == "clock_gettime(CLOCK_MONOTONIC)", info
-    assert info.monotonic, info
-    # perf_counter_ns must be the raw CLOCK_MONOTONIC value (no per-process offset).
-    a = time.perf_counter_ns()
-    m = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-    b = time.perf_counter_ns()
-    assert a <= m <= b, (a, m, b)
-    # ... and a reading taken in another process falls between two parent readings.
-    res = ctx.SimpleQueue()
-    t0 = time.perf_counter_ns()
-    p = ctx.Process(target=_clock_child, args=(res,))
-    p.start()
-    child_pc, child_mono = res.get()
-    p.join()
-    t1 = time.perf_counter_ns()
-    assert p.exitcode == 0
-    assert t0 <= child_pc <= t1, (t0, child_pc, t1)
-    assert abs(child_mono - child_pc) < 1_000_000, (child_pc, child_mono)
-    return info.implementation
-
-
-# --------------------------------------------------------------------------
-# helpers
-
-
-def _start(ctx, target, args):
-    p = ctx.Process(target=target, args=args, daemon=True)
-    p.start()
-    return p
-
-
-def _collect(res, n, procs):
-    """Get n results from the result queue, failing fast if a child died."""
-    out = []
-    deadline = time.monotonic() + CHILD_TIMEOUT
-    while len(out) < n:
-        try:
-            out.append(res.get(timeout=0.5))
-        except queue_mod.Empty:
-            dead = [p for p in procs if p.exitcode not in (None, 0)]
-            if dead or time.monotonic() > deadline:
-                _kill(procs)
-                raise RuntimeError(
-                    "child failed or timed out: exit codes %s" % [p.exitcode for p in procs]
-                )
-    return out
-
-
-def _kill(procs):
-    for p in procs:
-        if p.is_alive():
-            p.terminate()
-    for p in procs:
-        p.join(5)
-
-
-def _join(procs):
-    for p in procs:
-        p.join(CHILD_TIMEOUT)
-    bad = [(p.name, p.exitcode) for p in procs if p.exitcode != 0]
-    if bad:
-        _kill(procs)
-        raise RuntimeError("child exited badly: %s" % bad)
-
-
-def _close(*qs):
-    for q in qs:
-        q.close()
-        q.join_thread()
-
-
-# --------------------------------------------------------------------------
-# q_tput: 1 producer -> 1 consumer
-
-
-def _tput_producer(q, barrier, res, n):
+def _producer(q, barrier, n, end_marker, res):
     msg = b"\x07" * MSG_SIZE
     put = q.put
     barrier.wait(CHILD_TIMEOUT)
     t0 = time.perf_counter()
     for _ in range(n):
         put(msg)
-    put(None)  # end marker: lets the consumer prove nothing extra arrives
-    res.put(("producer", t0))
+    if end_marker:
+        put(None)  # q_tput: lets the consumer prove nothing extra arrives
+    res.put(("producer", t0, n))
     # on exit the Queue's finalizer joins the feeder thread, flushing the pipe
 
 
-def _tput_consumer(q, barrier, res, n):
+# --------------------------------------------------------------------------
+# q_tput: 1 producer -> 1 consumer
+
+
+def _tput_consumer(q, barrier, n, res):
     get = q.get
     got = 0
     nbytes = 0
@@ -168,16 +83,13 @@ def _tput_consumer(q, barrier, res, n):
 
 def run_tput(ctx, n):
     q = ctx.Queue()
-    res = ctx.Queue()
     barrier = ctx.Barrier(2)
-    procs = [
-        _start(ctx, _tput_producer, (q, barrier, res, n)),
-        _start(ctx, _tput_consumer, (q, barrier, res, n)),
-    ]
-    out = dict((r[0], r[1:]) for r in _collect(res, 2, procs))
-    _join(procs)
-    _close(q, res)
-    (t0,) = out["producer"]
+    out = by_role(run_children(ctx, [
+        (_producer, (q, barrier, n, True)),
+        (_tput_consumer, (q, barrier, n)),
+    ]))
+    close_queues(q)
+    t0, _ = out["producer"]
     t_end, got, nbytes = out["consumer"]
     assert got == n, "consumer received %d of %d messages" % (got, n)
     assert nbytes == n * MSG_SIZE, (nbytes, n * MSG_SIZE)
@@ -189,7 +101,7 @@ def run_tput(ctx, n):
 # q_latency: ping-pong through two queues
 
 
-def _pinger(q1, q2, res, rounds, warmup):
+def _pinger(q1, q2, rounds, warmup, res):
     msg = b"\x01" * MSG_SIZE
     put, get = q1.put, q2.get
     clock = time.perf_counter_ns
@@ -205,12 +117,7 @@ def _pinger(q1, q2, res, rounds, warmup):
         if r != msg:
             bad += 1
     put(None)  # tells the ponger to stop
-    rtts.sort()
-
-    def pct(p):
-        return rtts[int((len(rtts) - 1) * p)] / 1000.0
-
-    res.put(("pinger", len(rtts), bad, pct(0.5), pct(0.99), pct(0.0)))
+    res.put(("pinger", len(rtts), bad) + percentiles(rtts))
 
 
 def _ponger(q1, q2, res):
@@ -226,14 +133,12 @@ def _ponger(q1, q2, res):
 
 
 def run_latency(ctx, rounds, warmup):
-    q1, q2, res = ctx.Queue(), ctx.Queue(), ctx.Queue()
-    procs = [
-        _start(ctx, _pinger, (q1, q2, res, rounds, warmup)),
-        _start(ctx, _ponger, (q1, q2, res)),
-    ]
-    out = dict((r[0], r[1:]) for r in _collect(res, 2, procs))
-    _join(procs)
-    _close(q1, q2, res)
+    q1, q2 = ctx.Queue(), ctx.Queue()
+    out = by_role(run_children(ctx, [
+        (_pinger, (q1, q2, rounds, warmup)),
+        (_ponger, (q1, q2)),
+    ]))
+    close_queues(q1, q2)
     timed, bad, med, p99, mn = out["pinger"]
     (echoed,) = out["ponger"]
     assert timed == rounds, (timed, rounds)
@@ -244,16 +149,6 @@ def run_latency(ctx, rounds, warmup):
 
 # --------------------------------------------------------------------------
 # q_mpmc: 2 producers, 2 consumers, maxsize 1000
-
-
-def _mpmc_producer(q, barrier, res, n):
-    msg = b"\x07" * MSG_SIZE
-    put = q.put
-    barrier.wait(CHILD_TIMEOUT)
-    t0 = time.perf_counter()
-    for _ in range(n):
-        put(msg)
-    res.put(("producer", t0, n))
 
 
 def _mpmc_consumer(q, barrier, res):
@@ -281,19 +176,21 @@ def run_mpmc(ctx, n, producers=2, consumers=2, maxsize=1000):
     q = ctx.Queue(maxsize=maxsize)
     res = ctx.Queue()
     barrier = ctx.Barrier(producers + consumers)
-    prods = [_start(ctx, _mpmc_producer, (q, barrier, res, n // producers)) for _ in range(producers)]
-    cons = [_start(ctx, _mpmc_consumer, (q, barrier, res)) for _ in range(consumers)]
+    prods = [
+        start_child(ctx, _producer, (q, barrier, n // producers, False, res)) for _ in range(producers)
+    ]
+    cons = [start_child(ctx, _mpmc_consumer, (q, barrier, res)) for _ in range(consumers)]
     procs = prods + cons
-    p_out = _collect(res, producers, procs)
+    p_out = collect(res, producers, procs)
     assert all(r[0] == "producer" for r in p_out), p_out
     # A producer process exits only after its feeder thread has written every
     # buffered message to the pipe, so the sentinels below come after all data.
-    _join(prods)
+    join_all(prods)
     for _ in range(consumers):
         q.put(None)
-    c_out = _collect(res, consumers, procs)
-    _join(cons)
-    _close(q, res)
+    c_out = collect(res, consumers, procs)
+    join_all(cons)
+    close_queues(q, res)
     assert all(r[0] == "consumer" for r in c_out), c_out
     t0 = min(r[1] for r in p_out)
     sent = sum(r[2] for r in p_out)
@@ -310,31 +207,14 @@ def run_mpmc(ctx, n, producers=2, consumers=2, maxsize=1000):
 # --------------------------------------------------------------------------
 
 
-def throughput_runs(name, repeat, run, **params):
-    """Call run() (one run of a throughput workload, returning msg/s) `repeat`
-    times, logging each result; return the workload's JSON entry: the median
-    rate, every run's rate, then `params` (the workload's settings)."""
-    runs = []
-    for i in range(repeat):
-        runs.append(run())
-        log("%s run %d: %.0f msg/s" % (name, i + 1, runs[-1]))
-    return {"msgs_per_s": round(statistics.median(runs)), "runs": [round(x) for x in runs], **params}
-
-
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes, repeat 1 (smoke test)")
-    ap.add_argument("--only", choices=["q_tput", "q_latency", "q_mpmc"], help="run one workload")
-    ap.add_argument("--repeat", type=int, help="runs per workload (default 3; --quick: 1)")
+    ap = bench_parser(__doc__, ["q_tput", "q_latency", "q_mpmc"])
     ap.add_argument("--tput-n", type=int, help="q_tput messages (default 200000; --quick: 20000)")
     ap.add_argument("--lat-rounds", type=int, help="q_latency timed round trips (default 20000; --quick: 2000)")
     ap.add_argument("--lat-warmup", type=int, help="q_latency warm-up round trips (default 1000; --quick: 200)")
     ap.add_argument("--mpmc-n", type=int, help="q_mpmc messages in total (default 200000; --quick: 20000)")
     a = ap.parse_args(argv)
-
-    def pick(v, full, quick):
-        return v if v is not None else (quick if a.quick else full)
-
+    pick = option_picker(a.quick)
     repeat = pick(a.repeat, 3, 1)
     tput_n = pick(a.tput_n, 200_000, 20_000)
     lat_rounds = pick(a.lat_rounds, 20_000, 2_000)
@@ -343,48 +223,28 @@ def main(argv=None):
     if repeat < 1 or min(tput_n, lat_rounds, mpmc_n) < 1 or lat_warmup < 0:
         ap.error("sizes must be positive")
 
-    ctx = mp.get_context(START_METHOD)
-    clock = clock_check(ctx)
-    out = {
-        "python": platform.python_version(),
-        "start_method": START_METHOD,
-        "clock": clock,
-        "msg_bytes": MSG_SIZE,
-        "repeat": repeat,
-        "cpus": os.cpu_count(),
-    }
+    ctx, out = setup(repeat, msg_bytes=MSG_SIZE)
     want = (lambda name: a.only in (None, name))
     t_all = time.perf_counter()
 
     if want("q_tput"):
-        out["q_tput"] = throughput_runs(
-            "q_tput", repeat, lambda: run_tput(ctx, tput_n), n=tput_n, maxsize=0
+        out["q_tput"] = rate_runs(
+            "q_tput", repeat, lambda: run_tput(ctx, tput_n), "msgs_per_s", "msg/s", n=tput_n, maxsize=0
         )
 
     if want("q_latency"):
-        runs = []
-        for i in range(repeat):
-            runs.append(run_latency(ctx, lat_rounds, lat_warmup))
-            log("q_latency run %d: median %.2f us, p99 %.2f us, min %.2f us" % ((i + 1,) + runs[-1]))
-        out["q_latency"] = {
-            "median_us": round(statistics.median(r[0] for r in runs), 2),
-            "p99_us": round(statistics.median(r[1] for r in runs), 2),
-            "min_us": round(statistics.median(r[2] for r in runs), 2),
-            "runs_median_us": [round(r[0], 2) for r in runs],
-            "runs_p99_us": [round(r[1], 2) for r in runs],
-            "runs_min_us": [round(r[2], 2) for r in runs],
-            "rounds": lat_rounds,
-            "warmup": lat_warmup,
-        }
-
-    if want("q_mpmc"):
-        out["q_mpmc"] = throughput_runs(
-            "q_mpmc", repeat, lambda: run_mpmc(ctx, mpmc_n), n=mpmc_n, producers=2, consumers=2, maxsize=1000
+        out["q_latency"] = latency_runs(
+            "q_latency", repeat, lambda: run_latency(ctx, lat_rounds, lat_warmup),
+            rounds=lat_rounds, warmup=lat_warmup,
         )
 
-    log("total %.1f s" % (time.perf_counter() - t_all))
-    sys.stdout.write(json.dumps(out) + "\n")
-    sys.stdout.flush()
+    if want("q_mpmc"):
+        out["q_mpmc"] = rate_runs(
+            "q_mpmc", repeat, lambda: run_mpmc(ctx, mpmc_n), "msgs_per_s", "msg/s",
+            n=mpmc_n, producers=2, consumers=2, maxsize=1000,
+        )
+
+    emit(out, t_all)
 
 
 if __name__ == "__main__":

@@ -95,6 +95,33 @@ impl Kind {
     }
 }
 
+/// Who holds a lock (or a condition's lock), and how many times.
+#[derive(Debug, Default)]
+struct Owner {
+    holder: Option<ConnId>,
+    depth: u64,
+}
+
+impl Owner {
+    /// Whether `me` may take it now (free, or already mine).
+    fn free_for(&self, me: ConnId) -> bool {
+        self.holder.is_none() || self.holder == Some(me)
+    }
+
+    /// Gives up one level; errors if `me` does not hold it. True when it
+    /// became free.
+    fn release(&mut self, me: ConnId, what: &str) -> Result<bool> {
+        if self.holder != Some(me) {
+            return Err(Error::new(ErrorKind::Permission, format!("release of a {what} this client does not hold")));
+        }
+        self.depth -= 1;
+        if self.depth == 0 {
+            self.holder = None;
+        }
+        Ok(self.holder.is_none())
+    }
+}
+
 /// The state of one object.
 #[derive(Debug)]
 enum State {
@@ -103,11 +130,8 @@ enum State {
     Set(IndexMap<Vec<u8>, Value>),
     Namespace(IndexMap<String, Value>),
     Value(Value),
-    /// Lock and RLock: owner and recursion depth.
-    Lock {
-        owner: Option<ConnId>,
-        depth: u64,
-    },
+    /// Lock and RLock.
+    Lock(Owner),
     /// Semaphores: counter, bound (for bounded ones) and per-connection
     /// acquisitions not yet released.
     Semaphore {
@@ -124,8 +148,7 @@ enum State {
     /// A recursive lock plus waiters' tickets: `waiting` in arrival order,
     /// `notified` the tickets released by notify.
     Condition {
-        owner: Option<ConnId>,
-        depth: u64,
+        lock: Owner,
         next_ticket: u64,
         waiting: Vec<u64>,
         notified: Vec<u64>,
@@ -178,7 +201,7 @@ impl Object {
             Kind::Set => State::Set(IndexMap::new()),
             Kind::Namespace => State::Namespace(IndexMap::new()),
             Kind::Value => State::Value(args.first().cloned().unwrap_or(Value::Null)),
-            Kind::Lock | Kind::RLock => State::Lock { owner: None, depth: 0 },
+            Kind::Lock | Kind::RLock => State::Lock(Owner::default()),
             Kind::Semaphore | Kind::BoundedSemaphore => {
                 let v = opt_int(args, 0, 1, "create")?;
                 if v < 0 {
@@ -193,7 +216,7 @@ impl Object {
                 State::Queue { items: Default::default(), maxsize: maxsize.max(0) as usize, unfinished: 0 }
             }
             Kind::Condition => {
-                State::Condition { owner: None, depth: 0, next_ticket: 0, waiting: vec![], notified: vec![] }
+                State::Condition { lock: Owner::default(), next_ticket: 0, waiting: vec![], notified: vec![] }
             }
             Kind::Barrier => {
                 let parties = opt_int(args, 0, 0, "create")?;
@@ -250,14 +273,8 @@ impl Object {
     pub fn release_owner(&self, conn: ConnId) -> bool {
         let mut st = self.lock();
         let released = match &mut *st {
-            State::Lock { owner, depth } if *owner == Some(conn) => {
-                *owner = None;
-                *depth = 0;
-                true
-            }
-            State::Condition { owner, depth, .. } if *owner == Some(conn) => {
-                *owner = None;
-                *depth = 0;
+            State::Lock(lock) | State::Condition { lock, .. } if lock.holder == Some(conn) => {
+                *lock = Owner::default();
                 true
             }
             State::Semaphore { value, held, bound } => match held.shift_remove(&conn) {
@@ -325,48 +342,52 @@ impl Object {
         }
     }
 
-    fn lock_call(&self, st: MutexGuard<'_, State>, method: &str, args: &[Value], ctx: &CallCtx) -> Result<Value> {
-        let recursive = self.kind == Kind::RLock;
-        match method {
-            "acquire" => {
-                arity(args, 0, 1, method)?;
-                let me = ctx.conn;
-                {
-                    let State::Lock { owner, .. } = &*st else { unreachable!() };
-                    if *owner == Some(me) && !recursive {
-                        return Err(Error::new(ErrorKind::Invalid, "lock already held by this client (not recursive)"));
-                    }
-                }
-                let (mut st, ok) = self.wait_until(
-                    st,
-                    timeout_ms(args, 0, method)?,
-                    ctx,
-                    |s| matches!(s, State::Lock { owner, .. } if owner.is_none() || *owner == Some(me)),
-                )?;
-                if ok {
-                    let State::Lock { owner, depth } = &mut *st else { unreachable!() };
-                    *owner = Some(me);
-                    *depth += 1;
-                }
-                Ok(Value::Bool(ok))
+    /// Takes the lock of a Lock, RLock or Condition for `ctx.conn`,
+    /// waiting at most the timeout in `args[0]`; returns whether it got it.
+    fn acquire(&self, st: MutexGuard<'_, State>, args: &[Value], ctx: &CallCtx, recursive: bool) -> Result<Value> {
+        arity(args, 0, 1, "acquire")?;
+        let me = ctx.conn;
+        let owner = |s: &State| match s {
+            State::Lock(o) | State::Condition { lock: o, .. } => o.free_for(me),
+            _ => unreachable!("acquire is for locks"),
+        };
+        if let State::Lock(o) = &*st {
+            if o.holder == Some(me) && !recursive {
+                return Err(Error::new(ErrorKind::Invalid, "lock already held by this client (not recursive)"));
             }
+        }
+        let (mut st, ok) = self.wait_until(st, timeout_ms(args, 0, "acquire")?, ctx, owner)?;
+        if ok {
+            let (State::Lock(o) | State::Condition { lock: o, .. }) = &mut *st else { unreachable!() };
+            o.holder = Some(me);
+            o.depth += 1;
+        }
+        Ok(Value::Bool(ok))
+    }
+
+    /// Gives up one level of a Lock, RLock or Condition held by `ctx.conn`.
+    fn release(&self, mut st: MutexGuard<'_, State>, ctx: &CallCtx) -> Result<Value> {
+        let (what, lock) = match &mut *st {
+            State::Lock(o) => ("lock", o),
+            State::Condition { lock, .. } => ("condition", lock),
+            _ => unreachable!("release is for locks"),
+        };
+        if lock.release(ctx.conn, what)? {
+            self.cond.notify_all();
+        }
+        Ok(Value::Null)
+    }
+
+    fn lock_call(&self, st: MutexGuard<'_, State>, method: &str, args: &[Value], ctx: &CallCtx) -> Result<Value> {
+        match method {
+            "acquire" => self.acquire(st, args, ctx, self.kind == Kind::RLock),
             "release" => {
                 arity(args, 0, 0, method)?;
-                let mut st = st;
-                let State::Lock { owner, depth } = &mut *st else { unreachable!() };
-                if *owner != Some(ctx.conn) {
-                    return Err(Error::new(ErrorKind::Permission, "release of a lock this client does not hold"));
-                }
-                *depth -= 1;
-                if *depth == 0 {
-                    *owner = None;
-                    self.cond.notify_all();
-                }
-                Ok(Value::Null)
+                self.release(st, ctx)
             }
             "locked" => {
-                let State::Lock { owner, .. } = &*st else { unreachable!() };
-                Ok(Value::Bool(owner.is_some()))
+                let State::Lock(o) = &*st else { unreachable!() };
+                Ok(Value::Bool(o.holder.is_some()))
             }
             _ => Err(no_method(self.kind, method)),
         }
@@ -509,35 +530,10 @@ impl Object {
     fn condition_call(&self, st: MutexGuard<'_, State>, method: &str, args: &[Value], ctx: &CallCtx) -> Result<Value> {
         let me = ctx.conn;
         let mut st = st;
-        let owned = |s: &State| matches!(s, State::Condition { owner, .. } if *owner == Some(me));
+        let owned = |s: &State| matches!(s, State::Condition { lock, .. } if lock.holder == Some(me));
         match method {
-            "acquire" => {
-                arity(args, 0, 1, method)?;
-                let (mut st, ok) = self.wait_until(
-                    st,
-                    timeout_ms(args, 0, method)?,
-                    ctx,
-                    |s| matches!(s, State::Condition { owner, .. } if owner.is_none() || *owner == Some(me)),
-                )?;
-                if ok {
-                    let State::Condition { owner, depth, .. } = &mut *st else { unreachable!() };
-                    *owner = Some(me);
-                    *depth += 1;
-                }
-                Ok(Value::Bool(ok))
-            }
-            "release" => {
-                let State::Condition { owner, depth, .. } = &mut *st else { unreachable!() };
-                if *owner != Some(me) {
-                    return Err(Error::new(ErrorKind::Permission, "release of a condition this client does not hold"));
-                }
-                *depth -= 1;
-                if *depth == 0 {
-                    *owner = None;
-                    self.cond.notify_all();
-                }
-                Ok(Value::Null)
-            }
+            "acquire" => self.acquire(st, args, ctx, true),
+            "release" => self.release(st, ctx),
             "notify" | "notify_all" => {
                 if !owned(&st) {
                     return Err(Error::new(ErrorKind::Permission, "notify on a condition this client does not hold"));
@@ -556,12 +552,12 @@ impl Object {
                 }
                 // Release fully, wait for a notify (or the timeout), then
                 // take the lock back at its old depth, as Python does.
-                let State::Condition { owner, depth, next_ticket, waiting, .. } = &mut *st else { unreachable!() };
+                let State::Condition { lock, next_ticket, waiting, .. } = &mut *st else { unreachable!() };
                 let ticket = *next_ticket;
                 *next_ticket += 1;
                 waiting.push(ticket);
-                let saved = std::mem::take(depth);
-                *owner = None;
+                let saved = std::mem::take(&mut lock.depth);
+                lock.holder = None;
                 self.cond.notify_all();
                 let res = self.wait_until(
                     st,
@@ -585,11 +581,15 @@ impl Object {
                     waiting.retain(|t| *t != ticket);
                     notified.retain(|t| *t != ticket);
                 }
-                let (mut st, _) =
-                    self.wait_until(st, None, ctx, |s| matches!(s, State::Condition { owner: None, .. }))?;
-                let State::Condition { owner, depth, .. } = &mut *st else { unreachable!() };
-                *owner = Some(me);
-                *depth = saved;
+                let (mut st, _) = self.wait_until(
+                    st,
+                    None,
+                    ctx,
+                    |s| matches!(s, State::Condition { lock, .. } if lock.holder.is_none()),
+                )?;
+                let State::Condition { lock, .. } = &mut *st else { unreachable!() };
+                lock.holder = Some(me);
+                lock.depth = saved;
                 Ok(Value::Bool(notified_ok))
             }
             _ => Err(no_method(self.kind, method)),

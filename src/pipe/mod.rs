@@ -54,8 +54,20 @@ pub struct Connection {
     /// Largest frame `recv` accepts; Relaxed: a setting, read per call.
     max_frame: AtomicU64,
     rx: Mutex<RxState>,
-    tx: Mutex<()>,
+    /// Serialises sends; holds the iovec scratch reused by every send, so
+    /// a send allocates nothing.
+    tx: Mutex<IovScratch>,
 }
+
+/// The iovec array reused by sends.
+#[derive(Debug)]
+struct IovScratch(Vec<libc::iovec>);
+
+// SAFETY: the iovecs' pointers are only set and used during one send,
+// under the `tx` lock, while the slices they point to are borrowed; they
+// are never dereferenced after that call returns, so moving or sharing the
+// (stale) vector between threads is harmless.
+unsafe impl Send for IovScratch {}
 
 #[derive(Debug)]
 struct RxState {
@@ -146,7 +158,7 @@ impl Connection {
             is_socket: kind == libc::S_IFSOCK,
             max_frame: AtomicU64::new(DEFAULT_MAX_FRAME),
             rx: Mutex::new(RxState { buf: vec![0u8; RX_BUFFER].into_boxed_slice(), start: 0, end: 0, broken: None }),
-            tx: Mutex::new(()),
+            tx: Mutex::new(IovScratch(Vec::new())),
         })
     }
 
@@ -192,8 +204,8 @@ impl Connection {
             header[..4].copy_from_slice(&(msg.len() as u32).to_be_bytes());
             4
         };
-        let _guard = self.tx.lock().unwrap_or_else(|e| e.into_inner());
-        self.write_all(&[&header[..hlen], msg])
+        let mut tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
+        self.write_all(&mut [&header[..hlen], msg], &mut tx.0)
     }
 
     /// Sends several messages with as few syscalls as possible (one
@@ -224,17 +236,25 @@ impl Connection {
             parts.push(&h[..if m.len() as u64 > SHORT_MAX { 12 } else { 4 }]);
             parts.push(m);
         }
-        let _guard = self.tx.lock().unwrap_or_else(|e| e.into_inner());
-        self.write_all(&parts)
+        let mut tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
+        self.write_all(&mut parts, &mut tx.0)
     }
 
     /// Writes every byte of `parts` in order, with as few syscalls as the
     /// kernel allows (up to 1024 iovecs per call, IOV_MAX on Linux).
-    fn write_all(&self, parts: &[&[u8]]) -> Result<()> {
-        let mut parts: Vec<&[u8]> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
+    /// `parts` is consumed in place (written prefixes are cut off); `iov`
+    /// is scratch space, reused across calls.
+    fn write_all(&self, parts: &mut [&[u8]], iov: &mut Vec<libc::iovec>) -> Result<()> {
         let mut first = 0; // parts[..first] are fully written
-        let mut iov: Vec<libc::iovec> = Vec::with_capacity(parts.len().min(1024));
-        while first < parts.len() {
+        loop {
+            // Empty parts need no bytes; skipping them also guarantees that
+            // every syscall below has something to write.
+            while first < parts.len() && parts[first].is_empty() {
+                first += 1;
+            }
+            if first == parts.len() {
+                break;
+            }
             iov.clear();
             iov.extend(
                 parts[first..]
@@ -252,7 +272,7 @@ impl Connection {
                     libc::sendmsg(self.fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
                 }
             } else {
-                write_pipe_nosigpipe(self.fd.as_raw_fd(), &iov)
+                write_pipe_nosigpipe(self.fd.as_raw_fd(), iov)
             };
             if n < 0 {
                 let err = std::io::Error::last_os_error();

@@ -134,6 +134,13 @@ fn timeouts_poll_and_wait() {
 fn from_fd_refuses_other_descriptors() {
     let f = std::fs::File::open("/dev/null").unwrap();
     assert_eq!(Connection::from_owned_fd(f.into()).unwrap_err().kind(), ErrorKind::Invalid);
+    // Giving up a descriptor whose received bytes sit in our buffer would
+    // lose them: refused.
+    let (a, b) = pipe(true).unwrap();
+    b.send(b"one").unwrap();
+    b.send(b"two").unwrap();
+    assert_eq!(a.recv().unwrap(), b"one");
+    assert_eq!(a.into_owned_fd().unwrap_err().kind(), ErrorKind::Invalid);
     let (a, _b) = pipe(true).unwrap();
     let fd = a.into_owned_fd().unwrap();
     // SAFETY: dup of a descriptor we own.

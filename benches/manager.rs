@@ -13,6 +13,9 @@
 //!
 //! Clients connect before the clock starts; it stops when the last exits.
 
+mod common;
+use common::median;
+
 use ciborium::Value;
 use mpipc::ffi::bytes::{mp_buf, mp_buf_free};
 use mpipc::ffi::manager::*;
@@ -207,19 +210,10 @@ fn rtt(tag: &str, rounds: usize) -> (f64, f64) {
     (f[0], f[1])
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    let repeat: usize = args
-        .windows(2)
-        .find(|w| w[0] == "--repeat")
-        .map(|w| w[1].parse().unwrap())
-        .unwrap_or(if quick { 1 } else { 5 });
+    let opts = common::BenchArgs::parse(&args);
+    let (quick, repeat) = (opts.quick, opts.repeat);
     let n = if quick { 1000 } else { 10_000 };
     let mut out = Vec::new();
     for (name, batch) in [("mgr_dict", 1usize), ("mgr_dict_pipelined", 100)] {

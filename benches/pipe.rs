@@ -18,6 +18,9 @@
 //! sender to go and stops it at the last byte, so fork is excluded and
 //! every message is counted as delivered.
 
+mod common;
+use common::median;
+
 use mpipc::ffi::bytes::mp_buf;
 use mpipc::ffi::pipe::*;
 use mpipc::ffi::status::MP_OK;
@@ -241,25 +244,15 @@ fn bare_latency(rounds: usize) -> Vec<f64> {
     rtts
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
 fn runs_json(v: &[f64], scale: f64) -> String {
     format!("[{}]", v.iter().map(|x| format!("{:.3}", x / scale)).collect::<Vec<_>>().join(", "))
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    let repeat: usize = args
-        .windows(2)
-        .find(|w| w[0] == "--repeat")
-        .map(|w| w[1].parse().unwrap())
-        .unwrap_or(if quick { 1 } else { 5 });
-    let only: Option<String> = args.windows(2).find(|w| w[0] == "--only").map(|w| w[1].clone());
-    let wanted = |name: &str| only.as_deref().is_none_or(|o| name.starts_with(o));
+    let opts = common::BenchArgs::parse(&args);
+    let (quick, repeat) = (opts.quick, opts.repeat);
+    let wanted = |name: &str| opts.wanted(name);
     let scale = if quick { 10 } else { 1 };
     let mut out = Vec::new();
     let n_small = 2_000_000 / scale;

@@ -17,6 +17,9 @@
 //! reported that it received its share, so process start-up is excluded and
 //! every message is counted as delivered.
 
+mod common;
+use common::median;
+
 use mpipc::{Queue, QueueOptions};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -277,11 +280,6 @@ fn latency(spin_us: u32, rounds: usize) -> (f64, f64, f64) {
     (f[0], f[1], f[2])
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
 fn fmt_runs(v: &[f64]) -> String {
     format!("[{}]", v.iter().map(|x| format!("{x:.1}")).collect::<Vec<_>>().join(", "))
 }
@@ -295,15 +293,10 @@ fn main() {
         Some("ponger") => return ponger(&args[1..]),
         _ => {}
     }
-    let quick = args.iter().any(|a| a == "--quick");
-    let repeat: usize = args
-        .windows(2)
-        .find(|w| w[0] == "--repeat")
-        .map(|w| w[1].parse().unwrap())
-        .unwrap_or(if quick { 1 } else { 5 });
+    let opts = common::BenchArgs::parse(&args);
+    let (quick, repeat) = (opts.quick, opts.repeat);
     let scale = if quick { 10 } else { 1 };
-    let only: Option<String> = args.windows(2).find(|w| w[0] == "--only").map(|w| w[1].clone());
-    let wanted = |name: &str| only.as_deref().is_none_or(|o| name.starts_with(o));
+    let wanted = |name: &str| opts.wanted(name);
     let batch = 256;
     let mut sections = Vec::new();
     let mut tput = |name: &str, p: usize, c: usize, n: u64, b: usize, maxsize: usize, cap: usize| {

@@ -1,0 +1,34 @@
+//! What the benchmark programs share: their command-line options and the
+//! median. (A subdirectory, so Cargo does not take it for a bench target.)
+
+/// `--quick`, `--repeat N` and `--only PREFIX`, as every bench takes them.
+pub struct BenchArgs {
+    /// Small sizes and one repetition: a smoke test.
+    pub quick: bool,
+    /// Repetitions per workload (default 1 with `--quick`, else 5).
+    pub repeat: usize,
+    only: Option<String>,
+}
+
+impl BenchArgs {
+    /// Parses the options from `args` (the program's arguments).
+    pub fn parse(args: &[String]) -> BenchArgs {
+        let value = |name: &str| args.windows(2).find(|w| w[0] == name).map(|w| w[1].clone());
+        let quick = args.iter().any(|a| a == "--quick");
+        let repeat =
+            value("--repeat").map(|r| r.parse().expect("--repeat takes a number")).unwrap_or(if quick { 1 } else { 5 });
+        BenchArgs { quick, repeat, only: value("--only") }
+    }
+
+    /// Whether the workload `name` was asked for (all, without `--only`).
+    #[allow(dead_code)] // not every bench filters
+    pub fn wanted(&self, name: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| name.starts_with(o))
+    }
+}
+
+/// The median (the upper one for an even count).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}

@@ -27,12 +27,15 @@ struct Shared {
     /// Set once by shutdown; Relaxed everywhere: a flag polled by loops that
     /// also wake on other events, guarding no data.
     stopping: AtomicBool,
+    /// Connection ids; Relaxed: only uniqueness matters, which fetch_add
+    /// gives at any ordering.
     next_conn: AtomicU64,
     /// Live connections' descriptors, to unblock their reads at shutdown.
     /// A connection thread removes itself under this lock before its
     /// descriptor is closed, so shutdown never touches a closed fd.
     conns: Mutex<HashMap<ConnId, RawFd>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Frames received, for `stats`; Relaxed: a statistic read as a hint.
     requests: AtomicU64,
     /// Requests being served (between decode and reply sent); shutdown
     /// waits for them, so a call woken by the shutdown can still send its

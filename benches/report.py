@@ -150,11 +150,14 @@ def main():
     out.append(f"- **pipe_bw** (target 8 GB/s): the bare socketpair moves {mpp['bare_bw']['gb_per_s']:.2f} GB/s "
                f"in this run (the issue's 9 GB/s was not seen on this machine); mpipc is within a few per cent "
                f"of it, so the limit is the kernel's copy, not the library.")
-    out.append(f"- **Manager** (targets 350 k / 1 M ops/s, 20 us): a synchronous call costs two context switches; "
-               f"with 2 clients and 2 server threads on 2 cores that bounds it well below the target. Pipelined, "
-               f"the cost is CPU: CBOR decoding, dispatch and encoding, about 3 us per request across client and "
-               f"server. Next steps: a shared-memory transport for local clients, spinning before a blocking "
-               f"read, and a leaner request codec.\n")
+    out.append(f"- **Manager, 2 synchronous clients** (target 350 k ops/s): each call is a send and a receive on "
+               f"both sides (four syscalls) plus CBOR work, about 6 us of CPU per call, and 4 busy threads (2 "
+               f"clients, 2 connection threads) share 2 cores. Client and server busy-poll 50 us for the next "
+               f"message (yielding the core between polls), which removes most wake-ups: that is what brought "
+               f"the one-client round trip under the 20 us target, but with threads outnumbering cores it can "
+               f"only partly help. **Pipelined** (target 1 M ops/s): the cost is CPU, CBOR decoding, dispatch "
+               f"and encoding, about 2.5 us per request across client and server. Next steps: a shared-memory "
+               f"transport for local clients and a request codec that does not build `Value` trees.\n")
     out.append("Raw results:\n")
     out.append("```json\n" + json.dumps(mp, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(py, indent=1) + "\n```\n")

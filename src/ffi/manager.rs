@@ -24,7 +24,7 @@ use std::ffi::c_char;
 ///
 /// Methods: `mp_mgr_connect`, `mp_mgr_call`, `mp_mgr_call_many`, `mp_mgr_dict_set`,
 /// `mp_mgr_dict_get`, `mp_mgr_dict_del`, `mp_mgr_dict_len`,
-/// `mp_mgr_dict_incr`, `mp_mgr_close`.
+/// `mp_mgr_dict_incr`, `mp_mgr_set_spin`, `mp_mgr_close`.
 pub struct mp_mgr {
     _private: [u8; 0],
 }
@@ -318,6 +318,23 @@ fn int_of(v: &Value) -> Result<i64> {
             i64::try_from(i128::from(*i)).map_err(|_| Error::new(ErrorKind::Corrupt, "integer out of range"))
         }
         _ => Err(Error::new(ErrorKind::Corrupt, "the manager answered a non-integer")),
+    }
+}
+
+/// Sets how long a call busy-polls for its reply before sleeping, in
+/// microseconds (default 50; 0 = sleep at once). Spinning cuts the round
+/// trip from tens of microseconds (a wake-up) to a few, at the cost of CPU.
+///
+/// # Safety
+/// `m` live.
+#[no_mangle]
+pub unsafe extern "C" fn mp_mgr_set_spin(m: *mut mp_mgr, spin_us: u32) -> mp_status {
+    // SAFETY: m is a live handle or NULL (checked).
+    unsafe {
+        with_handle(m, |c| {
+            c.set_spin_us(spin_us);
+            MP_OK
+        })
     }
 }
 

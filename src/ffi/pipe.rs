@@ -31,7 +31,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 /// Methods: `mp_pipe_new`, `mp_pipe_from_fd`, `mp_pipe_connect`,
 /// `mp_pipe_send`, `mp_pipe_recv`, `mp_pipe_recv_timeout`,
 /// `mp_pipe_recv_into`, `mp_pipe_poll`, `mp_pipe_fileno`,
-/// `mp_pipe_set_max_frame`, `mp_wait`, `mp_pipe_close`.
+/// `mp_pipe_set_max_frame`, `mp_pipe_set_spin`, `mp_wait`, `mp_pipe_close`.
 pub struct mp_pipe {
     _private: [u8; 0],
 }
@@ -285,6 +285,25 @@ pub unsafe extern "C" fn mp_pipe_set_max_frame(p: *mut mp_pipe, max_bytes: u64) 
     unsafe {
         with_handle(p, |c| {
             c.set_max_frame(max_bytes);
+            MP_OK
+        })
+    }
+}
+
+/// Sets how long a receive on this connection busy-polls for a message
+/// before it sleeps in the kernel, in microseconds (default 0: never spin).
+/// Spinning cuts round-trip latency when the peer answers within
+/// microseconds, at the cost of CPU while waiting; the budget shrinks by
+/// itself when messages come slowly.
+///
+/// # Safety
+/// `p` live.
+#[no_mangle]
+pub unsafe extern "C" fn mp_pipe_set_spin(p: *mut mp_pipe, spin_us: u32) -> mp_status {
+    // SAFETY: p is a live handle or NULL (checked).
+    unsafe {
+        with_handle(p, |c| {
+            c.set_spin_us(spin_us);
             MP_OK
         })
     }

@@ -21,7 +21,17 @@ impl ManagerClient {
     /// Connects (and authenticates, with an authkey) within `timeout`.
     pub fn connect(address: &str, opts: &ListenerOptions, timeout: Option<Duration>) -> Result<ManagerClient> {
         let conn = connect(address, opts, timeout)?;
+        // The reply to a small request comes back within microseconds:
+        // spin for it rather than pay a wake-up (see server::SPIN_US).
+        conn.set_spin_us(super::server::SPIN_US);
         Ok(ManagerClient { conn, next_id: Mutex::new(1) })
+    }
+
+    /// Sets how long a call busy-polls for its reply before sleeping
+    /// (microseconds, 0 = never; default 50). Spinning trades CPU for
+    /// latency; the budget shrinks by itself when replies are slow.
+    pub fn set_spin_us(&self, us: u32) {
+        self.conn.set_spin_us(us);
     }
 
     /// Calls `method` on the object `name` of `kind` (created on first use).

@@ -235,3 +235,39 @@ fn send_many_is_many_sends() {
     w.send_many(&[&b"one"[..], b"", b"three"]).unwrap();
     assert_eq!((r.recv().unwrap(), r.recv().unwrap(), r.recv().unwrap()), (b"one".to_vec(), vec![], b"three".to_vec()));
 }
+
+#[test]
+fn spinning_receives_see_messages_eof_and_timeouts() {
+    // Sockets (recv with MSG_DONTWAIT) and pipes (poll) both spin.
+    for duplex in [true, false] {
+        let (r, w) = if duplex { pipe(true).unwrap() } else { pipe(false).unwrap() };
+        r.set_spin_us(2_000);
+        let sizes = [0usize, 5, 70_000, 200_000];
+        let writer = std::thread::spawn(move || {
+            for &n in &sizes {
+                std::thread::sleep(Duration::from_micros(300));
+                w.send(&vec![(n % 13) as u8; n]).unwrap();
+            }
+            w
+        });
+        for &n in &sizes {
+            let m = r.recv().unwrap();
+            assert_eq!(m.len(), n, "duplex={duplex}");
+            assert!(m.iter().all(|&x| x == (n % 13) as u8));
+        }
+        // A timeout shorter than the spin budget still expires on time.
+        let t = Instant::now();
+        assert_eq!(r.recv_timeout(Some(Duration::from_millis(1))).unwrap_err().kind(), ErrorKind::Empty);
+        assert!(t.elapsed() < Duration::from_secs(2));
+        assert_eq!(r.recv_timeout(NOW).unwrap_err().kind(), ErrorKind::Empty);
+        drop(writer.join().unwrap());
+        // EOF seen while spinning is EOF, not a hang or an error.
+        assert_eq!(r.recv().unwrap_err().kind(), ErrorKind::Eof, "duplex={duplex}");
+    }
+    // A peer gone mid-frame while the receiver spins.
+    let (c, mut raw) = raw_pair();
+    c.set_spin_us(1_000);
+    raw.write_all(b"\x00\x00\x01\x00part").unwrap();
+    drop(raw);
+    assert_eq!(c.recv().unwrap_err().kind(), ErrorKind::Eof);
+}

@@ -30,6 +30,11 @@ impl Default for AdaptiveSpin {
 }
 
 impl AdaptiveSpin {
+    /// A spinner that never spins until [`AdaptiveSpin::set_max_us`].
+    pub fn disabled() -> Self {
+        AdaptiveSpin { max_us: AtomicU32::new(0), budget_us: AtomicU32::new(0) }
+    }
+
     /// Sets the maximum spin in microseconds (0 = never spin: pure futex).
     pub fn set_max_us(&self, us: u32) {
         self.max_us.store(us, Ordering::Relaxed);

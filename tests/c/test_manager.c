@@ -672,6 +672,8 @@ static void test_standalone(void) {
     CHECK_OK(mp_mgr_dict_incr(m, "d", it("t", "n").b, it("t", "n").n, 3, &n));
     CHECK(n == 3);
     mp_mgr *m2 = connect_ok(sa.addr, NULL, 0); /* a second client sees the same state */
+    CHECK_ST(mp_mgr_set_spin(NULL, 0), MP_E_NULL);
+    CHECK_OK(mp_mgr_set_spin(m2, 0)); /* sleeps at once for its replies */
     CHECK_OK(mp_mgr_dict_incr(m2, "d", it("t", "n").b, it("t", "n").n, 4, &n));
     CHECK(n == 7);
     mp_mgr_close(m2);
@@ -811,6 +813,7 @@ static void srvproc_stop(struct srvproc *sp) {
 struct incr_arg {
     const char *addr;
     int ready_w, go_r;
+    int id; /* set before each fork */
 };
 
 /* Connects, says so, waits for "go", then N_INCR incrs of d["hits"]; every
@@ -818,6 +821,9 @@ struct incr_arg {
 static void incr_main(void *p) {
     struct incr_arg *a = p;
     mp_mgr *m = child_connect(a->addr, k_key, KEYLEN, 10);
+    /* Half the clients never spin for their replies: both ways count. */
+    if (a->id % 2)
+        CHILD_ST(mp_mgr_set_spin(m, 0), MP_OK, 14);
     put_byte(a->ready_w, 'c');
     CHILD_REQUIRE(read_byte(a->go_r, T_MS) == 'g', 11);
     item_t k = it("t", "hits");
@@ -884,10 +890,12 @@ static void test_processes(void) {
     /* (a) 4 x 2500 incr on one key */
     int ready[2], go[2];
     CHECK(pipe(ready) == 0 && pipe(go) == 0);
-    struct incr_arg ia = {addr, ready[1], go[0]};
+    struct incr_arg ia = {addr, ready[1], go[0], 0};
     pid_t kids[N_INCR_PROCS];
-    for (int i = 0; i < N_INCR_PROCS; i++)
+    for (int i = 0; i < N_INCR_PROCS; i++) {
+        ia.id = i;
         kids[i] = spawn(incr_main, &ia);
+    }
     for (int i = 0; i < N_INCR_PROCS; i++)
         CHECK(read_byte(ready[0], T_MS) == 'c');
     double t0 = now_ms();

@@ -233,6 +233,11 @@ static void test_roundtrip(void) {
     /* duplex: one socketpair, the child echoes on the same end */
     double t0 = now_ms();
     CHECK_OK(mp_pipe_new(true, &a, &b));
+    /* Both ends busy-poll before sleeping (recv with MSG_DONTWAIT on a
+     * socket); the results must be the same as without. */
+    CHECK_ST(mp_pipe_set_spin(NULL, 100), MP_E_NULL);
+    CHECK_OK(mp_pipe_set_spin(a, 100));
+    CHECK_OK(mp_pipe_set_spin(b, 100));
     struct rt_arg ra = {.in = b, .out = b, .close1 = a, .close2 = NULL};
     pid_t kid = spawn(echo_all_main, &ra);
     mp_pipe_close(b);
@@ -246,6 +251,7 @@ static void test_roundtrip(void) {
     mp_pipe *r1, *w1, *r2, *w2;
     CHECK_OK(mp_pipe_new(false, &r1, &w1));
     CHECK_OK(mp_pipe_new(false, &r2, &w2));
+    CHECK_OK(mp_pipe_set_spin(r2, 100)); /* a pipe spins with poll(2) */
     struct rt_arg rs = {.in = r1, .out = w2, .close1 = w1, .close2 = r2};
     kid = spawn(echo_all_main, &rs);
     mp_pipe_close(r1);

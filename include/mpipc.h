@@ -24,14 +24,34 @@
 // Pass as a timeout to not block at all.
 #define MP_NO_WAIT 0
 
+// `flags` of every `mp_<kind>_open`: fail with `MP_E_EXISTS` if the name
+// exists (same value as `MPQ_CREATE_ONLY`).
+#define MP_OPEN_CREATE_ONLY 1
+
+// `flags` of every `mp_<kind>_open`: fail with `MP_E_NOTFOUND` if the
+// name does not exist (same value as `MPQ_ATTACH_ONLY`).
+#define MP_OPEN_ATTACH_ONLY 2
+
+// `mp_array_open` / `mp_value_open` flag: create without a lock (Python's
+// `lock=False`); `mp_array_lock` then returns `MP_E_UNSUPPORTED`.
+#define MP_ARRAY_NO_LOCK 256
+
 // `mp_listener_bind_ex` flag: allow a TCP listener without an authkey.
 #define MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY 1
+
+// `mp_lock_open` flag: an RLock (the holder may acquire again; it must
+// release as many times).
+#define MP_LOCK_RECURSIVE 256
 
 // `mpq_options.flags`: fail with `MP_E_EXISTS` if the queue exists.
 #define MPQ_CREATE_ONLY 1
 
 // `mpq_options.flags`: fail with `MP_E_NOTFOUND` if the queue does not exist.
 #define MPQ_ATTACH_ONLY 2
+
+// `mp_sem_open` flag: a BoundedSemaphore (releasing above the initial
+// value is `MP_E_INVAL`).
+#define MP_SEM_BOUNDED 256
 
 // Major version (Cargo.toml); a test checks they agree.
 #define MP_VERSION_MAJOR 0
@@ -49,6 +69,52 @@
 // change incompatibly (which the rules forbid: new functions get `_v2`).
 #define MP_ABI_VERSION 1
 
+// A named array of one of Python's typecodes (`c b B h H i I l L q Q f d`,
+// sizes of the 64-bit Linux ABI: 1 1 1 2 2 4 4 8 8 8 8 4 8 bytes) with a
+// robust recursive lock beside the data (Python's `Array` uses an RLock),
+// or none (`MP_ARRAY_NO_LOCK`). A Value is an array of length 1
+// (`mp_value_open`).
+//
+// Thread-safe. The typed accessors take the lock (re-entrantly, so they
+// may be called between `mp_array_lock` and `mp_array_unlock`);
+// `mp_array_ptr` gives direct access. Segment: `/dev/shm/mpipc.a.<name>`,
+// mode 0600; the data is 64-byte aligned.
+//
+// Methods: `mp_array_open`, `mp_array_ptr`, `mp_array_len`,
+// `mp_array_typecode`, `mp_array_itemsize`, `mp_array_lock`,
+// `mp_array_unlock`, `mp_array_get_i64`, `mp_array_get_u64`,
+// `mp_array_get_f64`, `mp_array_set_i64`, `mp_array_set_u64`,
+// `mp_array_set_f64`, `mp_array_incr`, `mp_array_read`,
+// `mp_array_write`, `mp_array_close`, `mp_array_unlink`, and
+// `mp_value_open`, `mp_value_get_i64`, `mp_value_set_i64`,
+// `mp_value_get_f64`, `mp_value_set_f64`.
+typedef struct mp_array mp_array;
+
+// A named process-shared barrier (Python's `Barrier`). Thread-safe.
+// Segment: `/dev/shm/mpipc.bar.<name>`, mode 0600.
+//
+// Methods: `mp_barrier_open`, `mp_barrier_wait`, `mp_barrier_abort`,
+// `mp_barrier_reset`, `mp_barrier_parties`, `mp_barrier_n_waiting`,
+// `mp_barrier_broken`, `mp_barrier_close`, `mp_barrier_unlink`.
+typedef struct mp_barrier mp_barrier;
+
+// A named process-shared condition variable (Python's `Condition`),
+// waited on with a held `mp_lock` (Lock or RLock). Thread-safe. At most
+// 256 threads wait on one condition at once. Notify wakes the oldest
+// waiters, exactly as many as asked (no spurious wake-ups). Segment:
+// `/dev/shm/mpipc.cond.<name>`, mode 0600.
+//
+// Methods: `mp_cond_open`, `mp_cond_wait`, `mp_cond_notify`,
+// `mp_cond_notify_all`, `mp_cond_close`, `mp_cond_unlink`.
+typedef struct mp_cond mp_cond;
+
+// A named process-shared event (Python's `Event`). Thread-safe. Segment:
+// `/dev/shm/mpipc.ev.<name>`, mode 0600.
+//
+// Methods: `mp_event_open`, `mp_event_set`, `mp_event_clear`,
+// `mp_event_is_set`, `mp_event_wait`, `mp_event_close`, `mp_event_unlink`.
+typedef struct mp_event mp_event;
+
 // A listening socket that accepts authenticated connections: Python's
 // `Listener(address, authkey=...)`, speaking its wire format and
 // handshake, so a stock Python `Client` can connect.
@@ -61,6 +127,17 @@
 // Methods: `mp_listener_bind`, `mp_listener_bind_ex`, `mp_listener_accept`,
 // `mp_listener_address`, `mp_listener_close`.
 typedef struct mp_listener mp_listener;
+
+// A named, robust, process-shared Lock or RLock (Python's
+// `multiprocessing.Lock` / `RLock`, openable by name from any process).
+//
+// Thread-safe; ownership is per thread: the thread that acquired releases.
+// When a holder dies (even by SIGKILL), the next acquirer gets the lock
+// with `MP_E_OWNER_DEAD`. Segment: `/dev/shm/mpipc.lock.<name>`, mode 0600.
+//
+// Methods: `mp_lock_open`, `mp_lock_acquire`, `mp_lock_release`,
+// `mp_lock_owner_deaths`, `mp_lock_close`, `mp_lock_unlink`.
+typedef struct mp_lock mp_lock;
 
 // A connection to a manager server (ours, embedded with `mp_mgr_serve`
 // or run by `mpipc manager serve`). Objects are addressed by kind and
@@ -110,6 +187,38 @@ typedef struct mp_mgr_server mp_mgr_server;
 // `mp_pipe_set_max_frame`, `mp_pipe_set_spin`, `mp_wait`, `mp_pipe_close`.
 typedef struct mp_pipe mp_pipe;
 
+// A named process-shared semaphore (Python's `Semaphore` /
+// `BoundedSemaphore`). Thread-safe. A semaphore has no owner: units taken
+// by a process that dies stay taken, as in Python. Segment:
+// `/dev/shm/mpipc.sem.<name>`, mode 0600.
+//
+// Methods: `mp_sem_open`, `mp_sem_acquire`, `mp_sem_release`,
+// `mp_sem_value`, `mp_sem_close`, `mp_sem_unlink`.
+typedef struct mp_sem mp_sem;
+
+// A named raw block of shared memory (Python's
+// `shared_memory.SharedMemory`). The bytes are the caller's to
+// synchronise (see `mp_lock`). Closing never unlinks, whoever created it.
+// Segment: `/dev/shm/mpipc.shm.<name>`, mode 0600; the data is 64-byte
+// aligned.
+//
+// Methods: `mp_shm_open`, `mp_shm_ptr`, `mp_shm_size`, `mp_shm_close`,
+// `mp_shm_unlink`.
+typedef struct mp_shm mp_shm;
+
+// A named fixed-length list of scalars (Python's
+// `shared_memory.ShareableList`): each element is null, bool, integer,
+// float, text or bytes, exchanged as CBOR and stored exactly (byte for
+// byte). Each slot's capacity is fixed at creation (the initial item's
+// encoded size rounded up to 8, at least 8). Thread-safe (reads and writes
+// take the list's robust lock). Segment: `/dev/shm/mpipc.sl.<name>`,
+// mode 0600.
+//
+// Methods: `mp_slist_open`, `mp_slist_len`, `mp_slist_get`,
+// `mp_slist_set`, `mp_slist_capacity`, `mp_slist_close`,
+// `mp_slist_unlink`.
+typedef struct mp_slist mp_slist;
+
 // A named, bounded, multi-producer multi-consumer queue of byte messages
 // in shared memory: Python's `multiprocessing.JoinableQueue`, reachable by
 // name from any process and language.
@@ -129,6 +238,11 @@ typedef struct mp_pipe mp_pipe;
 // `mpq_unlink`.
 typedef struct mpq mpq;
 
+// The result of every fallible call: `MP_OK` (0) or a negative `MP_E_*`
+// code. A plain `int32_t`, not an enum, so that any value a C caller
+// passes back in (e.g. to `mp_status_str`) is well defined.
+typedef int32_t mp_status;
+
 // A byte string allocated by the library (e.g. a message taken from a
 // queue). The caller reads `ptr[0..len]` and releases it with
 // `mp_buf_free`, never with `free()`. A zero-length result may have a
@@ -141,11 +255,6 @@ typedef struct mp_buf {
   // The number of bytes.
   size_t len;
 } mp_buf;
-
-// The result of every fallible call: `MP_OK` (0) or a negative `MP_E_*`
-// code. A plain `int32_t`, not an enum, so that any value a C caller
-// passes back in (e.g. to `mp_status_str`) is well defined.
-typedef int32_t mp_status;
 
 // Options of `mpq_open`. Zero in any field means the default, so
 // `mpq_options o = {0};` is valid. When attaching to an existing queue,
@@ -236,9 +345,311 @@ typedef struct mpq_options {
 // The barrier is broken (aborted, reset, or a wait timed out).
 #define MP_E_BROKEN -22
 
+// Acquired, but the previous holder died holding the lock: the caller now
+// holds it and should repair the data it guards.
+#define MP_E_OWNER_DEAD -23
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Opens the array `name`: creates `length` zeroed elements of `typecode`,
+// or attaches (the typecode and length must match; the lock is the
+// creator's choice). `length` 0 attaches only, to any length.
+//
+// # Returns
+// `MP_OK`; `MP_E_INVAL` (unknown typecode, a length that differs, 0 with
+// `MP_OPEN_CREATE_ONLY`, bad name or flags); `MP_E_TYPE` (another
+// typecode); `MP_E_EXISTS`; `MP_E_NOTFOUND` (missing, with
+// `MP_OPEN_ATTACH_ONLY` or length 0); `MP_E_CORRUPT` /
+// `MP_E_VERSION` (not a valid array); `MP_E_PERM`.
+//
+// # Safety
+// `name` is a NUL-terminated string; `out` is writable.
+mp_status mp_array_open(const char *name,
+                        char typecode,
+                        size_t length,
+                        uint32_t flags,
+                        struct mp_array **out);
+
+// Opens a Value: an array of length 1 (see `mp_array_open`). Use the
+// `mp_value_*` accessors or any `mp_array_*` call; close with
+// `mp_array_close`, unlink with `mp_array_unlink`.
+//
+// # Safety
+// As `mp_array_open`.
+mp_status mp_value_open(const char *name,
+                        char typecode,
+                        uint32_t flags,
+                        struct mp_array **out);
+
+// The first element, valid until `mp_array_close`; NULL for a NULL handle.
+//
+// # Safety
+// `a` is NULL or live.
+void *mp_array_ptr(const struct mp_array *a);
+
+// The element count; 0 for a NULL handle.
+//
+// # Safety
+// `a` is NULL or live.
+size_t mp_array_len(const struct mp_array *a);
+
+// The typecode character; 0 for a NULL handle.
+//
+// # Safety
+// `a` is NULL or live.
+char mp_array_typecode(const struct mp_array *a);
+
+// Bytes per element; 0 for a NULL handle.
+//
+// # Safety
+// `a` is NULL or live.
+size_t mp_array_itemsize(const struct mp_array *a);
+
+// Acquires the array's lock (recursive), waiting at most `timeout_ms`.
+//
+// # Returns
+// `MP_OK`; `MP_E_TIMEOUT`; `MP_E_OWNER_DEAD` (acquired from a holder
+// that died: check the data); `MP_E_UNSUPPORTED` (created without a lock).
+//
+// # Safety
+// `a` live.
+mp_status mp_array_lock(struct mp_array *a,
+                        int64_t timeout_ms);
+
+// Releases the array's lock (one level).
+//
+// # Returns
+// `MP_OK`; `MP_E_PERM` (not held by this thread); `MP_E_UNSUPPORTED`.
+//
+// # Safety
+// `a` live.
+mp_status mp_array_unlock(struct mp_array *a);
+
+// Reads element `index` as a signed integer (under the lock).
+//
+// # Returns
+// `MP_OK`; `MP_E_INDEX`; `MP_E_TYPE` (a float array: use
+// `mp_array_get_f64`); `MP_E_INVAL` (a `Q`/`L` value above INT64_MAX: use
+// `mp_array_get_u64`); `MP_E_OWNER_DEAD` (read, after taking the lock from
+// a dead holder).
+//
+// # Safety
+// `a` live; `out` writable.
+mp_status mp_array_get_i64(struct mp_array *a,
+                           size_t index,
+                           int64_t *out);
+
+// Reads element `index` as an unsigned integer (under the lock).
+//
+// # Returns
+// As `mp_array_get_i64`; `MP_E_INVAL` for a negative value.
+//
+// # Safety
+// `a` live; `out` writable.
+mp_status mp_array_get_u64(struct mp_array *a,
+                           size_t index,
+                           uint64_t *out);
+
+// Reads element `index` as a double (integers are converted).
+//
+// # Safety
+// `a` live; `out` writable.
+mp_status mp_array_get_f64(struct mp_array *a,
+                           size_t index,
+                           double *out);
+
+// Writes a signed integer to element `index` (under the lock).
+//
+// # Returns
+// `MP_OK`; `MP_E_INDEX`; `MP_E_INVAL` (out of the typecode's range;
+// nothing written); `MP_E_OWNER_DEAD` (written, after taking the lock from
+// a dead holder).
+//
+// # Safety
+// `a` live.
+mp_status mp_array_set_i64(struct mp_array *a,
+                           size_t index,
+                           int64_t value);
+
+// Writes an unsigned integer to element `index` (as `mp_array_set_i64`).
+//
+// # Safety
+// `a` live.
+mp_status mp_array_set_u64(struct mp_array *a,
+                           size_t index,
+                           uint64_t value);
+
+// Writes a double to element `index` of an `f` or `d` array.
+//
+// # Returns
+// `MP_OK`; `MP_E_INDEX`; `MP_E_TYPE` (an integer array, as Python's
+// TypeError).
+//
+// # Safety
+// `a` live.
+mp_status mp_array_set_f64(struct mp_array *a,
+                           size_t index,
+                           double value);
+
+// Adds `delta` to integer element `index` under the lock (an atomic
+// `a[i] += delta`) and writes the new value to `out_new` (may be NULL).
+//
+// # Returns
+// `MP_OK`; `MP_E_INDEX`; `MP_E_TYPE` (float array); `MP_E_INVAL` (the
+// result leaves the typecode's range or INT64; nothing written).
+//
+// # Safety
+// `a` live; `out_new` NULL or writable.
+mp_status mp_array_incr(struct mp_array *a,
+                        size_t index,
+                        int64_t delta,
+                        int64_t *out_new);
+
+// Copies `count` elements from `start` into `out` (native layout, under
+// the lock).
+//
+// # Returns
+// `MP_OK`; `MP_E_INDEX` (range past the end); `MP_E_NULL`.
+//
+// # Safety
+// `a` live; `out` has room for `count` elements.
+mp_status mp_array_read(struct mp_array *a,
+                        size_t start,
+                        void *out,
+                        size_t count);
+
+// Copies `count` elements from `data` (native layout) to the elements from
+// `start` (under the lock).
+//
+// # Returns
+// `MP_OK`; `MP_E_INDEX`; `MP_E_NULL`.
+//
+// # Safety
+// `a` live; `data` holds `count` elements.
+mp_status mp_array_write(struct mp_array *a,
+                         size_t start,
+                         const void *data,
+                         size_t count);
+
+// A Value's integer (`mp_array_get_i64` of element 0).
+//
+// # Safety
+// `v` live; `out` writable.
+mp_status mp_value_get_i64(struct mp_array *v,
+                           int64_t *out);
+
+// Sets a Value's integer (`mp_array_set_i64` of element 0).
+//
+// # Safety
+// `v` live.
+mp_status mp_value_set_i64(struct mp_array *v,
+                           int64_t value);
+
+// A Value as a double (`mp_array_get_f64` of element 0).
+//
+// # Safety
+// `v` live; `out` writable.
+mp_status mp_value_get_f64(struct mp_array *v,
+                           double *out);
+
+// Sets a float Value (`mp_array_set_f64` of element 0).
+//
+// # Safety
+// `v` live.
+mp_status mp_value_set_f64(struct mp_array *v,
+                           double value);
+
+// Unmaps and frees the handle (the array stays until unlinked). NULL is a
+// no-op.
+//
+// # Safety
+// `a` is NULL or live, and not used afterwards.
+void mp_array_close(struct mp_array *a);
+
+// Removes the name (arrays and Values share it); open handles keep working.
+//
+// # Safety
+// `name` is a NUL-terminated string.
+mp_status mp_array_unlink(const char *name);
+
+// Opens the barrier `name` for `parties` parties: creates it, or attaches
+// (the count must match). `parties` 0 attaches only, to any count.
+//
+// # Returns
+// `MP_OK`; `MP_E_INVAL` (a different count; 0 with `MP_OPEN_CREATE_ONLY`;
+// bad name or flags); `MP_E_EXISTS`; `MP_E_NOTFOUND` (missing, with
+// `MP_OPEN_ATTACH_ONLY` or `parties` 0); `MP_E_CORRUPT`.
+//
+// # Safety
+// `name` is a NUL-terminated string; `out` is writable.
+mp_status mp_barrier_open(const char *name,
+                          uint32_t parties,
+                          uint32_t flags,
+                          struct mp_barrier **out);
+
+// Waits until all parties have called wait, at most `timeout_ms`
+// (negative = forever). Writes this party's arrival index (0 ..
+// parties-1, distinct per generation) to `out_index` (may be NULL).
+//
+// # Returns
+// `MP_OK`; `MP_E_BROKEN`: the barrier is broken (aborted, reset while
+// waiting, or a wait timed out — a timeout breaks it for everyone, as in
+// Python).
+//
+// # Safety
+// `b` live; `out_index` NULL or writable.
+mp_status mp_barrier_wait(struct mp_barrier *b,
+                          int64_t timeout_ms,
+                          uint32_t *out_index);
+
+// Breaks the barrier: current and later waits fail with `MP_E_BROKEN`
+// until `mp_barrier_reset`.
+//
+// # Safety
+// `b` live.
+mp_status mp_barrier_abort(struct mp_barrier *b);
+
+// Returns the barrier to its initial state; parties waiting now get
+// `MP_E_BROKEN`.
+//
+// # Safety
+// `b` live.
+mp_status mp_barrier_reset(struct mp_barrier *b);
+
+// The number of parties.
+//
+// # Safety
+// `b` live; `out` writable.
+mp_status mp_barrier_parties(struct mp_barrier *b,
+                             uint32_t *out);
+
+// Parties waiting now.
+//
+// # Safety
+// `b` live; `out` writable.
+mp_status mp_barrier_n_waiting(struct mp_barrier *b,
+                               uint32_t *out);
+
+// Whether the barrier is broken.
+//
+// # Safety
+// `b` live; `out` writable.
+mp_status mp_barrier_broken(struct mp_barrier *b,
+                            bool *out);
+
+// Frees the handle. NULL is a no-op.
+//
+// # Safety
+// `b` is NULL or live, and not used afterwards.
+void mp_barrier_close(struct mp_barrier *b);
+
+// Removes the name; open handles keep working.
+//
+// # Safety
+// `name` is a NUL-terminated string.
+mp_status mp_barrier_unlink(const char *name);
 
 // Releases the bytes of `buf` and sets `buf->ptr = NULL, buf->len = 0`.
 // `buf == NULL` or `buf->ptr == NULL` is a no-op, so freeing twice is safe.
@@ -247,6 +658,111 @@ extern "C" {
 // `buf` is NULL or points to an `mp_buf` filled by this library (or
 // zeroed); its bytes are not used afterwards.
 void mp_buf_free(struct mp_buf *buf);
+
+// Opens (creates or attaches to) the condition `name`.
+//
+// # Returns
+// `MP_OK`; `MP_E_INVAL`; `MP_E_EXISTS`; `MP_E_NOTFOUND`; `MP_E_CORRUPT`.
+//
+// # Safety
+// `name` is a NUL-terminated string; `out` is writable.
+mp_status mp_cond_open(const char *name,
+                       uint32_t flags,
+                       struct mp_cond **out);
+
+// Releases `lock` (held by this thread, at any RLock depth), waits for a
+// notification at most `timeout_ms` (negative = forever), then re-acquires
+// `lock` at its former depth (always, even on timeout).
+//
+// # Returns
+// `MP_OK` (notified); `MP_E_TIMEOUT`; `MP_E_PERM` (the lock is not held
+// by this thread); `MP_E_FULL` (256 threads already wait);
+// `MP_E_OWNER_DEAD` (notified or not, the lock was re-acquired from a
+// holder that died holding it).
+//
+// # Safety
+// `c` and `lock` live.
+mp_status mp_cond_wait(struct mp_cond *c,
+                       struct mp_lock *lock,
+                       int64_t timeout_ms);
+
+// Wakes up to `n` of the threads waiting now (oldest first). Call with the
+// lock held, as Python requires (not checked).
+//
+// # Safety
+// `c` live.
+mp_status mp_cond_notify(struct mp_cond *c,
+                         size_t n);
+
+// Wakes every thread waiting now.
+//
+// # Safety
+// `c` live.
+mp_status mp_cond_notify_all(struct mp_cond *c);
+
+// Frees the handle. NULL is a no-op.
+//
+// # Safety
+// `c` is NULL or live, and not used afterwards.
+void mp_cond_close(struct mp_cond *c);
+
+// Removes the name; open handles keep working.
+//
+// # Safety
+// `name` is a NUL-terminated string.
+mp_status mp_cond_unlink(const char *name);
+
+// Opens (creates clear, or attaches to) the event `name`.
+//
+// # Returns
+// `MP_OK`; `MP_E_INVAL`; `MP_E_EXISTS`; `MP_E_NOTFOUND`; `MP_E_CORRUPT`.
+//
+// # Safety
+// `name` is a NUL-terminated string; `out` is writable.
+mp_status mp_event_open(const char *name,
+                        uint32_t flags,
+                        struct mp_event **out);
+
+// Sets the flag, waking every waiter.
+//
+// # Safety
+// `e` live.
+mp_status mp_event_set(struct mp_event *e);
+
+// Clears the flag.
+//
+// # Safety
+// `e` live.
+mp_status mp_event_clear(struct mp_event *e);
+
+// Whether the flag is set.
+//
+// # Safety
+// `e` live; `out` writable.
+mp_status mp_event_is_set(struct mp_event *e,
+                          bool *out);
+
+// Waits until the flag is set, at most `timeout_ms` (negative = forever).
+//
+// # Returns
+// `MP_OK` (set); `MP_E_TIMEOUT`.
+//
+// # Safety
+// `e` live.
+mp_status mp_event_wait(struct mp_event *e,
+                        int64_t timeout_ms);
+
+// Frees the handle. NULL is a no-op.
+//
+// # Safety
+// `e` is NULL or live, and not used afterwards.
+void mp_event_close(struct mp_event *e);
+
+// Removes the name; open handles keep working.
+//
+// # Safety
+// `name` is a NUL-terminated string.
+mp_status mp_event_unlink(const char *name);
 
 // Binds a listener at `address` (`unix:/path`, `unix:@name`,
 // `tcp:host:port`, port 0 = any). With `keylen > 0`, every accepted peer
@@ -310,6 +826,69 @@ mp_status mp_listener_address(const struct mp_listener *l,
 // # Safety
 // `l` is NULL or a live handle, not used afterwards.
 void mp_listener_close(struct mp_listener *l);
+
+// Opens (creates or attaches to) the lock `name`.
+//
+// # Arguments
+// - `flags`: `MP_LOCK_RECURSIVE` for an RLock, plus `MP_OPEN_CREATE_ONLY`
+//   or `MP_OPEN_ATTACH_ONLY`; 0 = a Lock, created or attached.
+//
+// # Returns
+// `MP_OK`; `MP_E_TYPE` (the name is the other kind of lock);
+// `MP_E_INVAL` (bad name or flags); `MP_E_EXISTS`; `MP_E_NOTFOUND`;
+// `MP_E_CORRUPT` / `MP_E_VERSION` (not a valid lock segment); `MP_E_PERM`.
+//
+// # Safety
+// `name` is a NUL-terminated string; `out` is writable.
+mp_status mp_lock_open(const char *name,
+                       uint32_t flags,
+                       struct mp_lock **out);
+
+// Acquires, waiting at most `timeout_ms` (negative = forever, 0 = try).
+//
+// # Returns
+// `MP_OK`; `MP_E_TIMEOUT`; `MP_E_OWNER_DEAD`: acquired, but the previous
+// holder died holding it, so the data it guards may be half updated
+// (repair it; the lock is held and fully usable); `MP_E_INVAL`: a Lock
+// (not RLock) already held by this thread.
+//
+// # Safety
+// `l` live.
+mp_status mp_lock_acquire(struct mp_lock *l,
+                          int64_t timeout_ms);
+
+// Releases (one level of an RLock).
+//
+// # Returns
+// `MP_OK`; `MP_E_PERM`: this thread does not hold it.
+//
+// # Safety
+// `l` live.
+mp_status mp_lock_release(struct mp_lock *l);
+
+// How many holders have died holding this lock since it was created.
+//
+// # Safety
+// `l` live; `out` writable.
+mp_status mp_lock_owner_deaths(struct mp_lock *l,
+                               uint64_t *out);
+
+// Frees the handle (the lock stays; a lock held by this thread stays held
+// until the process exits, then goes to the next acquirer with
+// `MP_E_OWNER_DEAD`). NULL is a no-op.
+//
+// # Safety
+// `l` is NULL or live, and not used afterwards.
+void mp_lock_close(struct mp_lock *l);
+
+// Removes the name; open handles keep working.
+//
+// # Returns
+// `MP_OK`; `MP_E_NOTFOUND`; `MP_E_INVAL` (bad name).
+//
+// # Safety
+// `name` is a NUL-terminated string.
+mp_status mp_lock_unlink(const char *name);
 
 // Connects to the manager at `address` and authenticates with `authkey`
 // (if `keylen > 0`), within `timeout_ms`.
@@ -882,6 +1461,178 @@ void mpq_close(struct mpq *q);
 // # Safety
 // `name` is a NUL-terminated string.
 mp_status mpq_unlink(const char *name);
+
+// Opens the semaphore `name`, creating it with `value` units (at most
+// 2^31 - 1; ignored when attaching).
+//
+// # Returns
+// `MP_OK`; `MP_E_TYPE` (bounded vs not, differs from the existing one);
+// `MP_E_INVAL`; `MP_E_EXISTS`; `MP_E_NOTFOUND`; `MP_E_CORRUPT`.
+//
+// # Safety
+// `name` is a NUL-terminated string; `out` is writable.
+mp_status mp_sem_open(const char *name,
+                      uint32_t value,
+                      uint32_t flags,
+                      struct mp_sem **out);
+
+// Takes one unit, waiting at most `timeout_ms` (negative = forever).
+//
+// # Returns
+// `MP_OK`; `MP_E_TIMEOUT`.
+//
+// # Safety
+// `s` live.
+mp_status mp_sem_acquire(struct mp_sem *s,
+                         int64_t timeout_ms);
+
+// Returns one unit, waking a waiter.
+//
+// # Returns
+// `MP_OK`; `MP_E_INVAL`: a BoundedSemaphore released above its initial
+// value (nothing changes; Python's ValueError).
+//
+// # Safety
+// `s` live.
+mp_status mp_sem_release(struct mp_sem *s);
+
+// The current count (a snapshot).
+//
+// # Safety
+// `s` live; `out` writable.
+mp_status mp_sem_value(struct mp_sem *s,
+                       uint32_t *out);
+
+// Frees the handle. NULL is a no-op.
+//
+// # Safety
+// `s` is NULL or live, and not used afterwards.
+void mp_sem_close(struct mp_sem *s);
+
+// Removes the name; open handles keep working.
+//
+// # Safety
+// `name` is a NUL-terminated string.
+mp_status mp_sem_unlink(const char *name);
+
+// Opens the list `name`. With `items_cbor` (a CBOR array of scalars),
+// creates it holding them or attaches to an existing list of as many
+// elements; with `items_cbor` NULL, attaches only.
+//
+// # Returns
+// `MP_OK`; `MP_E_TYPE` (an item that is not a scalar); `MP_E_INVAL`
+// (not a CBOR array, an element count that differs from the existing
+// list, bad name or flags); `MP_E_EXISTS`; `MP_E_NOTFOUND`;
+// `MP_E_CORRUPT`.
+//
+// # Safety
+// `name` is a NUL-terminated string; `items_cbor` is NULL or holds `len`
+// bytes; `out` is writable.
+mp_status mp_slist_open(const char *name,
+                        const uint8_t *items_cbor,
+                        size_t len,
+                        uint32_t flags,
+                        struct mp_slist **out);
+
+// The element count.
+//
+// # Safety
+// `l` live; `out` writable.
+mp_status mp_slist_len(struct mp_slist *l,
+                       size_t *out);
+
+// Element `index`, CBOR-encoded, into `out` (free with `mp_buf_free`).
+//
+// # Returns
+// `MP_OK`; `MP_E_INDEX`.
+//
+// # Safety
+// `l` live; `out` writable.
+mp_status mp_slist_get(struct mp_slist *l,
+                       size_t index,
+                       struct mp_buf *out);
+
+// Stores the CBOR scalar `item` at `index`.
+//
+// # Returns
+// `MP_OK`; `MP_E_INDEX`; `MP_E_TYPE` (not a scalar); `MP_E_TOOBIG`
+// (larger than the slot's capacity; nothing changes).
+//
+// # Safety
+// `l` live; `item` holds `len` bytes.
+mp_status mp_slist_set(struct mp_slist *l,
+                       size_t index,
+                       const uint8_t *item,
+                       size_t len);
+
+// Slot `index`'s capacity in bytes of CBOR.
+//
+// # Returns
+// `MP_OK`; `MP_E_INDEX`.
+//
+// # Safety
+// `l` live; `out` writable.
+mp_status mp_slist_capacity(struct mp_slist *l,
+                            size_t index,
+                            size_t *out);
+
+// Unmaps and frees the handle. NULL is a no-op.
+//
+// # Safety
+// `l` is NULL or live, and not used afterwards.
+void mp_slist_close(struct mp_slist *l);
+
+// Removes the name; open handles keep working.
+//
+// # Safety
+// `name` is a NUL-terminated string.
+mp_status mp_slist_unlink(const char *name);
+
+// Opens the block `name`: creates it with `size` zeroed bytes, or
+// attaches (the size must match). `size` 0 attaches only, to any size.
+//
+// # Returns
+// `MP_OK`; `MP_E_INVAL` (a size that differs from the existing block; 0
+// with `MP_OPEN_CREATE_ONLY`; bad name or flags); `MP_E_EXISTS`;
+// `MP_E_NOTFOUND` (missing, with `MP_OPEN_ATTACH_ONLY` or size 0); `MP_E_TYPE` / `MP_E_VERSION` / `MP_E_CORRUPT` (not a valid
+// block); `MP_E_PERM`; `MP_E_IO`.
+//
+// # Safety
+// `name` is a NUL-terminated string; `out` is writable.
+mp_status mp_shm_open(const char *name,
+                      size_t size,
+                      uint32_t flags,
+                      struct mp_shm **out);
+
+// The first byte of the block, valid until `mp_shm_close`; NULL for a
+// NULL handle.
+//
+// # Safety
+// `s` is NULL or live.
+void *mp_shm_ptr(const struct mp_shm *s);
+
+// The block's size in bytes; 0 for a NULL handle.
+//
+// # Safety
+// `s` is NULL or live.
+size_t mp_shm_size(const struct mp_shm *s);
+
+// Unmaps the block and frees the handle (the block itself stays until
+// unlinked). NULL is a no-op.
+//
+// # Safety
+// `s` is NULL or live, and not used afterwards (nor pointers from
+// `mp_shm_ptr`).
+void mp_shm_close(struct mp_shm *s);
+
+// Removes the name; processes that have it open keep their mapping.
+//
+// # Returns
+// `MP_OK`; `MP_E_NOTFOUND`; `MP_E_INVAL` (bad name).
+//
+// # Safety
+// `name` is a NUL-terminated string.
+mp_status mp_shm_unlink(const char *name);
 
 // Returns a static, human-readable name for a status code, e.g.
 // `"MP_E_EMPTY: empty"`. Never NULL; never to be freed. Unknown codes give

@@ -73,11 +73,15 @@ pub enum ErrorKind {
     /// A barrier is broken (aborted, reset, or a wait timed out), as
     /// Python's BrokenBarrierError.
     Broken = -22,
+    /// The lock was acquired, but its previous holder died holding it: the
+    /// data it guards may be half updated. The caller holds the lock and
+    /// should check or repair that data (the lock itself is usable again).
+    OwnerDead = -23,
 }
 
 impl ErrorKind {
     /// Every kind, in code order: used by tests that walk the table.
-    pub const ALL: [ErrorKind; 22] = [
+    pub const ALL: [ErrorKind; 23] = [
         ErrorKind::Null,
         ErrorKind::Invalid,
         ErrorKind::Timeout,
@@ -100,6 +104,7 @@ impl ErrorKind {
         ErrorKind::Index,
         ErrorKind::Unsupported,
         ErrorKind::Broken,
+        ErrorKind::OwnerDead,
     ];
 
     /// The C status code (`MP_E_*`) of this kind; always negative.
@@ -137,6 +142,7 @@ impl ErrorKind {
             ErrorKind::Index => "MP_E_INDEX",
             ErrorKind::Unsupported => "MP_E_UNSUPPORTED",
             ErrorKind::Broken => "MP_E_BROKEN",
+            ErrorKind::OwnerDead => "MP_E_OWNER_DEAD",
         }
     }
 
@@ -165,6 +171,7 @@ impl ErrorKind {
             ErrorKind::Index => "index out of range",
             ErrorKind::Unsupported => "no such method or kind",
             ErrorKind::Broken => "barrier broken",
+            ErrorKind::OwnerDead => "acquired; the previous holder died holding it",
         }
     }
 }

@@ -12,11 +12,20 @@
 //! - [`Queue`]: a named, bounded MPMC queue in shared memory with the
 //!   semantics of `multiprocessing.JoinableQueue` (plus Python 3.13's
 //!   `shutdown`), which survives any participant being killed.
+//! - [`Connection`], [`Listener`]: Python-compatible pipes and sockets.
+//! - [`ManagerServer`], [`ManagerClient`]: shared dicts, lists and more.
+//! - [`SharedMemory`], [`Array`] (and `Value`), [`ShareableList`]: named
+//!   shared memory.
+//! - [`Lock`] (and RLock), [`Semaphore`], [`Event`], [`Condition`],
+//!   [`Barrier`]: named, robust, process-shared synchronisation.
 #![warn(missing_docs, unsafe_op_in_unsafe_fn)]
 
 // The header is generated from `ffi` only: the core modules are marked
 // `cbindgen:ignore` so that their Rust-side items stay out of it.
 
+/// SharedMemory, Array and Value.
+/// cbindgen:ignore
+pub mod array;
 /// Errors of the Rust API.
 /// cbindgen:ignore
 pub mod error;
@@ -30,18 +39,25 @@ pub mod pipe;
 /// The shared-memory queue.
 /// cbindgen:ignore
 pub mod queue;
+/// ShareableList.
+/// cbindgen:ignore
+pub mod shareable_list;
 /// Named shared-memory segments.
 /// cbindgen:ignore
 pub mod shm;
-/// Futexes, deadlines, spinning and the robust mutex.
+/// Futexes, deadlines, spinning, the robust mutex, and the named
+/// Lock/RLock, Semaphore, Event, Condition and Barrier.
 /// cbindgen:ignore
 pub mod sync;
 
+pub use array::{Array, Number, SharedMemory, TypeCode};
 pub use error::{Error, ErrorKind, Result};
 pub use manager::{ManagerClient, ManagerServer};
 pub use pipe::{Connection, Listener, ListenerOptions};
 pub use queue::{Queue, QueueOptions};
+pub use shareable_list::ShareableList;
 pub use shm::OpenMode;
+pub use sync::{Barrier, Condition, Event, Lock, OpenOptions, Semaphore};
 
 /// The library version, from Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -220,6 +220,103 @@ pub(crate) unsafe fn bytes_arg_mut<'a, T>(
     Ok(unsafe { std::slice::from_raw_parts_mut(p, len) })
 }
 
+/// `flags` of every named object's `mp_<kind>_open`: creation mode in
+/// the low bits (`MP_OPEN_CREATE_ONLY`, `MP_OPEN_ATTACH_ONLY`), plus the
+/// kind's own flags in `kind_flags`. Unknown bits are `MP_E_INVAL`.
+pub(crate) fn open_options(flags: u32, kind_flags: u32) -> Result<crate::sync::OpenOptions> {
+    use crate::ffi::{MP_OPEN_ATTACH_ONLY, MP_OPEN_CREATE_ONLY};
+    let unknown = flags & !(MP_OPEN_CREATE_ONLY | MP_OPEN_ATTACH_ONLY | kind_flags);
+    if unknown != 0 {
+        return Err(Error::new(ErrorKind::Invalid, format!("unknown flags {unknown:#x}")));
+    }
+    let open_mode = match flags & (MP_OPEN_CREATE_ONLY | MP_OPEN_ATTACH_ONLY) {
+        0 => crate::shm::OpenMode::CreateOrAttach,
+        MP_OPEN_CREATE_ONLY => crate::shm::OpenMode::CreateOnly,
+        MP_OPEN_ATTACH_ONLY => crate::shm::OpenMode::AttachOnly,
+        _ => return Err(Error::new(ErrorKind::Invalid, "MP_OPEN_CREATE_ONLY and MP_OPEN_ATTACH_ONLY together")),
+    };
+    Ok(crate::sync::OpenOptions { open_mode, mode: 0 })
+}
+
+/// The body of every `mp_<kind>_open`: checks `name` and `out`, parses
+/// `flags` (see [`open_options`]), calls `open` and hands out the handle.
+///
+/// # Safety
+/// `name` is NULL or NUL-terminated; `out` is NULL or writable.
+pub(crate) unsafe fn open_named<C: Castable>(
+    name: *const c_char,
+    flags: u32,
+    kind_flags: u32,
+    out: *mut *mut C,
+    open: impl FnOnce(&str, &crate::sync::OpenOptions) -> Result<C::Rust>,
+) -> mp_status {
+    boundary(|| {
+        check_not_null!(out);
+        // SAFETY: per the contract.
+        let name = match unsafe { str_arg(name, "name") } {
+            Ok(n) => n,
+            Err(s) => return s,
+        };
+        let opts = try_status!(open_options(flags, kind_flags));
+        let obj = try_status!(open(name, &opts));
+        // SAFETY: out is non-NULL and writable per the contract.
+        unsafe { *out = into_handle::<C>(obj) };
+        MP_OK
+    })
+}
+
+/// The body of every `mp_<kind>_unlink`.
+///
+/// # Safety
+/// `name` is NULL or NUL-terminated.
+pub(crate) unsafe fn unlink_named(name: *const c_char, unlink: fn(&str) -> Result<()>) -> mp_status {
+    boundary(|| {
+        // SAFETY: per the contract.
+        let name = match unsafe { str_arg(name, "name") } {
+            Ok(n) => n,
+            Err(s) => return s,
+        };
+        status_of(unlink(name))
+    })
+}
+
+/// The status of a lock acquisition: `MP_OK`, `MP_E_TIMEOUT`, or
+/// `MP_E_OWNER_DEAD` (acquired from a dead holder).
+pub(crate) fn acquire_status(r: Result<Option<crate::sync::LockState>>) -> mp_status {
+    match r {
+        Ok(Some(crate::sync::LockState::Clean)) => MP_OK,
+        Ok(Some(crate::sync::LockState::OwnerDied)) => set_last_error(&Error::new(
+            ErrorKind::OwnerDead,
+            "acquired; the previous holder died holding the lock: check the data it guards",
+        )),
+        Ok(None) => set_last_error(&Error::new(ErrorKind::Timeout, "timed out waiting for the lock")),
+        Err(e) => set_last_error(&e),
+    }
+}
+
+/// The status of a wait that reports success as a bool: `MP_OK` for
+/// true, `MP_E_TIMEOUT` (with `timeout_msg`) for false.
+pub(crate) fn set_status_bool(r: Result<bool>, timeout_msg: &str) -> mp_status {
+    match r {
+        Ok(true) => MP_OK,
+        Ok(false) => set_last_error(&Error::new(ErrorKind::Timeout, timeout_msg.to_owned())),
+        Err(e) => set_last_error(&e),
+    }
+}
+
+/// Writes `value` to `out` (checked non-NULL) and returns `MP_OK`.
+///
+/// # Safety
+/// `out` is NULL or writable.
+pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) -> mp_status {
+    if out.is_null() {
+        return null_arg("out");
+    }
+    // SAFETY: non-NULL and writable per the contract.
+    unsafe { out.write(value) };
+    MP_OK
+}
+
 /// The Rust object behind an opaque C handle, plus its poison flag.
 pub(crate) struct Handle<T> {
     poisoned: AtomicBool,

@@ -10,13 +10,21 @@
 //! errors to codes. One file per exported object.
 #![allow(non_camel_case_types)]
 
+pub mod array;
+pub mod barrier;
 pub(crate) mod boundary;
 pub mod bytes;
+pub mod cond;
+pub mod event;
 pub mod listener;
+pub mod lock;
 pub mod manager;
 pub mod manager_server;
 pub mod pipe;
 pub mod queue;
+pub mod sem;
+pub mod shareable_list;
+pub mod shm;
 pub mod status;
 pub mod version;
 
@@ -27,6 +35,13 @@ pub use status::mp_status;
 pub const MP_WAIT_FOREVER: i64 = -1;
 /// Pass as a timeout to not block at all.
 pub const MP_NO_WAIT: i64 = 0;
+
+/// `flags` of every `mp_<kind>_open`: fail with `MP_E_EXISTS` if the name
+/// exists (same value as `MPQ_CREATE_ONLY`).
+pub const MP_OPEN_CREATE_ONLY: u32 = 1;
+/// `flags` of every `mp_<kind>_open`: fail with `MP_E_NOTFOUND` if the
+/// name does not exist (same value as `MPQ_ATTACH_ONLY`).
+pub const MP_OPEN_ATTACH_ONLY: u32 = 2;
 
 /// The C ABI's `int64_t timeout_ms` as the Rust API's timeout.
 pub(crate) fn timeout_of_ms(timeout_ms: i64) -> Option<std::time::Duration> {

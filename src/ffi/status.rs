@@ -57,6 +57,9 @@ pub const MP_E_INDEX: mp_status = -20;
 pub const MP_E_UNSUPPORTED: mp_status = -21;
 /// The barrier is broken (aborted, reset, or a wait timed out).
 pub const MP_E_BROKEN: mp_status = -22;
+/// Acquired, but the previous holder died holding the lock: the caller now
+/// holds it and should repair the data it guards.
+pub const MP_E_OWNER_DEAD: mp_status = -23;
 
 /// The status code of a core error kind (the table lives in
 /// [`ErrorKind`]; the constants above mirror it and a test checks both).
@@ -127,6 +130,7 @@ fn status_cstr(code: mp_status) -> &'static CStr {
         MP_E_INDEX => c"MP_E_INDEX: index out of range",
         MP_E_UNSUPPORTED => c"MP_E_UNSUPPORTED: no such method or kind",
         MP_E_BROKEN => c"MP_E_BROKEN: barrier broken",
+        MP_E_OWNER_DEAD => c"MP_E_OWNER_DEAD: acquired; the previous holder died holding it",
         _ => c"MP_E_UNKNOWN: unknown status",
     }
 }
@@ -225,6 +229,7 @@ mod tests {
             (ErrorKind::Index, MP_E_INDEX),
             (ErrorKind::Unsupported, MP_E_UNSUPPORTED),
             (ErrorKind::Broken, MP_E_BROKEN),
+            (ErrorKind::OwnerDead, MP_E_OWNER_DEAD),
         ];
         assert_eq!(table.len(), ErrorKind::ALL.len());
         for (kind, code) in table {

@@ -37,6 +37,22 @@ pub const MAX_NAME_LEN: usize = 200;
 pub enum SegmentKind {
     /// A [`crate::Queue`].
     Queue = 1,
+    /// A raw block, [`crate::SharedMemory`].
+    Block = 2,
+    /// A typed [`crate::Array`] (Python's `Array` and `Value`).
+    Array = 3,
+    /// A [`crate::Lock`] (Lock or RLock).
+    Lock = 4,
+    /// A [`crate::Semaphore`] (bounded or not).
+    Semaphore = 5,
+    /// An [`crate::Event`].
+    Event = 6,
+    /// A [`crate::Condition`].
+    Condition = 7,
+    /// A [`crate::Barrier`].
+    Barrier = 8,
+    /// A [`crate::ShareableList`].
+    ShareableList = 9,
 }
 
 impl SegmentKind {
@@ -44,6 +60,14 @@ impl SegmentKind {
     fn prefix(self) -> &'static str {
         match self {
             SegmentKind::Queue => "mpipc.q.",
+            SegmentKind::Block => "mpipc.shm.",
+            SegmentKind::Array => "mpipc.a.",
+            SegmentKind::Lock => "mpipc.lock.",
+            SegmentKind::Semaphore => "mpipc.sem.",
+            SegmentKind::Event => "mpipc.ev.",
+            SegmentKind::Condition => "mpipc.cond.",
+            SegmentKind::Barrier => "mpipc.bar.",
+            SegmentKind::ShareableList => "mpipc.sl.",
         }
     }
 }

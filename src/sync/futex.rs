@@ -106,6 +106,15 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
     }
 }
 
+/// Wakes at most `n` processes sleeping on `word`.
+pub fn futex_wake(word: &AtomicU32, n: u32) {
+    let n = n.min(i32::MAX as u32) as i32;
+    // SAFETY: `word` is a valid, aligned u32; FUTEX_WAKE does not touch it.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, n, std::ptr::null::<u8>(), 0usize, 0u32);
+    }
+}
+
 /// Wakes every process sleeping on `word`.
 pub fn futex_wake_all(word: &AtomicU32) {
     // SAFETY: `word` is a valid, aligned u32; FUTEX_WAKE does not touch it.

@@ -12,7 +12,7 @@
 //! - A holder killed inside `pthread_mutex_unlock`, after the word is
 //!   released but before waiters are woken, could leave them asleep on a
 //!   free lock. So nobody sleeps on it without a bound: [`RobustMutex::lock`]
-//!   waits in slices of [`RECHECK_INTERVAL`] with `pthread_mutex_clocklock`.
+//!   waits in slices of [`crate::sync::RECHECK_INTERVAL`] with `pthread_mutex_clocklock`.
 //! - A process-shared condition variable is not robust, so none is used;
 //!   waiting for state changes goes through [`super::EventWord`].
 //!
@@ -23,7 +23,7 @@
 //! (`ENOTRECOVERABLE`), reported as [`ErrorKind::Corrupt`] to every later
 //! locker — the right outcome when the data could not be repaired.
 
-use super::futex::RECHECK_INTERVAL;
+use super::futex::Deadline;
 use crate::error::{Error, ErrorKind, Result};
 use std::cell::UnsafeCell;
 
@@ -62,12 +62,22 @@ unsafe impl Sync for RobustMutex {}
 unsafe impl Send for RobustMutex {}
 
 impl RobustMutex {
-    /// Initialises the mutex in place.
+    /// Initialises the mutex in place (not recursive).
     ///
     /// # Safety
     /// `this` must point to writable memory, aligned for
     /// `pthread_mutex_t`, that no other thread or process uses yet.
     pub unsafe fn init(this: *mut RobustMutex) -> Result<()> {
+        // SAFETY: forwarded contract.
+        unsafe { RobustMutex::init_with(this, false) }
+    }
+
+    /// Initialises the mutex in place; a `recursive` one may be locked
+    /// again by the thread holding it (and must be unlocked as often).
+    ///
+    /// # Safety
+    /// As [`RobustMutex::init`].
+    pub unsafe fn init_with(this: *mut RobustMutex, recursive: bool) -> Result<()> {
         // SAFETY: the attr is initialised before use and destroyed after;
         // `this` is valid and unshared per the caller's contract.
         unsafe {
@@ -79,6 +89,11 @@ impl RobustMutex {
                     "pthread_mutexattr_setpshared",
                 )?;
                 check(libc::pthread_mutexattr_setrobust(&mut attr, libc::PTHREAD_MUTEX_ROBUST), "setrobust")?;
+                // ERRORCHECK: locking twice from one thread is EDEADLK, not
+                // a silent self-deadlock (robust mutexes check the owner on
+                // unlock whatever the type).
+                let ty = if recursive { libc::PTHREAD_MUTEX_RECURSIVE } else { libc::PTHREAD_MUTEX_ERRORCHECK };
+                check(libc::pthread_mutexattr_settype(&mut attr, ty), "pthread_mutexattr_settype")?;
                 check(libc::pthread_mutex_init((*this).inner.get(), &attr), "pthread_mutex_init")
             })();
             libc::pthread_mutexattr_destroy(&mut attr);
@@ -89,22 +104,35 @@ impl RobustMutex {
     /// Locks, waiting as long as needed (in bounded slices, see the module
     /// doc). Returns a guard and whether the previous holder died.
     pub fn lock(&self) -> Result<(RobustMutexGuard<'_>, LockState)> {
+        let state = self.acquire(&Deadline::Never)?.expect("an endless wait does not time out");
+        Ok((RobustMutexGuard { mutex: self }, state))
+    }
+
+    /// Locks without a guard, waiting until `deadline`: `Ok(None)` when it
+    /// passed. The caller unlocks with [`RobustMutex::release`] (a lock
+    /// held across calls of a C API). After [`LockState::OwnerDied`] the
+    /// caller must call [`RobustMutex::mark_consistent`] before releasing,
+    /// or the mutex becomes unusable.
+    pub fn acquire(&self, deadline: &Deadline) -> Result<Option<LockState>> {
         // A short spin with trylock first: critical sections are a few
         // hundred nanoseconds, far shorter than a futex sleep and wake.
         for i in 0..64u32 {
-            if let Some(r) = self.try_lock()? {
-                return Ok(r);
+            if let Some(st) = self.try_acquire()? {
+                return Ok(Some(st));
+            }
+            if matches!(deadline, Deadline::Now) {
+                return Ok(None);
             }
             for _ in 0..(1u32 << (i / 8).min(6)) {
                 std::hint::spin_loop();
             }
         }
         loop {
+            let Some(slice) = deadline.next_sleep() else { return Ok(None) };
             let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
             // SAFETY: `now` is a valid out-pointer.
             unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-            let slice_ns = RECHECK_INTERVAL.as_nanos() as i64;
-            let total = now.tv_nsec + slice_ns;
+            let total = now.tv_nsec as i64 + slice.as_nanos() as i64;
             let abstime = libc::timespec {
                 tv_sec: now.tv_sec + (total / 1_000_000_000) as libc::time_t,
                 tv_nsec: (total % 1_000_000_000) as libc::c_long,
@@ -112,41 +140,58 @@ impl RobustMutex {
             // SAFETY: the mutex was initialised by `init` (the segment was
             // validated before any handle could reach here).
             let rc = unsafe { pthread_mutex_clocklock(self.inner.get(), libc::CLOCK_MONOTONIC, &abstime) };
-            match rc {
-                libc::ETIMEDOUT => continue,
-                rc => return self.outcome(rc).map(|r| r.expect("clocklock does not return EBUSY")),
+            if rc == libc::ETIMEDOUT {
+                continue;
             }
+            return acquired(rc).map(|st| Some(st.expect("clocklock does not return EBUSY")));
         }
+    }
+
+    /// Locks without a guard if free: `Ok(None)` when another holder has it.
+    pub fn try_acquire(&self) -> Result<Option<LockState>> {
+        // SAFETY: the mutex was initialised by `init`.
+        acquired(unsafe { libc::pthread_mutex_trylock(self.inner.get()) })
+    }
+
+    /// Unlocks a mutex taken with [`RobustMutex::acquire`].
+    /// [`ErrorKind::Permission`] if this thread does not hold it.
+    pub fn release(&self) -> Result<()> {
+        // SAFETY: the mutex was initialised by `init`; unlocking a robust
+        // mutex we do not own is refused by glibc with EPERM, no harm done.
+        match unsafe { libc::pthread_mutex_unlock(self.inner.get()) } {
+            0 => Ok(()),
+            libc::EPERM => Err(Error::new(ErrorKind::Permission, "the lock is not held by this thread")),
+            rc => Err(Error::from_io("pthread_mutex_unlock", std::io::Error::from_raw_os_error(rc))),
+        }
+    }
+
+    /// Declares the guarded data consistent after an
+    /// [`LockState::OwnerDied`] acquisition (see [`RobustMutex::acquire`]).
+    /// Harmless otherwise; call only while holding the mutex.
+    pub fn mark_consistent(&self) {
+        // SAFETY: the mutex was initialised; EINVAL (not in owner-died
+        // state, or not held) is harmless and ignored.
+        unsafe { libc::pthread_mutex_consistent(self.inner.get()) };
     }
 
     /// Locks if free. `Ok(None)` when another holder has it.
     pub fn try_lock(&self) -> Result<Option<(RobustMutexGuard<'_>, LockState)>> {
-        // SAFETY: the mutex was initialised by `init`.
-        let rc = unsafe { libc::pthread_mutex_trylock(self.inner.get()) };
-        self.outcome(rc)
+        Ok(self.try_acquire()?.map(|st| (RobustMutexGuard { mutex: self }, st)))
     }
+}
 
-    fn outcome(&self, rc: libc::c_int) -> Result<Option<(RobustMutexGuard<'_>, LockState)>> {
-        let guard = RobustMutexGuard { mutex: self };
-        match rc {
-            0 => Ok(Some((guard, LockState::Clean))),
-            libc::EOWNERDEAD => Ok(Some((guard, LockState::OwnerDied))),
-            libc::EBUSY => {
-                std::mem::forget(guard);
-                Ok(None)
-            }
-            libc::ENOTRECOVERABLE => {
-                std::mem::forget(guard);
-                Err(Error::new(
-                    ErrorKind::Corrupt,
-                    "lock not recoverable: a holder died and the guarded state could not be repaired",
-                ))
-            }
-            rc => {
-                std::mem::forget(guard);
-                Err(Error::from_io("pthread_mutex_lock", std::io::Error::from_raw_os_error(rc)))
-            }
-        }
+/// The outcome of a pthread lock call: `Ok(None)` for EBUSY.
+fn acquired(rc: libc::c_int) -> Result<Option<LockState>> {
+    match rc {
+        0 => Ok(Some(LockState::Clean)),
+        libc::EOWNERDEAD => Ok(Some(LockState::OwnerDied)),
+        libc::EBUSY => Ok(None),
+        libc::EDEADLK => Err(Error::new(ErrorKind::Invalid, "this thread already holds the lock (not an RLock)")),
+        libc::ENOTRECOVERABLE => Err(Error::new(
+            ErrorKind::Corrupt,
+            "lock not recoverable: a holder died and the guarded state could not be repaired",
+        )),
+        rc => Err(Error::from_io("pthread_mutex_lock", std::io::Error::from_raw_os_error(rc))),
     }
 }
 
@@ -159,9 +204,7 @@ impl RobustMutexGuard<'_> {
     /// Declares the guarded data consistent after an
     /// [`LockState::OwnerDied`] acquisition, so the mutex stays usable.
     pub fn mark_consistent(&self) {
-        // SAFETY: we hold the mutex. EINVAL (not in owner-died state) is
-        // harmless and ignored.
-        unsafe { libc::pthread_mutex_consistent(self.mutex.inner.get()) };
+        self.mutex.mark_consistent();
     }
 }
 

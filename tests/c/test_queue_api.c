@@ -146,9 +146,10 @@ static void test_status_str(void) {
         {MP_E_INDEX, "MP_E_INDEX"},
         {MP_E_UNSUPPORTED, "MP_E_UNSUPPORTED"},
         {MP_E_BROKEN, "MP_E_BROKEN"},
+        {MP_E_OWNER_DEAD, "MP_E_OWNER_DEAD"},
     };
     size_t n = sizeof table / sizeof table[0];
-    CHECK(n == 23);
+    CHECK(n == 24);
     for (size_t i = 0; i < n; i++) {
         const char *s = mp_status_str(table[i].code);
         CHECK(s != NULL);
@@ -157,10 +158,10 @@ static void test_status_str(void) {
         CHECK(strncmp(s, table[i].name, k) == 0);
         CHECK(s[k] == ':' && strlen(s) > k + 2);
         CHECK(mp_status_str(table[i].code) == s); /* static storage */
-        /* the codes are distinct, 0 and -1..-22 */
+        /* the codes are distinct, 0 and -1..-23 */
         CHECK(table[i].code == -(mp_status)i);
     }
-    const mp_status unknown[] = {1, 42, -23, -1000, INT32_MIN, INT32_MAX};
+    const mp_status unknown[] = {1, 42, -24, -1000, INT32_MIN, INT32_MAX};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         const char *s = mp_status_str(unknown[i]);
         CHECK(s != NULL);

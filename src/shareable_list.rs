@@ -1,0 +1,405 @@
+//! `ShareableList`: a fixed-length list of scalars in a named segment,
+//! readable and writable from every language.
+//!
+//! Each element is stored as its exact CBOR encoding (one of null, bool,
+//! integer, float, text, bytes: what Python's ShareableList holds), in a
+//! slot whose capacity is fixed at creation: the initial item's size
+//! rounded up to 8 bytes, at least 8. A later value must fit its slot
+//! ([`ErrorKind::TooBig`] otherwise). Values come back byte for byte as
+//! written: no trailing-NUL stripping, no UTF-8 truncation (Python's
+//! ShareableList has both bugs).
+//!
+//! Layout after the state: a table of `count` entries `{offset u64,
+//! capacity u32, len u32}`, then the slots' bytes. Reads and writes take
+//! the list's robust lock. A writer killed mid-write can leave a torn
+//! slot; the next locker, told that the holder died, checks every slot and
+//! replaces any that no longer decode with null (counted in
+//! [`ShareableList::repairs`]).
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::shm::{self, OpenMode, SegmentKind};
+use crate::sync::{LockState, NamedSegment, OpenOptions, RobustMutex, RobustMutexGuard};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+const SL_LAYOUT: u32 = 1;
+
+/// The most elements a list may have.
+pub const SLIST_MAX_ITEMS: usize = 1 << 24;
+
+#[repr(C)]
+struct SlState {
+    lock: RobustMutex,
+    /// Torn slots replaced by null after a holder died.
+    repairs: AtomicU64,
+    /// Element count; written once before publication.
+    count: u64,
+    /// Bytes of slot data after the table; written once.
+    data_len: u64,
+}
+
+#[repr(C)]
+struct Entry {
+    /// Offset of the slot in the data area; written once.
+    offset: u64,
+    /// Slot capacity in bytes; written once.
+    capacity: u32,
+    /// The stored item's length; changed under the lock.
+    len: AtomicU32,
+}
+
+/// A named list of scalars. Thread-safe.
+pub struct ShareableList {
+    seg: NamedSegment<SlState>,
+    count: usize,
+}
+
+/// The encoded null, written into repaired slots.
+const CBOR_NULL: u8 = 0xf6;
+
+/// Checks that `b` is exactly one CBOR scalar of the kinds a ShareableList
+/// holds; [`ErrorKind::Type`] otherwise.
+pub fn check_scalar(b: &[u8]) -> Result<()> {
+    let bad = |why: &str| Err(Error::new(ErrorKind::Type, format!("not a ShareableList item: {why}")));
+    let Some(&first) = b.first() else { return bad("empty") };
+    let (major, info) = (first >> 5, first & 0x1f);
+    let arg_len = match info {
+        0..=23 => 0,
+        24 => 1,
+        25 => 2,
+        26 => 4,
+        27 => 8,
+        _ => return bad("indefinite or reserved length"),
+    };
+    if b.len() < 1 + arg_len {
+        return bad("truncated");
+    }
+    let arg = if arg_len == 0 {
+        info as u64
+    } else {
+        b[1..1 + arg_len].iter().fold(0u64, |a, &x| (a << 8) | x as u64)
+    };
+    let head = 1 + arg_len;
+    match major {
+        0 | 1 if b.len() == head => Ok(()),
+        2 | 3 => {
+            if (b.len() - head) as u64 != arg {
+                return bad("length does not match");
+            }
+            if major == 3 && std::str::from_utf8(&b[head..]).is_err() {
+                return bad("text is not UTF-8");
+            }
+            Ok(())
+        }
+        7 => match (info, b.len()) {
+            (20..=22, 1) | (25, 3) | (26, 5) | (27, 9) => Ok(()),
+            _ => bad("only false, true, null and floats among simple values"),
+        },
+        4 | 5 => bad("arrays and maps cannot be stored (scalars only)"),
+        6 => bad("tagged items cannot be stored (scalars only)"),
+        _ => bad("trailing bytes"),
+    }
+}
+
+/// Splits a definite-length CBOR array of scalars into its items' bytes
+/// (each checked with [`check_scalar`]).
+pub fn split_items(b: &[u8]) -> Result<Vec<&[u8]>> {
+    let bad = |why: &str| Error::new(ErrorKind::Invalid, format!("items must be a CBOR array: {why}"));
+    let (&first, _) = b.split_first().ok_or_else(|| bad("empty"))?;
+    if first >> 5 != 4 {
+        return Err(bad("not an array"));
+    }
+    let (n, mut pos) = head_arg(b).ok_or_else(|| bad("bad length"))?;
+    if n > SLIST_MAX_ITEMS as u64 {
+        return Err(bad("too many items"));
+    }
+    let mut items = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let rest = &b[pos..];
+        if rest.is_empty() {
+            return Err(bad("fewer items than its length says"));
+        }
+        let len = scalar_len(rest)?;
+        check_scalar(&rest[..len])?;
+        items.push(&rest[..len]);
+        pos += len;
+    }
+    if pos != b.len() {
+        return Err(bad("trailing bytes after the array"));
+    }
+    Ok(items)
+}
+
+/// The argument of a CBOR head and the head's length; None if truncated
+/// or indefinite.
+fn head_arg(b: &[u8]) -> Option<(u64, usize)> {
+    let info = b.first()? & 0x1f;
+    let n = match info {
+        0..=23 => return Some((info as u64, 1)),
+        24 => 1,
+        25 => 2,
+        26 => 4,
+        27 => 8,
+        _ => return None,
+    };
+    let arg = b.get(1..1 + n)?.iter().fold(0u64, |a, &x| (a << 8) | x as u64);
+    Some((arg, 1 + n))
+}
+
+/// The encoded length of the scalar at the start of `b` ([`ErrorKind::Type`]
+/// for non-scalars or truncation).
+fn scalar_len(b: &[u8]) -> Result<usize> {
+    let bad = || Error::new(ErrorKind::Type, "not a ShareableList item (int, float, bool, str, bytes or null)");
+    let (arg, head) = head_arg(b).ok_or_else(bad)?;
+    let len = match b[0] >> 5 {
+        0 | 1 => head,
+        2 | 3 => usize::try_from(arg).ok().and_then(|a| a.checked_add(head)).ok_or_else(bad)?,
+        7 => match b[0] & 0x1f {
+            20..=22 => 1,
+            25..=27 => head,
+            _ => return Err(bad()),
+        },
+        _ => return Err(bad()),
+    };
+    if len > b.len() {
+        return Err(bad());
+    }
+    Ok(len)
+}
+
+impl ShareableList {
+    /// Opens the list `name`. With `init` (CBOR-encoded scalars), creates
+    /// it holding them, or attaches to an existing list, which must have
+    /// as many elements ([`ErrorKind::Invalid`]). Without `init`, attaches
+    /// only.
+    pub fn open(name: &str, init: Option<&[&[u8]]>, opts: &OpenOptions) -> Result<ShareableList> {
+        let mut opts = *opts;
+        let Some(items) = init else {
+            if opts.open_mode == OpenMode::CreateOnly {
+                return Err(Error::new(ErrorKind::Invalid, "creating a ShareableList needs its initial items"));
+            }
+            opts.open_mode = OpenMode::AttachOnly;
+            return ShareableList::attach(name, None, &opts);
+        };
+        if items.len() > SLIST_MAX_ITEMS {
+            return Err(Error::new(ErrorKind::Invalid, format!("more than {SLIST_MAX_ITEMS} items")));
+        }
+        for it in items {
+            check_scalar(it)?;
+        }
+        ShareableList::attach(name, Some(items), &opts)
+    }
+
+    fn attach(name: &str, items: Option<&[&[u8]]>, opts: &OpenOptions) -> Result<ShareableList> {
+        let caps: Vec<usize> = items.unwrap_or(&[]).iter().map(|it| it.len().max(8).div_ceil(8) * 8).collect();
+        let data_len: usize = caps.iter().sum();
+        let table = caps.len() * std::mem::size_of::<Entry>();
+        let seg = NamedSegment::open(
+            SegmentKind::ShareableList,
+            name,
+            SL_LAYOUT,
+            table + data_len,
+            opts,
+            |st: *mut SlState, tail| {
+                let items = items.expect("attach-only never creates");
+                // SAFETY: the zeroed, unpublished state and tail, sized above.
+                unsafe {
+                    (*st).count = items.len() as u64;
+                    (*st).data_len = data_len as u64;
+                    let entries = tail.cast::<Entry>();
+                    let data = tail.add(table);
+                    let mut off = 0usize;
+                    for (i, it) in items.iter().enumerate() {
+                        entries.add(i).write(Entry {
+                            offset: off as u64,
+                            capacity: caps[i] as u32,
+                            len: AtomicU32::new(it.len() as u32),
+                        });
+                        std::ptr::copy_nonoverlapping(it.as_ptr(), data.add(off), it.len());
+                        off += caps[i];
+                    }
+                    RobustMutex::init(std::ptr::addr_of_mut!((*st).lock))
+                }
+            },
+        )?;
+        let st = seg.state();
+        let corrupt = || Error::new(ErrorKind::Corrupt, format!("{name:?}: ShareableList header does not fit"));
+        if st.count > SLIST_MAX_ITEMS as u64 {
+            return Err(corrupt());
+        }
+        let count = st.count as usize;
+        let data_len = st.data_len;
+        let need = (count * std::mem::size_of::<Entry>()) as u64 + data_len;
+        if need > seg.tail_len() as u64 {
+            return Err(corrupt());
+        }
+        let list = ShareableList { seg, count };
+        for i in 0..count {
+            let e = list.entry(i);
+            if e.offset.checked_add(e.capacity as u64).is_none_or(|end| end > data_len) {
+                return Err(corrupt());
+            }
+        }
+        if let Some(items) = items {
+            if items.len() != count {
+                return Err(Error::new(
+                    ErrorKind::Invalid,
+                    format!("{name:?} has {count} items, opened with {}", items.len()),
+                ));
+            }
+        }
+        Ok(list)
+    }
+
+    /// Removes the name.
+    pub fn unlink(name: &str) -> Result<()> {
+        shm::unlink(SegmentKind::ShareableList, name)
+    }
+
+    fn entry(&self, i: usize) -> &Entry {
+        // SAFETY: i < count, and the table fits the tail (checked in attach).
+        unsafe { &*self.seg.tail().cast::<Entry>().add(i) }
+    }
+
+    fn data(&self) -> *mut u8 {
+        // SAFETY: the table fits the tail (checked in attach).
+        unsafe { self.seg.tail().add(self.count * std::mem::size_of::<Entry>()) }
+    }
+
+    /// The element count.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the list has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    fn check_index(&self, i: usize) -> Result<()> {
+        if i >= self.count {
+            return Err(Error::new(ErrorKind::Index, format!("index {i} out of range for length {}", self.count)));
+        }
+        Ok(())
+    }
+
+    /// Slot `i`'s capacity in bytes (of CBOR).
+    pub fn capacity(&self, i: usize) -> Result<usize> {
+        self.check_index(i)?;
+        Ok(self.entry(i).capacity as usize)
+    }
+
+    /// Torn slots repaired so far.
+    pub fn repairs(&self) -> u64 {
+        self.seg.state().repairs.load(Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> Result<RobustMutexGuard<'_>> {
+        let (g, state) = self.seg.state().lock.lock()?;
+        if state == LockState::OwnerDied {
+            for i in 0..self.count {
+                if check_scalar(&self.slot_bytes(i)).is_err() {
+                    self.store(i, &[CBOR_NULL]);
+                    // Relaxed: a statistic.
+                    self.seg.state().repairs.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            g.mark_consistent();
+        }
+        Ok(g)
+    }
+
+    /// Slot `i`'s bytes, clamped to its capacity (under the lock).
+    fn slot_bytes(&self, i: usize) -> Vec<u8> {
+        let e = self.entry(i);
+        // Relaxed: under the lock.
+        let len = (e.len.load(Ordering::Relaxed) as usize).min(e.capacity as usize);
+        let mut v = vec![0u8; len];
+        // SAFETY: offset + capacity is within the data area (checked at
+        // attach; both are immutable), and len <= capacity.
+        unsafe { std::ptr::copy_nonoverlapping(self.data().add(e.offset as usize), v.as_mut_ptr(), len) };
+        v
+    }
+
+    fn store(&self, i: usize, item: &[u8]) {
+        let e = self.entry(i);
+        // SAFETY: item.len() <= capacity (checked by callers); in bounds.
+        unsafe { std::ptr::copy_nonoverlapping(item.as_ptr(), self.data().add(e.offset as usize), item.len()) };
+        // Relaxed: under the lock.
+        e.len.store(item.len() as u32, Ordering::Relaxed);
+    }
+
+    /// Element `i`, CBOR-encoded exactly as stored.
+    pub fn get(&self, i: usize) -> Result<Vec<u8>> {
+        self.check_index(i)?;
+        let _g = self.lock()?;
+        Ok(self.slot_bytes(i))
+    }
+
+    /// Stores the CBOR scalar `item` at `i`: [`ErrorKind::Type`] for a
+    /// non-scalar, [`ErrorKind::TooBig`] when it exceeds the slot.
+    pub fn set(&self, i: usize, item: &[u8]) -> Result<()> {
+        self.check_index(i)?;
+        check_scalar(item)?;
+        let cap = self.entry(i).capacity as usize;
+        if item.len() > cap {
+            return Err(Error::new(
+                ErrorKind::TooBig,
+                format!("item of {} bytes exceeds slot {i}'s capacity of {cap} bytes", item.len()),
+            ));
+        }
+        let _g = self.lock()?;
+        self.store(i, item);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrays_split_into_checked_items() {
+        let items = split_items(&[0x84, 0x01, 0x62, b'h', b'i', 0xf6, 0xfa, 0, 0, 0, 0]).unwrap();
+        assert_eq!(items, vec![&[0x01][..], &[0x62, b'h', b'i'], &[0xf6], &[0xfa, 0, 0, 0, 0]]);
+        assert!(split_items(&[0x80]).unwrap().is_empty());
+        for bad in [&[][..], &[0x01], &[0x82, 0x01], &[0x81, 0x01, 0x02], &[0x9f, 0xff], &[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]] {
+            assert_eq!(split_items(bad).unwrap_err().kind(), ErrorKind::Invalid, "{bad:x?}");
+        }
+        for bad in [&[0x81, 0x80][..], &[0x81, 0xc1, 0x00], &[0x81, 0x62, b'h']] {
+            assert_eq!(split_items(bad).unwrap_err().kind(), ErrorKind::Type, "{bad:x?}");
+        }
+    }
+
+    #[test]
+    fn scalars_are_checked_exactly() {
+        for ok in [
+            &[0x00][..],
+            &[0x18, 0xff],
+            &[0x3b, 1, 2, 3, 4, 5, 6, 7, 8],
+            &[0x43, 1, 0, 2],
+            &[0x62, b'h', b'i'],
+            &[0xf4],
+            &[0xf5],
+            &[0xf6],
+            &[0xf9, 0x3c, 0x00],
+            &[0xfb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0],
+        ] {
+            check_scalar(ok).unwrap_or_else(|e| panic!("{ok:x?}: {e}"));
+        }
+        for bad in [
+            &[][..],
+            &[0x18],
+            &[0x00, 0x00],
+            &[0x43, 1, 0],
+            &[0x62, 0xff, 0xfe],
+            &[0x80],
+            &[0xa0],
+            &[0xc2, 0x41, 1],
+            &[0xf7],
+            &[0x5f, 0xff],
+            &[0xfb, 0],
+        ] {
+            assert_eq!(check_scalar(bad).unwrap_err().kind(), ErrorKind::Type, "{bad:x?}");
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! `Barrier`: named, process-shared, with Python's `threading.Barrier`
+//! semantics: `wait` returns a distinct arrival index in `0..parties`; a
+//! timed-out wait, `abort` or `reset` breaks the waiting generation
+//! ([`ErrorKind::Broken`] for every waiter); after `abort` (or a timeout)
+//! the barrier stays broken until `reset`.
+//!
+//! State is guarded by an internal robust mutex; waiters sleep on the
+//! generation word, which every trip or break bumps. Each critical section
+//! writes `broken_gen` before bumping the generation, so a holder killed
+//! midway leaves either the old generation intact or the new one complete.
+//! A party killed while waiting still counts as arrived (it did arrive);
+//! the others are not stranded, but the generation trips one live party
+//! short — documented, as Python has no equivalent (its threads cannot die
+//! alone).
+
+use super::futex::{futex_wait, futex_wake_all, Deadline};
+use super::named::{NamedSegment, OpenOptions};
+use super::robust_mutex::{LockState, RobustMutex, RobustMutexGuard};
+use crate::error::{Error, ErrorKind, Result};
+use crate::shm::{self, SegmentKind};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+#[repr(C)]
+struct BarrierState {
+    lock: RobustMutex,
+    /// Bumped (wrapping) by every trip, break and reset; the futex word.
+    generation: AtomicU32,
+    /// Parties waiting in the current generation.
+    count: AtomicU32,
+    /// 1 while broken (until reset).
+    broken: AtomicU32,
+    /// The generation that ended broken most recently, plus one (0 = none).
+    broken_gen_plus1: AtomicU32,
+    /// Written once before publication.
+    parties: u32,
+}
+
+const BARRIER_LAYOUT: u32 = 1;
+
+/// A named barrier. Thread-safe.
+pub struct Barrier {
+    seg: NamedSegment<BarrierState>,
+}
+
+impl Barrier {
+    /// Opens the barrier `name` for `parties` parties: creates it or
+    /// attaches (another count is [`ErrorKind::Invalid`]). `parties` 0
+    /// attaches only, to any count.
+    pub fn open(name: &str, parties: u32, opts: &OpenOptions) -> Result<Barrier> {
+        let opts = opts.attach_if(parties == 0, "a barrier needs at least 1 party")?;
+        let seg = NamedSegment::open(SegmentKind::Barrier, name, BARRIER_LAYOUT, 0, &opts, |st: *mut BarrierState, _| {
+            // SAFETY: the zeroed, unpublished state.
+            unsafe {
+                (*st).parties = parties;
+                RobustMutex::init(std::ptr::addr_of_mut!((*st).lock))
+            }
+        })?;
+        let have = seg.state().parties;
+        if have == 0 {
+            return Err(Error::new(ErrorKind::Corrupt, format!("{name:?}: barrier with 0 parties")));
+        }
+        if parties != 0 && have != parties {
+            return Err(Error::new(
+                ErrorKind::Invalid,
+                format!("{name:?} is a barrier for {have} parties, opened for {parties}"),
+            ));
+        }
+        Ok(Barrier { seg })
+    }
+
+    /// Removes the name.
+    pub fn unlink(name: &str) -> Result<()> {
+        shm::unlink(SegmentKind::Barrier, name)
+    }
+
+    fn st(&self) -> &BarrierState {
+        self.seg.state()
+    }
+
+    fn lock(&self) -> Result<RobustMutexGuard<'_>> {
+        let (g, state) = self.st().lock.lock()?;
+        if state == LockState::OwnerDied {
+            // Every critical section leaves a consistent state at each
+            // store (see the module doc).
+            g.mark_consistent();
+        }
+        Ok(g)
+    }
+
+    /// Ends generation `gen` broken and wakes its waiters. Under the lock.
+    fn break_generation(&self, gen: u32) {
+        let st = self.st();
+        // Relaxed inside the lock; the Release bump publishes them.
+        st.broken_gen_plus1.store(gen.wrapping_add(1), Ordering::Relaxed);
+        st.count.store(0, Ordering::Relaxed);
+        st.generation.store(gen.wrapping_add(1), Ordering::Release);
+    }
+
+    /// Waits for all parties, at most until `deadline`. Returns this
+    /// party's arrival index. [`ErrorKind::Broken`] if the barrier is or
+    /// becomes broken, including by this wait timing out (which breaks it
+    /// for everyone, as in Python).
+    pub fn wait(&self, deadline: &Deadline) -> Result<u32> {
+        let st = self.st();
+        let g = self.lock()?;
+        if st.broken.load(Ordering::Relaxed) != 0 {
+            return Err(Error::new(ErrorKind::Broken, "the barrier is broken"));
+        }
+        let gen = st.generation.load(Ordering::Relaxed);
+        let index = st.count.load(Ordering::Relaxed);
+        if index + 1 >= st.parties {
+            st.count.store(0, Ordering::Relaxed);
+            // Release: the trip publishes everything the parties did.
+            st.generation.store(gen.wrapping_add(1), Ordering::Release);
+            drop(g);
+            futex_wake_all(&st.generation);
+            return Ok(index);
+        }
+        st.count.store(index + 1, Ordering::Relaxed);
+        drop(g);
+        loop {
+            // Acquire: pairs with the trip's Release.
+            if st.generation.load(Ordering::Acquire) != gen {
+                break;
+            }
+            match deadline.next_sleep() {
+                Some(sleep) => futex_wait(&st.generation, gen, sleep),
+                None => {
+                    let _g = self.lock()?;
+                    if st.generation.load(Ordering::Relaxed) == gen {
+                        st.broken.store(1, Ordering::Relaxed);
+                        self.break_generation(gen);
+                        drop(_g);
+                        futex_wake_all(&st.generation);
+                        return Err(Error::new(ErrorKind::Broken, "barrier wait timed out; the barrier is broken"));
+                    }
+                    break;
+                }
+            }
+        }
+        if st.broken_gen_plus1.load(Ordering::Acquire) == gen.wrapping_add(1) {
+            return Err(Error::new(ErrorKind::Broken, "the barrier was broken while waiting"));
+        }
+        Ok(index)
+    }
+
+    /// Breaks the barrier: current and future waits fail with
+    /// [`ErrorKind::Broken`] until [`Barrier::reset`].
+    pub fn abort(&self) -> Result<()> {
+        let st = self.st();
+        let g = self.lock()?;
+        st.broken.store(1, Ordering::Relaxed);
+        self.break_generation(st.generation.load(Ordering::Relaxed));
+        drop(g);
+        futex_wake_all(&st.generation);
+        Ok(())
+    }
+
+    /// Returns the barrier to its initial state; parties waiting now get
+    /// [`ErrorKind::Broken`].
+    pub fn reset(&self) -> Result<()> {
+        let st = self.st();
+        let g = self.lock()?;
+        if st.count.load(Ordering::Relaxed) > 0 {
+            self.break_generation(st.generation.load(Ordering::Relaxed));
+        }
+        st.broken.store(0, Ordering::Relaxed);
+        drop(g);
+        futex_wake_all(&st.generation);
+        Ok(())
+    }
+
+    /// The number of parties.
+    pub fn parties(&self) -> u32 {
+        self.st().parties
+    }
+
+    /// Parties waiting now.
+    pub fn n_waiting(&self) -> u32 {
+        self.st().count.load(Ordering::Relaxed)
+    }
+
+    /// Whether the barrier is broken.
+    pub fn is_broken(&self) -> bool {
+        self.st().broken.load(Ordering::Relaxed) != 0
+    }
+}

@@ -1,0 +1,218 @@
+//! `Lock` and `RLock`: a named, robust, process-shared lock.
+//!
+//! [`LockWord`] is the lock itself (also embedded beside an array's data);
+//! [`Lock`] is a named segment holding one.
+//!
+//! The mutex is glibc's robust one (see [`RobustMutex`]); on top of it the
+//! word records its owner thread and a recursion depth, both written only
+//! by the holder:
+//! - an RLock taken again by its holder just counts (no pthread call);
+//! - a Lock taken again by its holder is refused (`Invalid`) instead of
+//!   deadlocking;
+//! - release by a thread that does not hold it is `Permission`, checked
+//!   against the recorded owner before anything changes;
+//! - a Condition can release an RLock completely and restore its depth.
+//!
+//! The owner is a kernel thread id, unique among live threads. A dead
+//! holder's id stays recorded until the next acquisition; a new thread that
+//! happens to reuse that id is not fooled, because every "I already hold
+//! it" answer is confirmed by the mutex itself (`EDEADLK` from trylock).
+
+use super::futex::Deadline;
+use super::named::{NamedSegment, OpenOptions};
+use super::robust_mutex::{LockState, RobustMutex};
+use super::thread_id::current_tid;
+use crate::error::{Error, ErrorKind, Result};
+use crate::shm::{self, SegmentKind};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+
+/// A robust lock with an owner and a recursion depth. `#[repr(C)]`, 64
+/// bytes, in shared memory.
+#[repr(C)]
+pub struct LockWord {
+    mutex: RobustMutex,
+    /// The holder's tid, 0 when free. Written only by the holder (Relaxed:
+    /// the mutex orders it; a reader compares it with its own tid, which
+    /// only its own thread can have written).
+    owner_tid: AtomicI32,
+    /// Recursion depth; meaningful only to the holder.
+    depth: AtomicU32,
+    /// How many times a holder died holding it (a statistic).
+    owner_deaths: AtomicU64,
+    /// 1 for an RLock.
+    recursive: u32,
+    _reserved: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<LockWord>() == 64);
+
+impl LockWord {
+    /// Initialises the lock in place.
+    ///
+    /// # Safety
+    /// `this` points to zeroed, writable, 8-aligned memory not yet shared.
+    pub unsafe fn init(this: *mut LockWord, recursive: bool) -> Result<()> {
+        // SAFETY: per the contract; the other fields are valid zeroed.
+        unsafe {
+            RobustMutex::init(std::ptr::addr_of_mut!((*this).mutex))?;
+            (*this).recursive = recursive as u32;
+        }
+        Ok(())
+    }
+
+    /// Whether this is an RLock.
+    pub fn is_recursive(&self) -> bool {
+        self.recursive != 0
+    }
+
+    /// Acquires, waiting until `deadline`: `Ok(None)` on timeout,
+    /// `Ok(Some(OwnerDied))` when acquired from a dead holder (the guarded
+    /// data may need repair; the lock is usable again).
+    pub fn acquire(&self, deadline: &Deadline) -> Result<Option<LockState>> {
+        let me = current_tid();
+        if self.owner_tid.load(Ordering::Relaxed) == me {
+            match self.mutex.try_acquire() {
+                Err(e) if e.kind() == ErrorKind::Invalid => {
+                    // EDEADLK: confirmed, this thread holds it.
+                    if !self.is_recursive() {
+                        return Err(Error::new(ErrorKind::Invalid, "this thread already holds the lock (not an RLock)"));
+                    }
+                    let d = self.depth.load(Ordering::Relaxed);
+                    if d == u32::MAX {
+                        return Err(Error::new(ErrorKind::Invalid, "RLock recursion too deep"));
+                    }
+                    self.depth.store(d + 1, Ordering::Relaxed);
+                    return Ok(Some(LockState::Clean));
+                }
+                // A stale id (its holder died): we just took the lock.
+                Ok(Some(st)) => return Ok(Some(self.took(st, me))),
+                Ok(None) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.mutex.acquire(deadline)?.map(|st| self.took(st, me)))
+    }
+
+    fn took(&self, st: LockState, me: i32) -> LockState {
+        if st == LockState::OwnerDied {
+            // The guarded data is the caller's to repair; the lock word's
+            // own fields are rewritten right here.
+            self.mutex.mark_consistent();
+            // Relaxed: a statistic.
+            self.owner_deaths.fetch_add(1, Ordering::Relaxed);
+        }
+        // Relaxed: written under the mutex, read by the holder (see fields).
+        self.owner_tid.store(me, Ordering::Relaxed);
+        self.depth.store(1, Ordering::Relaxed);
+        st
+    }
+
+    /// Releases one level (an RLock stays held until released as often as
+    /// acquired). `Permission` if this thread does not hold it.
+    pub fn release(&self) -> Result<()> {
+        if !self.held_by_me() {
+            return Err(Error::new(ErrorKind::Permission, "release of a lock this thread does not hold"));
+        }
+        let d = self.depth.load(Ordering::Relaxed);
+        if d > 1 {
+            self.depth.store(d - 1, Ordering::Relaxed);
+            return Ok(());
+        }
+        self.release_fully().map(|_| ())
+    }
+
+    /// Releases completely, returning the depth it had (for a Condition).
+    pub fn release_fully(&self) -> Result<u32> {
+        if !self.held_by_me() {
+            return Err(Error::new(ErrorKind::Permission, "release of a lock this thread does not hold"));
+        }
+        let d = self.depth.load(Ordering::Relaxed).max(1);
+        self.depth.store(0, Ordering::Relaxed);
+        self.owner_tid.store(0, Ordering::Relaxed);
+        self.mutex.release()?;
+        Ok(d)
+    }
+
+    /// Re-acquires (forever) and restores the depth saved by
+    /// [`LockWord::release_fully`].
+    pub fn reacquire(&self, depth: u32) -> Result<LockState> {
+        let st = self.acquire(&Deadline::Never)?.expect("an endless wait does not time out");
+        self.depth.store(depth.max(1), Ordering::Relaxed);
+        Ok(st)
+    }
+
+    /// Whether the calling thread holds the lock.
+    pub fn held_by_me(&self) -> bool {
+        self.owner_tid.load(Ordering::Relaxed) == current_tid()
+    }
+
+    /// How many holders died holding it.
+    pub fn owner_deaths(&self) -> u64 {
+        self.owner_deaths.load(Ordering::Relaxed)
+    }
+}
+
+/// The layout version of lock segments.
+const LOCK_LAYOUT: u32 = 1;
+
+/// A named Lock or RLock in shared memory (`/dev/shm/mpipc.lock.<name>`).
+/// Thread-safe; ownership is per thread, as with Python's `threading.RLock`
+/// (and stricter than `multiprocessing.Lock`, which anyone may release).
+pub struct Lock {
+    seg: NamedSegment<LockWord>,
+}
+
+impl Lock {
+    /// Opens (creates or attaches) the lock `name`. Attaching to a lock of
+    /// the other kind (Lock vs RLock) is [`ErrorKind::Type`].
+    pub fn open(name: &str, recursive: bool, opts: &OpenOptions) -> Result<Lock> {
+        // SAFETY: init gets the zeroed, unpublished state.
+        let seg = NamedSegment::open(SegmentKind::Lock, name, LOCK_LAYOUT, 0, opts, |st, _| unsafe {
+            LockWord::init(st, recursive)
+        })?;
+        let is_rec = seg.state().is_recursive();
+        if seg.state().recursive > 1 {
+            return Err(Error::new(ErrorKind::Corrupt, format!("{name:?}: bad lock header")));
+        }
+        if is_rec != recursive {
+            let (have, want) = if is_rec { ("an RLock", "a Lock") } else { ("a Lock", "an RLock") };
+            return Err(Error::new(ErrorKind::Type, format!("{name:?} is {have}, opened as {want}")));
+        }
+        Ok(Lock { seg })
+    }
+
+    /// Removes the name; holders of open handles keep using the lock.
+    pub fn unlink(name: &str) -> Result<()> {
+        shm::unlink(SegmentKind::Lock, name)
+    }
+
+    /// The lock word (for Condition waits).
+    pub fn word(&self) -> &LockWord {
+        self.seg.state()
+    }
+
+    /// See [`LockWord::acquire`].
+    pub fn acquire(&self, deadline: &Deadline) -> Result<Option<LockState>> {
+        self.word().acquire(deadline)
+    }
+
+    /// See [`LockWord::release`].
+    pub fn release(&self) -> Result<()> {
+        self.word().release()
+    }
+
+    /// Whether this is an RLock.
+    pub fn is_recursive(&self) -> bool {
+        self.word().is_recursive()
+    }
+
+    /// Whether the calling thread holds it.
+    pub fn held_by_me(&self) -> bool {
+        self.word().held_by_me()
+    }
+
+    /// How many holders died holding it.
+    pub fn owner_deaths(&self) -> u64 {
+        self.word().owner_deaths()
+    }
+}

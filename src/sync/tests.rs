@@ -1,0 +1,258 @@
+//! Semantics of the named primitives, within one process (threads). The
+//! cross-process tests (SIGKILLed holders, counters across processes) are
+//! in tests/sync_procs.rs and tests/c/test_sync.c.
+
+use super::*;
+use crate::error::ErrorKind;
+use crate::shm::OpenMode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn name(tag: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("t-sync-{}-{tag}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+const O: OpenOptions = OpenOptions { open_mode: OpenMode::CreateOrAttach, mode: 0 };
+const FOREVER: Deadline = Deadline::Never;
+
+fn ms(n: u64) -> Deadline {
+    Deadline::from_timeout(Some(Duration::from_millis(n)))
+}
+
+#[test]
+fn lock_owner_rules_and_rlock_depth() {
+    let n = name("lock");
+    let l = Lock::open(&n, false, &O).unwrap();
+    assert_eq!(l.release().unwrap_err().kind(), ErrorKind::Permission, "release when not held");
+    assert_eq!(l.acquire(&FOREVER).unwrap(), Some(LockState::Clean));
+    assert_eq!(l.acquire(&FOREVER).unwrap_err().kind(), ErrorKind::Invalid, "a Lock is not re-entrant");
+    let l2 = Arc::new(Lock::open(&n, false, &O).unwrap());
+    let t = {
+        let l2 = l2.clone();
+        std::thread::spawn(move || {
+            let e = l2.release().unwrap_err().kind();
+            let timed_out = l2.acquire(&ms(30)).unwrap().is_none();
+            (e, timed_out)
+        })
+    };
+    assert_eq!(t.join().unwrap(), (ErrorKind::Permission, true), "another thread may neither release nor take it");
+    l.release().unwrap();
+    assert_eq!(l2.acquire(&Deadline::Now).unwrap(), Some(LockState::Clean));
+    l2.release().unwrap();
+    assert_eq!(Lock::open(&n, true, &O).err().unwrap().kind(), ErrorKind::Type, "Lock opened as RLock");
+
+    let rn = name("rlock");
+    let r = Lock::open(&rn, true, &O).unwrap();
+    for _ in 0..3 {
+        assert_eq!(r.acquire(&Deadline::Now).unwrap(), Some(LockState::Clean));
+    }
+    r.release().unwrap();
+    r.release().unwrap();
+    let r2 = Arc::new(Lock::open(&rn, true, &O).unwrap());
+    let busy = {
+        let r2 = r2.clone();
+        std::thread::spawn(move || r2.acquire(&Deadline::Now).unwrap().is_none()).join().unwrap()
+    };
+    assert!(busy, "held at depth 1 still");
+    r.release().unwrap();
+    assert_eq!(r.release().unwrap_err().kind(), ErrorKind::Permission);
+    let free = std::thread::spawn(move || {
+        let ok = r2.acquire(&Deadline::Now).unwrap().is_some();
+        r2.release().unwrap();
+        ok
+    });
+    assert!(free.join().unwrap());
+    Lock::unlink(&n).unwrap();
+    Lock::unlink(&rn).unwrap();
+    assert_eq!(Lock::unlink(&rn).unwrap_err().kind(), ErrorKind::NotFound);
+}
+
+#[test]
+fn semaphores_count_bound_and_time_out() {
+    let n = name("sem");
+    let s = Semaphore::open(&n, 2, false, &O).unwrap();
+    assert!(s.acquire(&Deadline::Now).unwrap());
+    assert!(s.acquire(&Deadline::Now).unwrap());
+    assert!(!s.acquire(&Deadline::Now).unwrap());
+    let t0 = Instant::now();
+    assert!(!s.acquire(&ms(30)).unwrap());
+    assert!(t0.elapsed() >= Duration::from_millis(29));
+    let s2 = Arc::new(Semaphore::open(&n, 99, false, &O).unwrap());
+    assert_eq!(s2.value(), 0, "attaching ignores the value");
+    let waiter = {
+        let s2 = s2.clone();
+        std::thread::spawn(move || s2.acquire(&ms(5000)).unwrap())
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    s.release(1).unwrap();
+    assert!(waiter.join().unwrap(), "a release wakes a waiter");
+    s.release(5).unwrap();
+    assert_eq!(s.value(), 5, "an unbounded semaphore goes past its initial value");
+    assert_eq!(Semaphore::open(&n, 1, true, &O).err().unwrap().kind(), ErrorKind::Type);
+
+    let bn = name("bsem");
+    let b = Semaphore::open(&bn, 1, true, &O).unwrap();
+    assert_eq!(b.release(1).unwrap_err().kind(), ErrorKind::Invalid, "released too many times");
+    assert!(b.acquire(&FOREVER).unwrap());
+    b.release(1).unwrap();
+    assert_eq!(b.value(), 1);
+    assert_eq!(Semaphore::open(&name("big"), u32::MAX, false, &O).err().unwrap().kind(), ErrorKind::Invalid);
+    Semaphore::unlink(&n).unwrap();
+    Semaphore::unlink(&bn).unwrap();
+}
+
+#[test]
+fn events_wake_every_waiter() {
+    let n = name("ev");
+    let e = Arc::new(Event::open(&n, &O).unwrap());
+    assert!(!e.is_set());
+    assert!(!e.wait(&ms(20)));
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let e = Arc::new(Event::open(&n, &O).unwrap());
+            std::thread::spawn(move || e.wait(&ms(5000)))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(20));
+    e.set();
+    assert!(waiters.into_iter().all(|w| w.join().unwrap()));
+    assert!(e.wait(&Deadline::Now));
+    e.clear();
+    assert!(!e.is_set());
+    Event::unlink(&n).unwrap();
+}
+
+#[test]
+fn condition_notify_wakes_exactly_n_oldest_first() {
+    let (ln, cn) = (name("cl"), name("cv"));
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let spawn_waiter = |id: usize| {
+        let (ln, cn, order) = (ln.clone(), cn.clone(), order.clone());
+        std::thread::spawn(move || {
+            let l = Lock::open(&ln, true, &O).unwrap();
+            let c = Condition::open(&cn, &O).unwrap();
+            assert!(l.acquire(&FOREVER).unwrap().is_some());
+            assert!(l.acquire(&FOREVER).unwrap().is_some(), "RLock at depth 2 while waiting");
+            let notified = c.wait(&l, &ms(3000)).unwrap();
+            assert!(l.held_by_me(), "re-acquired after the wait");
+            order.lock().unwrap().push((id, notified));
+            l.release().unwrap();
+            l.release().unwrap();
+            assert_eq!(l.release().unwrap_err().kind(), ErrorKind::Permission, "depth restored to exactly 2");
+        })
+    };
+    let l = Lock::open(&ln, true, &O).unwrap();
+    let c = Condition::open(&cn, &O).unwrap();
+    assert_eq!(c.wait(&l, &ms(10)).unwrap_err().kind(), ErrorKind::Permission, "wait without the lock");
+    let mut threads = Vec::new();
+    for id in 0..3 {
+        threads.push(spawn_waiter(id));
+        // Arrive in order 0, 1, 2.
+        while c.waiters() < id + 1 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    l.acquire(&FOREVER).unwrap();
+    assert_eq!(c.notify(2).unwrap(), 2);
+    l.release().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    {
+        let mut got = order.lock().unwrap().clone();
+        got.sort();
+        assert_eq!(got, vec![(0, true), (1, true)], "the two oldest, and only them");
+    }
+    l.acquire(&FOREVER).unwrap();
+    assert_eq!(c.notify_all().unwrap(), 1);
+    l.release().unwrap();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(order.lock().unwrap().len(), 3);
+    // A timed-out wait returns false and still re-acquires.
+    l.acquire(&FOREVER).unwrap();
+    let t0 = Instant::now();
+    assert!(!c.wait(&l, &ms(30)).unwrap());
+    assert!(t0.elapsed() >= Duration::from_millis(29) && l.held_by_me());
+    l.release().unwrap();
+    assert_eq!(c.notify(1).unwrap(), 0, "nobody waits");
+    Lock::unlink(&ln).unwrap();
+    Condition::unlink(&cn).unwrap();
+}
+
+#[test]
+fn barrier_indices_timeouts_abort_reset() {
+    let n = name("bar");
+    let parties = 3;
+    let run = |n: &str| {
+        let hs: Vec<_> = (0..parties)
+            .map(|_| {
+                let b = Barrier::open(n, parties, &O).unwrap();
+                std::thread::spawn(move || b.wait(&ms(5000)))
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+    };
+    for _ in 0..2 {
+        let mut idx: Vec<u32> = run(&n).into_iter().map(|r| r.unwrap()).collect();
+        idx.sort();
+        assert_eq!(idx, vec![0, 1, 2], "distinct arrival indices, generation after generation");
+    }
+    let b = Barrier::open(&n, 0, &O).unwrap();
+    assert_eq!(b.parties(), 3);
+    assert_eq!(Barrier::open(&n, 4, &O).err().unwrap().kind(), ErrorKind::Invalid);
+    // A timed-out wait breaks it for the other waiter too.
+    let other = {
+        let b2 = Barrier::open(&n, 3, &O).unwrap();
+        std::thread::spawn(move || b2.wait(&ms(5000)).unwrap_err().kind())
+    };
+    while b.n_waiting() < 1 {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(b.wait(&ms(30)).unwrap_err().kind(), ErrorKind::Broken);
+    assert_eq!(other.join().unwrap(), ErrorKind::Broken);
+    assert!(b.is_broken());
+    assert_eq!(b.wait(&FOREVER).unwrap_err().kind(), ErrorKind::Broken, "stays broken");
+    b.reset().unwrap();
+    assert!(!b.is_broken());
+    assert!(run(&n).iter().all(|r| r.is_ok()), "usable after reset");
+    // abort wakes a waiter with Broken.
+    let w = {
+        let b2 = Barrier::open(&n, 3, &O).unwrap();
+        std::thread::spawn(move || b2.wait(&FOREVER).unwrap_err().kind())
+    };
+    while b.n_waiting() < 1 {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    b.abort().unwrap();
+    assert_eq!(w.join().unwrap(), ErrorKind::Broken);
+    // 0 parties can only attach.
+    assert_eq!(Barrier::open(&name("zero"), 0, &O).err().unwrap().kind(), ErrorKind::NotFound);
+    let create = OpenOptions { open_mode: OpenMode::CreateOnly, mode: 0 };
+    assert_eq!(Barrier::open(&name("zero"), 0, &create).err().unwrap().kind(), ErrorKind::Invalid);
+    let one = Barrier::open(&name("one"), 1, &O).unwrap();
+    assert_eq!(one.wait(&Deadline::Now).unwrap(), 0, "a single party never waits");
+    Barrier::unlink(&n).unwrap();
+}
+
+#[test]
+fn names_are_validated_and_kinds_kept_apart() {
+    for bad in ["", "../etc", "a/b", ".hidden", "sp ace"] {
+        assert_eq!(Lock::open(bad, false, &O).err().unwrap().kind(), ErrorKind::Invalid, "{bad:?}");
+        assert_eq!(Event::open(bad, &O).err().unwrap().kind(), ErrorKind::Invalid, "{bad:?}");
+    }
+    let n = name("excl");
+    let create = OpenOptions { open_mode: OpenMode::CreateOnly, mode: 0 };
+    let attach = OpenOptions { open_mode: OpenMode::AttachOnly, mode: 0 };
+    assert_eq!(Event::open(&n, &attach).err().unwrap().kind(), ErrorKind::NotFound);
+    let _e = Event::open(&n, &create).unwrap();
+    assert_eq!(Event::open(&n, &create).err().unwrap().kind(), ErrorKind::Exists);
+    // The same name in another kind is another object.
+    let _l = Lock::open(&n, false, &create).unwrap();
+    let meta = std::fs::metadata(format!("/dev/shm/mpipc.ev.{n}")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600, "owner-only by default");
+    Event::unlink(&n).unwrap();
+    Lock::unlink(&n).unwrap();
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns the two benchmark JSON files into BENCHMARKS.md (on stdout).
 
-usage: report.py MPIPC_QUEUE PYTHON_QUEUE MPIPC_PIPE PYTHON_PIPE MPIPC_MGR PYTHON_MGR COMMAND
+usage: report.py MPIPC_QUEUE PYTHON_QUEUE MPIPC_PIPE PYTHON_PIPE MPIPC_MGR PYTHON_MGR MPIPC_SYNC PYTHON_SYNC COMMAND
 (each a JSON file written by the benchmark of that name)
 """
 import datetime
@@ -37,7 +37,9 @@ def main():
     pyp = json.load(open(sys.argv[4]))
     mpm = json.load(open(sys.argv[5]))
     pym = json.load(open(sys.argv[6]))
-    command = sys.argv[7]
+    mps = json.load(open(sys.argv[7]))
+    pys = json.load(open(sys.argv[8]))
+    command = sys.argv[9]
     M = 1e6
     rows = []
 
@@ -98,10 +100,26 @@ def main():
                  f"{base:.1f} us", f"{base / ours:.1f}x faster", "<= 20 us", "yes" if ours <= 20 else "no",
                  ", ".join(f"{r:.1f}" for r in mpm["mgr_get_rtt"]["runs_median_us"])))
 
+    srow = []
+    base = pys["array_incr"]["ops_per_s"]
+    for key, label, target in (
+            ("array_incr", "array_incr, 2 procs x 100k: mp_array_lock, ptr[0]++, mp_array_unlock", 10 * M),
+            ("array_incr_call", "array_incr, same with mp_array_incr (one call)", 10 * M)):
+        ours = mps[key]["ops_per_s"]
+        srow.append((label, f"{ours / M:.2f} M ops/s", f"{base / M:.3f} M ops/s", f"{ours / base:.0f}x",
+                     f">= {target / M:.0f} M ops/s", "yes" if ours >= target else "no",
+                     ", ".join(f"{r / M:.2f}" for r in mps[key]["runs"])))
+    for key, label in (("lock_uncontended", "Lock acquire + release, uncontended"),
+                       ("rlock_uncontended", "RLock acquire + release, uncontended")):
+        ours = mps[key]["ns_per_op"]
+        base_ns = pys[key]["ns_per_op"]
+        srow.append((label, f"{ours:.1f} ns", f"{base_ns:.1f} ns", f"{base_ns / ours:.1f}x faster", "<= 50 ns",
+                     "yes" if ours <= 50 else "no", ", ".join(f"{r:.1f}" for r in mps[key]["runs"])))
+
     out = []
     out.append("# Benchmarks\n")
-    out.append("Produced by `make bench` (which runs `" + command.strip() + "`): mpipc's queue, pipe and "
-               "manager benchmarks (benches/*.rs) and Python's `multiprocessing` Queue, Pipe and Manager "
+    out.append("Produced by `make bench` (which runs `" + command.strip() + "`): mpipc's queue, pipe, "
+               "manager and array/lock benchmarks (benches/*.rs) and Python's `multiprocessing` Queue, Pipe, Manager, Array and Lock "
                "(benches/python/*.py) on the same workloads, in the same run. Every process is a real "
                "process. Medians over repetitions; the machine is shared and noisy, so read the ratios, "
                "not the last digit.\n")
@@ -131,6 +149,16 @@ def main():
     out.append("| workload | mpipc | Python multiprocessing | ratio | target | met | mpipc runs |")
     out.append("|---|---|---|---|---|---|---|")
     for r in mrow:
+        out.append("| " + " | ".join(r) + " |")
+    out.append("")
+    out.append("## Shared memory and locks\n")
+    out.append("`cargo bench --bench sync` (benches/sync.rs: forked processes calling the C ABI, `mp_array_*` "
+               "and `mp_lock_*`; the final count is checked to be exact) and Python's `multiprocessing.Array('q', 1)` "
+               "with its lock (`with a.get_lock(): a[0] += 1`) and `multiprocessing.Lock` / `RLock` "
+               "(benches/python/mp_sync_bench.py).\n")
+    out.append("| workload | mpipc | Python multiprocessing | ratio | target | met | mpipc runs |")
+    out.append("|---|---|---|---|---|---|---|")
+    for r in srow:
         out.append("| " + " | ".join(r) + " |")
     out.append("")
     out.append("## Why the missed targets are missed\n")
@@ -165,6 +193,8 @@ def main():
     out.append("```json\n" + json.dumps(pyp, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(mpm, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(pym, indent=1) + "\n```\n")
+    out.append("```json\n" + json.dumps(mps, indent=1) + "\n```\n")
+    out.append("```json\n" + json.dumps(pys, indent=1) + "\n```\n")
     print("\n".join(out))
 
 

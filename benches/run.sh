@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs mpipc's queue, pipe and manager benchmarks and Python's
-# multiprocessing.Queue, Pipe and Manager baselines in one invocation and writes the comparison (default: BENCHMARKS.md).
+# Runs mpipc's queue, pipe, manager and array/lock benchmarks and Python's
+# multiprocessing.Queue, Pipe, Manager, Array and Lock baselines in one invocation and writes the comparison (default: BENCHMARKS.md).
 #
 #   benches/run.sh [--quick] [--out FILE]
 #
@@ -31,8 +31,13 @@ echo "== mpipc manager (cargo bench --bench manager -- ${quick[*]})" >&2
 cargo bench --locked --bench manager -- "${quick[@]}" > "$tmp/mpipc_mgr.json"
 echo "== Python multiprocessing Manager (python3 benches/python/mp_manager_bench.py ${quick[*]})" >&2
 python3 benches/python/mp_manager_bench.py "${quick[@]}" > "$tmp/python_mgr.json"
+echo "== mpipc arrays and locks (cargo bench --bench sync -- ${quick[*]})" >&2
+cargo bench --locked --bench sync -- "${quick[@]}" > "$tmp/mpipc_sync.json"
+echo "== Python multiprocessing Array and Lock (python3 benches/python/mp_sync_bench.py ${quick[*]})" >&2
+python3 benches/python/mp_sync_bench.py "${quick[@]}" > "$tmp/python_sync.json"
 python3 benches/report.py "$tmp/mpipc.json" "$tmp/python.json" "$tmp/mpipc_pipe.json" "$tmp/python_pipe.json" \
-    "$tmp/mpipc_mgr.json" "$tmp/python_mgr.json" "benches/run.sh ${quick[*]}" > "$tmp/report.md"
+    "$tmp/mpipc_mgr.json" "$tmp/python_mgr.json" "$tmp/mpipc_sync.json" "$tmp/python_sync.json" \
+    "benches/run.sh ${quick[*]}" > "$tmp/report.md"
 if [[ $out == /dev/null ]]; then
     echo "benches/run.sh: smoke run OK" >&2
 else

@@ -51,7 +51,10 @@ impl SharedMemory {
         })?;
         let have = seg.state().size;
         if have == 0 || have > seg.tail_len() as u64 {
-            return Err(Error::new(ErrorKind::Corrupt, format!("{name:?}: block size {have} does not fit its segment")));
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                format!("{name:?}: block size {have} does not fit its segment"),
+            ));
         }
         if size != 0 && have != size as u64 {
             return Err(Error::new(ErrorKind::Invalid, format!("{name:?} is {have} bytes, opened as {size}")));
@@ -201,8 +204,10 @@ struct ArrayState {
     _reserved: u32,
 }
 
-/// `Array::open` flag: create without a lock (Python's `lock=False`).
-pub const ARRAY_NO_LOCK: u32 = 1;
+// The layout documented in docs/PROTOCOL.md §5.
+const _: () = assert!(std::mem::offset_of!(ArrayState, length) == 64);
+const _: () = assert!(crate::sync::tail_offset::<ArrayState>() == 192);
+const _: () = assert!(crate::sync::tail_offset::<BlockState>() == 128);
 
 /// A named typed array in shared memory (Python's `Array`; a `Value` is
 /// one of length 1). Thread-safe.
@@ -231,19 +236,20 @@ impl Array {
         let tc = TypeCode::from_char(typecode)?;
         let bytes = length.checked_mul(tc.size()).ok_or_else(|| Error::new(ErrorKind::Invalid, "array too large"))?;
         let opts = opts.attach_if(length == 0, "a new array needs a length of at least 1")?;
-        let seg = NamedSegment::open(SegmentKind::Array, name, ARRAY_LAYOUT, bytes, &opts, |st: *mut ArrayState, _| {
-            // SAFETY: the zeroed, unpublished state.
-            unsafe {
-                (*st).length = length as u64;
-                (*st).typecode = tc.as_char() as u32;
-                (*st).itemsize = tc.size() as u32;
-                (*st).has_lock = (!no_lock) as u32;
-                if !no_lock {
-                    LockWord::init(std::ptr::addr_of_mut!((*st).lock), true)?;
+        let seg =
+            NamedSegment::open(SegmentKind::Array, name, ARRAY_LAYOUT, bytes, &opts, |st: *mut ArrayState, _| {
+                // SAFETY: the zeroed, unpublished state.
+                unsafe {
+                    (*st).length = length as u64;
+                    (*st).typecode = tc.as_char() as u32;
+                    (*st).itemsize = tc.size() as u32;
+                    (*st).has_lock = (!no_lock) as u32;
+                    if !no_lock {
+                        LockWord::init(std::ptr::addr_of_mut!((*st).lock), true)?;
+                    }
                 }
-            }
-            Ok(())
-        })?;
+                Ok(())
+            })?;
         let st = seg.state();
         let have_tc = u8::try_from(st.typecode)
             .ok()
@@ -396,7 +402,11 @@ impl Array {
             // SAFETY: the range is in bounds (checked); `out` is a distinct
             // local buffer.
             unsafe {
-                std::ptr::copy_nonoverlapping(self.as_ptr().add(start * self.typecode.size()), out.as_mut_ptr(), out.len())
+                std::ptr::copy_nonoverlapping(
+                    self.as_ptr().add(start * self.typecode.size()),
+                    out.as_mut_ptr(),
+                    out.len(),
+                )
             };
             Ok(())
         })

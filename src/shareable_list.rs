@@ -23,6 +23,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 const SL_LAYOUT: u32 = 1;
 
+// The layout documented in docs/PROTOCOL.md §5.
+const _: () = assert!(std::mem::size_of::<SlState>() == 64 && std::mem::size_of::<Entry>() == 16);
+
 /// The most elements a list may have.
 pub const SLIST_MAX_ITEMS: usize = 1 << 24;
 
@@ -73,11 +76,7 @@ pub fn check_scalar(b: &[u8]) -> Result<()> {
     if b.len() < 1 + arg_len {
         return bad("truncated");
     }
-    let arg = if arg_len == 0 {
-        info as u64
-    } else {
-        b[1..1 + arg_len].iter().fold(0u64, |a, &x| (a << 8) | x as u64)
-    };
+    let arg = if arg_len == 0 { info as u64 } else { b[1..1 + arg_len].iter().fold(0u64, |a, &x| (a << 8) | x as u64) };
     let head = 1 + arg_len;
     match major {
         0 | 1 if b.len() == head => Ok(()),
@@ -362,7 +361,14 @@ mod tests {
         let items = split_items(&[0x84, 0x01, 0x62, b'h', b'i', 0xf6, 0xfa, 0, 0, 0, 0]).unwrap();
         assert_eq!(items, vec![&[0x01][..], &[0x62, b'h', b'i'], &[0xf6], &[0xfa, 0, 0, 0, 0]]);
         assert!(split_items(&[0x80]).unwrap().is_empty());
-        for bad in [&[][..], &[0x01], &[0x82, 0x01], &[0x81, 0x01, 0x02], &[0x9f, 0xff], &[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]] {
+        for bad in [
+            &[][..],
+            &[0x01],
+            &[0x82, 0x01],
+            &[0x81, 0x01, 0x02],
+            &[0x9f, 0xff],
+            &[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        ] {
             assert_eq!(split_items(bad).unwrap_err().kind(), ErrorKind::Invalid, "{bad:x?}");
         }
         for bad in [&[0x81, 0x80][..], &[0x81, 0xc1, 0x00], &[0x81, 0x62, b'h']] {
@@ -401,5 +407,33 @@ mod tests {
         ] {
             assert_eq!(check_scalar(bad).unwrap_err().kind(), ErrorKind::Type, "{bad:x?}");
         }
+    }
+
+    #[test]
+    fn a_writer_killed_mid_write_leaves_no_torn_item() {
+        let name = format!("t-sl-{}-torn", std::process::id());
+        let items: [&[u8]; 2] = [&[0x64, b'a', b'b', b'c', b'd'], &[0x01]];
+        let opts = OpenOptions::default();
+        let l = ShareableList::open(&name, Some(&items), &opts).unwrap();
+        // SAFETY: the child takes the list's robust lock, tears slot 0 (a
+        // text header promising 4 bytes, followed by 1) and dies holding
+        // the lock, as a writer killed mid-copy would.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let (g, _) = l.seg.state().lock.lock().unwrap();
+            l.store(0, &[0x64, b'z']);
+            std::mem::forget(g);
+            // SAFETY: leaving the child without unlocking.
+            unsafe { libc::_exit(0) };
+        }
+        let mut st = 0;
+        // SAFETY: our child.
+        unsafe { libc::waitpid(pid, &mut st, 0) };
+        assert_eq!(l.get(0).unwrap(), vec![CBOR_NULL], "the torn item became null");
+        assert_eq!(l.get(1).unwrap(), vec![0x01], "intact items are kept");
+        assert_eq!(l.repairs(), 1);
+        l.set(0, &[0x63, b'x', b'y', b'z']).unwrap();
+        assert_eq!(l.get(0).unwrap(), vec![0x63, b'x', b'y', b'z']);
+        ShareableList::unlink(&name).unwrap();
     }
 }

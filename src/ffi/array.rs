@@ -208,7 +208,10 @@ unsafe fn get_int<T: TryFrom<i128>>(a: &Array, index: usize, out: *mut T) -> mp_
         Ok(Number::Int(x)) => match T::try_from(x) {
             // SAFETY: per the contract.
             Ok(v) => unsafe { write_out(out, v) },
-            Err(_) => set_last_error(&Error::new(ErrorKind::Invalid, format!("element value {x} does not fit the type asked for"))),
+            Err(_) => set_last_error(&Error::new(
+                ErrorKind::Invalid,
+                format!("element value {x} does not fit the type asked for"),
+            )),
         },
         Ok(Number::Float(_)) => set_last_error(&Error::new(ErrorKind::Type, "a float array: read it as f64")),
         Err(e) => set_last_error(&e),
@@ -312,7 +315,12 @@ pub unsafe extern "C" fn mp_array_read(a: *mut mp_array, start: usize, out: *mut
 /// # Safety
 /// `a` live; `data` holds `count` elements.
 #[no_mangle]
-pub unsafe extern "C" fn mp_array_write(a: *mut mp_array, start: usize, data: *const c_void, count: usize) -> mp_status {
+pub unsafe extern "C" fn mp_array_write(
+    a: *mut mp_array,
+    start: usize,
+    data: *const c_void,
+    count: usize,
+) -> mp_status {
     // SAFETY: a is a live handle or NULL (checked); data per the contract.
     unsafe {
         with_handle(a, |a| {

@@ -53,7 +53,10 @@ pub unsafe extern "C" fn mp_cond_wait(c: *mut mp_cond, lock: *mut mp_lock, timeo
     unsafe {
         with_handle(c, |c| {
             with_handle(lock, |l| {
-                set_status_bool(c.wait(l, &Deadline::from_timeout_ms(timeout_ms)), "timed out waiting for a notification")
+                set_status_bool(
+                    c.wait(l, &Deadline::from_timeout_ms(timeout_ms)),
+                    "timed out waiting for a notification",
+                )
             })
         })
     }

@@ -82,7 +82,9 @@ pub unsafe extern "C" fn mp_event_is_set(e: *mut mp_event, out: *mut bool) -> mp
 pub unsafe extern "C" fn mp_event_wait(e: *mut mp_event, timeout_ms: i64) -> mp_status {
     // SAFETY: e is a live handle or NULL (checked).
     unsafe {
-        with_handle(e, |e| set_status_bool(Ok(e.wait(&Deadline::from_timeout_ms(timeout_ms))), "timed out waiting for the event"))
+        with_handle(e, |e| {
+            set_status_bool(Ok(e.wait(&Deadline::from_timeout_ms(timeout_ms))), "timed out waiting for the event")
+        })
     }
 }
 

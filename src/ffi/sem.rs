@@ -36,7 +36,9 @@ pub const MP_SEM_BOUNDED: u32 = 0x100;
 #[no_mangle]
 pub unsafe extern "C" fn mp_sem_open(name: *const c_char, value: u32, flags: u32, out: *mut *mut mp_sem) -> mp_status {
     // SAFETY: forwarded contract.
-    unsafe { open_named(name, flags, MP_SEM_BOUNDED, out, |n, o| Semaphore::open(n, value, flags & MP_SEM_BOUNDED != 0, o)) }
+    unsafe {
+        open_named(name, flags, MP_SEM_BOUNDED, out, |n, o| Semaphore::open(n, value, flags & MP_SEM_BOUNDED != 0, o))
+    }
 }
 
 /// Takes one unit, waiting at most `timeout_ms` (negative = forever).
@@ -50,7 +52,9 @@ pub unsafe extern "C" fn mp_sem_open(name: *const c_char, value: u32, flags: u32
 pub unsafe extern "C" fn mp_sem_acquire(s: *mut mp_sem, timeout_ms: i64) -> mp_status {
     // SAFETY: s is a live handle or NULL (checked).
     unsafe {
-        with_handle(s, |s| set_status_bool(s.acquire(&Deadline::from_timeout_ms(timeout_ms)), "timed out waiting for the semaphore"))
+        with_handle(s, |s| {
+            set_status_bool(s.acquire(&Deadline::from_timeout_ms(timeout_ms)), "timed out waiting for the semaphore")
+        })
     }
 }
 

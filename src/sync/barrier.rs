@@ -37,6 +37,10 @@ struct BarrierState {
 
 const BARRIER_LAYOUT: u32 = 1;
 
+// The layout documented in docs/PROTOCOL.md §5 (offsets from the state).
+const _: () = assert!(std::mem::offset_of!(BarrierState, generation) == 40);
+const _: () = assert!(std::mem::offset_of!(BarrierState, parties) == 56);
+
 /// A named barrier. Thread-safe.
 pub struct Barrier {
     seg: NamedSegment<BarrierState>,
@@ -48,13 +52,14 @@ impl Barrier {
     /// attaches only, to any count.
     pub fn open(name: &str, parties: u32, opts: &OpenOptions) -> Result<Barrier> {
         let opts = opts.attach_if(parties == 0, "a barrier needs at least 1 party")?;
-        let seg = NamedSegment::open(SegmentKind::Barrier, name, BARRIER_LAYOUT, 0, &opts, |st: *mut BarrierState, _| {
-            // SAFETY: the zeroed, unpublished state.
-            unsafe {
-                (*st).parties = parties;
-                RobustMutex::init(std::ptr::addr_of_mut!((*st).lock))
-            }
-        })?;
+        let seg =
+            NamedSegment::open(SegmentKind::Barrier, name, BARRIER_LAYOUT, 0, &opts, |st: *mut BarrierState, _| {
+                // SAFETY: the zeroed, unpublished state.
+                unsafe {
+                    (*st).parties = parties;
+                    RobustMutex::init(std::ptr::addr_of_mut!((*st).lock))
+                }
+            })?;
         let have = seg.state().parties;
         if have == 0 {
             return Err(Error::new(ErrorKind::Corrupt, format!("{name:?}: barrier with 0 parties")));

@@ -37,7 +37,6 @@ struct Slot {
     state: AtomicU32,
     /// The waiter's pid (for dead-waiter detection).
     pid: AtomicI32,
-    _pad: u32,
     /// Arrival order.
     ticket: AtomicU64,
 }
@@ -51,6 +50,10 @@ struct CondState {
 }
 
 const COND_LAYOUT: u32 = 1;
+
+// The layout documented in docs/PROTOCOL.md §5.
+const _: () = assert!(std::mem::size_of::<Slot>() == 16);
+const _: () = assert!(std::mem::offset_of!(CondState, slots) == 48);
 
 /// A named condition variable. Thread-safe.
 pub struct Condition {

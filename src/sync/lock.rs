@@ -75,7 +75,10 @@ impl LockWord {
                 Err(e) if e.kind() == ErrorKind::Invalid => {
                     // EDEADLK: confirmed, this thread holds it.
                     if !self.is_recursive() {
-                        return Err(Error::new(ErrorKind::Invalid, "this thread already holds the lock (not an RLock)"));
+                        return Err(Error::new(
+                            ErrorKind::Invalid,
+                            "this thread already holds the lock (not an RLock)",
+                        ));
                     }
                     let d = self.depth.load(Ordering::Relaxed);
                     if d == u32::MAX {

@@ -65,7 +65,8 @@ impl Semaphore {
             return Err(Error::new(ErrorKind::Corrupt, format!("{name:?}: bad semaphore header")));
         }
         if (st.bounded == 1) != bounded {
-            let (have, want) = if bounded { ("a Semaphore", "a BoundedSemaphore") } else { ("a BoundedSemaphore", "a Semaphore") };
+            let (have, want) =
+                if bounded { ("a Semaphore", "a BoundedSemaphore") } else { ("a BoundedSemaphore", "a Semaphore") };
             return Err(Error::new(ErrorKind::Type, format!("{name:?} is {have}, opened as {want}")));
         }
         Ok(Semaphore { seg })

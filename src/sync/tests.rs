@@ -256,3 +256,111 @@ fn names_are_validated_and_kinds_kept_apart() {
     Event::unlink(&n).unwrap();
     Lock::unlink(&n).unwrap();
 }
+
+/// Forks a child that runs `f` and then `_exit(0)`s (or is killed).
+/// Other test threads may hold process-local locks at the fork, so `f`
+/// must not allocate or open anything: it uses handles opened before.
+fn fork_child(f: impl FnOnce()) -> libc::pid_t {
+    // Settle the tid cache's one-time setup before forking.
+    current_tid();
+    // SAFETY: the child only runs `f` (see above) and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        f();
+        // SAFETY: leaving the child without running the harness's code.
+        unsafe { libc::_exit(0) };
+    }
+    pid
+}
+
+fn kill_and_reap(pid: libc::pid_t) {
+    // SAFETY: our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        let mut st = 0;
+        libc::waitpid(pid, &mut st, 0);
+    }
+}
+
+#[test]
+fn a_waiter_killed_in_a_condition_wait_does_not_eat_a_notification() {
+    let (ln, cn) = (name("dl"), name("dc"));
+    let l = Lock::open(&ln, false, &O).unwrap();
+    let c = Condition::open(&cn, &O).unwrap();
+    let pid = fork_child(|| {
+        l.acquire(&FOREVER).unwrap();
+        let _ = c.wait(&l, &FOREVER);
+    });
+    let t0 = Instant::now();
+    while c.waiters() < 1 {
+        assert!(t0.elapsed() < Duration::from_secs(10), "the child never waited");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    kill_and_reap(pid);
+    let live = {
+        let (ln, cn) = (ln.clone(), cn.clone());
+        std::thread::spawn(move || {
+            let l = Lock::open(&ln, false, &O).unwrap();
+            let c = Condition::open(&cn, &O).unwrap();
+            l.acquire(&FOREVER).unwrap();
+            let r = c.wait(&l, &ms(5000)).unwrap();
+            l.release().unwrap();
+            r
+        })
+    };
+    while c.waiters() < 2 {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    l.acquire(&FOREVER).unwrap();
+    assert_eq!(c.notify(1).unwrap(), 1, "the dead waiter is skipped, the live one woken");
+    l.release().unwrap();
+    assert!(live.join().unwrap(), "notified, not timed out");
+    assert_eq!(c.waiters(), 0, "the dead waiter's slot was freed");
+    Lock::unlink(&ln).unwrap();
+    Condition::unlink(&cn).unwrap();
+}
+
+#[test]
+fn a_lock_holder_killed_hands_over_with_owner_died() {
+    for recursive in [false, true] {
+        let n = name("kill");
+        let l = Lock::open(&n, recursive, &O).unwrap();
+        let r = pipe_pair();
+        let pid = fork_child(|| {
+            l.acquire(&FOREVER).unwrap();
+            if recursive {
+                l.acquire(&FOREVER).unwrap();
+            }
+            // SAFETY: tell the parent, then wait to be killed.
+            unsafe { libc::write(r[1], b"x".as_ptr().cast(), 1) };
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        });
+        let mut b = [0u8; 1];
+        // SAFETY: reading our pipe.
+        assert_eq!(unsafe { libc::read(r[0], b.as_mut_ptr().cast(), 1) }, 1);
+        assert_eq!(l.acquire(&Deadline::Now).unwrap(), None, "held by the child");
+        kill_and_reap(pid);
+        assert_eq!(l.acquire(&ms(5000)).unwrap(), Some(LockState::OwnerDied));
+        assert_eq!(l.owner_deaths(), 1);
+        l.release().unwrap();
+        assert_eq!(l.release().unwrap_err().kind(), ErrorKind::Permission, "depth reset to 1 on recovery");
+        assert_eq!(l.acquire(&Deadline::Now).unwrap(), Some(LockState::Clean));
+        l.release().unwrap();
+        // SAFETY: our descriptors.
+        unsafe {
+            libc::close(r[0]);
+            libc::close(r[1]);
+        }
+        Lock::unlink(&n).unwrap();
+    }
+}
+
+fn pipe_pair() -> [i32; 2] {
+    let mut p = [0i32; 2];
+    // SAFETY: a valid array of two ints.
+    assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
+    p
+}

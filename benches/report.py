@@ -162,11 +162,14 @@ def main():
         out.append("| " + " | ".join(r) + " |")
     out.append("")
     out.append("## Why the missed targets are missed\n")
-    out.append(f"- **Queue, one message per call** (target 10 M msg/s; batched calls reach it): the queue is a ring "
-               f"guarded by one robust process-shared mutex (what makes the SIGKILL guarantee provable). Each put "
-               f"or get moves the lock and state cache lines between the cores; on this VM a line costs over "
-               f"100 ns, and a single call needs several, so about 1 us per message. Batches pay that once per "
-               f"batch. A lock-free slot protocol with dead-owner repair could lower it; not done yet.")
+    single = mp["q_tput_single"]["msgs_per_s"]
+    out.append(f"- **Queue, one message per call** (target 10 M msg/s; batched calls reach it; this run "
+               f"{single / M:.1f} M): the queue is a ring guarded by one robust process-shared mutex (what makes "
+               f"the SIGKILL guarantee provable). Each put or get takes the lock and moves the lock and state "
+               f"cache lines between the cores; on this VM a line transfer costs over 100 ns and a call needs "
+               f"several. Waiters poll the lock with exponential backoff, so a producer or consumer keeps the "
+               f"lines for a run of calls (that took this from ~1.3 M to ~7 M); batches pay the transfers once "
+               f"per batch. A lock-free slot protocol with dead-owner repair could go further; not done.")
     out.append(f"- **q_latency with spinning** (target 1 us): the runs are bimodal on this VM: about 0.3 us when "
                f"the two processes run on vCPUs that share caches, about 2 us when they do not (the coherence "
                f"cost above, a put and a get per direction). The median depends on which placement the runs "

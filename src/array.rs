@@ -377,7 +377,9 @@ impl Array {
     }
 
     /// Adds `delta` to integer element `i` under the lock and returns the
-    /// new value (an atomic `a[i] += delta`).
+    /// new value (an atomic `a[i] += delta`). The new value must fit the
+    /// typecode and an i64 (the C ABI returns it as one): else
+    /// [`ErrorKind::Invalid`] and nothing is written.
     pub fn incr(&self, i: usize, delta: i64) -> Result<i128> {
         self.check_range(i, 1)?;
         if self.typecode.is_float() {
@@ -387,6 +389,9 @@ impl Array {
             let Number::Int(cur) = self.read_elem(i) else { unreachable!("integer typecode") };
             let next = cur + delta as i128;
             self.check_value(Number::Int(next))?;
+            if i64::try_from(next).is_err() {
+                return Err(Error::new(ErrorKind::Invalid, format!("incr result {next} does not fit an int64")));
+            }
             self.write_elem(i, Number::Int(next));
             Ok(next)
         })

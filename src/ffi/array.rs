@@ -273,7 +273,8 @@ pub unsafe extern "C" fn mp_array_incr(a: *mut mp_array, index: usize, delta: i6
         with_handle(a, |a| match a.incr(index, delta) {
             Ok(v) => {
                 if !out_new.is_null() {
-                    *out_new = v.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+                    // In range: Array::incr refuses results beyond i64.
+                    *out_new = v as i64;
                 }
                 super::status::MP_OK
             }

@@ -1,20 +1,24 @@
 //! `Condition`: named, process-shared, used with a [`Lock`].
 //!
 //! Not a pthread condition variable (glibc's is not robust, DESIGN §3).
-//! Each waiter takes a slot in a fixed table inside the segment, records
-//! its pid and an arrival ticket, releases the lock and sleeps on the
-//! slot's own state word. `notify(n)` marks the `n` oldest waiting slots
-//! notified and wakes exactly those, which gives Python's semantics:
-//! notify wakes waiters that were waiting at the time, oldest first, and no
-//! more than asked (no spurious wake-ups).
+//! Each waiter takes a slot in a fixed table inside the segment, with an
+//! arrival ticket, releases the lock and sleeps on the slot's own state
+//! word. `notify(n)` marks the `n` oldest waiting slots notified and wakes
+//! exactly those, which gives Python's semantics: notify wakes waiters that
+//! were waiting at the time, oldest first, and no more than asked (no
+//! spurious wake-ups).
+//!
+//! **Dead waiters.** While it waits, a waiter holds its slot's `alive`
+//! robust mutex. When its thread dies (SIGKILL included) the kernel marks
+//! that mutex owner-dead at once, even before the process is reaped, so
+//! a notifier's trylock tells a live waiter (busy) from a dead one
+//! (`EOWNERDEAD`): dead slots are freed and skipped instead of swallowing
+//! the notification, and a full table is swept the same way.
 //!
 //! The table is guarded by an internal robust mutex, so the condition stays
-//! consistent even if callers misuse the lock. A waiter killed while
-//! waiting leaves its slot marked waiting; notify checks a chosen slot's
-//! pid and frees the slots of dead processes instead of spending the
-//! notification on them, and a full table is swept the same way.
-//! Slot state changes are CAS operations, so a timing-out waiter and a
-//! notifier racing for the same slot agree on the outcome.
+//! consistent even if callers misuse their lock. Slot state changes are CAS
+//! operations, so a timing-out waiter and a notifier racing for the same
+//! slot agree on the outcome.
 
 use super::futex::{futex_wait, futex_wake, Deadline};
 use super::lock::Lock;
@@ -22,9 +26,9 @@ use super::named::{NamedSegment, OpenOptions};
 use super::robust_mutex::{LockState, RobustMutex};
 use crate::error::{Error, ErrorKind, Result};
 use crate::shm::{self, SegmentKind};
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-/// How many processes/threads may wait on one condition at once.
+/// How many threads may wait on one condition at once.
 pub const COND_MAX_WAITERS: usize = 256;
 
 const FREE: u32 = 0;
@@ -35,15 +39,16 @@ const NOTIFIED: u32 = 2;
 struct Slot {
     /// FREE, WAITING or NOTIFIED; the waiter's futex word.
     state: AtomicU32,
-    /// The waiter's pid (for dead-waiter detection).
-    pid: AtomicI32,
+    _reserved: u32,
     /// Arrival order.
     ticket: AtomicU64,
+    /// Held by the waiter while its slot is WAITING (see the module doc).
+    alive: RobustMutex,
 }
 
 #[repr(C)]
 struct CondState {
-    /// Guards `next_ticket` and slot allocation/notification.
+    /// Guards `next_ticket`, slot claims and notifications.
     table_lock: RobustMutex,
     next_ticket: AtomicU64,
     slots: [Slot; COND_MAX_WAITERS],
@@ -52,18 +57,20 @@ struct CondState {
 const COND_LAYOUT: u32 = 1;
 
 // The layout documented in docs/PROTOCOL.md §5.
-const _: () = assert!(std::mem::size_of::<Slot>() == 16);
+const _: () = assert!(std::mem::size_of::<Slot>() == 56);
 const _: () = assert!(std::mem::offset_of!(CondState, slots) == 48);
+
+/// What a notifier learns about a WAITING slot's owner.
+enum Waiter {
+    /// Asleep or about to sleep (or just leaving on a timeout).
+    Live,
+    /// Its thread died; the slot has been freed.
+    Dead,
+}
 
 /// A named condition variable. Thread-safe.
 pub struct Condition {
     seg: NamedSegment<CondState>,
-}
-
-/// Whether process `pid` no longer exists.
-fn is_dead(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks for existence and permission.
-    unsafe { libc::kill(pid, 0) != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) }
 }
 
 impl Condition {
@@ -71,7 +78,13 @@ impl Condition {
     pub fn open(name: &str, opts: &OpenOptions) -> Result<Condition> {
         let seg = NamedSegment::open(SegmentKind::Condition, name, COND_LAYOUT, 0, opts, |st: *mut CondState, _| {
             // SAFETY: the zeroed, unpublished state.
-            unsafe { RobustMutex::init(std::ptr::addr_of_mut!((*st).table_lock)) }
+            unsafe {
+                RobustMutex::init(std::ptr::addr_of_mut!((*st).table_lock))?;
+                for i in 0..COND_MAX_WAITERS {
+                    RobustMutex::init(std::ptr::addr_of_mut!((*st).slots[i].alive))?;
+                }
+            }
+            Ok(())
         })?;
         Ok(Condition { seg })
     }
@@ -85,9 +98,9 @@ impl Condition {
         self.seg.state()
     }
 
-    /// Runs `f` under the table lock (repairing nothing on owner death:
-    /// every table update is a single CAS or a ticket bump, consistent at
-    /// any instant).
+    /// Runs `f` under the table lock. Nothing to repair on owner death:
+    /// every table update is a single CAS or store, consistent at any
+    /// instant.
     fn with_table<R>(&self, f: impl FnOnce(&CondState) -> R) -> Result<R> {
         let st = self.st();
         let (guard, state) = st.table_lock.lock()?;
@@ -95,6 +108,29 @@ impl Condition {
             guard.mark_consistent();
         }
         Ok(f(st))
+    }
+
+    /// Probes a WAITING slot's owner. Under the table lock.
+    fn probe(s: &Slot) -> Waiter {
+        match s.alive.try_acquire() {
+            // Held: the waiter is there.
+            Ok(None) => Waiter::Live,
+            Ok(Some(LockState::OwnerDied)) => {
+                s.alive.mark_consistent();
+                let _ = s.alive.release();
+                // Release: the slot is reusable.
+                let _ = s.state.compare_exchange(WAITING, FREE, Ordering::AcqRel, Ordering::Relaxed);
+                Waiter::Dead
+            }
+            // Free: the waiter released it on its way out (a timeout
+            // racing with us); it is alive and will see the outcome.
+            Ok(Some(LockState::Clean)) => {
+                let _ = s.alive.release();
+                Waiter::Live
+            }
+            // Unrecoverable or unexpected: count it as live, harmless.
+            Err(_) => Waiter::Live,
+        }
     }
 
     /// Releases `lock` (which this thread must hold, at any RLock depth),
@@ -107,57 +143,67 @@ impl Condition {
         if !word.held_by_me() {
             return Err(Error::new(ErrorKind::Permission, "wait on a condition without holding its lock"));
         }
-        // SAFETY: getpid has no preconditions.
-        let pid = unsafe { libc::getpid() };
         let slot = self.with_table(|st| {
-            let mut pick = st.slots.iter().position(|s| s.state.load(Ordering::Relaxed) == FREE);
+            let free = |st: &CondState| st.slots.iter().position(|s| s.state.load(Ordering::Relaxed) == FREE);
+            let mut pick = free(st);
             if pick.is_none() {
-                // Sweep the slots of dead waiters.
                 for s in &st.slots {
-                    if s.state.load(Ordering::Relaxed) == WAITING && is_dead(s.pid.load(Ordering::Relaxed)) {
-                        let _ = s.state.compare_exchange(WAITING, FREE, Ordering::AcqRel, Ordering::Relaxed);
+                    if s.state.load(Ordering::Relaxed) == WAITING {
+                        Self::probe(s);
                     }
                 }
-                pick = st.slots.iter().position(|s| s.state.load(Ordering::Relaxed) == FREE);
+                pick = free(st);
             }
             let i = pick?;
             let s = &st.slots[i];
-            // Relaxed: pid, ticket and next_ticket are read and written
-            // under the table lock only.
-            s.pid.store(pid, Ordering::Relaxed);
+            // A FREE slot's `alive` is unlocked (waiters unlock it before
+            // freeing; probes run under this table lock).
+            match s.alive.try_acquire() {
+                Ok(Some(LockState::OwnerDied)) => s.alive.mark_consistent(),
+                Ok(Some(LockState::Clean)) => {}
+                _ => return None,
+            }
+            // Relaxed: ticket and next_ticket are only used under the
+            // table lock.
             s.ticket.store(st.next_ticket.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
-            // Release: pid and ticket are visible to a notifier that sees
-            // WAITING (it reads them under the table lock anyway).
             s.state.store(WAITING, Ordering::Release);
             Some(i)
         })?;
         let Some(i) = slot else {
             return Err(Error::new(ErrorKind::Full, format!("more than {COND_MAX_WAITERS} waiters on one condition")));
         };
+        let s = &self.st().slots[i];
+        let leave = |s: &Slot| {
+            // Unlock `alive` before freeing the slot (see the claim above).
+            let _ = s.alive.release();
+            s.state.store(FREE, Ordering::Release);
+        };
         let depth = match word.release_fully() {
             Ok(d) => d,
             Err(e) => {
-                self.st().slots[i].state.store(FREE, Ordering::Release);
+                leave(s);
                 return Err(e);
             }
         };
-        let s = &self.st().slots[i];
         let notified = loop {
             // Acquire: pairs with the notifier's CAS.
             if s.state.load(Ordering::Acquire) == NOTIFIED {
-                s.state.store(FREE, Ordering::Release);
+                leave(s);
                 break true;
             }
             match deadline.next_sleep() {
                 Some(sleep) => futex_wait(&s.state, WAITING, sleep),
-                None => match s.state.compare_exchange(WAITING, FREE, Ordering::AcqRel, Ordering::Acquire) {
-                    Ok(_) => break false,
-                    // Notified while timing out: take the notification.
-                    Err(_) => {
-                        s.state.store(FREE, Ordering::Release);
-                        break true;
+                None => {
+                    let _ = s.alive.release();
+                    match s.state.compare_exchange(WAITING, FREE, Ordering::AcqRel, Ordering::Acquire) {
+                        Ok(_) => break false,
+                        // Notified while timing out: take the notification.
+                        Err(_) => {
+                            s.state.store(FREE, Ordering::Release);
+                            break true;
+                        }
                     }
-                },
+                }
             }
         };
         match word.reacquire(depth)? {
@@ -187,8 +233,7 @@ impl Condition {
                     break;
                 }
                 let s = &st.slots[i];
-                if is_dead(s.pid.load(Ordering::Relaxed)) {
-                    let _ = s.state.compare_exchange(WAITING, FREE, Ordering::AcqRel, Ordering::Relaxed);
+                if let Waiter::Dead = Self::probe(s) {
                     continue;
                 }
                 // AcqRel: a waiter timing out races with us; one CAS wins.
@@ -209,8 +254,8 @@ impl Condition {
         self.notify(usize::MAX)
     }
 
-    /// How many threads wait now (a snapshot, dead waiters included until
-    /// the next notify sweeps them).
+    /// How many threads wait now (a snapshot; a dead waiter counts until a
+    /// notify or a full table frees its slot).
     pub fn waiters(&self) -> usize {
         self.st().slots.iter().filter(|s| s.state.load(Ordering::Relaxed) == WAITING).count()
     }

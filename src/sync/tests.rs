@@ -231,8 +231,10 @@ fn barrier_indices_timeouts_abort_reset() {
     assert_eq!(Barrier::open(&name("zero"), 0, &O).err().unwrap().kind(), ErrorKind::NotFound);
     let create = OpenOptions { open_mode: OpenMode::CreateOnly, mode: 0 };
     assert_eq!(Barrier::open(&name("zero"), 0, &create).err().unwrap().kind(), ErrorKind::Invalid);
-    let one = Barrier::open(&name("one"), 1, &O).unwrap();
+    let one_name = name("one");
+    let one = Barrier::open(&one_name, 1, &O).unwrap();
     assert_eq!(one.wait(&Deadline::Now).unwrap(), 0, "a single party never waits");
+    Barrier::unlink(&one_name).unwrap();
     Barrier::unlink(&n).unwrap();
 }
 
@@ -297,7 +299,13 @@ fn a_waiter_killed_in_a_condition_wait_does_not_eat_a_notification() {
         assert!(t0.elapsed() < Duration::from_secs(10), "the child never waited");
         std::thread::sleep(Duration::from_millis(2));
     }
-    kill_and_reap(pid);
+    // Killed but not reaped yet (a zombie): it must count as dead already.
+    // SAFETY: our own child; WNOWAIT waits for its death without reaping.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        assert_eq!(libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT), 0);
+    }
     let live = {
         let (ln, cn) = (ln.clone(), cn.clone());
         std::thread::spawn(move || {
@@ -317,6 +325,7 @@ fn a_waiter_killed_in_a_condition_wait_does_not_eat_a_notification() {
     l.release().unwrap();
     assert!(live.join().unwrap(), "notified, not timed out");
     assert_eq!(c.waiters(), 0, "the dead waiter's slot was freed");
+    kill_and_reap(pid);
     Lock::unlink(&ln).unwrap();
     Condition::unlink(&cn).unwrap();
 }

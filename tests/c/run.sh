@@ -5,10 +5,12 @@
 #
 # 1. every tests/c/test_*.c, built with -Wall -Wextra -Werror -std=c11 into
 #    build/c/ and run;
-# 2. test_queue_api.c again with -fsanitize=address,undefined (leak
-#    detection on, any UBSan report fatal);
-# 3. test_queue_api under valgrind (definite leaks and memory errors are
-#    fatal), if valgrind is installed.
+# 2. test_queue_api.c and test_sync.c again with
+#    -fsanitize=address,undefined (leak detection on, any UBSan report
+#    fatal);
+# 3. test_queue_api and test_sync under valgrind (definite leaks and memory
+#    errors are fatal; test_sync's forked children run under it too), if
+#    valgrind is installed.
 # Runs everything, then exits non-zero if anything failed.
 set -euo pipefail
 
@@ -64,21 +66,28 @@ for src in tests/c/test_*.c; do
     [[ -x "$OUT/$t" ]] && step "$t" "$OUT/$t"
 done
 
+# The tests also run under the sanitizers and valgrind.
+CHECKED_TESTS=(test_queue_api test_sync)
+
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
-rm -f "$OUT/test_queue_api.asan"
-step "build test_queue_api.asan" gcc "${CFLAGS[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer \
-    -fno-sanitize-recover=undefined tests/c/test_queue_api.c "${LDFLAGS[@]}" -o "$OUT/test_queue_api.asan"
-if [[ -x "$OUT/test_queue_api.asan" ]]; then
-    step "test_queue_api (asan+ubsan)" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$OUT/test_queue_api.asan"
-fi
+for t in "${CHECKED_TESTS[@]}"; do
+    rm -f "$OUT/$t.asan"
+    step "build $t.asan" gcc "${CFLAGS[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer \
+        -fno-sanitize-recover=undefined "tests/c/$t.c" "${LDFLAGS[@]}" -o "$OUT/$t.asan"
+    if [[ -x "$OUT/$t.asan" ]]; then
+        step "$t (asan+ubsan)" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$OUT/$t.asan"
+    fi
+done
 
 echo "== valgrind"
 if command -v valgrind >/dev/null 2>&1; then
-    if [[ -x "$OUT/test_queue_api" ]]; then
-        step "test_queue_api (valgrind)" valgrind -q --error-exitcode=9 --leak-check=full \
-            --errors-for-leak-kinds=definite "$OUT/test_queue_api"
-    fi
+    for t in "${CHECKED_TESTS[@]}"; do
+        if [[ -x "$OUT/$t" ]]; then
+            step "$t (valgrind)" valgrind -q --error-exitcode=9 --leak-check=full \
+                --errors-for-leak-kinds=definite "$OUT/$t"
+        fi
+    done
 else
     echo "valgrind not installed: skipping the valgrind run"
 fi

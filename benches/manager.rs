@@ -14,7 +14,7 @@
 //! Clients connect before the clock starts; it stops when the last exits.
 
 mod common;
-use common::median;
+use common::{median, pipe_fds, signal, wait_byte};
 
 use ciborium::Value;
 use mpipc::ffi::bytes::{mp_buf, mp_buf_free};
@@ -94,26 +94,6 @@ fn client_work(m: *mut mp_mgr, id: usize, n: usize, batch: usize) {
             }
         }
     }
-}
-
-/// Reads one byte from `fd` (a start signal).
-fn wait_byte(fd: i32) {
-    let mut b = [0u8; 1];
-    // SAFETY: reading into a local buffer from our pipe.
-    assert_eq!(unsafe { libc::read(fd, b.as_mut_ptr().cast(), 1) }, 1);
-}
-
-/// Writes `n` signal bytes to `fd`.
-fn signal(fd: i32, n: usize) {
-    // SAFETY: writing from a local buffer to our pipe.
-    assert_eq!(unsafe { libc::write(fd, vec![1u8; n].as_ptr().cast(), n) }, n as isize);
-}
-
-fn pipe_fds() -> [i32; 2] {
-    let mut p = [0i32; 2];
-    // SAFETY: a pipe for signalling between the processes.
-    assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
-    p
 }
 
 /// Forks `clients` processes first (no thread exists yet), then starts the

@@ -16,33 +16,16 @@
 //! - rlock_uncontended: the same on an RLock.
 
 mod common;
-use common::median;
+use common::{median, pipe_fds, signal, wait_byte};
 
 use mpipc::ffi::array::*;
 use mpipc::ffi::lock::*;
 use mpipc::ffi::status::MP_OK;
+use mpipc::ffi::MP_OPEN_CREATE_ONLY;
 use std::ffi::CString;
 use std::time::Instant;
 
 const PROCS: usize = 2;
-
-fn wait_byte(fd: i32) {
-    let mut b = [0u8; 1];
-    // SAFETY: reading into a local buffer from our pipe.
-    assert_eq!(unsafe { libc::read(fd, b.as_mut_ptr().cast(), 1) }, 1);
-}
-
-fn signal(fd: i32, n: usize) {
-    // SAFETY: writing from a local buffer to our pipe.
-    assert_eq!(unsafe { libc::write(fd, vec![1u8; n].as_ptr().cast(), n) }, n as isize);
-}
-
-fn pipe_fds() -> [i32; 2] {
-    let mut p = [0i32; 2];
-    // SAFETY: a pipe for signalling between the processes.
-    assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
-    p
-}
 
 /// `PROCS` processes each run `n` increments of one shared counter, by
 /// the explicit lock/ptr/unlock sequence or by `mp_array_incr`. Returns
@@ -128,8 +111,6 @@ fn lock_pair(tag: &str, rounds: usize, recursive: bool) -> f64 {
         ns
     }
 }
-
-use mpipc::ffi::MP_OPEN_CREATE_ONLY;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -32,3 +32,27 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
 }
+
+/// Reads one byte from `fd` (a start signal between forked processes).
+#[allow(dead_code)] // not every bench forks
+pub fn wait_byte(fd: i32) {
+    let mut b = [0u8; 1];
+    // SAFETY: reading into a local buffer from our pipe.
+    assert_eq!(unsafe { libc::read(fd, b.as_mut_ptr().cast(), 1) }, 1);
+}
+
+/// Writes `n` signal bytes to `fd`.
+#[allow(dead_code)]
+pub fn signal(fd: i32, n: usize) {
+    // SAFETY: writing from a local buffer to our pipe.
+    assert_eq!(unsafe { libc::write(fd, vec![1u8; n].as_ptr().cast(), n) }, n as isize);
+}
+
+/// A pipe for signalling between forked processes.
+#[allow(dead_code)]
+pub fn pipe_fds() -> [i32; 2] {
+    let mut p = [0i32; 2];
+    // SAFETY: a valid array of two ints.
+    assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
+    p
+}

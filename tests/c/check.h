@@ -44,6 +44,8 @@
  * Time and the end of the run:
  *   now_ms()               CLOCK_MONOTONIC in milliseconds
  *   sleep_ms(ms)           sleeps `ms` milliseconds, resuming after signals
+ *   wait_asleep(pid)       waits (best effort, at most 5 s) until child `pid`
+ *                          sleeps in the kernel, e.g. blocked in a futex wait
  *   check_summary(test,t0) prints "<test>: mpipc <version>, <ms since t0> ms"
  *                          and "N passed, 0 failed" on stdout and returns 0;
  *                          or, after a failed CHECK_REGRESSION, "N passed,
@@ -256,6 +258,35 @@ static inline double now_ms(void) {
 static inline void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+/* Linux: waits until `pid` is asleep (state S in /proc/<pid>/stat) three
+ * times in a row, 20 ms apart: blocked in its futex wait rather than about
+ * to call it. Best effort: gives up after 5 s; without /proc sleeps 200 ms. */
+static inline void wait_asleep(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    double deadline = now_ms() + 5000.0;
+    int asleep_in_a_row = 0;
+    while (now_ms() < deadline) {
+        FILE *f = fopen(path, "r");
+        if (f == NULL) {
+            sleep_ms(200);
+            return;
+        }
+        char line[1024];
+        size_t n = fread(line, 1, sizeof line - 1, f);
+        fclose(f);
+        line[n] = '\0';
+        char *rp = strrchr(line, ')');
+        if (rp != NULL && rp[1] == ' ' && rp[2] == 'S') {
+            if (++asleep_in_a_row >= 3)
+                return;
+        } else {
+            asleep_in_a_row = 0;
+        }
+        sleep_ms(20);
     }
 }
 

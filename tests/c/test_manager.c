@@ -542,27 +542,11 @@ static void sleep_until(double t) {
         sleep_ms(ms);
 }
 
-/* Linux: waits (at most 5 s) until `pid` has been asleep a few times in a
- * row (state S in /proc/<pid>/stat): blocked in the call, not about to
- * make it. Best effort, on top of a fixed pause. */
-static void wait_asleep(pid_t pid) {
+/* A client blocked in a manager call sleeps in its socket read: a fixed
+ * pause, then check.h's wait_asleep(). */
+static void wait_blocked(pid_t pid) {
     sleep_ms(100);
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    double deadline = now_ms() + 5000.0;
-    int in_a_row = 0;
-    while (now_ms() < deadline && in_a_row < 5) {
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            return;
-        char buf[512];
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        const char *rp = strrchr(buf, ')');
-        in_a_row = (rp != NULL && rp[1] == ' ' && rp[2] == 'S') ? in_a_row + 1 : 0;
-        sleep_ms(20);
-    }
+    wait_asleep(pid);
 }
 
 /* The exit code a child uses to report an unexpected mp_status. */
@@ -684,7 +668,7 @@ static void test_standalone(void) {
     struct blocked_arg ba = {sa.addr, NULL, 0, sync[1], "event", "never-set"};
     pid_t blocked = spawn(blocked_call_main, &ba);
     CHECK(read_byte(sync[0], T_MS) == 'b');
-    wait_asleep(blocked);
+    wait_blocked(blocked);
     CHECK(running(blocked));
 
     /* SIGTERM: exit 0, in bounded time, despite the blocked call */
@@ -929,7 +913,7 @@ static void test_processes(void) {
     CHECK(is_bool(res(), 0));
     pid_t waiter = spawn(waiter_main, &la);
     CHECK(read_byte(sync[0], T_MS) == 'W');
-    wait_asleep(waiter);
+    wait_blocked(waiter);
     CHECK(running(waiter) && running(holder));
     double tk = now_ms();
     CHECK(kill(holder, SIGKILL) == 0);
@@ -946,7 +930,7 @@ static void test_processes(void) {
     /* (c) a child blocked in event wait, released by our set */
     pid_t ew = spawn(event_waiter_main, &la);
     CHECK(read_byte(sync[0], T_MS) == 'r');
-    wait_asleep(ew);
+    wait_blocked(ew);
     CHECK(running(ew));
     CHECK_OK(callf(m, "event", "E", "is_set", "[0"));
     CHECK(is_bool(res(), 0));

@@ -45,35 +45,6 @@
 /* spawn(), wait_child(), CHECK_CHILD, CHILD_REQUIRE and kill_kids() (our
  * g_check_on_fail) are in check.h. */
 
-/* Linux: waits until `pid` is asleep (state S in /proc/<pid>/stat), i.e.
- * blocked in the futex wait rather than about to call. Best effort: gives
- * up after 5 s, and without /proc just sleeps 200 ms. */
-static void wait_asleep(pid_t pid) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    double deadline = now_ms() + 5000.0;
-    int asleep_in_a_row = 0;
-    while (now_ms() < deadline) {
-        FILE *f = fopen(path, "r");
-        if (f == NULL) {
-            sleep_ms(200);
-            return;
-        }
-        char line[1024];
-        size_t n = fread(line, 1, sizeof line - 1, f);
-        fclose(f);
-        line[n] = '\0';
-        char *rp = strrchr(line, ')');
-        if (rp != NULL && rp[1] == ' ' && rp[2] == 'S') {
-            if (++asleep_in_a_row >= 3) /* stays asleep: in the futex wait */
-                return;
-        } else {
-            asleep_in_a_row = 0;
-        }
-        sleep_ms(20);
-    }
-}
-
 /* Shared (MAP_SHARED | MAP_ANONYMOUS) flags and counters, inherited by fork. */
 struct shared {
     atomic_int ready[8];

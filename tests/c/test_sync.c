@@ -249,35 +249,6 @@ static void wait_go(void) {
         sleep_ms(1);
 }
 
-/* Linux: waits until `pid` is asleep (state S in /proc/<pid>/stat) three
- * times in a row, 20 ms apart: blocked in its futex wait rather than about
- * to call it. Best effort: gives up after 5 s; without /proc sleeps 200 ms. */
-static void wait_asleep(pid_t pid) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    double deadline = now_ms() + 5000.0;
-    int asleep_in_a_row = 0;
-    while (now_ms() < deadline) {
-        FILE *f = fopen(path, "r");
-        if (f == NULL) {
-            sleep_ms(200);
-            return;
-        }
-        char line[1024];
-        size_t n = fread(line, 1, sizeof line - 1, f);
-        fclose(f);
-        line[n] = '\0';
-        char *rp = strrchr(line, ')');
-        if (rp != NULL && rp[1] == ' ' && rp[2] == 'S') {
-            if (++asleep_in_a_row >= 3)
-                return;
-        } else {
-            asleep_in_a_row = 0;
-        }
-        sleep_ms(20);
-    }
-}
-
 /* Whether child `pid` has not ended yet (it is not reaped). */
 static int still_running(pid_t pid) {
     int st = 0;

@@ -5,12 +5,12 @@
 
 CARGO ?= cargo
 
-.PHONY: demo test deps build build-release header check-format lint rust-tests c-tests bench-smoke bench torture clean
+.PHONY: demo test deps build build-release header check-format lint rust-tests c-tests go-tests bench-smoke bench torture clean
 
 demo: deps build-release
 	bash examples/c/queue_demo/run.sh target/release
 
-test: deps check-format lint rust-tests c-tests bench-smoke
+test: deps check-format lint rust-tests c-tests go-tests bench-smoke
 	@echo "make test: all suites passed"
 
 # Tools the build needs beyond Cargo.lock: a C compiler, Python 3 and
@@ -44,9 +44,17 @@ rust-tests:
 c-tests: build
 	bash tests/c/run.sh target/debug
 
+# The Go binding (bindings/go, cgo over target/release/libmpipc.so) and its
+# examples: gofmt, vet, tests plain and with the race detector, and every
+# example run once (each checks its own result).
+go-tests: build-release
+	test -z "$$(gofmt -l bindings/go examples/go)"
+	cd bindings/go && go vet ./... && go test -count=1 ./... && go test -race -count=1 ./...
+	cd examples/go && go vet ./... && go build ./... && for e in producer_consumer shared_counter shared_array; do go run ./$$e || exit 1; done
+
 # The benchmarks in their quick form: they must keep working, the figures
 # of a smoke run mean nothing.
-bench-smoke:
+bench-smoke: build-release
 	bash benches/run.sh --quick --out /dev/null
 
 # The real benchmark: mpipc and Python's multiprocessing side by side,

@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""Turns the two benchmark JSON files into BENCHMARKS.md (on stdout).
+"""Turns the benchmark JSON files into BENCHMARKS.md (on stdout).
 
-usage: report.py MPIPC_QUEUE PYTHON_QUEUE MPIPC_PIPE PYTHON_PIPE MPIPC_MGR PYTHON_MGR MPIPC_SYNC PYTHON_SYNC COMMAND
-(each a JSON file written by the benchmark of that name)
+usage: report.py DIR COMMAND
+
+DIR holds the JSON objects benches/run.sh collected: mpipc.json,
+python.json (queue), mpipc_pipe.json, python_pipe.json, mpipc_mgr.json,
+python_mgr.json, mpipc_sync.json, python_sync.json, and, when the bindings
+were measured, go_qtput_struct.json and go_qtput_any.json.
 """
 import datetime
 import json
@@ -31,15 +35,21 @@ def git_rev():
 
 
 def main():
-    mp = json.load(open(sys.argv[1]))
-    py = json.load(open(sys.argv[2]))
-    mpp = json.load(open(sys.argv[3]))
-    pyp = json.load(open(sys.argv[4]))
-    mpm = json.load(open(sys.argv[5]))
-    pym = json.load(open(sys.argv[6]))
-    mps = json.load(open(sys.argv[7]))
-    pys = json.load(open(sys.argv[8]))
-    command = sys.argv[9]
+    d = sys.argv[1]
+
+    def load(name, required=True):
+        path = os.path.join(d, name)
+        if not required and not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return json.load(f)
+
+    mp, py = load("mpipc.json"), load("python.json")
+    mpp, pyp = load("mpipc_pipe.json"), load("python_pipe.json")
+    mpm, pym = load("mpipc_mgr.json"), load("python_mgr.json")
+    mps, pys = load("mpipc_sync.json"), load("python_sync.json")
+    go_struct, go_any = load("go_qtput_struct.json", False), load("go_qtput_any.json", False)
+    command = sys.argv[2]
     M = 1e6
     rows = []
 
@@ -161,6 +171,24 @@ def main():
     for r in srow:
         out.append("| " + " | ".join(r) + " |")
     out.append("")
+    if go_struct and go_any:
+        out.append("## Go binding\n")
+        out.append("`go run ./bench/qtput` in bindings/go (bindings/go/bench/qtput: a Go producer process and a Go "
+                   "consumer process over one named queue; the producer CBOR-encodes the small object "
+                   "`{\"id\": i, \"name\": \"item-<i>\", \"vals\": [1.5, 2.5, 3.5]}` for every message, the "
+                   "consumer decodes it into a struct, or into `any` (`map[any]any`) with `-decode any`), beside "
+                   "Python's `multiprocessing.Queue` with the same object from the queue table above.\n")
+        out.append("| workload | Go -> Go | Python multiprocessing | ratio | target | met | runs |")
+        out.append("|---|---|---|---|---|---|---|")
+        base = py["q_tput"]["msgs_per_s"]
+        for res, dec in ((go_struct, "struct"), (go_any, "any")):
+            for key, how in (("go_q_tput_single", "one Put / Get per message"),
+                             ("go_q_tput_batch", f"PutMany / GetMany, {res['go_q_tput_batch']['batch']} per call")):
+                ours = res[key]["msgs_per_s"]
+                out.append(f"| q_tput small object, {how}, decoded into {dec} | {ours / M:.2f} M msg/s | "
+                           f"{base / M:.3f} M msg/s | {ours / base:.0f}x | >= 1 M msg/s | "
+                           f"{'yes' if ours >= M else 'no'} | " + ", ".join(f"{r / M:.2f}" for r in res[key]["runs"]) + " |")
+        out.append("")
     out.append("## Why the missed targets are missed\n")
     single = mp["q_tput_single"]["msgs_per_s"]
     out.append(f"- **Queue, one message per call** (target 10 M msg/s; batched calls reach it; this run "

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs mpipc's queue, pipe, manager and array/lock benchmarks and Python's
-# multiprocessing.Queue, Pipe, Manager, Array and Lock baselines in one invocation and writes the comparison (default: BENCHMARKS.md).
+# Runs mpipc's queue, pipe, manager and array/lock benchmarks, the bindings'
+# queue benchmarks, and Python's multiprocessing.Queue, Pipe, Manager, Array
+# and Lock baselines in one invocation and writes the comparison (default: BENCHMARKS.md).
 #
 #   benches/run.sh [--quick] [--out FILE]
 #
@@ -35,9 +36,10 @@ echo "== mpipc arrays and locks (cargo bench --bench sync -- ${quick[*]})" >&2
 cargo bench --locked --bench sync -- "${quick[@]}" > "$tmp/mpipc_sync.json"
 echo "== Python multiprocessing Array and Lock (python3 benches/python/mp_sync_bench.py ${quick[*]})" >&2
 python3 benches/python/mp_sync_bench.py "${quick[@]}" > "$tmp/python_sync.json"
-python3 benches/report.py "$tmp/mpipc.json" "$tmp/python.json" "$tmp/mpipc_pipe.json" "$tmp/python_pipe.json" \
-    "$tmp/mpipc_mgr.json" "$tmp/python_mgr.json" "$tmp/mpipc_sync.json" "$tmp/python_sync.json" \
-    "benches/run.sh ${quick[*]}" > "$tmp/report.md"
+echo "== Go binding (go run ./bench/qtput ${quick[*]}, into a struct and into any)" >&2
+(cd bindings/go && go run ./bench/qtput "${quick[@]/--quick/-quick}") > "$tmp/go_qtput_struct.json"
+(cd bindings/go && go run ./bench/qtput -decode any "${quick[@]/--quick/-quick}") > "$tmp/go_qtput_any.json"
+python3 benches/report.py "$tmp" "benches/run.sh ${quick[*]}" > "$tmp/report.md"
 if [[ $out == /dev/null ]]; then
     echo "benches/run.sh: smoke run OK" >&2
 else

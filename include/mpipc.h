@@ -432,8 +432,10 @@ mp_status mp_array_unlock(struct mp_array *a);
 // # Returns
 // `MP_OK`; `MP_E_INDEX`; `MP_E_TYPE` (a float array: use
 // `mp_array_get_f64`); `MP_E_INVAL` (a `Q`/`L` value above INT64_MAX: use
-// `mp_array_get_u64`); `MP_E_OWNER_DEAD` (read, after taking the lock from
-// a dead holder).
+// `mp_array_get_u64`); `MP_E_OWNER_DEAD`: read (`*out` is written), after
+// taking the lock from a holder that died holding it. Every accessor below
+// that takes the lock reports a dead holder the same way, after doing its
+// work.
 //
 // # Safety
 // `a` live; `out` writable.

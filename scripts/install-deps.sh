@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the build and tests need beyond Rust's Cargo.lock, if it is
 # missing: a C compiler (gcc), Python 3 (benchmark baseline), valgrind (C
-# tests). Rust itself (cargo, rustfmt, clippy) must be on PATH.
+# tests), Go >= 1.24 (the Go binding; golang-go from Debian if absent).
+# Rust itself (cargo, rustfmt, clippy) must be on PATH. Go modules come from
+# the Go module proxy, pinned by bindings/go/go.sum.
 set -euo pipefail
 missing=()
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v python3 >/dev/null || missing+=(python3)
 command -v valgrind >/dev/null || missing+=(valgrind)
 command -v make >/dev/null || missing+=(make)
+command -v go >/dev/null || missing+=(golang-go)
 if ! command -v cargo >/dev/null; then
     echo "install-deps: cargo not found; install Rust (rustup) first" >&2
     exit 1
@@ -24,3 +27,10 @@ for c in rustfmt clippy; do
         rustup component add "$c"
     fi
 done
+if command -v go >/dev/null; then
+    v=$(go env GOVERSION | sed 's/^go//')
+    if [[ $(printf '%s\n1.24\n' "$v" | sort -V | head -1) != 1.24 ]]; then
+        echo "install-deps: Go $v is older than 1.24 (bindings/go needs 1.24)" >&2
+        exit 1
+    fi
+fi

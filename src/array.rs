@@ -217,6 +217,17 @@ pub struct Array {
     length: usize,
 }
 
+/// The outcome of an access under an array's lock: the value, and whether
+/// the lock was taken from a holder that died holding it (the access was
+/// done; the data may hold that holder's half-finished update).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Guarded<T> {
+    /// What the access produced.
+    pub value: T,
+    /// The previous holder of the lock died holding it.
+    pub owner_died: bool,
+}
+
 /// A numeric element value, as read or written by the typed accessors.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Number {
@@ -329,23 +340,18 @@ impl Array {
         self.lock_word().map_or(0, |w| w.owner_deaths())
     }
 
-    /// Runs `f` under the lock (when there is one). A lock taken from a
-    /// dead holder is reported as [`ErrorKind::OwnerDead`] after `f` ran
-    /// (its effect stands; the caller learns the data may need repair).
-    fn locked<R>(&self, f: impl FnOnce() -> Result<R>) -> Result<R> {
+    /// Runs `f` under the lock (when there is one), reporting whether the
+    /// lock was taken from a holder that died (`f`'s effect stands either
+    /// way; the caller learns the data may need repair).
+    fn locked<R>(&self, f: impl FnOnce() -> Result<R>) -> Result<Guarded<R>> {
         if !self.has_lock() {
-            return f();
+            return f().map(|value| Guarded { value, owner_died: false });
         }
         let w = &self.seg.state().lock;
         let st = w.acquire(&Deadline::Never)?.expect("an endless wait does not time out");
         let r = f();
         w.release()?;
-        match (r, st) {
-            (Ok(_), LockState::OwnerDied) => {
-                Err(Error::new(ErrorKind::OwnerDead, "done, but the lock's previous holder died holding it"))
-            }
-            (r, _) => r,
-        }
+        r.map(|value| Guarded { value, owner_died: st == LockState::OwnerDied })
     }
 
     fn check_range(&self, start: usize, count: usize) -> Result<()> {
@@ -359,7 +365,7 @@ impl Array {
     }
 
     /// Reads element `i` (under the lock).
-    pub fn get(&self, i: usize) -> Result<Number> {
+    pub fn get(&self, i: usize) -> Result<Guarded<Number>> {
         self.check_range(i, 1)?;
         self.locked(|| Ok(self.read_elem(i)))
     }
@@ -367,7 +373,7 @@ impl Array {
     /// Writes element `i` (under the lock). Integers out of the typecode's
     /// range and floats into integer arrays are refused (Python's
     /// OverflowError and TypeError) with nothing written.
-    pub fn set(&self, i: usize, v: Number) -> Result<()> {
+    pub fn set(&self, i: usize, v: Number) -> Result<Guarded<()>> {
         self.check_range(i, 1)?;
         self.check_value(v)?;
         self.locked(|| {
@@ -380,7 +386,7 @@ impl Array {
     /// new value (an atomic `a[i] += delta`). The new value must fit the
     /// typecode and an i64 (the C ABI returns it as one): else
     /// [`ErrorKind::Invalid`] and nothing is written.
-    pub fn incr(&self, i: usize, delta: i64) -> Result<i128> {
+    pub fn incr(&self, i: usize, delta: i64) -> Result<Guarded<i128>> {
         self.check_range(i, 1)?;
         if self.typecode.is_float() {
             return Err(Error::new(ErrorKind::Type, "incr on a float array"));
@@ -400,7 +406,7 @@ impl Array {
     /// Copies elements `start..start + out.len() / itemsize` into `out`
     /// (native byte order) under the lock. `out.len()` must be a multiple
     /// of the item size.
-    pub fn read(&self, start: usize, out: &mut [u8]) -> Result<()> {
+    pub fn read(&self, start: usize, out: &mut [u8]) -> Result<Guarded<()>> {
         let count = self.count_of(out.len())?;
         self.check_range(start, count)?;
         self.locked(|| {
@@ -419,7 +425,7 @@ impl Array {
 
     /// Copies `data` (native byte order, whole elements) to the elements
     /// from `start` under the lock.
-    pub fn write(&self, start: usize, data: &[u8]) -> Result<()> {
+    pub fn write(&self, start: usize, data: &[u8]) -> Result<Guarded<()>> {
         let count = self.count_of(data.len())?;
         self.check_range(start, count)?;
         self.locked(|| {

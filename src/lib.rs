@@ -50,7 +50,7 @@ pub mod shm;
 /// cbindgen:ignore
 pub mod sync;
 
-pub use array::{Array, Number, SharedMemory, TypeCode};
+pub use array::{Array, Guarded, Number, SharedMemory, TypeCode};
 pub use error::{Error, ErrorKind, Result};
 pub use manager::{ManagerClient, ManagerServer};
 pub use pipe::{Connection, Listener, ListenerOptions};

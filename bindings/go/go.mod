@@ -1,8 +1,7 @@
 module github.com/mpipc/mpipc/bindings/go
 
-go 1.26.8
+go 1.24
 
-require (
-	github.com/fxamacker/cbor/v2 v2.10.0 // indirect
-	github.com/x448/float16 v0.8.4 // indirect
-)
+require github.com/fxamacker/cbor/v2 v2.10.0
+
+require github.com/x448/float16 v0.8.4 // indirect

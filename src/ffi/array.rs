@@ -3,8 +3,8 @@
 
 use super::boundary::{acquire_status, bytes_arg, bytes_arg_mut, open_named, status_of, unlink_named, with_handle};
 use super::boundary::{write_out, Castable, Handle};
-use super::status::{mp_status, set_last_error};
-use crate::array::{Array, Number};
+use super::status::{mp_status, set_last_error, MP_OK};
+use crate::array::{Array, Guarded, Number};
 use crate::error::{Error, ErrorKind};
 use crate::sync::Deadline;
 use std::ffi::{c_char, c_void};
@@ -159,8 +159,10 @@ pub unsafe extern "C" fn mp_array_unlock(a: *mut mp_array) -> mp_status {
 /// # Returns
 /// `MP_OK`; `MP_E_INDEX`; `MP_E_TYPE` (a float array: use
 /// `mp_array_get_f64`); `MP_E_INVAL` (a `Q`/`L` value above INT64_MAX: use
-/// `mp_array_get_u64`); `MP_E_OWNER_DEAD` (read, after taking the lock from
-/// a dead holder).
+/// `mp_array_get_u64`); `MP_E_OWNER_DEAD`: read (`*out` is written), after
+/// taking the lock from a holder that died holding it. Every accessor below
+/// that takes the lock reports a dead holder the same way, after doing its
+/// work.
 ///
 /// # Safety
 /// `a` live; `out` writable.
@@ -192,8 +194,10 @@ pub unsafe extern "C" fn mp_array_get_f64(a: *mut mp_array, index: usize, out: *
     // SAFETY: a is a live handle or NULL (checked); out per the contract.
     unsafe {
         with_handle(a, |a| match a.get(index) {
-            Ok(Number::Int(x)) => write_out(out, x as f64),
-            Ok(Number::Float(f)) => write_out(out, f),
+            Ok(g) => guarded(g.owner_died, || match g.value {
+                Number::Int(x) => write_out(out, x as f64),
+                Number::Float(f) => write_out(out, f),
+            }),
             Err(e) => set_last_error(&e),
         })
     }
@@ -205,15 +209,17 @@ pub unsafe extern "C" fn mp_array_get_f64(a: *mut mp_array, index: usize, out: *
 /// `out` NULL or writable.
 unsafe fn get_int<T: TryFrom<i128>>(a: &Array, index: usize, out: *mut T) -> mp_status {
     match a.get(index) {
-        Ok(Number::Int(x)) => match T::try_from(x) {
+        Ok(Guarded { value: Number::Int(x), owner_died }) => match T::try_from(x) {
             // SAFETY: per the contract.
-            Ok(v) => unsafe { write_out(out, v) },
+            Ok(v) => guarded(owner_died, || unsafe { write_out(out, v) }),
             Err(_) => set_last_error(&Error::new(
                 ErrorKind::Invalid,
                 format!("element value {x} does not fit the type asked for"),
             )),
         },
-        Ok(Number::Float(_)) => set_last_error(&Error::new(ErrorKind::Type, "a float array: read it as f64")),
+        Ok(Guarded { value: Number::Float(_), .. }) => {
+            set_last_error(&Error::new(ErrorKind::Type, "a float array: read it as f64"))
+        }
         Err(e) => set_last_error(&e),
     }
 }
@@ -230,7 +236,7 @@ unsafe fn get_int<T: TryFrom<i128>>(a: &Array, index: usize, out: *mut T) -> mp_
 #[no_mangle]
 pub unsafe extern "C" fn mp_array_set_i64(a: *mut mp_array, index: usize, value: i64) -> mp_status {
     // SAFETY: a is a live handle or NULL (checked).
-    unsafe { with_handle(a, |a| status_of(a.set(index, Number::Int(value as i128)))) }
+    unsafe { with_handle(a, |a| guarded_of(a.set(index, Number::Int(value as i128)))) }
 }
 
 /// Writes an unsigned integer to element `index` (as `mp_array_set_i64`).
@@ -240,7 +246,7 @@ pub unsafe extern "C" fn mp_array_set_i64(a: *mut mp_array, index: usize, value:
 #[no_mangle]
 pub unsafe extern "C" fn mp_array_set_u64(a: *mut mp_array, index: usize, value: u64) -> mp_status {
     // SAFETY: a is a live handle or NULL (checked).
-    unsafe { with_handle(a, |a| status_of(a.set(index, Number::Int(value as i128)))) }
+    unsafe { with_handle(a, |a| guarded_of(a.set(index, Number::Int(value as i128)))) }
 }
 
 /// Writes a double to element `index` of an `f` or `d` array.
@@ -254,7 +260,7 @@ pub unsafe extern "C" fn mp_array_set_u64(a: *mut mp_array, index: usize, value:
 #[no_mangle]
 pub unsafe extern "C" fn mp_array_set_f64(a: *mut mp_array, index: usize, value: f64) -> mp_status {
     // SAFETY: a is a live handle or NULL (checked).
-    unsafe { with_handle(a, |a| status_of(a.set(index, Number::Float(value)))) }
+    unsafe { with_handle(a, |a| guarded_of(a.set(index, Number::Float(value)))) }
 }
 
 /// Adds `delta` to integer element `index` under the lock (an atomic
@@ -271,13 +277,13 @@ pub unsafe extern "C" fn mp_array_incr(a: *mut mp_array, index: usize, delta: i6
     // SAFETY: a is a live handle or NULL (checked); out_new per the contract.
     unsafe {
         with_handle(a, |a| match a.incr(index, delta) {
-            Ok(v) => {
+            Ok(g) => guarded(g.owner_died, || {
                 if !out_new.is_null() {
                     // In range: Array::incr refuses results beyond i64.
-                    *out_new = v as i64;
+                    *out_new = g.value as i64;
                 }
-                super::status::MP_OK
-            }
+                MP_OK
+            }),
             Err(e) => set_last_error(&e),
         })
     }
@@ -300,7 +306,7 @@ pub unsafe extern "C" fn mp_array_read(a: *mut mp_array, start: usize, out: *mut
                 return set_last_error(&Error::new(ErrorKind::Index, "count too large"));
             };
             match bytes_arg_mut(out.cast::<u8>(), bytes, "out") {
-                Ok(buf) => status_of(a.read(start, buf)),
+                Ok(buf) => guarded_of(a.read(start, buf)),
                 Err(s) => s,
             }
         })
@@ -329,10 +335,32 @@ pub unsafe extern "C" fn mp_array_write(
                 return set_last_error(&Error::new(ErrorKind::Index, "count too large"));
             };
             match bytes_arg(data.cast::<u8>(), bytes, "data") {
-                Ok(buf) => status_of(a.write(start, buf)),
+                Ok(buf) => guarded_of(a.write(start, buf)),
                 Err(s) => s,
             }
         })
+    }
+}
+
+/// The status of an access done under the array's lock: `write` (which
+/// stores the results) runs in every case, then `MP_E_OWNER_DEAD` replaces
+/// `MP_OK` when the lock came from a holder that died.
+fn guarded(owner_died: bool, write: impl FnOnce() -> mp_status) -> mp_status {
+    let st = write();
+    if st == MP_OK && owner_died {
+        return set_last_error(&Error::new(
+            ErrorKind::OwnerDead,
+            "done, but the array lock's previous holder died holding it: check the data",
+        ));
+    }
+    st
+}
+
+/// [`guarded`] for accesses with no result to write.
+fn guarded_of(r: crate::error::Result<Guarded<()>>) -> mp_status {
+    match r {
+        Ok(g) => guarded(g.owner_died, || MP_OK),
+        Err(e) => set_last_error(&e),
     }
 }
 

@@ -576,6 +576,21 @@ static void test_robustness(void) {
     CHECK(v == 7);
     CHECK_OK(mp_array_get_i64(a, 0, &v));
     CHECK(v == HALF_DONE);
+    /* reads and incr from a dead holder's lock still deliver their result */
+    holder = start_holder(&ha);
+    kill_child(holder);
+    v = 0;
+    CHECK_ST(mp_array_get_i64(a, 1, &v), MP_E_OWNER_DEAD);
+    CHECK(v == 7);
+    holder = start_holder(&ha);
+    kill_child(holder);
+    CHECK_ST(mp_array_incr(a, 1, 1, &v), MP_E_OWNER_DEAD);
+    CHECK(v == 8);
+    holder = start_holder(&ha);
+    kill_child(holder);
+    int64_t both[2] = {0, 0};
+    CHECK_ST(mp_array_read(a, 0, both, 2), MP_E_OWNER_DEAD);
+    CHECK(both[0] == HALF_DONE && both[1] == 8);
     mp_array_close(a);
     CHECK_OK(mp_array_unlink(an));
 

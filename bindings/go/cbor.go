@@ -1,0 +1,581 @@
+package mpipc
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"sync"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// The CBOR contract (docs/TYPES.md; vectors in tests/vectors/cbor.json,
+// checked by cbor_test.go), as this package applies it:
+//
+//	CBOR                          Go, encoding             Go, decoding into any
+//	null (undefined 0xf7 too)     nil                      nil
+//	bool                          bool                     bool
+//	int (major 0/1, <= 64 bits)   all int and uint types   int64 if it fits, else uint64 (*big.Int below -2^63)
+//	bignum (tags 2/3)             *big.Int / big.Int       *big.Int beyond 64 bits, else int64/uint64 as above
+//	float                         float32 and float64,     float64 (half, single and double accepted)
+//	                              ALWAYS as float64 (0xfb)
+//	text                          string                   string
+//	bytes                         []byte                   []byte (cbor.ByteString as a map key)
+//	array                         slices, arrays           []any
+//	map                           maps, structs,           map[any]any (an array key becomes an ArrayKey);
+//	                              OrderedMap (in order)    decode into *OrderedMap to keep the order
+//	tag 1 (epoch seconds)         time.Time (int if whole, time.Time (tag 0, RFC 3339 text, too)
+//	                              else float64)
+//	other tags                    cbor.Tag                 cbor.Tag
+//
+// Refused on decode: simple values other than false, true, null and
+// undefined; reserved heads; invalid UTF-8; trailing bytes; nesting deeper
+// than 128; lengths beyond the data. Only definite lengths are encoded.
+//
+// Decoding into a typed value (a struct, map[string]T, []T, ...) follows
+// fxamacker/cbor's rules: struct fields match map keys by their `cbor`
+// tag or name (case-insensitively if no exact match), integers must fit the
+// field, and so on. The int64/uint64 and ArrayKey rules above apply to
+// values decoded into `any` at the top level (Unmarshal into *any, every
+// Get/Recv that returns `any`, OrderedMap's keys and values); an `any`
+// nested inside a caller's struct gets fxamacker/cbor's defaults for those
+// two cases (*big.Int above 2^63-1, and an error for an array map key).
+// Go maps have no order: encoding a Go map writes its entries in Go's
+// (random) iteration order; use a struct or an OrderedMap where the order
+// matters.
+
+var (
+	encMode cbor.UserBufferEncMode
+	decMode cbor.DecMode
+)
+
+func init() {
+	var err error
+	encMode, err = cbor.EncOptions{
+		Sort:          cbor.SortNone,          // map entries in iteration order, structs in field order (fast; the Rust core keeps the order it gets)
+		ShortestFloat: cbor.ShortestFloatNone, // never shorten a float64 to float16/32 (every language reads the same value)
+		NaNConvert:    cbor.NaNConvertNone,    // a float64 NaN stays a float64 NaN (0xfb)
+		InfConvert:    cbor.InfConvertNone,    // infinities stay float64 too
+		BigIntConvert: cbor.BigIntConvertShortest,
+		Time:          cbor.TimeUnixDynamic, // epoch seconds, an int if whole, else a float64
+		TimeTag:       cbor.EncTagRequired,  // ... in tag 1
+		IndefLength:   cbor.IndefLengthForbidden,
+		NilContainers: cbor.NilContainerAsNull,
+		String:        cbor.StringToTextString,
+	}.UserBufferEncMode()
+	if err != nil {
+		panic("mpipc: CBOR encoding options: " + err.Error())
+	}
+	// Only false, true, null and undefined (read as null) are accepted
+	// among the simple values (24..31 are malformed anyway).
+	var reject []func(*cbor.SimpleValueRegistry) error
+	for sv := 0; sv < 256; sv++ {
+		if sv < 20 || sv > 31 {
+			reject = append(reject, cbor.WithRejectedSimpleValue(cbor.SimpleValue(sv)))
+		}
+	}
+	simpleValues, err := cbor.NewSimpleValueRegistryFromDefaults(reject...)
+	if err != nil {
+		panic("mpipc: CBOR simple values: " + err.Error())
+	}
+	decMode, err = cbor.DecOptions{
+		IntDec:               cbor.IntDecConvertSignedOrBigInt, // int64 if it fits; above: *big.Int, turned into uint64 by fixInts
+		BigIntDec:            cbor.BigIntDecodePointer,         // bignums as *big.Int
+		MapKeyByteString:     cbor.MapKeyByteStringAllowed,     // a bytes key becomes cbor.ByteString (Go cannot key a map by []byte)
+		UnrecognizedTagToAny: cbor.UnrecognizedTagNumAndContentToAny,
+		TimeTagToAny:         cbor.TimeTagToTime,
+		SimpleValues:         simpleValues,
+		UTF8:                 cbor.UTF8RejectInvalid,
+		DupMapKey:            cbor.DupMapKeyQuiet,
+		IndefLength:          cbor.IndefLengthAllowed, // other encoders may stream
+		// DefaultMapType stays nil: maps decode into map[any]any by the
+		// decoder's direct path; naming map[any]any here would route
+		// every map through reflection (slower, same result).
+		MaxNestedLevels:  128,        // docs/TYPES.md: nesting deeper than 128 is refused
+		MaxArrayElements: 2147483647, // the message size is the limit, as in the core
+		MaxMapPairs:      2147483647,
+	}.DecMode()
+	if err != nil {
+		panic("mpipc: CBOR decoding options: " + err.Error())
+	}
+}
+
+// EncMode is the package's CBOR encoding mode (for callers that want to
+// encode exactly as the package does, e.g. into their own buffers).
+// Note that it encodes a Go float32 as CBOR float32; Marshal widens those
+// to float64 as the contract asks.
+func EncMode() cbor.EncMode { return encMode }
+
+// DecMode is the package's CBOR decoding mode. Unmarshal adds the two
+// rules the options cannot express (see the table at the top of cbor.go).
+func DecMode() cbor.DecMode { return decMode }
+
+// Marshal encodes v as the contract asks (floats always 64-bit).
+func Marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	if err := marshalTo(&b, v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// marshalTo appends the encoding of v to buf.
+func marshalTo(buf *bytes.Buffer, v any) error {
+	start := buf.Len()
+	if err := encMode.MarshalToBuffer(v, buf); err != nil {
+		buf.Truncate(start)
+		return fmt.Errorf("mpipc: encode: %w", err)
+	}
+	// Widen float32 (0xfa) items to float64. The byte scan is a cheap
+	// filter: 0xfa inside a string or an integer only costs a walk.
+	if bytes.IndexByte(buf.Bytes()[start:], 0xfa) >= 0 {
+		enc := append([]byte(nil), buf.Bytes()[start:]...)
+		out, _, err := rewrite(make([]byte, 0, len(enc)+16), enc, 0, rewriteFloats, 0)
+		if err != nil {
+			buf.Truncate(start)
+			return fmt.Errorf("mpipc: encode: %w", err)
+		}
+		buf.Truncate(start)
+		buf.Write(out)
+	}
+	return nil
+}
+
+// Unmarshal decodes data into v (a pointer). Into *any it applies the
+// whole contract (int64/uint64, ArrayKey); into a typed value,
+// fxamacker/cbor's typed rules.
+func Unmarshal(data []byte, v any) error {
+	if p, ok := v.(*any); ok {
+		x, err := decodeAny(data)
+		if err != nil {
+			return err
+		}
+		*p = x
+		return nil
+	}
+	if err := decMode.Unmarshal(data, v); err != nil {
+		return decodeError(err)
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	return fmt.Errorf("mpipc: decode: %w", err)
+}
+
+// decodeAny decodes one CBOR item into the contract's Go values.
+func decodeAny(data []byte) (any, error) {
+	var x any
+	err := decMode.Unmarshal(data, &x)
+	arrayKeys := false
+	if err != nil {
+		var ke *cbor.InvalidMapKeyTypeError
+		if !errors.As(err, &ke) {
+			return nil, decodeError(err)
+		}
+		// A map with an array key (a Python tuple): Go cannot key a map by
+		// a slice. Rewrite every array key as tag(arrayKeyTag, bytes(its
+		// encoding)), decode again, and turn those keys into ArrayKey.
+		re, _, rerr := rewrite(make([]byte, 0, len(data)+32), data, 0, rewriteArrayKeys, 0)
+		if rerr != nil {
+			return nil, decodeError(err)
+		}
+		x = nil
+		if err := decMode.Unmarshal(re, &x); err != nil {
+			return nil, decodeError(err)
+		}
+		arrayKeys = true
+	}
+	// Integers above 2^63-1 came back as *big.Int (so did bignums): make
+	// the ones that fit 64 bits int64/uint64. Only data holding a 64-bit
+	// head (0x1b) or a bignum tag (0xc2/0xc3) can have any.
+	if arrayKeys || bytes.IndexByte(data, 0x1b) >= 0 || bytes.IndexByte(data, 0xc2) >= 0 ||
+		bytes.IndexByte(data, 0xc3) >= 0 {
+		x = fixValue(x)
+	}
+	return x, nil
+}
+
+// ArrayKey is a map key that was a CBOR array (a tuple in Python): Go
+// cannot key a map by a slice, so the key holds the array's CBOR
+// encoding, as cbor.ByteString holds a byte-string key. It encodes back to
+// the same array, so a map read from another language and put back is
+// unchanged. Build one to look a key up with NewArrayKey; read it with
+// Elems.
+type ArrayKey string
+
+// NewArrayKey makes the key for the array elems (e.g. a Python tuple
+// (1, "a") is NewArrayKey(1, "a")).
+func NewArrayKey(elems ...any) (ArrayKey, error) {
+	if elems == nil {
+		elems = []any{}
+	}
+	b, err := Marshal(elems)
+	if err != nil {
+		return "", err
+	}
+	return ArrayKey(b), nil
+}
+
+// Elems decodes the key's elements.
+func (k ArrayKey) Elems() ([]any, error) {
+	var x any
+	if err := Unmarshal([]byte(k), &x); err != nil {
+		return nil, err
+	}
+	a, ok := x.([]any)
+	if !ok {
+		return nil, fmt.Errorf("mpipc: ArrayKey does not hold an array")
+	}
+	return a, nil
+}
+
+// MarshalCBOR encodes the key as the array it stands for.
+func (k ArrayKey) MarshalCBOR() ([]byte, error) {
+	if len(k) == 0 || k[0]>>5 != 4 {
+		return nil, fmt.Errorf("mpipc: ArrayKey does not hold a CBOR array")
+	}
+	return []byte(k), nil
+}
+
+// String shows the key in CBOR diagnostic notation, e.g. [1, "a"].
+func (k ArrayKey) String() string {
+	s, err := cbor.Diagnose([]byte(k))
+	if err != nil {
+		return fmt.Sprintf("ArrayKey(%x)", string(k))
+	}
+	return s
+}
+
+// OrderedMap is a CBOR map as its list of pairs, in order. Go maps have
+// no order; decode into an *OrderedMap to see a map's entries in the order
+// they were written (keys may then be anything, arrays included, and follow
+// the contract's `any` rules), and encode one to write entries in a given
+// order. Item.Key and Item.Value are any Go values that Marshal accepts.
+type OrderedMap []Item
+
+// Item is one key/value pair of a map (OrderedMap, a manager dict's Items).
+type Item struct {
+	_     struct{} `cbor:",toarray"`
+	Key   any
+	Value any
+}
+
+// MarshalCBOR writes the pairs as one CBOR map, in order.
+func (m OrderedMap) MarshalCBOR() ([]byte, error) {
+	var b bytes.Buffer
+	b.Write(appendHead(nil, 5, uint64(len(m))))
+	for _, it := range m {
+		if err := marshalTo(&b, it.Key); err != nil {
+			return nil, err
+		}
+		if err := marshalTo(&b, it.Value); err != nil {
+			return nil, err
+		}
+	}
+	return b.Bytes(), nil
+}
+
+// UnmarshalCBOR reads a CBOR map into pairs, in order.
+func (m *OrderedMap) UnmarshalCBOR(data []byte) error {
+	major, ai, n, p, err := head(data, 0)
+	if err != nil || major != 5 {
+		return fmt.Errorf("mpipc: decode: OrderedMap needs a CBOR map")
+	}
+	out := OrderedMap{}
+	rest := data[p:]
+	next := func() (any, error) {
+		var raw cbor.RawMessage
+		r, err := decMode.UnmarshalFirst(rest, &raw)
+		if err != nil {
+			return nil, err
+		}
+		rest = r
+		return decodeAny(raw)
+	}
+	for i := uint64(0); ai == 31 || i < n; i++ {
+		if ai == 31 && len(rest) > 0 && rest[0] == 0xff {
+			break
+		}
+		k, err := next()
+		if err != nil {
+			return err
+		}
+		v, err := next()
+		if err != nil {
+			return err
+		}
+		out = append(out, Item{Key: k, Value: v})
+	}
+	*m = out
+	return nil
+}
+
+// fixValue applies the contract's integer rule and turns rewritten array
+// keys into ArrayKey, recursively.
+func fixValue(x any) any {
+	switch v := x.(type) {
+	case *big.Int:
+		if v.IsInt64() {
+			return v.Int64()
+		}
+		if v.IsUint64() {
+			return v.Uint64()
+		}
+		return v
+	case []any:
+		for i, e := range v {
+			v[i] = fixValue(e)
+		}
+		return v
+	case map[any]any:
+		var rekey map[any]any
+		for k, e := range v {
+			v[k] = fixValue(e)
+			if nk, changed := fixKey(k); changed {
+				if rekey == nil {
+					rekey = make(map[any]any)
+				}
+				rekey[k] = nk
+			}
+		}
+		for k, nk := range rekey {
+			e := v[k]
+			delete(v, k)
+			v[nk] = e
+		}
+		return v
+	case cbor.Tag:
+		v.Content = fixValue(v.Content)
+		return v
+	}
+	return x
+}
+
+func fixKey(k any) (any, bool) {
+	switch v := k.(type) {
+	case cbor.Tag:
+		if v.Number == arrayKeyTag {
+			if bs, ok := v.Content.(cbor.ByteString); ok {
+				return ArrayKey(bs), true
+			}
+		}
+	case *big.Int:
+		nk := fixValue(v)
+		if _, still := nk.(*big.Int); !still {
+			return nk, true
+		}
+	}
+	return k, false
+}
+
+// ---- a minimal CBOR rewriter (well-formed input only) ----
+
+// arrayKeyTag marks an array map key rewritten as a byte string during
+// decoding (private; never leaves this package).
+const arrayKeyTag = 0x6d706b79 // "mpky"
+
+type rewriteMode int
+
+const (
+	rewriteFloats    rewriteMode = iota // float16/32 -> float64
+	rewriteArrayKeys                    // array map keys -> tag(arrayKeyTag, bytes)
+)
+
+var errMalformed = errors.New("malformed CBOR")
+
+// head reads an item head at pos: major type, additional info, argument,
+// and the position after the head.
+func head(src []byte, pos int) (major byte, ai byte, arg uint64, next int, err error) {
+	if pos >= len(src) {
+		return 0, 0, 0, 0, errMalformed
+	}
+	b := src[pos]
+	major, ai = b>>5, b&0x1f
+	pos++
+	var n int
+	switch {
+	case ai < 24:
+		return major, ai, uint64(ai), pos, nil
+	case ai == 24:
+		n = 1
+	case ai == 25:
+		n = 2
+	case ai == 26:
+		n = 4
+	case ai == 27:
+		n = 8
+	case ai == 31:
+		return major, ai, 0, pos, nil
+	default:
+		return 0, 0, 0, 0, errMalformed
+	}
+	if pos+n > len(src) {
+		return 0, 0, 0, 0, errMalformed
+	}
+	for i := 0; i < n; i++ {
+		arg = arg<<8 | uint64(src[pos+i])
+	}
+	return major, ai, arg, pos + n, nil
+}
+
+func appendHead(dst []byte, major byte, arg uint64) []byte {
+	m := major << 5
+	switch {
+	case arg < 24:
+		return append(dst, m|byte(arg))
+	case arg <= 0xff:
+		return append(dst, m|24, byte(arg))
+	case arg <= 0xffff:
+		return append(dst, m|25, byte(arg>>8), byte(arg))
+	case arg <= 0xffffffff:
+		return append(dst, m|26, byte(arg>>24), byte(arg>>16), byte(arg>>8), byte(arg))
+	}
+	return append(dst, m|27, byte(arg>>56), byte(arg>>48), byte(arg>>40), byte(arg>>32),
+		byte(arg>>24), byte(arg>>16), byte(arg>>8), byte(arg))
+}
+
+// rewrite copies the item at pos to dst, transformed by mode, and returns
+// the position after it.
+func rewrite(dst, src []byte, pos int, mode rewriteMode, depth int) ([]byte, int, error) {
+	if depth > 512 {
+		return nil, 0, errMalformed
+	}
+	start := pos
+	major, ai, arg, next, err := head(src, pos)
+	if err != nil {
+		return nil, 0, err
+	}
+	switch major {
+	case 0, 1:
+		return append(dst, src[start:next]...), next, nil
+	case 2, 3:
+		if ai == 31 { // indefinite: chunks until break
+			p := next
+			for {
+				if p >= len(src) {
+					return nil, 0, errMalformed
+				}
+				if src[p] == 0xff {
+					p++
+					break
+				}
+				_, _, n, np, err := head(src, p)
+				if err != nil || uint64(len(src)-np) < n {
+					return nil, 0, errMalformed
+				}
+				p = np + int(n)
+			}
+			return append(dst, src[start:p]...), p, nil
+		}
+		if uint64(len(src)-next) < arg {
+			return nil, 0, errMalformed
+		}
+		end := next + int(arg)
+		return append(dst, src[start:end]...), end, nil
+	case 4:
+		dst = append(dst, src[start:next]...)
+		p := next
+		for i := uint64(0); ai == 31 || i < arg; i++ {
+			if ai == 31 {
+				if p >= len(src) {
+					return nil, 0, errMalformed
+				}
+				if src[p] == 0xff {
+					return append(dst, 0xff), p + 1, nil
+				}
+			}
+			if dst, p, err = rewrite(dst, src, p, mode, depth+1); err != nil {
+				return nil, 0, err
+			}
+		}
+		return dst, p, nil
+	case 5:
+		dst = append(dst, src[start:next]...)
+		p := next
+		for i := uint64(0); ai == 31 || i < arg; i++ {
+			if ai == 31 {
+				if p >= len(src) {
+					return nil, 0, errMalformed
+				}
+				if src[p] == 0xff {
+					return append(dst, 0xff), p + 1, nil
+				}
+			}
+			if mode == rewriteArrayKeys && p < len(src) && src[p]>>5 == 4 {
+				// Re-encode the key (floats widened too) and wrap it.
+				key, np, err := rewrite(nil, src, p, rewriteFloats, depth+1)
+				if err != nil {
+					return nil, 0, err
+				}
+				dst = appendHead(dst, 6, arrayKeyTag)
+				dst = appendHead(dst, 2, uint64(len(key)))
+				dst = append(dst, key...)
+				p = np
+			} else if dst, p, err = rewrite(dst, src, p, mode, depth+1); err != nil {
+				return nil, 0, err
+			}
+			if dst, p, err = rewrite(dst, src, p, mode, depth+1); err != nil {
+				return nil, 0, err
+			}
+		}
+		return dst, p, nil
+	case 6:
+		dst = append(dst, src[start:next]...)
+		return rewrite(dst, src, next, mode, depth+1)
+	default: // 7: simple values and floats
+		switch ai {
+		case 25: // float16
+			if mode == rewriteFloats {
+				return appendFloat64(dst, float64(half(uint16(arg)))), next, nil
+			}
+		case 26: // float32
+			if mode == rewriteFloats {
+				return appendFloat64(dst, float64(math.Float32frombits(uint32(arg)))), next, nil
+			}
+		case 31:
+			return nil, 0, errMalformed // a stray break
+		}
+		return append(dst, src[start:next]...), next, nil
+	}
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getBuf() *bytes.Buffer { return bufPool.Get().(*bytes.Buffer) }
+
+func putBuf(b *bytes.Buffer) {
+	if b.Cap() > 1<<20 { // do not keep huge buffers alive
+		return
+	}
+	b.Reset()
+	bufPool.Put(b)
+}
+
+func appendFloat64(dst []byte, f float64) []byte {
+	u := math.Float64bits(f)
+	return append(dst, 0xfb, byte(u>>56), byte(u>>48), byte(u>>40), byte(u>>32),
+		byte(u>>24), byte(u>>16), byte(u>>8), byte(u))
+}
+
+// half converts an IEEE 754 binary16 value to float32 (exactly).
+func half(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	frac := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f: // inf, NaN (payload kept)
+		return math.Float32frombits(sign | 0x7f800000 | frac<<13)
+	case exp == 0 && frac == 0:
+		return math.Float32frombits(sign)
+	case exp == 0: // subnormal: frac * 2^-24
+		f := float32(frac) / (1 << 24)
+		if sign != 0 {
+			f = -f
+		}
+		return f
+	}
+	return math.Float32frombits(sign | (exp+112)<<23 | frac<<13)
+}

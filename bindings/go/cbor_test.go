@@ -1,0 +1,267 @@
+package mpipc
+
+import (
+	"bytes"
+	"encoding/hex"
+	"math"
+	"math/big"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+func hexb(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func TestCBOREncodeContract(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		v    any
+		want string
+	}{
+		{"null", nil, "f6"},
+		{"true", true, "f5"},
+		{"int", 1, "01"},
+		{"negative", -500, "3901f3"},
+		{"uint64 max", uint64(math.MaxUint64), "1bffffffffffffffff"},
+		{"int64 min", int64(math.MinInt64), "3b7fffffffffffffff"},
+		{"float64 1.5 stays 64-bit", 1.5, "fb3ff8000000000000"},
+		{"float32 widened", float32(1.5), "fb3ff8000000000000"},
+		{"float64 0", 0.0, "fb0000000000000000"},
+		{"float64 inf", math.Inf(1), "fb7ff0000000000000"},
+		{"text", "a", "6161"},
+		{"bytes", []byte{1, 2}, "420102"},
+		{"array", []any{1, "a"}, "82016161"},
+		{"[]float32 widened", []float32{0.5, 2}, "82fb3fe0000000000000fb4000000000000000"},
+		{"bignum small -> int", big.NewInt(5), "05"},
+		{"bignum 2^64", new(big.Int).Lsh(big.NewInt(1), 64), "c249010000000000000000"},
+		{"time whole seconds", time.Unix(1700000000, 0), "c11a6553f100"},
+		{"time fraction", time.Unix(1, 500000000), "c1fb3ff8000000000000"},
+		{"array key", map[ArrayKey]int{mustKey(1, 2): 3}, "a182010203"},
+		{"struct", struct {
+			A int     `cbor:"a"`
+			F float32 `cbor:"f"`
+		}{1, 0.25}, "a26161016166fb3fd0000000000000"},
+	} {
+		got, err := Marshal(tc.v)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if hex.EncodeToString(got) != tc.want {
+			t.Errorf("%s: got %x want %s", tc.name, got, tc.want)
+		}
+	}
+	nan, err := Marshal(math.NaN())
+	must(t, err)
+	if len(nan) != 9 || nan[0] != 0xfb {
+		t.Errorf("NaN encoded as %x, want a float64", nan)
+	}
+}
+
+func mustKey(elems ...any) ArrayKey {
+	k, err := NewArrayKey(elems...)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+func TestCBORDecodeContract(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   string
+		want any
+	}{
+		{"null", "f6", nil},
+		{"small int is int64", "01", int64(1)},
+		{"int64 max", "1b7fffffffffffffff", int64(math.MaxInt64)},
+		{"above int64 is uint64", "1b8000000000000000", uint64(1 << 63)},
+		{"uint64 max", "1bffffffffffffffff", uint64(math.MaxUint64)},
+		{"negative", "3901f3", int64(-500)},
+		{"int64 min", "3b7fffffffffffffff", int64(math.MinInt64)},
+		{"below int64 is big", "3b8000000000000000", new(big.Int).Sub(big.NewInt(math.MinInt64), big.NewInt(1))},
+		{"bignum fitting is int64", "c24105", int64(5)},
+		{"bignum 2^64 stays big", "c249010000000000000000", new(big.Int).Lsh(big.NewInt(1), 64)},
+		{"half", "f93e00", 1.5},
+		{"single", "fa3fc00000", 1.5},
+		{"double", "fb3ff8000000000000", 1.5},
+		{"text", "6161", "a"},
+		{"bytes", "420102", []byte{1, 2}},
+		{"array", "82016161", []any{int64(1), "a"}},
+		{"indefinite array", "9f0102ff", []any{int64(1), int64(2)}},
+		{"tag 1 int", "c11a6553f100", time.Unix(1700000000, 0)},
+		{"other tag", "d8207468747470733a2f2f6578616d706c652e636f6d2f", cbor.Tag{Number: 32, Content: "https://example.com/"}},
+	} {
+		var v any
+		if err := Unmarshal(hexb(tc.in), &v); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if tm, ok := tc.want.(time.Time); ok {
+			if got, ok := v.(time.Time); !ok || !got.Equal(tm) {
+				t.Errorf("%s: got %#v", tc.name, v)
+			}
+			continue
+		}
+		if wb, ok := tc.want.(*big.Int); ok {
+			if got, ok := v.(*big.Int); !ok || got.Cmp(wb) != 0 {
+				t.Errorf("%s: got %#v", tc.name, v)
+			}
+			continue
+		}
+		if !reflect.DeepEqual(v, tc.want) {
+			t.Errorf("%s: got %#v (%T) want %#v", tc.name, v, v, tc.want)
+		}
+	}
+}
+
+func TestCBORMapKeys(t *testing.T) {
+	// {1: "int", 0.25: "float", true: "bool", "s": "text", h'01': "bytes", [1, "a"]: "tuple"}
+	in := hexb("a6" + "01" + "63696e74" + "fb3fd0000000000000" + "65666c6f6174" + "f5" + "64626f6f6c" +
+		"6173" + "6474657874" + "4101" + "656279746573" + "82016161" + "657475706c65")
+	var v any
+	must(t, Unmarshal(in, &v))
+	m, ok := v.(map[any]any)
+	if !ok {
+		t.Fatalf("got %T", v)
+	}
+	want := map[any]any{
+		int64(1):                "int",
+		0.25:                    "float",
+		true:                    "bool",
+		"s":                     "text",
+		cbor.ByteString("\x01"): "bytes",
+		mustKey(1, "a"):         "tuple",
+	}
+	if !reflect.DeepEqual(m, want) {
+		t.Fatalf("got %#v\nwant %#v", m, want)
+	}
+	for k := range m {
+		if ak, ok := k.(ArrayKey); ok {
+			elems, err := ak.Elems()
+			must(t, err)
+			if !reflect.DeepEqual(elems, []any{int64(1), "a"}) || ak.String() != `[1, "a"]` {
+				t.Fatalf("key %v elems %#v", ak, elems)
+			}
+		}
+	}
+	// Encoding the decoded map gives back the same items (order aside).
+	re, err := Marshal(m)
+	must(t, err)
+	var back any
+	must(t, Unmarshal(re, &back))
+	if !reflect.DeepEqual(back, want) {
+		t.Fatalf("round trip: %#v", back)
+	}
+	// Nested: an array key inside a map inside an array, with a big int.
+	nested := hexb("82" + "a1" + "8201fa3fc00000" + "1bffffffffffffffff" + "01")
+	must(t, Unmarshal(nested, &v))
+	arr := v.([]any)
+	inner := arr[0].(map[any]any)
+	if inner[mustKey(1, 1.5)] != uint64(math.MaxUint64) {
+		t.Fatalf("nested: %#v", arr)
+	}
+	// Typed decoding into map[string]T and structs.
+	var typed map[string]int
+	must(t, Unmarshal(hexb("a2616101616202"), &typed))
+	if typed["a"] != 1 || typed["b"] != 2 {
+		t.Fatalf("typed %v", typed)
+	}
+}
+
+func TestCBORUndefinedAndSimpleValues(t *testing.T) {
+	// undefined is read as null (docs/TYPES.md), in any and typed targets.
+	var v any = "not nil"
+	must(t, Unmarshal(hexb("82f6f7"), &v))
+	if !reflect.DeepEqual(v, []any{nil, nil}) {
+		t.Fatalf("got %#v", v)
+	}
+	var s struct{ A any }
+	must(t, Unmarshal(hexb("a16141f7"), &s))
+	// Other simple values are refused.
+	for _, in := range []string{"e0", "f3", "f820", "f8ff", "82f6f0"} {
+		if err := Unmarshal(hexb(in), &v); err == nil {
+			t.Errorf("%s accepted", in)
+		}
+	}
+	// Through a queue, a refused message is consumed with a decode error.
+	q, _ := tempQueue(t, QueueOptions{})
+	must(t, q.PutBytes([]byte{0xf8, 0x20}))
+	if _, err := q.GetTimeout(time.Second); err == nil {
+		t.Fatal("simple value 32 accepted")
+	}
+	if n, _ := q.Qsize(); n != 0 {
+		t.Fatal("refused message not consumed")
+	}
+}
+
+func TestCBOROrderedMap(t *testing.T) {
+	in := hexb("a3" + "6162" + "01" + "8201" + "02" + "03" + "6161" + "04") // {"b": 1, [1, 2]: 3, "a": 4}
+	var om OrderedMap
+	must(t, Unmarshal(in, &om))
+	want := OrderedMap{{Key: "b", Value: int64(1)}, {Key: []any{int64(1), int64(2)}, Value: int64(3)}, {Key: "a", Value: int64(4)}}
+	if !reflect.DeepEqual(om, want) {
+		t.Fatalf("got %#v", om)
+	}
+	out, err := Marshal(om)
+	must(t, err)
+	if !bytes.Equal(out, in) {
+		t.Fatalf("re-encoded %x", out)
+	}
+	must(t, Unmarshal(hexb("bf6161f5ff"), &om)) // indefinite
+	if len(om) != 1 || om[0].Value != true {
+		t.Fatalf("got %#v", om)
+	}
+	if err := Unmarshal(hexb("80"), &om); err == nil {
+		t.Fatal("array into OrderedMap")
+	}
+	// Nested in a struct, and as a queue message.
+	type withMap struct {
+		M OrderedMap `cbor:"m"`
+	}
+	b, err := Marshal(withMap{M: OrderedMap{{Key: 2, Value: float32(0.5)}, {Key: 1, Value: nil}}})
+	must(t, err)
+	if hex.EncodeToString(b) != "a1616da202fb3fe000000000000001f6" {
+		t.Fatalf("got %x", b)
+	}
+}
+
+func TestCBORRoundTripValues(t *testing.T) {
+	vals := []any{
+		nil, true, false, int64(0), int64(-1), int64(math.MaxInt64), uint64(math.MaxUint64),
+		0.1, -2.5e300, math.Inf(-1), "", "héllo", []byte{}, []byte{0, 255},
+		[]any{}, []any{int64(1), []any{"x", nil}}, map[any]any{}, map[any]any{"k": map[any]any{int64(2): 3.25}},
+	}
+	for _, v := range vals {
+		b, err := Marshal(v)
+		must(t, err)
+		if bytes.IndexByte(b, 0xfa) >= 0 && b[0] == 0xfa {
+			t.Errorf("%v encoded as float32", v)
+		}
+		var back any
+		must(t, Unmarshal(b, &back))
+		if !reflect.DeepEqual(back, v) {
+			t.Errorf("round trip %#v -> %x -> %#v", v, b, back)
+		}
+	}
+	// Unsupported Go values fail to encode with an error, not a panic.
+	if _, err := Marshal(make(chan int)); err == nil {
+		t.Error("channel encoded")
+	}
+	q, _ := tempQueue(t, QueueOptions{})
+	if err := q.Put(func() {}); err == nil {
+		t.Error("func put")
+	}
+	// An ArrayKey must hold an array.
+	if _, err := Marshal(map[ArrayKey]int{"x": 1}); err == nil {
+		t.Error("bad ArrayKey encoded")
+	}
+}

@@ -1,0 +1,352 @@
+package mpipc
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"math/big"
+	"os"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// The shared test vectors of docs/TYPES.md (tests/vectors/cbor.json):
+// every valid vector decodes to the Go value its description names and
+// that value encodes back to exactly its bytes; every invalid vector is
+// refused; every decode_only vector decodes to its value.
+
+type vector struct {
+	Name  string          `json:"name"`
+	Hex   string          `json:"hex"`
+	Value json.RawMessage `json:"value"`
+}
+
+func TestSharedCBORVectors(t *testing.T) {
+	raw, err := os.ReadFile("../../tests/vectors/cbor.json")
+	if err != nil {
+		t.Skipf("no vectors: %v", err)
+	}
+	var file struct {
+		Valid      []vector `json:"valid"`
+		Invalid    []vector `json:"invalid"`
+		DecodeOnly []vector `json:"decode_only"`
+	}
+	must(t, json.Unmarshal(raw, &file))
+	if len(file.Valid) == 0 || len(file.Invalid) == 0 || len(file.DecodeOnly) == 0 {
+		t.Fatal("empty vector file")
+	}
+	for _, v := range file.Valid {
+		data := hexb(v.Hex)
+		desc := parseDesc(t, v.Value)
+		var got any
+		if err := Unmarshal(data, &got); err != nil {
+			t.Errorf("%s: decode: %v", v.Name, err)
+			continue
+		}
+		if want := decodedForm(desc); !sameValue(got, want) {
+			t.Errorf("%s: decoded %#v, want %#v", v.Name, got, want)
+		}
+		enc, err := Marshal(encodeForm(desc))
+		if err != nil {
+			t.Errorf("%s: encode: %v", v.Name, err)
+			continue
+		}
+		if !bytes.Equal(enc, data) {
+			t.Errorf("%s: encoded %x, want %s", v.Name, enc, v.Hex)
+		}
+		// A value decoded into any re-encodes to the same bytes when it
+		// holds no map of two entries or more (a Go map has no order).
+		if !hasBigMap(desc) {
+			re, err := Marshal(got)
+			if err != nil || !bytes.Equal(re, data) {
+				t.Errorf("%s: decoded then re-encoded %x (%v), want %s", v.Name, re, err, v.Hex)
+			}
+		}
+		// Into an OrderedMap, the top level's order survives too (nested
+		// maps are map[any]any).
+		if desc.kind == "map" && !hasNestedBigMap(desc) {
+			var om OrderedMap
+			must(t, Unmarshal(data, &om))
+			re, err := Marshal(om)
+			if err != nil || !bytes.Equal(re, data) {
+				t.Errorf("%s: through OrderedMap %x (%v)", v.Name, re, err)
+			}
+		}
+	}
+	for _, v := range file.Invalid {
+		var got any
+		if err := Unmarshal(hexb(v.Hex), &got); err == nil {
+			t.Errorf("%s: accepted %s as %#v", v.Name, v.Hex, got)
+		}
+	}
+	for _, v := range file.DecodeOnly {
+		var got any
+		if err := Unmarshal(hexb(v.Hex), &got); err != nil {
+			t.Errorf("%s: %v", v.Name, err)
+			continue
+		}
+		if want := decodedForm(parseDesc(t, v.Value)); !sameValue(got, want) {
+			t.Errorf("%s: decoded %#v, want %#v", v.Name, got, want)
+		}
+	}
+	// Nesting: 128 levels are accepted, 129 refused.
+	deep := func(n int) []byte { return append(bytes.Repeat([]byte{0x81}, n-1), 0x80) }
+	var got any
+	must(t, Unmarshal(deep(128), &got))
+	if err := Unmarshal(deep(129), &got); err == nil {
+		t.Error("nesting of 129 accepted")
+	}
+}
+
+// desc is a parsed value description of the vector grammar.
+type desc struct {
+	kind  string // null bool int float text bytes array map tag
+	b     bool
+	i     *big.Int
+	f     float64
+	s     string
+	by    []byte
+	items []desc    // array
+	pairs [][2]desc // map
+	tag   uint64
+	inner *desc
+}
+
+func parseDesc(t *testing.T, raw json.RawMessage) desc {
+	var m map[string]json.RawMessage
+	must(t, json.Unmarshal(raw, &m))
+	var d desc
+	for k, v := range m {
+		switch k {
+		case "null":
+			d.kind = "null"
+		case "bool":
+			d.kind = "bool"
+			must(t, json.Unmarshal(v, &d.b))
+		case "int":
+			var s string
+			must(t, json.Unmarshal(v, &s))
+			d.kind, d.i = "int", new(big.Int)
+			d.i.SetString(s, 10)
+		case "float":
+			d.kind = "float"
+			var s string
+			if json.Unmarshal(v, &s) == nil {
+				switch s {
+				case "inf":
+					d.f = math.Inf(1)
+				case "-inf":
+					d.f = math.Inf(-1)
+				case "-0.0":
+					d.f = math.Copysign(0, -1)
+				default:
+					t.Fatalf("float %q", s)
+				}
+			} else {
+				must(t, json.Unmarshal(v, &d.f))
+			}
+		case "text":
+			d.kind = "text"
+			must(t, json.Unmarshal(v, &d.s))
+		case "bytes":
+			var s string
+			must(t, json.Unmarshal(v, &s))
+			d.kind, d.by = "bytes", hexb(s)
+		case "array":
+			var items []json.RawMessage
+			must(t, json.Unmarshal(v, &items))
+			d.kind, d.items = "array", []desc{}
+			for _, it := range items {
+				d.items = append(d.items, parseDesc(t, it))
+			}
+		case "map":
+			var pairs [][2]json.RawMessage
+			must(t, json.Unmarshal(v, &pairs))
+			d.kind, d.pairs = "map", [][2]desc{}
+			for _, p := range pairs {
+				d.pairs = append(d.pairs, [2]desc{parseDesc(t, p[0]), parseDesc(t, p[1])})
+			}
+		case "tag":
+			d.kind = "tag"
+			must(t, json.Unmarshal(v, &d.tag))
+		case "value":
+		default:
+			t.Fatalf("unknown description %q", k)
+		}
+	}
+	if d.kind == "tag" {
+		in := parseDesc(t, m["value"])
+		d.inner = &in
+	}
+	return d
+}
+
+func intValue(i *big.Int) any {
+	if i.IsInt64() {
+		return i.Int64()
+	}
+	if i.IsUint64() {
+		return i.Uint64()
+	}
+	return i
+}
+
+// decodedForm is what Unmarshal into any must give.
+func decodedForm(d desc) any {
+	switch d.kind {
+	case "bool":
+		return d.b
+	case "int":
+		return intValue(d.i)
+	case "float":
+		return d.f
+	case "text":
+		return d.s
+	case "bytes":
+		return d.by
+	case "array":
+		out := []any{}
+		for _, it := range d.items {
+			out = append(out, decodedForm(it))
+		}
+		return out
+	case "map":
+		out := map[any]any{}
+		for _, p := range d.pairs {
+			out[keyForm(p[0])] = decodedForm(p[1])
+		}
+		return out
+	case "tag":
+		if d.tag == 1 {
+			return epochTime(d.inner)
+		}
+		return cbor.Tag{Number: d.tag, Content: decodedForm(*d.inner)}
+	}
+	return nil
+}
+
+func keyForm(d desc) any {
+	switch d.kind {
+	case "bytes":
+		return cbor.ByteString(d.by)
+	case "array":
+		b, err := Marshal(encodeForm(d))
+		if err != nil {
+			panic(err)
+		}
+		return ArrayKey(b)
+	}
+	return decodedForm(d)
+}
+
+func epochTime(d *desc) time.Time {
+	if d.kind == "int" {
+		return time.Unix(d.i.Int64(), 0)
+	}
+	sec, frac := math.Modf(d.f)
+	return time.Unix(int64(sec), int64(math.Round(frac*1e9)))
+}
+
+// encodeForm is the native Go value that must encode to the vector's bytes.
+func encodeForm(d desc) any {
+	switch d.kind {
+	case "int":
+		if d.i.IsInt64() {
+			return d.i.Int64()
+		}
+		if d.i.IsUint64() {
+			return d.i.Uint64()
+		}
+		return d.i
+	case "array":
+		out := []any{}
+		for _, it := range d.items {
+			out = append(out, encodeForm(it))
+		}
+		return out
+	case "map":
+		om := OrderedMap{}
+		for _, p := range d.pairs {
+			om = append(om, Item{Key: encodeForm(p[0]), Value: encodeForm(p[1])})
+		}
+		return om
+	case "tag":
+		if d.tag == 1 {
+			return epochTime(d.inner)
+		}
+		return cbor.Tag{Number: d.tag, Content: encodeForm(*d.inner)}
+	}
+	return decodedForm(d)
+}
+
+func hasBigMap(d desc) bool {
+	if d.kind == "map" && len(d.pairs) > 1 {
+		return true
+	}
+	for _, it := range d.items {
+		if hasBigMap(it) {
+			return true
+		}
+	}
+	for _, p := range d.pairs {
+		if hasBigMap(p[0]) || hasBigMap(p[1]) {
+			return true
+		}
+	}
+	return d.inner != nil && hasBigMap(*d.inner)
+}
+
+// sameValue is reflect.DeepEqual, with floats compared by bits (-0.0 is
+// not 0.0), big integers by value and times by instant.
+func sameValue(a, b any) bool {
+	switch x := a.(type) {
+	case float64:
+		y, ok := b.(float64)
+		return ok && math.Float64bits(x) == math.Float64bits(y)
+	case *big.Int:
+		y, ok := b.(*big.Int)
+		return ok && x.Cmp(y) == 0
+	case time.Time:
+		y, ok := b.(time.Time)
+		return ok && x.Equal(y)
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !sameValue(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case map[any]any:
+		y, ok := b.(map[any]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !sameValue(v, w) {
+				return false
+			}
+		}
+		return true
+	case cbor.Tag:
+		y, ok := b.(cbor.Tag)
+		return ok && x.Number == y.Number && sameValue(x.Content, y.Content)
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func hasNestedBigMap(d desc) bool {
+	for _, p := range d.pairs {
+		if hasBigMap(p[0]) || hasBigMap(p[1]) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,15 @@
+module github.com/mpipc/mpipc/examples/go
+
+go 1.24
+
+require github.com/mpipc/mpipc/bindings/go v0.0.0
+
+require (
+	github.com/fxamacker/cbor/v2 v2.10.0 // indirect
+	github.com/x448/float16 v0.8.4 // indirect
+)
+
+// The examples build against the binding in this repository (and so
+// against the library built in target/release), as a user's module would
+// with a replace while developing against a checkout.
+replace github.com/mpipc/mpipc/bindings/go => ../../bindings/go

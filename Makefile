@@ -5,12 +5,12 @@
 
 CARGO ?= cargo
 
-.PHONY: demo test deps build build-release header check-format lint rust-tests c-tests go-tests bench-smoke bench torture clean
+.PHONY: demo test deps build build-release header check-format lint rust-tests c-tests go-tests python-tests bench-smoke bench torture clean
 
 demo: deps build-release
 	bash examples/c/queue_demo/run.sh target/release
 
-test: deps check-format lint rust-tests c-tests go-tests bench-smoke
+test: deps check-format lint rust-tests c-tests go-tests python-tests bench-smoke
 	@echo "make test: all suites passed"
 
 # Tools the build needs beyond Cargo.lock: a C compiler, Python 3 and
@@ -51,6 +51,13 @@ go-tests: build-release
 	test -z "$$(gofmt -l bindings/go examples/go)"
 	cd bindings/go && go vet ./... && go test -count=1 ./... && go test -race -count=1 ./...
 	cd examples/go && go vet ./... && go build ./... && for e in producer_consumer shared_counter shared_array; do go run ./$$e || exit 1; done
+
+# The Python binding (bindings/python, ctypes over target/release/libmpipc.so):
+# a project-local venv with pinned cbor2 and pytest, then its suite (which
+# also runs examples/python and a small C peer).
+python-tests: build-release
+	bash bindings/python/setup-venv.sh
+	MPIPC_LIB=$(CURDIR)/target/release/libmpipc.so build/venv-python/bin/python -m pytest -q bindings/python/tests
 
 # The benchmarks in their quick form: they must keep working, the figures
 # of a smoke run mean nothing.

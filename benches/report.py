@@ -6,7 +6,8 @@ usage: report.py DIR COMMAND
 DIR holds the JSON objects benches/run.sh collected: mpipc.json,
 python.json (queue), mpipc_pipe.json, python_pipe.json, mpipc_mgr.json,
 python_mgr.json, mpipc_sync.json, python_sync.json, and, when the bindings
-were measured, go_qtput_struct.json and go_qtput_any.json.
+were measured, go_qtput_struct.json, go_qtput_any.json and
+python_binding.json.
 """
 import datetime
 import json
@@ -49,6 +50,7 @@ def main():
     mpm, pym = load("mpipc_mgr.json"), load("python_mgr.json")
     mps, pys = load("mpipc_sync.json"), load("python_sync.json")
     go_struct, go_any = load("go_qtput_struct.json", False), load("go_qtput_any.json", False)
+    pyb = load("python_binding.json", False)
     command = sys.argv[2]
     M = 1e6
     rows = []
@@ -189,6 +191,26 @@ def main():
                            f"{base / M:.3f} M msg/s | {ours / base:.0f}x | >= 1 M msg/s | "
                            f"{'yes' if ours >= M else 'no'} | " + ", ".join(f"{r / M:.2f}" for r in res[key]["runs"]) + " |")
         out.append("")
+    if pyb:
+        out.append("## Python binding\n")
+        out.append("`benches/python/mpipc_py_bench.py` (run in build/venv-python): Python processes using "
+                   "`from mpipc import Queue` against `multiprocessing.Queue`, same object "
+                   "(`{\"id\": i, \"name\": \"item-<i>\", \"vals\": [1.5, 2.5, 3.5]}`), same run.\n")
+        out.append("| workload | mpipc (Python) | multiprocessing | ratio | target | met | mpipc runs |")
+        out.append("|---|---|---|---|---|---|---|")
+        t, tb, lt = pyb["q_tput"], pyb["q_tput_batch"], pyb["q_latency"]
+        out.append(f"| q_tput small object, Python -> Python, one put/get per message | "
+                   f"{t['mpipc']['msgs_per_s'] / 1e3:.0f} k msg/s | {t['multiprocessing']['msgs_per_s'] / 1e3:.0f} k msg/s | "
+                   f"{t['ratio']:.2f}x | >= 2x | {'yes' if t['ratio'] >= 2 else 'no'} | "
+                   + ", ".join(f"{r / 1e3:.0f}" for r in t["mpipc"]["runs"]) + " |")
+        out.append(f"| q_tput, put_many / get_many ({tb['mpipc']['batch']}) | {tb['mpipc']['msgs_per_s'] / 1e3:.0f} k msg/s | "
+                   f"{tb['multiprocessing_q_tput']['msgs_per_s'] / 1e3:.0f} k msg/s | {tb['ratio']:.2f}x | - | - | "
+                   + ", ".join(f"{r / 1e3:.0f}" for r in tb["mpipc"]["runs"]) + " |")
+        out.append(f"| q_latency round trip, median (p99) | {lt['mpipc']['median_us']:.1f} us ({lt['mpipc']['p99_us']:.0f}) | "
+                   f"{lt['multiprocessing']['median_us']:.1f} us ({lt['multiprocessing']['p99_us']:.0f}) | "
+                   f"{lt['median_ratio']:.2f}x | <= 0.5x | {'yes' if lt['median_ratio'] <= 0.5 else 'no'} | "
+                   + ", ".join(f"{r:.1f}" for r in lt["mpipc"]["runs_median_us"]) + " |")
+        out.append("")
     out.append("## Why the missed targets are missed\n")
     single = mp["q_tput_single"]["msgs_per_s"]
     out.append(f"- **Queue, one message per call** (target 10 M msg/s; batched calls reach it; this run "
@@ -226,6 +248,9 @@ def main():
     out.append("```json\n" + json.dumps(pym, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(mps, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(pys, indent=1) + "\n```\n")
+    for extra in (go_struct, go_any, pyb):
+        if extra:
+            out.append("```json\n" + json.dumps(extra, indent=1) + "\n```\n")
     print("\n".join(out))
 
 

@@ -39,6 +39,10 @@ python3 benches/python/mp_sync_bench.py "${quick[@]}" > "$tmp/python_sync.json"
 echo "== Go binding (go run ./bench/qtput ${quick[*]}, into a struct and into any)" >&2
 (cd bindings/go && go run ./bench/qtput "${quick[@]/--quick/-quick}") > "$tmp/go_qtput_struct.json"
 (cd bindings/go && go run ./bench/qtput -decode any "${quick[@]/--quick/-quick}") > "$tmp/go_qtput_any.json"
+echo "== Python binding vs multiprocessing.Queue (benches/python/mpipc_py_bench.py ${quick[*]})" >&2
+bash bindings/python/setup-venv.sh
+MPIPC_LIB=$PWD/target/release/libmpipc.so build/venv-python/bin/python benches/python/mpipc_py_bench.py "${quick[@]}" \
+    > "$tmp/python_binding.json"
 python3 benches/report.py "$tmp" "benches/run.sh ${quick[*]}" > "$tmp/report.md"
 if [[ $out == /dev/null ]]; then
     echo "benches/run.sh: smoke run OK" >&2

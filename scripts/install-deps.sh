@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and tests need beyond Rust's Cargo.lock, if it is
-# missing: a C compiler (gcc), Python 3 (benchmark baseline), valgrind (C
+# missing: a C compiler (gcc), Python 3 with venv (benchmark baseline, the
+# Python binding), valgrind (C
 # tests), Go >= 1.24 (the Go binding; golang-go from Debian if absent).
 # Rust itself (cargo, rustfmt, clippy) must be on PATH. Go modules come from
 # the Go module proxy, pinned by bindings/go/go.sum.
@@ -8,6 +9,8 @@ set -euo pipefail
 missing=()
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v python3 >/dev/null || missing+=(python3)
+# The Python binding's tests run in a venv (bindings/python/setup-venv.sh).
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 command -v valgrind >/dev/null || missing+=(valgrind)
 command -v make >/dev/null || missing+=(make)
 command -v go >/dev/null || missing+=(golang-go)

@@ -18,8 +18,10 @@ use std::ffi::c_char;
 ///
 /// Created by `mpq_open`, freed by `mpq_close`. Thread-safe: one handle may
 /// be used by many threads at once (every operation takes the queue's
-/// process-shared lock). Each process opens its own handle; handles are not
-/// to be copied across `fork` and used in both processes (open again).
+/// process-shared lock). A handle inherited through `fork` works in the
+/// child too (the mapping is shared and every operation goes through the
+/// segment), as long as no call on it was in progress in another thread at
+/// the fork; each process closes its own copy.
 ///
 /// Under the hood: `Box<Queue>` over a `MAP_SHARED` mapping of
 /// `/dev/shm/mpipc.q.<name>`.

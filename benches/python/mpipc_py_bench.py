@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""The Python binding's queue against multiprocessing.Queue, in one run.
+
+Prints ONE JSON object on stdout (progress on stderr): for each workload
+the mpipc figure, the multiprocessing.Queue figure and their ratio.
+
+    build/venv-python/bin/python benches/python/mpipc_py_bench.py [--quick] [--only NAME]
+        [--repeat N] [--tput-n N] [--lat-rounds R] [--lat-warmup W] [--batch B]
+
+Message: the small object {"id": i, "name": f"item-{i}", "vals": [1.5,
+2.5, 3.5]}, built in the producer's loop (the same cost on both sides),
+CBOR for mpipc, pickle for multiprocessing. Start method 'fork'.
+
+- q_tput: 1 producer process -> 1 consumer process, N messages (default
+  200,000), unbounded queues. Both wait on a Barrier; the producer reads
+  the clock before its first put, the consumer when it has received
+  message N (perf_counter is CLOCK_MONOTONIC, comparable across
+  processes: _bench_common.clock_check). Rate = N / elapsed.
+- q_tput_batch (mpipc only): the same with put_many / get_many of --batch
+  (default 256) messages; multiprocessing.Queue has no batch call, so its
+  q_tput figure is the reference for the ratio.
+- q_latency: ping-pong of the small object between two processes over
+  two queues; the pinger times put + get with perf_counter_ns; median and
+  p99 of R (default 20,000) round trips after W (default 1,000) warm-up.
+
+Each workload runs --repeat times (default 3); figures are medians over
+runs. Targets (issue 8): q_tput ratio >= 2, q_latency median ratio <= 0.5.
+"""
+
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "bindings", "python"))
+
+import mpipc  # noqa: E402
+from _bench_common import (  # noqa: E402
+    CHILD_TIMEOUT, bench_parser, by_role, close_queues, emit, latency_runs, option_picker, percentiles, rate_runs,
+    run_children, setup,
+)
+
+
+def small(i):
+    return {"id": i, "name": f"item-{i}", "vals": [1.5, 2.5, 3.5]}
+
+
+def make_queue(ctx, impl):
+    return mpipc.Queue() if impl == "mpipc" else ctx.Queue()
+
+
+def close_queue(q):
+    if isinstance(q, mpipc.Queue):
+        q.close()
+    else:
+        close_queues(q)
+
+
+# --------------------------------------------------------------------------
+# q_tput
+
+
+def _producer(q, barrier, n, res):
+    put = q.put
+    barrier.wait(CHILD_TIMEOUT)
+    t0 = time.perf_counter()
+    for i in range(n):
+        put({"id": i, "name": f"item-{i}", "vals": [1.5, 2.5, 3.5]})
+    put(None)
+    res.put(("producer", t0))
+
+
+def _consumer(q, barrier, n, res):
+    get = q.get
+    got = 0
+    last = None
+    t_end = None
+    barrier.wait(CHILD_TIMEOUT)
+    while True:
+        m = get()
+        if m is None:
+            break
+        got += 1
+        last = m
+        if got == n:
+            t_end = time.perf_counter()
+    res.put(("consumer", t_end, got, last))
+
+
+def _batch_producer(q, barrier, n, batch, res):
+    put_many = q.put_many
+    barrier.wait(CHILD_TIMEOUT)
+    t0 = time.perf_counter()
+    for start in range(0, n, batch):
+        put_many([{"id": i, "name": f"item-{i}", "vals": [1.5, 2.5, 3.5]}
+                  for i in range(start, min(n, start + batch))])
+    q.put(None)
+    res.put(("producer", t0))
+
+
+def _batch_consumer(q, barrier, n, batch, res):
+    get_many = q.get_many
+    got = 0
+    last = None
+    t_end = None
+    barrier.wait(CHILD_TIMEOUT)
+    done = False
+    while not done:
+        for m in get_many(batch):
+            if m is None:
+                done = True
+                break
+            got += 1
+            last = m
+            if got == n:
+                t_end = time.perf_counter()
+    res.put(("consumer", t_end, got, last))
+
+
+def run_tput(ctx, impl, n, batch=0):
+    q = make_queue(ctx, impl)
+    barrier = ctx.Barrier(2)
+    if batch:
+        jobs = [(_batch_producer, (q, barrier, n, batch)), (_batch_consumer, (q, barrier, n, batch))]
+    else:
+        jobs = [(_producer, (q, barrier, n)), (_consumer, (q, barrier, n))]
+    out = by_role(run_children(ctx, jobs))
+    close_queue(q)
+    (t0,) = out["producer"]
+    t_end, got, last = out["consumer"]
+    assert got == n, "consumer received %d of %d messages" % (got, n)
+    assert last == small(n - 1), last
+    assert t_end is not None and t_end > t0, (t0, t_end)
+    return n / (t_end - t0)
+
+
+# --------------------------------------------------------------------------
+# q_latency
+
+
+def _pinger(q1, q2, rounds, warmup, res):
+    put, get = q1.put, q2.get
+    clock = time.perf_counter_ns
+    rtts = []
+    bad = 0
+    for i in range(warmup + rounds):
+        m = {"id": i, "name": f"item-{i}", "vals": [1.5, 2.5, 3.5]}
+        t = clock()
+        put(m)
+        r = get()
+        t = clock() - t
+        if i >= warmup:
+            rtts.append(t)
+        if r != m:
+            bad += 1
+    put(None)
+    res.put(("pinger", len(rtts), bad) + percentiles(rtts))
+
+
+def _ponger(q1, q2, res):
+    get, put = q1.get, q2.put
+    echoed = 0
+    while True:
+        m = get()
+        if m is None:
+            break
+        put(m)
+        echoed += 1
+    res.put(("ponger", echoed))
+
+
+def run_latency(ctx, impl, rounds, warmup):
+    q1, q2 = make_queue(ctx, impl), make_queue(ctx, impl)
+    out = by_role(run_children(ctx, [(_pinger, (q1, q2, rounds, warmup)), (_ponger, (q1, q2))]))
+    close_queue(q1)
+    close_queue(q2)
+    timed, bad, med, p99, mn = out["pinger"]
+    (echoed,) = out["ponger"]
+    assert timed == rounds and bad == 0 and echoed == rounds + warmup, (timed, bad, echoed)
+    return med, p99, mn
+
+
+# --------------------------------------------------------------------------
+
+
+def main(argv=None):
+    ap = bench_parser(__doc__, ["q_tput", "q_tput_batch", "q_latency"])
+    ap.add_argument("--tput-n", type=int, help="q_tput messages (default 200000; --quick: 20000)")
+    ap.add_argument("--lat-rounds", type=int, help="q_latency timed round trips (default 20000; --quick: 2000)")
+    ap.add_argument("--lat-warmup", type=int, help="q_latency warm-up round trips (default 1000; --quick: 200)")
+    ap.add_argument("--batch", type=int, default=256, help="q_tput_batch batch size (default 256)")
+    a = ap.parse_args(argv)
+    pick = option_picker(a.quick)
+    repeat = pick(a.repeat, 3, 1)
+    tput_n = pick(a.tput_n, 200_000, 20_000)
+    lat_rounds = pick(a.lat_rounds, 20_000, 2_000)
+    lat_warmup = pick(a.lat_warmup, 1_000, 200)
+    if repeat < 1 or min(tput_n, lat_rounds, a.batch) < 1 or lat_warmup < 0:
+        ap.error("sizes must be positive")
+
+    ctx, out = setup(repeat, message="small object", mpipc_lib=mpipc.LIB_PATH, mpipc_lib_version=mpipc.LIB_VERSION)
+    want = (lambda name: a.only in (None, name))
+    t_all = time.perf_counter()
+
+    mp_tput = None
+    if want("q_tput") or want("q_tput_batch"):
+        mp_tput = rate_runs("q_tput multiprocessing", repeat, lambda: run_tput(ctx, "mp", tput_n), "msgs_per_s",
+                            "msg/s", n=tput_n)
+    if want("q_tput"):
+        mine = rate_runs("q_tput mpipc", repeat, lambda: run_tput(ctx, "mpipc", tput_n), "msgs_per_s", "msg/s",
+                         n=tput_n)
+        out["q_tput"] = {"mpipc": mine, "multiprocessing": mp_tput,
+                         "ratio": round(mine["msgs_per_s"] / mp_tput["msgs_per_s"], 2), "target_ratio": 2.0}
+        out["q_tput"]["meets_target"] = out["q_tput"]["ratio"] >= 2.0
+    if want("q_tput_batch"):
+        mine = rate_runs("q_tput_batch mpipc", repeat, lambda: run_tput(ctx, "mpipc", tput_n, a.batch),
+                         "msgs_per_s", "msg/s", n=tput_n, batch=a.batch)
+        out["q_tput_batch"] = {"mpipc": mine, "multiprocessing_q_tput": mp_tput,
+                               "ratio": round(mine["msgs_per_s"] / mp_tput["msgs_per_s"], 2)}
+    if want("q_latency"):
+        mp_lat = latency_runs("q_latency multiprocessing", repeat,
+                              lambda: run_latency(ctx, "mp", lat_rounds, lat_warmup), rounds=lat_rounds,
+                              warmup=lat_warmup)
+        mine = latency_runs("q_latency mpipc", repeat, lambda: run_latency(ctx, "mpipc", lat_rounds, lat_warmup),
+                            rounds=lat_rounds, warmup=lat_warmup)
+        ratio = round(mine["median_us"] / mp_lat["median_us"], 3)
+        out["q_latency"] = {"mpipc": mine, "multiprocessing": mp_lat, "median_ratio": ratio,
+                            "p99_ratio": round(mine["p99_us"] / mp_lat["p99_us"], 3), "target_median_ratio": 0.5,
+                            "meets_target": ratio <= 0.5}
+    emit(out, t_all)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,859 @@
+"""Manager() / connect_manager(): a manager server (``mp_mgr_serve``, run
+as threads of the process that calls ``Manager()``, or ``mpipc manager
+serve``) holding named dicts, lists, namespaces, values, arrays, queues
+and locks for processes in any language; proxies that behave as
+``MutableMapping`` / ``MutableSequence``, with atomic extras (``incr``,
+``compare_and_set``, and ``setdefault``/``pop``/``update`` atomic too).
+
+Each thread of each process talks to the server over its own connection
+(as Python's proxies do), so one thread blocked in ``q.get()`` never holds
+up another; a forked child opens its own connections. Locks, RLocks,
+Conditions and Semaphores belong to the connection -- that is, the thread
+-- that acquired them, and are released when it disconnects (when the
+thread or process ends).
+"""
+
+import collections.abc
+import ctypes
+import multiprocessing
+import multiprocessing.context
+import os
+import tempfile
+import threading
+import time
+
+from . import _bindings as B
+from ._codec import decode, encode
+from ._common import SLICE_MS, FOREVER, gen_name, register_after_fork, take_buf, threading_timeout_ms, timeout_ms
+from ._errors import (
+    AttributeMissing, Empty, Full, IndexOutOfRange, KeyMissing, NotInList, NotOwner, Timeout, error,
+)
+from ._ffi import lib
+from .connection import _from_c_address, _to_c_address
+
+__all__ = ["Manager", "SyncManager", "connect_manager"]
+
+_EMPTY, _FULL, _TIMEOUT = B.MP_E_EMPTY, B.MP_E_FULL, B.MP_E_TIMEOUT
+
+
+class _Conn:
+    """One mp_mgr connection (closed when dropped)."""
+
+    __slots__ = ("h",)
+
+    def __init__(self, h):
+        self.h = h
+
+    def __del__(self):
+        h, self.h = self.h, None
+        if h:
+            lib.mp_mgr_close(h)
+
+
+class _Client:
+    """Connections to one server: one per thread, made on first use."""
+
+    def __init__(self, address, authkey, connect_timeout=10.0):
+        self.address = address  # C form: unix:/path, tcp:host:port
+        self.authkey = authkey if authkey is not None else b""
+        self.connect_timeout = connect_timeout
+        self._local = threading.local()
+        register_after_fork(self)
+
+    def _after_fork_child(self):
+        self._local = threading.local()  # the parent's connections are its own
+
+    def handle(self):
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            out = ctypes.c_void_p()
+            key = self.authkey or None
+            rc = lib.mp_mgr_connect(self.address.encode(), key, len(self.authkey),
+                                    timeout_ms(self.connect_timeout), ctypes.byref(out))
+            if rc:
+                raise error(rc)
+            c = self._local.conn = _Conn(out.value)
+        return c.h
+
+    def call(self, kind, name, method, args=(), override=None):
+        data = encode(list(args))
+        b = B.mp_buf()
+        rc = lib.mp_mgr_call(self.handle(), kind.encode(), name.encode(), method.encode(), data, len(data),
+                             ctypes.byref(b))
+        if rc:
+            raise error(rc, override)
+        return decode(take_buf(b))
+
+    def call_sliced(self, kind, name, method, args, ms, expired, override=None):
+        """A blocking method whose last argument is a timeout: called in
+        slices so that Ctrl-C is handled; returns the result, or raises the
+        status `expired` maps to when the whole timeout ran out."""
+        left = ms
+        while True:
+            step = SLICE_MS if left < 0 or left > SLICE_MS else left
+            try:
+                return self.call(kind, name, method, list(args) + [step], override)
+            except Exception as e:
+                if getattr(e, "code", None) != expired or left == step:
+                    raise
+            if left > 0:
+                left -= step
+
+    def close(self):
+        self._local = threading.local()
+
+
+_clients = {}
+_clients_lock = threading.Lock()
+
+
+def _client_for(address, authkey):
+    with _clients_lock:
+        c = _clients.get((address, authkey))
+        if c is None:
+            c = _clients[(address, authkey)] = _Client(address, authkey)
+        return c
+
+
+def _rebuild(cls, address, authkey, kind, name, extra):
+    if authkey is None:
+        with _clients_lock:
+            found = [c for (a, _), c in _clients.items() if a == address]
+        client = found[0] if found else _client_for(address, bytes(multiprocessing.current_process().authkey))
+    else:
+        client = _client_for(address, authkey)
+    p = cls.__new__(cls)
+    _BaseProxy.__init__(p, client, kind, name)
+    p._restore(extra)
+    return p
+
+
+class _BaseProxy:
+    _kind = None
+    _OVERRIDE = None  # status -> exception class, for this kind of proxy
+
+    def __init__(self, client, kind, name):
+        self._client = client
+        self._kind = kind
+        self._name = name
+
+    def _restore(self, extra):
+        pass
+
+    def _extra(self):
+        return None
+
+    @property
+    def name(self):
+        """The object's name on the server (how other processes and languages reach it)."""
+        return self._name
+
+    def _callmethod(self, method, args=(), override=None):
+        return self._client.call(self._kind, self._name, method, args, override or self._OVERRIDE)
+
+    def __reduce__(self):
+        # By name: address, kind and name. The authkey travels only to a
+        # child being spawned, as Python's proxies do.
+        key = self._client.authkey if multiprocessing.context.get_spawning_popen() is not None else None
+        return (_rebuild, (type(self), self._client.address, key, self._kind, self._name, self._extra()))
+
+    def __repr__(self):
+        return "<%s %s %r>" % (type(self).__name__, self._kind, self._name)
+
+
+# --------------------------------------------------------------------------
+# dict, list, Namespace, Value, Array
+
+
+def _key(k):
+    """A decoded key outside key position (keys(), items()): arrays as tuples."""
+    return tuple(_key(x) for x in k) if isinstance(k, list) else k
+
+
+class DictProxy(_BaseProxy, collections.abc.MutableMapping):
+    """A shared dict (``MutableMapping``); every method is one atomic
+    server call. Extras: ``incr(key, delta=1)``, ``compare_and_set(key,
+    expected, new)``."""
+
+    _OVERRIDE = {B.MP_E_NOTFOUND: KeyMissing}
+
+    def __getitem__(self, key):
+        try:
+            return self._callmethod("get", [key])
+        except KeyMissing:
+            raise KeyError(key) from None
+
+    def __setitem__(self, key, value):
+        self._callmethod("set", [key, value])
+
+    def __delitem__(self, key):
+        try:
+            self._callmethod("del", [key])
+        except KeyMissing:
+            raise KeyError(key) from None
+
+    def __len__(self):
+        return self._callmethod("len")
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __contains__(self, key):
+        return self._callmethod("contains", [key])
+
+    def keys(self):
+        return [_key(k) for k in self._callmethod("keys")]
+
+    def values(self):
+        return self._callmethod("values")
+
+    def items(self):
+        return [(_key(k), v) for k, v in self._callmethod("items")]
+
+    def get(self, key, default=None):
+        return self._callmethod("get", [key, default])
+
+    _MISSING = object()
+
+    def pop(self, key, default=_MISSING):
+        try:
+            if default is DictProxy._MISSING:
+                return self._callmethod("pop", [key])
+            return self._callmethod("pop", [key, default])
+        except KeyMissing:
+            raise KeyError(key) from None
+
+    def popitem(self):
+        try:
+            k, v = self._callmethod("popitem")
+        except KeyMissing:
+            raise KeyError("popitem(): dictionary is empty") from None
+        return _key(k), v
+
+    def setdefault(self, key, default=None):
+        return self._callmethod("setdefault", [key, default])
+
+    def update(self, other=(), /, **kw):
+        if isinstance(other, collections.abc.Mapping):
+            pairs = [[k, v] for k, v in other.items()]
+        elif hasattr(other, "keys"):
+            pairs = [[k, other[k]] for k in other.keys()]
+        else:
+            pairs = [list(kv) for kv in other]
+            for kv in pairs:
+                if len(kv) != 2:
+                    raise ValueError("dictionary update sequence element has length %d; 2 is required" % len(kv))
+        pairs += [[k, v] for k, v in kw.items()]
+        if pairs:
+            self._callmethod("update", [pairs])
+
+    def clear(self):
+        self._callmethod("clear")
+
+    def copy(self):
+        """A plain dict snapshot."""
+        return self._callmethod("copy")
+
+    def incr(self, key, delta=1):
+        """Atomically adds `delta` to the integer at `key` (absent = 0);
+        returns the new value. ``d[k] += 1`` is a race; this is not."""
+        return self._callmethod("incr", [key, delta])
+
+    def compare_and_set(self, key, expected, new):
+        """Sets `new` iff `key` is present and equal to `expected`; returns whether it did."""
+        return self._callmethod("compare_and_set", [key, expected, new])
+
+    def __eq__(self, other):
+        return self.copy() == (other.copy() if isinstance(other, DictProxy) else other)
+
+    __hash__ = None
+
+    def __repr__(self):
+        return repr(self.copy())
+
+
+class ListProxy(_BaseProxy, collections.abc.MutableSequence):
+    """A shared list (``MutableSequence``); each method is one atomic
+    server call."""
+
+    _OVERRIDE = {B.MP_E_NOTFOUND: NotInList}
+
+    def __len__(self):
+        return self._callmethod("len")
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            if i.step not in (None, 1):
+                return self.copy()[i]
+            return self._callmethod("getslice", [i.start, i.stop])
+        try:
+            return self._callmethod("getitem", [i])
+        except IndexOutOfRange:
+            raise IndexError("list index out of range") from None
+
+    def __setitem__(self, i, value):
+        if isinstance(i, slice):
+            if i.step not in (None, 1):
+                raise ValueError("extended slice assignment is not supported by a shared list")
+            self._callmethod("setslice", [i.start, i.stop, list(value)])
+            return
+        try:
+            self._callmethod("setitem", [i, value])
+        except IndexOutOfRange:
+            raise IndexError("list assignment index out of range") from None
+
+    def __delitem__(self, i):
+        if isinstance(i, slice):
+            if i.step not in (None, 1):
+                raise ValueError("extended slice deletion is not supported by a shared list")
+            self._callmethod("delslice", [i.start, i.stop])
+            return
+        try:
+            self._callmethod("delitem", [i])
+        except IndexOutOfRange:
+            raise IndexError("list assignment index out of range") from None
+
+    def insert(self, i, x):
+        self._callmethod("insert", [i, x])
+
+    def append(self, x):
+        self._callmethod("append", [x])
+
+    def extend(self, xs):
+        self._callmethod("extend", [list(xs)])
+
+    def __iadd__(self, xs):
+        self.extend(xs)
+        return self
+
+    def index(self, x, start=None, stop=None):
+        args = [x] + ([start] if start is not None or stop is not None else []) + ([stop] if stop is not None else [])
+        try:
+            return self._callmethod("index", args)
+        except NotInList:
+            raise ValueError("%r is not in list" % (x,)) from None
+
+    def count(self, x):
+        return self._callmethod("count", [x])
+
+    def remove(self, x):
+        try:
+            self._callmethod("remove", [x])
+        except NotInList:
+            raise ValueError("list.remove(x): x not in list") from None
+
+    def pop(self, i=-1):
+        try:
+            return self._callmethod("pop", [i])
+        except IndexOutOfRange as e:
+            raise IndexError("pop from empty list" if "empty" in str(e) else "pop index out of range") from None
+
+    def reverse(self):
+        self._callmethod("reverse")
+
+    def sort(self, *, key=None, reverse=False):
+        """Sorts in place (atomic on the server; with `key`, sorted here and
+        written back, which is not atomic)."""
+        if key is None:
+            self._callmethod("sort", [bool(reverse)])
+        else:
+            self[:] = sorted(self.copy(), key=key, reverse=reverse)
+
+    def __contains__(self, x):
+        return self._callmethod("contains", [x])
+
+    def __iter__(self):
+        return iter(self.copy())
+
+    def clear(self):
+        self._callmethod("clear")
+
+    def copy(self):
+        """A plain list snapshot."""
+        return self._callmethod("copy")
+
+    def __eq__(self, other):
+        return self.copy() == (other.copy() if isinstance(other, ListProxy) else other)
+
+    __hash__ = None
+
+    def __repr__(self):
+        return repr(self.copy())
+
+
+class NamespaceProxy(_BaseProxy):
+    """A shared namespace: attributes live on the server."""
+
+    _OVERRIDE = {B.MP_E_NOTFOUND: AttributeMissing}
+
+    def __getattr__(self, key):
+        if key.startswith("_"):
+            raise AttributeError(key)
+        try:
+            return self._callmethod("getattr", [key])
+        except AttributeMissing:
+            raise AttributeError("'Namespace' object has no attribute %r" % key) from None
+
+    def __setattr__(self, key, value):
+        if key.startswith("_"):
+            object.__setattr__(self, key, value)
+        else:
+            self._callmethod("setattr", [key, value])
+
+    def __delattr__(self, key):
+        if key.startswith("_"):
+            object.__delattr__(self, key)
+            return
+        try:
+            self._callmethod("delattr", [key])
+        except AttributeMissing:
+            raise AttributeError(key) from None
+
+    def __repr__(self):
+        d = self._callmethod("dict")
+        return "Namespace(%s)" % ", ".join("%s=%r" % kv for kv in d.items())
+
+
+
+class ValueProxy(_BaseProxy):
+    """A shared value: ``get()``, ``set(v)``, ``.value``; extras
+    ``incr(delta=1)`` and ``compare_and_set(expected, new)``."""
+
+    def get(self):
+        return self._callmethod("get")
+
+    def set(self, value):
+        self._callmethod("set", [value])
+
+    value = property(get, set)
+
+    def incr(self, delta=1):
+        return self._callmethod("incr", [delta])
+
+    def compare_and_set(self, expected, new):
+        return self._callmethod("compare_and_set", [expected, new])
+
+    def __repr__(self):
+        return "%s(%r)" % (type(self).__name__, self.get())
+
+
+class ArrayProxy(_BaseProxy):
+    """A shared fixed-length array of one typecode."""
+
+    def __len__(self):
+        return self._callmethod("len")
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            if i.step not in (None, 1):
+                return self.tolist()[i]
+            return self._callmethod("getslice", [i.start, i.stop])
+        try:
+            return self._callmethod("getitem", [i])
+        except IndexOutOfRange:
+            raise IndexError("array index out of range") from None
+
+    def __setitem__(self, i, value):
+        if isinstance(i, slice):
+            if i.step not in (None, 1):
+                raise ValueError("extended slice assignment is not supported by a shared array")
+            self._callmethod("setslice", [i.start, i.stop, list(value)])
+            return
+        try:
+            self._callmethod("setitem", [i, value])
+        except IndexOutOfRange:
+            raise IndexError("array assignment index out of range") from None
+
+    def __iter__(self):
+        return iter(self.tolist())
+
+    def tolist(self):
+        return self._callmethod("tolist")
+
+    @property
+    def typecode(self):
+        return self._callmethod("typecode")
+
+    def incr(self, index, delta=1):
+        """Atomically adds `delta` to integer element `index`; returns the new value."""
+        return self._callmethod("incr", [index, delta])
+
+    def __repr__(self):
+        return "Array(%r, %r)" % (self.typecode, self.tolist())
+
+
+# --------------------------------------------------------------------------
+# Queue and the synchronisation kinds
+
+
+class QueueProxy(_BaseProxy):
+    """A queue held by the server (``queue.Queue`` semantics plus
+    ``task_done``/``join``)."""
+
+    def put(self, obj, block=True, timeout=None):
+        ms = timeout_ms(timeout) if block else 0
+        encode(obj)  # TypeError before anything is sent
+        self._client.call_sliced(self._kind, self._name, "put", [obj], ms, _FULL, {_FULL: Full})
+
+    def get(self, block=True, timeout=None):
+        ms = timeout_ms(timeout) if block else 0
+        return self._client.call_sliced(self._kind, self._name, "get", [], ms, _EMPTY, {_EMPTY: Empty})
+
+    def put_nowait(self, obj):
+        return self.put(obj, False)
+
+    def get_nowait(self):
+        return self.get(False)
+
+    def qsize(self):
+        return self._callmethod("qsize")
+
+    def empty(self):
+        return self._callmethod("empty")
+
+    def full(self):
+        return self._callmethod("full")
+
+    def task_done(self):
+        try:
+            self._callmethod("task_done")
+        except ValueError:
+            raise ValueError("task_done() called too many times") from None
+
+    def join(self, timeout=None):
+        self._client.call_sliced(self._kind, self._name, "join", [], timeout_ms(timeout), _TIMEOUT,
+                                 {_TIMEOUT: Timeout})
+
+
+_PERM = {B.MP_E_PERM: NotOwner}
+
+
+class AcquirerProxy(_BaseProxy):
+    """Lock / RLock / Semaphore / BoundedSemaphore held by the server,
+    owned by the connection (thread) that acquired it."""
+
+    def acquire(self, blocking=True, timeout=None):
+        ms = threading_timeout_ms(blocking, -1 if timeout is None else timeout) if blocking else 0
+        left = ms
+        while True:
+            step = SLICE_MS if left < 0 or left > SLICE_MS else left
+            try:
+                got = self._callmethod("acquire", [step])
+            except ValueError as e:
+                if self._kind == "lock" and getattr(e, "code", None) == B.MP_E_INVAL:
+                    if ms == FOREVER:
+                        raise RuntimeError("this thread already holds manager Lock %r: acquiring it again "
+                                           "would deadlock" % self._name) from None
+                    return False
+                raise
+            if got or left == step:
+                return got
+            if left > 0:
+                left -= step
+
+    def release(self, n=1):
+        if self._kind in ("semaphore", "bounded_semaphore"):
+            try:
+                self._callmethod("release", [n])
+            except ValueError:
+                if self._kind == "bounded_semaphore":
+                    raise ValueError("Semaphore released too many times") from None
+                raise
+        else:
+            self._callmethod("release", [], _PERM)
+
+    def locked(self):
+        return self._callmethod("locked")
+
+    def get_value(self):
+        return self._callmethod("get_value")
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+class EventProxy(_BaseProxy):
+    def is_set(self):
+        return self._callmethod("is_set")
+
+    def set(self):
+        self._callmethod("set")
+
+    def clear(self):
+        self._callmethod("clear")
+
+    def wait(self, timeout=None):
+        left = timeout_ms(timeout)
+        while True:
+            step = SLICE_MS if left < 0 or left > SLICE_MS else left
+            if self._callmethod("wait", [step]):
+                return True
+            if left == step:
+                return False
+            if left > 0:
+                left -= step
+
+
+class ConditionProxy(AcquirerProxy):
+    """A condition with its own (recursive) lock on the server."""
+
+    def wait(self, timeout=None):
+        return self._callmethod("wait", [timeout_ms(timeout)], _PERM)
+
+    def wait_for(self, predicate, timeout=None):
+        endtime = None
+        waittime = timeout
+        result = predicate()
+        while not result:
+            if waittime is not None:
+                if endtime is None:
+                    endtime = time.monotonic() + waittime
+                else:
+                    waittime = endtime - time.monotonic()
+                    if waittime <= 0:
+                        break
+            self.wait(waittime)
+            result = predicate()
+        return result
+
+    def notify(self, n=1):
+        self._callmethod("notify", [n], _PERM)
+
+    def notify_all(self):
+        self._callmethod("notify_all", [], _PERM)
+
+
+class BarrierProxy(_BaseProxy):
+    def _restore(self, extra):
+        self._timeout = extra
+
+    def _extra(self):
+        return getattr(self, "_timeout", None)
+
+    def wait(self, timeout=None):
+        if timeout is None:
+            timeout = getattr(self, "_timeout", None)
+        return self._callmethod("wait", [timeout_ms(timeout)])
+
+    def abort(self):
+        self._callmethod("abort")
+
+    def reset(self):
+        self._callmethod("reset")
+
+    @property
+    def parties(self):
+        return self._callmethod("parties")
+
+    @property
+    def n_waiting(self):
+        return self._callmethod("n_waiting")
+
+    @property
+    def broken(self):
+        return self._callmethod("broken")
+
+
+# --------------------------------------------------------------------------
+# the manager
+
+
+def _stop_server(h, pid, tmpdir):
+    """Finalizer of a started manager: stop the server (only in the process
+    that started it) and remove its private socket directory."""
+    if h and os.getpid() == pid:
+        lib.mp_mgr_server_shutdown(h)
+        if tmpdir:
+            try:
+                os.rmdir(tmpdir)
+            except OSError:
+                pass
+
+
+class SyncManager:
+    """``multiprocessing.managers.SyncManager``: ``start()`` runs the
+    server (threads of this process); ``connect()`` attaches to a running
+    one (ours, another process's, or ``mpipc manager serve``).
+
+    ``address``: a socket path, ``(host, port)``, or ``unix:...``/``tcp:...``;
+    None = a new Unix socket in a private temporary directory. ``authkey``:
+    None = ``multiprocessing.current_process().authkey`` (as Python); pass
+    ``b""`` for no authentication (a Unix socket is mode 0600 anyway)."""
+
+    def __init__(self, address=None, authkey=None, serializer=None, ctx=None, *, shutdown_timeout=None):
+        self._address = address
+        if authkey is None:
+            authkey = bytes(multiprocessing.current_process().authkey)
+        self._authkey = bytes(authkey)
+        self._server = None
+        self._finalizer = None
+        self._client = None
+        self._tmpdir = None
+        register_after_fork(self)
+
+    def _after_fork_child(self):
+        # The server's threads stay in the parent; never shut them down here.
+        if self._finalizer is not None:
+            self._finalizer.cancel()
+            self._finalizer = None
+        self._server = None
+
+    def start(self, initializer=None, initargs=()):
+        """Starts the server in this process (a thread per client)."""
+        import multiprocessing.util
+
+        if self._server is not None:
+            raise RuntimeError("manager already started")
+        addr = self._address
+        if addr is None:
+            self._tmpdir = tempfile.mkdtemp(prefix="mpipc-mgr-")
+            addr = os.path.join(self._tmpdir, "manager.sock")
+        out = ctypes.c_void_p()
+        key = self._authkey or None
+        rc = lib.mp_mgr_serve(_to_c_address(addr).encode(), key, len(self._authkey), ctypes.byref(out))
+        if rc:
+            raise error(rc)
+        self._server = out.value
+        self._finalizer = multiprocessing.util.Finalize(
+            self, _stop_server, args=(out.value, os.getpid(), self._tmpdir), exitpriority=1)
+        buf = ctypes.create_string_buffer(512)
+        n = ctypes.c_size_t()
+        rc = lib.mp_mgr_server_address(out.value, buf, 512, ctypes.byref(n))
+        if rc:
+            raise error(rc)
+        self._caddress = buf.value.decode()
+        self._client = _client_for(self._caddress, self._authkey)
+        if initializer is not None:
+            initializer(*initargs)
+        return self
+
+    def connect(self):
+        """Attaches to the server at `address` (checks it answers)."""
+        if self._address is None:
+            raise ValueError("connect() needs an address")
+        self._caddress = _to_c_address(self._address)
+        self._client = _client_for(self._caddress, self._authkey)
+        self._client.call("manager", "", "ping")
+        return self
+
+    @property
+    def address(self):
+        return _from_c_address(self._caddress) if self._client else self._address
+
+    def shutdown(self):
+        """Stops the server this manager started (blocked calls get
+        mpipc.ShutDown, clients then EOFError); a no-op for a connected one."""
+        if self._client is not None:
+            self._client.close()
+        if self._finalizer is not None:
+            self._finalizer()  # stops the server, removes the socket's directory
+            self._finalizer = None
+            self._server = None
+            self._tmpdir = None
+
+    def join(self, timeout=None):
+        pass
+
+    def __enter__(self):
+        if self._client is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.shutdown()
+
+    # -- object factories ---------------------------------------------------
+
+    def _proxy(self, cls, kind, name, create_args=None):
+        if self._client is None:
+            raise ValueError("manager not started or connected")
+        if name is None:
+            name = gen_name("m" + kind[:3])
+        # Created now (as Python's manager does), or attached if the name
+        # exists with this kind (TypeError for another kind).
+        self._client.call(kind, name, "create", create_args or [])
+        return cls(self._client, kind, name)
+
+    def dict(self, *args, name=None, **kwargs):
+        """A shared dict (``dict(mapping_or_pairs, **kw)`` initial content)."""
+        d = self._proxy(DictProxy, "dict", name)
+        if args or kwargs:
+            d.update(*args, **kwargs)
+        return d
+
+    def list(self, sequence=(), *, name=None):
+        li = self._proxy(ListProxy, "list", name)
+        if sequence:
+            li.extend(sequence)
+        return li
+
+    def Namespace(self, *, name=None, **kwds):
+        ns = self._proxy(NamespaceProxy, "namespace", name)
+        for k, v in kwds.items():
+            setattr(ns, k, v)
+        return ns
+
+    def Value(self, typecode, value, lock=True, *, name=None):
+        v = self._proxy(ValueProxy, "value", name, [value])
+        return v
+
+    def Array(self, typecode, sequence, lock=True, *, name=None):
+        init = sequence if isinstance(sequence, int) else list(sequence)
+        return self._proxy(ArrayProxy, "array", name, [typecode, init])
+
+    def Queue(self, maxsize=0, *, name=None):
+        return self._proxy(QueueProxy, "queue", name, [maxsize])
+
+    JoinableQueue = Queue
+
+    def Lock(self, *, name=None):
+        return self._proxy(AcquirerProxy, "lock", name)
+
+    def RLock(self, *, name=None):
+        return self._proxy(AcquirerProxy, "rlock", name)
+
+    def Semaphore(self, value=1, *, name=None):
+        return self._proxy(AcquirerProxy, "semaphore", name, [value])
+
+    def BoundedSemaphore(self, value=1, *, name=None):
+        return self._proxy(AcquirerProxy, "bounded_semaphore", name, [value])
+
+    def Event(self, *, name=None):
+        return self._proxy(EventProxy, "event", name)
+
+    def Condition(self, lock=None, *, name=None):
+        if lock is not None:
+            raise ValueError("a manager Condition has its own lock on the server")
+        return self._proxy(ConditionProxy, "condition", name)
+
+    def Barrier(self, parties, action=None, timeout=None, *, name=None):
+        if action is not None:
+            raise ValueError("a manager Barrier cannot run an action")
+        b = self._proxy(BarrierProxy, "barrier", name, [parties])
+        b._timeout = timeout
+        return b
+
+    def delete(self, name):
+        """Removes the object `name` from the server; True if it existed."""
+        return self._client.call("manager", name, "delete")
+
+    def objects(self):
+        """[(name, kind), ...] of every object on the server."""
+        return [tuple(x) for x in self._client.call("manager", "", "list")]
+
+
+def Manager(address=None, authkey=None):
+    """A started SyncManager (``multiprocessing.Manager()``)."""
+    return SyncManager(address, authkey).start()
+
+
+def connect_manager(address, authkey=None):
+    """A SyncManager connected to the server at `address`. `authkey` None
+    means no authentication (as ``mpipc manager serve`` without
+    ``--authkey-file``)."""
+    m = SyncManager(address, b"" if authkey is None else authkey)
+    return m.connect()
+

@@ -1,0 +1,399 @@
+"""Value and Array (and RawValue / RawArray) in named shared memory
+(``mp_array_*``): Python's typecodes ``c b B h H i I l L q Q f d`` (or the
+matching ctypes types), a robust recursive lock beside the data (Python's
+default ``lock=True`` is an RLock too), ``lock=False`` for none.
+
+Element access takes the lock, so ``v.value = x`` and ``a[i]`` are each
+atomic; ``v.value += 1`` is not (as in Python): hold ``get_lock()`` around
+it, or use ``incr`` (one locked add). ``get_obj()`` gives a ctypes view of
+the data for zero-copy access (unsynchronised: hold the lock).
+"""
+
+import ctypes
+
+from . import _bindings as B
+from ._common import SLICE_MS, Named, cname, gen_name, open_flags
+from ._errors import error, owner_died
+from ._ffi import lib
+
+__all__ = ["Value", "Array", "RawValue", "RawArray"]
+
+CTYPES = {
+    "c": ctypes.c_ubyte, "b": ctypes.c_byte, "B": ctypes.c_ubyte, "h": ctypes.c_short, "H": ctypes.c_ushort,
+    "i": ctypes.c_int, "I": ctypes.c_uint, "l": ctypes.c_long, "L": ctypes.c_ulong, "q": ctypes.c_longlong,
+    "Q": ctypes.c_ulonglong, "f": ctypes.c_float, "d": ctypes.c_double,
+}
+_FROM_CTYPE = {
+    ctypes.c_char: "c", ctypes.c_byte: "b", ctypes.c_ubyte: "B", ctypes.c_short: "h", ctypes.c_ushort: "H",
+    ctypes.c_int: "i", ctypes.c_uint: "I", ctypes.c_long: "l", ctypes.c_ulong: "L", ctypes.c_longlong: "q",
+    ctypes.c_ulonglong: "Q", ctypes.c_float: "f", ctypes.c_double: "d", ctypes.c_bool: "B",
+}
+_OWNER_DEAD = B.MP_E_OWNER_DEAD
+_INVAL = B.MP_E_INVAL
+_INT64_MAX = (1 << 63) - 1
+
+
+def _typecode(t):
+    if isinstance(t, str):
+        if t not in CTYPES:
+            raise ValueError("unsupported typecode %r (mpipc has c b B h H i I l L q Q f d)" % t)
+        return t
+    if t in _FROM_CTYPE:
+        return _FROM_CTYPE[t]
+    raise TypeError("unsupported type %r" % (t,))
+
+
+class _ArrayLock:
+    """The lock beside an array's data (recursive, robust): what
+    ``get_lock()`` returns."""
+
+    def __init__(self, arr):
+        self._arr = arr
+
+    def acquire(self, block=True, timeout=None):
+        from ._common import threading_timeout_ms
+
+        h = self._arr._ptr()
+        ms = threading_timeout_ms(block, -1 if timeout is None else timeout) if block else 0
+        left = ms
+        while True:
+            step = SLICE_MS if left < 0 or left > SLICE_MS else left
+            rc = lib.mp_array_lock(h, step)
+            if rc != B.MP_E_TIMEOUT or left == step:
+                break
+            if left > 0:
+                left -= step
+        if rc == 0:
+            self._arr.owner_died = False
+            return True
+        if rc == B.MP_E_TIMEOUT:
+            return False
+        if rc == _OWNER_DEAD:
+            owner_died(self._arr, "array lock")
+            return True
+        raise error(rc)
+
+    def release(self):
+        rc = lib.mp_array_unlock(self._arr._ptr())
+        if rc:
+            raise error(rc, {B.MP_E_PERM: __import__("mpipc")._errors.NotOwner})
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+class _Shared(Named):
+    _close_fn = lib.mp_array_close
+    _unlink_fn = lib.mp_array_unlink
+
+    def _open(self, typecode, length, init, lock, name, create, unlink_on_close):
+        if lock not in (True, False):
+            raise ValueError("lock must be True or False (an external lock cannot guard a named array)")
+        tc = _typecode(typecode)
+        generated = name is None
+        if generated:
+            name = gen_name("a")
+            create = True
+        flags = 0 if lock else B.MP_ARRAY_NO_LOCK
+        out = ctypes.c_void_p()
+        created = False
+        if create is None and init is not None:
+            # Initial values apply when this call creates the array.
+            rc = lib.mp_array_open(cname(name), tc.encode(), length, flags | B.MP_OPEN_CREATE_ONLY,
+                                   ctypes.byref(out))
+            created = rc == 0
+            if rc == B.MP_E_EXISTS:
+                rc = lib.mp_array_open(cname(name), tc.encode(), length, flags, ctypes.byref(out))
+        else:
+            rc = lib.mp_array_open(cname(name), tc.encode(), length, flags | open_flags(create),
+                                   ctypes.byref(out))
+            created = rc == 0 and create is True
+        if rc:
+            raise error(rc)
+        self._adopt(out.value, name, generated if unlink_on_close is None else unlink_on_close)
+        self._typecode = lib.mp_array_typecode(out.value).decode()
+        self._len = lib.mp_array_len(out.value)
+        self._float = self._typecode in "fd"
+        self._lock = _ArrayLock(self) if lock else None
+        self.owner_died = False
+        return created
+
+    @property
+    def typecode(self):
+        return self._typecode
+
+    def get_lock(self):
+        """The lock beside the data (AttributeError for lock=False, whose
+        Python counterparts have no get_lock)."""
+        if self._lock is None:
+            raise AttributeError("created with lock=False: no lock")
+        return self._lock
+
+    def acquire(self, *a, **k):
+        return self.get_lock().acquire(*a, **k)
+
+    def release(self):
+        return self.get_lock().release()
+
+    def __enter__(self):
+        return self.get_lock().__enter__()
+
+    def __exit__(self, *exc):
+        return self.get_lock().__exit__(*exc)
+
+    def get_obj(self):
+        """A ctypes array over the shared data (zero-copy, unsynchronised;
+        valid while this object lives)."""
+        h = self._ptr()
+        return (CTYPES[self._typecode] * self._len).from_address(lib.mp_array_ptr(h))
+
+    def _get(self, i):
+        h = self._ptr()
+        if self._float:
+            out = ctypes.c_double()
+            fn = lib.mp_array_get_f64
+        else:
+            out = ctypes.c_int64()
+            fn = lib.mp_array_get_i64
+        rc = fn(h, i, ctypes.byref(out))
+        if rc == _OWNER_DEAD:
+            owner_died(self, "array lock")
+            rc = fn(h, i, ctypes.byref(out))
+        if rc == _INVAL and not self._float:
+            out = ctypes.c_uint64()
+            rc = lib.mp_array_get_u64(h, i, ctypes.byref(out))
+        if rc:
+            raise error(rc)
+        v = out.value
+        if self._typecode == "c":
+            return bytes((v,))
+        return v
+
+    def _set(self, i, v):
+        h = self._ptr()
+        if self._typecode == "c" and isinstance(v, (bytes, bytearray)):
+            if len(v) != 1:
+                raise TypeError("one character bytes, bytearray or integer expected")
+            v = v[0]
+        if self._float:
+            if not isinstance(v, (int, float)) or isinstance(v, bool) and False:
+                raise TypeError("must be real number, not %s" % type(v).__name__)
+            rc = lib.mp_array_set_f64(h, i, float(v))
+        else:
+            if isinstance(v, float):
+                raise TypeError("'float' object cannot be interpreted as an integer")
+            v = int(v)
+            if v > _INT64_MAX:
+                rc = lib.mp_array_set_u64(h, i, v) if v < (1 << 64) else _INVAL
+                if rc == _INVAL and v >= (1 << 64):
+                    raise OverflowError("int too large to convert")
+            elif v < -(1 << 63):
+                raise OverflowError("int too large to convert")
+            else:
+                rc = lib.mp_array_set_i64(h, i, v)
+        if rc == _OWNER_DEAD:
+            owner_died(self, "array lock")
+            return
+        if rc:
+            if rc == _INVAL:
+                raise OverflowError(error(rc).args[0])
+            raise error(rc)
+
+    def _incr(self, i, delta):
+        out = ctypes.c_int64()
+        rc = lib.mp_array_incr(self._ptr(), i, int(delta), ctypes.byref(out))
+        if rc == _OWNER_DEAD:
+            owner_died(self, "array lock")
+            return self._get(i)
+        if rc:
+            if rc == _INVAL:
+                raise OverflowError(error(rc).args[0])
+            raise error(rc)
+        return out.value
+
+
+class Value(_Shared):
+    """``multiprocessing.Value(typecode_or_type, *args, lock=True)``, named.
+
+    ``Value(typecode, value=0, *, lock=True, name=None, create=None,
+    unlink_on_close=None)``: `value` is written when this call creates the
+    object (not when it attaches to an existing name)."""
+
+    _kind = "Value"
+
+    def __init__(self, typecode_or_type, *args, lock=True, name=None, create=None, unlink_on_close=None,
+                 ctx=None):
+        init = args[0] if args else None
+        created = self._open(typecode_or_type, 1, init, lock, name, create, unlink_on_close)
+        if init is not None and (created or name is None):
+            self._set(0, init)
+
+    @classmethod
+    def _attach(cls, name, typecode, lock):
+        obj = cls.__new__(cls)
+        obj._open(typecode, 0, None, lock, name, False, False)
+        return obj
+
+    def __reduce__(self):
+        return (type(self)._attach, (self.name, self._typecode, self._lock is not None))
+
+    @property
+    def value(self):
+        return self._get(0)
+
+    @value.setter
+    def value(self, v):
+        self._set(0, v)
+
+    def incr(self, delta=1):
+        """Atomically adds `delta` (an integer Value) and returns the new value."""
+        return self._incr(0, delta)
+
+    def __repr__(self):
+        return "<mpipc.Value(%r, %r) name=%r>" % (self._typecode, self.value if not self._closed else "?", self.name)
+
+
+class Array(_Shared):
+    """``multiprocessing.Array(typecode_or_type, size_or_initializer,
+    lock=True)``, named. A sequence initializer is written when this call
+    creates the array."""
+
+    _kind = "Array"
+
+    def __init__(self, typecode_or_type, size_or_initializer, *, lock=True, name=None, create=None,
+                 unlink_on_close=None, ctx=None):
+        if isinstance(size_or_initializer, int):
+            n, init = size_or_initializer, None
+        else:
+            init = list(size_or_initializer) if not isinstance(size_or_initializer, (bytes, bytearray)) \
+                else list(size_or_initializer)
+            n = len(init)
+        created = self._open(typecode_or_type, n, init, lock, name, create, unlink_on_close)
+        if init is not None and (created or name is None) and n:
+            self[0:n] = init
+
+    @classmethod
+    def _attach(cls, name, typecode, lock):
+        obj = cls.__new__(cls)
+        obj._open(typecode, 0, None, lock, name, False, False)
+        return obj
+
+    def __reduce__(self):
+        return (type(self)._attach, (self.name, self._typecode, self._lock is not None))
+
+    def __len__(self):
+        return self._len
+
+    def _index(self, i):
+        if i < 0:
+            i += self._len
+        if not 0 <= i < self._len:
+            raise IndexError("invalid index")
+        return i
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            start, stop, step = i.indices(self._len)
+            if step != 1:
+                return self[start:stop][::1][::step] if False else [self._get(j) for j in range(start, stop, step)]
+            vals = self._read(start, max(0, stop - start))
+            return bytes(vals) if self._typecode == "c" else vals
+        return self._get(self._index(i))
+
+    def _read(self, start, count):
+        t = CTYPES[self._typecode] * count
+        out = t()
+        if count:
+            rc = lib.mp_array_read(self._ptr(), start, out, count)
+            if rc == _OWNER_DEAD:
+                owner_died(self, "array lock")
+                rc = lib.mp_array_read(self._ptr(), start, out, count)
+            if rc:
+                raise error(rc)
+        return list(out)
+
+    def __setitem__(self, i, v):
+        if isinstance(i, slice):
+            start, stop, step = i.indices(self._len)
+            vals = list(v)
+            idx = range(start, stop, step)
+            if len(vals) != len(idx):
+                raise ValueError("Can only assign sequence of same size")
+            if step != 1:
+                for j, x in zip(idx, vals):
+                    self._set(j, x)
+                return
+            if not vals:
+                return
+            if self._float:
+                for x in vals:
+                    if not isinstance(x, (int, float)):
+                        raise TypeError("must be real number, not %s" % type(x).__name__)
+            else:
+                for x in vals:
+                    if isinstance(x, float):
+                        raise TypeError("'float' object cannot be interpreted as an integer")
+            try:
+                data = (CTYPES[self._typecode] * len(vals))(*vals)
+            except TypeError:
+                raise TypeError("wrong element type for typecode %r" % self._typecode) from None
+            if not self._float:  # ctypes truncates silently; Python's Array raises on overflow
+                if list(data) != [int(x) for x in vals]:
+                    raise OverflowError("value out of range for typecode %r" % self._typecode)
+            rc = lib.mp_array_write(self._ptr(), start, data, len(vals))
+            if rc == _OWNER_DEAD:
+                owner_died(self, "array lock")
+                return
+            if rc:
+                raise error(rc)
+            return
+        self._set(self._index(i), v)
+
+    def __iter__(self):
+        return iter(self[:])
+
+    def incr(self, index, delta=1):
+        """Atomically adds `delta` to integer element `index`; returns the new value."""
+        return self._incr(self._index(index), delta)
+
+    def tolist(self):
+        return self[:]
+
+    @property
+    def value(self):
+        """For typecode 'c': the bytes up to the first NUL (as c_char arrays)."""
+        if self._typecode != "c":
+            raise AttributeError("value: typecode 'c' arrays only")
+        return self[:].split(b"\0", 1)[0]
+
+    @value.setter
+    def value(self, v):
+        if self._typecode != "c":
+            raise AttributeError("value: typecode 'c' arrays only")
+        v = bytes(v)
+        if len(v) > self._len:
+            raise ValueError("byte string too long")
+        self[0:len(v) + (1 if len(v) < self._len else 0)] = list(v) + ([0] if len(v) < self._len else [])
+
+    @property
+    def raw(self):
+        if self._typecode != "c":
+            raise AttributeError("raw: typecode 'c' arrays only")
+        return self[:]
+
+    def __repr__(self):
+        return "<mpipc.Array(%r, %d) name=%r>" % (self._typecode, self._len, self.name)
+
+
+def RawValue(typecode_or_type, *args, **kw):
+    """A Value without a lock (``multiprocessing.RawValue``)."""
+    return Value(typecode_or_type, *args, lock=False, **kw)
+
+
+def RawArray(typecode_or_type, size_or_initializer, **kw):
+    """An Array without a lock (``multiprocessing.RawArray``)."""
+    return Array(typecode_or_type, size_or_initializer, lock=False, **kw)
+

@@ -1,0 +1,478 @@
+"""Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier:
+named, process-shared, robust when a holder dies (``mp_lock_*``,
+``mp_sem_*``, ``mp_event_*``, ``mp_cond_*``, ``mp_barrier_*``), with the
+``threading`` signatures.
+
+Ownership is per thread, as ``threading.RLock``: releasing a lock the
+calling thread does not hold raises RuntimeError (threading's error for
+releasing an unlocked lock). A Lock acquired again by the thread that
+holds it would deadlock in threading; here a blocking acquire raises
+RuntimeError instead, and a non-blocking or timed one returns False.
+
+A holder that dies (even by SIGKILL) passes the lock on: the next
+``acquire`` gets it and returns True, sets ``lock.owner_died`` and emits
+an ``mpipc.OwnerDiedWarning`` (the data the lock guards may be half
+updated; ``owner_died`` tells whether the last acquire recovered it). It does not raise: ``with lock:`` would then leave the lock
+held with ``__exit__`` never called. Turn the warning into an error with
+the warnings module if a death must stop the program.
+"""
+
+import ctypes
+import threading
+
+from . import _bindings as B
+from ._common import FOREVER, SLICE_MS, Named, cname, gen_name, open_flags, open_handle, threading_timeout_ms
+from ._errors import NotOwner, error, owner_died
+from ._ffi import lib
+
+__all__ = ["Lock", "RLock", "Semaphore", "BoundedSemaphore", "Event", "Condition", "Barrier"]
+
+_TIMEOUT = B.MP_E_TIMEOUT
+_OWNER_DEAD = B.MP_E_OWNER_DEAD
+_PERM_AS_RUNTIME = {B.MP_E_PERM: NotOwner}
+
+
+def _sliced(fn, h, ms, *args):
+    """fn(h, *args, step) in slices of SLICE_MS while it times out."""
+    left = ms
+    while True:
+        step = SLICE_MS if left < 0 or left > SLICE_MS else left
+        rc = fn(h, *args, step)
+        if rc != _TIMEOUT or left == step:
+            return rc
+        if left > 0:
+            left -= step
+
+
+def _setup(obj, name, create, unlink_on_close, prefix, opener):
+    generated = name is None
+    if generated:
+        name = gen_name(prefix)
+        create = True
+    h = opener(cname(name), open_flags(create))
+    obj._adopt(h, name, generated if unlink_on_close is None else unlink_on_close)
+
+
+class Lock(Named):
+    """A named process-shared Lock (``multiprocessing.Lock``).
+
+    ``Lock(*, name=None, create=None, unlink_on_close=None)``: see
+    ``Queue`` for the naming arguments."""
+
+    _kind = "Lock"
+    _close_fn = lib.mp_lock_close
+    _unlink_fn = lib.mp_lock_unlink
+    _flags = 0
+
+    def __init__(self, *, name=None, create=None, unlink_on_close=None, ctx=None):
+        _setup(self, name, create, unlink_on_close, "lock",
+               lambda n, f: open_handle(lib.mp_lock_open, n, f | self._flags))
+        self.owner_died = False
+        self._owner = None
+        self._depth = 0
+
+    @classmethod
+    def _attach(cls, name):
+        obj = cls.__new__(cls)
+        cls.__init__(obj, name=name, create=False, unlink_on_close=False)
+        return obj
+
+    def __reduce__(self):
+        return (type(self)._attach, (self.name,))
+
+    def acquire(self, block=True, timeout=None):
+        """Acquires, waiting (if `block`) at most `timeout` seconds (None or
+        -1 = forever). Returns True, or False when the time ran out."""
+        h = self._ptr()
+        ms = threading_timeout_ms(block, -1 if timeout is None else timeout) if block else 0
+        rc = _sliced(lib.mp_lock_acquire, h, ms)
+        if rc == 0:
+            self._acquired()
+            self.owner_died = False
+            return True
+        if rc == _TIMEOUT:
+            return False
+        if rc == _OWNER_DEAD:
+            self._acquired()
+            owner_died(self, type(self).__name__)
+            return True
+        if rc == B.MP_E_INVAL and not self._flags:
+            # A Lock acquired again by its holder (threading would deadlock).
+            if ms == FOREVER:
+                raise RuntimeError("Lock %r is already held by this thread: acquiring it again would "
+                                   "deadlock" % self.name)
+            return False
+        raise error(rc)
+
+    def _acquired(self):
+        # This thread's ownership, tracked here for Condition's "lock must be
+        # held" checks (the C lock knows it too, but has no call to ask).
+        self._owner = threading.get_ident()
+        self._depth += 1
+
+    def release(self):
+        """Releases; RuntimeError if this thread does not hold it."""
+        rc = lib.mp_lock_release(self._ptr())
+        if rc:
+            raise error(rc, _PERM_AS_RUNTIME)
+        self._depth -= 1
+        if self._depth <= 0:
+            self._depth = 0
+            self._owner = None
+
+    def _is_owned(self):
+        return self._owner == threading.get_ident() and self._depth > 0
+
+    def locked(self):
+        """Whether anyone holds the lock (a snapshot)."""
+        if self._is_owned():
+            return True
+        rc = lib.mp_lock_acquire(self._ptr(), 0)
+        if rc in (0, _OWNER_DEAD):
+            lib.mp_lock_release(self._h)
+            return False
+        return True
+
+    @property
+    def owner_deaths(self):
+        """How many holders have died holding this lock since it was created."""
+        out = ctypes.c_uint64()
+        rc = lib.mp_lock_owner_deaths(self._ptr(), ctypes.byref(out))
+        if rc:
+            raise error(rc)
+        return out.value
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+class RLock(Lock):
+    """A named process-shared recursive lock (``multiprocessing.RLock``):
+    the holder may acquire again and must release as many times."""
+
+    _kind = "RLock"
+    _flags = B.MP_LOCK_RECURSIVE
+
+
+class Semaphore(Named):
+    """A named process-shared semaphore (``multiprocessing.Semaphore``).
+
+    ``Semaphore(value=1, *, name=None, create=None, unlink_on_close=None)``;
+    `value` is ignored when attaching to an existing semaphore."""
+
+    _kind = "Semaphore"
+    _close_fn = lib.mp_sem_close
+    _unlink_fn = lib.mp_sem_unlink
+    _flags = 0
+
+    def __init__(self, value=1, *, name=None, create=None, unlink_on_close=None, ctx=None):
+        if value < 0:
+            raise ValueError("semaphore initial value must be >= 0")
+        _setup(self, name, create, unlink_on_close, "sem",
+               lambda n, f: open_handle(lib.mp_sem_open, n, int(value), f | self._flags))
+
+    @classmethod
+    def _attach(cls, name):
+        obj = cls.__new__(cls)
+        cls.__init__(obj, 0, name=name, create=False, unlink_on_close=False)
+        return obj
+
+    def __reduce__(self):
+        return (type(self)._attach, (self.name,))
+
+    def acquire(self, block=True, timeout=None):
+        """Takes one unit, waiting (if `block`) at most `timeout` seconds.
+        Returns True, or False when the time ran out."""
+        h = self._ptr()
+        ms = threading_timeout_ms(block, -1 if timeout is None else timeout) if block else 0
+        rc = _sliced(lib.mp_sem_acquire, h, ms)
+        if rc == 0:
+            return True
+        if rc == _TIMEOUT:
+            return False
+        raise error(rc)
+
+    def release(self, n=1):
+        """Returns `n` units (ValueError for a BoundedSemaphore released
+        above its initial value)."""
+        if n < 1:
+            raise ValueError("n must be one or more")
+        h = self._ptr()
+        for _ in range(n):
+            rc = lib.mp_sem_release(h)
+            if rc:
+                if rc == B.MP_E_INVAL and self._flags:
+                    raise ValueError("Semaphore released too many times")
+                raise error(rc)
+
+    def get_value(self):
+        """The current count (a snapshot)."""
+        out = ctypes.c_uint32()
+        rc = lib.mp_sem_value(self._ptr(), ctypes.byref(out))
+        if rc:
+            raise error(rc)
+        return out.value
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+class BoundedSemaphore(Semaphore):
+    """A Semaphore that refuses (ValueError) to be released above its
+    initial value (``multiprocessing.BoundedSemaphore``)."""
+
+    _kind = "BoundedSemaphore"
+    _flags = B.MP_SEM_BOUNDED
+
+
+class Event(Named):
+    """A named process-shared event (``multiprocessing.Event``)."""
+
+    _kind = "Event"
+    _close_fn = lib.mp_event_close
+    _unlink_fn = lib.mp_event_unlink
+
+    def __init__(self, *, name=None, create=None, unlink_on_close=None, ctx=None):
+        _setup(self, name, create, unlink_on_close, "ev", lambda n, f: open_handle(lib.mp_event_open, n, f))
+
+    @classmethod
+    def _attach(cls, name):
+        obj = cls.__new__(cls)
+        cls.__init__(obj, name=name, create=False, unlink_on_close=False)
+        return obj
+
+    def __reduce__(self):
+        return (type(self)._attach, (self.name,))
+
+    def is_set(self):
+        out = ctypes.c_bool()
+        rc = lib.mp_event_is_set(self._ptr(), ctypes.byref(out))
+        if rc:
+            raise error(rc)
+        return out.value
+
+    def set(self):
+        rc = lib.mp_event_set(self._ptr())
+        if rc:
+            raise error(rc)
+
+    def clear(self):
+        rc = lib.mp_event_clear(self._ptr())
+        if rc:
+            raise error(rc)
+
+    def wait(self, timeout=None):
+        """Waits until the flag is set, at most `timeout` seconds; returns
+        the flag (False when the time ran out)."""
+        from ._common import timeout_ms
+
+        rc = _sliced(lib.mp_event_wait, self._ptr(), timeout_ms(timeout))
+        if rc == 0:
+            return True
+        if rc == _TIMEOUT:
+            return False
+        raise error(rc)
+
+
+class Condition(Named):
+    """A named process-shared condition variable
+    (``multiprocessing.Condition(lock=None)``): `lock` is an mpipc Lock or
+    RLock (default: a new RLock, named ``<name>.lock``). notify() wakes the
+    oldest waiters, exactly as many as asked.
+
+    ``wait`` is not sliced (a slice would re-take the lock and could miss a
+    notification), so Ctrl-C is handled when it returns."""
+
+    _kind = "Condition"
+    _close_fn = lib.mp_cond_close
+    _unlink_fn = lib.mp_cond_unlink
+
+    def __init__(self, lock=None, *, name=None, create=None, unlink_on_close=None, ctx=None):
+        generated = name is None
+        _setup(self, name, create, unlink_on_close, "cond", lambda n, f: open_handle(lib.mp_cond_open, n, f))
+        self._own_lock = lock is None
+        if lock is None:
+            lock = RLock(name=self.name + ".lock", create=create if not generated else True,
+                         unlink_on_close=self.unlink_on_close)
+        if not isinstance(lock, Lock):
+            raise TypeError("lock must be an mpipc Lock or RLock")
+        self._lock = lock
+        self.acquire = lock.acquire
+        self.release = lock.release
+
+    @classmethod
+    def _attach(cls, name, lock):
+        obj = cls.__new__(cls)
+        cls.__init__(obj, lock, name=name, create=False, unlink_on_close=False)
+        obj._own_lock = False
+        return obj
+
+    def __reduce__(self):
+        return (type(self)._attach, (self.name, self._lock))
+
+    def __enter__(self):
+        return self._lock.__enter__()
+
+    def __exit__(self, *exc):
+        return self._lock.__exit__(*exc)
+
+    def wait(self, timeout=None):
+        """Releases the lock, waits for a notification at most `timeout`
+        seconds, re-acquires the lock; returns False if the time ran out."""
+        from ._common import timeout_ms
+
+        if not self._lock._is_owned():
+            raise RuntimeError("cannot wait on un-acquired lock")
+        rc = lib.mp_cond_wait(self._ptr(), self._lock._ptr(), timeout_ms(timeout))
+        if rc == 0:
+            return True
+        if rc == _TIMEOUT:
+            return False
+        if rc == _OWNER_DEAD:
+            owner_died(self._lock, "Condition lock")
+            return True
+        raise error(rc, _PERM_AS_RUNTIME)
+
+    def wait_for(self, predicate, timeout=None):
+        """Waits until predicate() is true (threading's wait_for)."""
+        import time
+
+        endtime = None
+        waittime = timeout
+        result = predicate()
+        while not result:
+            if waittime is not None:
+                if endtime is None:
+                    endtime = time.monotonic() + waittime
+                else:
+                    waittime = endtime - time.monotonic()
+                    if waittime <= 0:
+                        break
+            self.wait(waittime)
+            result = predicate()
+        return result
+
+    def notify(self, n=1):
+        """Wakes up to `n` waiters (the lock must be held)."""
+        if not self._lock._is_owned():
+            raise RuntimeError("cannot notify on un-acquired lock")
+        rc = lib.mp_cond_notify(self._ptr(), max(0, int(n)))
+        if rc:
+            raise error(rc)
+
+    def notify_all(self):
+        """Wakes every waiter (the lock must be held)."""
+        if not self._lock._is_owned():
+            raise RuntimeError("cannot notify on un-acquired lock")
+        rc = lib.mp_cond_notify_all(self._ptr())
+        if rc:
+            raise error(rc)
+
+    notifyAll = notify_all
+
+    def close(self):
+        super().close()
+        if getattr(self, "_own_lock", False):
+            self._lock.close()
+
+    def unlink(self):
+        super().unlink()
+        if getattr(self, "_own_lock", False):
+            self._lock.unlink()
+
+
+class Barrier(Named):
+    """A named process-shared barrier (``multiprocessing.Barrier(parties,
+    action=None, timeout=None)``). A wait that times out breaks the barrier
+    for everyone (BrokenBarrierError), as in threading.
+
+    `action` runs in the party that arrives last, after the barrier has
+    tripped (the C barrier releases everyone at once); if it raises, the
+    barrier is aborted and the exception propagates. ``wait`` is not
+    sliced (a timed-out slice would break the barrier)."""
+
+    _kind = "Barrier"
+    _close_fn = lib.mp_barrier_close
+    _unlink_fn = lib.mp_barrier_unlink
+
+    def __init__(self, parties, action=None, timeout=None, *, name=None, create=None, unlink_on_close=None,
+                 ctx=None):
+        if parties < 0 or (parties == 0 and name is None):
+            raise ValueError("parties must be > 0")
+        _setup(self, name, create, unlink_on_close, "bar",
+               lambda n, f: open_handle(lib.mp_barrier_open, n, int(parties), f))
+        self._action = action
+        self._timeout = timeout
+
+    @classmethod
+    def _attach(cls, name, action, timeout):
+        obj = cls.__new__(cls)
+        cls.__init__(obj, 0, action, timeout, name=name, create=False, unlink_on_close=False)
+        return obj
+
+    def __reduce__(self):
+        return (type(self)._attach, (self.name, self._action, self._timeout))
+
+    def wait(self, timeout=None):
+        """Waits until all parties have called wait; returns this party's
+        arrival index (0 .. parties-1)."""
+        from ._common import timeout_ms
+
+        if timeout is None:
+            timeout = self._timeout
+        out = ctypes.c_uint32()
+        rc = lib.mp_barrier_wait(self._ptr(), timeout_ms(timeout), ctypes.byref(out))
+        if rc:
+            raise error(rc)
+        index = out.value
+        if self._action is not None and index == self.parties - 1:
+            try:
+                self._action()
+            except BaseException:
+                self.abort()
+                raise
+        return index
+
+    def abort(self):
+        """Breaks the barrier: current and later waits raise
+        BrokenBarrierError until reset()."""
+        rc = lib.mp_barrier_abort(self._ptr())
+        if rc:
+            raise error(rc)
+
+    def reset(self):
+        """Returns the barrier to its initial state (waiters get
+        BrokenBarrierError)."""
+        rc = lib.mp_barrier_reset(self._ptr())
+        if rc:
+            raise error(rc)
+
+    def _u32(self, fn):
+        out = ctypes.c_uint32()
+        rc = fn(self._ptr(), ctypes.byref(out))
+        if rc:
+            raise error(rc)
+        return out.value
+
+    @property
+    def parties(self):
+        return self._u32(lib.mp_barrier_parties)
+
+    @property
+    def n_waiting(self):
+        return self._u32(lib.mp_barrier_n_waiting)
+
+    @property
+    def broken(self):
+        out = ctypes.c_bool()
+        rc = lib.mp_barrier_broken(self._ptr(), ctypes.byref(out))
+        if rc:
+            raise error(rc)
+        return out.value
+

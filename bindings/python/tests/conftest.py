@@ -1,0 +1,119 @@
+"""Shared fixtures: unique names, a fork context, child supervision, and a
+session check that nothing this run created is left in /dev/shm."""
+
+import itertools
+import multiprocessing
+import os
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PKG = os.path.dirname(HERE)
+sys.path.insert(0, PKG)
+
+import mpipc  # noqa: E402
+
+_counter = itertools.count()
+RUN = "pyt%d" % os.getpid()
+
+
+def shm_entries():
+    return {f for f in os.listdir("/dev/shm") if f.startswith("mpipc.")}
+
+
+def ours(entries):
+    # Generated names start with "py<kind>-", test names with "pyt<pid>".
+    return sorted(e for e in entries if e.split(".", 2)[-1].startswith("py"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leftovers():
+    before = shm_entries()
+    yield
+    import gc
+
+    gc.collect()
+    time.sleep(0.05)
+    left = ours(shm_entries() - before)
+    assert not left, "left in /dev/shm: %s" % left
+
+
+@pytest.fixture
+def name():
+    """A fresh object name for this test; unlinked afterwards whatever kind it became."""
+    n = "%s-%d" % (RUN, next(_counter))
+    yield n
+    for kind in ("queue", "lock", "semaphore", "event", "condition", "barrier", "array", "shared_memory",
+                 "shareable_list"):
+        for suffix in ("", ".lock"):
+            try:
+                mpipc.unlink(kind, n + suffix)
+            except (FileNotFoundError, mpipc.Error):
+                pass
+
+
+@pytest.fixture
+def names(name):
+    """A factory of further fresh names (each unlinked afterwards)."""
+    made = []
+
+    def make():
+        n = "%s-%d" % (name, len(made))
+        made.append(n)
+        return n
+
+    yield make
+    for n in made:
+        for kind in ("queue", "lock", "semaphore", "event", "condition", "barrier", "array",
+                     "shared_memory", "shareable_list"):
+            try:
+                mpipc.unlink(kind, n)
+            except (FileNotFoundError, mpipc.Error):
+                pass
+
+
+@pytest.fixture(scope="session")
+def ctx():
+    return multiprocessing.get_context("fork")
+
+
+def run_child(ctx, target, *args, timeout=20):
+    """Run target(*args) in a forked child; return its exit code."""
+    p = ctx.Process(target=target, args=args)
+    p.start()
+    p.join(timeout)
+    if p.is_alive():
+        p.kill()
+        p.join()
+        raise AssertionError("child timed out")
+    return p.exitcode
+
+
+def start_child(ctx, target, *args):
+    p = ctx.Process(target=target, args=args, daemon=True)
+    p.start()
+    return p
+
+
+def join_ok(*procs, timeout=20):
+    for p in procs:
+        p.join(timeout)
+        if p.is_alive():
+            p.kill()
+            p.join()
+            raise AssertionError("child timed out")
+        assert p.exitcode == 0, "child exit code %s" % p.exitcode
+
+
+def python(code, *args, timeout=30, check=True):
+    """Run `code` in a fresh Python (not forked) with the package importable."""
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=PKG + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
+                       timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError("python child failed (%d):\n%s\n%s" % (r.returncode, r.stdout, r.stderr))
+    return r

@@ -1,0 +1,192 @@
+"""Value, Array, RawValue/RawArray, SharedMemory, ShareableList across
+processes."""
+
+import ctypes
+import gc
+import os
+import pickle
+
+import pytest
+
+from mpipc import Array, RawArray, RawValue, ShareableList, SharedMemory, Value
+
+from conftest import join_ok, python, start_child
+
+
+def _incr(v, a, n):
+    for _ in range(n):
+        with v.get_lock():
+            v.value += 1  # not atomic by itself: the lock makes it so
+        a.incr(1, 2)
+
+
+def test_value_and_array_across_processes(ctx):
+    v = Value("i", 0)
+    a = Array("q", [0, 0, 0])
+    ps = [start_child(ctx, _incr, v, a, 500) for _ in range(3)]
+    join_ok(*ps)
+    assert v.value == 1500 and a[:] == [0, 3000, 0]
+    v.close()
+    a.close()
+
+
+def test_value_typecodes_and_ctypes():
+    cases = [("b", -5), ("B", 200), ("h", -300), ("H", 60000), ("i", -2 ** 31), ("I", 2 ** 32 - 1),
+             ("l", -2 ** 63), ("L", 2 ** 64 - 1), ("q", 2 ** 63 - 1), ("Q", 2 ** 64 - 1), ("f", 1.5), ("d", -0.25)]
+    for tc, x in cases:
+        v = Value(tc, x)
+        assert v.value == x and v.typecode == tc
+        v.close()
+    v = Value(ctypes.c_double, 2.5)
+    assert v.typecode == "d" and v.value == 2.5
+    v.close()
+    c = Value("c", b"x")
+    assert c.value == b"x"
+    c.value = b"y"
+    assert c.value == b"y"
+    c.close()
+    with pytest.raises(ValueError):
+        Value("u", 0)
+
+
+def test_value_errors_as_python():
+    v = Value("b", 0)
+    with pytest.raises(OverflowError):
+        v.value = 200
+    with pytest.raises(TypeError):
+        v.value = 1.5
+    assert v.value == 0
+    with pytest.raises(OverflowError):
+        v.incr(1000)
+    v.close()
+    f = Value("d", 0)
+    f.value = 3  # integers into float values are fine
+    assert f.value == 3.0
+    with pytest.raises(TypeError):
+        f.incr()
+    f.close()
+
+
+def test_array_sequence_protocol():
+    a = Array("i", range(5))
+    assert len(a) == 5 and a[0] == 0 and a[-1] == 4 and list(a) == [0, 1, 2, 3, 4]
+    a[1:3] = [10, 20]
+    assert a[:] == [0, 10, 20, 3, 4] and a[::2] == [0, 20, 4]
+    with pytest.raises(ValueError):
+        a[0:2] = [1]
+    with pytest.raises(IndexError):
+        a[5]
+    with pytest.raises(IndexError):
+        a[-6] = 1
+    with pytest.raises(OverflowError):
+        a[0:1] = [2 ** 40]
+    a.get_obj()[0] = 99  # zero-copy view
+    assert a[0] == 99
+    a.close()
+    z = Array("d", 3)
+    assert z[:] == [0.0, 0.0, 0.0]
+    z.close()
+    s = Array("c", b"hello\0\0")
+    assert s.value == b"hello" and s.raw == b"hello\0\0"
+    s.value = b"hi"
+    assert s.value == b"hi"
+    s.close()
+
+
+def test_raw_values_have_no_lock():
+    v = RawValue("i", 3)
+    a = RawArray("d", [1.0, 2.0])
+    assert v.value == 3 and a[:] == [1.0, 2.0]
+    with pytest.raises(AttributeError):
+        v.get_lock()
+    v.close()
+    a.close()
+
+
+def test_named_array_initializer_applies_on_creation_only(name):
+    a = Array("i", [1, 2, 3], name=name)
+    b = Array("i", [7, 8, 9], name=name)  # attaches: keeps the data
+    assert b[:] == [1, 2, 3]
+    with pytest.raises(TypeError):
+        Array("d", 3, name=name)  # another typecode
+    with pytest.raises(ValueError):
+        Array("i", 4, name=name)  # another length
+    c = pickle.loads(pickle.dumps(a))
+    assert c[:] == [1, 2, 3] and c.name == name
+    a.unlink()
+
+
+def test_shared_memory_python_semantics(name):
+    with pytest.raises(ValueError):
+        SharedMemory(create=True, size=0)
+    with pytest.raises(ValueError):
+        SharedMemory()
+    with pytest.raises(FileNotFoundError):
+        SharedMemory(name)
+    shm = SharedMemory(name=name, create=True, size=64)
+    assert shm.size == 64 and shm.name == name
+    shm.buf[:5] = b"hello"
+    with pytest.raises(FileExistsError):
+        SharedMemory(name, create=True, size=64)
+    view = shm.buf
+    shm.close()
+    assert shm.buf is None
+    assert bytes(view[:5]) == b"hello"  # still mapped while a view lives
+    del view
+    assert os.path.exists("/dev/shm/mpipc.shm." + name)  # close never unlinks
+    other = SharedMemory(name)
+    assert bytes(other.buf[:5]) == b"hello" and other.size == 64
+    other.close()
+    shm.unlink()
+    with pytest.raises(FileNotFoundError):
+        shm.unlink()
+
+
+def test_shared_memory_generated_name_cleaned_when_dropped():
+    shm = SharedMemory(create=True, size=10)
+    path = "/dev/shm/mpipc.shm." + shm.name
+    assert os.path.exists(path)
+    shm.close()
+    assert os.path.exists(path)  # close does not unlink (Python code calls unlink next)
+    del shm
+    gc.collect()
+    assert not os.path.exists(path)  # ... but a leak is cleaned when dropped
+
+
+def test_shared_memory_with_another_program(name):
+    shm = SharedMemory(name, create=True, size=16)
+    python("import sys; from mpipc import SharedMemory; s = SharedMemory(sys.argv[1]); "
+           "s.buf[0:3] = bytes(s.buf[0:3]).upper(); s.close()", name)
+    shm.buf[:3] = b"abc"
+    python("import sys; from mpipc import SharedMemory; s = SharedMemory(sys.argv[1]); "
+           "s.buf[0:3] = bytes(s.buf[0:3]).upper(); s.close()", name)
+    assert bytes(shm.buf[:3]) == b"ABC"
+    shm.close()
+    shm.unlink()
+
+
+def _sl_child(sl):
+    sl[0] = sl[0] + 1
+    sl[1] = "from child"
+
+
+def test_shareable_list(ctx):
+    sl = ShareableList([1, "a string slot", None, b"\x00bytes\x00", 2.5, True])
+    assert len(sl) == 6 and sl[3] == b"\x00bytes\x00"  # exact bytes, NULs kept
+    p = start_child(ctx, _sl_child, sl)
+    join_ok(p)
+    assert sl[0] == 2 and sl[1] == "from child" and sl[-1] is True
+    with pytest.raises(ValueError):
+        sl[0] = "x" * 100  # beyond the slot
+    with pytest.raises(IndexError):
+        sl[6]
+    with pytest.raises(TypeError):
+        sl[0] = [1]
+    assert sl.count(2.5) == 1 and sl.index(None) == 2
+    other = ShareableList(name=sl.name)
+    assert other[:] == sl[:]
+    other.shm.close()
+    sl.shm.close()
+    sl.shm.unlink()
+    with pytest.raises(TypeError):
+        ShareableList([[1]])

@@ -5,12 +5,12 @@
 
 CARGO ?= cargo
 
-.PHONY: demo test deps build build-release header check-format lint rust-tests c-tests go-tests python-tests bench-smoke bench torture clean
+.PHONY: demo test deps build build-release header check-format lint rust-tests c-tests go-tests python-tests node-tests bench-smoke bench torture clean
 
 demo: deps build-release
 	bash examples/c/queue_demo/run.sh target/release
 
-test: deps check-format lint rust-tests c-tests go-tests python-tests bench-smoke
+test: deps check-format lint rust-tests c-tests go-tests python-tests node-tests bench-smoke
 	@echo "make test: all suites passed"
 
 # Tools the build needs beyond Cargo.lock: a C compiler, Python 3 and
@@ -58,6 +58,13 @@ go-tests: build-release
 python-tests: build-release
 	bash bindings/python/setup-venv.sh
 	MPIPC_LIB=$(CURDIR)/target/release/libmpipc.so build/venv-python/bin/python -m pytest -q bindings/python/tests
+
+# The Node binding (bindings/node, koffi over target/release/libmpipc.so):
+# pinned packages from package-lock.json, then node --test (which also runs
+# tsc --noEmit over index.d.ts and the examples in examples/node).
+node-tests: build-release
+	cd bindings/node && npm ci --ignore-scripts --no-audit --no-fund
+	cd bindings/node && MPIPC_LIB=$(CURDIR)/target/release/libmpipc.so npm test
 
 # The benchmarks in their quick form: they must keep working, the figures
 # of a smoke run mean nothing.

@@ -7,7 +7,7 @@ DIR holds the JSON objects benches/run.sh collected: mpipc.json,
 python.json (queue), mpipc_pipe.json, python_pipe.json, mpipc_mgr.json,
 python_mgr.json, mpipc_sync.json, python_sync.json, and, when the bindings
 were measured, go_qtput_struct.json, go_qtput_any.json and
-python_binding.json.
+python_binding.json and node_qtput.json.
 """
 import datetime
 import json
@@ -51,6 +51,7 @@ def main():
     mps, pys = load("mpipc_sync.json"), load("python_sync.json")
     go_struct, go_any = load("go_qtput_struct.json", False), load("go_qtput_any.json", False)
     pyb = load("python_binding.json", False)
+    node = load("node_qtput.json", False)
     command = sys.argv[2]
     M = 1e6
     rows = []
@@ -191,6 +192,21 @@ def main():
                            f"{base / M:.3f} M msg/s | {ours / base:.0f}x | >= 1 M msg/s | "
                            f"{'yes' if ours >= M else 'no'} | " + ", ".join(f"{r / M:.2f}" for r in res[key]["runs"]) + " |")
         out.append("")
+    if node:
+        out.append("## Node binding\n")
+        out.append("`node bench/qtput.mjs` in bindings/node: a Node producer process and a Node consumer process "
+                   "over one named queue, the small object CBOR-encoded and decoded for every message, beside "
+                   "Python's `multiprocessing.Queue` from the queue table above.\n")
+        out.append("| workload | Node -> Node | Python multiprocessing | ratio | target | met | runs |")
+        out.append("|---|---|---|---|---|---|---|")
+        base = py["q_tput"]["msgs_per_s"]
+        for key, how in (("node_q_tput_single", "one put / get per message"),
+                         ("node_q_tput_batch", "putMany / getMany")):
+            ours = node[key]["msgs_per_s"]
+            out.append(f"| q_tput small object, {how} | {ours / M:.2f} M msg/s | {base / M:.3f} M msg/s | "
+                       f"{ours / base:.0f}x | >= 0.3 M msg/s | {'yes' if ours >= 0.3 * M else 'no'} | "
+                       + ", ".join(f"{r / M:.2f}" for r in node[key]["runs"]) + " |")
+        out.append("")
     if pyb:
         out.append("## Python binding\n")
         out.append("`benches/python/mpipc_py_bench.py` (run in build/venv-python): Python processes using "
@@ -248,7 +264,7 @@ def main():
     out.append("```json\n" + json.dumps(pym, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(mps, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(pys, indent=1) + "\n```\n")
-    for extra in (go_struct, go_any, pyb):
+    for extra in (go_struct, go_any, node, pyb):
         if extra:
             out.append("```json\n" + json.dumps(extra, indent=1) + "\n```\n")
     print("\n".join(out))

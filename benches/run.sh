@@ -43,6 +43,9 @@ echo "== Python binding vs multiprocessing.Queue (benches/python/mpipc_py_bench.
 bash bindings/python/setup-venv.sh
 MPIPC_LIB=$PWD/target/release/libmpipc.so build/venv-python/bin/python benches/python/mpipc_py_bench.py "${quick[@]}" \
     > "$tmp/python_binding.json"
+echo "== Node binding (node bench/qtput.mjs ${quick[*]})" >&2
+(cd bindings/node && npm ci --ignore-scripts --no-audit --no-fund >&2 && \
+    MPIPC_LIB=$PWD/../../target/release/libmpipc.so node bench/qtput.mjs "${quick[@]}") > "$tmp/node_qtput.json"
 python3 benches/report.py "$tmp" "benches/run.sh ${quick[*]}" > "$tmp/report.md"
 if [[ $out == /dev/null ]]; then
     echo "benches/run.sh: smoke run OK" >&2

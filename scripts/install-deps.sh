@@ -2,7 +2,8 @@
 # Installs what the build and tests need beyond Rust's Cargo.lock, if it is
 # missing: a C compiler (gcc), Python 3 with venv (benchmark baseline, the
 # Python binding), valgrind (C
-# tests), Go >= 1.24 (the Go binding; golang-go from Debian if absent).
+# tests), Go >= 1.24 (the Go binding; golang-go from Debian if absent),
+# Node >= 20 with npm (the Node binding).
 # Rust itself (cargo, rustfmt, clippy) must be on PATH. Go modules come from
 # the Go module proxy, pinned by bindings/go/go.sum.
 set -euo pipefail
@@ -14,6 +15,8 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 command -v valgrind >/dev/null || missing+=(valgrind)
 command -v make >/dev/null || missing+=(make)
 command -v go >/dev/null || missing+=(golang-go)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if ! command -v cargo >/dev/null; then
     echo "install-deps: cargo not found; install Rust (rustup) first" >&2
     exit 1
@@ -34,6 +37,13 @@ if command -v go >/dev/null; then
     v=$(go env GOVERSION | sed 's/^go//')
     if [[ $(printf '%s\n1.24\n' "$v" | sort -V | head -1) != 1.24 ]]; then
         echo "install-deps: Go $v is older than 1.24 (bindings/go needs 1.24)" >&2
+        exit 1
+    fi
+fi
+if command -v node >/dev/null; then
+    major=$(node -p 'process.versions.node.split(".")[0]')
+    if ((major < 20)); then
+        echo "install-deps: Node $(node --version) is older than 20 (bindings/node needs 20)" >&2
         exit 1
     fi
 fi

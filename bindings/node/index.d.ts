@@ -1,0 +1,443 @@
+// Type declarations of mpipc for Node (bindings/node/index.js).
+// Values that cross processes are CBOR as docs/TYPES.md fixes it: see Cbor.
+
+/// <reference types="node" />
+
+/** A tagged value that has no JavaScript type (docs/TYPES.md rule 8); the shape of cbor-x's Tag. */
+export declare class Tag {
+  constructor(value: unknown, tag: number);
+  value: unknown;
+  tag: number;
+}
+
+/** A number encoded as a float even when integral (`new Float64(1)` -> `0xfb 3ff0...`). */
+export declare class Float64 {
+  constructor(value: number);
+  value: number;
+  valueOf(): number;
+}
+
+/**
+ * What crosses a process boundary (docs/TYPES.md): null (undefined is sent as
+ * null), boolean, number (an integer while safe, else a float), bigint
+ * (integers beyond 2^53, bignums), string, Uint8Array (Buffer), arrays, plain
+ * objects (maps with text keys), Map (any other keys), Date (tag 1), Tag,
+ * Float64.
+ */
+export type Cbor =
+  | null
+  | undefined
+  | boolean
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | Date
+  | Tag
+  | Float64
+  | Cbor[]
+  | Map<Cbor, Cbor>
+  | { [key: string]: Cbor };
+
+/** A decoded value: as Cbor, with Buffer for bytes and no undefined/Float64. */
+export type Decoded = any;
+
+export declare function encode(value: Cbor): Buffer;
+export declare function decode(bytes: Uint8Array): Decoded;
+
+/** The library's version, e.g. "0.1.0". */
+export declare const version: string;
+/** Path of the loaded libmpipc.so ($MPIPC_LIB, else target/release, else target/debug). */
+export declare const libraryPath: string;
+/** The MP_* status codes by name. */
+export declare const STATUS: Readonly<Record<StatusName | 'MP_OK', number>>;
+
+export type StatusName =
+  | 'MP_E_NULL' | 'MP_E_INVAL' | 'MP_E_TIMEOUT' | 'MP_E_EMPTY' | 'MP_E_FULL' | 'MP_E_SHUTDOWN'
+  | 'MP_E_TOOBIG' | 'MP_E_BUFSIZE' | 'MP_E_NOTFOUND' | 'MP_E_EXISTS' | 'MP_E_TYPE' | 'MP_E_VERSION'
+  | 'MP_E_CORRUPT' | 'MP_E_PERM' | 'MP_E_IO' | 'MP_E_PANIC' | 'MP_E_POISONED' | 'MP_E_EOF'
+  | 'MP_E_AUTH' | 'MP_E_INDEX' | 'MP_E_UNSUPPORTED' | 'MP_E_BROKEN' | 'MP_E_OWNER_DEAD';
+
+/** Error codes: the C status names, plus the binding's own MP_E_CLOSED and MP_E_ABORTED. */
+export type ErrorCode = StatusName | 'MP_E_CLOSED' | 'MP_E_ABORTED';
+
+// ------------------------------------------------------------------ errors
+
+export declare class MpipcError extends Error {
+  /** The C status name, e.g. 'MP_E_EMPTY'. */
+  readonly code: ErrorCode;
+  /** The C status value, e.g. -4 (undefined for MP_E_CLOSED / MP_E_ABORTED). */
+  readonly status: number | undefined;
+}
+export declare class NullError extends MpipcError {}
+export declare class InvalidError extends MpipcError {}
+export declare class TimeoutError extends MpipcError {}
+export declare class EmptyError extends MpipcError {}
+export declare class FullError extends MpipcError {}
+export declare class ShutdownError extends MpipcError {}
+export declare class TooBigError extends MpipcError {}
+export declare class BufSizeError extends MpipcError {}
+export declare class NotFoundError extends MpipcError {}
+export declare class ExistsError extends MpipcError {}
+export declare class WrongTypeError extends MpipcError {}
+export declare class VersionError extends MpipcError {}
+export declare class CorruptError extends MpipcError {}
+export declare class PermError extends MpipcError {}
+export declare class IOError extends MpipcError {}
+export declare class PanicError extends MpipcError {}
+export declare class PoisonedError extends MpipcError {}
+export declare class EOFError extends MpipcError {}
+export declare class AuthError extends MpipcError {}
+export declare class IndexError extends MpipcError {}
+export declare class UnsupportedError extends MpipcError {}
+export declare class BrokenError extends MpipcError {}
+export declare class OwnerDeadError extends MpipcError {}
+/** Use of a handle after close() (code 'MP_E_CLOSED'). */
+export declare class ClosedError extends MpipcError {}
+/** A wait whose AbortSignal fired (code 'MP_E_ABORTED'; `cause` is the signal's reason). */
+export declare class AbortError extends MpipcError {}
+/** A value the CBOR mapping cannot carry (code 'MP_E_TYPE'); nothing was sent. */
+export declare class EncodeError extends WrongTypeError {}
+/** A message that is not valid CBOR (code 'MP_E_CORRUPT'); it was consumed. */
+export declare class DecodeError extends CorruptError {
+  readonly data: Buffer;
+}
+
+// ------------------------------------------------------------------ common
+
+/** A wait: `timeout` in milliseconds (undefined or negative = forever, 0 = do not wait). */
+export interface WaitOptions {
+  timeout?: number;
+  signal?: AbortSignal;
+}
+
+/** `create`: fail with ExistsError if the name exists; `attach`: NotFoundError if it does not. */
+export interface OpenOptions {
+  create?: boolean;
+  attach?: boolean;
+}
+
+export declare abstract class Handle {
+  /** Whether close() was called. */
+  readonly closed: boolean;
+  /** Closes this process's handle (idempotent); the object lives on by name until unlinked. */
+  close(): void;
+}
+
+// ------------------------------------------------------------------ queue
+
+export interface QueueOptions extends OpenOptions {
+  /** Maximum number of messages; 0 = unbounded (the byte capacity still bounds it). */
+  maxsize?: number;
+  /** Ring size in bytes; 0 = 1 MiB. */
+  capacityBytes?: number;
+  /** Largest message; 0 = what fits in the ring. */
+  maxMessage?: number;
+  /** File mode of a new segment; 0 = 0600. */
+  mode?: number;
+}
+
+/** Python's JoinableQueue, by name, across processes and languages. */
+export declare class Queue<T = Decoded> extends Handle implements AsyncIterable<T> {
+  constructor(name: string, opts?: QueueOptions);
+  static unlink(name: string): void;
+  readonly name: string;
+  put(obj: Cbor, opts?: WaitOptions): Promise<void>;
+  putBytes(data: Uint8Array | ArrayBuffer | ArrayBufferView | string, opts?: WaitOptions): Promise<void>;
+  tryPut(obj: Cbor): boolean;
+  putMany(objs: Iterable<Cbor>, opts?: WaitOptions): Promise<void>;
+  putManyBytes(messages: Iterable<Uint8Array | string>, opts?: WaitOptions): Promise<void>;
+  get(opts?: WaitOptions): Promise<T>;
+  getBytes(opts?: WaitOptions): Promise<Buffer>;
+  /** The oldest value, or undefined if the queue is empty. */
+  tryGet(): T | undefined;
+  tryGetBytes(): Buffer | undefined;
+  getMany(maxN?: number, opts?: WaitOptions): Promise<T[]>;
+  getManyBytes(maxN?: number, opts?: WaitOptions): Promise<Buffer[]>;
+  qsize(): number;
+  empty(): boolean;
+  full(): boolean;
+  taskDone(): void;
+  join(opts?: WaitOptions): Promise<void>;
+  shutdown(opts?: { immediate?: boolean }): void;
+  readonly options: { maxsize: number; capacityBytes: number; maxMessage: number };
+  setSpin(us: number): void;
+  [Symbol.asyncIterator](): AsyncIterator<T>;
+}
+
+// ------------------------------------------------------------------ pipes
+
+/** One end of a connection (Python's Connection), wire-compatible with multiprocessing.connection. */
+export declare class Connection<T = Decoded> extends Handle implements AsyncIterable<T> {
+  static fromFd(fd: number): Connection;
+  send(obj: Cbor): Promise<void>;
+  sendBytes(data: Uint8Array | ArrayBuffer | ArrayBufferView | string): Promise<void>;
+  recv(opts?: WaitOptions): Promise<T>;
+  recvBytes(opts?: WaitOptions): Promise<Buffer>;
+  poll(opts?: WaitOptions): Promise<boolean>;
+  fileno(): number;
+  setMaxFrame(bytes: number | bigint): void;
+  setSpin(us: number): void;
+  [Symbol.asyncIterator](): AsyncIterator<T>;
+}
+
+/** A connected pair (Python's Pipe); {duplex: false}: the first end receives, the second sends. */
+export declare function Pipe(opts?: { duplex?: boolean }): [Connection, Connection];
+
+export interface AuthOptions {
+  authkey?: Uint8Array | string | null;
+  /** ms; default 10 s. */
+  timeout?: number;
+}
+
+/** Connects to a Listener at `unix:/path`, `unix:@name` or `tcp:host:port`. */
+export declare function connect(address: string, opts?: AuthOptions): Promise<Connection>;
+
+export declare class Listener extends Handle implements AsyncIterable<Connection> {
+  constructor(address: string, opts?: { authkey?: Uint8Array | string | null; allowTcpWithoutAuthkey?: boolean });
+  readonly address: string;
+  accept(opts?: WaitOptions): Promise<Connection>;
+  [Symbol.asyncIterator](): AsyncIterator<Connection>;
+}
+
+/** Resolves to the connections that can receive (empty on expiry), as multiprocessing.connection.wait. */
+export declare function wait<C extends Connection>(conns: Iterable<C>, opts?: WaitOptions): Promise<C[]>;
+
+// ------------------------------------------------------------------ manager
+
+export declare class Proxy_ {
+  readonly manager: Manager;
+  readonly kind: string;
+  readonly name: string;
+  call(method: string, ...args: Cbor[]): Promise<Decoded>;
+  create(...args: Cbor[]): Promise<boolean>;
+}
+
+export declare class DictProxy extends Proxy_ {
+  get(key: Cbor, dflt?: Cbor): Promise<Decoded>;
+  set(key: Cbor, value: Cbor): Promise<null>;
+  delete(key: Cbor): Promise<null>;
+  has(key: Cbor): Promise<boolean>;
+  len(): Promise<number>;
+  keys(): Promise<Decoded[]>;
+  values(): Promise<Decoded[]>;
+  items(): Promise<[Decoded, Decoded][]>;
+  copy(): Promise<Record<string, Decoded> | Map<Decoded, Decoded>>;
+  clear(): Promise<null>;
+  pop(key: Cbor, dflt?: Cbor): Promise<Decoded>;
+  popitem(): Promise<[Decoded, Decoded]>;
+  setdefault(key: Cbor, dflt?: Cbor): Promise<Decoded>;
+  update(entries: Map<Cbor, Cbor> | [Cbor, Cbor][] | Record<string, Cbor>): Promise<null>;
+  incr(key: Cbor, delta?: number | bigint): Promise<number | bigint>;
+  compareAndSet(key: Cbor, expected: Cbor, value: Cbor): Promise<boolean>;
+}
+
+export declare class ListProxy extends Proxy_ {
+  append(x: Cbor): Promise<null>;
+  extend(xs: Iterable<Cbor>): Promise<null>;
+  insert(i: number, x: Cbor): Promise<null>;
+  index(x: Cbor, start?: number | null, stop?: number | null): Promise<number>;
+  count(x: Cbor): Promise<number>;
+  remove(x: Cbor): Promise<null>;
+  pop(i?: number): Promise<Decoded>;
+  reverse(): Promise<null>;
+  sort(opts?: { reverse?: boolean }): Promise<null>;
+  get(i: number): Promise<Decoded>;
+  set(i: number, x: Cbor): Promise<null>;
+  delete(i: number): Promise<null>;
+  slice(start?: number | null, stop?: number | null): Promise<Decoded[]>;
+  setSlice(start: number | null, stop: number | null, xs: Iterable<Cbor>): Promise<null>;
+  deleteSlice(start?: number | null, stop?: number | null): Promise<null>;
+  len(): Promise<number>;
+  includes(x: Cbor): Promise<boolean>;
+  clear(): Promise<null>;
+  copy(): Promise<Decoded[]>;
+}
+
+export declare class ValueProxy extends Proxy_ {
+  get(): Promise<Decoded>;
+  set(v: Cbor): Promise<null>;
+  incr(delta?: number | bigint): Promise<number | bigint>;
+  compareAndSet(expected: Cbor, value: Cbor): Promise<boolean>;
+}
+
+export declare class QueueProxy extends Proxy_ {
+  put(item: Cbor, opts?: { timeout?: number }): Promise<null>;
+  get(opts?: { timeout?: number }): Promise<Decoded>;
+  taskDone(): Promise<null>;
+  join(opts?: { timeout?: number }): Promise<null>;
+  qsize(): Promise<number>;
+  empty(): Promise<boolean>;
+  full(): Promise<boolean>;
+}
+
+export declare class LockProxy extends Proxy_ {
+  acquire(opts?: { timeout?: number }): Promise<boolean>;
+  release(n?: number): Promise<null>;
+  locked(): Promise<boolean>;
+  value(): Promise<number>;
+  withLock<R>(fn: () => R | Promise<R>, opts?: { timeout?: number }): Promise<R>;
+}
+
+export declare class EventProxy extends Proxy_ {
+  set(): Promise<null>;
+  clear(): Promise<null>;
+  isSet(): Promise<boolean>;
+  wait(opts?: { timeout?: number }): Promise<boolean>;
+}
+
+/** A connection to a manager server; calls are pipelined. */
+export declare class Manager extends Handle {
+  readonly address: string;
+  call(kind: string, name: string, method: string, ...args: Cbor[]): Promise<Decoded>;
+  create(kind: string, name: string, ...args: Cbor[]): Promise<boolean>;
+  delete(name: string): Promise<boolean>;
+  ping(): Promise<null>;
+  objects(): Promise<[string, string][]>;
+  stats(): Promise<{ objects: number; connections: number; requests: number }>;
+  setSpin(us: number): void;
+  dict(name: string): DictProxy;
+  list(name: string): ListProxy;
+  value(name: string): ValueProxy;
+  queue(name: string): QueueProxy;
+  lock(name: string): LockProxy;
+  rlock(name: string): LockProxy;
+  semaphore(name: string): LockProxy;
+  boundedSemaphore(name: string): LockProxy;
+  event(name: string): EventProxy;
+  proxy(kind: string, name: string): Proxy_;
+}
+
+export declare function connectManager(address: string, authkey?: Uint8Array | string | null, opts?: { timeout?: number }): Promise<Manager>;
+export declare function connectManager(address: string, opts: AuthOptions): Promise<Manager>;
+
+export declare class ManagerServer {
+  readonly address: string;
+  shutdown(): Promise<void>;
+}
+export declare function serveManager(address: string, authkey?: Uint8Array | string | null): ManagerServer;
+
+// ------------------------------------------------------------------ shared memory
+
+export declare class SharedMemory extends Handle {
+  constructor(name: string, size?: number, opts?: OpenOptions);
+  static unlink(name: string): void;
+  readonly name: string;
+  readonly size: number;
+  /** The block itself (no copy). */
+  readonly buffer: ArrayBuffer;
+}
+
+export type Typecode = 'c' | 'b' | 'B' | 'h' | 'H' | 'i' | 'I' | 'l' | 'L' | 'q' | 'Q' | 'f' | 'd';
+export type ArrayView =
+  | Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
+  | BigInt64Array | BigUint64Array | Float32Array | Float64Array;
+
+export interface ArrayOptions extends OpenOptions {
+  /** false: no lock (Python's lock=False). */
+  lock?: boolean;
+}
+
+/** Python's Array by name: a TypedArray view over shared memory plus locked accessors. */
+export declare class SharedArray extends Handle {
+  constructor(name: string, typecode: Typecode, length?: number, opts?: ArrayOptions);
+  static unlink(name: string): void;
+  readonly name: string;
+  readonly typecode: Typecode;
+  readonly length: number;
+  readonly itemsize: number;
+  /** The elements over the shared memory (no copy, no lock). */
+  readonly view: ArrayView;
+  get(i: number): number | bigint;
+  set(i: number, value: number | bigint): void;
+  incr(i: number, delta?: number | bigint): number | bigint;
+  toArray(): (number | bigint)[];
+  read(start?: number, count?: number): ArrayView;
+  write(start: number, data: ArrayLike<number | bigint>): void;
+  lock(opts?: { timeout?: number }): Promise<boolean>;
+  unlock(): void;
+  withLock<R>(fn: (view: ArrayView) => R | Promise<R>, opts?: { timeout?: number }): Promise<R>;
+}
+
+/** Python's Value by name: an array of length 1. */
+export declare class Value extends SharedArray {
+  constructor(name: string, typecode: Typecode, opts?: ArrayOptions);
+  value: number | bigint;
+}
+
+export type Scalar = null | boolean | number | bigint | string | Uint8Array;
+
+/** Python's ShareableList by name: fixed length, scalars stored as their CBOR. */
+export declare class ShareableList extends Handle {
+  constructor(name: string, items?: Iterable<Scalar> | null, opts?: OpenOptions);
+  static unlink(name: string): void;
+  readonly name: string;
+  readonly length: number;
+  get(i: number): Scalar;
+  set(i: number, value: Scalar): void;
+  capacity(i: number): number;
+  toArray(): Scalar[];
+}
+
+// ------------------------------------------------------------------ locks and friends
+
+/** A named robust Lock, held by this process (its lock owner thread). */
+export declare class Lock extends Handle {
+  constructor(name: string, opts?: OpenOptions);
+  static unlink(name: string): void;
+  readonly name: string;
+  /** true, or false on expiry; true also when taken from a dead holder (then ownerDied is true). */
+  acquire(opts?: { timeout?: number }): Promise<boolean>;
+  release(): void;
+  withLock<R>(fn: () => R | Promise<R>, opts?: { timeout?: number }): Promise<R>;
+  readonly depth: number;
+  readonly ownerDied: boolean;
+  ownerDeaths(): number;
+}
+export declare class RLock extends Lock {}
+
+export declare class Condition extends Handle {
+  constructor(name: string, lock: Lock, opts?: OpenOptions);
+  static unlink(name: string): void;
+  readonly name: string;
+  readonly lock: Lock;
+  acquire(opts?: { timeout?: number }): Promise<boolean>;
+  release(): void;
+  withLock<R>(fn: () => R | Promise<R>, opts?: { timeout?: number }): Promise<R>;
+  wait(opts?: { timeout?: number }): Promise<boolean>;
+  waitFor<V>(predicate: () => V, opts?: { timeout?: number }): Promise<V>;
+  notify(n?: number): void;
+  notifyAll(): void;
+}
+
+export declare class Semaphore extends Handle {
+  constructor(name: string, value?: number, opts?: OpenOptions & { bounded?: boolean });
+  static unlink(name: string): void;
+  readonly name: string;
+  acquire(opts?: WaitOptions): Promise<boolean>;
+  release(): void;
+  readonly value: number;
+}
+export declare class BoundedSemaphore extends Semaphore {}
+
+export declare class Event extends Handle {
+  constructor(name: string, opts?: OpenOptions);
+  static unlink(name: string): void;
+  readonly name: string;
+  set(): void;
+  clear(): void;
+  isSet(): boolean;
+  wait(opts?: WaitOptions): Promise<boolean>;
+}
+
+export declare class Barrier extends Handle {
+  constructor(name: string, parties: number, opts?: OpenOptions);
+  static unlink(name: string): void;
+  readonly name: string;
+  wait(opts?: { timeout?: number }): Promise<number>;
+  abort(): void;
+  reset(): void;
+  readonly parties: number;
+  readonly nWaiting: number;
+  readonly broken: boolean;
+}

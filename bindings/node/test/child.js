@@ -1,0 +1,198 @@
+'use strict';
+// The other process of the cross-process tests: `node child.js ROLE ARGS...`.
+// It opens the objects by name (as any language would) and reports to the
+// test with process.send.
+
+const m = require('..');
+
+const [role, ...args] = process.argv.slice(2);
+const send = (x) => new Promise((resolve) => process.send(x, resolve));
+const nextMessage = () => new Promise((resolve) => process.once('message', resolve));
+const small = (i) => ({ id: i, name: `item-${i}`, vals: [1.5, 2.5, 3.5] });
+
+const roles = {
+  // ---- queue
+  async 'q-produce'(name, n, mode = 'single') {
+    const q = new m.Queue(name, { attach: true });
+    n = Number(n);
+    if (mode === 'many') {
+      for (let i = 0; i < n; i += 100) {
+        await q.putMany(Array.from({ length: Math.min(100, n - i) }, (_, k) => small(i + k)));
+      }
+    } else {
+      for (let i = 0; i < n; i++) await q.put(small(i));
+    }
+    q.close();
+  },
+  async 'q-consume'(name, n) {
+    const q = new m.Queue(name, { attach: true });
+    const ids = [];
+    for (let i = 0; i < Number(n); i++) {
+      const v = await q.get({ timeout: 10000 });
+      ids.push(v.id);
+      q.taskDone();
+    }
+    q.close();
+    await send({ ids });
+  },
+  async 'q-put'(name, json) {
+    const q = new m.Queue(name, { attach: true });
+    await q.put(JSON.parse(json));
+    q.close();
+  },
+
+  // ---- pipes
+  async 'pipe-echo'() {
+    // Echoes raw bytes (so values and raw messages alike come back as sent).
+    const conn = m.Connection.fromFd(3);
+    for (;;) {
+      let msg;
+      try {
+        msg = await conn.recvBytes();
+      } catch (e) {
+        if (e.code === 'MP_E_EOF') break;
+        throw e;
+      }
+      await conn.sendBytes(msg);
+    }
+    conn.close();
+  },
+  async 'listener-client'(addr, key) {
+    const c = await m.connect(addr, { authkey: key, timeout: 5000 });
+    await c.send({ from: 'child', pid: process.pid });
+    const reply = await c.recv({ timeout: 5000 });
+    c.close();
+    await send(reply);
+  },
+  async 'listener-client-badkey'(addr) {
+    try {
+      await m.connect(addr, { authkey: 'not the key', timeout: 5000 });
+      await send('connected');
+    } catch (e) {
+      await send(e.code);
+    }
+  },
+
+  // ---- manager
+  async 'mgr-incr'(addr, key, dict, n) {
+    const mgr = await m.connectManager(addr, key);
+    const d = mgr.dict(dict);
+    await Promise.all(Array.from({ length: Number(n) }, () => d.incr('hits')));
+    await mgr.list(`${dict}-pids`).append(process.pid);
+    mgr.close();
+  },
+  async 'mgr-lock-hold'(addr, key, name) {
+    const mgr = await m.connectManager(addr, key);
+    await mgr.lock(name).acquire();
+    await send('held');
+    await nextMessage(); // killed before this arrives
+  },
+
+  // ---- shared memory
+  async 'shm-write'(name) {
+    const s = new m.SharedMemory(name);
+    const u = new Uint8Array(s.buffer);
+    for (let i = 0; i < 10; i++) u[i] = i * 3;
+    s.close();
+  },
+  async 'arr-incr'(name, n) {
+    const a = new m.SharedArray(name, 'q', 0, { attach: true });
+    for (let i = 0; i < Number(n); i++) a.incr(0, 1);
+    a.close();
+  },
+  async 'arr-locked-rmw'(name, n) {
+    // Non-atomic read-modify-write on the view, made safe by the array's lock.
+    const a = new m.SharedArray(name, 'q', 0, { attach: true });
+    for (let i = 0; i < Number(n); i++) {
+      await a.withLock((v) => {
+        const x = v[1];
+        v[1] = x + 1n;
+      });
+    }
+    a.close();
+  },
+  async 'slist-set'(name) {
+    const l = new m.ShareableList(name, null, { attach: true });
+    l.set(0, 'set by child');
+    l.set(1, l.get(1) + 1);
+    l.close();
+  },
+
+  // ---- locks and friends
+  async 'lock-hold'(name) {
+    const l = new m.Lock(name, { attach: true });
+    await l.acquire();
+    await send('held');
+    setInterval(() => {}, 1000); // hold it until killed
+  },
+  async 'lock-rmw'(lockName, arrName, n) {
+    const l = new m.Lock(lockName, { attach: true });
+    const a = new m.SharedArray(arrName, 'q', 0, { attach: true, lock: false });
+    const v = a.view;
+    for (let i = 0; i < Number(n); i++) {
+      await l.acquire();
+      const x = v[0];
+      await null; // yield inside the critical section
+      v[0] = x + 1n;
+      l.release();
+    }
+    l.close();
+    a.close();
+  },
+  async 'cond-wait'(lockName, condName, flagName) {
+    const l = new m.Lock(lockName, { attach: true });
+    const c = new m.Condition(condName, l, { attach: true });
+    const flag = new m.Value(flagName, 'i', { attach: true, lock: false });
+    await l.acquire();
+    await send('waiting');
+    const ok = await c.waitFor(() => flag.view[0] === 1, { timeout: 10000 });
+    l.release();
+    await send({ ok });
+    c.close();
+    l.close();
+    flag.close();
+  },
+  async 'cond-notify'(lockName, condName, flagName) {
+    const l = new m.Lock(lockName, { attach: true });
+    const c = new m.Condition(condName, l, { attach: true });
+    const flag = new m.Value(flagName, 'i', { attach: true, lock: false });
+    await c.withLock(() => {
+      flag.view[0] = 1;
+      c.notifyAll();
+    });
+    c.close();
+    l.close();
+    flag.close();
+  },
+  async 'event-set'(name) {
+    const e = new m.Event(name, { attach: true });
+    e.set();
+    e.close();
+  },
+  async 'sem-hold'(name) {
+    const s = new m.Semaphore(name, 0, { attach: true });
+    await s.acquire();
+    await send('acquired');
+    await nextMessage();
+    s.release();
+    s.close();
+  },
+  async 'barrier-wait'(name) {
+    const b = new m.Barrier(name, 0, { attach: true });
+    try {
+      await send({ index: await b.wait({ timeout: 10000 }) });
+    } catch (e) {
+      await send({ error: e.code });
+    }
+    b.close();
+  },
+};
+
+(async () => {
+  if (!roles[role]) throw new Error(`unknown role ${role}`);
+  await roles[role](...args);
+  if (process.connected) process.disconnect();
+})().catch((e) => {
+  console.error(`child ${role}:`, e);
+  process.exit(1);
+});

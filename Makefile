@@ -5,12 +5,12 @@
 
 CARGO ?= cargo
 
-.PHONY: demo test deps build build-release header check-format lint rust-tests c-tests go-tests python-tests node-tests bench-smoke bench torture clean
+.PHONY: demo test deps build build-release header check-format lint rust-tests c-tests go-tests python-tests node-tests e2e-tests bench-smoke bench torture clean
 
 demo: deps build-release
 	bash examples/c/queue_demo/run.sh target/release
 
-test: deps check-format lint rust-tests c-tests go-tests python-tests node-tests bench-smoke
+test: deps check-format lint rust-tests c-tests go-tests python-tests node-tests e2e-tests bench-smoke
 	@echo "make test: all suites passed"
 
 # Tools the build needs beyond Cargo.lock: a C compiler, Python 3 and
@@ -65,6 +65,12 @@ python-tests: build-release
 node-tests: build-release
 	cd bindings/node && npm ci --ignore-scripts --no-audit --no-fund
 	cd bindings/node && MPIPC_LIB=$(CURDIR)/target/release/libmpipc.so npm test
+
+# The cross-language matrix (tests/polyglot/PEERS.md): every primitive, every
+# ordered pair of C, Go, Node, Python and Rust, exchanging the shared CBOR
+# vectors bit for bit. Needs what the binding suites install.
+e2e-tests: build-release python-tests node-tests
+	build/venv-python/bin/python -m pytest -q tests/polyglot/test_e2e.py
 
 # The benchmarks in their quick form: they must keep working, the figures
 # of a smoke run mean nothing.

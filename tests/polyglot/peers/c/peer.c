@@ -1,0 +1,640 @@
+/*
+ * The C peer of the cross-language end-to-end tests (tests/polyglot/PEERS.md).
+ *
+ *   peer <send|recv> <queue|pipe|listener|manager|array|lock> <name> <vectors.json>
+ *
+ * Uses only include/mpipc.h. C has no CBOR encoder in the project, so for
+ * C "the native value" of a vector is its canonical bytes: the sender sends
+ * each vector's `hex` as-is, and the receiver compares the raw bytes it gets
+ * with `hex`. The only CBOR written by hand is the head of a small unsigned
+ * integer (the manager dict keys 0..47) and the one-element argument array
+ * of `list append`.
+ *
+ * Prints READY (one line) on stdout once its object is open; diagnostics go
+ * to stderr; exit 0 only if every check passed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mpipc.h"
+
+static const uint8_t AUTHKEY[] = "polyglot";
+#define AUTHKEY_LEN 8
+#define TIMEOUT_MS 10000
+
+static int g_failed;
+
+static void fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "c peer: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    g_failed++;
+}
+
+static void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "c peer: fatal: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(2);
+}
+
+static void die_st(const char *what, mp_status st) {
+    die("%s: %s (%s)", what, mp_status_str(st), mp_last_error());
+}
+
+static void ready(void) {
+    fputs("READY\n", stdout);
+    fflush(stdout);
+}
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* ---- the vectors file: a minimal JSON reader (names and hex only) ---- */
+
+typedef struct {
+    char *name;
+    char *hex;
+    uint8_t *bytes;
+    size_t len;
+} vector;
+
+static vector *g_vec;
+static size_t g_nvec;
+
+static const char *ws(const char *p) {
+    while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
+        p++;
+    return p;
+}
+
+static void put_utf8(char **o, char *end, unsigned cp) {
+    char tmp[4];
+    int n;
+    if (cp < 0x80) {
+        tmp[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        tmp[0] = (char)(0xc0 | (cp >> 6));
+        tmp[1] = (char)(0x80 | (cp & 0x3f));
+        n = 2;
+    } else {
+        tmp[0] = (char)(0xe0 | (cp >> 12));
+        tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        tmp[2] = (char)(0x80 | (cp & 0x3f));
+        n = 3;
+    }
+    for (int i = 0; i < n && *o < end; i++)
+        *(*o)++ = tmp[i];
+}
+
+/* Reads a JSON string at p (which is at the opening quote); a copy, with
+ * escapes decoded (surrogates as themselves: names only), goes to *out when
+ * out is not NULL. Returns the position after the closing quote. */
+static const char *json_string(const char *p, char **out) {
+    if (*p != '"')
+        die("vectors: string expected at \"%.20s\"", p);
+    p++;
+    size_t cap = strlen(p) + 1;
+    char *buf = out ? malloc(cap) : NULL, *o = buf, *end = buf ? buf + cap - 1 : NULL;
+    while (*p && *p != '"') {
+        if (*p == '\\') {
+            p++;
+            unsigned cp;
+            switch (*p) {
+            case 'n': cp = '\n'; break;
+            case 't': cp = '\t'; break;
+            case 'r': cp = '\r'; break;
+            case 'b': cp = '\b'; break;
+            case 'f': cp = '\f'; break;
+            case 'u':
+                if (sscanf(p + 1, "%4x", &cp) != 1)
+                    die("vectors: bad \\u escape");
+                p += 4;
+                break;
+            default: cp = (unsigned char)*p;
+            }
+            if (buf)
+                put_utf8(&o, end, cp);
+            p++;
+        } else {
+            if (buf && o < end)
+                *o++ = *p;
+            p++;
+        }
+    }
+    if (*p != '"')
+        die("vectors: unterminated string");
+    if (buf) {
+        *o = 0;
+        *out = buf;
+    }
+    return p + 1;
+}
+
+static const char *json_skip(const char *p) {
+    p = ws(p);
+    if (*p == '"')
+        return json_string(p, NULL);
+    if (*p == '{' || *p == '[') {
+        char close = *p == '{' ? '}' : ']';
+        p = ws(p + 1);
+        if (*p == close)
+            return p + 1;
+        for (;;) {
+            if (close == '}') {
+                p = ws(json_string(ws(p), NULL));
+                if (*p != ':')
+                    die("vectors: ':' expected");
+                p++;
+            }
+            p = ws(json_skip(p));
+            if (*p == ',') {
+                p++;
+                continue;
+            }
+            if (*p != close)
+                die("vectors: '%c' expected at \"%.20s\"", close, p);
+            return p + 1;
+        }
+    }
+    while (*p && !strchr(",]} \n\r\t", *p)) /* number, true, false, null */
+        p++;
+    return p;
+}
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    die("vectors: bad hex digit %c", c);
+    return 0;
+}
+
+static const char *json_vector(const char *p, vector *v) {
+    memset(v, 0, sizeof *v);
+    p = ws(p);
+    if (*p != '{')
+        die("vectors: object expected in \"valid\"");
+    p = ws(p + 1);
+    while (*p != '}') {
+        char *key;
+        p = ws(json_string(p, &key));
+        if (*p != ':')
+            die("vectors: ':' expected");
+        p = ws(p + 1);
+        if (strcmp(key, "name") == 0)
+            p = json_string(p, &v->name);
+        else if (strcmp(key, "hex") == 0)
+            p = json_string(p, &v->hex);
+        else
+            p = json_skip(p);
+        free(key);
+        p = ws(p);
+        if (*p == ',')
+            p = ws(p + 1);
+    }
+    if (!v->name || !v->hex)
+        die("vectors: a valid vector without name or hex");
+    size_t n = strlen(v->hex) / 2;
+    v->bytes = malloc(n ? n : 1);
+    for (size_t i = 0; i < n; i++)
+        v->bytes[i] = (uint8_t)(hexval(v->hex[2 * i]) << 4 | hexval(v->hex[2 * i + 1]));
+    v->len = n;
+    return p + 1;
+}
+
+static void load_vectors(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        die("cannot open %s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)size + 1);
+    if (fread(text, 1, (size_t)size, f) != (size_t)size)
+        die("cannot read %s", path);
+    text[size] = 0;
+    fclose(f);
+
+    const char *p = ws(text);
+    if (*p != '{')
+        die("vectors: top-level object expected");
+    p = ws(p + 1);
+    while (*p && *p != '}') {
+        char *key;
+        p = ws(json_string(p, &key));
+        if (*p != ':')
+            die("vectors: ':' expected");
+        p = ws(p + 1);
+        if (strcmp(key, "valid") == 0) {
+            if (*p != '[')
+                die("vectors: \"valid\" is not an array");
+            p = ws(p + 1);
+            size_t cap = 64;
+            g_vec = malloc(cap * sizeof *g_vec);
+            while (*p != ']') {
+                if (g_nvec == cap)
+                    g_vec = realloc(g_vec, (cap *= 2) * sizeof *g_vec);
+                p = ws(json_vector(p, &g_vec[g_nvec++]));
+                if (*p == ',')
+                    p = ws(p + 1);
+            }
+            p++;
+        } else {
+            p = json_skip(p);
+        }
+        free(key);
+        p = ws(p);
+        if (*p == ',')
+            p = ws(p + 1);
+    }
+    free(text);
+    if (g_nvec == 0)
+        die("vectors: no valid vector in %s", path);
+}
+
+/* ---- checks ---- */
+
+static void print_hex(char *out, size_t cap, const uint8_t *b, size_t n) {
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 3 < cap; i++)
+        o += (size_t)snprintf(out + o, cap - o, "%02x", b[i]);
+    if (o < cap)
+        out[o] = 0;
+}
+
+/* The bytes received for vector v must be its canonical encoding. */
+static void check_bytes(const char *where, const vector *v, const uint8_t *got, size_t n) {
+    if (n == v->len && memcmp(got, v->bytes, n) == 0)
+        return;
+    char buf[512];
+    print_hex(buf, sizeof buf, got, n);
+    fail("%s: vector %s: got bytes %s, want %s", where, v->name, buf, v->hex);
+}
+
+/* ---- primitives ---- */
+
+static void queue_send(const char *name) {
+    mpq *q;
+    mp_status st = mpq_open(name, NULL, &q);
+    if (st)
+        die_st("mpq_open", st);
+    ready();
+    for (size_t i = 0; i < g_nvec; i++)
+        if ((st = mpq_put_timeout(q, g_vec[i].bytes, g_vec[i].len, TIMEOUT_MS)))
+            die_st(g_vec[i].name, st);
+    mpq_close(q);
+}
+
+static void queue_recv(const char *name) {
+    mpq *q;
+    mp_status st = mpq_open(name, NULL, &q);
+    if (st)
+        die_st("mpq_open", st);
+    ready();
+    for (size_t i = 0; i < g_nvec; i++) {
+        mp_buf m;
+        if ((st = mpq_get_timeout(q, &m, TIMEOUT_MS)))
+            die("queue get of vector %s: %s (%s)", g_vec[i].name, mp_status_str(st), mp_last_error());
+        check_bytes("queue", &g_vec[i], m.ptr, m.len);
+        mp_buf_free(&m);
+    }
+    size_t n;
+    if ((st = mpq_qsize(q, &n)))
+        die_st("mpq_qsize", st);
+    if (n != 0)
+        fail("queue: %zu messages left after the last vector", n);
+    mpq_close(q);
+}
+
+static int env_fd(void) {
+    const char *s = getenv("MPIPC_E2E_FD");
+    if (!s || !*s)
+        die("MPIPC_E2E_FD is not set");
+    return atoi(s);
+}
+
+static void send_all(mp_pipe *c, const char *what) {
+    for (size_t i = 0; i < g_nvec; i++) {
+        mp_status st = mp_pipe_send(c, g_vec[i].bytes, g_vec[i].len);
+        if (st)
+            die("%s send of vector %s: %s (%s)", what, g_vec[i].name, mp_status_str(st), mp_last_error());
+    }
+}
+
+static void recv_all(mp_pipe *c, const char *what) {
+    for (size_t i = 0; i < g_nvec; i++) {
+        mp_buf m;
+        mp_status st = mp_pipe_recv_timeout(c, &m, TIMEOUT_MS);
+        if (st)
+            die("%s recv of vector %s: %s (%s)", what, g_vec[i].name, mp_status_str(st), mp_last_error());
+        check_bytes(what, &g_vec[i], m.ptr, m.len);
+        mp_buf_free(&m);
+    }
+    mp_buf m;
+    mp_status st = mp_pipe_recv_timeout(c, &m, TIMEOUT_MS);
+    if (st == MP_OK) {
+        char buf[256];
+        print_hex(buf, sizeof buf, m.ptr, m.len);
+        fail("%s: a message after the last vector: %s", what, buf);
+        mp_buf_free(&m);
+    } else if (st != MP_E_EOF) {
+        fail("%s: after the last vector: %s, want MP_E_EOF", what, mp_status_str(st));
+    }
+}
+
+static void pipe_role(int send) {
+    mp_pipe *c;
+    mp_status st = mp_pipe_from_fd(env_fd(), &c);
+    if (st)
+        die_st("mp_pipe_from_fd", st);
+    ready();
+    if (send)
+        send_all(c, "pipe");
+    else
+        recv_all(c, "pipe");
+    mp_pipe_close(c);
+}
+
+static void listener_role(int send, const char *name) {
+    char addr[256];
+    snprintf(addr, sizeof addr, "unix:/tmp/%s.sock", name);
+    mp_status st;
+    if (!send) {
+        mp_listener *l;
+        if ((st = mp_listener_bind(addr, AUTHKEY, AUTHKEY_LEN, &l)))
+            die_st("mp_listener_bind", st);
+        ready();
+        mp_pipe *c;
+        if ((st = mp_listener_accept(l, TIMEOUT_MS, &c)))
+            die_st("mp_listener_accept", st);
+        recv_all(c, "listener");
+        mp_pipe_close(c);
+        mp_listener_close(l);
+        return;
+    }
+    mp_pipe *c = NULL;
+    int64_t deadline = now_ms() + 5000;
+    for (;;) {
+        st = mp_pipe_connect(addr, AUTHKEY, AUTHKEY_LEN, TIMEOUT_MS, &c);
+        if (st == MP_OK)
+            break;
+        if (now_ms() >= deadline)
+            die_st("mp_pipe_connect (for 5 s)", st);
+        sleep_ms(20);
+    }
+    ready();
+    send_all(c, "listener");
+    mp_pipe_close(c);
+}
+
+/* CBOR of a small unsigned integer (the dict keys 0..47). */
+static size_t uint_head(uint8_t *out, size_t i) {
+    if (i < 24) {
+        out[0] = (uint8_t)i;
+        return 1;
+    }
+    out[0] = 0x18;
+    out[1] = (uint8_t)i;
+    return 2;
+}
+
+static void manager_role(int send, const char *name) {
+    const char *addr = getenv("MPIPC_E2E_MANAGER");
+    if (!addr || !*addr)
+        die("MPIPC_E2E_MANAGER is not set");
+    char dname[256], lname[256];
+    snprintf(dname, sizeof dname, "%s-dict", name);
+    snprintf(lname, sizeof lname, "%s-list", name);
+    mp_mgr *m;
+    mp_status st = mp_mgr_connect(addr, AUTHKEY, AUTHKEY_LEN, TIMEOUT_MS, &m);
+    if (st)
+        die_st("mp_mgr_connect", st);
+    ready();
+    uint8_t key[2];
+    if (send) {
+        for (size_t i = 0; i < g_nvec; i++) {
+            size_t kl = uint_head(key, i);
+            if ((st = mp_mgr_dict_set(m, dname, key, kl, g_vec[i].bytes, g_vec[i].len)))
+                die("dict set of vector %s: %s (%s)", g_vec[i].name, mp_status_str(st), mp_last_error());
+        }
+        for (size_t i = 0; i < g_nvec; i++) {
+            uint8_t *args = malloc(g_vec[i].len + 1);
+            args[0] = 0x81; /* [x] */
+            memcpy(args + 1, g_vec[i].bytes, g_vec[i].len);
+            mp_buf r;
+            st = mp_mgr_call(m, "list", lname, "append", args, g_vec[i].len + 1, &r);
+            free(args);
+            if (st)
+                die("list append of vector %s: %s (%s)", g_vec[i].name, mp_status_str(st), mp_last_error());
+            mp_buf_free(&r);
+        }
+        mp_mgr_close(m);
+        return;
+    }
+    size_t n;
+    if ((st = mp_mgr_dict_len(m, dname, &n)))
+        die_st("dict len", st);
+    if (n != g_nvec)
+        fail("dict %s holds %zu entries, want %zu", dname, n, g_nvec);
+    for (size_t i = 0; i < g_nvec; i++) {
+        size_t kl = uint_head(key, i);
+        mp_buf v;
+        if ((st = mp_mgr_dict_get(m, dname, key, kl, &v))) {
+            fail("dict get of vector %s: %s (%s)", g_vec[i].name, mp_status_str(st), mp_last_error());
+            continue;
+        }
+        check_bytes("manager dict", &g_vec[i], v.ptr, v.len);
+        mp_buf_free(&v);
+    }
+    /* The whole list: an array of the vectors, i.e. its head followed by
+     * every vector's bytes back to back. */
+    mp_buf r;
+    if ((st = mp_mgr_call(m, "list", lname, "copy", (const uint8_t *)"\x80", 1, &r)))
+        die_st("list copy", st);
+    uint8_t head[3];
+    size_t hl;
+    if (g_nvec < 24) {
+        head[0] = (uint8_t)(0x80 | g_nvec);
+        hl = 1;
+    } else if (g_nvec < 256) {
+        head[0] = 0x98;
+        head[1] = (uint8_t)g_nvec;
+        hl = 2;
+    } else {
+        head[0] = 0x99;
+        head[1] = (uint8_t)(g_nvec >> 8);
+        head[2] = (uint8_t)g_nvec;
+        hl = 3;
+    }
+    if (r.len < hl || memcmp(r.ptr, head, hl) != 0) {
+        char buf[64];
+        print_hex(buf, sizeof buf, r.ptr, r.len < 8 ? r.len : 8);
+        fail("list copy: not an array of %zu items (starts %s)", g_nvec, buf);
+    } else {
+        size_t off = hl;
+        for (size_t i = 0; i < g_nvec; i++) {
+            const vector *v = &g_vec[i];
+            if (off + v->len > r.len || memcmp(r.ptr + off, v->bytes, v->len) != 0) {
+                size_t n2 = r.len - off < v->len + 8 ? r.len - off : v->len + 8;
+                char buf[512];
+                print_hex(buf, sizeof buf, r.ptr + off, n2);
+                fail("manager list: vector %s: bytes at its place %s..., want %s (later items not compared)",
+                     v->name, buf, v->hex);
+                break;
+            }
+            off += v->len;
+            if (i + 1 == g_nvec && off != r.len)
+                fail("manager list: %zu bytes after the last vector", r.len - off);
+        }
+    }
+    mp_buf_free(&r);
+    mp_mgr_close(m);
+}
+
+static const char TC[3] = {'q', 'd', 'B'};
+
+static void array_role(int send, const char *name) {
+    char an[3][256];
+    for (int k = 0; k < 3; k++)
+        snprintf(an[k], sizeof an[k], "%s-%c", name, TC[k]);
+    const size_t lens[3] = {4, 4, 2};
+    const int64_t q[4] = {0, -1, INT64_MAX, INT64_MIN};
+    const double d[4] = {1.5, -0.0, INFINITY, 1e300};
+    const int64_t b[2] = {0, 255};
+    mp_array *a[3];
+    mp_status st;
+    for (int k = 0; k < 3; k++)
+        if ((st = mp_array_open(an[k], TC[k], send ? lens[k] : 0, send ? 0 : MP_OPEN_ATTACH_ONLY, &a[k])))
+            die("mp_array_open %s: %s (%s)", an[k], mp_status_str(st), mp_last_error());
+    ready();
+    if (send) {
+        for (size_t i = 0; i < 4; i++)
+            if ((st = mp_array_set_i64(a[0], i, q[i])))
+                die_st("set q", st);
+        for (size_t i = 0; i < 4; i++)
+            if ((st = mp_array_set_f64(a[1], i, d[i])))
+                die_st("set d", st);
+        for (size_t i = 0; i < 2; i++)
+            if ((st = mp_array_set_i64(a[2], i, b[i])))
+                die_st("set B", st);
+        int64_t nv;
+        if ((st = mp_array_incr(a[0], 0, 5, &nv)))
+            die_st("incr", st);
+        if (nv != 5)
+            fail("array incr returned %lld, want 5", (long long)nv);
+    } else {
+        for (int k = 0; k < 3; k++) {
+            if (mp_array_typecode(a[k]) != TC[k])
+                fail("array %s: typecode %c, want %c", an[k], mp_array_typecode(a[k]), TC[k]);
+            if (mp_array_len(a[k]) != lens[k])
+                fail("array %s: length %zu, want %zu", an[k], mp_array_len(a[k]), lens[k]);
+        }
+        const int64_t wantq[4] = {5, -1, INT64_MAX, INT64_MIN};
+        for (size_t i = 0; i < 4; i++) {
+            int64_t v = 0;
+            if ((st = mp_array_get_i64(a[0], i, &v)))
+                fail("get q[%zu]: %s", i, mp_status_str(st));
+            else if (v != wantq[i])
+                fail("q[%zu] = %lld, want %lld", i, (long long)v, (long long)wantq[i]);
+        }
+        for (size_t i = 0; i < 4; i++) {
+            double v = 0;
+            uint64_t gb, wb;
+            if ((st = mp_array_get_f64(a[1], i, &v))) {
+                fail("get d[%zu]: %s", i, mp_status_str(st));
+                continue;
+            }
+            memcpy(&gb, &v, 8);
+            memcpy(&wb, &d[i], 8);
+            if (gb != wb)
+                fail("d[%zu] bits %016llx, want %016llx", i, (unsigned long long)gb, (unsigned long long)wb);
+        }
+        for (size_t i = 0; i < 2; i++) {
+            int64_t v = 0;
+            if ((st = mp_array_get_i64(a[2], i, &v)))
+                fail("get B[%zu]: %s", i, mp_status_str(st));
+            else if (v != b[i])
+                fail("B[%zu] = %lld, want %lld", i, (long long)v, (long long)b[i]);
+        }
+    }
+    for (int k = 0; k < 3; k++)
+        mp_array_close(a[k]);
+}
+
+static void lock_role(int send, const char *name) {
+    mp_lock *l;
+    mp_status st = mp_lock_open(name, 0, &l);
+    if (st)
+        die_st("mp_lock_open", st);
+    if (send) {
+        if ((st = mp_lock_acquire(l, TIMEOUT_MS)))
+            die_st("mp_lock_acquire", st);
+        ready();
+        for (;;)
+            pause(); /* until SIGKILL */
+    }
+    if ((st = mp_lock_acquire(l, 0)) != MP_E_TIMEOUT)
+        die("acquire with timeout 0 of a held lock: %s, want MP_E_TIMEOUT", mp_status_str(st));
+    ready();
+    if ((st = mp_lock_acquire(l, TIMEOUT_MS)) != MP_E_OWNER_DEAD)
+        die("acquire after the holder was killed: %s, want MP_E_OWNER_DEAD", mp_status_str(st));
+    if ((st = mp_lock_release(l)))
+        fail("release after MP_E_OWNER_DEAD: %s, want MP_OK", mp_status_str(st));
+    if ((st = mp_lock_release(l)) != MP_E_PERM)
+        fail("second release: %s, want MP_E_PERM", mp_status_str(st));
+    mp_lock_close(l);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 5)
+        die("usage: %s <send|recv> <primitive> <name> <vectors.json>", argv[0]);
+    int send = strcmp(argv[1], "send") == 0;
+    if (!send && strcmp(argv[1], "recv") != 0)
+        die("role %s: want send or recv", argv[1]);
+    const char *prim = argv[2], *name = argv[3];
+    load_vectors(argv[4]);
+    if (strcmp(prim, "queue") == 0)
+        send ? queue_send(name) : queue_recv(name);
+    else if (strcmp(prim, "pipe") == 0)
+        pipe_role(send);
+    else if (strcmp(prim, "listener") == 0)
+        listener_role(send, name);
+    else if (strcmp(prim, "manager") == 0)
+        manager_role(send, name);
+    else if (strcmp(prim, "array") == 0)
+        array_role(send, name);
+    else if (strcmp(prim, "lock") == 0)
+        lock_role(send, name);
+    else
+        die("unknown primitive %s", prim);
+    if (g_failed) {
+        fprintf(stderr, "c peer: %s %s: %d check(s) failed\n", argv[1], prim, g_failed);
+        return 1;
+    }
+    return 0;
+}

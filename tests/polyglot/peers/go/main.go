@@ -1,0 +1,712 @@
+// Command peer is the Go peer of the cross-language end-to-end tests
+// (tests/polyglot/PEERS.md):
+//
+//	peer <send|recv> <queue|pipe|listener|manager|array|lock> <name> <vectors.json>
+//
+// It uses the Go binding's public API (OpenQueue, FromFile, Listen/Dial,
+// ConnectManager, OpenArray, OpenLock). Native values are built from the
+// vectors' descriptions (int64 / uint64 / *big.Int, float64, string,
+// []byte, []any, OrderedMap with ArrayKey array keys, time.Time for tag 1,
+// cbor.Tag for other tags) and sent with the object API. Received messages
+// are taken as raw bytes (GetBytes, RecvBytes, the manager's results into a
+// cbor.RawMessage), compared with the vector's hex, decoded with
+// mpipc.Unmarshal, compared with the described value and re-encoded with
+// mpipc.Marshal.
+package main
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"os"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	mpipc "github.com/mpipc/mpipc/bindings/go"
+)
+
+var authkey = []byte("polyglot")
+
+const timeout = 10 * time.Second
+
+var failed int
+
+func fail(format string, args ...any) {
+	failed++
+	fmt.Fprintf(os.Stderr, "go peer: "+format+"\n", args...)
+}
+
+func die(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "go peer: fatal: "+format+"\n", args...)
+	os.Exit(2)
+}
+
+func ready() {
+	os.Stdout.WriteString("READY\n")
+}
+
+// ---- value descriptions ----
+
+// desc is a parsed value description of the vectors' grammar.
+type desc struct {
+	kind  string // null bool int float text bytes array map tag
+	b     bool
+	i     *big.Int
+	f     float64
+	s     string
+	by    []byte
+	items []desc    // array
+	pairs [][2]desc // map
+	tag   uint64
+	inner *desc
+}
+
+func parseDesc(raw json.RawMessage) desc {
+	var m map[string]json.RawMessage
+	must(json.Unmarshal(raw, &m))
+	var d desc
+	for k, v := range m {
+		switch k {
+		case "null":
+			d.kind = "null"
+		case "bool":
+			d.kind = "bool"
+			must(json.Unmarshal(v, &d.b))
+		case "int":
+			var s string
+			must(json.Unmarshal(v, &s))
+			d.kind, d.i = "int", new(big.Int)
+			if _, ok := d.i.SetString(s, 10); !ok {
+				die("integer %q", s)
+			}
+		case "float":
+			d.kind = "float"
+			var s string
+			if json.Unmarshal(v, &s) == nil {
+				switch s {
+				case "inf":
+					d.f = math.Inf(1)
+				case "-inf":
+					d.f = math.Inf(-1)
+				case "-0.0":
+					d.f = math.Copysign(0, -1)
+				default:
+					f, err := strconv.ParseFloat(s, 64)
+					if err != nil {
+						die("float %q", s)
+					}
+					d.f = f
+				}
+			} else {
+				must(json.Unmarshal(v, &d.f))
+			}
+		case "text":
+			d.kind = "text"
+			must(json.Unmarshal(v, &d.s))
+		case "bytes":
+			var s string
+			must(json.Unmarshal(v, &s))
+			d.kind, d.by = "bytes", unhex(s)
+		case "array":
+			var items []json.RawMessage
+			must(json.Unmarshal(v, &items))
+			d.kind, d.items = "array", []desc{}
+			for _, it := range items {
+				d.items = append(d.items, parseDesc(it))
+			}
+		case "map":
+			var pairs [][2]json.RawMessage
+			must(json.Unmarshal(v, &pairs))
+			d.kind, d.pairs = "map", [][2]desc{}
+			for _, p := range pairs {
+				d.pairs = append(d.pairs, [2]desc{parseDesc(p[0]), parseDesc(p[1])})
+			}
+		case "tag":
+			d.kind = "tag"
+			must(json.Unmarshal(v, &d.tag))
+		case "value":
+		default:
+			die("unknown description %q", k)
+		}
+	}
+	if d.kind == "tag" {
+		in := parseDesc(m["value"])
+		d.inner = &in
+	}
+	return d
+}
+
+func intValue(i *big.Int) any {
+	if i.IsInt64() {
+		return i.Int64()
+	}
+	if i.IsUint64() {
+		return i.Uint64()
+	}
+	return i
+}
+
+func epochTime(d *desc) time.Time {
+	if d.kind == "int" {
+		return time.Unix(d.i.Int64(), 0)
+	}
+	sec, frac := math.Modf(d.f)
+	return time.Unix(int64(sec), int64(math.Round(frac*1e9)))
+}
+
+// native is the Go value the sender sends for d.
+func native(d desc) any {
+	switch d.kind {
+	case "null":
+		return nil
+	case "bool":
+		return d.b
+	case "int":
+		return intValue(d.i)
+	case "float":
+		return d.f
+	case "text":
+		return d.s
+	case "bytes":
+		return d.by
+	case "array":
+		out := []any{}
+		for _, it := range d.items {
+			out = append(out, native(it))
+		}
+		return out
+	case "map":
+		// Order matters for the bytes: the binding's ordered map.
+		om := mpipc.OrderedMap{}
+		for _, p := range d.pairs {
+			om = append(om, mpipc.Item{Key: nativeKey(p[0]), Value: native(p[1])})
+		}
+		return om
+	case "tag":
+		if d.tag == 1 {
+			return epochTime(d.inner)
+		}
+		return cbor.Tag{Number: d.tag, Content: native(*d.inner)}
+	}
+	die("description kind %q", d.kind)
+	return nil
+}
+
+func nativeKey(d desc) any {
+	if d.kind == "array" {
+		elems := []any{}
+		for _, it := range d.items {
+			elems = append(elems, native(it))
+		}
+		k, err := mpipc.NewArrayKey(elems...)
+		if err != nil {
+			die("NewArrayKey: %v", err)
+		}
+		return k
+	}
+	return native(d)
+}
+
+// decodedForm is what mpipc.Unmarshal into any must give for d.
+func decodedForm(d desc) any {
+	switch d.kind {
+	case "bool":
+		return d.b
+	case "int":
+		return intValue(d.i)
+	case "float":
+		return d.f
+	case "text":
+		return d.s
+	case "bytes":
+		return d.by
+	case "array":
+		out := []any{}
+		for _, it := range d.items {
+			out = append(out, decodedForm(it))
+		}
+		return out
+	case "map":
+		out := map[any]any{}
+		for _, p := range d.pairs {
+			out[keyForm(p[0])] = decodedForm(p[1])
+		}
+		return out
+	case "tag":
+		if d.tag == 1 {
+			return epochTime(d.inner)
+		}
+		return cbor.Tag{Number: d.tag, Content: decodedForm(*d.inner)}
+	}
+	return nil
+}
+
+func keyForm(d desc) any {
+	switch d.kind {
+	case "bytes":
+		return cbor.ByteString(d.by)
+	case "array":
+		return nativeKey(d)
+	}
+	return decodedForm(d)
+}
+
+// sameValue is reflect.DeepEqual with floats compared by bits, big
+// integers by value and times by instant.
+func sameValue(a, b any) bool {
+	switch x := a.(type) {
+	case float64:
+		y, ok := b.(float64)
+		return ok && math.Float64bits(x) == math.Float64bits(y)
+	case *big.Int:
+		y, ok := b.(*big.Int)
+		return ok && x.Cmp(y) == 0
+	case time.Time:
+		y, ok := b.(time.Time)
+		return ok && x.Equal(y)
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !sameValue(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case map[any]any:
+		y, ok := b.(map[any]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !sameValue(v, w) {
+				return false
+			}
+		}
+		return true
+	case cbor.Tag:
+		y, ok := b.(cbor.Tag)
+		return ok && x.Number == y.Number && sameValue(x.Content, y.Content)
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// hasBigMap: d holds a map of two entries or more, at any depth.
+func hasBigMap(d desc) bool {
+	if d.kind == "map" && len(d.pairs) > 1 {
+		return true
+	}
+	for _, it := range d.items {
+		if hasBigMap(it) {
+			return true
+		}
+	}
+	for _, p := range d.pairs {
+		if hasBigMap(p[0]) || hasBigMap(p[1]) {
+			return true
+		}
+	}
+	return d.inner != nil && hasBigMap(*d.inner)
+}
+
+func hasNestedBigMap(d desc) bool {
+	for _, p := range d.pairs {
+		if hasBigMap(p[0]) || hasBigMap(p[1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// ---- vectors and checks ----
+
+type vector struct {
+	Name  string          `json:"name"`
+	Hex   string          `json:"hex"`
+	Value json.RawMessage `json:"value"`
+	bytes []byte
+	desc  desc
+}
+
+func must(err error) {
+	if err != nil {
+		die("%v", err)
+	}
+}
+
+func unhex(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		die("hex %q: %v", s, err)
+	}
+	return b
+}
+
+func load(path string) []vector {
+	raw, err := os.ReadFile(path)
+	must(err)
+	var file struct {
+		Valid []vector `json:"valid"`
+	}
+	must(json.Unmarshal(raw, &file))
+	if len(file.Valid) == 0 {
+		die("no valid vector in %s", path)
+	}
+	for i := range file.Valid {
+		file.Valid[i].bytes = unhex(file.Valid[i].Hex)
+		file.Valid[i].desc = parseDesc(file.Valid[i].Value)
+	}
+	return file.Valid
+}
+
+// check: raw bytes received for v are its canonical encoding, decode to
+// the described value and encode back to themselves.
+func check(what string, v *vector, got []byte) {
+	if !bytes.Equal(got, v.bytes) {
+		fail("%s: vector %s: got bytes %x, want %s", what, v.Name, got, v.Hex)
+	}
+	var x any
+	if err := mpipc.Unmarshal(got, &x); err != nil {
+		fail("%s: vector %s: decode: %v", what, v.Name, err)
+		return
+	}
+	if want := decodedForm(v.desc); !sameValue(x, want) {
+		fail("%s: vector %s: decoded %#v, want %#v", what, v.Name, x, want)
+	}
+	switch {
+	case !hasBigMap(v.desc):
+		re, err := mpipc.Marshal(x)
+		if err != nil || !bytes.Equal(re, got) {
+			fail("%s: vector %s: decoded and re-encoded %x (%v), received %x", what, v.Name, re, err, got)
+		}
+	case v.desc.kind == "map" && !hasNestedBigMap(v.desc):
+		// A map of several entries: decoded into the binding's OrderedMap
+		// (a Go map has no order), it must re-encode exactly.
+		var om mpipc.OrderedMap
+		if err := mpipc.Unmarshal(got, &om); err != nil {
+			fail("%s: vector %s: decode into OrderedMap: %v", what, v.Name, err)
+			return
+		}
+		if len(om) != len(v.desc.pairs) {
+			fail("%s: vector %s: OrderedMap of %d entries, want %d", what, v.Name, len(om), len(v.desc.pairs))
+		} else {
+			// OrderedMap's keys are decoded as values are (a bytes key is a
+			// []byte, an array key an []any).
+			for j, p := range v.desc.pairs {
+				if !sameValue(om[j].Key, decodedForm(p[0])) || !sameValue(om[j].Value, decodedForm(p[1])) {
+					fail("%s: vector %s: OrderedMap entry %d is %#v: %#v, want %#v: %#v", what, v.Name, j,
+						om[j].Key, om[j].Value, decodedForm(p[0]), decodedForm(p[1]))
+				}
+			}
+		}
+		re, err := mpipc.Marshal(om)
+		if err != nil || !bytes.Equal(re, got) {
+			fail("%s: vector %s: decoded (OrderedMap) and re-encoded %x (%v), received %x", what, v.Name, re, err, got)
+		}
+	default:
+		// A map of several entries below the top level decodes into a Go
+		// map, whose order is lost (bindings/go README): the re-encoding
+		// holds the same entries, so it has the same length and decodes to
+		// the same value.
+		re, err := mpipc.Marshal(x)
+		var back any
+		if err == nil {
+			err = mpipc.Unmarshal(re, &back)
+		}
+		if err != nil || len(re) != len(got) || !sameValue(back, x) {
+			fail("%s: vector %s: decoded and re-encoded %x (%v): not the same entries as %x", what, v.Name, re, err, got)
+		}
+	}
+}
+
+// ---- primitives ----
+
+func queueRole(vs []vector, send bool, name string) {
+	q, err := mpipc.OpenQueue(name, mpipc.QueueOptions{})
+	if err != nil {
+		die("OpenQueue: %v", err)
+	}
+	defer q.Close()
+	ready()
+	if send {
+		for i := range vs {
+			if err := q.PutTimeout(native(vs[i].desc), timeout); err != nil {
+				die("put of vector %s: %v", vs[i].Name, err)
+			}
+		}
+		return
+	}
+	for i := range vs {
+		b, err := q.GetBytesTimeout(timeout)
+		if err != nil {
+			die("get of vector %s: %v", vs[i].Name, err)
+		}
+		check("queue", &vs[i], b)
+	}
+	if n, err := q.Qsize(); err != nil || n != 0 {
+		fail("queue: %d messages left after the last vector (%v)", n, err)
+	}
+}
+
+func sendAll(vs []vector, c *mpipc.Conn, what string) {
+	for i := range vs {
+		if err := c.Send(native(vs[i].desc)); err != nil {
+			die("%s: send of vector %s: %v", what, vs[i].Name, err)
+		}
+	}
+}
+
+func recvAll(vs []vector, c *mpipc.Conn, what string) {
+	for i := range vs {
+		b, err := c.RecvBytesTimeout(timeout)
+		if err != nil {
+			die("%s: recv of vector %s: %v", what, vs[i].Name, err)
+		}
+		check(what, &vs[i], b)
+	}
+	b, err := c.RecvBytesTimeout(timeout)
+	switch {
+	case errors.Is(err, mpipc.ErrEOF):
+	case err != nil:
+		fail("%s: after the last vector: %v, want ErrEOF", what, err)
+	default:
+		fail("%s: a message after the last vector: %x", what, b)
+	}
+}
+
+func pipeRole(vs []vector, send bool) {
+	fd, err := strconv.Atoi(os.Getenv("MPIPC_E2E_FD"))
+	if err != nil {
+		die("MPIPC_E2E_FD: %v", err)
+	}
+	c, err := mpipc.FromFile(os.NewFile(uintptr(fd), "e2e"))
+	if err != nil {
+		die("FromFile: %v", err)
+	}
+	defer c.Close()
+	ready()
+	if send {
+		sendAll(vs, c, "pipe")
+	} else {
+		recvAll(vs, c, "pipe")
+	}
+}
+
+func listenerRole(vs []vector, send bool, name string) {
+	addr := "unix:/tmp/" + name + ".sock"
+	if !send {
+		l, err := mpipc.Listen(addr, authkey)
+		if err != nil {
+			die("Listen: %v", err)
+		}
+		defer l.Close()
+		ready()
+		c, err := l.AcceptTimeout(timeout)
+		if err != nil {
+			die("Accept: %v", err)
+		}
+		defer c.Close()
+		recvAll(vs, c, "listener")
+		return
+	}
+	start := time.Now()
+	var c *mpipc.Conn
+	for {
+		var err error
+		if c, err = mpipc.DialTimeout(addr, authkey, timeout); err == nil {
+			break
+		}
+		if time.Since(start) >= 5*time.Second {
+			die("Dial (for 5 s): %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	defer c.Close()
+	ready()
+	sendAll(vs, c, "listener")
+}
+
+func managerRole(vs []vector, send bool, name string) {
+	addr := os.Getenv("MPIPC_E2E_MANAGER")
+	if addr == "" {
+		die("MPIPC_E2E_MANAGER is not set")
+	}
+	m, err := mpipc.ConnectManagerTimeout(addr, authkey, timeout)
+	if err != nil {
+		die("ConnectManager: %v", err)
+	}
+	defer m.Close()
+	ready()
+	d, l := m.Dict(name+"-dict"), m.List(name+"-list")
+	if send {
+		for i := range vs {
+			if err := d.Set(i, native(vs[i].desc)); err != nil {
+				die("dict set of vector %s: %v", vs[i].Name, err)
+			}
+		}
+		for i := range vs {
+			if err := l.Append(native(vs[i].desc)); err != nil {
+				die("list append of vector %s: %v", vs[i].Name, err)
+			}
+		}
+		return
+	}
+	if n, err := d.Len(); err != nil || n != len(vs) {
+		fail("dict len %d (%v), want %d", n, err, len(vs))
+	}
+	for i := range vs {
+		var raw cbor.RawMessage
+		if err := d.GetInto(i, &raw); err != nil {
+			fail("manager dict: get of vector %s: %v", vs[i].Name, err)
+			continue
+		}
+		check("manager dict", &vs[i], raw)
+	}
+	var items []cbor.RawMessage
+	if err := l.CopyInto(&items); err != nil {
+		die("list copy: %v", err)
+	}
+	if len(items) != len(vs) {
+		fail("manager list holds %d items, want %d", len(items), len(vs))
+	}
+	for i := 0; i < len(items) && i < len(vs); i++ {
+		check("manager list", &vs[i], items[i])
+	}
+}
+
+func arrayRole(send bool, name string) {
+	type spec struct {
+		tc  byte
+		len int
+	}
+	specs := []spec{{'q', 4}, {'d', 4}, {'B', 2}}
+	arrs := make([]*mpipc.Array, len(specs))
+	for k, s := range specs {
+		an := name + "-" + string(rune(s.tc))
+		var err error
+		if send {
+			arrs[k], err = mpipc.OpenArray(an, s.tc, s.len, mpipc.ArrayOptions{})
+		} else {
+			arrs[k], err = mpipc.OpenArray(an, s.tc, 0, mpipc.ArrayOptions{Mode: mpipc.AttachOnly})
+		}
+		if err != nil {
+			die("OpenArray %s: %v", an, err)
+		}
+		defer arrs[k].Close()
+	}
+	ready()
+	qv := []int64{0, -1, math.MaxInt64, math.MinInt64}
+	dv := []float64{1.5, math.Copysign(0, -1), math.Inf(1), 1e300}
+	bv := []int64{0, 255}
+	if send {
+		for i, x := range qv {
+			must(arrs[0].SetInt(i, x))
+		}
+		for i, x := range dv {
+			must(arrs[1].SetFloat(i, x))
+		}
+		for i, x := range bv {
+			must(arrs[2].SetInt(i, x))
+		}
+		n, err := arrs[0].Incr(0, 5)
+		if err != nil || n != 5 {
+			fail("Incr returned %d (%v), want 5", n, err)
+		}
+		return
+	}
+	for k, s := range specs {
+		if arrs[k].Typecode() != s.tc {
+			fail("array %s: typecode %c, want %c", arrs[k].Name(), arrs[k].Typecode(), s.tc)
+		}
+		if arrs[k].Len() != s.len {
+			fail("array %s: length %d, want %d", arrs[k].Name(), arrs[k].Len(), s.len)
+		}
+	}
+	wantq := append([]int64{5}, qv[1:]...)
+	for i, w := range wantq {
+		if v, err := arrs[0].GetInt(i); err != nil || v != w {
+			fail("q[%d] = %d (%v), want %d", i, v, err, w)
+		}
+	}
+	for i, w := range dv {
+		if v, err := arrs[1].GetFloat(i); err != nil || math.Float64bits(v) != math.Float64bits(w) {
+			fail("d[%d] bits %016x (%v), want %016x", i, math.Float64bits(v), err, math.Float64bits(w))
+		}
+	}
+	for i, w := range bv {
+		if v, err := arrs[2].GetInt(i); err != nil || v != w {
+			fail("B[%d] = %d (%v), want %d", i, v, err, w)
+		}
+	}
+}
+
+func lockRole(send bool, name string) {
+	l, err := mpipc.OpenLock(name, mpipc.CreateOrAttach)
+	if err != nil {
+		die("OpenLock: %v", err)
+	}
+	if send {
+		if err := l.AcquireTimeout(timeout); err != nil {
+			die("Acquire: %v", err)
+		}
+		ready()
+		for {
+			time.Sleep(time.Hour) // until SIGKILL
+		}
+	}
+	if ok, err := l.TryAcquire(); ok || err != nil {
+		die("TryAcquire of a held lock: %v, %v; want false, nil", ok, err)
+	}
+	ready()
+	if err := l.AcquireTimeout(timeout); !errors.Is(err, mpipc.ErrOwnerDead) {
+		die("Acquire after the holder was killed: %v, want ErrOwnerDead", err)
+	}
+	if err := l.Release(); err != nil {
+		fail("Release after ErrOwnerDead: %v", err)
+	}
+	if err := l.Release(); !errors.Is(err, mpipc.ErrPerm) {
+		fail("second Release: %v, want ErrPerm", err)
+	}
+	l.Close()
+}
+
+func main() {
+	if len(os.Args) != 5 {
+		die("usage: peer <send|recv> <primitive> <name> <vectors.json>")
+	}
+	role, prim, name := os.Args[1], os.Args[2], os.Args[3]
+	if role != "send" && role != "recv" {
+		die("role %s: want send or recv", role)
+	}
+	send := role == "send"
+	vs := load(os.Args[4])
+	switch prim {
+	case "queue":
+		queueRole(vs, send, name)
+	case "pipe":
+		pipeRole(vs, send)
+	case "listener":
+		listenerRole(vs, send, name)
+	case "manager":
+		managerRole(vs, send, name)
+	case "array":
+		arrayRole(send, name)
+	case "lock":
+		lockRole(send, name)
+	default:
+		die("unknown primitive %s", prim)
+	}
+	if failed > 0 {
+		fmt.Fprintf(os.Stderr, "go peer: %s %s: %d check(s) failed\n", role, prim, failed)
+		os.Exit(1)
+	}
+}

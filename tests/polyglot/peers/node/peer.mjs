@@ -1,0 +1,377 @@
+// The Node peer of the cross-language end-to-end tests (tests/polyglot/PEERS.md):
+//
+//   node peer.mjs <send|recv> <queue|pipe|listener|manager|array|lock> <name> <vectors.json>
+//
+// Uses bindings/node's public API (Queue, Connection.fromFd, Listener /
+// connect, connectManager, SharedArray, Lock; encode / decode). Native
+// values are built from the vectors' descriptions as the binding's README
+// maps them: null, booleans, a number for a safe integer and BigInt beyond,
+// numbers for floats (an integral float wrapped in the binding's Float64,
+// since JavaScript has one number type), strings, Buffers, arrays, a plain
+// object for a map whose keys are all text and a Map otherwise, Date for
+// tag 1, Tag for other tags. Received messages are taken as raw bytes where
+// the API allows (getBytes, recvBytes; the manager proxies return decoded
+// values only), compared with the vector's hex, decoded with decode(),
+// compared with the described value and re-encoded with encode().
+
+import { readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
+import mpipc from '../../../../bindings/node/index.js';
+
+const { Queue, Connection, Listener, connect, connectManager, SharedArray, Lock, encode, decode, Tag, Float64 } = mpipc;
+
+const AUTHKEY = Buffer.from('polyglot');
+const TIMEOUT = 10000;
+
+let failed = 0;
+
+function fail(msg) {
+  failed++;
+  process.stderr.write(`node peer: ${msg}\n`);
+}
+
+function die(msg) {
+  process.stderr.write(`node peer: fatal: ${msg}\n`);
+  process.exit(2);
+}
+
+function ready() {
+  process.stdout.write('READY\n');
+}
+
+// ---- descriptions ----
+
+/** The native value a description stands for, as a decoder returns it. */
+function build(d) {
+  if ('tag' in d) {
+    const inner = build(d.value);
+    if (d.tag === 1) return new Date(Number(inner) * 1000);
+    return new Tag(inner, d.tag);
+  }
+  if ('null' in d) return null;
+  if ('bool' in d) return d.bool;
+  if ('int' in d) {
+    const v = BigInt(d.int);
+    return v >= -(2n ** 53n - 1n) && v <= 2n ** 53n - 1n ? Number(v) : v;
+  }
+  if ('float' in d) {
+    const f = d.float;
+    return f === 'inf' ? Infinity : f === '-inf' ? -Infinity : f === '-0.0' ? -0 : Number(f);
+  }
+  if ('text' in d) return d.text;
+  if ('bytes' in d) return Buffer.from(d.bytes, 'hex');
+  if ('array' in d) return d.array.map(build);
+  if ('map' in d) {
+    const entries = d.map.map(([k, v]) => [build(k), build(v)]);
+    if (entries.every(([k]) => typeof k === 'string')) return Object.fromEntries(entries);
+    return new Map(entries);
+  }
+  die(`unknown description ${JSON.stringify(d)}`);
+}
+
+/**
+ * `value` (built or decoded for description `d`) made ready to encode: a
+ * number the description says is a float and that JavaScript holds as an
+ * integer (1.0 is 1) is wrapped in Float64, as a Node program sends an
+ * integral float.
+ */
+function asSent(value, d) {
+  if ('float' in d) {
+    if (typeof value === 'number' && Number.isInteger(value) && !Object.is(value, -0) &&
+        Math.abs(value) <= Number.MAX_SAFE_INTEGER) {
+      return new Float64(value);
+    }
+    return value;
+  }
+  if ('array' in d && Array.isArray(value)) return value.map((x, i) => (i < d.array.length ? asSent(x, d.array[i]) : x));
+  if ('map' in d) {
+    const entries = value instanceof Map ? [...value.entries()] : value && typeof value === 'object' ? Object.entries(value) : null;
+    if (entries === null) return value;
+    const sent = entries.map(([k, v], i) => (i < d.map.length ? [asSent(k, d.map[i][0]), asSent(v, d.map[i][1])] : [k, v]));
+    return value instanceof Map ? new Map(sent) : Object.fromEntries(sent);
+  }
+  if ('tag' in d && d.tag !== 1 && value instanceof Tag) return new Tag(asSent(value.value, d.value), value.tag);
+  return value;
+}
+
+function show(v) {
+  try {
+    return JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? `${x}n` : x instanceof Map ? [...x.entries()] : x));
+  } catch {
+    return String(v);
+  }
+}
+
+function load(path) {
+  const doc = JSON.parse(readFileSync(path, 'utf8'));
+  if (!doc.valid || doc.valid.length === 0) die('no valid vector');
+  return doc.valid.map((v) => ({ ...v, bytes: Buffer.from(v.hex, 'hex'), native: build(v.value) }));
+}
+
+// ---- checks ----
+
+/**
+ * Strict equality that also compares the order of map entries (object keys,
+ * Map entries), -0 apart from 0, and types (1 is not 1n).
+ */
+function same(a, b) {
+  if (typeof a !== typeof b) return false;
+  if (typeof a !== 'object' || a === null || b === null) return Object.is(a, b);
+  if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+  if (Array.isArray(a)) return a.length === b.length && a.every((x, i) => same(x, b[i]));
+  if (a instanceof Map) {
+    const ea = [...a.entries()];
+    const eb = [...b.entries()];
+    return ea.length === eb.length && ea.every(([k, v], i) => same(k, eb[i][0]) && same(v, eb[i][1]));
+  }
+  if (Buffer.isBuffer(a) || a instanceof Date || a instanceof Tag) return isDeepStrictEqual(a, b);
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && same(a[k], b[k]));
+}
+
+/** A value the binding decoded for vector v: the described value, which encodes back to v's bytes. */
+function checkDecoded(what, v, got) {
+  if (!same(got, v.native)) fail(`${what}: vector ${v.name}: decoded ${show(got)}, want ${show(v.native)}`);
+  let re;
+  try {
+    re = encode(asSent(got, v.value));
+  } catch (e) {
+    fail(`${what}: vector ${v.name}: re-encoding the decoded value: ${e}`);
+    return;
+  }
+  if (!re.equals(v.bytes)) fail(`${what}: vector ${v.name}: decoded and re-encoded ${re.toString('hex')}, want ${v.hex}`);
+}
+
+/** Raw bytes received for vector v: its canonical encoding; then decode and re-encode. */
+function checkRaw(what, v, data) {
+  if (!Buffer.from(data).equals(v.bytes)) fail(`${what}: vector ${v.name}: got bytes ${Buffer.from(data).toString('hex')}, want ${v.hex}`);
+  let got;
+  try {
+    got = decode(data);
+  } catch (e) {
+    fail(`${what}: vector ${v.name}: decode: ${e}`);
+    return;
+  }
+  checkDecoded(what, v, got);
+}
+
+// ---- primitives ----
+
+async function queue(vs, send, name) {
+  const q = new Queue(name);
+  ready();
+  if (send) {
+    for (const v of vs) await q.put(asSent(v.native, v.value), { timeout: TIMEOUT });
+    q.close();
+    return;
+  }
+  for (const v of vs) {
+    let data;
+    try {
+      data = await q.getBytes({ timeout: TIMEOUT });
+    } catch (e) {
+      die(`queue: get of vector ${v.name}: ${e}`);
+    }
+    checkRaw('queue', v, data);
+  }
+  const n = q.qsize();
+  if (n !== 0) fail(`queue: ${n} messages left after the last vector`);
+  q.close();
+}
+
+async function sendAll(vs, c, what) {
+  for (const v of vs) {
+    try {
+      await c.send(asSent(v.native, v.value));
+    } catch (e) {
+      die(`${what}: send of vector ${v.name}: ${e}`);
+    }
+  }
+}
+
+async function recvAll(vs, c, what) {
+  for (const v of vs) {
+    let data;
+    try {
+      data = await c.recvBytes({ timeout: TIMEOUT });
+    } catch (e) {
+      die(`${what}: recv of vector ${v.name}: ${e}`);
+    }
+    checkRaw(what, v, data);
+  }
+  try {
+    const extra = await c.recvBytes({ timeout: TIMEOUT });
+    fail(`${what}: a message after the last vector: ${Buffer.from(extra).toString('hex')}`);
+  } catch (e) {
+    if (!(e instanceof mpipc.EOFError)) fail(`${what}: after the last vector: ${e}, want EOFError`);
+  }
+}
+
+async function pipe(vs, send) {
+  const fd = Number(process.env.MPIPC_E2E_FD);
+  if (!Number.isInteger(fd) || !process.env.MPIPC_E2E_FD) die('MPIPC_E2E_FD is not set');
+  const c = Connection.fromFd(fd);
+  ready();
+  if (send) await sendAll(vs, c, 'pipe');
+  else await recvAll(vs, c, 'pipe');
+  c.close();
+}
+
+async function listener(vs, send, name) {
+  const addr = `unix:/tmp/${name}.sock`;
+  if (!send) {
+    const l = new Listener(addr, { authkey: AUTHKEY });
+    ready();
+    let c;
+    try {
+      c = await l.accept({ timeout: TIMEOUT });
+    } catch (e) {
+      die(`accept: ${e}`);
+    }
+    await recvAll(vs, c, 'listener');
+    c.close();
+    l.close();
+    return;
+  }
+  const start = Date.now();
+  let c;
+  for (;;) {
+    try {
+      c = await connect(addr, { authkey: AUTHKEY, timeout: TIMEOUT });
+      break;
+    } catch (e) {
+      if (Date.now() - start >= 5000) die(`connect (for 5 s): ${e}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  ready();
+  await sendAll(vs, c, 'listener');
+  c.close();
+}
+
+async function manager(vs, send, name) {
+  const addr = process.env.MPIPC_E2E_MANAGER || die('MPIPC_E2E_MANAGER is not set');
+  const m = await connectManager(addr, AUTHKEY, { timeout: TIMEOUT });
+  ready();
+  const d = m.dict(`${name}-dict`);
+  const l = m.list(`${name}-list`);
+  if (send) {
+    for (let i = 0; i < vs.length; i++) await d.set(i, asSent(vs[i].native, vs[i].value));
+    for (const v of vs) await l.append(asSent(v.native, v.value));
+    m.close();
+    return;
+  }
+  const n = await d.len();
+  if (n !== vs.length) fail(`dict holds ${n} entries, want ${vs.length}`);
+  for (let i = 0; i < vs.length; i++) {
+    let got;
+    try {
+      got = await d.get(i);
+    } catch (e) {
+      fail(`manager dict: get of vector ${vs[i].name}: ${e}`);
+      continue;
+    }
+    checkDecoded('manager dict', vs[i], got);
+  }
+  const items = await l.copy();
+  if (items.length !== vs.length) fail(`manager list holds ${items.length} items, want ${vs.length}`);
+  for (let i = 0; i < Math.min(items.length, vs.length); i++) checkDecoded('manager list', vs[i], items[i]);
+  m.close();
+}
+
+function f64bits(x) {
+  const b = Buffer.alloc(8);
+  b.writeDoubleBE(x);
+  return b.toString('hex');
+}
+
+async function array(send, name) {
+  const specs = [['q', 4], ['d', 4], ['B', 2]];
+  const arrs = specs.map(([tc, n]) => {
+    try {
+      return send ? new SharedArray(`${name}-${tc}`, tc, n) : new SharedArray(`${name}-${tc}`, tc, 0, { attach: true });
+    } catch (e) {
+      die(`SharedArray ${name}-${tc}: ${e}`);
+    }
+  });
+  ready();
+  const qv = [0n, -1n, 2n ** 63n - 1n, -(2n ** 63n)];
+  const dv = [1.5, -0, Infinity, 1e300];
+  const bv = [0, 255];
+  if (send) {
+    qv.forEach((x, i) => arrs[0].set(i, x));
+    dv.forEach((x, i) => arrs[1].set(i, x));
+    bv.forEach((x, i) => arrs[2].set(i, x));
+    const r = arrs[0].incr(0, 5);
+    if (BigInt(r) !== 5n) fail(`incr returned ${r}, want 5`);
+  } else {
+    specs.forEach(([tc, n], k) => {
+      if (arrs[k].typecode !== tc) fail(`array ${arrs[k].name}: typecode ${arrs[k].typecode}, want ${tc}`);
+      if (arrs[k].length !== n) fail(`array ${arrs[k].name}: length ${arrs[k].length}, want ${n}`);
+    });
+    [5n, ...qv.slice(1)].forEach((want, i) => {
+      const got = arrs[0].get(i);
+      if (BigInt(got) !== want) fail(`q[${i}] = ${got}, want ${want}`);
+    });
+    dv.forEach((want, i) => {
+      const got = arrs[1].get(i);
+      if (typeof got !== 'number' || f64bits(got) !== f64bits(want)) fail(`d[${i}] = ${got}, want bits ${f64bits(want)}`);
+    });
+    bv.forEach((want, i) => {
+      const got = arrs[2].get(i);
+      if (got !== want) fail(`B[${i}] = ${got}, want ${want}`);
+    });
+  }
+  for (const a of arrs) a.close();
+}
+
+async function lock(send, name) {
+  const lk = new Lock(name);
+  if (send) {
+    if (!(await lk.acquire({ timeout: TIMEOUT }))) die('acquire of a fresh lock timed out');
+    ready();
+    setInterval(() => {}, 1 << 30); // until SIGKILL
+    return new Promise(() => {});
+  }
+  if (await lk.acquire({ timeout: 0 })) die('acquire with timeout 0 of a held lock returned true');
+  ready();
+  if (!(await lk.acquire({ timeout: TIMEOUT }))) die('acquire after the holder was killed timed out');
+  if (!lk.ownerDied) fail('acquire after the holder was killed: ownerDied is false');
+  try {
+    lk.release();
+  } catch (e) {
+    fail(`release after the owner died: ${e}`);
+  }
+  try {
+    lk.release();
+    fail('second release did not throw');
+  } catch (e) {
+    if (!(e instanceof mpipc.PermError)) fail(`second release threw ${e}, want PermError`);
+  }
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  if (args.length !== 4) die('usage: peer.mjs <send|recv> <primitive> <name> <vectors.json>');
+  const [role, prim, name, path] = args;
+  if (role !== 'send' && role !== 'recv') die(`role ${role}: want send or recv`);
+  const send = role === 'send';
+  const vs = load(path);
+  switch (prim) {
+    case 'queue': await queue(vs, send, name); break;
+    case 'pipe': await pipe(vs, send); break;
+    case 'listener': await listener(vs, send, name); break;
+    case 'manager': await manager(vs, send, name); break;
+    case 'array': await array(send, name); break;
+    case 'lock': await lock(send, name); break;
+    default: die(`unknown primitive ${prim}`);
+  }
+  if (failed) {
+    process.stderr.write(`node peer: ${role} ${prim}: ${failed} check(s) failed\n`);
+    process.exit(1);
+  }
+  process.exit(0);
+}
+
+main().catch((e) => die(e && e.stack ? e.stack : String(e)));

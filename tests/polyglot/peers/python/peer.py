@@ -1,0 +1,349 @@
+"""The Python peer of the cross-language end-to-end tests
+(tests/polyglot/PEERS.md):
+
+    peer.py <send|recv> <queue|pipe|listener|manager|array|lock> <name> <vectors.json>
+
+Uses the Python binding (``import mpipc``, bindings/python; run with
+build/venv-python/bin/python, the package found through PYTHONPATH and the
+library through MPIPC_LIB). Native values are built from the vectors'
+descriptions (dict for maps, in order; tuple for array keys; int; float;
+str; bytes; an aware datetime for tag 1; cbor2.CBORTag for other tags) and
+sent with the object API (put, send, d[k] = v, append). Received messages
+are taken as raw bytes where the API allows (get_bytes, recv_bytes; the
+manager proxies only return decoded values), compared with the vector's
+hex, decoded with mpipc.decode, compared with the described value, and
+re-encoded with mpipc.encode.
+"""
+
+import ctypes
+import datetime
+import json
+import math
+import os
+import struct
+import sys
+import time
+import warnings
+
+import cbor2
+
+import mpipc
+from mpipc.connection import Connection
+
+AUTHKEY = b"polyglot"
+TIMEOUT = 10.0
+
+failed = 0
+
+
+def fail(msg):
+    global failed
+    failed += 1
+    print("python peer: %s" % msg, file=sys.stderr, flush=True)
+
+
+def die(msg):
+    print("python peer: fatal: %s" % msg, file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+def ready():
+    sys.stdout.write("READY\n")
+    sys.stdout.flush()
+
+
+def build(d):
+    """The Python value a vector's description stands for."""
+    if "tag" in d:
+        inner = build(d["value"])
+        if d["tag"] == 1:
+            return datetime.datetime.fromtimestamp(inner, datetime.timezone.utc)
+        return cbor2.CBORTag(d["tag"], inner)
+    (k, v), = d.items()
+    if k == "null":
+        return None
+    if k == "bool":
+        return v
+    if k == "int":
+        return int(v)
+    if k == "float":
+        return float(v)
+    if k == "text":
+        return v
+    if k == "bytes":
+        return bytes.fromhex(v)
+    if k == "array":
+        return [build(x) for x in v]
+    if k == "map":
+        return {key(build(kv[0])): build(kv[1]) for kv in v}
+    die("unknown description %r" % (d,))
+
+
+def key(k):
+    """A map key: arrays are tuples (hashable)."""
+    return tuple(key(x) for x in k) if isinstance(k, list) else k
+
+
+def same(a, b):
+    """Equality that tells -0.0 from 0.0, 1 from 1.0 and True from 1, and
+    keeps map order."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return a == b and math.copysign(1, a) == math.copysign(1, b) or (a != a and b != b)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return len(a) == len(b) and all(same(ka, kb) and same(va, vb)
+                                        for (ka, va), (kb, vb) in zip(a.items(), b.items()))
+    if isinstance(a, cbor2.CBORTag):
+        return a.tag == b.tag and same(a.value, b.value)
+    return a == b
+
+
+def load(path):
+    with open(path) as f:
+        doc = json.load(f)
+    vs = doc["valid"]
+    if not vs:
+        die("no valid vector")
+    for v in vs:
+        v["bytes"] = bytes.fromhex(v["hex"])
+        v["native"] = build(v["value"])
+    return vs
+
+
+def check_decoded(what, v, got):
+    """A value the binding decoded for vector v: the described value, which
+    encodes back to v's bytes."""
+    if not same(got, v["native"]):
+        fail("%s: vector %s: decoded %r, want %r" % (what, v["name"], got, v["native"]))
+    try:
+        re = mpipc.encode(got)
+    except Exception as e:  # noqa: BLE001 - report any encoder failure
+        fail("%s: vector %s: re-encoding the decoded value: %r" % (what, v["name"], e))
+        return
+    if re != v["bytes"]:
+        fail("%s: vector %s: decoded and re-encoded %s, want %s" % (what, v["name"], re.hex(), v["hex"]))
+
+
+def check_raw(what, v, data):
+    """Raw bytes received for vector v: its canonical encoding; then decode
+    and re-encode."""
+    if data != v["bytes"]:
+        fail("%s: vector %s: got bytes %s, want %s" % (what, v["name"], data.hex(), v["hex"]))
+    try:
+        got = mpipc.decode(data)
+    except Exception as e:  # noqa: BLE001
+        fail("%s: vector %s: decode: %r" % (what, v["name"], e))
+        return
+    check_decoded(what, v, got)
+
+
+def queue(vs, send, name):
+    q = mpipc.Queue(name=name)
+    ready()
+    if send:
+        for v in vs:
+            q.put(v["native"], timeout=TIMEOUT)
+        q.close()
+        return
+    for v in vs:
+        try:
+            data = q.get_bytes(timeout=TIMEOUT)
+        except mpipc.Empty:
+            die("queue: vector %s did not come within %s s" % (v["name"], TIMEOUT))
+        check_raw("queue", v, data)
+    n = q.qsize()
+    if n != 0:
+        fail("queue: %d messages left after the last vector" % n)
+    q.close()
+
+
+def send_all(vs, c):
+    for v in vs:
+        c.send(v["native"])
+
+
+def recv_all(vs, c, what):
+    for v in vs:
+        if not c.poll(TIMEOUT):
+            die("%s: vector %s did not come within %s s" % (what, v["name"], TIMEOUT))
+        check_raw(what, v, c.recv_bytes())
+    if not c.poll(TIMEOUT):
+        fail("%s: no EOF within %s s after the last vector" % (what, TIMEOUT))
+        return
+    try:
+        extra = c.recv_bytes()
+    except EOFError:
+        return
+    fail("%s: a message after the last vector: %s" % (what, extra.hex()))
+
+
+def pipe(vs, send):
+    fd = int(os.environ["MPIPC_E2E_FD"])
+    # The binding has no public constructor from a descriptor
+    # (multiprocessing's Connection(handle) takes one; mpipc's Connection
+    # takes a C handle): wrap it with mp_pipe_from_fd from the binding's
+    # loaded library and hand the handle to mpipc's Connection.
+    from mpipc._ffi import lib
+
+    out = ctypes.c_void_p()
+    rc = lib.mp_pipe_from_fd(fd, ctypes.byref(out))
+    if rc:
+        die("mp_pipe_from_fd: %d" % rc)
+    c = Connection(out.value)
+    ready()
+    if send:
+        send_all(vs, c)
+    else:
+        recv_all(vs, c, "pipe")
+    c.close()
+
+
+def listener(vs, send, name):
+    addr = "unix:/tmp/%s.sock" % name
+    if not send:
+        with mpipc.Listener(addr, authkey=AUTHKEY) as lst:
+            ready()
+            c = lst.accept(timeout=TIMEOUT)
+            recv_all(vs, c, "listener")
+            c.close()
+        return
+    deadline = time.monotonic() + 5.0
+    while True:
+        try:
+            c = mpipc.Client(addr, authkey=AUTHKEY, timeout=TIMEOUT)
+            break
+        except Exception as e:  # noqa: BLE001 - retry whatever it is, for 5 s
+            if time.monotonic() >= deadline:
+                die("connect (for 5 s): %r" % e)
+            time.sleep(0.02)
+    ready()
+    send_all(vs, c)
+    c.close()
+
+
+def manager(vs, send, name):
+    addr = os.environ.get("MPIPC_E2E_MANAGER") or die("MPIPC_E2E_MANAGER is not set")
+    m = mpipc.connect_manager(addr, authkey=AUTHKEY)
+    ready()
+    d = m.dict(name=name + "-dict")
+    li = m.list(name=name + "-list")
+    if send:
+        for i, v in enumerate(vs):
+            d[i] = v["native"]
+        for v in vs:
+            li.append(v["native"])
+        return
+    if len(d) != len(vs):
+        fail("dict holds %d entries, want %d" % (len(d), len(vs)))
+    for i, v in enumerate(vs):
+        try:
+            got = d[i]
+        except KeyError:
+            fail("manager dict: vector %s: key %d missing" % (v["name"], i))
+            continue
+        check_decoded("manager dict", v, got)
+    items = li.copy()
+    if len(items) != len(vs):
+        fail("manager list holds %d items, want %d" % (len(items), len(vs)))
+    for v, got in zip(vs, items):
+        check_decoded("manager list", v, got)
+
+
+def bits(f):
+    return struct.pack("<d", f).hex()
+
+
+def array(vs, send, name):
+    specs = [("q", 4), ("d", 4), ("B", 2)]
+    if send:
+        arrs = [mpipc.Array(tc, n, name="%s-%s" % (name, tc)) for tc, n in specs]
+    else:
+        arrs = [mpipc.Array(tc, 0, name="%s-%s" % (name, tc), create=False) for tc, _ in specs]
+    ready()
+    qv = [0, -1, 2 ** 63 - 1, -(2 ** 63)]
+    dv = [1.5, -0.0, math.inf, 1e300]
+    bv = [0, 255]
+    if send:
+        for i, x in enumerate(qv):
+            arrs[0][i] = x
+        for i, x in enumerate(dv):
+            arrs[1][i] = x
+        for i, x in enumerate(bv):
+            arrs[2][i] = x
+        r = arrs[0].incr(0, 5)
+        if r != 5:
+            fail("incr returned %r, want 5" % (r,))
+    else:
+        for a, (tc, n) in zip(arrs, specs):
+            if a.typecode != tc:
+                fail("array %s: typecode %r, want %r" % (a.name, a.typecode, tc))
+            if len(a) != n:
+                fail("array %s: length %d, want %d" % (a.name, len(a), n))
+        for i, want in enumerate([5] + qv[1:]):
+            got = arrs[0][i]
+            if type(got) is not int or got != want:
+                fail("q[%d] = %r, want %r" % (i, got, want))
+        for i, want in enumerate(dv):
+            got = arrs[1][i]
+            if type(got) is not float or bits(got) != bits(want):
+                fail("d[%d] = %r (bits %s), want %r (bits %s)" % (
+                    i, got, bits(got) if isinstance(got, float) else "?", want, bits(want)))
+        for i, want in enumerate(bv):
+            got = arrs[2][i]
+            if type(got) is not int or got != want:
+                fail("B[%d] = %r, want %r" % (i, got, want))
+    for a in arrs:
+        a.close()
+
+
+def lock(vs, send, name):
+    lk = mpipc.Lock(name=name)
+    if send:
+        if not lk.acquire(timeout=TIMEOUT):
+            die("acquire of a fresh lock timed out")
+        ready()
+        while True:
+            time.sleep(3600)  # until SIGKILL
+    if lk.acquire(block=False):
+        die("acquire(block=False) of a held lock returned True")
+    ready()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ok = lk.acquire(timeout=TIMEOUT)
+    if not ok:
+        die("acquire after the holder was killed timed out")
+    if not lk.owner_died:
+        fail("acquire after the holder was killed: owner_died is False")
+    if not any(issubclass(w.category, mpipc.OwnerDiedWarning) for w in caught):
+        fail("acquire after the holder was killed: no OwnerDiedWarning")
+    try:
+        lk.release()
+    except Exception as e:  # noqa: BLE001
+        fail("release after the owner died: %r" % e)
+    try:
+        lk.release()
+        fail("second release did not raise")
+    except RuntimeError as e:
+        if not isinstance(e, mpipc.NotOwner):
+            fail("second release raised %r, want mpipc.NotOwner" % e)
+
+
+def main():
+    if len(sys.argv) != 5:
+        die("usage: peer.py <send|recv> <primitive> <name> <vectors.json>")
+    role, prim, name, path = sys.argv[1:]
+    if role not in ("send", "recv"):
+        die("role %s: want send or recv" % role)
+    fn = {"queue": queue, "pipe": lambda vs, s, n: pipe(vs, s), "listener": listener, "manager": manager,
+          "array": array, "lock": lock}.get(prim) or die("unknown primitive %s" % prim)
+    fn(load(path), role == "send", name)
+    if failed:
+        print("python peer: %s %s: %d check(s) failed" % (role, prim, failed), file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

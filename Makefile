@@ -5,12 +5,12 @@
 
 CARGO ?= cargo
 
-.PHONY: demo test deps build build-release header check-format lint rust-tests c-tests go-tests python-tests node-tests e2e-tests bench-smoke bench torture clean
+.PHONY: demo test deps build build-release header check-format lint rust-tests c-tests c-examples go-tests python-tests node-tests e2e-tests demo-test bench-smoke bench torture clean
 
 demo: deps build-release
-	bash examples/c/queue_demo/run.sh target/release
+	bash examples/polyglot_demo/run.sh target/release
 
-test: deps check-format lint rust-tests c-tests go-tests python-tests node-tests e2e-tests bench-smoke
+test: deps check-format lint rust-tests c-tests c-examples go-tests python-tests node-tests e2e-tests demo-test bench-smoke
 	@echo "make test: all suites passed"
 
 # Tools the build needs beyond Cargo.lock: a C compiler, Python 3 and
@@ -50,7 +50,7 @@ c-tests: build
 go-tests: build-release
 	test -z "$$(gofmt -l bindings/go examples/go)"
 	cd bindings/go && go vet ./... && go test -count=1 ./... && go test -race -count=1 ./...
-	cd examples/go && go vet ./... && go build ./... && for e in producer_consumer shared_counter shared_array; do go run ./$$e || exit 1; done
+	cd examples/go && go vet ./... && go build ./... && for e in producer_consumer request_reply shared_counter shared_array; do go run ./$$e || exit 1; done
 
 # The Python binding (bindings/python, ctypes over target/release/libmpipc.so):
 # a project-local venv with pinned cbor2 and pytest, then its suite (which
@@ -65,6 +65,15 @@ python-tests: build-release
 node-tests: build-release
 	cd bindings/node && npm ci --ignore-scripts --no-audit --no-fund
 	cd bindings/node && MPIPC_LIB=$(CURDIR)/target/release/libmpipc.so npm test
+
+# Every C example (examples/c), built and run; each checks its own result.
+c-examples: build-release
+	bash examples/c/run_all.sh target/release
+
+# The main demo (make demo) with 300 jobs: exit 0, every job once, nothing
+# left behind.
+demo-test: build-release python-tests node-tests
+	bash tests/demo/test_polyglot_demo.sh target/release
 
 # The cross-language matrix (tests/polyglot/PEERS.md): every primitive, every
 # ordered pair of C, Go, Node, Python and Rust, exchanging the shared CBOR

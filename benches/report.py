@@ -7,7 +7,8 @@ DIR holds the JSON objects benches/run.sh collected: mpipc.json,
 python.json (queue), mpipc_pipe.json, python_pipe.json, mpipc_mgr.json,
 python_mgr.json, mpipc_sync.json, python_sync.json, and, when the bindings
 were measured, go_qtput_struct.json, go_qtput_any.json and
-python_binding.json and node_qtput.json.
+python_binding.json and node_qtput.json, and, when the cross-language
+benchmark ran (benches/polyglot_bench.py), polyglot.json.
 """
 import datetime
 import json
@@ -52,6 +53,7 @@ def main():
     go_struct, go_any = load("go_qtput_struct.json", False), load("go_qtput_any.json", False)
     pyb = load("python_binding.json", False)
     node = load("node_qtput.json", False)
+    poly = load("polyglot.json", False)
     command = sys.argv[2]
     M = 1e6
     rows = []
@@ -174,16 +176,24 @@ def main():
     for r in srow:
         out.append("| " + " | ".join(r) + " |")
     out.append("")
+    # Python's multiprocessing.Queue with the same small object, measured by
+    # benches/python/mpipc_py_bench.py in this run; else the 64-byte figure.
+    if pyb:
+        small_base = pyb["q_tput"]["multiprocessing"]["msgs_per_s"]
+        small_note = "the same small object, measured by benches/python/mpipc_py_bench.py in this run"
+    else:
+        small_base = py["q_tput"]["msgs_per_s"]
+        small_note = "64-byte bytes messages (the small-object baseline was not run)"
     if go_struct and go_any:
         out.append("## Go binding\n")
         out.append("`go run ./bench/qtput` in bindings/go (bindings/go/bench/qtput: a Go producer process and a Go "
                    "consumer process over one named queue; the producer CBOR-encodes the small object "
                    "`{\"id\": i, \"name\": \"item-<i>\", \"vals\": [1.5, 2.5, 3.5]}` for every message, the "
                    "consumer decodes it into a struct, or into `any` (`map[any]any`) with `-decode any`), beside "
-                   "Python's `multiprocessing.Queue` with the same object from the queue table above.\n")
+                   f"Python's `multiprocessing.Queue` with {small_note}.\n")
         out.append("| workload | Go -> Go | Python multiprocessing | ratio | target | met | runs |")
         out.append("|---|---|---|---|---|---|---|")
-        base = py["q_tput"]["msgs_per_s"]
+        base = small_base
         for res, dec in ((go_struct, "struct"), (go_any, "any")):
             for key, how in (("go_q_tput_single", "one Put / Get per message"),
                              ("go_q_tput_batch", f"PutMany / GetMany, {res['go_q_tput_batch']['batch']} per call")):
@@ -196,10 +206,10 @@ def main():
         out.append("## Node binding\n")
         out.append("`node bench/qtput.mjs` in bindings/node: a Node producer process and a Node consumer process "
                    "over one named queue, the small object CBOR-encoded and decoded for every message, beside "
-                   "Python's `multiprocessing.Queue` from the queue table above.\n")
+                   f"Python's `multiprocessing.Queue` with {small_note}.\n")
         out.append("| workload | Node -> Node | Python multiprocessing | ratio | target | met | runs |")
         out.append("|---|---|---|---|---|---|---|")
-        base = py["q_tput"]["msgs_per_s"]
+        base = small_base
         for key, how in (("node_q_tput_single", "one put / get per message"),
                          ("node_q_tput_batch", "putMany / getMany")):
             ours = node[key]["msgs_per_s"]
@@ -227,6 +237,50 @@ def main():
                    f"{lt['median_ratio']:.2f}x | <= 0.5x | {'yes' if lt['median_ratio'] <= 0.5 else 'no'} | "
                    + ", ".join(f"{r:.1f}" for r in lt["mpipc"]["runs_median_us"]) + " |")
         out.append("")
+    if poly:
+        names = {"c": "C", "go": "Go", "node": "Node", "python": "Python", "rust": "Rust"}
+        langs = [x for x in poly.get("langs", list(names)) if x in names]
+        out.append("## Across languages\n")
+        out.append("`benches/polyglot_bench.py` (run in build/venv-python): for every producer language x consumer "
+                   "language, one producer process and one consumer process (the bench roles of the polyglot test "
+                   "peers, tests/polyglot/peers, see tests/polyglot/PEERS.md) over one named queue with default "
+                   "options, one put / get per message. The message is the small object "
+                   "`{\"id\": i, \"name\": \"item-<i>\", \"vals\": [1.5, 2.5, 3.5]}`, CBOR-encoded by the "
+                   "producer for every message with its binding's encoder and decoded by the consumer with its "
+                   "binding's decoder (Go: into a struct; Python, Node: `put` / `get`; Rust: a `ciborium::Value` "
+                   "through `mpipc::manager::protocol::encode_value` / `decode_value`; C, which has no CBOR codec in "
+                   "the project: an encoding template with the id and the name's digits patched in, and a decoder "
+                   "that validates the whole layout and parses the id). **q_tput**: N messages "
+                   "(N per pair in the raw results), timed from the driver's GO to the producer, sent when both "
+                   "processes have attached, to the consumer's DONE after message N (process start-up excluded), "
+                   + (f"median of {poly['repeat']} runs" if poly["repeat"] > 1 else "one run") + ". **q_latency**: process A puts the object on one queue, "
+                   "process B gets it, decodes it and puts it back re-encoded on a second queue, A gets and decodes "
+                   f"it; A times each round trip; median over runs of the median of {poly['lat_rounds']} round trips "
+                   f"after {poly['lat_warmup']} warm-up ones (p99 in the raw results).\n")
+        if pyb:
+            bt, bl = pyb["q_tput"]["multiprocessing"], pyb["q_latency"]["multiprocessing"]
+            out.append(f"Baseline, Python `multiprocessing.Queue` with the same object (pickled), Python -> Python, "
+                       f"same run (benches/python/mpipc_py_bench.py): q_tput **{bt['msgs_per_s'] / M:.3f} M msg/s**, "
+                       f"q_latency **{bl['median_us']:.1f} us** median (p99 {bl['p99_us']:.0f} us).\n")
+        else:
+            out.append(f"Baseline, Python `multiprocessing.Queue` from the queue table above (64-byte `bytes` "
+                       f"messages, not the small object): q_tput {py['q_tput']['msgs_per_s'] / M:.3f} M msg/s, "
+                       f"q_latency {py['q_latency']['median_us']:.1f} us median.\n")
+        for title, corner, fmt in (("q_tput, M msg/s (rows: producer, columns: consumer)", "producer \\ consumer",
+                                    lambda r: f"{r['q_tput']['msgs_per_s'] / M:.3f}"),
+                                   ("q_latency round trip, median us (rows: the process that starts each round "
+                                    "trip, columns: the one that echoes it)", "pinger \\ echoer",
+                                    lambda r: f"{r['q_latency']['median_us']:.1f}")):
+            out.append(f"{title}:\n")
+            out.append(f"| {corner} | " + " | ".join(names[x] for x in langs) + " |")
+            out.append("|---" * (len(langs) + 1) + "|")
+            for a in langs:
+                cells = []
+                for b in langs:
+                    r = poly["pairs"].get(f"{a}->{b}")
+                    cells.append(fmt(r) if r else "-")
+                out.append(f"| **{names[a]}** | " + " | ".join(cells) + " |")
+            out.append("")
     out.append("## Why the missed targets are missed\n")
     single = mp["q_tput_single"]["msgs_per_s"]
     out.append(f"- **Queue, one message per call** (target 10 M msg/s; batched calls reach it; this run "
@@ -264,7 +318,7 @@ def main():
     out.append("```json\n" + json.dumps(pym, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(mps, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(pys, indent=1) + "\n```\n")
-    for extra in (go_struct, go_any, node, pyb):
+    for extra in (go_struct, go_any, node, pyb, poly):
         if extra:
             out.append("```json\n" + json.dumps(extra, indent=1) + "\n```\n")
     print("\n".join(out))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs mpipc's queue, pipe, manager and array/lock benchmarks, the bindings'
-# queue benchmarks, and Python's multiprocessing.Queue, Pipe, Manager, Array
-# and Lock baselines in one invocation and writes the comparison (default: BENCHMARKS.md).
+# queue benchmarks, the cross-language table (every producer x consumer
+# language), and Python's multiprocessing.Queue, Pipe, Manager, Array and
+# Lock baselines in one invocation and writes the comparison (default: BENCHMARKS.md).
 #
 #   benches/run.sh [--quick] [--out FILE]
 #
@@ -46,6 +47,8 @@ MPIPC_LIB=$PWD/target/release/libmpipc.so build/venv-python/bin/python benches/p
 echo "== Node binding (node bench/qtput.mjs ${quick[*]})" >&2
 (cd bindings/node && npm ci --ignore-scripts --no-audit --no-fund >&2 && \
     MPIPC_LIB=$PWD/../../target/release/libmpipc.so node bench/qtput.mjs "${quick[@]}") > "$tmp/node_qtput.json"
+echo "== Across languages (benches/polyglot_bench.py ${quick[*]})" >&2
+build/venv-python/bin/python benches/polyglot_bench.py "${quick[@]}" > "$tmp/polyglot.json"
 python3 benches/report.py "$tmp" "benches/run.sh ${quick[*]}" > "$tmp/report.md"
 if [[ $out == /dev/null ]]; then
     echo "benches/run.sh: smoke run OK" >&2

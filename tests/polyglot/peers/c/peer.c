@@ -610,7 +610,189 @@ static void lock_role(int send, const char *name) {
     mp_lock_close(l);
 }
 
+/* ---- bench roles (benches/polyglot_bench.py; PEERS.md "Bench roles") ----
+ *
+ * The message is the small object {"id": i, "name": "item-<i>", "vals":
+ * [1.5, 2.5, 3.5]}. C has no CBOR encoder in the project, so it is written
+ * from a template: the map and key heads and the encoded "vals" array are
+ * constant bytes, the id (uint head) and the name's digits are patched in
+ * per message. The decoder validates the whole layout (map of 3, the three
+ * keys in order, "item-" followed by the id's digits, the three float64s)
+ * and parses the id. */
+
+static const uint8_t BENCH_VALS[] = {
+    0x64, 'v', 'a', 'l', 's', 0x83,
+    0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0,
+    0xfb, 0x40, 0x04, 0, 0, 0, 0, 0, 0,
+    0xfb, 0x40, 0x0c, 0, 0, 0, 0, 0, 0};
+
+static size_t bench_encode(uint8_t *out, uint32_t id) {
+    uint8_t *p = out;
+    *p++ = 0xa3;
+    *p++ = 0x62, *p++ = 'i', *p++ = 'd';
+    if (id < 24) {
+        *p++ = (uint8_t)id;
+    } else if (id < 256) {
+        *p++ = 0x18, *p++ = (uint8_t)id;
+    } else if (id < 65536) {
+        *p++ = 0x19, *p++ = (uint8_t)(id >> 8), *p++ = (uint8_t)id;
+    } else {
+        *p++ = 0x1a, *p++ = (uint8_t)(id >> 24), *p++ = (uint8_t)(id >> 16), *p++ = (uint8_t)(id >> 8),
+        *p++ = (uint8_t)id;
+    }
+    *p++ = 0x64, memcpy(p, "name", 4), p += 4;
+    char digits[16];
+    int nd = 0;
+    uint32_t v = id;
+    do
+        digits[nd++] = (char)('0' + v % 10), v /= 10;
+    while (v);
+    *p++ = (uint8_t)(0x60 | (5 + nd));
+    memcpy(p, "item-", 5), p += 5;
+    while (nd)
+        *p++ = (uint8_t)digits[--nd];
+    memcpy(p, BENCH_VALS, sizeof BENCH_VALS);
+    return (size_t)(p - out) + sizeof BENCH_VALS;
+}
+
+/* 0 and *id on success, -1 if b is not the small object. */
+static int bench_decode(const uint8_t *b, size_t len, uint32_t *id) {
+    const uint8_t *p = b, *end = b + len;
+    if (len < 4 + 1 + 5 + 6 + sizeof BENCH_VALS || memcmp(p, "\xa3\x62id", 4) != 0)
+        return -1;
+    p += 4;
+    uint32_t v;
+    if (*p < 24)
+        v = *p++;
+    else if (*p == 0x18 && end - p > 2)
+        v = p[1], p += 2;
+    else if (*p == 0x19 && end - p > 3)
+        v = (uint32_t)p[1] << 8 | p[2], p += 3;
+    else if (*p == 0x1a && end - p > 5)
+        v = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4], p += 5;
+    else
+        return -1;
+    if (end - p < 11 || memcmp(p, "\x64name", 5) != 0 || (p[5] & 0xe0) != 0x60)
+        return -1;
+    size_t tl = p[5] & 0x1f;
+    p += 6;
+    if (tl < 6 || tl > 23 || (size_t)(end - p) != tl + sizeof BENCH_VALS || memcmp(p, "item-", 5) != 0)
+        return -1;
+    uint64_t d = 0;
+    for (size_t k = 5; k < tl; k++) {
+        if (p[k] < '0' || p[k] > '9')
+            return -1;
+        d = d * 10 + (uint64_t)(p[k] - '0');
+    }
+    if (d != v || memcmp(p + tl, BENCH_VALS, sizeof BENCH_VALS) != 0)
+        return -1;
+    *id = v;
+    return 0;
+}
+
+static mpq *bench_open(const char *name) {
+    mpq *q;
+    mp_status st = mpq_open(name, NULL, &q);
+    if (st)
+        die_st("mpq_open", st);
+    return q;
+}
+
+static void bench_wait_go(void) {
+    char line[32];
+    if (!fgets(line, sizeof line, stdin) || strncmp(line, "GO", 2) != 0)
+        die("bench: expected GO on stdin");
+}
+
+static uint32_t bench_get(mpq *q) {
+    uint8_t buf[256];
+    size_t len;
+    uint32_t id;
+    mp_status st = mpq_get_into(q, buf, sizeof buf, &len, -1);
+    if (st)
+        die_st("mpq_get_into", st);
+    if (bench_decode(buf, len, &id))
+        die("bench: received bytes are not the small object");
+    return id;
+}
+
+static void bench_put(mpq *q, uint32_t id) {
+    uint8_t buf[64];
+    mp_status st = mpq_put(q, buf, bench_encode(buf, id));
+    if (st)
+        die_st("mpq_put", st);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int bench_main(int argc, char **argv) {
+    const char *role = argv[1];
+    if (strcmp(role, "bench-put") == 0 && argc == 4) {
+        mpq *q = bench_open(argv[2]);
+        uint32_t n = (uint32_t)strtoul(argv[3], NULL, 10);
+        ready();
+        bench_wait_go();
+        for (uint32_t i = 0; i < n; i++)
+            bench_put(q, i);
+        mpq_close(q);
+    } else if (strcmp(role, "bench-get") == 0 && argc == 4) {
+        mpq *q = bench_open(argv[2]);
+        uint32_t n = (uint32_t)strtoul(argv[3], NULL, 10);
+        ready();
+        for (uint32_t i = 0; i < n; i++)
+            if (bench_get(q) != i)
+                die("bench-get: message %u out of order", i);
+        printf("DONE\n");
+        fflush(stdout);
+        mpq_close(q);
+    } else if (strcmp(role, "bench-pong") == 0 && argc == 5) {
+        mpq *q1 = bench_open(argv[2]), *q2 = bench_open(argv[3]);
+        uint32_t n = (uint32_t)strtoul(argv[4], NULL, 10);
+        ready();
+        for (uint32_t i = 0; i < n; i++)
+            bench_put(q2, bench_get(q1));
+        mpq_close(q1);
+        mpq_close(q2);
+    } else if (strcmp(role, "bench-ping") == 0 && argc == 6) {
+        mpq *q1 = bench_open(argv[2]), *q2 = bench_open(argv[3]);
+        uint32_t rounds = (uint32_t)strtoul(argv[4], NULL, 10), warm = (uint32_t)strtoul(argv[5], NULL, 10);
+        uint64_t *lat = calloc(rounds ? rounds : 1, sizeof *lat);
+        ready();
+        bench_wait_go();
+        for (uint32_t i = 0; i < warm + rounds; i++) {
+            uint64_t t0 = now_ns();
+            bench_put(q1, i);
+            if (bench_get(q2) != i)
+                die("bench-ping: round %u: wrong id back", i);
+            if (i >= warm)
+                lat[i - warm] = now_ns() - t0;
+        }
+        qsort(lat, rounds, sizeof *lat, cmp_u64);
+        printf("RESULT %llu %llu\n", (unsigned long long)lat[rounds / 2],
+               (unsigned long long)lat[(size_t)rounds * 99 / 100 < rounds ? (size_t)rounds * 99 / 100 : rounds - 1]);
+        fflush(stdout);
+        free(lat);
+        mpq_close(q1);
+        mpq_close(q2);
+    } else {
+        die("usage: %s bench-put|bench-get <queue> <n> | bench-ping <q1> <q2> <rounds> <warmup> | "
+            "bench-pong <q1> <q2> <total>", argv[0]);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 2 && strncmp(argv[1], "bench-", 6) == 0)
+        return bench_main(argc, argv);
     if (argc != 5)
         die("usage: %s <send|recv> <primitive> <name> <vectors.json>", argv[0]);
     int send = strcmp(argv[1], "send") == 0;

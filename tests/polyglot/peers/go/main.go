@@ -25,6 +25,7 @@ import (
 	"os"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -680,6 +681,10 @@ func lockRole(send bool, name string) {
 }
 
 func main() {
+	if len(os.Args) >= 2 && strings.HasPrefix(os.Args[1], "bench-") {
+		benchMain(os.Args[1:])
+		return
+	}
 	if len(os.Args) != 5 {
 		die("usage: peer <send|recv> <primitive> <name> <vectors.json>")
 	}

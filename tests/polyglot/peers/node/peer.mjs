@@ -351,8 +351,82 @@ async function lock(send, name) {
   }
 }
 
+// ---- bench roles (benches/polyglot_bench.py; PEERS.md "Bench roles"): the
+// small object, encoded by Queue.put (the binding's encoder) and decoded by
+// Queue.get (its decoder).
+
+function readGo() {
+  return new Promise((resolve) => {
+    let buf = '';
+    const on = (chunk) => {
+      buf += chunk;
+      if (buf.includes('\n')) {
+        process.stdin.off('data', on);
+        process.stdin.pause();
+        if (!buf.startsWith('GO')) die('bench: expected GO on stdin');
+        resolve();
+      }
+    };
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', on);
+  });
+}
+
+async function bench(args) {
+  const [role] = args;
+  const small = (i) => ({ id: i, name: `item-${i}`, vals: [1.5, 2.5, 3.5] });
+  if ((role === 'bench-put' || role === 'bench-get') && args.length === 3) {
+    const q = new Queue(args[1]);
+    const n = Number(args[2]);
+    ready();
+    if (role === 'bench-put') {
+      await readGo();
+      for (let i = 0; i < n; i++) await q.put(small(i));
+    } else {
+      for (let i = 0; i < n; i++) {
+        const m = await q.get();
+        if (m.id !== i) die(`bench-get: message ${i} out of order`);
+      }
+      process.stdout.write('DONE\n');
+    }
+    q.close();
+  } else if (role === 'bench-pong' && args.length === 4) {
+    const q1 = new Queue(args[1]);
+    const q2 = new Queue(args[2]);
+    const n = Number(args[3]);
+    ready();
+    for (let i = 0; i < n; i++) await q2.put(await q1.get());
+    q1.close();
+    q2.close();
+  } else if (role === 'bench-ping' && args.length === 5) {
+    const q1 = new Queue(args[1]);
+    const q2 = new Queue(args[2]);
+    const rounds = Number(args[3]);
+    const warm = Number(args[4]);
+    ready();
+    await readGo();
+    const lat = [];
+    for (let i = 0; i < warm + rounds; i++) {
+      const t0 = process.hrtime.bigint();
+      await q1.put(small(i));
+      const m = await q2.get();
+      const t1 = process.hrtime.bigint();
+      if (m.id !== i) die(`bench-ping: round ${i}: wrong id back`);
+      if (i >= warm) lat.push(Number(t1 - t0));
+    }
+    lat.sort((a, b) => a - b);
+    process.stdout.write(`RESULT ${lat[lat.length >> 1]} ${lat[Math.min(lat.length - 1, Math.floor((lat.length * 99) / 100))]}\n`);
+    q1.close();
+    q2.close();
+  } else {
+    die('usage: peer.mjs bench-put|bench-get <queue> <n> | bench-ping <q1> <q2> <rounds> <warmup> | bench-pong <q1> <q2> <total>');
+  }
+  process.exit(0);
+}
+
 async function main() {
   const args = process.argv.slice(2);
+  if (args.length >= 1 && args[0].startsWith('bench-')) return bench(args);
   if (args.length !== 4) die('usage: peer.mjs <send|recv> <primitive> <name> <vectors.json>');
   const [role, prim, name, path] = args;
   if (role !== 'send' && role !== 'recv') die(`role ${role}: want send or recv`);

@@ -331,7 +331,70 @@ def lock(vs, send, name):
             fail("second release raised %r, want mpipc.NotOwner" % e)
 
 
+# --------------------------------------------------------------------------
+# bench roles (benches/polyglot_bench.py; PEERS.md "Bench roles"): the small
+# object, encoded by Queue.put (the binding's encoder) and decoded by
+# Queue.get (its decoder).
+
+
+def bench(args):
+    role = args[0]
+
+    def go():
+        if not sys.stdin.readline().startswith("GO"):
+            die("bench: expected GO on stdin")
+
+    if role in ("bench-put", "bench-get") and len(args) == 3:
+        q, n = mpipc.Queue(name=args[1]), int(args[2])
+        ready()
+        if role == "bench-put":
+            go()
+            put = q.put
+            for i in range(n):
+                put({"id": i, "name": f"item-{i}", "vals": [1.5, 2.5, 3.5]})
+        else:
+            get = q.get
+            for i in range(n):
+                m = get()
+                if m["id"] != i:
+                    die("bench-get: message %d out of order" % i)
+            print("DONE", flush=True)
+        q.close()
+    elif role == "bench-pong" and len(args) == 4:
+        q1, q2, n = mpipc.Queue(name=args[1]), mpipc.Queue(name=args[2]), int(args[3])
+        ready()
+        for _ in range(n):
+            q2.put(q1.get())
+        q1.close()
+        q2.close()
+    elif role == "bench-ping" and len(args) == 5:
+        q1, q2, rounds, warm = mpipc.Queue(name=args[1]), mpipc.Queue(name=args[2]), int(args[3]), int(args[4])
+        ready()
+        go()
+        lat = []
+        clock = time.perf_counter_ns
+        for i in range(warm + rounds):
+            t0 = clock()
+            q1.put({"id": i, "name": f"item-{i}", "vals": [1.5, 2.5, 3.5]})
+            m = q2.get()
+            t1 = clock()
+            if m["id"] != i:
+                die("bench-ping: round %d: wrong id back" % i)
+            if i >= warm:
+                lat.append(t1 - t0)
+        lat.sort()
+        print("RESULT %d %d" % (lat[len(lat) // 2], lat[min(len(lat) - 1, len(lat) * 99 // 100)]), flush=True)
+        q1.close()
+        q2.close()
+    else:
+        die("usage: peer.py bench-put|bench-get <queue> <n> | bench-ping <q1> <q2> <rounds> <warmup> | "
+            "bench-pong <q1> <q2> <total>")
+
+
 def main():
+    if len(sys.argv) >= 2 and sys.argv[1].startswith("bench-"):
+        bench(sys.argv[1:])
+        return
     if len(sys.argv) != 5:
         die("usage: peer.py <send|recv> <primitive> <name> <vectors.json>")
     role, prim, name, path = sys.argv[1:]

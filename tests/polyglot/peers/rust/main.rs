@@ -407,8 +407,113 @@ fn lock(p: &mut Peer, send: bool, name: &str) {
     }
 }
 
+// ---- bench roles (benches/polyglot_bench.py; PEERS.md "Bench roles"): the
+// small object {"id": i, "name": "item-<i>", "vals": [1.5, 2.5, 3.5]} built
+// as a `ciborium::Value` per message and encoded with the manager codec
+// (`encode_value`); received messages are decoded with `decode_value` and
+// the id read from the decoded map.
+
+fn bench_small(i: u64) -> Value {
+    Value::Map(vec![
+        (Value::Text("id".into()), Value::Integer(i.into())),
+        (Value::Text("name".into()), Value::Text(format!("item-{i}"))),
+        (Value::Text("vals".into()), Value::Array(vec![Value::Float(1.5), Value::Float(2.5), Value::Float(3.5)])),
+    ])
+}
+
+fn bench_open(name: &str) -> Queue {
+    Queue::open(name, &QueueOptions::default()).unwrap_or_else(|e| die(format!("Queue::open: {e}")))
+}
+
+fn bench_go() {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).unwrap_or_else(|e| die(format!("stdin: {e}")));
+    if !line.starts_with("GO") {
+        die("bench: expected GO on stdin");
+    }
+}
+
+fn bench_num(s: &str) -> u64 {
+    s.parse().unwrap_or_else(|e| die(format!("bench: {s}: {e}")))
+}
+
+fn bench_put(q: &Queue, v: &Value) {
+    q.put(&encode_value(v)).unwrap_or_else(|e| die(format!("put: {e}")));
+}
+
+/// Gets and decodes one message: (its id, the decoded value).
+fn bench_get(q: &Queue) -> (u64, Value) {
+    let m = q.get().unwrap_or_else(|e| die(format!("get: {e}")));
+    let v = decode_value(&m).unwrap_or_else(|e| die(format!("decode: {e}")));
+    let id = match &v {
+        Value::Map(kv) => kv.iter().find_map(|(k, x)| match (k, x) {
+            (Value::Text(k), Value::Integer(n)) if k == "id" => u64::try_from(*n).ok(),
+            _ => None,
+        }),
+        _ => None,
+    };
+    (id.unwrap_or_else(|| die("bench: message without an integer id")), v)
+}
+
+fn bench_main(args: &[String]) {
+    match (args[1].as_str(), args.len()) {
+        (role @ ("bench-put" | "bench-get"), 4) => {
+            let q = bench_open(&args[2]);
+            let n = bench_num(&args[3]);
+            ready();
+            if role == "bench-put" {
+                bench_go();
+                for i in 0..n {
+                    bench_put(&q, &bench_small(i));
+                }
+            } else {
+                for i in 0..n {
+                    if bench_get(&q).0 != i {
+                        die(format!("bench-get: message {i} out of order"));
+                    }
+                }
+                println!("DONE");
+            }
+        }
+        ("bench-pong", 5) => {
+            let (q1, q2) = (bench_open(&args[2]), bench_open(&args[3]));
+            let n = bench_num(&args[4]);
+            ready();
+            for _ in 0..n {
+                bench_put(&q2, &bench_get(&q1).1);
+            }
+        }
+        ("bench-ping", 6) => {
+            let (q1, q2) = (bench_open(&args[2]), bench_open(&args[3]));
+            let (rounds, warm) = (bench_num(&args[4]), bench_num(&args[5]));
+            ready();
+            bench_go();
+            let mut lat = Vec::with_capacity(rounds as usize);
+            for i in 0..warm + rounds {
+                let t0 = Instant::now();
+                bench_put(&q1, &bench_small(i));
+                let (id, _) = bench_get(&q2);
+                let d = t0.elapsed().as_nanos() as u64;
+                if id != i {
+                    die(format!("bench-ping: round {i}: wrong id back"));
+                }
+                if i >= warm {
+                    lat.push(d);
+                }
+            }
+            lat.sort_unstable();
+            println!("RESULT {} {}", lat[lat.len() / 2], lat[(lat.len() * 99 / 100).min(lat.len() - 1)]);
+        }
+        _ => die("usage: polyglot_peer bench-put|bench-get <queue> <n> | bench-ping <q1> <q2> <rounds> <warmup> | bench-pong <q1> <q2> <total>"),
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.len() >= 2 && args[1].starts_with("bench-") {
+        bench_main(&args);
+        return;
+    }
     if args.len() != 5 {
         die("usage: polyglot_peer <send|recv> <primitive> <name> <vectors.json>");
     }

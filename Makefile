@@ -5,12 +5,12 @@
 
 CARGO ?= cargo
 
-.PHONY: demo test deps build build-release header check-format lint rust-tests c-tests c-examples go-tests python-tests node-tests e2e-tests demo-test bench-smoke bench torture clean
+.PHONY: demo test deps build build-release header check-format lint rust-tests c-tests c-examples rust-examples go-tests python-tests node-tests e2e-tests demo-test bench-smoke bench torture clean
 
 demo: deps build-release
 	bash examples/polyglot_demo/run.sh target/release
 
-test: deps check-format lint rust-tests c-tests c-examples go-tests python-tests node-tests e2e-tests demo-test bench-smoke
+test: deps check-format lint rust-tests c-tests c-examples rust-examples go-tests python-tests node-tests e2e-tests demo-test bench-smoke
 	@echo "make test: all suites passed"
 
 # Tools the build needs beyond Cargo.lock: a C compiler, Python 3 and
@@ -69,6 +69,10 @@ node-tests: build-release
 # Every C example (examples/c), built and run; each checks its own result.
 c-examples: build-release
 	bash examples/c/run_all.sh target/release
+
+# Every Rust example (examples/rust), built and run; each checks its own result.
+rust-examples:
+	CARGO=$(CARGO) bash examples/rust/run_all.sh
 
 # The main demo (make demo) with 300 jobs: exit 0, every job once, nothing
 # left behind.

@@ -19,6 +19,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::shm::{self, SegmentKind};
 use crate::sync::{Deadline, LockState, LockWord, NamedSegment, OpenOptions};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The layout version of raw blocks.
 const BLOCK_LAYOUT: u32 = 1;
@@ -215,6 +216,19 @@ pub struct Array {
     seg: NamedSegment<ArrayState>,
     typecode: TypeCode,
     length: usize,
+    /// `lock` calls through this handle not yet `unlock`ed (process-local):
+    /// a handle dropped while it is above 0 keeps its mapping (see
+    /// [`NamedSegment::keep_mapped`]).
+    holds: AtomicUsize,
+}
+
+impl Drop for Array {
+    fn drop(&mut self) {
+        // Relaxed: the handle is being dropped, no call is in flight.
+        if self.holds.load(Ordering::Relaxed) > 0 {
+            self.seg.keep_mapped();
+        }
+    }
 }
 
 /// The outcome of an access under an array's lock: the value, and whether
@@ -283,7 +297,7 @@ impl Array {
                 format!("{name:?} has {} elements, opened with {length}", st.length),
             ));
         }
-        Ok(Array { length: st.length as usize, typecode: tc, seg })
+        Ok(Array { length: st.length as usize, typecode: tc, seg, holds: AtomicUsize::new(0) })
     }
 
     /// Removes the name; open handles keep the memory.
@@ -327,12 +341,20 @@ impl Array {
     /// Acquires the array's lock (recursive, robust): `Ok(None)` on timeout,
     /// `OwnerDied` when taken from a dead holder.
     pub fn lock(&self, deadline: &Deadline) -> Result<Option<LockState>> {
-        self.lock_word()?.acquire(deadline)
+        let r = self.lock_word()?.acquire(deadline)?;
+        if r.is_some() {
+            // Relaxed: a process-local count, read only at drop.
+            self.holds.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(r)
     }
 
     /// Releases the array's lock.
     pub fn unlock(&self) -> Result<()> {
-        self.lock_word()?.release()
+        self.lock_word()?.release()?;
+        // Relaxed: as in lock; saturating (another handle may have locked).
+        let _ = self.holds.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |h| h.checked_sub(1));
+        Ok(())
     }
 
     /// How many holders died holding the lock.

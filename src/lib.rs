@@ -20,6 +20,12 @@
 //!   [`Barrier`]: named, robust, process-shared synchronisation.
 #![warn(missing_docs, unsafe_op_in_unsafe_fn)]
 
+// The shared-memory layouts (docs/PROTOCOL.md) embed glibc's x86-64
+// pthread_mutex_t (40 bytes; 48 on aarch64): say so rather than fail on a
+// size assertion.
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+compile_error!("mpipc's shared-memory layouts are defined for x86-64 Linux (glibc) only; see docs/PROTOCOL.md");
+
 // The header is generated from `ffi` only: the core modules are marked
 // `cbindgen:ignore` so that their Rust-side items stay out of it.
 

@@ -54,6 +54,11 @@ struct Entry {
 pub struct ShareableList {
     seg: NamedSegment<SlState>,
     count: usize,
+    /// Each slot's (offset in the data area, capacity), validated at attach
+    /// and kept here: the copies in shared memory are never trusted again,
+    /// so a peer that rewrites the table cannot steer a read or write
+    /// outside the data area.
+    slots: Vec<(usize, usize)>,
 }
 
 /// The encoded null, written into repaired slots.
@@ -111,7 +116,8 @@ pub fn split_items(b: &[u8]) -> Result<Vec<&[u8]>> {
     if n > SLIST_MAX_ITEMS as u64 {
         return Err(bad("too many items"));
     }
-    let mut items = Vec::with_capacity(n as usize);
+    // Each item takes at least one byte: never reserve more than that.
+    let mut items = Vec::with_capacity((n as usize).min(b.len()));
     for _ in 0..n {
         let rest = &b[pos..];
         if rest.is_empty() {
@@ -184,6 +190,10 @@ impl ShareableList {
         }
         for it in items {
             check_scalar(it)?;
+            // Slot capacities and lengths are u32 in the layout.
+            if it.len() > (u32::MAX - 8) as usize {
+                return Err(Error::new(ErrorKind::TooBig, "a ShareableList item is limited to 4 GiB"));
+            }
         }
         ShareableList::attach(name, Some(items), &opts)
     }
@@ -227,17 +237,24 @@ impl ShareableList {
         }
         let count = st.count as usize;
         let data_len = st.data_len;
-        let need = (count * std::mem::size_of::<Entry>()) as u64 + data_len;
-        if need > seg.tail_len() as u64 {
+        let fits = ((count * std::mem::size_of::<Entry>()) as u64)
+            .checked_add(data_len)
+            .is_some_and(|need| need <= seg.tail_len() as u64);
+        if !fits {
             return Err(corrupt());
         }
-        let list = ShareableList { seg, count };
+        let mut list = ShareableList { seg, count, slots: Vec::new() };
+        let mut slots = Vec::with_capacity(count);
         for i in 0..count {
             let e = list.entry(i);
-            if e.offset.checked_add(e.capacity as u64).is_none_or(|end| end > data_len) {
+            // Creators make capacities of at least 8, multiples of 8.
+            let ok_cap = e.capacity >= 8 && e.capacity % 8 == 0;
+            if !ok_cap || e.offset.checked_add(e.capacity as u64).is_none_or(|end| end > data_len) {
                 return Err(corrupt());
             }
+            slots.push((e.offset as usize, e.capacity as usize));
         }
+        list.slots = slots;
         if let Some(items) = items {
             if items.len() != count {
                 return Err(Error::new(
@@ -284,7 +301,7 @@ impl ShareableList {
     /// Slot `i`'s capacity in bytes (of CBOR).
     pub fn capacity(&self, i: usize) -> Result<usize> {
         self.check_index(i)?;
-        Ok(self.entry(i).capacity as usize)
+        Ok(self.slots[i].1)
     }
 
     /// Torn slots repaired so far.
@@ -296,7 +313,7 @@ impl ShareableList {
         let (g, state) = self.seg.state().lock.lock()?;
         if state == LockState::OwnerDied {
             for i in 0..self.count {
-                if check_scalar(&self.slot_bytes(i)).is_err() {
+                if self.slot_bytes(i).is_none_or(|b| check_scalar(&b).is_err()) {
                     self.store(i, &[CBOR_NULL]);
                     // Relaxed: a statistic.
                     self.seg.state().repairs.fetch_add(1, Ordering::Relaxed);
@@ -307,31 +324,41 @@ impl ShareableList {
         Ok(g)
     }
 
-    /// Slot `i`'s bytes, clamped to its capacity (under the lock).
-    fn slot_bytes(&self, i: usize) -> Vec<u8> {
-        let e = self.entry(i);
+    /// Slot `i`'s bytes (under the lock); `None` when its stored length
+    /// exceeds its capacity (a corrupted segment).
+    fn slot_bytes(&self, i: usize) -> Option<Vec<u8>> {
+        let (offset, cap) = self.slots[i];
         // Relaxed: under the lock.
-        let len = (e.len.load(Ordering::Relaxed) as usize).min(e.capacity as usize);
+        let len = self.entry(i).len.load(Ordering::Relaxed) as usize;
+        if len > cap {
+            return None;
+        }
         let mut v = vec![0u8; len];
-        // SAFETY: offset + capacity is within the data area (checked at
-        // attach; both are immutable), and len <= capacity.
-        unsafe { std::ptr::copy_nonoverlapping(self.data().add(e.offset as usize), v.as_mut_ptr(), len) };
-        v
+        // SAFETY: offset + cap <= data_len (validated at attach and kept in
+        // process memory), and len <= cap.
+        unsafe { std::ptr::copy_nonoverlapping(self.data().add(offset), v.as_mut_ptr(), len) };
+        Some(v)
     }
 
+    /// Writes `item` into slot `i` (under the lock); `item.len()` <= the
+    /// slot's capacity (checked by callers).
     fn store(&self, i: usize, item: &[u8]) {
-        let e = self.entry(i);
-        // SAFETY: item.len() <= capacity (checked by callers); in bounds.
-        unsafe { std::ptr::copy_nonoverlapping(item.as_ptr(), self.data().add(e.offset as usize), item.len()) };
+        let (offset, cap) = self.slots[i];
+        assert!(item.len() <= cap, "store: item larger than its slot");
+        // SAFETY: offset + cap <= data_len (validated at attach, kept in
+        // process memory) and item.len() <= cap.
+        unsafe { std::ptr::copy_nonoverlapping(item.as_ptr(), self.data().add(offset), item.len()) };
         // Relaxed: under the lock.
-        e.len.store(item.len() as u32, Ordering::Relaxed);
+        self.entry(i).len.store(item.len() as u32, Ordering::Relaxed);
     }
 
     /// Element `i`, CBOR-encoded exactly as stored.
     pub fn get(&self, i: usize) -> Result<Vec<u8>> {
         self.check_index(i)?;
         let _g = self.lock()?;
-        Ok(self.slot_bytes(i))
+        self.slot_bytes(i).ok_or_else(|| {
+            Error::new(ErrorKind::Corrupt, format!("item {i}: stored length exceeds its slot (corrupted segment)"))
+        })
     }
 
     /// Stores the CBOR scalar `item` at `i`: [`ErrorKind::Type`] for a
@@ -339,7 +366,7 @@ impl ShareableList {
     pub fn set(&self, i: usize, item: &[u8]) -> Result<()> {
         self.check_index(i)?;
         check_scalar(item)?;
-        let cap = self.entry(i).capacity as usize;
+        let cap = self.slots[i].1;
         if item.len() > cap {
             return Err(Error::new(
                 ErrorKind::TooBig,
@@ -434,6 +461,25 @@ mod tests {
         assert_eq!(l.repairs(), 1);
         l.set(0, &[0x63, b'x', b'y', b'z']).unwrap();
         assert_eq!(l.get(0).unwrap(), vec![0x63, b'x', b'y', b'z']);
+        ShareableList::unlink(&name).unwrap();
+    }
+
+    #[test]
+    fn a_table_rewritten_after_attach_cannot_steer_accesses() {
+        let name = format!("t-sl-{}-toctou", std::process::id());
+        let items: [&[u8]; 2] = [&[0x61, b'a'], &[0x02]];
+        let l = ShareableList::open(&name, Some(&items), &OpenOptions::default()).unwrap();
+        // A peer rewrites slot 0's offset far past the mapping: ignored, the
+        // offsets validated at attach are used.
+        // SAFETY: the entry lives in our mapping; a raw write stands for a
+        // hostile peer's.
+        unsafe { std::ptr::addr_of!(l.entry(0).offset).cast_mut().write_volatile(1 << 40) };
+        assert_eq!(l.get(0).unwrap(), vec![0x61, b'a']);
+        l.set(0, &[0x61, b'b']).unwrap();
+        assert_eq!(l.get(0).unwrap(), vec![0x61, b'b']);
+        // A stored length beyond the slot is reported, not clamped or read.
+        l.entry(1).len.store(1000, Ordering::Relaxed);
+        assert_eq!(l.get(1).unwrap_err().kind(), ErrorKind::Corrupt);
         ShareableList::unlink(&name).unwrap();
     }
 }

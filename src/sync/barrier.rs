@@ -20,6 +20,12 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::shm::{self, SegmentKind};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// Orderings: every field is written only under `lock`, and read under it
+/// too except by a waiter watching `generation` (and then
+/// `broken_gen_plus1`) without the lock. So plain Relaxed accesses inside
+/// the lock (the mutex orders them), a Release store of each new
+/// generation, and Acquire loads by the unlocked waiters, which then see
+/// everything the generation's end wrote.
 #[repr(C)]
 struct BarrierState {
     lock: RobustMutex,
@@ -36,6 +42,17 @@ struct BarrierState {
 }
 
 const BARRIER_LAYOUT: u32 = 1;
+
+/// The generation after `gen`. Wraps, but skips `u32::MAX`, so that
+/// `gen + 1` (wrapping) is never 0, which `broken_gen_plus1` reserves for
+/// "never broken" (else every waiter of generation `u32::MAX` would read
+/// as broken).
+fn next_gen(gen: u32) -> u32 {
+    match gen.wrapping_add(1) {
+        u32::MAX => 0,
+        g => g,
+    }
+}
 
 // The layout documented in docs/PROTOCOL.md §5 (offsets from the state).
 const _: () = assert!(std::mem::offset_of!(BarrierState, generation) == 40);
@@ -98,7 +115,7 @@ impl Barrier {
         // Relaxed inside the lock; the Release bump publishes them.
         st.broken_gen_plus1.store(gen.wrapping_add(1), Ordering::Relaxed);
         st.count.store(0, Ordering::Relaxed);
-        st.generation.store(gen.wrapping_add(1), Ordering::Release);
+        st.generation.store(next_gen(gen), Ordering::Release);
     }
 
     /// Waits for all parties, at most until `deadline`. Returns this
@@ -113,10 +130,13 @@ impl Barrier {
         }
         let gen = st.generation.load(Ordering::Relaxed);
         let index = st.count.load(Ordering::Relaxed);
+        if index >= st.parties {
+            return Err(Error::new(ErrorKind::Corrupt, "barrier state corrupt: more waiters than parties"));
+        }
         if index + 1 >= st.parties {
             st.count.store(0, Ordering::Relaxed);
             // Release: the trip publishes everything the parties did.
-            st.generation.store(gen.wrapping_add(1), Ordering::Release);
+            st.generation.store(next_gen(gen), Ordering::Release);
             drop(g);
             futex_wake_all(&st.generation);
             return Ok(index);
@@ -188,5 +208,21 @@ impl Barrier {
     /// Whether the barrier is broken.
     pub fn is_broken(&self) -> bool {
         self.st().broken.load(Ordering::Relaxed) != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_gen;
+
+    #[test]
+    fn generations_skip_the_value_reserved_by_broken_gen_plus1() {
+        assert_eq!(next_gen(5), 6);
+        assert_eq!(next_gen(u32::MAX - 1), 0, "u32::MAX is skipped");
+        let mut g = u32::MAX - 3;
+        for _ in 0..10 {
+            g = next_gen(g);
+            assert_ne!(g.wrapping_add(1), 0);
+        }
     }
 }

@@ -46,6 +46,11 @@ struct Slot {
     alive: RobustMutex,
 }
 
+/// Orderings: `next_ticket` and `ticket` are used under `table_lock` only
+/// (Relaxed). A slot's `state` is also read and CASed by its waiter
+/// without the table lock: states are published with Release and read with
+/// Acquire, and the WAITING -> NOTIFIED / WAITING -> FREE races are settled
+/// by AcqRel CAS.
 #[repr(C)]
 struct CondState {
     /// Guards `next_ticket`, slot claims and notifications.
@@ -110,23 +115,24 @@ impl Condition {
         Ok(f(st))
     }
 
-    /// Probes a WAITING slot's owner. Under the table lock.
+    /// Probes the owner of a WAITING or NOTIFIED slot. Under the table
+    /// lock. A live waiter holds the slot's `alive` mutex from its claim
+    /// until after it has set the slot FREE, so a trylock that succeeds
+    /// means its thread died (owner-dead) or left a stale slot; either way
+    /// the slot is freed.
     fn probe(s: &Slot) -> Waiter {
         match s.alive.try_acquire() {
             // Held: the waiter is there.
             Ok(None) => Waiter::Live,
-            Ok(Some(LockState::OwnerDied)) => {
-                s.alive.mark_consistent();
+            Ok(Some(st)) => {
+                if st == LockState::OwnerDied {
+                    s.alive.mark_consistent();
+                }
                 let _ = s.alive.release();
-                // Release: the slot is reusable.
-                let _ = s.state.compare_exchange(WAITING, FREE, Ordering::AcqRel, Ordering::Relaxed);
+                // Release: the slot is reusable. (The state is WAITING or
+                // NOTIFIED; nobody else changes a dead waiter's slot.)
+                s.state.store(FREE, Ordering::Release);
                 Waiter::Dead
-            }
-            // Free: the waiter released it on its way out (a timeout
-            // racing with us); it is alive and will see the outcome.
-            Ok(Some(LockState::Clean)) => {
-                let _ = s.alive.release();
-                Waiter::Live
             }
             // Unrecoverable or unexpected: count it as live, harmless.
             Err(_) => Waiter::Live,
@@ -144,28 +150,39 @@ impl Condition {
             return Err(Error::new(ErrorKind::Permission, "wait on a condition without holding its lock"));
         }
         let slot = self.with_table(|st| {
-            let free = |st: &CondState| st.slots.iter().position(|s| s.state.load(Ordering::Relaxed) == FREE);
-            let mut pick = free(st);
+            // A FREE slot whose `alive` is still held belongs to a waiter
+            // that has freed it and is about to unlock: skip it.
+            let claim = |st: &CondState| {
+                st.slots.iter().position(|s| {
+                    // Acquire: pairs with the Release that freed the slot.
+                    s.state.load(Ordering::Acquire) == FREE
+                        && match s.alive.try_acquire() {
+                            Ok(Some(LockState::OwnerDied)) => {
+                                s.alive.mark_consistent();
+                                true
+                            }
+                            Ok(Some(LockState::Clean)) => true,
+                            _ => false,
+                        }
+                })
+            };
+            let mut pick = claim(st);
             if pick.is_none() {
+                // Full: free the slots of waiters that died (waiting, or
+                // notified but gone before leaving).
                 for s in &st.slots {
-                    if s.state.load(Ordering::Relaxed) == WAITING {
+                    if s.state.load(Ordering::Acquire) != FREE {
                         Self::probe(s);
                     }
                 }
-                pick = free(st);
+                pick = claim(st);
             }
             let i = pick?;
             let s = &st.slots[i];
-            // A FREE slot's `alive` is unlocked (waiters unlock it before
-            // freeing; probes run under this table lock).
-            match s.alive.try_acquire() {
-                Ok(Some(LockState::OwnerDied)) => s.alive.mark_consistent(),
-                Ok(Some(LockState::Clean)) => {}
-                _ => return None,
-            }
             // Relaxed: ticket and next_ticket are only used under the
             // table lock.
             s.ticket.store(st.next_ticket.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+            // Release: the ticket is visible to a notifier that sees WAITING.
             s.state.store(WAITING, Ordering::Release);
             Some(i)
         })?;
@@ -174,9 +191,11 @@ impl Condition {
         };
         let s = &self.st().slots[i];
         let leave = |s: &Slot| {
-            // Unlock `alive` before freeing the slot (see the claim above).
-            let _ = s.alive.release();
+            // Free the slot first, then unlock `alive`: a waiter killed in
+            // between leaves a FREE slot whose `alive` the next claim finds
+            // owner-dead, never a WAITING slot that looks alive.
             s.state.store(FREE, Ordering::Release);
+            let _ = s.alive.release();
         };
         let depth = match word.release_fully() {
             Ok(d) => d,
@@ -194,15 +213,13 @@ impl Condition {
             match deadline.next_sleep() {
                 Some(sleep) => futex_wait(&s.state, WAITING, sleep),
                 None => {
-                    let _ = s.alive.release();
-                    match s.state.compare_exchange(WAITING, FREE, Ordering::AcqRel, Ordering::Acquire) {
-                        Ok(_) => break false,
-                        // Notified while timing out: take the notification.
-                        Err(_) => {
-                            s.state.store(FREE, Ordering::Release);
-                            break true;
-                        }
-                    }
+                    // AcqRel: races with a notifier's CAS; one wins.
+                    let timed_out =
+                        s.state.compare_exchange(WAITING, FREE, Ordering::AcqRel, Ordering::Acquire).is_ok();
+                    // Lost the race: notified while timing out, take the
+                    // notification.
+                    leave(s);
+                    break !timed_out;
                 }
             }
         };

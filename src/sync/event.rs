@@ -48,6 +48,8 @@ impl Event {
         let st = self.st();
         // SeqCst: the store must be ordered before the waiters read.
         st.flag.store(1, Ordering::SeqCst);
+        // SeqCst: the load after the store, the other half of the
+        // store-load pair with wait's announce-then-recheck.
         if st.waiters.load(Ordering::SeqCst) > 0 {
             futex_wake_all(&st.flag);
         }
@@ -62,7 +64,9 @@ impl Event {
     /// Whether the flag is set.
     pub fn is_set(&self) -> bool {
         // Acquire: whatever the setter wrote before set() is visible.
-        self.st().flag.load(Ordering::Acquire) == 1
+        // Any nonzero value counts as set: a corrupted flag must not make
+        // `wait` spin (it sleeps only while the flag is 0).
+        self.st().flag.load(Ordering::Acquire) != 0
     }
 
     /// Waits until the flag is set or `deadline` passes; returns the flag.
@@ -87,6 +91,8 @@ impl Event {
             if st.flag.load(Ordering::SeqCst) == 0 {
                 futex_wait(&st.flag, 0, sleep);
             }
+            // SeqCst: as the announcement; a stale count costs one
+            // superfluous wake syscall at most.
             st.waiters.fetch_sub(1, Ordering::SeqCst);
         }
     }

@@ -24,7 +24,7 @@ use super::robust_mutex::{LockState, RobustMutex};
 use super::thread_id::current_tid;
 use crate::error::{Error, ErrorKind, Result};
 use crate::shm::{self, SegmentKind};
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// A robust lock with an owner and a recursion depth. `#[repr(C)]`, 64
 /// bytes, in shared memory.
@@ -70,27 +70,35 @@ impl LockWord {
     /// data may need repair; the lock is usable again).
     pub fn acquire(&self, deadline: &Deadline) -> Result<Option<LockState>> {
         let me = current_tid();
+        // Relaxed: only this thread can have stored its own tid here; the
+        // mutex confirms the answer below.
         if self.owner_tid.load(Ordering::Relaxed) == me {
-            match self.mutex.try_acquire() {
-                Err(e) if e.kind() == ErrorKind::Invalid => {
-                    // EDEADLK: confirmed, this thread holds it.
-                    if !self.is_recursive() {
-                        return Err(Error::new(
-                            ErrorKind::Invalid,
-                            "this thread already holds the lock (not an RLock)",
-                        ));
-                    }
-                    let d = self.depth.load(Ordering::Relaxed);
-                    if d == u32::MAX {
-                        return Err(Error::new(ErrorKind::Invalid, "RLock recursion too deep"));
-                    }
-                    self.depth.store(d + 1, Ordering::Relaxed);
-                    return Ok(Some(LockState::Clean));
+            // EDEADLK from trylock is the mutex's own "the caller holds
+            // me" (any other error is an error, not a yes).
+            let held = {
+                // SAFETY: see RobustMutex::held_by_caller; a trylock that
+                // succeeds here is kept (it is our acquisition).
+                let rc = unsafe { libc::pthread_mutex_trylock(self.mutex.as_ptr()) };
+                match rc {
+                    libc::EDEADLK => true,
+                    libc::EBUSY => false,
+                    rc => match super::robust_mutex::acquired_raw(rc)? {
+                        // A stale id (its holder died): we just took it.
+                        Some(st) => return Ok(Some(self.took(st, me))),
+                        None => false,
+                    },
                 }
-                // A stale id (its holder died): we just took the lock.
-                Ok(Some(st)) => return Ok(Some(self.took(st, me))),
-                Ok(None) => {}
-                Err(e) => return Err(e),
+            };
+            if held {
+                if !self.is_recursive() {
+                    return Err(Error::new(ErrorKind::Invalid, "this thread already holds the lock (not an RLock)"));
+                }
+                let d = self.depth.load(Ordering::Relaxed);
+                if d == u32::MAX {
+                    return Err(Error::new(ErrorKind::Invalid, "RLock recursion too deep"));
+                }
+                self.depth.store(d + 1, Ordering::Relaxed);
+                return Ok(Some(LockState::Clean));
             }
         }
         Ok(self.mutex.acquire(deadline)?.map(|st| self.took(st, me)))
@@ -163,6 +171,19 @@ const LOCK_LAYOUT: u32 = 1;
 /// (and stricter than `multiprocessing.Lock`, which anyone may release).
 pub struct Lock {
     seg: NamedSegment<LockWord>,
+    /// Acquisitions through this handle not yet released (process-local):
+    /// a handle dropped while it is above 0 keeps its mapping (see
+    /// [`NamedSegment::keep_mapped`]).
+    holds: AtomicUsize,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Relaxed: the handle is being dropped, no call is in flight.
+        if self.holds.load(Ordering::Relaxed) > 0 {
+            self.seg.keep_mapped();
+        }
+    }
 }
 
 impl Lock {
@@ -181,7 +202,7 @@ impl Lock {
             let (have, want) = if is_rec { ("an RLock", "a Lock") } else { ("a Lock", "an RLock") };
             return Err(Error::new(ErrorKind::Type, format!("{name:?} is {have}, opened as {want}")));
         }
-        Ok(Lock { seg })
+        Ok(Lock { seg, holds: AtomicUsize::new(0) })
     }
 
     /// Removes the name; holders of open handles keep using the lock.
@@ -196,12 +217,21 @@ impl Lock {
 
     /// See [`LockWord::acquire`].
     pub fn acquire(&self, deadline: &Deadline) -> Result<Option<LockState>> {
-        self.word().acquire(deadline)
+        let r = self.word().acquire(deadline)?;
+        if r.is_some() {
+            // Relaxed: a process-local count, read only at drop.
+            self.holds.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(r)
     }
 
     /// See [`LockWord::release`].
     pub fn release(&self) -> Result<()> {
-        self.word().release()
+        self.word().release()?;
+        // Relaxed: as in acquire. Saturating: releases of acquisitions
+        // made through another handle of the same lock are allowed.
+        let _ = self.holds.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |h| h.checked_sub(1));
+        Ok(())
     }
 
     /// Whether this is an RLock.

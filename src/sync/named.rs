@@ -8,6 +8,8 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::shm::{OpenMode, Segment, SegmentKind};
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Where the state struct starts (one cache line after the segment start).
 pub const STATE_OFFSET: usize = 64;
@@ -51,9 +53,23 @@ impl OpenOptions {
 /// `tail_len` bytes aligned to 64.
 #[derive(Debug)]
 pub struct NamedSegment<T> {
-    seg: Segment,
+    /// Unmapped on drop unless `keep_mapped` was called.
+    seg: ManuallyDrop<Segment>,
     tail_offset: usize,
+    /// Set when a robust mutex inside may still be held by a thread of this
+    /// process (see [`NamedSegment::keep_mapped`]).
+    keep: AtomicBool,
     _state: PhantomData<T>,
+}
+
+impl<T> Drop for NamedSegment<T> {
+    fn drop(&mut self) {
+        // Relaxed: set and read by the owner of the handle.
+        if !self.keep.load(Ordering::Relaxed) {
+            // SAFETY: dropped exactly once, here; `seg` is not used again.
+            unsafe { ManuallyDrop::drop(&mut self.seg) };
+        }
+    }
 }
 
 // SAFETY: T lives in shared memory and is only touched through atomics, a
@@ -94,7 +110,12 @@ impl<T> NamedSegment<T> {
         if seg.len() < tail {
             return Err(Error::new(ErrorKind::Corrupt, format!("{name:?}: segment too small for its kind")));
         }
-        Ok(NamedSegment { seg, tail_offset: tail, _state: PhantomData })
+        Ok(NamedSegment {
+            seg: ManuallyDrop::new(seg),
+            tail_offset: tail,
+            keep: AtomicBool::new(false),
+            _state: PhantomData,
+        })
     }
 
     /// The shared state.
@@ -114,6 +135,18 @@ impl<T> NamedSegment<T> {
     /// Bytes available after the state.
     pub fn tail_len(&self) -> usize {
         self.seg.len() - self.tail_offset
+    }
+
+    /// Keeps the mapping for the rest of the process's life instead of
+    /// unmapping it on drop. For a handle dropped while one of its robust
+    /// mutexes is held: glibc links held robust mutexes into the thread's
+    /// robust list *through the mutexes themselves*, so unmapping one would
+    /// make the next lock operation write into freed (or reused) memory and
+    /// keep the kernel from marking the mutex owner-dead when the thread
+    /// dies. Kept mapped, the mutex goes to the next acquirer with
+    /// owner-dead when this process exits, as documented.
+    pub fn keep_mapped(&self) {
+        self.keep.store(true, Ordering::Relaxed);
     }
 
     /// Whether this process created the segment.

@@ -176,6 +176,11 @@ impl RobustMutex {
         }
     }
 
+    /// The pthread mutex, for callers that need a raw pthread call.
+    pub(super) fn as_ptr(&self) -> *mut libc::pthread_mutex_t {
+        self.inner.get()
+    }
+
     /// Whether the lock word reads 0 (free, no waiters, no dead owner).
     fn looks_free(&self) -> bool {
         // SAFETY: glibc's pthread_mutex_t begins with the `int __lock`
@@ -218,6 +223,12 @@ impl RobustMutex {
     pub fn try_lock(&self) -> Result<Option<(RobustMutexGuard<'_>, LockState)>> {
         Ok(self.try_acquire()?.map(|st| (RobustMutexGuard { mutex: self }, st)))
     }
+}
+
+/// The outcome of a pthread lock call: `Ok(None)` for EBUSY (for callers
+/// that make the pthread call themselves).
+pub(super) fn acquired_raw(rc: libc::c_int) -> Result<Option<LockState>> {
+    acquired(rc)
 }
 
 /// The outcome of a pthread lock call: `Ok(None)` for EBUSY.

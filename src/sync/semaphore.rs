@@ -83,6 +83,7 @@ impl Semaphore {
 
     fn try_take(&self) -> bool {
         let v = &self.st().value;
+        // Relaxed: a first guess; the CAS below decides, with SeqCst.
         let mut cur = v.load(Ordering::Relaxed);
         while cur > 0 {
             // SeqCst: pairs with release's increment / waiters check.
@@ -116,6 +117,8 @@ impl Semaphore {
             if st.value.load(Ordering::SeqCst) == 0 {
                 futex_wait(&st.value, 0, sleep);
             }
+            // SeqCst: keeps the count consistent with the announcement;
+            // an extra wake is the only cost of a stale value.
             st.waiters.fetch_sub(1, Ordering::SeqCst);
         }
     }
@@ -129,6 +132,7 @@ impl Semaphore {
         }
         let st = self.st();
         let limit = if st.bounded == 1 { st.bound } else { SEM_VALUE_MAX };
+        // Relaxed: a first guess; the CAS below decides.
         let mut cur = st.value.load(Ordering::Relaxed);
         loop {
             let next = match cur.checked_add(n) {
@@ -144,6 +148,8 @@ impl Semaphore {
                 Err(now) => cur = now,
             }
         }
+        // SeqCst: the load after the increment, the other half of the
+        // store-load pair with acquire's announce-then-recheck.
         if st.waiters.load(Ordering::SeqCst) > 0 {
             futex_wake(&st.value, n);
         }
@@ -152,6 +158,7 @@ impl Semaphore {
 
     /// The current count (Python's `get_value`; a snapshot).
     pub fn value(&self) -> u32 {
+        // Relaxed: a snapshot, as Python's get_value.
         self.st().value.load(Ordering::Relaxed)
     }
 

@@ -1,6 +1,6 @@
 //! Semantics of the named primitives, within one process (threads). The
 //! cross-process tests (SIGKILLed holders, counters across processes) are
-//! in tests/sync_procs.rs and tests/c/test_sync.c.
+//! at the end of this file (forked children) and in tests/c/test_sync.c.
 
 use super::*;
 use crate::error::ErrorKind;
@@ -372,4 +372,40 @@ fn pipe_pair() -> [i32; 2] {
     // SAFETY: a valid array of two ints.
     assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
     p
+}
+
+#[test]
+fn a_handle_dropped_while_held_keeps_the_lock_recoverable() {
+    let (n1, n2) = (name("dropheld1"), name("dropheld2"));
+    let parent_l1 = Lock::open(&n1, false, &O).unwrap();
+    let (l1, l2) = (Lock::open(&n1, false, &O).unwrap(), Lock::open(&n2, false, &O).unwrap());
+    let r = pipe_pair();
+    let pid = fork_child(move || {
+        l1.acquire(&FOREVER).unwrap();
+        // Dropped while held: the mapping must stay, or glibc's robust list
+        // (linked through the held mutexes) would point into freed memory
+        // at the next lock operation and at this thread's death.
+        drop(l1);
+        l2.acquire(&FOREVER).unwrap();
+        l2.release().unwrap();
+        // SAFETY: tell the parent, then wait to be killed.
+        unsafe { libc::write(r[1], b"x".as_ptr().cast(), 1) };
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
+    let mut b = [0u8; 1];
+    // SAFETY: reading our pipe.
+    assert_eq!(unsafe { libc::read(r[0], b.as_mut_ptr().cast(), 1) }, 1);
+    assert_eq!(parent_l1.acquire(&Deadline::Now).unwrap(), None, "still held by the child");
+    kill_and_reap(pid);
+    assert_eq!(parent_l1.acquire(&ms(5000)).unwrap(), Some(LockState::OwnerDied));
+    parent_l1.release().unwrap();
+    // SAFETY: our descriptors.
+    unsafe {
+        libc::close(r[0]);
+        libc::close(r[1]);
+    }
+    Lock::unlink(&n1).unwrap();
+    Lock::unlink(&n2).unwrap();
 }

@@ -10,7 +10,7 @@ CARGO ?= cargo
 demo: deps build-release
 	bash examples/polyglot_demo/run.sh target/release
 
-test: deps check-format lint rust-tests c-tests c-examples rust-examples go-tests python-tests node-tests e2e-tests demo-test bench-smoke
+test: deps check-format lint rust-tests c-tests c-examples rust-examples go-tests python-tests node-tests e2e-tests demo-test install-test bench-smoke
 	@echo "make test: all suites passed"
 
 # Tools the build needs beyond Cargo.lock: a C compiler, Python 3 and
@@ -99,6 +99,28 @@ bench:
 ROUNDS ?= 20000
 torture: build-release
 	./target/release/mpipc-torture run --rounds $(ROUNDS) --timeout-s 300
+
+# Installs for C and C++ users (README "Installing for C and C++"):
+# libmpipc.so.X.Y.Z with its soname links, libmpipc.a, mpipc.h, mpipc.hpp,
+# mpipc.pc, the CMake package (mpipc::mpipc) and bin/mpipc. PREFIX defaults to
+# /usr/local; DESTDIR stages the files elsewhere (paths inside stay PREFIX).
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD_LIBDIR ?= target/release
+
+.PHONY: install install-only install-test
+
+install: build-release
+	$(MAKE) --no-print-directory install-only
+
+# The copy step of install alone, from an existing build in BUILD_LIBDIR.
+install-only:
+	bash scripts/install.sh "$(BUILD_LIBDIR)" "$(PREFIX)" "$(DESTDIR)"
+
+# Installs into a temporary prefix and builds, links and runs a C and a C++
+# program against it with pkg-config and with CMake (tests/install).
+install-test: build-release
+	bash tests/install/test_install.sh target/release
 
 clean:
 	$(CARGO) clean

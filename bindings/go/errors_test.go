@@ -74,4 +74,7 @@ func TestVersion(t *testing.T) {
 	if Version() != want {
 		t.Fatalf("version %q, want %q", Version(), want)
 	}
+	if BindingVersion != Version() {
+		t.Fatalf("BindingVersion %q, library %q", BindingVersion, Version())
+	}
 }

@@ -16,3 +16,8 @@ func VersionNumber() uint32 { return uint32(C.mp_version_number()) }
 // compiled against; it differs from VersionNumber when the loaded library
 // is another version than the header.
 const HeaderVersionNumber = C.MP_VERSION_NUMBER
+
+// BindingVersion is the version of this Go package, which is released
+// together with the library: tests/versions.rs checks that it equals
+// Cargo.toml's version.
+const BindingVersion = "0.1.0"

@@ -356,6 +356,14 @@ impl Queue {
         self.locked(|_, tx| Ok(tx.state.used() as usize))
     }
 
+    /// The ring positions `(head, tail)`: how many bytes (records with
+    /// their 8-byte headers and padding) were ever taken from and put on
+    /// the queue since it was created. Their change over time is the byte
+    /// rate `mpipc watch` shows; `tail - head` is [`Queue::bytes_used`].
+    pub fn positions(&self) -> Result<(u64, u64)> {
+        self.locked(|_, tx| Ok((tx.state.head, tx.state.tail)))
+    }
+
     /// The unfinished-task count: messages put and not yet `task_done`.
     pub fn unfinished_tasks(&self) -> Result<usize> {
         self.locked(|_, tx| Ok(tx.state.unfinished as usize))

@@ -343,3 +343,17 @@ fn blocking_get_is_woken_by_a_put() {
     assert_eq!(m, b"wake up");
     assert!(waited < Duration::from_secs(5));
 }
+
+#[test]
+fn positions_count_every_byte_put_and_taken() {
+    let n = TempName::new("pos");
+    let q = Queue::open(&n.0, &opts(0, 4096)).unwrap();
+    assert_eq!(q.positions().unwrap(), (0, 0));
+    q.put(b"abc").unwrap(); // 8-byte header + 3 bytes padded to 8
+    q.put(b"12345678").unwrap();
+    assert_eq!(q.positions().unwrap(), (0, 32));
+    q.get().unwrap();
+    let (head, tail) = q.positions().unwrap();
+    assert_eq!((head, tail), (16, 32));
+    assert_eq!(tail - head, q.bytes_used().unwrap() as u64);
+}

@@ -23,7 +23,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Where POSIX shared memory lives on Linux.
-const SHM_DIR: &str = "/dev/shm";
+pub const SHM_DIR: &str = "/dev/shm";
 
 /// `b"MPIPCSEG"` read as a little-endian `u64`.
 pub const SEGMENT_MAGIC: u64 = u64::from_le_bytes(*b"MPIPCSEG");
@@ -56,8 +56,52 @@ pub enum SegmentKind {
 }
 
 impl SegmentKind {
-    /// The file-name prefix of this kind's segments.
-    fn prefix(self) -> &'static str {
+    /// Every kind, in [`SegmentKind`] value order.
+    pub const ALL: [SegmentKind; 9] = [
+        SegmentKind::Queue,
+        SegmentKind::Block,
+        SegmentKind::Array,
+        SegmentKind::Lock,
+        SegmentKind::Semaphore,
+        SegmentKind::Event,
+        SegmentKind::Condition,
+        SegmentKind::Barrier,
+        SegmentKind::ShareableList,
+    ];
+
+    /// The kind stored as `value` in a [`SegmentHeader`], if any.
+    pub fn from_u32(value: u32) -> Option<SegmentKind> {
+        SegmentKind::ALL.into_iter().find(|k| *k as u32 == value)
+    }
+
+    /// A short lowercase name of the kind, as the `mpipc` command shows
+    /// and accepts it: `queue`, `shm`, `array`, `lock`, `sem`, `event`,
+    /// `cond`, `barrier`, `slist`.
+    pub fn label(self) -> &'static str {
+        match self {
+            SegmentKind::Queue => "queue",
+            SegmentKind::Block => "shm",
+            SegmentKind::Array => "array",
+            SegmentKind::Lock => "lock",
+            SegmentKind::Semaphore => "sem",
+            SegmentKind::Event => "event",
+            SegmentKind::Condition => "cond",
+            SegmentKind::Barrier => "barrier",
+            SegmentKind::ShareableList => "slist",
+        }
+    }
+
+    /// The kind and object name of a file name in [`SHM_DIR`]
+    /// (`mpipc.q.jobs` -> `(Queue, "jobs")`); `None` for any other file.
+    pub fn parse_file_name(file: &str) -> Option<(SegmentKind, &str)> {
+        SegmentKind::ALL.into_iter().find_map(|k| {
+            let name = file.strip_prefix(k.prefix())?;
+            validate_name(name).ok().map(|n| (k, n))
+        })
+    }
+
+    /// The file-name prefix of this kind's segments (`mpipc.q.` ...).
+    pub fn prefix(self) -> &'static str {
         match self {
             SegmentKind::Queue => "mpipc.q.",
             SegmentKind::Block => "mpipc.shm.",
@@ -434,5 +478,21 @@ mod tests {
             assert_eq!(validate_name(bad).unwrap_err().kind(), ErrorKind::Invalid, "{bad:?}");
         }
         assert_eq!(segment_path(SegmentKind::Queue, "/jobs").unwrap(), "/dev/shm/mpipc.q.jobs");
+    }
+
+    #[test]
+    fn kinds_round_trip_through_file_names_and_values() {
+        for k in SegmentKind::ALL {
+            assert_eq!(SegmentKind::from_u32(k as u32), Some(k));
+            let file = format!("{}a.b", k.prefix());
+            assert_eq!(SegmentKind::parse_file_name(&file), Some((k, "a.b")), "{file}");
+        }
+        assert_eq!(SegmentKind::from_u32(0), None);
+        assert_eq!(SegmentKind::from_u32(10), None);
+        for other in ["mpipc.q.", "mpipc.zz.x", "other", ".mpipc-tmp-1-2", "mpipc.q..hidden"] {
+            assert_eq!(SegmentKind::parse_file_name(other), None, "{other}");
+        }
+        let labels: std::collections::HashSet<_> = SegmentKind::ALL.iter().map(|k| k.label()).collect();
+        assert_eq!(labels.len(), SegmentKind::ALL.len());
     }
 }

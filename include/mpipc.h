@@ -798,6 +798,9 @@ mp_status mp_listener_bind_ex(const char *address,
 
 // Accepts one connection, waiting at most `timeout_ms` (Python's accept
 // has no timeout; we do), then authenticates it if the listener has a key.
+// The timeout bounds the wait for a peer; the handshake of a peer that
+// has connected gets its own 10 s, so accepting in short slices never
+// drops a peer mid-handshake.
 //
 // # Returns
 // `MP_OK` with the new connection in `*out`; `MP_E_TIMEOUT`; `MP_E_AUTH`

@@ -255,11 +255,10 @@ fn manager_call_calls_methods() {
     let (_, err) =
         expect(&["manager", "call", &addr, "dict", "d", "keys", "[]", "--authkey-file", "/nonexistent/key"], 1);
     assert!(err.contains("cannot read the authkey file"), "{err}");
-    // No key for a server that wants one: refused (the library reports it
-    // at connect or at the first call, depending on when the server's
-    // challenge is read).
+    // No key for a server that wants one: refused, saying so (the server's
+    // challenge arrives where the first reply was expected).
     let (_, err) = expect(&["manager", "call", &addr, "dict", "d", "keys", "[]"], 1);
-    assert!(err.starts_with("mpipc manager: "), "{err}");
+    assert!(err.starts_with("mpipc manager: ") && err.contains("requires an authkey"), "{err}");
     server.shutdown();
     let (_, err) = expect(&["manager", "call", &addr, "dict", "d", "keys", "[]", "--timeout", "200"], 1);
     assert!(err.contains("cannot connect"), "{err}");

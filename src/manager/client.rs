@@ -102,7 +102,16 @@ impl ManagerClient {
         self.conn.send_many(&frames)?;
         (0..frames.len() as u64)
             .map(|i| {
-                let reply = Reply::decode(&self.conn.recv()?)?;
+                let frame = self.conn.recv()?;
+                if frame.starts_with(b"#CHALLENGE#") {
+                    // The server authenticates and we came without a key:
+                    // its challenge arrived where a reply was expected.
+                    return Err(Error::new(
+                        ErrorKind::Auth,
+                        "the manager requires an authkey; connect with the server's authkey",
+                    ));
+                }
+                let reply = Reply::decode(&frame)?;
                 if reply.id != first + i {
                     // Id 0 with an error: the server refused the stream
                     // itself (e.g. a frame over its limit) and closed it.

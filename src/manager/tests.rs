@@ -335,3 +335,16 @@ fn queue_condition_barrier_array() {
     );
     assert_eq!(c.call("array", "D", "getitem", vec![i(0)]).unwrap(), Value::Float(1.0));
 }
+
+#[test]
+fn a_keyless_client_of_a_keyed_server_gets_an_auth_error() {
+    let addr = format!("unix:@mpipc-mgr-test-keyed-{}", std::process::id());
+    let keyed = ListenerOptions { authkey: Some(b"secret".to_vec()), ..Default::default() };
+    let s = ManagerServer::serve(&addr, &keyed).unwrap();
+    let c = ManagerClient::connect(&s.address().to_string(), &ListenerOptions::default(), Some(Duration::from_secs(5)))
+        .unwrap();
+    let e = c.call("dict", "d", "len", vec![]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
+    assert!(e.message().contains("authkey"));
+    s.shutdown();
+}

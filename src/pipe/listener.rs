@@ -96,10 +96,15 @@ impl Listener {
     /// ([`ErrorKind::Timeout`]); then authenticates it if the listener has
     /// an authkey. A peer that fails authentication is dropped and
     /// [`ErrorKind::Auth`] returned; the listener stays usable.
+    ///
+    /// `timeout` bounds the wait for a peer only: once one has connected,
+    /// the handshake gets its own [`HANDSHAKE_TIMEOUT`]. Otherwise a caller
+    /// that accepts in short slices (a binding keeping its waits
+    /// cancellable) would drop a peer whose handshake straddles the end of
+    /// a slice, and that peer would see the connection closed.
     pub fn accept(&self, timeout: Option<Duration>) -> Result<Connection> {
-        let deadline = Deadline::from_timeout(timeout);
         let conn = self.accept_unauthenticated(timeout)?;
-        self.authenticate(&conn, handshake_timeout(deadline))?;
+        self.authenticate(&conn, HANDSHAKE_TIMEOUT)?;
         Ok(conn)
     }
 

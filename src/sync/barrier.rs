@@ -15,7 +15,7 @@
 
 use super::futex::{futex_wait, futex_wake_all, Deadline};
 use super::named::{NamedSegment, OpenOptions};
-use super::robust_mutex::{LockState, RobustMutex, RobustMutexGuard};
+use super::robust_mutex::{RobustMutex, RobustMutexGuard};
 use crate::error::{Error, ErrorKind, Result};
 use crate::shm::{self, SegmentKind};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -100,13 +100,9 @@ impl Barrier {
     }
 
     fn lock(&self) -> Result<RobustMutexGuard<'_>> {
-        let (g, state) = self.st().lock.lock()?;
-        if state == LockState::OwnerDied {
-            // Every critical section leaves a consistent state at each
-            // store (see the module doc).
-            g.mark_consistent();
-        }
-        Ok(g)
+        // Every critical section leaves a consistent state at each store
+        // (see the module doc): a dead holder needs no repair.
+        self.st().lock.lock_self_consistent()
     }
 
     /// Ends generation `gen` broken and wakes its waiters. Under the lock.

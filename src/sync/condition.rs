@@ -108,10 +108,7 @@ impl Condition {
     /// instant.
     fn with_table<R>(&self, f: impl FnOnce(&CondState) -> R) -> Result<R> {
         let st = self.st();
-        let (guard, state) = st.table_lock.lock()?;
-        if state == LockState::OwnerDied {
-            guard.mark_consistent();
-        }
+        let _guard = st.table_lock.lock_self_consistent()?;
         Ok(f(st))
     }
 

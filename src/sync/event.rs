@@ -6,7 +6,7 @@
 //! waiter that had not yet been scheduled (as with Python's Event across
 //! processes, which is a condition variable over a flag).
 
-use super::futex::{futex_wait, futex_wake_all, Deadline};
+use super::futex::{futex_wake_all, wait_while_zero, Deadline};
 use super::named::{NamedSegment, OpenOptions};
 use crate::error::Result;
 use crate::shm::{self, SegmentKind};
@@ -72,28 +72,6 @@ impl Event {
     /// Waits until the flag is set or `deadline` passes; returns the flag.
     pub fn wait(&self, deadline: &Deadline) -> bool {
         let st = self.st();
-        for _ in 0..100 {
-            if self.is_set() {
-                return true;
-            }
-            if matches!(deadline, Deadline::Now) {
-                return false;
-            }
-            std::hint::spin_loop();
-        }
-        loop {
-            if self.is_set() {
-                return true;
-            }
-            let Some(sleep) = deadline.next_sleep() else { return false };
-            // SeqCst: announce, then re-check (see module doc).
-            st.waiters.fetch_add(1, Ordering::SeqCst);
-            if st.flag.load(Ordering::SeqCst) == 0 {
-                futex_wait(&st.flag, 0, sleep);
-            }
-            // SeqCst: as the announcement; a stale count costs one
-            // superfluous wake syscall at most.
-            st.waiters.fetch_sub(1, Ordering::SeqCst);
-        }
+        wait_while_zero(&st.flag, &st.waiters, deadline, || self.is_set())
     }
 }

@@ -106,6 +106,50 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
     }
 }
 
+/// Waits until `ready()` (which may also claim what it found, e.g. take a
+/// semaphore unit) returns true or `deadline` passes; returns which. Spins
+/// briefly, then sleeps on `word` while it reads 0, announcing itself in
+/// `waiters` so that a changer knows to wake it.
+///
+/// Protocol with the changer (semaphore release, event set): the changer
+/// makes `word` nonzero, then reads `waiters` and wakes if it is nonzero;
+/// the waiter raises `waiters`, then re-reads `word` before sleeping. Both
+/// pairs are SeqCst (a store-load pattern), so either the changer sees the
+/// announcement or the waiter sees the new value (or FUTEX_WAIT's own check
+/// does). Sleeps are bounded ([`RECHECK_INTERVAL`]); a waiter killed while
+/// announced leaves `waiters` one too high, costing later changers a
+/// superfluous wake syscall.
+pub fn wait_while_zero(
+    word: &AtomicU32,
+    waiters: &AtomicU32,
+    deadline: &Deadline,
+    mut ready: impl FnMut() -> bool,
+) -> bool {
+    for _ in 0..100 {
+        if ready() {
+            return true;
+        }
+        if matches!(deadline, Deadline::Now) {
+            return false;
+        }
+        std::hint::spin_loop();
+    }
+    loop {
+        if ready() {
+            return true;
+        }
+        let Some(sleep) = deadline.next_sleep() else { return false };
+        // SeqCst: announce, then re-check (see above).
+        waiters.fetch_add(1, Ordering::SeqCst);
+        if word.load(Ordering::SeqCst) == 0 {
+            futex_wait(word, 0, sleep);
+        }
+        // SeqCst: as the announcement; a stale count costs one superfluous
+        // wake syscall at most.
+        waiters.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Wakes at most `n` processes sleeping on `word`.
 pub fn futex_wake(word: &AtomicU32, n: u32) {
     let n = n.min(i32::MAX as u32) as i32;

@@ -117,6 +117,17 @@ impl RobustMutex {
         Ok((RobustMutexGuard { mutex: self }, state))
     }
 
+    /// Locks for state that every single store leaves consistent, so that a
+    /// holder's death needs no repair: an owner-died acquisition is marked
+    /// consistent at once and reported as nothing special.
+    pub fn lock_self_consistent(&self) -> Result<RobustMutexGuard<'_>> {
+        let (guard, state) = self.lock()?;
+        if state == LockState::OwnerDied {
+            guard.mark_consistent();
+        }
+        Ok(guard)
+    }
+
     /// Locks without a guard, waiting until `deadline`: `Ok(None)` when it
     /// passed. The caller unlocks with [`RobustMutex::release`] (a lock
     /// held across calls of a C API). After [`LockState::OwnerDied`] the

@@ -13,7 +13,7 @@
 //! later releases a superfluous wake syscall, nothing more; sleeps are
 //! bounded ([`RECHECK_INTERVAL`](super::RECHECK_INTERVAL)) anyway.
 
-use super::futex::{futex_wait, futex_wake, Deadline};
+use super::futex::{futex_wake, wait_while_zero, Deadline};
 use super::named::{NamedSegment, OpenOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::shm::{self, SegmentKind};
@@ -97,30 +97,8 @@ impl Semaphore {
 
     /// Takes one unit, waiting until `deadline`; false on timeout.
     pub fn acquire(&self, deadline: &Deadline) -> Result<bool> {
-        for _ in 0..100 {
-            if self.try_take() {
-                return Ok(true);
-            }
-            if matches!(deadline, Deadline::Now) {
-                return Ok(false);
-            }
-            std::hint::spin_loop();
-        }
         let st = self.st();
-        loop {
-            if self.try_take() {
-                return Ok(true);
-            }
-            let Some(sleep) = deadline.next_sleep() else { return Ok(false) };
-            // SeqCst: announce, then re-check the count (see module doc).
-            st.waiters.fetch_add(1, Ordering::SeqCst);
-            if st.value.load(Ordering::SeqCst) == 0 {
-                futex_wait(&st.value, 0, sleep);
-            }
-            // SeqCst: keeps the count consistent with the announcement;
-            // an extra wake is the only cost of a stale value.
-            st.waiters.fetch_sub(1, Ordering::SeqCst);
-        }
+        Ok(wait_while_zero(&st.value, &st.waiters, deadline, || self.try_take()))
     }
 
     /// Adds `n` units and wakes up to `n` waiters. A BoundedSemaphore

@@ -196,13 +196,19 @@ class Named:
         )
 
 
-def open_handle(fn, *args):
-    """Call an mp_<kind>_open-style function whose last argument is the out handle."""
-    out = ctypes.c_void_p()
+def read_out(ctype, fn, *args):
+    """Call a C function whose last argument is an out-parameter of `ctype`;
+    raise its status as an exception, else return the value written."""
+    out = ctype()
     rc = fn(*args, ctypes.byref(out))
     if rc:
         raise error(rc)
     return out.value
+
+
+def open_handle(fn, *args):
+    """Call an mp_<kind>_open-style function whose last argument is the out handle."""
+    return read_out(ctypes.c_void_p, fn, *args)
 
 
 OPEN_FLAGS = {"create_or_attach": 0, "create": B.MP_OPEN_CREATE_ONLY, "attach": B.MP_OPEN_ATTACH_ONLY}

@@ -24,7 +24,7 @@ from ._codec import (
     decode_framed, encode,
 )
 from ._common import (
-    BIG_MESSAGE, FOREVER, SLICE_MS, Named, _tls, cname, gen_name, rx_buffer, take_buf, timeout_ms,
+    BIG_MESSAGE, FOREVER, SLICE_MS, Named, _tls, cname, gen_name, read_out, rx_buffer, take_buf, timeout_ms,
 )
 from ._errors import Timeout, error
 from ._ffi import lib, raw
@@ -386,28 +386,16 @@ class Queue(Named):
 
     def qsize(self):
         """The exact number of messages in the queue."""
-        out = ctypes.c_size_t()
-        rc = lib.mpq_qsize(self._ptr(), ctypes.byref(out))
-        if rc:
-            raise error(rc)
-        return out.value
+        return read_out(ctypes.c_size_t, lib.mpq_qsize, self._ptr())
 
     def empty(self):
         """True if the queue holds no message (exact)."""
-        out = ctypes.c_bool()
-        rc = lib.mpq_empty(self._ptr(), ctypes.byref(out))
-        if rc:
-            raise error(rc)
-        return out.value
+        return read_out(ctypes.c_bool, lib.mpq_empty, self._ptr())
 
     def full(self):
         """True if the queue holds maxsize messages (always False when
         unbounded by count)."""
-        out = ctypes.c_bool()
-        rc = lib.mpq_full(self._ptr(), ctypes.byref(out))
-        if rc:
-            raise error(rc)
-        return out.value
+        return read_out(ctypes.c_bool, lib.mpq_full, self._ptr())
 
     def shutdown(self, immediate=False):
         """Shuts the queue down for every process (Python 3.13's

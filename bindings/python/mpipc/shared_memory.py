@@ -15,7 +15,7 @@ import ctypes
 
 from . import _bindings as B
 from ._codec import decode, encode
-from ._common import Named, cname, gen_name, open_handle, take_buf
+from ._common import Named, cname, gen_name, open_handle, read_out, take_buf
 from ._errors import error
 from ._ffi import lib
 
@@ -200,11 +200,7 @@ class ShareableList(Named):
 
     def capacity(self, i):
         """Slot `i`'s capacity in bytes of CBOR."""
-        out = ctypes.c_size_t()
-        rc = lib.mp_slist_capacity(self._ptr(), self._index(i), ctypes.byref(out))
-        if rc:
-            raise error(rc)
-        return out.value
+        return read_out(ctypes.c_size_t, lib.mp_slist_capacity, self._ptr(), self._index(i))
 
     def __repr__(self):
         return "ShareableList(%r, name=%r)" % (self[:] if not self._closed else "?", self.name)

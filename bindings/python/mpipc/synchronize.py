@@ -21,7 +21,7 @@ import ctypes
 import threading
 
 from . import _bindings as B
-from ._common import FOREVER, SLICE_MS, Named, cname, gen_name, open_flags, open_handle, threading_timeout_ms
+from ._common import FOREVER, SLICE_MS, Named, cname, gen_name, open_flags, open_handle, read_out, threading_timeout_ms
 from ._errors import NotOwner, error, owner_died
 from ._ffi import lib
 
@@ -136,11 +136,7 @@ class Lock(Named):
     @property
     def owner_deaths(self):
         """How many holders have died holding this lock since it was created."""
-        out = ctypes.c_uint64()
-        rc = lib.mp_lock_owner_deaths(self._ptr(), ctypes.byref(out))
-        if rc:
-            raise error(rc)
-        return out.value
+        return read_out(ctypes.c_uint64, lib.mp_lock_owner_deaths, self._ptr())
 
     def __enter__(self):
         return self.acquire()
@@ -210,11 +206,7 @@ class Semaphore(Named):
 
     def get_value(self):
         """The current count (a snapshot)."""
-        out = ctypes.c_uint32()
-        rc = lib.mp_sem_value(self._ptr(), ctypes.byref(out))
-        if rc:
-            raise error(rc)
-        return out.value
+        return read_out(ctypes.c_uint32, lib.mp_sem_value, self._ptr())
 
     def __enter__(self):
         return self.acquire()
@@ -251,11 +243,7 @@ class Event(Named):
         return (type(self)._attach, (self.name,))
 
     def is_set(self):
-        out = ctypes.c_bool()
-        rc = lib.mp_event_is_set(self._ptr(), ctypes.byref(out))
-        if rc:
-            raise error(rc)
-        return out.value
+        return read_out(ctypes.c_bool, lib.mp_event_is_set, self._ptr())
 
     def set(self):
         rc = lib.mp_event_set(self._ptr())
@@ -454,11 +442,7 @@ class Barrier(Named):
             raise error(rc)
 
     def _u32(self, fn):
-        out = ctypes.c_uint32()
-        rc = fn(self._ptr(), ctypes.byref(out))
-        if rc:
-            raise error(rc)
-        return out.value
+        return read_out(ctypes.c_uint32, fn, self._ptr())
 
     @property
     def parties(self):
@@ -470,9 +454,5 @@ class Barrier(Named):
 
     @property
     def broken(self):
-        out = ctypes.c_bool()
-        rc = lib.mp_barrier_broken(self._ptr(), ctypes.byref(out))
-        if rc:
-            raise error(rc)
-        return out.value
+        return read_out(ctypes.c_bool, lib.mp_barrier_broken, self._ptr())
 

@@ -150,7 +150,14 @@ typedef struct mp_lock mp_lock;
 //
 // Methods: `mp_mgr_connect`, `mp_mgr_call`, `mp_mgr_call_many`, `mp_mgr_dict_set`,
 // `mp_mgr_dict_get`, `mp_mgr_dict_del`, `mp_mgr_dict_len`,
-// `mp_mgr_dict_incr`, `mp_mgr_set_spin`, `mp_mgr_close`.
+// `mp_mgr_dict_incr`, `mp_mgr_set_spin`, `mp_mgr_reconnect`,
+// `mp_mgr_is_connected`, `mp_mgr_close`.
+//
+// When the server goes away, the call that notices fails with `MP_E_EOF`
+// ("connection to the manager at ... lost"), and so does every later call
+// until `mp_mgr_reconnect`. Nothing is retried automatically: a call whose
+// reply never came may or may not have been applied, and a restarted
+// server starts empty.
 typedef struct mp_mgr mp_mgr;
 
 // A manager server running in this process (an accept thread and one
@@ -1026,6 +1033,36 @@ mp_status mp_mgr_dict_incr(struct mp_mgr *m,
 // `m` live.
 mp_status mp_mgr_set_spin(struct mp_mgr *m,
                           uint32_t spin_us);
+
+// Dials the handle's address again with its authkey, replacing the current
+// connection (lost or not), and waits up to `timeout_ms` (-1 = for ever)
+// for a server to accept: while none listens there (it is restarting),
+// the dial is retried every few milliseconds. The handle keeps its spin
+// setting. A restarted server holds none of the old objects: recreate
+// what you need. Locks held through the old connection are released by
+// the server when it notices the disconnect.
+//
+// # Returns
+// `MP_OK` (connected); `MP_E_TIMEOUT` (no server accepted in time; the
+// handle stays disconnected and calls fail with `MP_E_EOF`); `MP_E_AUTH`
+// (the server refused the key); `MP_E_INVAL`.
+//
+// # Safety
+// `m` live.
+mp_status mp_mgr_reconnect(struct mp_mgr *m,
+                           int64_t timeout_ms);
+
+// Stores in `*out` whether the handle has a connection: false once a call
+// found it lost (until `mp_mgr_reconnect` succeeds). A server that died
+// since the last call is noticed by the next call, not here.
+//
+// # Returns
+// `MP_OK`; `MP_E_INVAL` (NULL).
+//
+// # Safety
+// `m` live; `out` valid.
+mp_status mp_mgr_is_connected(struct mp_mgr *m,
+                              bool *out);
 
 // Closes the connection and frees the handle. Locks and semaphores this
 // connection holds on the server are released. NULL is a no-op.

@@ -36,6 +36,12 @@ pub mod array;
 /// cbindgen:ignore
 pub mod error;
 pub mod ffi;
+/// Entry points for the fuzz targets (fuzz/, docs/FUZZING.md): not a
+/// supported API, built only with the `fuzzing` feature.
+/// cbindgen:ignore
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 /// The Manager: server and client of shared named objects.
 /// cbindgen:ignore
 pub mod manager;

@@ -24,7 +24,14 @@ use std::ffi::c_char;
 ///
 /// Methods: `mp_mgr_connect`, `mp_mgr_call`, `mp_mgr_call_many`, `mp_mgr_dict_set`,
 /// `mp_mgr_dict_get`, `mp_mgr_dict_del`, `mp_mgr_dict_len`,
-/// `mp_mgr_dict_incr`, `mp_mgr_set_spin`, `mp_mgr_close`.
+/// `mp_mgr_dict_incr`, `mp_mgr_set_spin`, `mp_mgr_reconnect`,
+/// `mp_mgr_is_connected`, `mp_mgr_close`.
+///
+/// When the server goes away, the call that notices fails with `MP_E_EOF`
+/// ("connection to the manager at ... lost"), and so does every later call
+/// until `mp_mgr_reconnect`. Nothing is retried automatically: a call whose
+/// reply never came may or may not have been applied, and a restarted
+/// server starts empty.
 pub struct mp_mgr {
     _private: [u8; 0],
 }
@@ -333,6 +340,53 @@ pub unsafe extern "C" fn mp_mgr_set_spin(m: *mut mp_mgr, spin_us: u32) -> mp_sta
     unsafe {
         with_handle(m, |c| {
             c.set_spin_us(spin_us);
+            MP_OK
+        })
+    }
+}
+
+/// Dials the handle's address again with its authkey, replacing the current
+/// connection (lost or not), and waits up to `timeout_ms` (-1 = for ever)
+/// for a server to accept: while none listens there (it is restarting),
+/// the dial is retried every few milliseconds. The handle keeps its spin
+/// setting. A restarted server holds none of the old objects: recreate
+/// what you need. Locks held through the old connection are released by
+/// the server when it notices the disconnect.
+///
+/// # Returns
+/// `MP_OK` (connected); `MP_E_TIMEOUT` (no server accepted in time; the
+/// handle stays disconnected and calls fail with `MP_E_EOF`); `MP_E_AUTH`
+/// (the server refused the key); `MP_E_INVAL`.
+///
+/// # Safety
+/// `m` live.
+#[no_mangle]
+pub unsafe extern "C" fn mp_mgr_reconnect(m: *mut mp_mgr, timeout_ms: i64) -> mp_status {
+    // SAFETY: m is a live handle or NULL (checked).
+    unsafe {
+        with_handle(m, |c| {
+            try_status!(c.reconnect(timeout_of_ms(timeout_ms)));
+            MP_OK
+        })
+    }
+}
+
+/// Stores in `*out` whether the handle has a connection: false once a call
+/// found it lost (until `mp_mgr_reconnect` succeeds). A server that died
+/// since the last call is noticed by the next call, not here.
+///
+/// # Returns
+/// `MP_OK`; `MP_E_INVAL` (NULL).
+///
+/// # Safety
+/// `m` live; `out` valid.
+#[no_mangle]
+pub unsafe extern "C" fn mp_mgr_is_connected(m: *mut mp_mgr, out: *mut bool) -> mp_status {
+    // SAFETY: m is a live handle or NULL (checked).
+    unsafe {
+        with_handle(m, |c| {
+            check_not_null!(out);
+            *out = c.is_connected();
             MP_OK
         })
     }

@@ -1,37 +1,147 @@
 //! The manager client: one connection, calls by (kind, name, method, args).
+//!
+//! When the server goes away (stopped, crashed, restarted) the connection
+//! is *lost*: the call that noticed fails with [`ErrorKind::Eof`] and a
+//! message saying so, and so does every later call, at once, until
+//! [`ManagerClient::reconnect`] dials the address again. Nothing is retried
+//! behind the caller's back: a request whose reply never came may or may
+//! not have been applied (an `incr` sent twice would count twice), and a
+//! restarted server starts empty, so only the caller can decide what to do.
 
 use super::protocol::{decode_value, encode_value, Reply, Request};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipe::{connect, Connection, ListenerOptions};
 use ciborium::Value;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// A connection to a manager. Thread-safe: calls from several threads are
 /// serialised (each waits for its own reply); for throughput from one
 /// thread, send many requests at once with [`ManagerClient::pipeline`].
 pub struct ManagerClient {
-    conn: Connection,
-    /// The next request id; guarded with the connection so ids and replies
-    /// stay in step.
-    next_id: Mutex<u64>,
+    /// Where and how to dial again ([`ManagerClient::reconnect`]).
+    address: String,
+    opts: ListenerOptions,
+    /// The spin budget, re-applied to a new connection. Relaxed: a setting
+    /// read when a connection is made, ordered by the `link` mutex anyway.
+    spin_us: AtomicU32,
+    link: Mutex<Link>,
+}
+
+/// The current connection and its request ids, guarded together so ids and
+/// replies stay in step.
+struct Link {
+    /// `None` once the connection is lost (until a reconnect).
+    conn: Option<Connection>,
+    next_id: u64,
 }
 
 impl ManagerClient {
     /// Connects (and authenticates, with an authkey) within `timeout`.
     pub fn connect(address: &str, opts: &ListenerOptions, timeout: Option<Duration>) -> Result<ManagerClient> {
+        let conn = Self::dial(address, opts, timeout, super::server::SPIN_US)?;
+        Ok(ManagerClient {
+            address: address.to_owned(),
+            opts: opts.clone(),
+            spin_us: AtomicU32::new(super::server::SPIN_US),
+            link: Mutex::new(Link { conn: Some(conn), next_id: 1 }),
+        })
+    }
+
+    fn dial(address: &str, opts: &ListenerOptions, timeout: Option<Duration>, spin_us: u32) -> Result<Connection> {
         let conn = connect(address, opts, timeout)?;
         // The reply to a small request comes back within microseconds:
         // spin for it rather than pay a wake-up (see server::SPIN_US).
-        conn.set_spin_us(super::server::SPIN_US);
-        Ok(ManagerClient { conn, next_id: Mutex::new(1) })
+        conn.set_spin_us(spin_us);
+        Ok(conn)
+    }
+
+    fn link(&self) -> MutexGuard<'_, Link> {
+        // A panic while holding the lock cannot leave the link half
+        // updated in a way that matters: at worst ids are ahead.
+        self.link.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Sets how long a call busy-polls for its reply before sleeping
     /// (microseconds, 0 = never; default 50). Spinning trades CPU for
     /// latency; the budget shrinks by itself when replies are slow.
     pub fn set_spin_us(&self, us: u32) {
-        self.conn.set_spin_us(us);
+        self.spin_us.store(us, Ordering::Relaxed);
+        if let Some(conn) = &self.link().conn {
+            conn.set_spin_us(us);
+        }
+    }
+
+    /// The address this client dials.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// Whether the connection is up, as far as the client knows: `false`
+    /// once a call has found it lost (a server that died since the last
+    /// call is only noticed by the next one).
+    pub fn is_connected(&self) -> bool {
+        self.link().conn.is_some()
+    }
+
+    /// Drops the current connection (if any) and dials the same address
+    /// with the same authkey again, retrying while no server listens there
+    /// (it may be restarting) until `timeout` (`None` = for ever). Calls
+    /// from other threads wait meanwhile.
+    ///
+    /// The new connection starts from scratch: a restarted server holds
+    /// none of the old one's objects, and locks this client held are gone
+    /// with the connection that held them.
+    ///
+    /// Errors: [`ErrorKind::Timeout`] when no server accepted in time (the
+    /// message says what the last attempt met); [`ErrorKind::Auth`] at
+    /// once for a wrong key; [`ErrorKind::Invalid`] for a bad address.
+    pub fn reconnect(&self, timeout: Option<Duration>) -> Result<()> {
+        let mut link = self.link();
+        link.conn = None;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            match Self::dial(&self.address, &self.opts, left, self.spin_us.load(Ordering::Relaxed)) {
+                Ok(conn) => {
+                    *link = Link { conn: Some(conn), next_id: 1 };
+                    return Ok(());
+                }
+                // Nobody listening (yet): the socket file is missing or
+                // stale, or the port is closed. Try again shortly.
+                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Eof | ErrorKind::Io) => {
+                    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                    if left == Some(Duration::ZERO) {
+                        return Err(Error::new(
+                            ErrorKind::Timeout,
+                            format!(
+                                "reconnect to the manager at {}: no server came up in time ({})",
+                                self.address,
+                                e.message()
+                            ),
+                        ));
+                    }
+                    std::thread::sleep(left.map_or(pause, |l| l.min(pause)));
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The error every call returns once the connection is lost.
+    fn lost(&self, cause: &Error) -> Error {
+        Error::new(
+            ErrorKind::Eof,
+            format!(
+                "connection to the manager at {} lost ({}): the server stopped, crashed or restarted, and a \
+                 restarted server starts empty; reconnect (mp_mgr_reconnect) and recreate what you need",
+                self.address,
+                cause.message()
+            ),
+        )
     }
 
     /// Calls `method` on the object `name` of `kind` (created on first use).
@@ -88,8 +198,8 @@ impl ManagerClient {
     /// whole batch), then returns the results in order. The outer error is
     /// a transport failure; per-request failures are in the vector.
     pub fn pipeline(&self, reqs: Vec<(&str, &str, &str, Vec<Value>)>) -> Result<Vec<Result<Value>>> {
-        let mut next = self.next_id.lock().unwrap_or_else(|e| e.into_inner());
-        let first = *next;
+        let mut link = self.link();
+        let first = link.next_id;
         let frames: Vec<Vec<u8>> = reqs
             .into_iter()
             .enumerate()
@@ -98,30 +208,78 @@ impl ManagerClient {
                     .encode()
             })
             .collect();
-        *next += frames.len() as u64;
-        self.conn.send_many(&frames)?;
-        (0..frames.len() as u64)
-            .map(|i| {
-                let frame = self.conn.recv()?;
-                if frame.starts_with(b"#CHALLENGE#") {
-                    // The server authenticates and we came without a key:
-                    // its challenge arrived where a reply was expected.
-                    return Err(Error::new(
-                        ErrorKind::Auth,
-                        "the manager requires an authkey; connect with the server's authkey",
-                    ));
-                }
-                let reply = Reply::decode(&frame)?;
-                if reply.id != first + i {
-                    // Id 0 with an error: the server refused the stream
-                    // itself (e.g. a frame over its limit) and closed it.
-                    return Err(match reply.result {
-                        Err(e) if reply.id == 0 => e,
-                        _ => Error::new(ErrorKind::Corrupt, "manager reply out of order"),
-                    });
-                }
-                Ok(reply.result)
-            })
-            .collect()
+        link.next_id += frames.len() as u64;
+        let Some(conn) = &link.conn else {
+            return Err(self.lost(&Error::new(ErrorKind::Eof, "after an earlier failure")));
+        };
+        match Self::exchange(conn, first, &frames) {
+            Ok(results) => Ok(results),
+            Err(e) => {
+                // The stream is out of step or gone: no later reply can be
+                // trusted to match its request. Drop it (closing the socket)
+                // so every later call fails fast with the same story.
+                link.conn = None;
+                Err(match e.kind() {
+                    ErrorKind::Eof | ErrorKind::Io => self.lost(&e),
+                    _ => e,
+                })
+            }
+        }
+    }
+
+    /// Sends `frames` (ids from `first`) and reads one reply per frame.
+    ///
+    /// The frames go out in windows of at most [`PIPELINE_WINDOW`] bytes,
+    /// each window's replies read before the next is sent. Writing a huge
+    /// batch before reading anything would deadlock: the server stops
+    /// reading when its replies fill our socket buffer, and we would stop
+    /// on a full send buffer, each waiting for the other.
+    fn exchange(conn: &Connection, first: u64, frames: &[Vec<u8>]) -> Result<Vec<Result<Value>>> {
+        let mut results = Vec::with_capacity(frames.len());
+        let mut start = 0;
+        while start < frames.len() {
+            let mut end = start + 1;
+            let mut bytes = frames[start].len();
+            while end < frames.len() && bytes + frames[end].len() <= PIPELINE_WINDOW {
+                bytes += frames[end].len();
+                end += 1;
+            }
+            conn.send_many(&frames[start..end])?;
+            for i in start..end {
+                results.push(Self::read_reply(conn, first + i as u64)?);
+            }
+            start = end;
+        }
+        Ok(results)
+    }
+
+    /// Reads the reply to request `id`.
+    fn read_reply(conn: &Connection, id: u64) -> Result<Result<Value>> {
+        let frame = conn.recv()?;
+        if frame.starts_with(b"#CHALLENGE#") {
+            // The server authenticates and we came without a key: its
+            // challenge arrived where a reply was expected.
+            return Err(Error::new(
+                ErrorKind::Auth,
+                "the manager requires an authkey; connect with the server's authkey",
+            ));
+        }
+        let reply = Reply::decode(&frame)?;
+        if reply.id != id {
+            // Id 0 with an error: the server refused the stream itself
+            // (e.g. a frame over its limit) and closed it.
+            return Err(match reply.result {
+                Err(e) if reply.id == 0 => e,
+                _ => Error::new(ErrorKind::Corrupt, "manager reply out of order"),
+            });
+        }
+        Ok(reply.result)
     }
 }
+
+/// Bytes of requests a pipelined batch has in flight at most (see
+/// `ManagerClient::exchange`): far below a socket buffer (~200 KiB on
+/// Linux), so a window's send never waits for the server's replies to be
+/// read; large enough that a window costs one round trip per hundreds of
+/// requests.
+const PIPELINE_WINDOW: usize = 64 << 10;

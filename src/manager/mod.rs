@@ -10,7 +10,7 @@ pub mod cbor;
 mod client;
 pub mod objects;
 pub mod protocol;
-mod server;
+pub(crate) mod server;
 pub mod values;
 
 pub use client::ManagerClient;

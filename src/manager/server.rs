@@ -22,11 +22,11 @@ use std::time::Duration;
 pub const MAX_REQUEST: u64 = 64 << 20;
 
 #[derive(Default)]
-struct Shared {
+pub(crate) struct Shared {
     registry: Registry,
     /// Set once by shutdown; Relaxed everywhere: a flag polled by loops that
     /// also wake on other events, guarding no data.
-    stopping: AtomicBool,
+    pub(crate) stopping: AtomicBool,
     /// Connection ids; Relaxed: only uniqueness matters, which fetch_add
     /// gives at any ordering.
     next_conn: AtomicU64,
@@ -36,7 +36,7 @@ struct Shared {
     conns: Mutex<HashMap<ConnId, RawFd>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// Frames received, for `stats`; Relaxed: a statistic read as a hint.
-    requests: AtomicU64,
+    pub(crate) requests: AtomicU64,
     /// Requests being served (between decode and reply sent); shutdown
     /// waits for them, so a call woken by the shutdown can still send its
     /// `Shutdown` reply before the sockets close. Relaxed is not enough for
@@ -54,9 +54,13 @@ pub struct ManagerServer {
 
 impl ManagerServer {
     /// Binds `address` (`unix:/path` by default practice, `tcp:host:port`
-    /// with an authkey) and starts serving in background threads.
+    /// with an authkey) and starts serving in background threads. A socket
+    /// file left at the path by a server that was killed is replaced (see
+    /// [`ListenerOptions::reclaim_stale_socket`]), so a crashed server can
+    /// be restarted at once; a live server there is [`ErrorKind::Exists`].
     pub fn serve(address: &str, opts: &ListenerOptions) -> Result<ManagerServer> {
-        let listener = Listener::bind(address, opts)?;
+        let opts = ListenerOptions { reclaim_stale_socket: true, ..opts.clone() };
+        let listener = Listener::bind(address, &opts)?;
         let address = listener.address().clone();
         let shared = Arc::new(Shared::default());
         let s2 = shared.clone();
@@ -116,6 +120,10 @@ impl Drop for ManagerServer {
 /// for the next message before sleeping, at most.
 pub(crate) const SPIN_US: u32 = 50;
 
+/// The stack of a connection thread (requests are decoded, served and
+/// encoded on it, so nesting limits must fit it).
+pub(crate) const CONN_STACK: usize = 256 * 1024;
+
 fn accept_loop(listener: Listener, shared: Arc<Shared>) {
     let listener = Arc::new(listener);
     while !shared.stopping.load(Ordering::Relaxed) {
@@ -131,7 +139,7 @@ fn accept_loop(listener: Listener, shared: Arc<Shared>) {
                 let (s2, l2) = (shared.clone(), listener.clone());
                 let spawned = std::thread::Builder::new()
                     .name(format!("mpipc-mgr-conn-{id}"))
-                    .stack_size(256 * 1024)
+                    .stack_size(CONN_STACK)
                     .spawn(move || {
                         // Authenticate on this thread: a slow or silent peer
                         // holds up only itself, for at most HANDSHAKE_TIMEOUT.
@@ -178,7 +186,7 @@ impl Drop for ConnGuard<'_> {
     }
 }
 
-fn serve_connection(id: ConnId, conn: &Connection, shared: &Shared) {
+pub(crate) fn serve_connection(id: ConnId, conn: &Connection, shared: &Shared) {
     let ctx = CallCtx { conn: id, stopping: &shared.stopping };
     let mut pending: Vec<Vec<u8>> = Vec::new();
     loop {
@@ -186,10 +194,16 @@ fn serve_connection(id: ConnId, conn: &Connection, shared: &Shared) {
             Ok(f) => f,
             Err(e) => {
                 if matches!(e.kind(), ErrorKind::TooBig | ErrorKind::Corrupt) {
-                    // The stream cannot be resynchronised: answer what was
-                    // served, say why (request id 0), then close this
-                    // connection only.
+                    // The stream cannot be resynchronised: say why
+                    // (request id 0), then close this connection only.
                     pending.push(Reply { id: 0, result: Err(e.clone()) }.encode());
+                }
+                // Answer what was served first, whatever ended the stream:
+                // replies are held back while request bytes are buffered,
+                // and those bytes may be a frame that never completes (a
+                // client that half-closes after a partial frame still
+                // reads the replies to the requests before it).
+                if !pending.is_empty() {
                     let _ = conn.send_many(&pending);
                 }
                 if e.kind() != ErrorKind::Eof && !shared.stopping.load(Ordering::Relaxed) {

@@ -222,6 +222,38 @@ fn pipelined_requests_and_bad_frames() {
     assert_eq!(c.call("dict", "p", "len", vec![]).unwrap(), i(1000));
 }
 
+/// Found by the manager_requests fuzz target (fuzz/corpus/manager_requests/
+/// regression-held-reply): a request followed by the start of another
+/// frame and then EOF lost the first request's reply, held back because
+/// request bytes were still buffered.
+#[test]
+fn replies_before_an_unfinished_frame_are_sent() {
+    use std::io::{Read, Write};
+    let s = server("unfinished");
+    let addr = match s.address() {
+        crate::pipe::Address::Abstract(n) => n.clone(),
+        _ => unreachable!(),
+    };
+    let sa = <std::os::unix::net::SocketAddr as std::os::linux::net::SocketAddrExt>::from_abstract_name(&addr).unwrap();
+    let mut sock = std::os::unix::net::UnixStream::connect_addr(&sa).unwrap();
+    let req =
+        protocol::Request { id: 77, kind: "manager".into(), name: String::new(), method: "ping".into(), args: vec![] }
+            .encode();
+    let mut stream = (req.len() as u32).to_be_bytes().to_vec();
+    stream.extend(&req);
+    stream.extend([0, 0, 1]); // the first 3 bytes of a frame header
+    sock.write_all(&stream).unwrap();
+    sock.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut out = Vec::new();
+    sock.read_to_end(&mut out).unwrap();
+    assert!(out.len() > 4, "no reply at all");
+    let n = u32::from_be_bytes(out[..4].try_into().unwrap()) as usize;
+    assert_eq!(out.len(), 4 + n, "exactly one reply");
+    let reply = protocol::Reply::decode(&out[4..]).unwrap();
+    assert_eq!(reply.id, 77);
+    assert_eq!(reply.result.unwrap(), Value::Null);
+}
+
 #[test]
 fn shutdown_unblocks_waiters() {
     let s = server("shutdown");
@@ -347,4 +379,22 @@ fn a_keyless_client_of_a_keyed_server_gets_an_auth_error() {
     assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
     assert!(e.message().contains("authkey"));
     s.shutdown();
+}
+
+/// A batch far larger than the socket buffers (100,000 requests, ~3 MB)
+/// completes: the client sends it in windows and reads replies in between,
+/// so client and server never both wait on a full buffer.
+#[test]
+fn a_huge_pipelined_batch_does_not_deadlock() {
+    let s = server("hugebatch");
+    let c = client(&s);
+    let n = 100_000;
+    let reqs: Vec<_> = (0..n).map(|k| ("dict", "big", "set", vec![i(k), t("some value to make it wider")])).collect();
+    let results = c.pipeline(reqs).unwrap();
+    assert_eq!(results.len(), n as usize);
+    assert!(results.iter().all(|r| r.is_ok()));
+    assert_eq!(c.call("dict", "big", "len", vec![]).unwrap(), i(n));
+    // Replies larger than the requests (copies of the whole dict) too.
+    let reqs: Vec<_> = (0..20).map(|_| ("dict", "big", "copy", vec![])).collect();
+    assert!(c.pipeline(reqs).unwrap().into_iter().all(|r| matches!(r, Ok(Value::Map(m)) if m.len() == n as usize)));
 }

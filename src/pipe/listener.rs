@@ -23,6 +23,13 @@ pub struct ListenerOptions {
     /// Allow TCP without an authkey (refused by default: anyone who can
     /// reach the port could talk to us).
     pub allow_tcp_without_authkey: bool,
+    /// On bind, replace a Unix socket file that nobody accepts on any more
+    /// (left by a process that was killed) instead of failing with
+    /// [`ErrorKind::Exists`]. Only a socket owned by this user that refuses
+    /// connections is removed; a live listener, another user's socket or
+    /// any other kind of file still gives `Exists`. The manager server
+    /// sets this, so that it can be restarted after a crash.
+    pub reclaim_stale_socket: bool,
 }
 
 fn check_tcp_key(addr: &Address, opts: &ListenerOptions) -> Result<()> {
@@ -33,6 +40,98 @@ fn check_tcp_key(addr: &Address, opts: &ListenerOptions) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Refuses a Unix-socket peer running as another user (root excepted).
+fn check_peer_is_us(fd: std::os::fd::RawFd) -> Result<()> {
+    // SAFETY: an all-zero ucred is valid; getsockopt fills it.
+    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: fd is a connected Unix socket; cred/len describe a ucred.
+    let rc = unsafe {
+        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_PEERCRED, (&mut cred as *mut libc::ucred).cast(), &mut len)
+    };
+    if rc != 0 {
+        return Err(Error::last_os_error("getsockopt(SO_PEERCRED)"));
+    }
+    // SAFETY: geteuid has no preconditions.
+    let us = unsafe { libc::geteuid() };
+    if cred.uid != us && cred.uid != 0 {
+        return Err(Error::new(
+            ErrorKind::Permission,
+            format!("peer runs as uid {} (we are {us}): refused without an authkey", cred.uid),
+        ));
+    }
+    Ok(())
+}
+
+/// Binds and listens on a Unix socket file created mode 0600 from the
+/// start: the socket's own mode is set before bind(2), which creates the
+/// file with it (less the umask). Binding first and chmod-ing after would
+/// leave a window in which the file has the umask's mode (0777 under umask
+/// 0) and another user could connect.
+fn bind_unix_private(path: &std::path::Path) -> std::io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let name = path.as_os_str().as_bytes();
+    let (sa, len) = unix_sockaddr(name, false).ok_or_else(|| std::io::Error::from_raw_os_error(libc::ENAMETOOLONG))?;
+    // SAFETY: plain socket creation.
+    let raw = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor nobody else owns.
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+    // SAFETY: fd is our socket; sa is a valid sockaddr_un of `len` bytes.
+    let ok = unsafe {
+        libc::fchmod(fd.as_raw_fd(), 0o600) == 0
+            && libc::bind(fd.as_raw_fd(), (&sa as *const libc::sockaddr_un).cast(), len) == 0
+            && libc::listen(fd.as_raw_fd(), 128) == 0
+    };
+    if ok {
+        Ok(fd)
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// A `sockaddr_un` for a path (`is_abstract` false) or an abstract name,
+/// and its length; `None` when the name does not fit.
+fn unix_sockaddr(name: &[u8], is_abstract: bool) -> Option<(libc::sockaddr_un, libc::socklen_t)> {
+    // SAFETY: an all-zero sockaddr_un is valid; we fill family and path.
+    let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let start = usize::from(is_abstract); // abstract names start with a NUL
+    if start + name.len() + usize::from(!is_abstract) > sa.sun_path.len() {
+        return None;
+    }
+    for (i, &b) in name.iter().enumerate() {
+        sa.sun_path[start + i] = b as libc::c_char;
+    }
+    let len = std::mem::offset_of!(libc::sockaddr_un, sun_path) + start + name.len() + usize::from(!is_abstract);
+    Some((sa, len as libc::socklen_t))
+}
+
+/// Removes the socket file at `path` if it is a stale one: a socket, owned
+/// by us, that refuses connections (its listener is gone). Anything else is
+/// left alone and reported as [`ErrorKind::Exists`].
+fn reclaim_stale_socket(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let exists =
+        || Error::new(ErrorKind::Exists, format!("{}: in use (a live listener or not a stale socket)", path.display()));
+    let meta = std::fs::symlink_metadata(path).map_err(|e| Error::from_io("stat socket", e))?;
+    // SAFETY: geteuid has no preconditions.
+    if !meta.file_type().is_socket() || meta.uid() != unsafe { libc::geteuid() } {
+        return Err(exists());
+    }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            // A window remains between this check and the unlink in which
+            // another process could bind the same path; two servers racing
+            // to restart on one path is a misconfiguration we don't arbitrate.
+            std::fs::remove_file(path).map_err(|e| Error::from_io("remove stale socket", e))
+        }
+        _ => Err(exists()),
+    }
 }
 
 /// A bound, listening socket that accepts authenticated connections.
@@ -56,14 +155,21 @@ impl Listener {
         check_tcp_key(&addr, opts)?;
         let (fd, addr): (OwnedFd, Address) = match &addr {
             Address::Unix(path) => {
-                let l = UnixListener::bind(path).map_err(|e| Error::from_io(&format!("bind {addr}"), e))?;
+                let l = match bind_unix_private(path) {
+                    Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && opts.reclaim_stale_socket => {
+                        reclaim_stale_socket(path)?;
+                        bind_unix_private(path)
+                    }
+                    r => r,
+                }
+                .map_err(|e| Error::from_io(&format!("bind {addr}"), e))?;
                 // Owner only. (The kernel checks write permission on the
                 // socket file at connect; until this chmod the file has the
                 // umask's mode, normally without write for others.)
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
                     .map_err(|e| Error::from_io("chmod socket", e))?;
-                (l.into(), addr.clone())
+                (l, addr.clone())
             }
             Address::Abstract(name) => {
                 let sa = SocketAddr::from_abstract_name(name).map_err(|e| Error::from_io("abstract address", e))?;
@@ -138,10 +244,19 @@ impl Listener {
 
     /// Runs the handshake (both directions) on a connection from
     /// [`Listener::accept_unauthenticated`], if the listener has an authkey.
+    ///
+    /// Without an authkey, a Unix-socket peer must run as our user (or
+    /// root), checked with `SO_PEERCRED`, else [`ErrorKind::Permission`]:
+    /// a socket file is already 0600, but an abstract name (`unix:@name`)
+    /// has no permissions at all, and any local user could connect.
     pub fn authenticate(&self, conn: &Connection, timeout: Duration) -> Result<()> {
-        if let Some(key) = &self.authkey {
-            deliver_challenge(conn, key, timeout)?;
-            answer_challenge(conn, key, timeout)?;
+        match &self.authkey {
+            Some(key) => {
+                deliver_challenge(conn, key, timeout)?;
+                answer_challenge(conn, key, timeout)?;
+            }
+            None if !self.address.is_tcp() => check_peer_is_us(conn.fileno())?,
+            None => {}
         }
         Ok(())
     }
@@ -185,17 +300,8 @@ fn set_nodelay(fd: &OwnedFd) {
 /// backlog of 1), so with a deadline the socket is non-blocking and a full
 /// backlog (`EAGAIN`) is retried with short pauses until the deadline.
 fn connect_unix(name: &[u8], is_abstract: bool, deadline: Deadline, addr: &Address) -> Result<OwnedFd> {
-    // SAFETY: an all-zero sockaddr_un is valid; we fill family and path.
-    let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    let start = usize::from(is_abstract); // abstract names start with a NUL
-    if start + name.len() + usize::from(!is_abstract) > sa.sun_path.len() {
-        return Err(Error::new(ErrorKind::Invalid, format!("{addr}: name too long")));
-    }
-    for (i, &b) in name.iter().enumerate() {
-        sa.sun_path[start + i] = b as libc::c_char;
-    }
-    let len = std::mem::offset_of!(libc::sockaddr_un, sun_path) + start + name.len() + usize::from(!is_abstract);
+    let (sa, len) = unix_sockaddr(name, is_abstract)
+        .ok_or_else(|| Error::new(ErrorKind::Invalid, format!("{addr}: name too long")))?;
     let nonblocking = !matches!(deadline, Deadline::Never);
     let flags = libc::SOCK_STREAM | libc::SOCK_CLOEXEC | if nonblocking { libc::SOCK_NONBLOCK } else { 0 };
     // SAFETY: plain socket creation.
@@ -208,8 +314,7 @@ fn connect_unix(name: &[u8], is_abstract: bool, deadline: Deadline, addr: &Addre
     let mut pause = Duration::from_micros(200);
     loop {
         // SAFETY: sa is a valid sockaddr_un of `len` bytes.
-        let rc =
-            unsafe { libc::connect(fd.as_raw_fd(), (&sa as *const libc::sockaddr_un).cast(), len as libc::socklen_t) };
+        let rc = unsafe { libc::connect(fd.as_raw_fd(), (&sa as *const libc::sockaddr_un).cast(), len) };
         if rc == 0 {
             // Connection::from_owned_fd makes the descriptor blocking again.
             return Ok(fd);

@@ -19,7 +19,7 @@
 //! peer that dies mid-frame gives EOF, not a hang).
 
 mod address;
-mod auth;
+pub(crate) mod auth;
 mod listener;
 
 pub use address::Address;

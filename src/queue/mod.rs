@@ -507,6 +507,9 @@ impl Queue {
             && geo.capacity >= MIN_CAPACITY as u64
             && geo.capacity <= MAX_CAPACITY as u64
             && DATA_OFFSET + geo.capacity == seg.len() as u64
+            // Bounded first: record_size(max_message) wraps for values
+            // near 2^64 (and would pass the test below).
+            && geo.max_message <= geo.capacity
             && record_size(geo.max_message) <= geo.capacity;
         if !sane {
             return Err(Error::new(ErrorKind::Corrupt, format!("queue {name:?}: impossible geometry {geo:?}")));

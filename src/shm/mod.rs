@@ -232,7 +232,7 @@ impl Segment {
                 None => {}
             }
         }
-        let seg = Segment::attach(&cpath, name)?;
+        let seg = Segment::attach(&cpath, name, mode)?;
         seg.check_common(kind, layout_version, name)?;
         Ok(seg)
     }
@@ -304,7 +304,11 @@ impl Segment {
         }
     }
 
-    fn attach(cpath: &CString, name: &str) -> Result<Segment> {
+    /// Attaches to an existing segment. With a private `mode` (no group or
+    /// other bits, the default 0600) the file must belong to us: otherwise
+    /// another local user could create the name first, world-writable, and
+    /// receive what we put into "our" queue (name squatting).
+    fn attach(cpath: &CString, name: &str, mode: u32) -> Result<Segment> {
         // SAFETY: cpath is NUL-terminated; O_NOFOLLOW refuses a planted symlink.
         let fd = unsafe { libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOFOLLOW) };
         if fd < 0 {
@@ -323,6 +327,13 @@ impl Segment {
         }
         if st.st_mode & libc::S_IFMT != libc::S_IFREG {
             return Err(Error::new(ErrorKind::Type, format!("{name:?} is not a shared-memory segment")));
+        }
+        // SAFETY: geteuid has no preconditions.
+        if mode & 0o077 == 0 && st.st_uid != unsafe { libc::geteuid() } {
+            return Err(Error::new(
+                ErrorKind::Permission,
+                format!("{name:?} belongs to another user (uid {}); refusing to share a private object", st.st_uid),
+            ));
         }
         let size = st.st_size as u64;
         if size < std::mem::size_of::<SegmentHeader>() as u64 || size > isize::MAX as u64 {

@@ -38,6 +38,11 @@
  *     exit 0 even with a client blocked in a call (which gets an error);
  *     a connected client then gets MP_E_EOF / MP_E_IO and new connects
  *     MP_E_NOTFOUND. Again at a unix:/tmp path with --authkey-file.
+ *  5b. The standalone server SIGKILLed: the next call is MP_E_EOF saying
+ *     the connection is lost (and later calls too, at once),
+ *     mp_mgr_is_connected says false, mp_mgr_reconnect times out while
+ *     nobody listens; restarted at the same path (over the stale socket
+ *     file), mp_mgr_reconnect reaches it and the state is empty.
  *  6. mp_mgr_server_shutdown while a client in another process is blocked
  *     in a lock acquire (forever): the call returns an error, shutdown
  *     returns in bounded time; mp_mgr_server_shutdown(NULL) -> MP_E_NULL;
@@ -735,6 +740,60 @@ static void test_standalone(void) {
     unlink(keyfile);
     printf("standalone (unix path, --authkey-file): right/wrong key, SIGTERM, socket removed: total %.0f ms\n",
            now_ms() - t0);
+    /* 5b. Killed and restarted (SIGKILL: the socket file stays behind). */
+    double tk = now_ms();
+    const char *ksock = tmp_path("killed.sock");
+    char kaddr[160];
+    snprintf(kaddr, sizeof kaddr, "unix:%s", ksock);
+    sa_start(&sa, kaddr, NULL);
+    m = connect_ok(kaddr, NULL, 0);
+    CHECK_OK(mp_mgr_dict_set(m, "d", k.b, k.n, v.b, v.n));
+    bool up = false;
+    CHECK_OK(mp_mgr_is_connected(m, &up));
+    CHECK(up);
+    CHECK(kill(sa.p.pid, SIGKILL) == 0);
+    CHECK(wait_child(sa.p.pid, 5000) == -1000 - SIGKILL);
+    close(sa.p.fd);
+    CHECK(stat(ksock, &stb) == 0 && S_ISSOCK(stb.st_mode)); /* stale, left behind */
+    /* the next call says the connection is lost and how to recover */
+    CHECK_ST(mp_mgr_dict_get(m, "d", k.b, k.n, &got), MP_E_EOF);
+    CHECK(last_error_has("lost") && last_error_has("reconnect"));
+    CHECK_OK(mp_mgr_is_connected(m, &up));
+    CHECK(!up);
+    /* later calls fail at once, the same way */
+    CHECK_ST(mp_mgr_dict_len(m, "d", (size_t[]){0}), MP_E_EOF);
+    CHECK_ST(callf(m, "manager", "", "ping", "[0"), MP_E_EOF);
+    /* nobody listens: reconnect gives up at its timeout */
+    double tr = now_ms();
+    CHECK_ST(mp_mgr_reconnect(m, 200), MP_E_TIMEOUT);
+    CHECK(now_ms() - tr < 5000);
+    CHECK_ST(mp_mgr_reconnect(NULL, 0), MP_E_NULL);
+    CHECK_ST(mp_mgr_is_connected(NULL, &up), MP_E_NULL);
+    CHECK_ST(mp_mgr_is_connected(m, NULL), MP_E_NULL);
+    /* restarted at the same path (over the stale socket file) */
+    sa_start(&sa, kaddr, NULL);
+    CHECK(strcmp(sa.addr, kaddr) == 0);
+    CHECK_OK(mp_mgr_reconnect(m, T_MS));
+    CHECK_OK(mp_mgr_is_connected(m, &up));
+    CHECK(up);
+    /* the restarted server starts empty: state loss, as documented */
+    CHECK_ST(mp_mgr_dict_get(m, "d", k.b, k.n, &got), MP_E_NOTFOUND);
+    CHECK_OK(mp_mgr_dict_set(m, "d", k.b, k.n, v.b, v.n));
+    CHECK_OK(mp_mgr_dict_get(m, "d", k.b, k.n, &got));
+    CHECK(got.len == v.n && memcmp(got.ptr, v.b, v.n) == 0);
+    mp_buf_free(&got);
+    /* a reconnect on a live connection replaces it: still usable */
+    CHECK_OK(mp_mgr_reconnect(m, T_MS));
+    CHECK_OK(mp_mgr_dict_get(m, "d", k.b, k.n, &got));
+    mp_buf_free(&got);
+    mp_mgr_close(m);
+    CHECK(kill(sa.p.pid, SIGTERM) == 0);
+    CHECK_CHILD(sa.p.pid, 5000, 0);
+    proc_read_until(&sa.p, NULL, 1000);
+    close(sa.p.fd);
+    printf("standalone killed (SIGKILL) and restarted: MP_E_EOF \"lost\", reconnect timeout, restart over the "
+           "stale socket, reconnect, empty state: %.0f ms\n",
+           now_ms() - tk);
 }
 
 /* ------------------------------------------------------------------ */

@@ -54,6 +54,7 @@ def main():
     pyb = load("python_binding.json", False)
     node = load("node_qtput.json", False)
     poly = load("polyglot.json", False)
+    mload, pyload = load("mpipc_mgr_load.json", False), load("python_mgr_load.json", False)
     command = sys.argv[2]
     M = 1e6
     rows = []
@@ -281,6 +282,46 @@ def main():
                     cells.append(fmt(r) if r else "-")
                 out.append(f"| **{names[a]}** | " + " | ".join(cells) + " |")
             out.append("")
+    if mload:
+        ml = mload["manager_load"]
+        pl = pyload["manager_load"] if pyload else None
+        out.append("## Manager under load\n")
+        out.append(f"`cargo bench --bench manager_load` (benches/manager_load.rs): the standalone `mpipc manager serve` "
+                   f"process; {ml['clients']} client connections at once, spread over {ml['procs']} client processes "
+                   f"(one thread per connection), each looping for {ml['seconds']} s over: `incr` of its own counter, "
+                   f"`set` of one of 1,000 shared keys (bounded data: a growing server would be a leak), `get` of "
+                   f"another. Every 8th call is timed. The server's VmRSS is sampled every second. After the run "
+                   f"every counter is compared with the increments its client saw acknowledged. Python's "
+                   f"`multiprocessing.Manager` with the same clients and workload in the same run "
+                   f"(benches/python/mp_manager_load.py; its increment is `d[k] = d.get(k, 0) + 1`, two calls "
+                   f"counted as one operation).\n")
+        out.append("| | mpipc | Python multiprocessing |")
+        out.append("|---|---|---|")
+
+        def both(label, f):
+            out.append(f"| {label} | {f(ml)} | {f(pl) if pl else '-'} |")
+
+        both("clients x seconds", lambda r: f"{r['clients']} x {r['seconds']:g} s")
+        both("calls per second (all clients)", lambda r: f"{r['calls_per_s'] / 1000:.1f} k")
+        both("errors", lambda r: str(r["errors"]))
+        both("latency p50 / p99", lambda r: f"{r['p50_us'] / 1000:.2f} / {r['p99_us'] / 1000:.1f} ms")
+        both("counters exact", lambda r: f"{r['counters'] - r['counters_wrong']} of {r['counters']}")
+        both("server VmRSS: idle / after warm-up / end / max",
+             lambda r: f"{r['server_rss_kb_idle']} / {r['server_rss_kb_warm']} / {r['server_rss_kb_end']} / "
+                       f"{r['server_rss_kb_max']} kB")
+        both("server memory growth from warm-up to end",
+             lambda r: f"{r['server_rss_kb_end'] - r['server_rss_kb_warm']:+d} kB")
+        out.append(f"| server threads / descriptors, peak -> after the clients left | "
+                   f"{ml['server_threads_peak']} / {ml['server_fds_peak']} -> {ml['server_threads_after']} / "
+                   f"{ml['server_fds_after']} | - |")
+        out.append("")
+        out.append("Server VmRSS samples (kB, one per second): " + ", ".join(str(x) for x in ml["rss_samples_kb"]) + "\n")
+    hygiene = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "hygiene.md")
+    if os.path.exists(hygiene):
+        out.append("## Resource hygiene\n")
+        with open(hygiene) as f:
+            text = f.read()
+        out.append("\n".join(l for l in text.splitlines() if not l.startswith("<!--")) + "\n")
     out.append("## Why the missed targets are missed\n")
     single = mp["q_tput_single"]["msgs_per_s"]
     out.append(f"- **Queue, one message per call** (target 10 M msg/s; batched calls reach it; this run "
@@ -318,7 +359,7 @@ def main():
     out.append("```json\n" + json.dumps(pym, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(mps, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(pys, indent=1) + "\n```\n")
-    for extra in (go_struct, go_any, node, pyb, poly):
+    for extra in (go_struct, go_any, node, pyb, poly, mload, pyload):
         if extra:
             out.append("```json\n" + json.dumps(extra, indent=1) + "\n```\n")
     print("\n".join(out))

@@ -216,6 +216,10 @@ pub struct Array {
     seg: NamedSegment<ArrayState>,
     typecode: TypeCode,
     length: usize,
+    /// Whether the array has a lock, read once at open: a peer corrupting
+    /// the flag later cannot make this handle switch between locking and
+    /// not locking (or lock a mutex that was never initialised).
+    has_lock: bool,
     /// `lock` calls through this handle not yet `unlock`ed (process-local):
     /// a handle dropped while it is above 0 keeps its mapping (see
     /// [`NamedSegment::keep_mapped`]).
@@ -297,7 +301,13 @@ impl Array {
                 format!("{name:?} has {} elements, opened with {length}", st.length),
             ));
         }
-        Ok(Array { length: st.length as usize, typecode: tc, seg, holds: AtomicUsize::new(0) })
+        Ok(Array {
+            length: st.length as usize,
+            typecode: tc,
+            has_lock: st.has_lock == 1,
+            seg,
+            holds: AtomicUsize::new(0),
+        })
     }
 
     /// Removes the name; open handles keep the memory.
@@ -327,7 +337,7 @@ impl Array {
 
     /// Whether the array has a lock.
     pub fn has_lock(&self) -> bool {
-        self.seg.state().has_lock == 1
+        self.has_lock
     }
 
     fn lock_word(&self) -> Result<&LockWord> {

@@ -1045,7 +1045,14 @@ mp_status mp_mgr_set_spin(struct mp_mgr *m,
 // # Returns
 // `MP_OK` (connected); `MP_E_TIMEOUT` (no server accepted in time; the
 // handle stays disconnected and calls fail with `MP_E_EOF`); `MP_E_AUTH`
-// (the server refused the key); `MP_E_INVAL`.
+// (the server refused the key); `MP_E_NULL`.
+//
+// Meanwhile other calls on the same handle (from other threads) wait for
+// it, `mp_mgr_is_connected` too: bindings that must stay responsive call
+// it with short timeouts in a loop. A server that accepts gets at least
+// one second for the authkey handshake, even past `timeout_ms`. Unlike
+// this, `mp_mgr_connect` does not wait for a server to appear (no server:
+// `MP_E_NOTFOUND` at once, as Python's `Client`).
 //
 // # Safety
 // `m` live.
@@ -1057,7 +1064,7 @@ mp_status mp_mgr_reconnect(struct mp_mgr *m,
 // since the last call is noticed by the next call, not here.
 //
 // # Returns
-// `MP_OK`; `MP_E_INVAL` (NULL).
+// `MP_OK`; `MP_E_NULL`.
 //
 // # Safety
 // `m` live; `out` valid.

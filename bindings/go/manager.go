@@ -15,6 +15,7 @@ import "C"
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"runtime"
 	"time"
@@ -38,6 +39,14 @@ import (
 // goroutine that blocks for long. Locks, RLocks, Conditions and Semaphores
 // acquired through a Manager belong to its connection and are released by
 // the server when it closes.
+//
+// When the server goes away (stopped, crashed, restarted), the call that
+// notices fails with ErrEOF and the library's message ("connection to the
+// manager at ADDR lost (...): ..."), and every later call fails the same
+// way at once, until Reconnect (or ReconnectTimeout) succeeds. Nothing is
+// retried behind the caller's back: a call whose reply never came may or
+// may not have been applied, and a restarted server starts empty, so the
+// caller decides what to redo (see the Reconnect example).
 //
 // Under the hood: an mp_mgr handle.
 type Manager struct {
@@ -92,6 +101,89 @@ func (m *Manager) SetSpin(d time.Duration) error {
 	st := C.go_mp_mgr_set_spin(p, spinUs(d), &e)
 	runtime.KeepAlive(m)
 	return check("mp_mgr_set_spin", st, e)
+}
+
+// Reconnect dials the manager's address again with the same authkey,
+// replacing the connection (lost or not), and waits until ctx ends for a
+// server to accept: while none listens there (it is restarting), the dial
+// is retried (mp_mgr_reconnect, called in slices of at most 50 ms so that
+// ctx and Close are noticed). It returns nil once connected, ctx.Err() if
+// ctx ends first (the Manager then stays disconnected: calls fail with
+// ErrEOF), ErrAuth if the server refuses the key, ErrClosed after Close.
+// A ctx already done returns its error without touching the connection.
+//
+// The new connection starts from scratch: a restarted server holds none
+// of the old objects (recreate what you need), and the locks held
+// through the old connection are gone with it. Calls from other
+// goroutines made while Reconnect runs wait for a slice or fail with
+// ErrEOF; nothing is retried automatically.
+func (m *Manager) Reconnect(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return m.reconnect(ctxWaiter(ctx))
+}
+
+// ReconnectTimeout is Reconnect waiting at most d (negative: no limit; 0:
+// one attempt): ErrTimeout, with the library's message, when no server
+// accepted in time.
+func (m *Manager) ReconnectTimeout(d time.Duration) error {
+	return m.reconnect(timeoutWaiter(d))
+}
+
+func (m *Manager) reconnect(w waiter) error {
+	p, err := m.h.acquire()
+	if err != nil {
+		return err
+	}
+	defer m.h.release()
+	// No zero-timeout fast path as other sliced calls have: a dial given
+	// 0 ms leaves a handshake with an authkey 1 ms, which a busy machine
+	// misses; start with a whole slice.
+	var ms int64
+	if !w.nowait {
+		ms, _ = sliceMs(w.deadline)
+	}
+	for {
+		var e *C.char
+		st := C.go_mp_mgr_reconnect(p, C.int64_t(ms), &e)
+		runtime.KeepAlive(m)
+		if st == 0 {
+			return nil
+		}
+		err := newError("mp_mgr_reconnect", st, e)
+		if !isCode(err, ErrTimeout) {
+			return err
+		}
+		var stop error
+		if ms, stop = w.next(m.h.closed()); stop != nil {
+			if stop == errExpired {
+				return err
+			}
+			return stop
+		}
+	}
+}
+
+// Connected reports whether the Manager has a connection, as far as it
+// knows: false once a call has found the connection lost (until a
+// Reconnect succeeds) and after Close. A server that died since the last
+// call is noticed by the next call, not here.
+func (m *Manager) Connected() bool {
+	p, err := m.h.acquire()
+	if err != nil {
+		return false
+	}
+	defer m.h.release()
+	var ok C.bool
+	var e *C.char
+	st := C.go_mp_mgr_is_connected(p, &ok, &e)
+	runtime.KeepAlive(m)
+	if st != 0 {
+		discard(e)
+		return false
+	}
+	return bool(ok)
 }
 
 // cstr is s as a NUL-terminated byte string in Go memory (passed to C for

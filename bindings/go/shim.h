@@ -101,6 +101,8 @@ MPGO(mp_mgr_dict_incr, (mp_mgr *m, const char *d, const uint8_t *k, size_t kl, i
                         char **err_),
      (m, d, k, kl, delta, out))
 MPGO(mp_mgr_set_spin, (mp_mgr *m, uint32_t us, char **err_), (m, us))
+MPGO(mp_mgr_reconnect, (mp_mgr *m, int64_t t, char **err_), (m, t))
+MPGO(mp_mgr_is_connected, (mp_mgr *m, bool *out, char **err_), (m, out))
 MPGO(mp_mgr_serve, (const char *addr, const uint8_t *key, size_t keylen, mp_mgr_server **out, char **err_),
      (addr, key, keylen, out))
 MPGO(mp_mgr_server_address, (const mp_mgr_server *s, char *buf, size_t cap, size_t *len, char **err_),

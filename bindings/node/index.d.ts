@@ -286,9 +286,30 @@ export declare class EventProxy extends Proxy_ {
   wait(opts?: { timeout?: number }): Promise<boolean>;
 }
 
-/** A connection to a manager server; calls are pipelined. */
+/**
+ * A connection to a manager server; calls are pipelined.
+ *
+ * When the server goes away (stopped, crashed, restarted), the call that
+ * notices rejects with EOFError (code 'MP_E_EOF', the library's message:
+ * "connection to the manager at ... lost ..."), and so does every later call,
+ * at once, until `reconnect()` succeeds. Nothing is retried automatically;
+ * a restarted server starts empty.
+ */
 export declare class Manager extends Handle {
   readonly address: string;
+  /**
+   * Whether the connection is up as far as known: false once a call has
+   * found it lost (until `reconnect()` succeeds) and after `close()`.
+   * Never blocks.
+   */
+  readonly connected: boolean;
+  /**
+   * Dials the same address again with the same authkey, waiting up to
+   * `timeout` ms (default: for ever) while no server listens there. On the
+   * thread pool, in slices; calls made meanwhile wait for it. Rejects with
+   * TimeoutError, AuthError, AbortError (`signal`), ClosedError.
+   */
+  reconnect(opts?: { timeout?: number; signal?: AbortSignal }): Promise<void>;
   call(kind: string, name: string, method: string, ...args: Cbor[]): Promise<Decoded>;
   create(kind: string, name: string, ...args: Cbor[]): Promise<boolean>;
   delete(name: string): Promise<boolean>;

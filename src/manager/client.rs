@@ -34,6 +34,9 @@ pub struct ManagerClient {
 struct Link {
     /// `None` once the connection is lost (until a reconnect).
     conn: Option<Connection>,
+    /// Why it was lost (the first failure's message), repeated by every
+    /// later call so that it is not only the first caller who learns it.
+    lost_cause: String,
     next_id: u64,
 }
 
@@ -45,7 +48,7 @@ impl ManagerClient {
             address: address.to_owned(),
             opts: opts.clone(),
             spin_us: AtomicU32::new(super::server::SPIN_US),
-            link: Mutex::new(Link { conn: Some(conn), next_id: 1 }),
+            link: Mutex::new(Link { conn: Some(conn), next_id: 1, lost_cause: String::new() }),
         })
     }
 
@@ -96,17 +99,23 @@ impl ManagerClient {
     ///
     /// Errors: [`ErrorKind::Timeout`] when no server accepted in time (the
     /// message says what the last attempt met); [`ErrorKind::Auth`] at
-    /// once for a wrong key; [`ErrorKind::Invalid`] for a bad address.
+    /// once for a wrong key; [`ErrorKind::Invalid`] for a bad address. A
+    /// server that accepts gets at least one second for the handshake,
+    /// even past `timeout`.
     pub fn reconnect(&self, timeout: Option<Duration>) -> Result<()> {
         let mut link = self.link();
         link.conn = None;
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut pause = Duration::from_millis(1);
         loop {
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            // A server that accepts gets at least HANDSHAKE_MIN for the
+            // authkey handshake, however little of the timeout is left
+            // (a refused connect returns at once, so this does not stretch
+            // the wait for a server that is not there).
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()).max(HANDSHAKE_MIN));
             match Self::dial(&self.address, &self.opts, left, self.spin_us.load(Ordering::Relaxed)) {
                 Ok(conn) => {
-                    *link = Link { conn: Some(conn), next_id: 1 };
+                    *link = Link { conn: Some(conn), next_id: 1, lost_cause: String::new() };
                     return Ok(());
                 }
                 // Nobody listening (yet): the socket file is missing or
@@ -132,14 +141,13 @@ impl ManagerClient {
     }
 
     /// The error every call returns once the connection is lost.
-    fn lost(&self, cause: &Error) -> Error {
+    fn lost(&self, cause: &str) -> Error {
         Error::new(
             ErrorKind::Eof,
             format!(
-                "connection to the manager at {} lost ({}): the server stopped, crashed or restarted, and a \
-                 restarted server starts empty; reconnect (mp_mgr_reconnect) and recreate what you need",
+                "connection to the manager at {} lost ({cause}): the server stopped, crashed or restarted, and a \
+                 restarted server starts empty; reconnect and recreate what you need",
                 self.address,
-                cause.message()
             ),
         )
     }
@@ -210,7 +218,7 @@ impl ManagerClient {
             .collect();
         link.next_id += frames.len() as u64;
         let Some(conn) = &link.conn else {
-            return Err(self.lost(&Error::new(ErrorKind::Eof, "after an earlier failure")));
+            return Err(self.lost(&link.lost_cause));
         };
         match Self::exchange(conn, first, &frames) {
             Ok(results) => Ok(results),
@@ -219,8 +227,9 @@ impl ManagerClient {
                 // trusted to match its request. Drop it (closing the socket)
                 // so every later call fails fast with the same story.
                 link.conn = None;
+                link.lost_cause = e.message().to_owned();
                 Err(match e.kind() {
-                    ErrorKind::Eof | ErrorKind::Io => self.lost(&e),
+                    ErrorKind::Eof | ErrorKind::Io => self.lost(&link.lost_cause),
                     _ => e,
                 })
             }
@@ -276,6 +285,10 @@ impl ManagerClient {
         Ok(reply.result)
     }
 }
+
+/// The least time [`ManagerClient::reconnect`] gives a server that accepted
+/// to complete the authkey handshake.
+const HANDSHAKE_MIN: Duration = Duration::from_secs(1);
 
 /// Bytes of requests a pipelined batch has in flight at most (see
 /// `ManagerClient::exchange`): far below a socket buffer (~200 KiB on

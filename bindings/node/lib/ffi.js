@@ -95,6 +95,8 @@ const PROTOTYPES = [
   'int32_t mp_mgr_call(mp_mgr *m, const char *kind, const char *name, const char *method, const uint8_t *args, size_t args_len, void *result)',
   'int32_t mp_mgr_call_many(mp_mgr *m, const uint8_t *reqs, size_t len, void *results)',
   'int32_t mp_mgr_set_spin(mp_mgr *m, uint32_t spin_us)',
+  'int32_t mp_mgr_reconnect(mp_mgr *m, int64_t timeout_ms)',
+  'int32_t mp_mgr_is_connected(mp_mgr *m, uint8_t *out)',
   'void mp_mgr_close(mp_mgr *m)',
   'int32_t mp_mgr_serve(const char *address, const uint8_t *authkey, size_t keylen, _Out_ mp_mgr_server **out)',
   'int32_t mp_mgr_server_address(mp_mgr_server *s, uint8_t *buf, size_t cap, size_t *out_len)',

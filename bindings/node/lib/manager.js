@@ -13,15 +13,24 @@
 // a timeout of at most SLICE_MS and repeated until the caller's deadline,
 // so a long wait neither holds a pool thread nor holds up the calls queued
 // behind it on this connection for more than a slice.
+//
+// When the server goes away, the batch that notices fails with MP_E_EOF and
+// so does every later one until reconnect(): the connection is lost. A
+// reconnect() takes its place in the same queue as calls (after the calls
+// made before it, before those made after it) and runs mp_mgr_reconnect in
+// slices on the pool, like the waits of lib/handle.js.
 
+const { performance } = require('node:perf_hooks');
 const { F, STATUS, takeBuf, readCString } = require('./ffi');
-const { check, makeError, ClosedError } = require('./errors');
-const { Handle, SLICE_MS, runAsync } = require('./handle');
+const { check, makeError, ClosedError, AbortError } = require('./errors');
+const { Handle, SLICE_MS, runAsync, runWait, sliceMs } = require('./handle');
 const { bytesOf } = require('./queue');
 const cbor = require('./cbor');
-const { performance } = require('node:perf_hooks');
 
-const { MP_OK } = STATUS;
+const { MP_OK, MP_E_EOF, MP_E_TIMEOUT } = STATUS;
+// An empty batch (the CBOR array []): sent on a lost connection, it fails at
+// once with the library's message, without any I/O (see _lostMessage).
+const EMPTY_BATCH = Buffer.from([0x80]);
 
 function keyBytes(authkey) {
   if (authkey == null) return null;
@@ -35,6 +44,116 @@ class Manager extends Handle {
     this.address = address;
     this._queue = [];
     this._busy = false;
+    this._reconnects = 0; // reconnect() requests waiting in _queue
+    this._connected = true;
+  }
+
+  /**
+   * Whether the connection is up, as far as the binding knows: false once a
+   * call has found it lost (until reconnect() succeeds) and after close(). A
+   * server that died since the last call is noticed by the next call, not
+   * here. Never blocks.
+   */
+  get connected() {
+    return !this._closed && this._connected;
+  }
+
+  /**
+   * Dials the same address again with the same authkey, replacing the
+   * connection (lost or not), and waits up to `timeout` ms (default: for
+   * ever) for a server to accept: while none listens there (it is
+   * restarting), the dial is retried. Runs on the thread pool in slices, so
+   * the event loop never waits, and `signal` or close() end it within a
+   * slice. Calls made while it runs wait for it (they go to the new
+   * connection); calls made before it go first.
+   *
+   * Resolves once connected; rejects with TimeoutError (no server in time:
+   * the manager stays disconnected, calls fail with EOFError), AuthError,
+   * AbortError, ClosedError. A restarted server starts empty: recreate what
+   * you need. Nothing is retried automatically: a call that failed may or
+   * may not have been applied by the old server.
+   */
+  reconnect(opts = {}) {
+    const { timeout, signal } = opts;
+    if (timeout != null && (typeof timeout !== 'number' || Number.isNaN(timeout))) {
+      return Promise.reject(new TypeError('timeout must be a number of milliseconds'));
+    }
+    return new Promise((resolve, reject) => {
+      this.ptr();
+      this._queue.push({ reconnect: true, timeout, signal, resolve, reject });
+      this._reconnects++;
+      if (!this._busy) this._flush();
+    });
+  }
+
+  /** Runs one reconnect() request (see reconnect), then the queue. */
+  _runReconnect(r) {
+    const deadline = r.timeout == null || r.timeout < 0 ? Infinity : performance.now() + r.timeout;
+    const finish = (error) => {
+      this._maybeFree();
+      this._refreshConnected();
+      if (error) r.reject(error);
+      else r.resolve();
+      this._flush();
+    };
+    const step = () => {
+      if (this._closed) return finish(new ClosedError(`${this._what} was closed while reconnecting`));
+      if (r.signal && r.signal.aborted) {
+        return finish(new AbortError(`${this._what}: reconnect aborted`, r.signal.reason));
+      }
+      const left = deadline - performance.now();
+      const max = sliceMs();
+      const slice = left === Infinity ? max : Math.max(0, Math.min(max, Math.ceil(left)));
+      this._inflight++;
+      runWait(F.mp_mgr_reconnect, this._ptr, slice, (err, s) => {
+        this._inflight--;
+        if (err) return finish(err);
+        if (s === MP_OK) return finish(null);
+        if (s === MP_E_TIMEOUT && performance.now() < deadline) return step();
+        // The library's message stayed on the pool thread.
+        const why = s === MP_E_TIMEOUT ? `no server accepted within ${r.timeout} ms` : undefined;
+        finish(makeError(s, `reconnect to the manager at ${this.address}`, why));
+      });
+    };
+    step();
+  }
+
+  /**
+   * Reads mp_mgr_is_connected into `_connected`. Called on the main thread
+   * only when no call of this manager is running (they are serialised by
+   * _flush), so the library's lock is free and this never waits.
+   */
+  _refreshConnected() {
+    if (this._ptr === null) {
+      this._connected = false;
+      return;
+    }
+    const out = new Uint8Array(1);
+    this._connected = F.mp_mgr_is_connected(this._ptr, out) === MP_OK && out[0] === 1;
+  }
+
+  /**
+   * The library's message for a lost connection. The failing batch ran on a
+   * pool thread, whose last-error slot is out of reach; but a lost connection
+   * fails every later call at once, without I/O, with the same explanation,
+   * so an empty batch on this thread reads it. Only called when
+   * `_connected` is false and nothing else runs on this manager.
+   */
+  _lostMessage() {
+    const mbuf = new BigUint64Array(2);
+    const s = F.mp_mgr_call_many(this._ptr, EMPTY_BATCH, EMPTY_BATCH.length, mbuf);
+    if (s === MP_OK) {
+      takeBuf(mbuf);
+      return undefined;
+    }
+    return F.mp_last_error();
+  }
+
+  /** The error of a batch that failed as a whole with status `s`. */
+  _batchError(s) {
+    this._refreshConnected();
+    if (s === MP_E_EOF && !this._connected) return makeError(s, null, this._lostMessage());
+    return makeError(s, this._what);
   }
 
   /**
@@ -51,16 +170,30 @@ class Manager extends Handle {
   }
 
   _flush() {
-    const batch = this._queue;
-    if (batch.length === 0) {
+    if (this._queue.length === 0) {
       this._busy = false;
       return;
     }
-    this._queue = [];
     if (this._closed) {
-      for (const c of batch) c.reject(new ClosedError(`${this._what} is closed`));
+      const all = this._queue;
+      this._queue = [];
+      this._reconnects = 0;
+      for (const c of all) c.reject(new ClosedError(`${this._what} is closed`));
       this._busy = false;
       return;
+    }
+    let batch;
+    if (this._reconnects === 0) {
+      batch = this._queue;
+      this._queue = [];
+    } else if (this._queue[0].reconnect) {
+      this._reconnects--;
+      this._busy = true;
+      this._runReconnect(this._queue.shift());
+      return;
+    } else {
+      // The calls made before the first pending reconnect.
+      batch = this._queue.splice(0, this._queue.findIndex((c) => c.reconnect));
     }
     let reqs;
     try {
@@ -93,7 +226,7 @@ class Manager extends Handle {
       this._inflight--;
       try {
         if (err) throw err;
-        if (s !== MP_OK) throw makeError(s, this._what);
+        if (s !== MP_OK) throw this._batchError(s);
         const replies = cbor.decode(takeBuf(mbuf));
         batch.forEach((c, i) => {
           const [st, result] = replies[i];

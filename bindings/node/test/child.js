@@ -81,6 +81,11 @@ const roles = {
     await mgr.list(`${dict}-pids`).append(process.pid);
     mgr.close();
   },
+  async 'mgr-serve'(addr, key) {
+    m.serveManager(addr, key);
+    await send('serving');
+    setInterval(() => {}, 1000); // serve until killed
+  },
   async 'mgr-lock-hold'(addr, key, name) {
     const mgr = await m.connectManager(addr, key);
     await mgr.lock(name).acquire();

@@ -8,8 +8,8 @@ bindings/python/README.md for what differs and why.
 """
 
 from ._errors import (  # noqa: F401
-    AttributeMissing, AuthenticationError, BrokenBarrierError, BufferTooShort, Corrupt, DecodeError,
-    EncodeError, EOF, Empty, Error, Exists, Full, IndexOutOfRange, InvalidArgument, IOFailure, KeyMissing,
+    AttributeMissing, AuthenticationError, BrokenBarrierError, BufferTooShort, ConnectionLost, Corrupt,
+    DecodeError, EncodeError, EOF, Empty, Error, Exists, Full, IndexOutOfRange, InvalidArgument, IOFailure, KeyMissing,
     NotFound, NotInList, NotOwner, OwnerDiedWarning, PermissionDenied, ShutDown, Timeout, TooBig,
     Unsupported, VersionMismatch, WrongType,
 )
@@ -37,4 +37,5 @@ __all__ = [
     "RawArray", "SharedMemory", "ShareableList", "Manager", "SyncManager", "connect_manager", "unlink",
     "encode", "decode", "Error", "Empty", "Full", "ShutDown", "EncodeError", "DecodeError",
     "AuthenticationError", "BufferTooShort", "BrokenBarrierError", "OwnerDiedWarning", "Timeout",
+    "ConnectionLost",
 ]

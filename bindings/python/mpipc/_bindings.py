@@ -135,6 +135,8 @@ FUNCTIONS = {
     "mp_mgr_dict_len": (ctypes.c_int32, [("m", ctypes.c_void_p), ("dict", ctypes.c_char_p), ("out", ctypes.POINTER(ctypes.c_size_t))]),
     "mp_mgr_dict_incr": (ctypes.c_int32, [("m", ctypes.c_void_p), ("dict", ctypes.c_char_p), ("key", ctypes.c_void_p), ("klen", ctypes.c_size_t), ("delta", ctypes.c_int64), ("out_new", ctypes.POINTER(ctypes.c_int64))]),
     "mp_mgr_set_spin": (ctypes.c_int32, [("m", ctypes.c_void_p), ("spin_us", ctypes.c_uint32)]),
+    "mp_mgr_reconnect": (ctypes.c_int32, [("m", ctypes.c_void_p), ("timeout_ms", ctypes.c_int64)]),
+    "mp_mgr_is_connected": (ctypes.c_int32, [("m", ctypes.c_void_p), ("out", ctypes.POINTER(ctypes.c_bool))]),
     "mp_mgr_close": (None, [("m", ctypes.c_void_p)]),
     "mp_mgr_serve": (ctypes.c_int32, [("address", ctypes.c_char_p), ("authkey", ctypes.c_void_p), ("keylen", ctypes.c_size_t), ("out", ctypes.POINTER(ctypes.c_void_p))]),
     "mp_mgr_server_address": (ctypes.c_int32, [("s", ctypes.c_void_p), ("buf", ctypes.c_void_p), ("cap", ctypes.c_size_t), ("out_len", ctypes.POINTER(ctypes.c_size_t))]),

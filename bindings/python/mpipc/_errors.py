@@ -7,6 +7,7 @@ same place, so ``except queue.Empty`` and ``except mpipc.Error`` both work.
 The message is the library's (mp_last_error, read on the failing thread).
 """
 
+import errno
 import multiprocessing
 import queue
 import threading
@@ -101,7 +102,27 @@ class DecodeError(Error, ValueError):
         self.data = data
 
 
-EncodeError.__module__ = DecodeError.__module__ = "mpipc"
+class ConnectionLost(EOF, BrokenPipeError):
+    """The connection to a manager server was lost: the server stopped,
+    crashed or restarted (``MP_E_EOF`` from a manager call). Raised by the
+    call that notices and by every later call until
+    ``manager.reconnect()``.
+
+    It is both an ``EOFError`` and a ``BrokenPipeError`` (so a
+    ``ConnectionError`` and an ``OSError``, with ``errno`` EPIPE) because
+    Python's multiprocessing raises one or the other in this situation: a
+    proxy call waiting for its reply when the server dies gets
+    ``EOFError``, a call made after it died gets ``BrokenPipeError``. Code
+    written for either keeps working."""
+
+    code = B.MP_E_EOF
+
+    def __init__(self, message="", code=None):
+        super().__init__(message, code)
+        self.errno = errno.EPIPE
+
+
+EncodeError.__module__ = DecodeError.__module__ = ConnectionLost.__module__ = "mpipc"
 
 
 class OwnerDiedWarning(RuntimeWarning):

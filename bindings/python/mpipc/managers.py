@@ -11,10 +11,18 @@ up another; a forked child opens its own connections. Locks, RLocks,
 Conditions and Semaphores belong to the connection -- that is, the thread
 -- that acquired them, and are released when it disconnects (when the
 thread or process ends).
+
+When the server goes away (stopped, crashed, restarted), the call that
+notices raises ``mpipc.ConnectionLost`` (an ``EOFError`` and a
+``BrokenPipeError``) with the library's message, and so does every later
+call until ``manager.reconnect()``; nothing is retried behind the caller's
+back (a call whose reply never came may or may not have been applied, and
+a restarted server starts empty).
 """
 
 import collections.abc
 import ctypes
+import math
 import multiprocessing
 import multiprocessing.context
 import os
@@ -26,23 +34,30 @@ from . import _bindings as B
 from ._codec import decode, encode
 from ._common import SLICE_MS, FOREVER, gen_name, register_after_fork, take_buf, threading_timeout_ms, timeout_ms
 from ._errors import (
-    AttributeMissing, Empty, Full, IndexOutOfRange, KeyMissing, NotInList, NotOwner, Timeout, error,
+    AttributeMissing, ConnectionLost, Empty, Full, IndexOutOfRange, KeyMissing, NotInList, NotOwner, Timeout,
+    error,
 )
 from ._ffi import lib
 from .connection import _from_c_address, _to_c_address
 
 __all__ = ["Manager", "SyncManager", "connect_manager"]
 
-_EMPTY, _FULL, _TIMEOUT = B.MP_E_EMPTY, B.MP_E_FULL, B.MP_E_TIMEOUT
+_EMPTY, _FULL, _TIMEOUT, _EOF = B.MP_E_EMPTY, B.MP_E_FULL, B.MP_E_TIMEOUT, B.MP_E_EOF
+_LOST = {_EOF: ConnectionLost}
+# What a dial meets while no server listens (yet): the library's reconnect
+# retries on the same statuses.
+_NO_SERVER = (B.MP_E_NOTFOUND, B.MP_E_EOF, B.MP_E_IO)
 
 
 class _Conn:
-    """One mp_mgr connection (closed when dropped)."""
+    """One mp_mgr connection (closed when dropped), made in generation
+    `gen` of its client (see _Client.reconnect)."""
 
-    __slots__ = ("h",)
+    __slots__ = ("h", "gen")
 
-    def __init__(self, h):
+    def __init__(self, h, gen):
         self.h = h
+        self.gen = gen
 
     def __del__(self):
         h, self.h = self.h, None
@@ -51,38 +66,117 @@ class _Conn:
 
 
 class _Client:
-    """Connections to one server: one per thread, made on first use."""
+    """Connections to one server: one per thread, made on first use.
+
+    ``reconnect()`` starts a new generation: the calling thread's
+    connection is re-dialled at once, every other thread's is replaced by
+    a new one at its next call (a thread-local connection cannot be
+    reached from another thread, and replacing it under a call in progress
+    would break that call)."""
 
     def __init__(self, address, authkey, connect_timeout=10.0):
         self.address = address  # C form: unix:/path, tcp:host:port
         self.authkey = authkey if authkey is not None else b""
         self.connect_timeout = connect_timeout
         self._local = threading.local()
+        self._gen = 0
+        # Set when a call of the current generation found the connection
+        # lost; cleared by a successful reconnect.
+        self._lost = False
+        self._reconnect_lock = threading.Lock()
         register_after_fork(self)
 
     def _after_fork_child(self):
         self._local = threading.local()  # the parent's connections are its own
+        self._reconnect_lock = threading.Lock()
+
+    def _dial(self, ms):
+        """A new mp_mgr handle (raises the library's error)."""
+        out = ctypes.c_void_p()
+        key = self.authkey or None
+        rc = lib.mp_mgr_connect(self.address.encode(), key, len(self.authkey), ms, ctypes.byref(out))
+        if rc:
+            raise error(rc)
+        return out.value
+
+    def conn(self):
+        """This thread's connection of the current generation (made now if needed)."""
+        c = getattr(self._local, "conn", None)
+        if c is None or c.gen != self._gen:
+            gen = self._gen
+            self._local.conn = None  # an older generation's: closed when dropped
+            c = self._local.conn = _Conn(self._dial(timeout_ms(self.connect_timeout)), gen)
+        return c
 
     def handle(self):
-        c = getattr(self._local, "conn", None)
-        if c is None:
-            out = ctypes.c_void_p()
-            key = self.authkey or None
-            rc = lib.mp_mgr_connect(self.address.encode(), key, len(self.authkey),
-                                    timeout_ms(self.connect_timeout), ctypes.byref(out))
-            if rc:
-                raise error(rc)
-            c = self._local.conn = _Conn(out.value)
-        return c.h
+        return self.conn().h
 
     def call(self, kind, name, method, args=(), override=None):
         data = encode(list(args))
         b = B.mp_buf()
-        rc = lib.mp_mgr_call(self.handle(), kind.encode(), name.encode(), method.encode(), data, len(data),
-                             ctypes.byref(b))
+        c = self.conn()
+        rc = lib.mp_mgr_call(c.h, kind.encode(), name.encode(), method.encode(), data, len(data), ctypes.byref(b))
         if rc:
+            if rc == _EOF:
+                e = error(rc, _LOST)  # reads the library's message first
+                if c.gen == self._gen:
+                    self._lost = True
+                raise e
             raise error(rc, override)
         return decode(take_buf(b))
+
+    def connected(self):
+        """Whether this thread's connection is up, as far as the library knows."""
+        if self._lost:
+            return False
+        c = getattr(self._local, "conn", None)
+        if c is None or c.gen != self._gen:
+            return True  # none yet: the next call connects
+        out = ctypes.c_bool()
+        rc = lib.mp_mgr_is_connected(c.h, ctypes.byref(out))
+        if rc:
+            raise error(rc)
+        return out.value
+
+    def reconnect(self, timeout):
+        """mp_mgr_reconnect on this thread's connection, in SLICE_MS slices
+        (so Ctrl-C is handled), for at most `timeout` seconds (None =
+        forever); then a new generation."""
+        ms = timeout_ms(timeout)
+        deadline = None if ms < 0 else time.monotonic() + ms / 1000.0
+        with self._reconnect_lock:
+            c = getattr(self._local, "conn", None)
+            h = c.h if c is not None else None
+            while True:
+                left = FOREVER if deadline is None else max(0, math.ceil((deadline - time.monotonic()) * 1000.0))
+                step = SLICE_MS if left < 0 or left > SLICE_MS else left
+                if h is not None:
+                    rc = lib.mp_mgr_reconnect(h, step)
+                    if rc == 0:
+                        break
+                    if rc != _TIMEOUT or left == step:
+                        raise error(rc)
+                else:
+                    # This thread never had a connection: dial a new one,
+                    # retrying while no server listens, as the library's
+                    # reconnect does.
+                    try:
+                        h = self._dial(max(step, 1))
+                        c = None
+                        break
+                    except Exception as e:
+                        if getattr(e, "code", None) not in _NO_SERVER + (_TIMEOUT,):
+                            raise
+                        if left == step:
+                            raise Timeout("reconnect to the manager at %s: no server came up in time (%s)"
+                                          % (self.address, e)) from None
+                        time.sleep(min(step, 20) / 1000.0)
+            self._gen += 1
+            self._lost = False
+            if c is not None:
+                c.gen = self._gen
+            else:
+                self._local.conn = _Conn(h, self._gen)
 
     def call_sliced(self, kind, name, method, args, ms, expired, override=None):
         """A blocking method whose last argument is a timeout: called in
@@ -692,6 +786,7 @@ class SyncManager:
         self._finalizer = None
         self._client = None
         self._tmpdir = None
+        self._stopped = False
         register_after_fork(self)
 
     def _after_fork_child(self):
@@ -743,6 +838,42 @@ class SyncManager:
     def address(self):
         return _from_c_address(self._caddress) if self._client else self._address
 
+    def reconnect(self, timeout=None):
+        """Re-dials the server at the same address with the same authkey,
+        after it stopped, crashed or restarted (calls then raise
+        ``mpipc.ConnectionLost``), waiting up to `timeout` seconds (None =
+        forever) for a server to accept: while none listens (it is
+        restarting) the dial is retried. Raises ``mpipc.Timeout`` (a
+        ``TimeoutError``) when none came up in time -- the manager stays
+        disconnected -- and ``mpipc.AuthenticationError`` when the server
+        refuses the key.
+
+        A restarted server starts empty: recreate the objects you need
+        (proxies keep their names and work again once the objects exist;
+        most kinds are created on first use). Nothing is retried
+        automatically: a call that raised may or may not have been applied
+        by the old server.
+
+        Every connection of this manager is replaced: the calling thread's
+        now, every other thread's at its next call. Locks held through the
+        old connections are gone with them."""
+        if self._client is None:
+            raise ValueError("manager not started or connected")
+        self._client.reconnect(timeout)
+        self._stopped = False
+
+    @property
+    def connected(self):
+        """Whether this manager has a working connection as far as it
+        knows: False once a call (in any thread) found the server gone,
+        until ``reconnect()`` succeeds; False before ``start()`` /
+        ``connect()`` and after ``shutdown()`` of a server this manager
+        started. A server that died since the last call is noticed by the
+        next call, not here."""
+        if self._client is None or self._stopped:
+            return False
+        return self._client.connected()
+
     def shutdown(self):
         """Stops the server this manager started (blocked calls get
         mpipc.ShutDown, clients then EOFError); a no-op for a connected one."""
@@ -753,6 +884,7 @@ class SyncManager:
             self._finalizer = None
             self._server = None
             self._tmpdir = None
+            self._stopped = True
 
     def join(self, timeout=None):
         pass

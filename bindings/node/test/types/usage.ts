@@ -53,6 +53,8 @@ async function main(): Promise<void> {
   const lk = m.lock('lk');
   await lk.withLock(async () => 1);
   await m.proxy('set', 's').call('add', 1);
+  if (!m.connected) await m.reconnect({ timeout: 5000, signal: AbortSignal.timeout(10000) });
+  await m.reconnect();
   m.close();
   await srv.shutdown();
 

@@ -19,7 +19,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::shm::{self, OpenMode, SegmentKind};
 use crate::sync::{LockState, NamedSegment, OpenOptions, RobustMutex, RobustMutexGuard};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{compiler_fence, AtomicU32, AtomicU64, Ordering};
 
 const SL_LAYOUT: u32 = 1;
 
@@ -60,6 +60,11 @@ pub struct ShareableList {
     /// outside the data area.
     slots: Vec<(usize, usize)>,
 }
+
+/// A slot's length while a writer copies into it: larger than any slot's
+/// capacity (capacities are multiples of 8, validated at attach, so never
+/// u32::MAX), so a slot left with it reads as torn and is repaired.
+const SLOT_BEING_WRITTEN: u32 = u32::MAX;
 
 /// The encoded null, written into repaired slots.
 const CBOR_NULL: u8 = 0xf6;
@@ -345,10 +350,22 @@ impl ShareableList {
     fn store(&self, i: usize, item: &[u8]) {
         let (offset, cap) = self.slots[i];
         assert!(item.len() <= cap, "store: item larger than its slot");
+        // Mark the slot as being written (a length past any capacity) for
+        // the duration of the copy: a writer killed mid-copy leaves the
+        // mark, and the next locker's owner-dead repair nulls the item.
+        // Without it, a half-old half-new item of the same length could
+        // still decode and be served as a value nobody wrote.
+        // Relaxed, with compiler fences: every other access is under the
+        // lock, so the only observer that matters is a later locker after
+        // this process died mid-way; what it sees is what this thread
+        // stored, in program order (x86-64 keeps stores in order, the
+        // fences stop the compiler moving the copy across the marks).
+        self.entry(i).len.store(SLOT_BEING_WRITTEN, Ordering::Relaxed);
+        compiler_fence(Ordering::SeqCst);
         // SAFETY: offset + cap <= data_len (validated at attach, kept in
         // process memory) and item.len() <= cap.
         unsafe { std::ptr::copy_nonoverlapping(item.as_ptr(), self.data().add(offset), item.len()) };
-        // Relaxed: under the lock.
+        compiler_fence(Ordering::SeqCst);
         self.entry(i).len.store(item.len() as u32, Ordering::Relaxed);
     }
 
@@ -461,6 +478,36 @@ mod tests {
         assert_eq!(l.repairs(), 1);
         l.set(0, &[0x63, b'x', b'y', b'z']).unwrap();
         assert_eq!(l.get(0).unwrap(), vec![0x63, b'x', b'y', b'z']);
+        ShareableList::unlink(&name).unwrap();
+    }
+
+    #[test]
+    fn a_writer_killed_mid_copy_of_a_same_length_item_leaves_null() {
+        // What `store` leaves when killed half way through copying "zzzz"
+        // over "abcd": the being-written mark and "zzcd", which still
+        // decodes. The repair must null it, not serve a value nobody wrote.
+        let name = format!("t-sl-{}-torn-same", std::process::id());
+        let items: [&[u8]; 2] = [&[0x64, b'a', b'b', b'c', b'd'], &[0x01]];
+        let l = ShareableList::open(&name, Some(&items), &OpenOptions::default()).unwrap();
+        // SAFETY: the child takes the robust lock, does the first half of
+        // a store and dies holding the lock.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let (g, _) = l.seg.state().lock.lock().unwrap();
+            let (offset, _) = l.slots[0];
+            l.entry(0).len.store(SLOT_BEING_WRITTEN, Ordering::Relaxed);
+            // SAFETY: inside slot 0 (offset + 3 <= its capacity of 8).
+            unsafe { std::ptr::copy_nonoverlapping([0x64, b'z', b'z'].as_ptr(), l.data().add(offset), 3) };
+            std::mem::forget(g);
+            // SAFETY: leaving the child without unlocking.
+            unsafe { libc::_exit(0) };
+        }
+        let mut st = 0;
+        // SAFETY: our child.
+        unsafe { libc::waitpid(pid, &mut st, 0) };
+        assert_eq!(l.get(0).unwrap(), vec![CBOR_NULL], "the half-written item became null");
+        assert_eq!(l.get(1).unwrap(), vec![0x01]);
+        assert_eq!(l.repairs(), 1);
         ShareableList::unlink(&name).unwrap();
     }
 

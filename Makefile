@@ -1,7 +1,7 @@
 # mpipc — the two commands of the README:
 #   make demo   builds the library and runs the main demo
 #   make test   runs every test (what CI runs, via .ci/run)
-# Longer runs have their own targets: bench, torture.
+# Longer runs have their own targets: bench, torture, hygiene, fuzz, sanitize.
 
 CARGO ?= cargo
 
@@ -10,7 +10,7 @@ CARGO ?= cargo
 demo: deps build-release
 	bash examples/polyglot_demo/run.sh target/release
 
-test: deps check-format lint rust-tests c-tests c-examples rust-examples go-tests python-tests node-tests e2e-tests demo-test install-test bench-smoke
+test: deps check-format lint rust-tests c-tests c-examples rust-examples go-tests python-tests node-tests e2e-tests demo-test install-test torture-smoke hygiene-smoke fuzz-smoke sanitize-smoke bench-smoke
 	@echo "make test: all suites passed"
 
 # Tools the build needs beyond Cargo.lock: a C compiler, Python 3 and
@@ -95,10 +95,25 @@ bench-smoke: build-release
 bench:
 	bash benches/run.sh
 
-# The long crash torture run (the test suite runs 150 rounds).
+# The long crash torture runs: the queue torture (Rust processes; the test
+# suite runs 150 rounds), then the fault torture of every primitive (C and
+# Python workers, ROUNDS kills shared by the 13 primitives; docs/TORTURE.md).
 ROUNDS ?= 20000
 torture: build-release
 	./target/release/mpipc-torture run --rounds $(ROUNDS) --timeout-s 300
+	bash bindings/python/setup-venv.sh
+	bash tests/torture/run.sh target/release --rounds $(ROUNDS)
+
+# The fault torture in its short form (tests/torture, docs/TORTURE.md): every
+# primitive, C and Python worker processes at once, SIGKILLed at random;
+# exactly-once, no corruption, no deadlock, locks recovered. About 40-60 s.
+TORTURE_SMOKE_ROUNDS ?= 390
+
+.PHONY: torture-smoke
+
+torture-smoke: build-release
+	bash bindings/python/setup-venv.sh
+	bash tests/torture/run.sh target/release --rounds $(TORTURE_SMOKE_ROUNDS)
 
 # Installs for C and C++ users (README "Installing for C and C++"):
 # libmpipc.so.X.Y.Z with its soname links, libmpipc.a, mpipc.h, mpipc.hpp,
@@ -122,6 +137,57 @@ install-only:
 install-test: build-release
 	bash tests/install/test_install.sh target/release
 
+# Fuzzing (docs/FUZZING.md): the cargo-fuzz targets of fuzz/ (frame
+# decoder, handshake, manager requests, CBOR, segment validation, the C
+# ABI), on stable Rust with RUSTC_BOOTSTRAP=1; cargo-fuzz is installed into
+# build/tools by scripts/install-fuzz.sh. Both read the committed corpus
+# (fuzz/corpus) and write what they find under build/fuzz; any crash, leak,
+# timeout or out-of-memory fails. fuzz-smoke: every target
+# FUZZ_SMOKE_SECONDS (15) s, under 4 minutes with the build. fuzz: the long
+# run, FUZZ_SECONDS (600) s per target, FUZZ_TARGETS to pick some.
+# fuzz-cmin folds what the runs found into fuzz/corpus, minimised.
+FUZZ_SMOKE_SECONDS ?= 15
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?=
+
+.PHONY: fuzz-smoke fuzz fuzz-cmin sanitize sanitize-smoke
+
+fuzz-smoke:
+	bash scripts/fuzz.sh run $(FUZZ_SMOKE_SECONDS)
+
+fuzz:
+	bash scripts/fuzz.sh run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-cmin:
+	bash scripts/fuzz.sh cmin $(FUZZ_TARGETS)
+
+# The core's unit tests (cargo test --lib) under the sanitizers
+# (docs/FUZZING.md, "Sanitizers"), each in its own target dir
+# (target/asan, target/tsan). sanitize-smoke: AddressSanitizer (+ leaks),
+# ~1-2 minutes. sanitize: AddressSanitizer, then ThreadSanitizer with the
+# standard library rebuilt instrumented (-Zbuild-std; adds rust-src).
+sanitize-smoke:
+	bash scripts/sanitize.sh asan
+
+sanitize:
+	bash scripts/sanitize.sh asan tsan
+
 clean:
 	$(CARGO) clean
 	rm -rf build
+
+# Resource hygiene (tests/hygiene, docs/SECURITY.md): open/close cycles of
+# every primitive with fds, mappings, /dev/shm segments and RSS measured
+# before and after (any growth fails), and memory bounds under floods of
+# messages (queue, pipe, manager). hygiene-smoke is the short run for
+# `make test`; hygiene the full one, which writes benches/results/hygiene.md.
+HYGIENE_CYCLES ?= 100000
+HYGIENE_SECONDS ?= 5
+
+.PHONY: hygiene-smoke hygiene
+
+hygiene-smoke: build-release
+	bash tests/hygiene/run.sh 2000 1
+
+hygiene: build-release
+	bash tests/hygiene/run.sh $(HYGIENE_CYCLES) $(HYGIENE_SECONDS) benches/results/hygiene.md

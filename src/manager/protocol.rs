@@ -16,6 +16,14 @@ use ciborium::Value;
 /// Deepest nesting of arrays/maps accepted in a request.
 pub const MAX_DEPTH: usize = 128;
 
+/// Deepest nesting accepted in a reply: one level more than a request,
+/// since a result can hold a stored value one level deeper than the
+/// request that stored it (`items` and `popitem` return `[key, value]`
+/// pairs inside an array). Found by the c_abi fuzz target: a value stored
+/// at the request limit made `items`' reply undecodable, and the client
+/// dropped its connection.
+pub const MAX_REPLY_DEPTH: usize = MAX_DEPTH + 1;
+
 /// A decoded request.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Request {
@@ -112,7 +120,9 @@ impl Reply {
     /// Decodes a reply frame (client side).
     pub fn decode(bytes: &[u8]) -> Result<Reply> {
         let bad = |m: &str| Error::new(ErrorKind::Corrupt, format!("malformed reply from the manager: {m}"));
-        let Value::Array(items) = decode_value(bytes)? else { return Err(bad("not an array")) };
+        let Value::Array(items) = super::cbor::decode(bytes, MAX_REPLY_DEPTH)? else {
+            return Err(bad("not an array"));
+        };
         let [id, status, result]: [Value; 3] = items.try_into().map_err(|_| bad("expected 3 elements"))?;
         let id = as_u64(&id).ok_or_else(|| bad("bad request_id"))?;
         let status = match status {

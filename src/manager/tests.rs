@@ -254,6 +254,33 @@ fn replies_before_an_unfinished_frame_are_sent() {
     assert_eq!(reply.result.unwrap(), Value::Null);
 }
 
+/// Found by the c_abi fuzz target: a value stored at the request nesting
+/// limit comes back one level deeper in `items` (`[[key, value]]`); the
+/// client refused that reply as too deep and dropped its connection.
+#[test]
+fn results_one_level_deeper_than_their_request_decode() {
+    let s = server("deep");
+    let c = client(&s);
+    // Null inside 126 arrays: at depth 128 in the request
+    // [id, kind, name, method, [key, value]], the deepest accepted.
+    let mut v = Value::Null;
+    for _ in 0..126 {
+        v = Value::Array(vec![v]);
+    }
+    c.call("dict", "deep", "set", vec![t("k"), v.clone()]).unwrap();
+    let items = c.call("dict", "deep", "items", vec![]).unwrap();
+    assert_eq!(items, Value::Array(vec![Value::Array(vec![t("k"), v.clone()])]));
+    assert_eq!(c.call("dict", "deep", "popitem", vec![]).unwrap(), Value::Array(vec![t("k"), v]));
+    // The connection is still usable.
+    assert_eq!(c.call("dict", "deep", "len", vec![]).unwrap(), i(0));
+    // One level more is refused in the request, as before.
+    let mut w = Value::Null;
+    for _ in 0..127 {
+        w = Value::Array(vec![w]);
+    }
+    assert_eq!(c.call("dict", "deep", "set", vec![t("k"), w]).unwrap_err().kind(), ErrorKind::Invalid);
+}
+
 #[test]
 fn shutdown_unblocks_waiters() {
     let s = server("shutdown");

@@ -32,12 +32,29 @@
 // name does not exist (same value as `MPQ_ATTACH_ONLY`).
 #define MP_OPEN_ATTACH_ONLY 2
 
+// `flags` of every `mp_<kind>_open`: attach even if the object belongs to
+// another user (same value as `MPQ_ANY_OWNER`). Without it, a private
+// object owned by another user is `MP_E_PERM`: another local user could
+// otherwise create the name first, world-writable, and read what this
+// process puts into it (name squatting). For objects shared across users
+// on purpose, and for inspection as root.
+#define MP_OPEN_ANY_OWNER 4
+
 // `mp_array_open` / `mp_value_open` flag: create without a lock (Python's
 // `lock=False`); `mp_array_lock` then returns `MP_E_UNSUPPORTED`.
 #define MP_ARRAY_NO_LOCK 256
 
 // `mp_listener_bind_ex` flag: allow a TCP listener without an authkey.
 #define MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY 1
+
+// `mp_listener_bind_ex` flag: on a Unix socket without an authkey, accept
+// peers running as other users too. By default such a listener checks the
+// peer's uid (`SO_PEERCRED`) and refuses anyone but its own user and root
+// (`MP_E_PERM` at accept): an abstract name (`unix:@name`) has no file
+// permissions, so without the check any local user could connect. Use it
+// for a socket shared on purpose (a chmod-ed path, a group), or better, an
+// authkey.
+#define MP_LISTENER_ALLOW_OTHER_USERS 2
 
 // `mp_lock_open` flag: an RLock (the holder may acquire again; it must
 // release as many times).
@@ -48,6 +65,10 @@
 
 // `mpq_options.flags`: fail with `MP_E_NOTFOUND` if the queue does not exist.
 #define MPQ_ATTACH_ONLY 2
+
+// `mpq_options.flags`: attach even if the queue belongs to another user
+// (see `MP_OPEN_ANY_OWNER`); may be combined with the other two.
+#define MPQ_ANY_OWNER 4
 
 // `mp_sem_open` flag: a BoundedSemaphore (releasing above the initial
 // value is `MP_E_INVAL`).
@@ -280,7 +301,8 @@ typedef struct mpq_options {
   size_t max_message;
   // File mode of the segment when created; 0 = 0600 (owner only).
   uint32_t mode;
-  // `MPQ_CREATE_ONLY` or `MPQ_ATTACH_ONLY`; 0 = create or attach.
+  // `MPQ_CREATE_ONLY` or `MPQ_ATTACH_ONLY` (0 = create or attach),
+  // optionally with `MPQ_ANY_OWNER`.
   uint32_t flags;
 } mpq_options;
 
@@ -779,7 +801,8 @@ mp_status mp_event_unlink(const char *name);
 // `tcp:host:port`, port 0 = any). With `keylen > 0`, every accepted peer
 // must pass the HMAC handshake with `authkey`. TCP without an authkey is
 // refused (`MP_E_INVAL`); see `mp_listener_bind_ex` to opt in. A Unix
-// socket file is created mode 0600.
+// socket file is created mode 0600; without an authkey, peers of other
+// users are refused at accept (see `MP_LISTENER_ALLOW_OTHER_USERS`).
 //
 // # Returns
 // `MP_OK`; `MP_E_INVAL`; `MP_E_EXISTS` (address in use / file exists);
@@ -793,7 +816,8 @@ mp_status mp_listener_bind(const char *address,
                            size_t keylen,
                            struct mp_listener **out);
 
-// `mp_listener_bind` with `flags` (`MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY`).
+// `mp_listener_bind` with `flags` (`MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY`,
+// `MP_LISTENER_ALLOW_OTHER_USERS`).
 //
 // # Safety
 // As `mp_listener_bind`.
@@ -811,8 +835,11 @@ mp_status mp_listener_bind_ex(const char *address,
 //
 // # Returns
 // `MP_OK` with the new connection in `*out`; `MP_E_TIMEOUT`; `MP_E_AUTH`
-// (the peer failed the handshake and was dropped); `MP_E_EOF` (the peer
-// left during the handshake). The listener stays usable after either.
+// (the peer failed the handshake and was dropped); `MP_E_PERM` (a keyless
+// Unix listener's peer runs as another user and was dropped, see
+// `MP_LISTENER_ALLOW_OTHER_USERS`); `MP_E_EOF` (the peer left during the
+// handshake). The listener stays usable after any of these: an accept
+// loop should treat them all as "that peer is gone" and go on.
 //
 // # Safety
 // `l` is a live handle; `out` is valid.
@@ -932,7 +959,9 @@ mp_status mp_mgr_connect(const char *address,
 // (wrong argument type, unhashable key, kind mismatch),
 // `MP_E_UNSUPPORTED` (unknown kind or method), `MP_E_INVAL` (wrong
 // argument count, invalid CBOR), `MP_E_PERM` (release of a lock not held);
-// transport failures: `MP_E_EOF`, `MP_E_IO`.
+// `MP_E_TOOBIG` (the request exceeds the server's 64 MiB limit: nothing
+// sent, the connection kept); transport failures: `MP_E_EOF` (the
+// connection is lost, see `mp_mgr_reconnect`), `MP_E_IO`.
 //
 // # Safety
 // `m` live; `kind`, `name`, `method` NUL-terminated; `args_cbor` points to

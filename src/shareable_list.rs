@@ -357,9 +357,11 @@ impl ShareableList {
         // still decode and be served as a value nobody wrote.
         // Relaxed, with compiler fences: every other access is under the
         // lock, so the only observer that matters is a later locker after
-        // this process died mid-way; what it sees is what this thread
-        // stored, in program order (x86-64 keeps stores in order, the
-        // fences stop the compiler moving the copy across the marks).
+        // this process died mid-way. A killed process stops between
+        // instructions, and its exit and the robust-mutex handoff order all
+        // its completed stores before that locker's acquire; so the locker
+        // sees a prefix of this thread's stores in program order, and the
+        // fences keep the compiler from moving the copy across the marks.
         self.entry(i).len.store(SLOT_BEING_WRITTEN, Ordering::Relaxed);
         compiler_fence(Ordering::SeqCst);
         // SAFETY: offset + cap <= data_len (validated at attach, kept in

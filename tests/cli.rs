@@ -127,7 +127,7 @@ fn ls_and_stat_describe_objects() {
     let n = Name::new("ls");
     let q = queue(&n);
     q.put(b"\x01").unwrap();
-    let attach_or_create = OpenOptions { open_mode: OpenMode::CreateOrAttach, mode: 0 };
+    let attach_or_create = OpenOptions { open_mode: OpenMode::CreateOrAttach, mode: 0, any_owner: false };
     let ev = Event::open(&n.0, &attach_or_create).unwrap();
     ev.set();
     let _sem = Semaphore::open(&n.0, 3, true, &attach_or_create).unwrap();

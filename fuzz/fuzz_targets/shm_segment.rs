@@ -27,7 +27,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 fn attach() -> OpenOptions {
-    OpenOptions { open_mode: OpenMode::AttachOnly, mode: 0 }
+    OpenOptions { open_mode: OpenMode::AttachOnly, mode: 0, any_owner: false }
 }
 
 fn name() -> &'static str {

@@ -221,11 +221,12 @@ pub(crate) unsafe fn bytes_arg_mut<'a, T>(
 }
 
 /// `flags` of every named object's `mp_<kind>_open`: creation mode in
-/// the low bits (`MP_OPEN_CREATE_ONLY`, `MP_OPEN_ATTACH_ONLY`), plus the
-/// kind's own flags in `kind_flags`. Unknown bits are `MP_E_INVAL`.
+/// the low bits (`MP_OPEN_CREATE_ONLY`, `MP_OPEN_ATTACH_ONLY`),
+/// `MP_OPEN_ANY_OWNER`, plus the kind's own flags in `kind_flags`. Unknown
+/// bits are `MP_E_INVAL`.
 pub(crate) fn open_options(flags: u32, kind_flags: u32) -> Result<crate::sync::OpenOptions> {
-    use crate::ffi::{MP_OPEN_ATTACH_ONLY, MP_OPEN_CREATE_ONLY};
-    let unknown = flags & !(MP_OPEN_CREATE_ONLY | MP_OPEN_ATTACH_ONLY | kind_flags);
+    use crate::ffi::{MP_OPEN_ANY_OWNER, MP_OPEN_ATTACH_ONLY, MP_OPEN_CREATE_ONLY};
+    let unknown = flags & !(MP_OPEN_CREATE_ONLY | MP_OPEN_ATTACH_ONLY | MP_OPEN_ANY_OWNER | kind_flags);
     if unknown != 0 {
         return Err(Error::new(ErrorKind::Invalid, format!("unknown flags {unknown:#x}")));
     }
@@ -235,7 +236,7 @@ pub(crate) fn open_options(flags: u32, kind_flags: u32) -> Result<crate::sync::O
         MP_OPEN_ATTACH_ONLY => crate::shm::OpenMode::AttachOnly,
         _ => return Err(Error::new(ErrorKind::Invalid, "MP_OPEN_CREATE_ONLY and MP_OPEN_ATTACH_ONLY together")),
     };
-    Ok(crate::sync::OpenOptions { open_mode, mode: 0 })
+    Ok(crate::sync::OpenOptions { open_mode, mode: 0, any_owner: flags & MP_OPEN_ANY_OWNER != 0 })
 }
 
 /// The body of every `mp_<kind>_open`: checks `name` and `out`, parses

@@ -32,12 +32,21 @@ impl Castable for mp_listener {
 
 /// `mp_listener_bind_ex` flag: allow a TCP listener without an authkey.
 pub const MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY: u32 = 1;
+/// `mp_listener_bind_ex` flag: on a Unix socket without an authkey, accept
+/// peers running as other users too. By default such a listener checks the
+/// peer's uid (`SO_PEERCRED`) and refuses anyone but its own user and root
+/// (`MP_E_PERM` at accept): an abstract name (`unix:@name`) has no file
+/// permissions, so without the check any local user could connect. Use it
+/// for a socket shared on purpose (a chmod-ed path, a group), or better, an
+/// authkey.
+pub const MP_LISTENER_ALLOW_OTHER_USERS: u32 = 2;
 
 /// Binds a listener at `address` (`unix:/path`, `unix:@name`,
 /// `tcp:host:port`, port 0 = any). With `keylen > 0`, every accepted peer
 /// must pass the HMAC handshake with `authkey`. TCP without an authkey is
 /// refused (`MP_E_INVAL`); see `mp_listener_bind_ex` to opt in. A Unix
-/// socket file is created mode 0600.
+/// socket file is created mode 0600; without an authkey, peers of other
+/// users are refused at accept (see `MP_LISTENER_ALLOW_OTHER_USERS`).
 ///
 /// # Returns
 /// `MP_OK`; `MP_E_INVAL`; `MP_E_EXISTS` (address in use / file exists);
@@ -57,7 +66,8 @@ pub unsafe extern "C" fn mp_listener_bind(
     unsafe { mp_listener_bind_ex(address, authkey, keylen, 0, out) }
 }
 
-/// `mp_listener_bind` with `flags` (`MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY`).
+/// `mp_listener_bind` with `flags` (`MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY`,
+/// `MP_LISTENER_ALLOW_OTHER_USERS`).
 ///
 /// # Safety
 /// As `mp_listener_bind`.
@@ -71,7 +81,7 @@ pub unsafe extern "C" fn mp_listener_bind_ex(
 ) -> mp_status {
     boundary(|| {
         check_not_null!(out);
-        if flags & !MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY != 0 {
+        if flags & !(MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY | MP_LISTENER_ALLOW_OTHER_USERS) != 0 {
             return set_last_error(&Error::new(ErrorKind::Invalid, format!("unknown flags {flags:#x}")));
         }
         // SAFETY: per the contract.
@@ -80,6 +90,7 @@ pub unsafe extern "C" fn mp_listener_bind_ex(
             Err(s) => return s,
         };
         opts.allow_tcp_without_authkey = flags & MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY != 0;
+        opts.allow_other_users = flags & MP_LISTENER_ALLOW_OTHER_USERS != 0;
         let l = try_status!(Listener::bind(address, &opts));
         // SAFETY: out is non-NULL and writable.
         unsafe { *out = into_handle::<mp_listener>(l) };
@@ -95,8 +106,11 @@ pub unsafe extern "C" fn mp_listener_bind_ex(
 ///
 /// # Returns
 /// `MP_OK` with the new connection in `*out`; `MP_E_TIMEOUT`; `MP_E_AUTH`
-/// (the peer failed the handshake and was dropped); `MP_E_EOF` (the peer
-/// left during the handshake). The listener stays usable after either.
+/// (the peer failed the handshake and was dropped); `MP_E_PERM` (a keyless
+/// Unix listener's peer runs as another user and was dropped, see
+/// `MP_LISTENER_ALLOW_OTHER_USERS`); `MP_E_EOF` (the peer left during the
+/// handshake). The listener stays usable after any of these: an accept
+/// loop should treat them all as "that peer is gone" and go on.
 ///
 /// # Safety
 /// `l` is a live handle; `out` is valid.

@@ -84,7 +84,9 @@ pub unsafe extern "C" fn mp_mgr_connect(
 /// (wrong argument type, unhashable key, kind mismatch),
 /// `MP_E_UNSUPPORTED` (unknown kind or method), `MP_E_INVAL` (wrong
 /// argument count, invalid CBOR), `MP_E_PERM` (release of a lock not held);
-/// transport failures: `MP_E_EOF`, `MP_E_IO`.
+/// `MP_E_TOOBIG` (the request exceeds the server's 64 MiB limit: nothing
+/// sent, the connection kept); transport failures: `MP_E_EOF` (the
+/// connection is lost, see `mp_mgr_reconnect`), `MP_E_IO`.
 ///
 /// # Safety
 /// `m` live; `kind`, `name`, `method` NUL-terminated; `args_cbor` points to
@@ -519,6 +521,44 @@ mod tests {
             mp_mgr_close(null_mut());
             assert_eq!(mp_mgr_server_shutdown(s), MP_OK);
             assert_eq!(mp_mgr_server_shutdown(null_mut()), MP_E_NULL);
+        }
+    }
+
+    #[test]
+    fn reconnect_and_is_connected_as_c_would() {
+        let addr = std::ffi::CString::new(format!("unix:@mpipc-ffi-mgr-re-{}", std::process::id())).unwrap();
+        // SAFETY: every pointer is NULL (on purpose) or valid.
+        unsafe {
+            let mut s = null_mut();
+            assert_eq!(mp_mgr_serve(addr.as_ptr(), null(), 0, &mut s), MP_OK);
+            let mut m = null_mut();
+            assert_eq!(mp_mgr_connect(addr.as_ptr(), null(), 0, 2000, &mut m), MP_OK);
+            let mut up = false;
+            assert_eq!(mp_mgr_is_connected(m, &mut up), MP_OK);
+            assert!(up);
+            assert_eq!(mp_mgr_is_connected(null_mut(), &mut up), MP_E_NULL);
+            assert_eq!(mp_mgr_is_connected(m, null_mut()), MP_E_NULL);
+            assert_eq!(mp_mgr_reconnect(null_mut(), 0), MP_E_NULL);
+            // A reconnect of a live connection replaces it.
+            assert_eq!(mp_mgr_reconnect(m, 2000), MP_OK);
+            let key = cbor(&Value::Text("k".into()));
+            let mut n = 0i64;
+            assert_eq!(mp_mgr_dict_incr(m, c"d".as_ptr(), key.as_ptr(), key.len(), 1, &mut n), MP_OK);
+            // The server goes away: the next call is MP_E_EOF, the handle
+            // says it is disconnected, and a reconnect times out.
+            assert_eq!(mp_mgr_server_shutdown(s), MP_OK);
+            assert_eq!(mp_mgr_dict_incr(m, c"d".as_ptr(), key.as_ptr(), key.len(), 1, &mut n), MP_E_EOF);
+            assert!(std::ffi::CStr::from_ptr(mp_last_error()).to_str().unwrap().contains("lost"));
+            assert_eq!(mp_mgr_is_connected(m, &mut up), MP_OK);
+            assert!(!up);
+            assert_eq!(mp_mgr_reconnect(m, 50), MP_E_TIMEOUT);
+            // Served again at the same address: back, and empty.
+            assert_eq!(mp_mgr_serve(addr.as_ptr(), null(), 0, &mut s), MP_OK);
+            assert_eq!(mp_mgr_reconnect(m, 5000), MP_OK);
+            assert_eq!(mp_mgr_dict_incr(m, c"d".as_ptr(), key.as_ptr(), key.len(), 1, &mut n), MP_OK);
+            assert_eq!(n, 1);
+            mp_mgr_close(m);
+            assert_eq!(mp_mgr_server_shutdown(s), MP_OK);
         }
     }
 }

@@ -42,6 +42,13 @@ pub const MP_OPEN_CREATE_ONLY: u32 = 1;
 /// `flags` of every `mp_<kind>_open`: fail with `MP_E_NOTFOUND` if the
 /// name does not exist (same value as `MPQ_ATTACH_ONLY`).
 pub const MP_OPEN_ATTACH_ONLY: u32 = 2;
+/// `flags` of every `mp_<kind>_open`: attach even if the object belongs to
+/// another user (same value as `MPQ_ANY_OWNER`). Without it, a private
+/// object owned by another user is `MP_E_PERM`: another local user could
+/// otherwise create the name first, world-writable, and read what this
+/// process puts into it (name squatting). For objects shared across users
+/// on purpose, and for inspection as root.
+pub const MP_OPEN_ANY_OWNER: u32 = 4;
 
 /// The C ABI's `int64_t timeout_ms` as the Rust API's timeout.
 pub(crate) fn timeout_of_ms(timeout_ms: i64) -> Option<std::time::Duration> {

@@ -43,6 +43,9 @@ impl Castable for mpq {
 pub const MPQ_CREATE_ONLY: u32 = 1;
 /// `mpq_options.flags`: fail with `MP_E_NOTFOUND` if the queue does not exist.
 pub const MPQ_ATTACH_ONLY: u32 = 2;
+/// `mpq_options.flags`: attach even if the queue belongs to another user
+/// (see `MP_OPEN_ANY_OWNER`); may be combined with the other two.
+pub const MPQ_ANY_OWNER: u32 = 4;
 
 /// Options of `mpq_open`. Zero in any field means the default, so
 /// `mpq_options o = {0};` is valid. When attaching to an existing queue,
@@ -61,7 +64,8 @@ pub struct mpq_options {
     pub max_message: usize,
     /// File mode of the segment when created; 0 = 0600 (owner only).
     pub mode: u32,
-    /// `MPQ_CREATE_ONLY` or `MPQ_ATTACH_ONLY`; 0 = create or attach.
+    /// `MPQ_CREATE_ONLY` or `MPQ_ATTACH_ONLY` (0 = create or attach),
+    /// optionally with `MPQ_ANY_OWNER`.
     pub flags: u32,
 }
 
@@ -94,7 +98,7 @@ pub unsafe extern "C" fn mpq_open(name: *const c_char, opts: *const mpq_options,
         };
         // SAFETY: opts is NULL or points to a valid mpq_options.
         let o = if opts.is_null() { mpq_options::default() } else { unsafe { *opts } };
-        let open_mode = match o.flags {
+        let open_mode = match o.flags & !MPQ_ANY_OWNER {
             0 => OpenMode::CreateOrAttach,
             MPQ_CREATE_ONLY => OpenMode::CreateOnly,
             MPQ_ATTACH_ONLY => OpenMode::AttachOnly,
@@ -108,6 +112,7 @@ pub unsafe extern "C" fn mpq_open(name: *const c_char, opts: *const mpq_options,
                 max_message: o.max_message,
                 mode: o.mode,
                 open_mode: Some(open_mode),
+                any_owner: o.flags & MPQ_ANY_OWNER != 0,
             },
         ));
         // SAFETY: out is non-NULL and writable.

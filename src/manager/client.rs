@@ -12,7 +12,7 @@ use super::protocol::{decode_value, encode_value, Reply, Request};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipe::{connect, Connection, ListenerOptions};
 use ciborium::Value;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,11 @@ pub struct ManagerClient {
     /// The spin budget, re-applied to a new connection. Relaxed: a setting
     /// read when a connection is made, ordered by the `link` mutex anyway.
     spin_us: AtomicU32,
+    /// Whether `link.conn` is set, readable without the `link` mutex (which
+    /// a call holds while it waits for its reply, possibly for ever: a
+    /// blocked `lock.acquire`). Written under the mutex; Relaxed: a status
+    /// hint, ordering nothing.
+    connected: AtomicBool,
     link: Mutex<Link>,
 }
 
@@ -37,6 +42,8 @@ struct Link {
     /// Why it was lost (the first failure's message), repeated by every
     /// later call so that it is not only the first caller who learns it.
     lost_cause: String,
+    /// The spin budget applied to `conn` (see `ManagerClient::spin_us`).
+    applied_spin_us: u32,
     next_id: u64,
 }
 
@@ -48,7 +55,13 @@ impl ManagerClient {
             address: address.to_owned(),
             opts: opts.clone(),
             spin_us: AtomicU32::new(super::server::SPIN_US),
-            link: Mutex::new(Link { conn: Some(conn), next_id: 1, lost_cause: String::new() }),
+            connected: AtomicBool::new(true),
+            link: Mutex::new(Link {
+                conn: Some(conn),
+                next_id: 1,
+                lost_cause: String::new(),
+                applied_spin_us: super::server::SPIN_US,
+            }),
         })
     }
 
@@ -69,11 +82,10 @@ impl ManagerClient {
     /// Sets how long a call busy-polls for its reply before sleeping
     /// (microseconds, 0 = never; default 50). Spinning trades CPU for
     /// latency; the budget shrinks by itself when replies are slow.
+    ///
+    /// Takes effect at the next call (never waits for a call in progress).
     pub fn set_spin_us(&self, us: u32) {
         self.spin_us.store(us, Ordering::Relaxed);
-        if let Some(conn) = &self.link().conn {
-            conn.set_spin_us(us);
-        }
     }
 
     /// The address this client dials.
@@ -84,14 +96,16 @@ impl ManagerClient {
     /// Whether the connection is up, as far as the client knows: `false`
     /// once a call has found it lost (a server that died since the last
     /// call is only noticed by the next one).
+    /// Never waits for a call in progress.
     pub fn is_connected(&self) -> bool {
-        self.link().conn.is_some()
+        self.connected.load(Ordering::Relaxed)
     }
 
-    /// Drops the current connection (if any) and dials the same address
-    /// with the same authkey again, retrying while no server listens there
-    /// (it may be restarting) until `timeout` (`None` = for ever). Calls
-    /// from other threads wait meanwhile.
+    /// Dials the same address with the same authkey again, retrying while
+    /// no server listens there (it may be restarting) until `timeout`
+    /// (`None` = for ever), then replaces the current connection with the
+    /// new one. Calls from other threads wait meanwhile. If no server
+    /// accepts in time, a connection that was still up is kept.
     ///
     /// The new connection starts from scratch: a restarted server holds
     /// none of the old one's objects, and locks this client held are gone
@@ -99,28 +113,35 @@ impl ManagerClient {
     ///
     /// Errors: [`ErrorKind::Timeout`] when no server accepted in time (the
     /// message says what the last attempt met); [`ErrorKind::Auth`] at
-    /// once for a wrong key; [`ErrorKind::Invalid`] for a bad address. A
-    /// server that accepts gets at least one second for the handshake,
-    /// even past `timeout`.
+    /// once for a wrong key; [`ErrorKind::Invalid`] for a bad address. On a
+    /// Unix socket, a server that accepts gets at least one second for the
+    /// handshake, even past `timeout`.
     pub fn reconnect(&self, timeout: Option<Duration>) -> Result<()> {
         let mut link = self.link();
-        link.conn = None;
         let deadline = timeout.map(|t| Instant::now() + t);
+        // A Unix-socket connect is refused or accepted at once, so the time
+        // it is given goes to the authkey handshake: at least HANDSHAKE_MIN,
+        // however little of the timeout is left. Over TCP the same time
+        // also bounds the connect itself, which must not outlast the caller.
+        let floor = if self.address.starts_with("tcp:") { Duration::ZERO } else { HANDSHAKE_MIN };
         let mut pause = Duration::from_millis(1);
         loop {
-            // A server that accepts gets at least HANDSHAKE_MIN for the
-            // authkey handshake, however little of the timeout is left
-            // (a refused connect returns at once, so this does not stretch
-            // the wait for a server that is not there).
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()).max(HANDSHAKE_MIN));
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()).max(floor));
             match Self::dial(&self.address, &self.opts, left, self.spin_us.load(Ordering::Relaxed)) {
                 Ok(conn) => {
-                    *link = Link { conn: Some(conn), next_id: 1, lost_cause: String::new() };
+                    let spin = self.spin_us.load(Ordering::Relaxed);
+                    *link = Link { conn: Some(conn), next_id: 1, lost_cause: String::new(), applied_spin_us: spin };
+                    self.connected.store(true, Ordering::Relaxed);
                     return Ok(());
                 }
                 // Nobody listening (yet): the socket file is missing or
                 // stale, or the port is closed. Try again shortly.
-                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Eof | ErrorKind::Io) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::NotFound | ErrorKind::Eof | ErrorKind::Io | ErrorKind::Timeout
+                    ) =>
+                {
                     let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
                     if left == Some(Duration::ZERO) {
                         return Err(Error::new(
@@ -145,8 +166,8 @@ impl ManagerClient {
         Error::new(
             ErrorKind::Eof,
             format!(
-                "connection to the manager at {} lost ({cause}): the server stopped, crashed or restarted, and a \
-                 restarted server starts empty; reconnect and recreate what you need",
+                "connection to the manager at {} lost ({cause}): the server closed it (stopped, crashed, restarted, \
+                 or refused this client); a restarted server starts empty; reconnect and recreate what you need",
                 self.address,
             ),
         )
@@ -202,9 +223,11 @@ impl ManagerClient {
         )))
     }
 
-    /// Sends every request before reading any reply (one syscall for the
-    /// whole batch), then returns the results in order. The outer error is
-    /// a transport failure; per-request failures are in the vector.
+    /// Sends the requests before reading their replies (one syscall per
+    /// 64 KiB window of requests, see `exchange`), then returns the results
+    /// in order. The outer error is a transport failure, or
+    /// [`ErrorKind::TooBig`] for a request over the server's limit (nothing
+    /// sent, the connection kept); per-request failures are in the vector.
     pub fn pipeline(&self, reqs: Vec<(&str, &str, &str, Vec<Value>)>) -> Result<Vec<Result<Value>>> {
         let mut link = self.link();
         let first = link.next_id;
@@ -216,10 +239,28 @@ impl ManagerClient {
                     .encode()
             })
             .collect();
+        // The server would refuse a frame over its limit and close the
+        // connection: say so here and keep the connection.
+        if let Some(big) = frames.iter().find(|f| f.len() as u64 > super::server::MAX_REQUEST) {
+            return Err(Error::new(
+                ErrorKind::TooBig,
+                format!(
+                    "a request of {} bytes exceeds the manager's limit of {} bytes",
+                    big.len(),
+                    super::server::MAX_REQUEST
+                ),
+            ));
+        }
         link.next_id += frames.len() as u64;
+        let spin = self.spin_us.load(Ordering::Relaxed);
+        let link = &mut *link;
         let Some(conn) = &link.conn else {
             return Err(self.lost(&link.lost_cause));
         };
+        if spin != link.applied_spin_us {
+            conn.set_spin_us(spin);
+            link.applied_spin_us = spin;
+        }
         match Self::exchange(conn, first, &frames) {
             Ok(results) => Ok(results),
             Err(e) => {
@@ -227,6 +268,7 @@ impl ManagerClient {
                 // trusted to match its request. Drop it (closing the socket)
                 // so every later call fails fast with the same story.
                 link.conn = None;
+                self.connected.store(false, Ordering::Relaxed);
                 link.lost_cause = e.message().to_owned();
                 Err(match e.kind() {
                     ErrorKind::Eof | ErrorKind::Io => self.lost(&link.lost_cause),

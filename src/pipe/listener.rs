@@ -30,6 +30,10 @@ pub struct ListenerOptions {
     /// any other kind of file still gives `Exists`. The manager server
     /// sets this, so that it can be restarted after a crash.
     pub reclaim_stale_socket: bool,
+    /// Without an authkey, accept Unix-socket peers of other users too
+    /// (by default refused with [`ErrorKind::Permission`], checked with
+    /// `SO_PEERCRED`; see [`Listener::authenticate`]).
+    pub allow_other_users: bool,
 }
 
 fn check_tcp_key(addr: &Address, opts: &ListenerOptions) -> Result<()> {
@@ -82,16 +86,21 @@ fn bind_unix_private(path: &std::path::Path) -> std::io::Result<OwnedFd> {
     // SAFETY: a fresh descriptor nobody else owns.
     let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
     // SAFETY: fd is our socket; sa is a valid sockaddr_un of `len` bytes.
-    let ok = unsafe {
+    let bound = unsafe {
         libc::fchmod(fd.as_raw_fd(), 0o600) == 0
             && libc::bind(fd.as_raw_fd(), (&sa as *const libc::sockaddr_un).cast(), len) == 0
-            && libc::listen(fd.as_raw_fd(), 128) == 0
     };
-    if ok {
-        Ok(fd)
-    } else {
-        Err(std::io::Error::last_os_error())
+    if !bound {
+        return Err(std::io::Error::last_os_error());
     }
+    // SAFETY: fd is our bound socket.
+    if unsafe { libc::listen(fd.as_raw_fd(), 128) } != 0 {
+        let err = std::io::Error::last_os_error();
+        // The file exists now: don't leave it behind.
+        let _ = std::fs::remove_file(path);
+        return Err(err);
+    }
+    Ok(fd)
 }
 
 /// A `sockaddr_un` for a path (`is_abstract` false) or an abstract name,
@@ -115,20 +124,35 @@ fn unix_sockaddr(name: &[u8], is_abstract: bool) -> Option<(libc::sockaddr_un, l
 /// by us, that refuses connections (its listener is gone). Anything else is
 /// left alone and reported as [`ErrorKind::Exists`].
 fn reclaim_stale_socket(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let exists =
         || Error::new(ErrorKind::Exists, format!("{}: in use (a live listener or not a stale socket)", path.display()));
-    let meta = std::fs::symlink_metadata(path).map_err(|e| Error::from_io("stat socket", e))?;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        // Gone since our bind failed: nothing to reclaim, bind again.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::from_io("stat socket", e)),
+    };
     // SAFETY: geteuid has no preconditions.
     if !meta.file_type().is_socket() || meta.uid() != unsafe { libc::geteuid() } {
         return Err(exists());
     }
-    match std::os::unix::net::UnixStream::connect(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+    // Probe without blocking: a listener that exists but does not accept
+    // (stopped, its backlog full) must read as "in use", not hang us.
+    let probe = Address::Unix(path.to_path_buf());
+    let deadline = Deadline::from_timeout(Some(Duration::from_millis(100)));
+    match connect_unix(path.as_os_str().as_bytes(), false, deadline, &probe) {
+        // ECONNREFUSED (nobody listens) maps to NotFound.
+        Err(e) if e.kind() == ErrorKind::NotFound => {
             // A window remains between this check and the unlink in which
             // another process could bind the same path; two servers racing
-            // to restart on one path is a misconfiguration we don't arbitrate.
-            std::fs::remove_file(path).map_err(|e| Error::from_io("remove stale socket", e))
+            // to restart on one path is a misconfiguration we don't arbitrate
+            // (docs/SECURITY.md, "Residual risks").
+            match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::from_io("remove stale socket", e)),
+                _ => Ok(()),
+            }
         }
         _ => Err(exists()),
     }
@@ -141,6 +165,8 @@ pub struct Listener {
     fd: OwnedFd,
     address: Address,
     authkey: Option<Vec<u8>>,
+    /// Accept keyless Unix-socket peers of other users.
+    allow_other_users: bool,
     /// The process that bound it: only it removes the socket file (a
     /// forked child closing its copy must not), as Python's Listener.
     creator: libc::pid_t,
@@ -163,9 +189,9 @@ impl Listener {
                     r => r,
                 }
                 .map_err(|e| Error::from_io(&format!("bind {addr}"), e))?;
-                // Owner only. (The kernel checks write permission on the
-                // socket file at connect; until this chmod the file has the
-                // umask's mode, normally without write for others.)
+                // Owner read/write exactly: bind gave the file 0600 less
+                // the umask, and a umask that strips the owner's own bits
+                // would lock the owner out (connect needs write access).
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
                     .map_err(|e| Error::from_io("chmod socket", e))?;
@@ -185,7 +211,13 @@ impl Listener {
         };
         // SAFETY: getpid has no preconditions.
         let creator = unsafe { libc::getpid() };
-        Ok(Listener { fd, address: addr, authkey: opts.authkey.clone().filter(|k| !k.is_empty()), creator })
+        Ok(Listener {
+            fd,
+            address: addr,
+            authkey: opts.authkey.clone().filter(|k| !k.is_empty()),
+            allow_other_users: opts.allow_other_users,
+            creator,
+        })
     }
 
     /// The address bound (with the actual port for `tcp:...:0`).
@@ -246,16 +278,17 @@ impl Listener {
     /// [`Listener::accept_unauthenticated`], if the listener has an authkey.
     ///
     /// Without an authkey, a Unix-socket peer must run as our user (or
-    /// root), checked with `SO_PEERCRED`, else [`ErrorKind::Permission`]:
-    /// a socket file is already 0600, but an abstract name (`unix:@name`)
-    /// has no permissions at all, and any local user could connect.
+    /// root), checked with `SO_PEERCRED`, else [`ErrorKind::Permission`]
+    /// (unless [`ListenerOptions::allow_other_users`]): a socket file is
+    /// already 0600, but an abstract name (`unix:@name`) has no
+    /// permissions at all, and any local user could connect.
     pub fn authenticate(&self, conn: &Connection, timeout: Duration) -> Result<()> {
         match &self.authkey {
             Some(key) => {
                 deliver_challenge(conn, key, timeout)?;
                 answer_challenge(conn, key, timeout)?;
             }
-            None if !self.address.is_tcp() => check_peer_is_us(conn.fileno())?,
+            None if !self.address.is_tcp() && !self.allow_other_users => check_peer_is_us(conn.fileno())?,
             None => {}
         }
         Ok(())

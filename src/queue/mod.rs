@@ -23,7 +23,7 @@ pub use layout::LAYOUT_VERSION;
 use layout::{record_size, CacheLine, Geometry, QueueHeader, State, DATA_OFFSET, RECORD_HEADER};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::shm::{self, OpenMode, Segment, SegmentKind};
+use crate::shm::{self, Access, OpenMode, Segment, SegmentKind};
 use crate::sync::{AdaptiveSpin, Deadline, EventWord, LockState, RobustMutex};
 use std::time::Duration;
 
@@ -54,6 +54,10 @@ pub struct QueueOptions {
     pub mode: u32,
     /// Create-or-attach (default), create only, or attach only.
     pub open_mode: Option<OpenMode>,
+    /// Attach even if another user owns the queue (see
+    /// [`crate::sync::OpenOptions::any_owner`]: refused by default for a
+    /// private queue, against name squatting).
+    pub any_owner: bool,
 }
 
 /// A handle on a named shared-memory queue. Cheap to share between
@@ -125,8 +129,7 @@ impl Queue {
             name,
             LAYOUT_VERSION,
             size,
-            mode,
-            opts.open_mode.unwrap_or(OpenMode::CreateOrAttach),
+            Access { mode, open_mode: opts.open_mode.unwrap_or(OpenMode::CreateOrAttach), any_owner: opts.any_owner },
             |seg| Queue::init(seg, geo),
         )?;
         let geo = if seg.created() { geo } else { Queue::check_existing(&seg, name, opts)? };

@@ -188,6 +188,18 @@ pub enum OpenMode {
     AttachOnly,
 }
 
+/// How [`Segment::open`] may create or attach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Access {
+    /// File mode when created (the caller resolves 0 to its default).
+    pub mode: u32,
+    /// Create, attach or either.
+    pub open_mode: OpenMode,
+    /// Attach even to a private segment owned by another user (see
+    /// `Segment::attach`: refused by default against name squatting).
+    pub any_owner: bool,
+}
+
 /// A mapping of a whole segment into this process. Unmapped on drop.
 #[derive(Debug)]
 pub struct Segment {
@@ -207,7 +219,7 @@ impl Segment {
     /// Opens the segment of `kind` named `name`.
     ///
     /// When it creates, the segment is `size` bytes, zero-filled, with file
-    /// mode `mode`; `init` is called on the mapping (which is not yet visible
+    /// mode `access.mode`; `init` is called on the mapping (which is not yet visible
     /// to anyone) to write the kind's header and state, then the segment is
     /// published atomically. When it attaches, the common header (magic,
     /// version, kind, size) is checked; the caller then validates its own
@@ -217,10 +229,10 @@ impl Segment {
         name: &str,
         layout_version: u32,
         size: usize,
-        mode: u32,
-        open_mode: OpenMode,
+        access: Access,
         init: impl FnOnce(&Segment) -> Result<()>,
     ) -> Result<Segment> {
+        let Access { mode, open_mode, any_owner } = access;
         let path = segment_path(kind, name)?;
         let cpath = cstring(&path)?;
         if open_mode != OpenMode::AttachOnly {
@@ -232,7 +244,7 @@ impl Segment {
                 None => {}
             }
         }
-        let seg = Segment::attach(&cpath, name, mode)?;
+        let seg = Segment::attach(&cpath, name, mode, any_owner)?;
         seg.check_common(kind, layout_version, name)?;
         Ok(seg)
     }
@@ -305,10 +317,11 @@ impl Segment {
     }
 
     /// Attaches to an existing segment. With a private `mode` (no group or
-    /// other bits, the default 0600) the file must belong to us: otherwise
-    /// another local user could create the name first, world-writable, and
-    /// receive what we put into "our" queue (name squatting).
-    fn attach(cpath: &CString, name: &str, mode: u32) -> Result<Segment> {
+    /// other bits, the default 0600) and not `any_owner`, the file must
+    /// belong to us: otherwise another local user could create the name
+    /// first, world-writable, and receive what we put into "our" queue
+    /// (name squatting).
+    fn attach(cpath: &CString, name: &str, mode: u32, any_owner: bool) -> Result<Segment> {
         // SAFETY: cpath is NUL-terminated; O_NOFOLLOW refuses a planted symlink.
         let fd = unsafe { libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOFOLLOW) };
         if fd < 0 {
@@ -329,10 +342,14 @@ impl Segment {
             return Err(Error::new(ErrorKind::Type, format!("{name:?} is not a shared-memory segment")));
         }
         // SAFETY: geteuid has no preconditions.
-        if mode & 0o077 == 0 && st.st_uid != unsafe { libc::geteuid() } {
+        if !any_owner && mode & 0o077 == 0 && st.st_uid != unsafe { libc::geteuid() } {
             return Err(Error::new(
                 ErrorKind::Permission,
-                format!("{name:?} belongs to another user (uid {}); refusing to share a private object", st.st_uid),
+                format!(
+                    "{name:?} belongs to another user (uid {}); refusing to share a private object \
+                     (open with the any-owner flag to share on purpose)",
+                    st.st_uid
+                ),
             ));
         }
         let size = st.st_size as u64;

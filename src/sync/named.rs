@@ -6,7 +6,7 @@
 //! trailing bytes (an array's elements) from [`NamedSegment::tail`].
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::shm::{OpenMode, Segment, SegmentKind};
+use crate::shm::{Access, OpenMode, Segment, SegmentKind};
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,11 +25,18 @@ pub struct OpenOptions {
     pub open_mode: OpenMode,
     /// File mode when created; 0 = 0600.
     pub mode: u32,
+    /// Attach to an existing object even if another user owns it. Off by
+    /// default for private objects (mode 0 / 0600): another local user
+    /// could otherwise create the name first, world-writable, and read
+    /// what we put into "our" object (name squatting). Turn it on for
+    /// objects shared across users on purpose, or for inspection as root.
+    /// A wider `mode` (group or other bits) implies it.
+    pub any_owner: bool,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { open_mode: OpenMode::CreateOrAttach, mode: 0 }
+        OpenOptions { open_mode: OpenMode::CreateOrAttach, mode: 0, any_owner: false }
     }
 }
 
@@ -44,7 +51,7 @@ impl OpenOptions {
         }
         match self.open_mode {
             OpenMode::CreateOnly => Err(Error::new(ErrorKind::Invalid, what.to_owned())),
-            _ => Ok(OpenOptions { open_mode: OpenMode::AttachOnly, mode: self.mode }),
+            _ => Ok(OpenOptions { open_mode: OpenMode::AttachOnly, ..*self }),
         }
     }
 }
@@ -102,7 +109,8 @@ impl<T> NamedSegment<T> {
             .filter(|s| *s <= isize::MAX as usize)
             .ok_or_else(|| Error::new(ErrorKind::Invalid, "size too large"))?;
         let mode = if opts.mode == 0 { DEFAULT_MODE } else { opts.mode };
-        let seg = Segment::open(kind, name, layout_version, size, mode, opts.open_mode, |seg| {
+        let access = Access { mode, open_mode: opts.open_mode, any_owner: opts.any_owner };
+        let seg = Segment::open(kind, name, layout_version, size, access, |seg| {
             // SAFETY: the new mapping is `size` bytes, page-aligned, so
             // the state (at 64, alignment <= 64) and the tail are in bounds.
             unsafe { init(seg.base().add(STATE_OFFSET).cast(), seg.base().add(tail)) }

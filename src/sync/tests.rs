@@ -14,7 +14,7 @@ fn name(tag: &str) -> String {
     format!("t-sync-{}-{tag}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
-const O: OpenOptions = OpenOptions { open_mode: OpenMode::CreateOrAttach, mode: 0 };
+const O: OpenOptions = OpenOptions { open_mode: OpenMode::CreateOrAttach, mode: 0, any_owner: false };
 const FOREVER: Deadline = Deadline::Never;
 
 fn ms(n: u64) -> Deadline {
@@ -229,7 +229,7 @@ fn barrier_indices_timeouts_abort_reset() {
     assert_eq!(w.join().unwrap(), ErrorKind::Broken);
     // 0 parties can only attach.
     assert_eq!(Barrier::open(&name("zero"), 0, &O).err().unwrap().kind(), ErrorKind::NotFound);
-    let create = OpenOptions { open_mode: OpenMode::CreateOnly, mode: 0 };
+    let create = OpenOptions { open_mode: OpenMode::CreateOnly, mode: 0, any_owner: false };
     assert_eq!(Barrier::open(&name("zero"), 0, &create).err().unwrap().kind(), ErrorKind::Invalid);
     let one_name = name("one");
     let one = Barrier::open(&one_name, 1, &O).unwrap();
@@ -245,8 +245,8 @@ fn names_are_validated_and_kinds_kept_apart() {
         assert_eq!(Event::open(bad, &O).err().unwrap().kind(), ErrorKind::Invalid, "{bad:?}");
     }
     let n = name("excl");
-    let create = OpenOptions { open_mode: OpenMode::CreateOnly, mode: 0 };
-    let attach = OpenOptions { open_mode: OpenMode::AttachOnly, mode: 0 };
+    let create = OpenOptions { open_mode: OpenMode::CreateOnly, mode: 0, any_owner: false };
+    let attach = OpenOptions { open_mode: OpenMode::AttachOnly, mode: 0, any_owner: false };
     assert_eq!(Event::open(&n, &attach).err().unwrap().kind(), ErrorKind::NotFound);
     let _e = Event::open(&n, &create).unwrap();
     assert_eq!(Event::open(&n, &create).err().unwrap().kind(), ErrorKind::Exists);

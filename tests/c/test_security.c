@@ -13,10 +13,12 @@
  *     abstract-socket listener that has an authkey (MP_E_AUTH; the
  *     listener's accept sees MP_E_AUTH too); to a keyless abstract
  *     listener (no file mode there: the listener checks the peer's uid
- *     and its accept says MP_E_PERM, the intruder reads EOF). Name
+ *     and its accept says MP_E_PERM, the intruder reads EOF; one bound
+ *     with MP_LISTENER_ALLOW_OTHER_USERS accepts it). Name
  *     squatting: nobody creates a world-writable queue under a name the
  *     owner then opens; the owner's private open refuses it (MP_E_PERM),
- *     an explicit wider mode shares it. Then the owner checks that
+ *     an explicit wider mode or MPQ_ANY_OWNER / MP_OPEN_ANY_OWNER (also
+ *     for a lock of nobody's, as root inspecting it would) shares it. Then the owner checks that
  *     nothing changed: every object still holds what it held and works,
  *     the listener and the manager still serve. Needs root with CAP_SETUID
  *     (CI runs the tests as root); where a child cannot switch to nobody,
@@ -397,6 +399,7 @@ struct intruder_arg {
     const char *mgr_addr;     /* unix:/path of the manager (no key) */
     const char *abstract;     /* unix:@name of a keyed listener */
     const char *open_abstract; /* unix:@name of a keyless listener */
+    const char *shared_abstract; /* the same, bound with MP_LISTENER_ALLOW_OTHER_USERS */
 };
 
 /* In the child, as nobody: every attempt must fail with the given status
@@ -465,6 +468,12 @@ static void intruder_main(void *p) {
     mp_buf got = {0};
     CHILD_ST(mp_pipe_recv_timeout(pc, &got, 10000), MP_E_EOF, 54);
     mp_pipe_close(pc);
+    /* ... unless it was bound to share with other users on purpose */
+    CHILD_ST(mp_pipe_connect(a->shared_abstract, NULL, 0, 5000, &pc), MP_OK, 55);
+    CHILD_ST(mp_pipe_recv_timeout(pc, &got, 10000), MP_OK, 56);
+    CHILD_REQUIRE(got.len == 7 && memcmp(got.ptr, "welcome", 7) == 0, 57);
+    mp_buf_free(&got);
+    mp_pipe_close(pc);
 
     /* Name squatting: nobody creates a world-writable queue under a name
      * the owner will use. The owner's default (private) open must refuse
@@ -476,6 +485,10 @@ static void intruder_main(void *p) {
     CHILD_ST(mpq_open(squat, &so, &q), MP_OK, 60);
     CHILD_ST(mpq_put(q, (const uint8_t *)"bait", 4), MP_OK, 61);
     mpq_close(q);
+    /* and a (private, 0600) lock of nobody's, for the owner's opt-in */
+    snprintf(squat, sizeof squat, "%s-squatlock", o->name);
+    CHILD_ST(mp_lock_open(squat, 0, &l), MP_OK, 62);
+    mp_lock_close(l);
     _exit(0);
 }
 
@@ -517,6 +530,10 @@ static void test_modes_and_other_user(void) {
     snprintf(open_abstract, sizeof open_abstract, "unix:@csec-%ld-open", (long)getpid());
     mp_listener *open_l = NULL;
     CHECK_OK(mp_listener_bind(open_abstract, NULL, 0, &open_l));
+    char shared_abstract[96];
+    snprintf(shared_abstract, sizeof shared_abstract, "unix:@csec-%ld-shared", (long)getpid());
+    mp_listener *shared_l = NULL;
+    CHECK_OK(mp_listener_bind_ex(shared_abstract, NULL, 0, MP_LISTENER_ALLOW_OTHER_USERS, &shared_l));
     /* Can a child become nobody here (root, with CAP_SETUID)? */
     int can_switch = 0;
     if (geteuid() == 0) {
@@ -530,14 +547,18 @@ static void test_modes_and_other_user(void) {
                "(needs root with CAP_SETUID)\n",
                NOBODY);
     } else {
-        struct intruder_arg ia = {&o, sock, mgr_addr, abstract, open_abstract};
+        struct intruder_arg ia = {&o, sock, mgr_addr, abstract, open_abstract, shared_abstract};
         pid_t intruder = spawn(intruder_main, &ia);
         /* The intruder's wrong-key handshake, seen from the listener. */
         mp_pipe *ac = NULL;
         CHECK_ST(mp_listener_accept(keyed, T_MS, &ac), MP_E_AUTH);
         /* Its keyless connect to the abstract name: refused by uid. */
         CHECK_ST(mp_listener_accept(open_l, T_MS, &ac), MP_E_PERM);
+        /* The listener that shares on purpose accepts it. */
+        CHECK_OK(mp_listener_accept(shared_l, T_MS, &ac));
+        CHECK_OK(mp_pipe_send(ac, (const uint8_t *)"welcome", 7));
         CHECK_CHILD(intruder, T_MS, 0);
+        mp_pipe_close(ac);
         /* The squatted queue: refused by a private open (either flag),
          * usable by an owner who opts into sharing with a wider mode. */
         char squat[96];
@@ -550,7 +571,22 @@ static void test_modes_and_other_user(void) {
         so.mode = 0666;
         CHECK_OK(mpq_open(squat, &so, &sq));
         mpq_close(sq);
+        so.mode = 0;
+        so.flags = MPQ_ATTACH_ONLY | MPQ_ANY_OWNER; /* the explicit opt-in */
+        CHECK_OK(mpq_open(squat, &so, &sq));
+        mp_buf bait = {0};
+        CHECK_OK(mpq_get_timeout(sq, &bait, 0));
+        CHECK(bait.len == 4 && memcmp(bait.ptr, "bait", 4) == 0);
+        mp_buf_free(&bait);
+        mpq_close(sq);
         CHECK_OK(mpq_unlink(squat));
+        /* another kind: root inspecting nobody's private lock needs the flag */
+        snprintf(squat, sizeof squat, "%s-squatlock", o.name);
+        mp_lock *sl = NULL;
+        CHECK_ST(mp_lock_open(squat, MP_OPEN_ATTACH_ONLY, &sl), MP_E_PERM);
+        CHECK_OK(mp_lock_open(squat, MP_OPEN_ATTACH_ONLY | MP_OPEN_ANY_OWNER, &sl));
+        mp_lock_close(sl);
+        CHECK_OK(mp_lock_unlink(squat));
         /* Files unchanged: same mode, same owner. */
         for (int i = 0; i < n; i++) {
             struct stat st;
@@ -579,6 +615,7 @@ static void test_modes_and_other_user(void) {
 
     mp_listener_close(keyed);
     mp_listener_close(open_l);
+    mp_listener_close(shared_l);
     mp_listener_close(l);
     CHECK(file_mode(sock) == -1); /* removed by its listener */
     stop_child(server);

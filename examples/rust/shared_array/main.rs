@@ -47,7 +47,7 @@ fn main() -> ExitCode {
 fn run() -> Result {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let name = format!("rust-example-array-{}-{nanos:x}", std::process::id());
-    let create = OpenOptions { open_mode: OpenMode::CreateOnly, mode: 0 };
+    let create = OpenOptions { open_mode: OpenMode::CreateOnly, mode: 0, any_owner: false };
     let a = Array::open(&name, b'q', LEN, false, &create)?; // zeroed, with a lock
     let _unlink_a = Unlink(name.clone());
     let total = Array::open(&format!("{name}-total"), b'd', 1, false, &create)?;
@@ -77,7 +77,7 @@ fn run() -> Result {
 }
 
 fn worker(name: &str) -> Result {
-    let attach = OpenOptions { open_mode: OpenMode::AttachOnly, mode: 0 };
+    let attach = OpenOptions { open_mode: OpenMode::AttachOnly, mode: 0, any_owner: false };
     let a = Array::open(name, b'q', 0, false, &attach)?; // length 0: whatever it has
     let total = Array::open(&format!("{name}-total"), b'd', 0, false, &attach)?;
     for _ in 0..N {

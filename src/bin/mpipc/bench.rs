@@ -107,7 +107,8 @@ fn pipe_tput(d: Duration) -> Result<(u64, Duration), Fail> {
 /// Uncontended acquire + release of a named lock.
 fn lock_uncontended(d: Duration) -> Result<(u64, Duration), Fail> {
     let name = format!("mpipc-bench-lock-{}", std::process::id());
-    let l = Lock::open(&name, false, &OpenOptions { open_mode: OpenMode::CreateOnly, mode: 0 }).map_err(e)?;
+    let l = Lock::open(&name, false, &OpenOptions { open_mode: OpenMode::CreateOnly, mode: 0, any_owner: false })
+        .map_err(e)?;
     let _ = Lock::unlink(&name);
     let forever = Deadline::from_timeout(None);
     let start = Instant::now();

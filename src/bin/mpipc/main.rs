@@ -231,7 +231,8 @@ fn lib_fail(what: &str, e: mpipc::Error) -> Fail {
 }
 
 fn open_queue(name: &str) -> Result<Queue, Fail> {
-    let opts = QueueOptions { open_mode: Some(OpenMode::AttachOnly), ..Default::default() };
+    // Whoever owns it: the user names the queue (see segments::attach).
+    let opts = QueueOptions { open_mode: Some(OpenMode::AttachOnly), any_owner: true, ..Default::default() };
     Queue::open(name, &opts).map_err(|e| lib_fail(&format!("cannot open the queue {name:?}"), e))
 }
 

@@ -51,8 +51,11 @@ pub fn parse_kind(s: &str) -> Option<SegmentKind> {
         .find(|k| k.label() == s || k.prefix().trim_start_matches("mpipc.").trim_end_matches('.') == s)
 }
 
+/// How the command attaches to what it inspects: attach only, whoever owns
+/// it (the user names the object, e.g. `sudo mpipc stat q.jobs`; the
+/// name-squatting guard is for programs that put data into "their" objects).
 fn attach() -> OpenOptions {
-    OpenOptions { open_mode: OpenMode::AttachOnly, mode: 0 }
+    OpenOptions { open_mode: OpenMode::AttachOnly, mode: 0, any_owner: true }
 }
 
 /// What can be known about a segment, as `key=value` pairs. Reads the
@@ -74,7 +77,8 @@ pub fn details(s: &Seg) -> Vec<(String, String)> {
     let r: mpipc::Result<()> = (|| {
         match s.kind {
             SegmentKind::Queue => {
-                let opts = QueueOptions { open_mode: Some(OpenMode::AttachOnly), ..Default::default() };
+                let opts =
+                    QueueOptions { open_mode: Some(OpenMode::AttachOnly), any_owner: true, ..Default::default() };
                 let q = Queue::open(&s.name, &opts)?;
                 d.push(("messages".into(), q.qsize()?.to_string()));
                 d.push(("bytes_used".into(), q.bytes_used()?.to_string()));

@@ -316,7 +316,11 @@ fn manager(p: &mut Peer, send: bool, name: &str) {
 
 fn array(p: &mut Peer, send: bool, name: &str) {
     let specs: [(u8, usize); 3] = [(b'q', 4), (b'd', 4), (b'B', 2)];
-    let opts = if send { OpenOptions::default() } else { OpenOptions { open_mode: OpenMode::AttachOnly, mode: 0 } };
+    let opts = if send {
+        OpenOptions::default()
+    } else {
+        OpenOptions { open_mode: OpenMode::AttachOnly, mode: 0, any_owner: false }
+    };
     let arrays: Vec<Array> = specs
         .iter()
         .map(|&(tc, len)| {

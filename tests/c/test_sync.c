@@ -1416,7 +1416,7 @@ static void test_shm(void) {
     CHECK_ST(mp_shm_open(missing, 64, MP_OPEN_ATTACH_ONLY, &s2), MP_E_NOTFOUND);
     CHECK_ST(mp_shm_open(missing, 64, MP_OPEN_CREATE_ONLY | MP_OPEN_ATTACH_ONLY, &s2), MP_E_INVAL);
     CHECK_ST(mp_shm_open(sn, 0, MP_OPEN_CREATE_ONLY | MP_OPEN_ATTACH_ONLY, &s2), MP_E_INVAL);
-    CHECK_ST(mp_shm_open(missing, 64, 4, &s2), MP_E_INVAL);
+    CHECK_ST(mp_shm_open(missing, 64, 8, &s2), MP_E_INVAL);
     CHECK_ST(mp_shm_open(missing, 64, 0x100, &s2), MP_E_INVAL); /* another kind's flag */
     CHECK_ST(mp_shm_open(missing, 64, 0x80000000u, &s2), MP_E_INVAL);
     CHECK(s2 == NULL);

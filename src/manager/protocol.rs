@@ -70,11 +70,39 @@ fn as_u64(v: &Value) -> Option<u64> {
     }
 }
 
+/// The request id of a frame that starts like a request (an array of 5
+/// whose first item is an unsigned integer), read without decoding the
+/// rest.
+fn peek_id(bytes: &[u8]) -> Option<u64> {
+    let (&array5, rest) = bytes.split_first()?;
+    if array5 != 0x85 {
+        return None;
+    }
+    let (&head, rest) = rest.split_first()?;
+    if head >> 5 != 0 {
+        return None; // not an unsigned integer
+    }
+    let n = match head & 0x1f {
+        v @ 0..=23 => return Some(u64::from(v)),
+        24 => 1,
+        25 => 2,
+        26 => 4,
+        27 => 8,
+        _ => return None,
+    };
+    let be = rest.get(..n)?;
+    Some(be.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+}
+
 impl Request {
     /// Decodes a request frame. An error here still knows the id when it
     /// could be read (`Err((Some(id), e))`), so the reply can carry it.
     pub fn decode(bytes: &[u8]) -> std::result::Result<Request, (Option<u64>, Error)> {
-        let v = decode_value(bytes).map_err(|e| (None, e))?;
+        // A request whose body does not decode (nested too deep, say) still
+        // gets its reply under its own id when the head is readable, so the
+        // client can match it and keep the connection (a reply with id 0
+        // means the stream itself is broken).
+        let v = decode_value(bytes).map_err(|e| (peek_id(bytes), e))?;
         let Value::Array(mut items) = v else { return Err((None, bad("not an array"))) };
         let id = items.first().and_then(as_u64);
         if items.len() != 5 {

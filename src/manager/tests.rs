@@ -425,3 +425,25 @@ fn a_huge_pipelined_batch_does_not_deadlock() {
     let reqs: Vec<_> = (0..20).map(|_| ("dict", "big", "copy", vec![])).collect();
     assert!(c.pipeline(reqs).unwrap().into_iter().all(|r| matches!(r, Ok(Value::Map(m)) if m.len() == n as usize)));
 }
+
+/// A request nested deeper than the server accepts gets its error under its
+/// own id (the body is not decoded, the head is): the client reports
+/// `Invalid` and keeps its connection. (Found by the c_abi fuzz target:
+/// the reply came with id 0 and the client dropped the connection.)
+#[test]
+fn a_request_nested_too_deep_fails_alone() {
+    let s = server("deepreq");
+    let c = client(&s);
+    let mut v = t("x");
+    for _ in 0..protocol::MAX_DEPTH + 5 {
+        v = Value::Tag(6, Box::new(v));
+    }
+    let e = c.call("dict", "d", "set", vec![t("k"), v]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid, "{e}");
+    assert!(c.is_connected());
+    c.call("dict", "d", "set", vec![t("k"), i(1)]).unwrap();
+    assert_eq!(c.call("dict", "d", "get", vec![t("k")]).unwrap(), i(1));
+    // A large id, in a head of 8 bytes, is read back too.
+    let frame = [&[0x85, 0x1b][..], &u64::MAX.to_be_bytes(), &[0xff]].concat();
+    assert_eq!(protocol::Request::decode(&frame).unwrap_err().0, Some(u64::MAX));
+}

@@ -169,6 +169,24 @@ pub struct SegmentShape {
     pub min_len: usize,
 }
 
+impl SegmentShape {
+    /// Splits a fuzz input laid out as `[kind][flags][min length / 256]
+    /// [segment bytes]` (flags: 1 fix_header, 2 heal_locks, 4 recursive;
+    /// the other bits are the target's) into the kind, the flags byte, the
+    /// shape and the bytes; `None` when too short.
+    pub fn parse(data: &[u8]) -> Option<(SegmentKind, u8, SegmentShape, &[u8])> {
+        let [kind, flags, min_len, bytes @ ..] = data else { return None };
+        let kind = SegmentKind::ALL[*kind as usize % SegmentKind::ALL.len()];
+        let shape = SegmentShape {
+            fix_header: flags & 1 != 0,
+            heal_locks: flags & 2 != 0,
+            recursive: flags & 4 != 0,
+            min_len: *min_len as usize * 256,
+        };
+        Some((kind, *flags, shape, bytes))
+    }
+}
+
 /// Writes `bytes` as the segment file of `kind` named `name` (replacing
 /// any), shaped by `shape`. Returns the file's length.
 pub fn write_segment(kind: SegmentKind, name: &str, bytes: &[u8], shape: SegmentShape) -> Result<usize> {

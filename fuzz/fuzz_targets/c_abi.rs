@@ -150,21 +150,11 @@ fn seg_name() -> &'static CString {
 const OPEN_OK: [mp_status; 5] = [MP_OK, MP_E_CORRUPT, MP_E_TYPE, MP_E_VERSION, MP_E_INVAL];
 
 fn segments(data: &[u8]) {
-    if data.len() < 3 {
-        return;
-    }
-    let kind = SegmentKind::ALL[data[0] as usize % SegmentKind::ALL.len()];
-    let flags = data[1];
-    let shape = SegmentShape {
-        fix_header: flags & 1 != 0,
-        heal_locks: flags & 2 != 0,
-        recursive: flags & 4 != 0,
-        min_len: data[2] as usize * 256,
-    };
+    let Some((kind, flags, shape, bytes)) = SegmentShape::parse(data) else { return };
     let ops = shape.heal_locks;
     let cname = seg_name();
     let name = cname.to_str().unwrap();
-    write_segment(kind, name, &data[3..], shape).expect("write segment");
+    write_segment(kind, name, bytes, shape).expect("write segment");
     let n = cname.as_ptr();
     let at = MP_OPEN_ATTACH_ONLY;
     let check_open = |s: mp_status| assert!(OPEN_OK.contains(&sane(s)), "open gave {s}");

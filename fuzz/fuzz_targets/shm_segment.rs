@@ -68,19 +68,8 @@ fn check_status(e: &mpipc::Error) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    if data.len() < 3 {
-        return;
-    }
-    let kind = SegmentKind::ALL[data[0] as usize % SegmentKind::ALL.len()];
-    let flags = data[1];
-    let shape = SegmentShape {
-        fix_header: flags & 1 != 0,
-        heal_locks: flags & 2 != 0,
-        recursive: flags & 4 != 0,
-        min_len: data[2] as usize * 256,
-    };
+    let Some((kind, flags, shape, bytes)) = SegmentShape::parse(data) else { return };
     let ops = shape.heal_locks;
-    let bytes = &data[3..];
     let name = name();
     write_segment(kind, name, bytes, shape).expect("write segment");
     let z = Some(Duration::ZERO);

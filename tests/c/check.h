@@ -46,6 +46,8 @@
  *   sleep_ms(ms)           sleeps `ms` milliseconds, resuming after signals
  *   wait_asleep(pid)       waits (best effort, at most 5 s) until child `pid`
  *                          sleeps in the kernel, e.g. blocked in a futex wait
+ *   proc_status_kb(pid, f) field `f` of /proc/<pid>/status in kB ("VmRSS",
+ *                          "VmHWM"; pid 0 = this process), -1 if unreadable
  *   check_summary(test,t0) prints "<test>: mpipc <version>, <ms since t0> ms"
  *                          and "N passed, 0 failed" on stdout and returns 0;
  *                          or, after a failed CHECK_REGRESSION, "N passed,
@@ -259,6 +261,26 @@ static inline void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
     }
+}
+
+/* A field of /proc/<pid>/status in kB ("VmRSS", "VmHWM"; pid 0 = this
+ * process); -1 when the file or the field cannot be read. */
+static inline long proc_status_kb(pid_t pid, const char *field) {
+    char path[64], line[256];
+    if (pid == 0)
+        snprintf(path, sizeof path, "/proc/self/status");
+    else
+        snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    long kb = -1;
+    size_t n = strlen(field);
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            kb = atol(line + n + 1);
+    fclose(f);
+    return kb;
 }
 
 /* Linux: waits until `pid` is asleep (state S in /proc/<pid>/stat) three

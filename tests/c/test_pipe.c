@@ -802,14 +802,7 @@ static void limited_receiver_main(void *p) {
     dup2(a->err_fd, 2);
     if (a->max_frame)
         CHILD_ST(mp_pipe_set_max_frame(a->mine, a->max_frame), MP_OK, 10);
-    long vm_kb = 0;
-    FILE *f = fopen("/proc/self/status", "r");
-    CHILD_REQUIRE(f != NULL, 11);
-    char line[256];
-    while (fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "VmSize: %ld kB", &vm_kb) == 1)
-            break;
-    fclose(f);
+    long vm_kb = proc_status_kb(0, "VmSize");
     CHILD_REQUIRE(vm_kb > 0, 12);
     rlim_t lim = (rlim_t)vm_kb * 1024 + (64u << 20);
     struct rlimit rl = {lim, lim};

@@ -83,21 +83,9 @@
 /* Helpers                                                              */
 /* ------------------------------------------------------------------ */
 
-/* A field of /proc/<pid>/status in kB ("VmRSS", "VmHWM"); pid 0 = self. */
+/* A field of /proc/<pid>/status in kB; the test needs it readable. */
 static long proc_kb(pid_t pid, const char *field) {
-    char path[64], line[256];
-    if (pid == 0)
-        snprintf(path, sizeof path, "/proc/self/status");
-    else
-        snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-    FILE *f = fopen(path, "r");
-    CHECK(f != NULL);
-    long kb = -1;
-    size_t n = strlen(field);
-    while (fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, field, n) == 0 && line[n] == ':')
-            kb = atol(line + n + 1);
-    fclose(f);
+    long kb = proc_status_kb(pid, field);
     CHECK(kb >= 0);
     return kb;
 }

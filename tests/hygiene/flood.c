@@ -60,17 +60,7 @@ struct shared {
 static struct shared *g_sh;
 
 static long rss_kb(pid_t pid) {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    long kb = -1;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kb = atol(line + 6);
-    fclose(f);
-    return kb;
+    return proc_status_kb(pid, "VmRSS");
 }
 
 /* RSS figures of one process over a phase. */

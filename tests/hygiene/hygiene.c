@@ -75,20 +75,6 @@ static int count_lines(const char *path) {
     return n;
 }
 
-static long status_kb(pid_t pid, const char *field) {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-    FILE *f = fopen(path, "r");
-    CHECK(f != NULL);
-    long kb = -1;
-    size_t n = strlen(field);
-    while (fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, field, n) == 0 && line[n] == ':')
-            kb = atol(line + n + 1);
-    fclose(f);
-    return kb;
-}
-
 struct snap {
     int fds, maps, segs;
     long rss;
@@ -103,12 +89,12 @@ static struct snap snap_now(void) {
     s.fds = count_dir("/proc/self/fd", NULL);
     s.maps = count_lines("/proc/self/maps");
     s.segs = count_dir("/dev/shm", g_tag);
-    s.rss = status_kb(getpid(), "VmRSS");
+    s.rss = proc_status_kb(0, "VmRSS");
     snprintf(p, sizeof p, "/proc/%ld/fd", (long)g_server);
     s.sfds = count_dir(p, NULL);
     snprintf(p, sizeof p, "/proc/%ld/task", (long)g_server);
     s.stasks = count_dir(p, NULL);
-    s.srss = status_kb(g_server, "VmRSS");
+    s.srss = proc_status_kb(g_server, "VmRSS");
     return s;
 }
 

@@ -788,6 +788,20 @@ static void fake_manager_main(void *p) {
     _exit(0);
 }
 
+/* A peer sends frame header `hdr` (`n` bytes) on a fresh pair (with
+ * max_frame `max_frame`, 0 = the default): the receive must say `want`. */
+static void header_refused(const uint8_t *hdr, size_t n, uint64_t max_frame, mp_status want) {
+    int raw;
+    mp_pipe *p = raw_pair(&raw);
+    if (max_frame != 0)
+        CHECK_OK(mp_pipe_set_max_frame(p, max_frame));
+    peer_writes(raw, hdr, n);
+    mp_buf m = {0};
+    CHECK_ST(mp_pipe_recv_timeout(p, &m, T_MS), want);
+    mp_pipe_close(p);
+    close(raw);
+}
+
 static void test_frames(void) {
     g_section = "4: frames announcing huge lengths";
     long hwm0 = proc_kb(0, "VmHWM");
@@ -813,28 +827,13 @@ static void test_frames(void) {
     mp_pipe_close(p);
     close(raw);
 
-    p = raw_pair(&raw);
     static const uint8_t short_max[4] = {0x7f, 0xff, 0xff, 0xff};
-    peer_writes(raw, short_max, 4);
-    CHECK_ST(mp_pipe_recv_timeout(p, &m, T_MS), MP_E_TOOBIG);
-    mp_pipe_close(p);
-    close(raw);
-
-    p = raw_pair(&raw);
+    header_refused(short_max, 4, 0, MP_E_TOOBIG);
     static const uint8_t minus2[4] = {0xff, 0xff, 0xff, 0xfe};
-    peer_writes(raw, minus2, 4);
-    CHECK_ST(mp_pipe_recv_timeout(p, &m, T_MS), MP_E_CORRUPT);
-    mp_pipe_close(p);
-    close(raw);
-
+    header_refused(minus2, 4, 0, MP_E_CORRUPT);
     /* No limit at all: the allocation itself is refused, not attempted. */
-    p = raw_pair(&raw);
-    CHECK_OK(mp_pipe_set_max_frame(p, UINT64_MAX));
     long_header(h, 1ull << 63);
-    peer_writes(raw, h, 12);
-    CHECK_ST(mp_pipe_recv_timeout(p, &m, T_MS), MP_E_TOOBIG);
-    mp_pipe_close(p);
-    close(raw);
+    header_refused(h, 12, UINT64_MAX, MP_E_TOOBIG);
 
     /* 512 MiB announced (under the 1 GiB default), 16 bytes sent, EOF:
      * the receiver reserves but does not touch the memory. */

@@ -18,11 +18,16 @@ test: deps check-format lint rust-tests c-tests c-examples rust-examples go-test
 deps:
 	@bash scripts/install-deps.sh
 
+# The workspace (Cargo.toml): the Rust crate and the C library crate
+# (capi/). link-outputs.sh names cargo's libmpipc_ffi.{so,a} libmpipc.so,
+# libmpipc.so.0 and libmpipc.a, which the tests, examples and packages use.
 build:
 	$(CARGO) build --locked
+	bash scripts/link-outputs.sh target/debug
 
 build-release:
 	$(CARGO) build --locked --release
+	bash scripts/link-outputs.sh target/release
 
 # Regenerates include/mpipc.h (commit the result). `make test` fails when the
 # committed header is stale (tests/header.rs).
@@ -30,15 +35,18 @@ header:
 	MPIPC_BLESS_HEADER=1 $(CARGO) test --locked --test header
 
 check-format:
-	$(CARGO) fmt --check
+	$(CARGO) fmt --all --check
 
+# Clippy over the workspace, and the Rust crate's documentation as docs.rs
+# builds it: no warnings, no broken links.
 lint:
-	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked -p mpipc --no-deps
 
 # Unit tests, doc tests, the header check, cross-process crash tests and a
 # short crash torture run.
 rust-tests:
-	$(CARGO) test --locked
+	$(CARGO) test --locked --workspace
 
 # C tests against the header and the debug library, with ASan and valgrind.
 c-tests: build

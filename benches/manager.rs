@@ -17,11 +17,11 @@ mod common;
 use common::{median, pipe_fds, signal, wait_byte};
 
 use ciborium::Value;
-use mpipc::ffi::bytes::{mp_buf, mp_buf_free};
-use mpipc::ffi::manager::*;
-use mpipc::ffi::manager_server::*;
-use mpipc::ffi::status::MP_OK;
 use mpipc::manager::protocol::encode_value;
+use mpipc_ffi::bytes::{mp_buf, mp_buf_free};
+use mpipc_ffi::manager::*;
+use mpipc_ffi::manager_server::*;
+use mpipc_ffi::status::MP_OK;
 use std::ffi::CString;
 use std::time::Instant;
 

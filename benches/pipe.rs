@@ -21,9 +21,9 @@
 mod common;
 use common::median;
 
-use mpipc::ffi::bytes::mp_buf;
-use mpipc::ffi::pipe::*;
-use mpipc::ffi::status::MP_OK;
+use mpipc_ffi::bytes::mp_buf;
+use mpipc_ffi::pipe::*;
+use mpipc_ffi::status::MP_OK;
 use std::os::fd::RawFd;
 use std::time::Instant;
 

@@ -18,10 +18,10 @@
 mod common;
 use common::{median, pipe_fds, signal, wait_byte};
 
-use mpipc::ffi::array::*;
-use mpipc::ffi::lock::*;
-use mpipc::ffi::status::MP_OK;
-use mpipc::ffi::MP_OPEN_CREATE_ONLY;
+use mpipc_ffi::array::*;
+use mpipc_ffi::lock::*;
+use mpipc_ffi::status::MP_OK;
+use mpipc_ffi::MP_OPEN_CREATE_ONLY;
 use std::ffi::CString;
 use std::time::Instant;
 

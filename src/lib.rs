@@ -4,9 +4,15 @@
 //! language: one Rust core, exported as a stable C ABI (`include/mpipc.h`),
 //! with Go, Node and Python bindings on top of that ABI.
 //!
-//! This crate is both the Rust API (this page) and the C library (the
-//! [`ffi`] module, built as `libmpipc.so` / `libmpipc.a`). Layering is
-//! one-way: `ffi` -> Rust API -> primitives -> `shm` / `sync`.
+//! This crate is the Rust API. The C library (`libmpipc.so` /
+//! `libmpipc.a`, the header and the `mpipc` command) is the separate
+//! `mpipc-ffi` crate built on this one, as rustls-ffi is on rustls: a Rust
+//! program that depends on `mpipc` builds no C library. Layering is
+//! one-way: C ABI (`mpipc-ffi`) -> Rust API -> primitives -> `shm` / `sync`.
+//!
+//! **Platform:** x86-64 Linux with glibc only; the crate refuses to build
+//! elsewhere (its shared-memory layouts embed glibc's x86-64
+//! `pthread_mutex_t`).
 //!
 //! Available now:
 //! - [`Queue`]: a named, bounded MPMC queue in shared memory with the
@@ -23,43 +29,30 @@
 // The shared-memory layouts (docs/PROTOCOL.md) embed glibc's x86-64
 // pthread_mutex_t (40 bytes; 48 on aarch64): say so rather than fail on a
 // size assertion.
-#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
-compile_error!("mpipc's shared-memory layouts are defined for x86-64 Linux (glibc) only; see docs/PROTOCOL.md");
-
-// The header is generated from `ffi` only: the core modules are marked
-// `cbindgen:ignore` so that their Rust-side items stay out of it.
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu")))]
+compile_error!("mpipc supports x86-64 Linux with glibc only: its shared-memory layouts embed glibc's x86-64 pthread_mutex_t (docs/PROTOCOL.md)");
 
 /// SharedMemory, Array and Value.
-/// cbindgen:ignore
 pub mod array;
 /// Errors of the Rust API.
-/// cbindgen:ignore
 pub mod error;
-pub mod ffi;
 /// Entry points for the fuzz targets (fuzz/, docs/FUZZING.md): not a
 /// supported API, built only with the `fuzzing` feature.
-/// cbindgen:ignore
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 /// The Manager: server and client of shared named objects.
-/// cbindgen:ignore
 pub mod manager;
 /// Pipe / Connection / Listener / Client.
-/// cbindgen:ignore
 pub mod pipe;
 /// The shared-memory queue.
-/// cbindgen:ignore
 pub mod queue;
 /// ShareableList.
-/// cbindgen:ignore
 pub mod shareable_list;
 /// Named shared-memory segments.
-/// cbindgen:ignore
 pub mod shm;
 /// Futexes, deadlines, spinning, the robust mutex, and the named
 /// Lock/RLock, Semaphore, Event, Condition and Barrier.
-/// cbindgen:ignore
 pub mod sync;
 
 pub use array::{Array, Guarded, Number, SharedMemory, TypeCode};

@@ -16,8 +16,9 @@ use std::process::Command;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The repository root (this test is declared by capi/Cargo.toml).
 fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("capi/ has a parent")
 }
 
 fn read(rel: &str) -> String {
@@ -61,9 +62,9 @@ fn header_macros_agree() {
 #[test]
 fn runtime_agrees() {
     let (major, minor, patch) = parts();
-    assert_eq!(mpipc::ffi::version::mp_version_number(), major * 1_000_000 + minor * 1000 + patch);
+    assert_eq!(mpipc_ffi::version::mp_version_number(), major * 1_000_000 + minor * 1000 + patch);
     // SAFETY: mp_version returns a static NUL-terminated string.
-    let s = unsafe { std::ffi::CStr::from_ptr(mpipc::ffi::version::mp_version()) };
+    let s = unsafe { std::ffi::CStr::from_ptr(mpipc_ffi::version::mp_version()) };
     assert_eq!(s.to_str().unwrap(), VERSION, "mp_version()");
     assert_eq!(mpipc::VERSION, VERSION);
 }

@@ -4,7 +4,8 @@
 //! authentication (Python's `multiprocessing.Manager()`, plus atomic
 //! read-modify-write and lock release on disconnect).
 //!
-//! Protocol: [`protocol`]; methods: [`objects`]; docs/PROTOCOL.md §4.
+//! Protocol: [`protocol`](crate::manager::protocol); methods:
+//! [`objects`](crate::manager::objects); docs/PROTOCOL.md §4.
 
 pub mod cbor;
 mod client;

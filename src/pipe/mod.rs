@@ -10,7 +10,7 @@
 //! Receiving is buffered (one `read` fetches as many small frames as the
 //! socket holds), which is what makes small messages fast. The consequence:
 //! a message may sit in this process's buffer while the descriptor is not
-//! readable. [`Connection::poll`] and [`wait`] account for the buffer; code
+//! readable. [`Connection::poll`] and [`wait`](crate::pipe::wait) account for the buffer; code
 //! that watches [`Connection::fileno`] in its own event loop must, once the
 //! descriptor is readable, receive with timeout 0 until `Empty`.
 //!

@@ -2,7 +2,7 @@
 //!
 //! A segment is a file in `/dev/shm` (what glibc's `shm_open` uses), named
 //! `mpipc.<kind>.<name>` so that objects of different kinds never collide.
-//! Every segment starts with a [`SegmentHeader`] (magic, layout version,
+//! Every segment starts with a [`SegmentHeader`](crate::shm::SegmentHeader) (magic, layout version,
 //! kind, sizes); attaching validates it before anything else is read.
 //!
 //! **Atomic publication.** A segment is created *unnamed* (`O_TMPFILE` on the

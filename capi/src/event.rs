@@ -2,7 +2,7 @@
 
 use super::boundary::{open_named, set_status_bool, unlink_named, with_handle, write_out, Castable};
 use super::status::{mp_status, MP_OK};
-use crate::sync::{Deadline, Event};
+use mpipc::sync::{Deadline, Event};
 use std::ffi::c_char;
 
 /// A named process-shared event (Python's `Event`). Thread-safe. Segment:

@@ -4,9 +4,9 @@
 use super::boundary::{acquire_status, bytes_arg, bytes_arg_mut, open_named, status_of, unlink_named, with_handle};
 use super::boundary::{write_out, Castable, Handle};
 use super::status::{mp_status, set_last_error, MP_OK};
-use crate::array::{Array, Guarded, Number};
-use crate::error::{Error, ErrorKind};
-use crate::sync::Deadline;
+use mpipc::array::{Array, Guarded, Number};
+use mpipc::error::{Error, ErrorKind};
+use mpipc::sync::Deadline;
 use std::ffi::{c_char, c_void};
 
 /// A named array of one of Python's typecodes (`c b B h H i I l L q Q f d`,
@@ -357,7 +357,7 @@ fn guarded(owner_died: bool, write: impl FnOnce() -> mp_status) -> mp_status {
 }
 
 /// [`guarded`] for accesses with no result to write.
-fn guarded_of(r: crate::error::Result<Guarded<()>>) -> mp_status {
+fn guarded_of(r: mpipc::error::Result<Guarded<()>>) -> mp_status {
     match r {
         Ok(g) => guarded(g.owner_died, || MP_OK),
         Err(e) => set_last_error(&e),

@@ -1,4 +1,9 @@
-//! The C ABI (`include/mpipc.h`, generated from this module by cbindgen).
+//! # mpipc-ffi: the C library of mpipc
+//!
+//! The C ABI (`include/mpipc.h`, generated from this crate by cbindgen),
+//! built as `libmpipc.so` (soname `libmpipc.so.0`) and `libmpipc.a` over the
+//! Rust API of the [`mpipc`] crate. Supported platform: x86-64 Linux with
+//! glibc (the `mpipc` crate refuses to build elsewhere).
 //!
 //! Rules (DESIGN.md §5, STYLE.md): every fallible function returns
 //! `mp_status` with results in trailing out-parameters written only on
@@ -9,6 +14,7 @@
 //! logic the Rust API lacks: it converts arguments, calls the core, and maps
 //! errors to codes. One file per exported object.
 #![allow(non_camel_case_types)]
+#![warn(missing_docs, unsafe_op_in_unsafe_fn)]
 
 pub mod array;
 pub mod barrier;

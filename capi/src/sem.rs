@@ -2,7 +2,7 @@
 
 use super::boundary::{open_named, set_status_bool, status_of, unlink_named, with_handle, write_out, Castable};
 use super::status::mp_status;
-use crate::sync::{Deadline, Semaphore};
+use mpipc::sync::{Deadline, Semaphore};
 use std::ffi::c_char;
 
 /// A named process-shared semaphore (Python's `Semaphore` /

@@ -8,8 +8,8 @@ use super::boundary::{
 use super::bytes::mp_buf;
 use super::status::{mp_status, set_last_error, MP_OK};
 use super::timeout_of_ms;
-use crate::error::{Error, ErrorKind};
-use crate::pipe::{self, Connection};
+use mpipc::error::{Error, ErrorKind};
+use mpipc::pipe::{self, Connection};
 use std::ffi::c_char;
 use std::os::fd::{FromRawFd, OwnedFd};
 
@@ -364,9 +364,9 @@ pub unsafe extern "C" fn mp_pipe_close(p: *mut mp_pipe) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ffi::bytes::mp_buf_free;
-    use crate::ffi::listener::*;
-    use crate::ffi::status::*;
+    use crate::bytes::mp_buf_free;
+    use crate::listener::*;
+    use crate::status::*;
     use std::ptr::{null, null_mut};
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::boundary::{open_named, status_of, unlink_named, with_handle, write_out, Castable};
 use super::status::{mp_status, set_last_error, MP_OK};
-use crate::sync::{Barrier, Deadline};
+use mpipc::sync::{Barrier, Deadline};
 use std::ffi::c_char;
 
 /// A named process-shared barrier (Python's `Barrier`). Thread-safe.

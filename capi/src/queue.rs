@@ -7,9 +7,9 @@ use super::boundary::{
 use super::bytes::mp_buf;
 use super::status::{mp_status, set_last_error, MP_OK};
 use super::timeout_of_ms;
-use crate::error::{Error, ErrorKind};
-use crate::queue::{Queue, QueueOptions};
-use crate::shm::OpenMode;
+use mpipc::error::{Error, ErrorKind};
+use mpipc::queue::{Queue, QueueOptions};
+use mpipc::shm::OpenMode;
 use std::ffi::c_char;
 
 /// A named, bounded, multi-producer multi-consumer queue of byte messages

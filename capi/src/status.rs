@@ -1,6 +1,6 @@
 //! Status codes, their names, and the thread-local last-error message.
 
-use crate::error::{Error, ErrorKind};
+use mpipc::error::{Error, ErrorKind};
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
 

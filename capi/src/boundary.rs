@@ -7,7 +7,7 @@
 //! it is dereferenced.
 
 use super::status::{mp_status, set_last_error, MP_E_NULL, MP_E_PANIC, MP_E_POISONED, MP_OK};
-use crate::error::{Error, ErrorKind, Result};
+use mpipc::error::{Error, ErrorKind, Result};
 use std::any::Any;
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -85,10 +85,10 @@ pub(crate) unsafe fn endpoint_args<'a>(
     address: *const c_char,
     authkey: *const u8,
     keylen: usize,
-) -> std::result::Result<(&'a str, crate::pipe::ListenerOptions), mp_status> {
+) -> std::result::Result<(&'a str, mpipc::pipe::ListenerOptions), mp_status> {
     // SAFETY: per the contract.
     let (address, key) = unsafe { (str_arg(address, "address")?, bytes_arg(authkey, keylen, "authkey")?) };
-    Ok((address, crate::pipe::ListenerOptions { authkey: Some(key.to_vec()), ..Default::default() }))
+    Ok((address, mpipc::pipe::ListenerOptions { authkey: Some(key.to_vec()), ..Default::default() }))
 }
 
 /// Copies `text` NUL-terminated into `buf`: `MP_OK` with its length in
@@ -142,7 +142,7 @@ pub(crate) fn null_arg(what: &str) -> mp_status {
 /// Returns early with `MP_E_NULL` if any of the pointers is NULL.
 macro_rules! check_not_null {
     ($($p:ident),+ $(,)?) => {
-        $( if $p.is_null() { return $crate::ffi::boundary::null_arg(stringify!($p)); } )+
+        $( if $p.is_null() { return $crate::boundary::null_arg(stringify!($p)); } )+
     };
 }
 pub(crate) use check_not_null;
@@ -152,7 +152,7 @@ macro_rules! try_status {
     ($e:expr) => {
         match $e {
             Ok(v) => v,
-            Err(err) => return $crate::ffi::status::set_last_error(&err),
+            Err(err) => return $crate::status::set_last_error(&err),
         }
     };
 }
@@ -224,19 +224,19 @@ pub(crate) unsafe fn bytes_arg_mut<'a, T>(
 /// the low bits (`MP_OPEN_CREATE_ONLY`, `MP_OPEN_ATTACH_ONLY`),
 /// `MP_OPEN_ANY_OWNER`, plus the kind's own flags in `kind_flags`. Unknown
 /// bits are `MP_E_INVAL`.
-pub(crate) fn open_options(flags: u32, kind_flags: u32) -> Result<crate::sync::OpenOptions> {
-    use crate::ffi::{MP_OPEN_ANY_OWNER, MP_OPEN_ATTACH_ONLY, MP_OPEN_CREATE_ONLY};
+pub(crate) fn open_options(flags: u32, kind_flags: u32) -> Result<mpipc::sync::OpenOptions> {
+    use crate::{MP_OPEN_ANY_OWNER, MP_OPEN_ATTACH_ONLY, MP_OPEN_CREATE_ONLY};
     let unknown = flags & !(MP_OPEN_CREATE_ONLY | MP_OPEN_ATTACH_ONLY | MP_OPEN_ANY_OWNER | kind_flags);
     if unknown != 0 {
         return Err(Error::new(ErrorKind::Invalid, format!("unknown flags {unknown:#x}")));
     }
     let open_mode = match flags & (MP_OPEN_CREATE_ONLY | MP_OPEN_ATTACH_ONLY) {
-        0 => crate::shm::OpenMode::CreateOrAttach,
-        MP_OPEN_CREATE_ONLY => crate::shm::OpenMode::CreateOnly,
-        MP_OPEN_ATTACH_ONLY => crate::shm::OpenMode::AttachOnly,
+        0 => mpipc::shm::OpenMode::CreateOrAttach,
+        MP_OPEN_CREATE_ONLY => mpipc::shm::OpenMode::CreateOnly,
+        MP_OPEN_ATTACH_ONLY => mpipc::shm::OpenMode::AttachOnly,
         _ => return Err(Error::new(ErrorKind::Invalid, "MP_OPEN_CREATE_ONLY and MP_OPEN_ATTACH_ONLY together")),
     };
-    Ok(crate::sync::OpenOptions { open_mode, mode: 0, any_owner: flags & MP_OPEN_ANY_OWNER != 0 })
+    Ok(mpipc::sync::OpenOptions { open_mode, mode: 0, any_owner: flags & MP_OPEN_ANY_OWNER != 0 })
 }
 
 /// The body of every `mp_<kind>_open`: checks `name` and `out`, parses
@@ -249,7 +249,7 @@ pub(crate) unsafe fn open_named<C: Castable>(
     flags: u32,
     kind_flags: u32,
     out: *mut *mut C,
-    open: impl FnOnce(&str, &crate::sync::OpenOptions) -> Result<C::Rust>,
+    open: impl FnOnce(&str, &mpipc::sync::OpenOptions) -> Result<C::Rust>,
 ) -> mp_status {
     boundary(|| {
         check_not_null!(out);
@@ -283,10 +283,10 @@ pub(crate) unsafe fn unlink_named(name: *const c_char, unlink: fn(&str) -> Resul
 
 /// The status of a lock acquisition: `MP_OK`, `MP_E_TIMEOUT`, or
 /// `MP_E_OWNER_DEAD` (acquired from a dead holder).
-pub(crate) fn acquire_status(r: Result<Option<crate::sync::LockState>>) -> mp_status {
+pub(crate) fn acquire_status(r: Result<Option<mpipc::sync::LockState>>) -> mp_status {
     match r {
-        Ok(Some(crate::sync::LockState::Clean)) => MP_OK,
-        Ok(Some(crate::sync::LockState::OwnerDied)) => set_last_error(&Error::new(
+        Ok(Some(mpipc::sync::LockState::Clean)) => MP_OK,
+        Ok(Some(mpipc::sync::LockState::OwnerDied)) => set_last_error(&Error::new(
             ErrorKind::OwnerDead,
             "acquired; the previous holder died holding the lock: check the data it guards",
         )),
@@ -385,7 +385,7 @@ pub(crate) unsafe fn with_handle<C: Castable>(p: *const C, f: impl FnOnce(&C::Ru
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ffi::status::last_error_text;
+    use crate::status::last_error_text;
 
     struct Dummy {
         _p: [u8; 0],
@@ -419,11 +419,11 @@ mod tests {
             assert_eq!(bytes_arg(std::ptr::null(), 0, "d").unwrap(), &[] as &[u8]);
             assert_eq!(bytes_arg(std::ptr::null(), 3, "d").unwrap_err(), MP_E_NULL);
             let x = 0u8;
-            assert_eq!(bytes_arg(&x, usize::MAX, "d").unwrap_err(), crate::ffi::status::MP_E_INVAL);
+            assert_eq!(bytes_arg(&x, usize::MAX, "d").unwrap_err(), crate::status::MP_E_INVAL);
             let mut y = 0usize;
-            assert_eq!(bytes_arg_mut(&mut y, usize::MAX / 4, "lens").unwrap_err(), crate::ffi::status::MP_E_INVAL);
+            assert_eq!(bytes_arg_mut(&mut y, usize::MAX / 4, "lens").unwrap_err(), crate::status::MP_E_INVAL);
             assert_eq!(str_arg(std::ptr::null(), "name").unwrap_err(), MP_E_NULL);
-            assert_eq!(str_arg(c"\xff".as_ptr(), "name").unwrap_err(), crate::ffi::status::MP_E_INVAL);
+            assert_eq!(str_arg(c"\xff".as_ptr(), "name").unwrap_err(), crate::status::MP_E_INVAL);
             assert_eq!(str_arg(c"ok".as_ptr(), "name").unwrap(), "ok");
         }
     }

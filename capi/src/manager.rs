@@ -7,10 +7,10 @@ use super::boundary::{
 use super::bytes::mp_buf;
 use super::status::{mp_status, set_last_error, MP_OK};
 use super::timeout_of_ms;
-use crate::error::{Error, ErrorKind, Result};
-use crate::manager::protocol::{decode_value, encode_value};
-use crate::manager::ManagerClient;
 use ciborium::Value;
+use mpipc::error::{Error, ErrorKind, Result};
+use mpipc::manager::protocol::{decode_value, encode_value};
+use mpipc::manager::ManagerClient;
 use std::ffi::c_char;
 
 /// A connection to a manager server (ours, embedded with `mp_mgr_serve`
@@ -415,9 +415,9 @@ pub unsafe extern "C" fn mp_mgr_close(m: *mut mp_mgr) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ffi::bytes::mp_buf_free;
-    use crate::ffi::manager_server::*;
-    use crate::ffi::status::*;
+    use crate::bytes::mp_buf_free;
+    use crate::manager_server::*;
+    use crate::status::*;
     use std::ptr::{null, null_mut};
 
     fn cbor(v: &Value) -> Vec<u8> {

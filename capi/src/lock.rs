@@ -2,7 +2,7 @@
 
 use super::boundary::{acquire_status, open_named, status_of, unlink_named, with_handle, write_out, Castable};
 use super::status::mp_status;
-use crate::sync::{Deadline, Lock};
+use mpipc::sync::{Deadline, Lock};
 use std::ffi::c_char;
 
 /// A named, robust, process-shared Lock or RLock (Python's

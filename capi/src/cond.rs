@@ -3,7 +3,7 @@
 use super::boundary::{open_named, set_status_bool, unlink_named, with_handle, Castable};
 use super::lock::mp_lock;
 use super::status::{mp_status, set_last_error, MP_OK};
-use crate::sync::{Condition, Deadline};
+use mpipc::sync::{Condition, Deadline};
 use std::ffi::c_char;
 
 /// A named process-shared condition variable (Python's `Condition`),

@@ -4,7 +4,7 @@ use super::boundary::{
     boundary, check_not_null, copy_text_out, endpoint_args, free_handle, into_handle, try_status, with_handle, Castable,
 };
 use super::status::{mp_status, MP_OK};
-use crate::manager::ManagerServer;
+use mpipc::manager::ManagerServer;
 use std::ffi::c_char;
 
 /// A manager server running in this process (an accept thread and one

@@ -7,8 +7,8 @@ use super::boundary::{
 use super::pipe::mp_pipe;
 use super::status::{mp_status, set_last_error, MP_OK};
 use super::timeout_of_ms;
-use crate::error::{Error, ErrorKind};
-use crate::pipe::Listener;
+use mpipc::error::{Error, ErrorKind};
+use mpipc::pipe::Listener;
 use std::ffi::c_char;
 
 /// A listening socket that accepts authenticated connections: Python's

@@ -3,7 +3,7 @@
 use super::boundary::{bytes_arg, open_named, status_of, unlink_named, with_handle, write_out, Castable};
 use super::bytes::mp_buf;
 use super::status::{mp_status, set_last_error, MP_OK};
-use crate::shareable_list::{split_items, ShareableList};
+use mpipc::shareable_list::{split_items, ShareableList};
 use std::ffi::c_char;
 
 /// A named fixed-length list of scalars (Python's

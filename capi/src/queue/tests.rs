@@ -2,8 +2,8 @@
 //! out-parameter rules, buffer sizes, flags, and double close.
 
 use super::*;
-use crate::ffi::bytes::mp_buf_free;
-use crate::ffi::status::*;
+use crate::bytes::mp_buf_free;
+use crate::status::*;
 use std::ffi::CString;
 use std::ptr::{null, null_mut};
 

@@ -10,7 +10,7 @@ CARGO ?= cargo
 demo: deps build-release
 	bash examples/polyglot_demo/run.sh target/release
 
-test: deps check-format lint rust-tests c-tests c-examples rust-examples go-tests python-tests node-tests e2e-tests demo-test install-test torture-smoke hygiene-smoke fuzz-smoke sanitize-smoke bench-smoke
+test: deps check-format lint rust-tests c-tests c-examples rust-examples go-tests python-tests node-tests e2e-tests demo-test install-test cleanroom-test torture-smoke hygiene-smoke fuzz-smoke sanitize-smoke bench-smoke
 	@echo "make test: all suites passed"
 
 # Tools the build needs beyond Cargo.lock: a C compiler, Python 3 and
@@ -122,6 +122,22 @@ TORTURE_SMOKE_ROUNDS ?= 390
 torture-smoke: build-release
 	bash bindings/python/setup-venv.sh
 	bash tests/torture/run.sh target/release --rounds $(TORTURE_SMOKE_ROUNDS)
+
+# Every distributable into dist/ (README "Packages"): the Debian package,
+# the Python wheel, the npm tarball, the Go module (a file-based module
+# proxy) and the Rust crate, from the release build and the lockfiles
+# (packaging/dist.sh; dist/MANIFEST.txt lists them with their sizes).
+.PHONY: dist cleanroom-test
+
+dist: deps build-release
+	bash packaging/dist.sh
+
+# The clean-room test (tests/cleanroom/run.sh): each distributable installed
+# the way its users do, in a temporary directory with no path into the
+# checkout and none of the project's variables; a producer and a consumer in
+# each language, then one exchange among them all. Installs the .deb (root).
+cleanroom-test: dist
+	bash tests/cleanroom/run.sh dist
 
 # Installs for C and C++ users (README "Installing for C and C++"):
 # libmpipc.so.X.Y.Z with its soname links, libmpipc.a, mpipc.h, mpipc.hpp,

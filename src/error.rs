@@ -13,7 +13,7 @@ use std::fmt;
 /// What went wrong, independent of the message text.
 ///
 /// The discriminants are the C status codes (`MP_E_*` in `include/mpipc.h`):
-/// this enum *is* the table, and `src/ffi/status.rs` re-exports each value
+/// this enum *is* the table, and `capi/src/status.rs` (the C library crate) re-exports each value
 /// as a constant with a unit test that walks every variant. Values are
 /// append-only: a retired kind keeps its number reserved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,4 +1,4 @@
-//! The C ABI (src/ffi) fed with hostile names, segment files, byte streams
+//! The C ABI (capi/src) fed with hostile names, segment files, byte streams
 //! and manager requests, called exactly as a C program calls it. Every
 //! call must return a status (a panic caught at the boundary would be
 //! MP_E_PANIC, which fails the target, as does a crash or ASan report),

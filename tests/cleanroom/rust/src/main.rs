@@ -1,0 +1,84 @@
+//! The clean-room Rust program (tests/cleanroom/rust.sh): a project outside
+//! the checkout that depends on the packaged `mpipc` crate, and encodes its
+//! jobs with serde + ciborium as a Rust user would.
+//!
+//!   app produce QUEUE N CONSUMERS   puts N jobs {"id", "text"} then CONSUMERS nulls
+//!   app consume QUEUE [MGR_ADDR]    takes jobs until a null; with MGR_ADDR, counts
+//!                                   them in the manager dict "counts" (keys "rust"
+//!                                   and "idsum") with atomic incr
+//!   app unlink QUEUE                removes the queue's name
+//! Each prints what it did; any mismatch exits non-zero.
+
+use ciborium::Value;
+use mpipc::{ListenerOptions, ManagerClient, Queue, QueueOptions};
+use serde::{Deserialize, Serialize};
+use std::process::ExitCode;
+use std::time::Duration;
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// One job, as every language's producer writes it.
+#[derive(Serialize, Deserialize)]
+struct Job {
+    id: u64,
+    text: String,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match argv[..] {
+        ["produce", queue, n, consumers] => produce(queue, n.parse().unwrap_or(0), consumers.parse().unwrap_or(0)),
+        ["consume", queue] => consume(queue, None),
+        ["consume", queue, addr] => consume(queue, Some(addr)),
+        ["unlink", queue] => Queue::unlink(queue).map_err(Into::into),
+        _ => Err("usage: app produce QUEUE N CONSUMERS | app consume QUEUE [MGR_ADDR] | app unlink QUEUE".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rust app: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn produce(name: &str, n: u64, consumers: usize) -> Result {
+    let opts = QueueOptions { maxsize: n as usize + consumers, ..Default::default() };
+    let q = Queue::open(name, &opts)?;
+    let mut msg = Vec::new();
+    for id in 0..n {
+        msg.clear();
+        ciborium::into_writer(&Job { id, text: format!("job-{id}") }, &mut msg)?;
+        q.put(&msg)?;
+    }
+    for _ in 0..consumers {
+        msg.clear();
+        ciborium::into_writer(&Option::<Job>::None, &mut msg)?;
+        q.put(&msg)?;
+    }
+    println!("rust produced {n}");
+    Ok(())
+}
+
+fn consume(name: &str, manager: Option<&str>) -> Result {
+    let q = Queue::open(name, &QueueOptions { open_mode: Some(mpipc::OpenMode::AttachOnly), ..Default::default() })?;
+    let client = match manager {
+        Some(addr) => Some(ManagerClient::connect(addr, &ListenerOptions::default(), Some(Duration::from_secs(10)))?),
+        None => None,
+    };
+    let (mut count, mut idsum) = (0u64, 0u64);
+    while let Some(job) = ciborium::from_reader::<Option<Job>, _>(&q.get_timeout(Some(Duration::from_secs(60)))?[..])? {
+        if job.text != format!("job-{}", job.id) {
+            return Err(format!("job {} carries {:?}", job.id, job.text).into());
+        }
+        if let Some(c) = &client {
+            c.call("dict", "counts", "incr", vec![Value::Text("rust".into()), Value::Integer(1.into())])?;
+            c.call("dict", "counts", "incr", vec![Value::Text("idsum".into()), Value::Integer(job.id.into())])?;
+        }
+        count += 1;
+        idsum += job.id;
+    }
+    println!("rust consumed {count} (idsum {idsum})");
+    Ok(())
+}

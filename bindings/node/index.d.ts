@@ -42,12 +42,26 @@ export type Cbor =
 /** A decoded value: as Cbor, with Buffer for bytes and no undefined/Float64. */
 export type Decoded = any;
 
+/**
+ * What a typed object accepts: `In<T>` is T itself when T was given (a
+ * `Queue<Job>` puts `Job`s, where Job may be an interface, which has no
+ * index signature and so is not assignable to Cbor), and Cbor when it was
+ * not (`Queue`, `Queue<any>`, `Queue<unknown>`). Declaring T is a promise
+ * that its values are CBOR-encodable (docs/TYPES.md); a value that is not
+ * is refused at run time with EncodeError.
+ */
+export type In<T> = unknown extends T ? Cbor : T;
+
 export declare function encode(value: Cbor): Buffer;
-export declare function decode(bytes: Uint8Array): Decoded;
+export declare function decode<T = Decoded>(bytes: Uint8Array): T;
 
 /** The library's version, e.g. "0.1.0". */
 export declare const version: string;
-/** Path of the loaded libmpipc.so ($MPIPC_LIB, else target/release, else target/debug). */
+/**
+ * Path of the loaded libmpipc.so: $MPIPC_LIB, else the package's own
+ * (prebuilds/linux-x64/libmpipc.so), else the system's libmpipc.so.0 (the
+ * file dlopen found), else, in a checkout, target/release or target/debug.
+ */
 export declare const libraryPath: string;
 /** The MP_* status codes by name. */
 export declare const STATUS: Readonly<Record<StatusName | 'MP_OK', number>>;
@@ -137,15 +151,18 @@ export interface QueueOptions extends OpenOptions {
   mode?: number;
 }
 
-/** Python's JoinableQueue, by name, across processes and languages. */
+/**
+ * Python's JoinableQueue, by name, across processes and languages.
+ * `Queue<Job>` puts and gets `Job`s (see In); plain `Queue` any Cbor value.
+ */
 export declare class Queue<T = Decoded> extends Handle implements AsyncIterable<T> {
   constructor(name: string, opts?: QueueOptions);
   static unlink(name: string): void;
   readonly name: string;
-  put(obj: Cbor, opts?: WaitOptions): Promise<void>;
+  put(obj: In<T>, opts?: WaitOptions): Promise<void>;
   putBytes(data: Uint8Array | ArrayBuffer | ArrayBufferView | string, opts?: WaitOptions): Promise<void>;
-  tryPut(obj: Cbor): boolean;
-  putMany(objs: Iterable<Cbor>, opts?: WaitOptions): Promise<void>;
+  tryPut(obj: In<T>): boolean;
+  putMany(objs: Iterable<In<T>>, opts?: WaitOptions): Promise<void>;
   putManyBytes(messages: Iterable<Uint8Array | string>, opts?: WaitOptions): Promise<void>;
   get(opts?: WaitOptions): Promise<T>;
   getBytes(opts?: WaitOptions): Promise<Buffer>;
@@ -167,10 +184,13 @@ export declare class Queue<T = Decoded> extends Handle implements AsyncIterable<
 
 // ------------------------------------------------------------------ pipes
 
-/** One end of a connection (Python's Connection), wire-compatible with multiprocessing.connection. */
+/**
+ * One end of a connection (Python's Connection), wire-compatible with
+ * multiprocessing.connection. `Connection<Msg>` sends and receives `Msg`s.
+ */
 export declare class Connection<T = Decoded> extends Handle implements AsyncIterable<T> {
-  static fromFd(fd: number): Connection;
-  send(obj: Cbor): Promise<void>;
+  static fromFd<T = Decoded>(fd: number): Connection<T>;
+  send(obj: In<T>): Promise<void>;
   sendBytes(data: Uint8Array | ArrayBuffer | ArrayBufferView | string): Promise<void>;
   recv(opts?: WaitOptions): Promise<T>;
   recvBytes(opts?: WaitOptions): Promise<Buffer>;
@@ -182,7 +202,7 @@ export declare class Connection<T = Decoded> extends Handle implements AsyncIter
 }
 
 /** A connected pair (Python's Pipe); {duplex: false}: the first end receives, the second sends. */
-export declare function Pipe(opts?: { duplex?: boolean }): [Connection, Connection];
+export declare function Pipe<T = Decoded>(opts?: { duplex?: boolean }): [Connection<T>, Connection<T>];
 
 export interface AuthOptions {
   authkey?: Uint8Array | string | null;
@@ -191,17 +211,18 @@ export interface AuthOptions {
 }
 
 /** Connects to a Listener at `unix:/path`, `unix:@name` or `tcp:host:port`. */
-export declare function connect(address: string, opts?: AuthOptions): Promise<Connection>;
+export declare function connect<T = Decoded>(address: string, opts?: AuthOptions): Promise<Connection<T>>;
 
-export declare class Listener extends Handle implements AsyncIterable<Connection> {
+/** `Listener<Msg>` accepts `Connection<Msg>`s. */
+export declare class Listener<T = Decoded> extends Handle implements AsyncIterable<Connection<T>> {
   constructor(address: string, opts?: { authkey?: Uint8Array | string | null; allowTcpWithoutAuthkey?: boolean });
   readonly address: string;
-  accept(opts?: WaitOptions): Promise<Connection>;
-  [Symbol.asyncIterator](): AsyncIterator<Connection>;
+  accept(opts?: WaitOptions): Promise<Connection<T>>;
+  [Symbol.asyncIterator](): AsyncIterator<Connection<T>>;
 }
 
 /** Resolves to the connections that can receive (empty on expiry), as multiprocessing.connection.wait. */
-export declare function wait<C extends Connection>(conns: Iterable<C>, opts?: WaitOptions): Promise<C[]>;
+export declare function wait<C extends Connection<any>>(conns: Iterable<C>, opts?: WaitOptions): Promise<C[]>;
 
 // ------------------------------------------------------------------ manager
 
@@ -213,57 +234,63 @@ export declare class Proxy_ {
   create(...args: Cbor[]): Promise<boolean>;
 }
 
-export declare class DictProxy extends Proxy_ {
-  get(key: Cbor, dflt?: Cbor): Promise<Decoded>;
-  set(key: Cbor, value: Cbor): Promise<null>;
+/** A manager dict whose values are V (`mgr.dict<Job>('jobs')`); keys are any Cbor. */
+export declare class DictProxy<V = Decoded> extends Proxy_ {
+  get(key: Cbor): Promise<V>;
+  get<D extends Cbor>(key: Cbor, dflt: D): Promise<V | D>;
+  set(key: Cbor, value: In<V>): Promise<null>;
   delete(key: Cbor): Promise<null>;
   has(key: Cbor): Promise<boolean>;
   len(): Promise<number>;
   keys(): Promise<Decoded[]>;
-  values(): Promise<Decoded[]>;
-  items(): Promise<[Decoded, Decoded][]>;
-  copy(): Promise<Record<string, Decoded> | Map<Decoded, Decoded>>;
+  values(): Promise<V[]>;
+  items(): Promise<[Decoded, V][]>;
+  copy(): Promise<Record<string, V> | Map<Decoded, V>>;
   clear(): Promise<null>;
-  pop(key: Cbor, dflt?: Cbor): Promise<Decoded>;
-  popitem(): Promise<[Decoded, Decoded]>;
-  setdefault(key: Cbor, dflt?: Cbor): Promise<Decoded>;
-  update(entries: Map<Cbor, Cbor> | [Cbor, Cbor][] | Record<string, Cbor>): Promise<null>;
+  pop(key: Cbor): Promise<V>;
+  pop<D extends Cbor>(key: Cbor, dflt: D): Promise<V | D>;
+  popitem(): Promise<[Decoded, V]>;
+  setdefault(key: Cbor, dflt?: In<V>): Promise<V>;
+  update(entries: Map<Cbor, In<V>> | [Cbor, In<V>][] | Record<string, In<V>>): Promise<null>;
   incr(key: Cbor, delta?: number | bigint): Promise<number | bigint>;
-  compareAndSet(key: Cbor, expected: Cbor, value: Cbor): Promise<boolean>;
+  compareAndSet(key: Cbor, expected: In<V>, value: In<V>): Promise<boolean>;
 }
 
-export declare class ListProxy extends Proxy_ {
-  append(x: Cbor): Promise<null>;
-  extend(xs: Iterable<Cbor>): Promise<null>;
-  insert(i: number, x: Cbor): Promise<null>;
-  index(x: Cbor, start?: number | null, stop?: number | null): Promise<number>;
-  count(x: Cbor): Promise<number>;
-  remove(x: Cbor): Promise<null>;
-  pop(i?: number): Promise<Decoded>;
+/** A manager list whose items are T (`mgr.list<Job>('jobs')`). */
+export declare class ListProxy<T = Decoded> extends Proxy_ {
+  append(x: In<T>): Promise<null>;
+  extend(xs: Iterable<In<T>>): Promise<null>;
+  insert(i: number, x: In<T>): Promise<null>;
+  index(x: In<T>, start?: number | null, stop?: number | null): Promise<number>;
+  count(x: In<T>): Promise<number>;
+  remove(x: In<T>): Promise<null>;
+  pop(i?: number): Promise<T>;
   reverse(): Promise<null>;
   sort(opts?: { reverse?: boolean }): Promise<null>;
-  get(i: number): Promise<Decoded>;
-  set(i: number, x: Cbor): Promise<null>;
+  get(i: number): Promise<T>;
+  set(i: number, x: In<T>): Promise<null>;
   delete(i: number): Promise<null>;
-  slice(start?: number | null, stop?: number | null): Promise<Decoded[]>;
-  setSlice(start: number | null, stop: number | null, xs: Iterable<Cbor>): Promise<null>;
+  slice(start?: number | null, stop?: number | null): Promise<T[]>;
+  setSlice(start: number | null, stop: number | null, xs: Iterable<In<T>>): Promise<null>;
   deleteSlice(start?: number | null, stop?: number | null): Promise<null>;
   len(): Promise<number>;
-  includes(x: Cbor): Promise<boolean>;
+  includes(x: In<T>): Promise<boolean>;
   clear(): Promise<null>;
-  copy(): Promise<Decoded[]>;
+  copy(): Promise<T[]>;
 }
 
-export declare class ValueProxy extends Proxy_ {
-  get(): Promise<Decoded>;
-  set(v: Cbor): Promise<null>;
+/** A manager value holding a T. */
+export declare class ValueProxy<T = Decoded> extends Proxy_ {
+  get(): Promise<T>;
+  set(v: In<T>): Promise<null>;
   incr(delta?: number | bigint): Promise<number | bigint>;
-  compareAndSet(expected: Cbor, value: Cbor): Promise<boolean>;
+  compareAndSet(expected: In<T>, value: In<T>): Promise<boolean>;
 }
 
-export declare class QueueProxy extends Proxy_ {
-  put(item: Cbor, opts?: { timeout?: number }): Promise<null>;
-  get(opts?: { timeout?: number }): Promise<Decoded>;
+/** A manager queue of T (`mgr.queue<Job>('jobs')`). */
+export declare class QueueProxy<T = Decoded> extends Proxy_ {
+  put(item: In<T>, opts?: { timeout?: number }): Promise<null>;
+  get(opts?: { timeout?: number }): Promise<T>;
   taskDone(): Promise<null>;
   join(opts?: { timeout?: number }): Promise<null>;
   qsize(): Promise<number>;
@@ -317,10 +344,10 @@ export declare class Manager extends Handle {
   objects(): Promise<[string, string][]>;
   stats(): Promise<{ objects: number; connections: number; requests: number }>;
   setSpin(us: number): void;
-  dict(name: string): DictProxy;
-  list(name: string): ListProxy;
-  value(name: string): ValueProxy;
-  queue(name: string): QueueProxy;
+  dict<V = Decoded>(name: string): DictProxy<V>;
+  list<T = Decoded>(name: string): ListProxy<T>;
+  value<T = Decoded>(name: string): ValueProxy<T>;
+  queue<T = Decoded>(name: string): QueueProxy<T>;
   lock(name: string): LockProxy;
   rlock(name: string): LockProxy;
   semaphore(name: string): LockProxy;

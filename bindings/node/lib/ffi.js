@@ -13,26 +13,28 @@
 //   for blocking ones, asynchronously (`F.mpq_get_into.async(..., cb)`),
 //   which runs on libuv's thread pool.
 
-const fs = require('node:fs');
-const path = require('node:path');
+const loader = require('./loader');
+
+// Before koffi is even required: on any other platform, say so plainly
+// rather than fail on a binary that cannot load.
+loader.checkPlatform();
+
 const koffi = require('koffi');
 
-/** Where libmpipc.so is: $MPIPC_LIB, else the repository's release build, else its debug build. */
-function findLibrary() {
-  if (process.env.MPIPC_LIB) return process.env.MPIPC_LIB;
-  const root = path.resolve(__dirname, '..', '..', '..');
-  const candidates = [
-    path.join(root, 'target', 'release', 'libmpipc.so'),
-    path.join(root, 'target', 'debug', 'libmpipc.so'),
-  ];
-  for (const c of candidates) if (fs.existsSync(c)) return c;
-  throw new Error(
-    `mpipc: libmpipc.so not found (set MPIPC_LIB, or build the crate: tried ${candidates.join(', ')})`,
-  );
-}
-
-const LIB_PATH = findLibrary();
-const lib = koffi.load(LIB_PATH);
+/**
+ * $MPIPC_LIB, else the package's own copy, else the system's libmpipc.so.0,
+ * else (in a checkout) target/release or target/debug: lib/loader.js.
+ */
+const loaded = loader.loadLibrary({ load: (p) => koffi.load(p) });
+const lib = loaded.lib;
+/**
+ * The file the library was loaded from: as given, or, when dlopen found it
+ * by soname, the file it mapped (so that the lock owner thread, which loads
+ * it by path, gets the same one).
+ */
+const LIB_PATH = loaded.via === 'system' ? (loader.mappedPath(loader.SONAME) || loaded.path) : loaded.path;
+/** Which of the places was used: 'MPIPC_LIB', 'package', 'system' or 'checkout'. */
+const LIB_SOURCE = loaded.via;
 
 for (const t of ['mpq', 'mp_pipe', 'mp_listener', 'mp_mgr', 'mp_mgr_server', 'mp_shm', 'mp_array',
   'mp_slist', 'mp_lock', 'mp_sem', 'mp_event', 'mp_cond', 'mp_barrier']) {
@@ -246,4 +248,4 @@ function readCString(fn, handle) {
   }
 }
 
-module.exports = { koffi, lib, F, C, STATUS, LIB_PATH, copyOut, takeBuf, readCString };
+module.exports = { koffi, lib, F, C, STATUS, LIB_PATH, LIB_SOURCE, copyOut, takeBuf, readCString };

@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   await q.put({ id: 1, name: 'a', vals: [1.5] });
   const job: Job = await q.get({ timeout: 100 });
   const maybe: Job | undefined = q.tryGet();
-  await q.putMany([{ id: 2 }, { id: 3 }]);
+  await q.putMany([{ id: 2, name: 'b', vals: [] }, { id: 3, name: 'c', vals: [2] }]);
   const many: Job[] = await q.getMany(10, { timeout: 0 });
   await q.putBytes(Buffer.from('raw'));
   const raw: Buffer = await q.getBytes();

@@ -52,13 +52,26 @@ rust-tests:
 c-tests: build
 	bash tests/c/run.sh target/debug
 
-# The Go binding (bindings/go, cgo over target/release/libmpipc.so) and its
-# examples: gofmt, vet, tests plain and with the race detector, and every
-# example run once (each checks its own result).
-go-tests: build-release
-	test -z "$$(gofmt -l bindings/go examples/go)"
+# The Go binding (bindings/go, cgo, linking the static library in
+# bindings/go/prebuilt as the published module does) and its examples:
+# gofmt, vet, tests plain and with the race detector, every example run once
+# (each checks its own result), then the other build modes and the build
+# errors (packaging/go/test-modes.sh: -tags mpipc_system against an
+# installed copy; CGO_ENABLED=0 and other platforms say what is wrong).
+go-tests: build-release go-prebuilt
+	test -z "$$(gofmt -l bindings/go examples/go packaging/go tests/cleanroom/go)"
 	cd bindings/go && go vet ./... && go test -count=1 ./... && go test -race -count=1 ./...
 	cd examples/go && go vet ./... && go build ./... && for e in producer_consumer request_reply shared_counter shared_array; do go run ./$$e || exit 1; done
+	cd packaging/go/modzip && go vet .
+	bash packaging/go/test-modes.sh target/release
+
+# Copies target/release/libmpipc.a (stripped) and include/mpipc.h into
+# bindings/go/prebuilt/ (gitignored), which the Go module's default build
+# links: every in-repository Go build (tests, examples, the demo, the
+# polyglot peers, benches) needs it. Cheap when nothing changed.
+.PHONY: go-prebuilt
+go-prebuilt: build-release
+	bash packaging/go/stage-prebuilt.sh $(CURDIR)/target/release $(CURDIR)/bindings/go
 
 # The Python binding (bindings/python, ctypes over target/release/libmpipc.so):
 # a project-local venv with pinned cbor2 and pytest, then its suite (which
@@ -69,7 +82,8 @@ python-tests: build-release
 
 # The Node binding (bindings/node, koffi over target/release/libmpipc.so):
 # pinned packages from package-lock.json, then node --test (which also runs
-# tsc --noEmit over index.d.ts and the examples in examples/node).
+# the loader's tests, tsc --noEmit over index.d.ts, the typed programs in
+# test/types and the examples in examples/node).
 node-tests: build-release
 	cd bindings/node && npm ci --ignore-scripts --no-audit --no-fund
 	cd bindings/node && MPIPC_LIB=$(CURDIR)/target/release/libmpipc.so npm test
@@ -84,23 +98,23 @@ rust-examples:
 
 # The main demo (make demo) with 300 jobs: exit 0, every job once, nothing
 # left behind.
-demo-test: build-release python-tests node-tests
+demo-test: build-release go-prebuilt python-tests node-tests
 	bash tests/demo/test_polyglot_demo.sh target/release
 
 # The cross-language matrix (tests/polyglot/PEERS.md): every primitive, every
 # ordered pair of C, Go, Node, Python and Rust, exchanging the shared CBOR
 # vectors bit for bit. Needs what the binding suites install.
-e2e-tests: build-release python-tests node-tests
+e2e-tests: build-release go-prebuilt python-tests node-tests
 	build/venv-python/bin/python -m pytest -q tests/polyglot/test_e2e.py
 
 # The benchmarks in their quick form: they must keep working, the figures
 # of a smoke run mean nothing.
-bench-smoke: build-release
+bench-smoke: build-release go-prebuilt
 	bash benches/run.sh --quick --out /dev/null
 
 # The real benchmark: mpipc and Python's multiprocessing side by side,
 # written to BENCHMARKS.md.
-bench:
+bench: build-release go-prebuilt
 	bash benches/run.sh
 
 # The long crash torture runs: the queue torture (Rust processes; the test

@@ -77,8 +77,11 @@
 //
 // # Building
 //
-// The package links libmpipc with cgo. By default it uses the library
-// built in this repository (cargo build --release: target/release), with
-// an rpath to it; build with -tags mpipc_system to link a libmpipc
-// installed on the system instead.
+// The package links libmpipc with cgo, so it needs cgo and a C compiler,
+// on x86-64 Linux with glibc (elsewhere the build stops with a message
+// saying so). By default it links the static library this module carries
+// (prebuilt/linux-amd64/libmpipc.a): go get and go build are enough, and
+// programs need no libmpipc.so at run time. Build with -tags mpipc_system
+// to link a libmpipc installed on the system instead, found through
+// pkg-config.
 package mpipc

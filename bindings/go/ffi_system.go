@@ -1,13 +1,18 @@
-//go:build mpipc_system
+//go:build cgo && mpipc_system
 
 package mpipc
 
-// Build and link flags for a system-installed libmpipc (header mpipc.h and
-// libmpipc.so on the compiler's default search paths, or given through
-// CGO_CFLAGS / CGO_LDFLAGS). Selected with -tags mpipc_system.
+// Build and link flags with -tags mpipc_system: a libmpipc installed on the
+// system (make install, or the C package), found through pkg-config, so
+// mpipc.pc must be on pkg-config's path (PKG_CONFIG_PATH=PREFIX/lib/pkgconfig
+// outside the system prefixes). This links libmpipc.so dynamically: the
+// program loads it at run time from the loader's path (ldconfig, or
+// LD_LIBRARY_PATH / an rpath outside it).
 
 /*
 #cgo CFLAGS: -I${SRCDIR}
-#cgo LDFLAGS: -lmpipc
+#cgo pkg-config: mpipc
+#cgo !linux CFLAGS: -DMPGO_UNSUPPORTED_PLATFORM
+#cgo !amd64 CFLAGS: -DMPGO_UNSUPPORTED_PLATFORM
 */
 import "C"

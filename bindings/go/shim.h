@@ -23,6 +23,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* The library exists for x86-64 Linux with glibc only (ffi.go defines
+ * MPGO_UNSUPPORTED_PLATFORM for other GOOS/GOARCH, whatever the C compiler
+ * targets): say so here rather than fail on a missing header or symbols. */
+#if defined(MPGO_UNSUPPORTED_PLATFORM) || !defined(__linux__) || !defined(__x86_64__)
+#error "mpipc supports x86-64 Linux with glibc only (GOOS=linux GOARCH=amd64); this build targets another platform"
+#elif !defined(__GLIBC__)
+#error "mpipc supports x86-64 Linux with glibc only; this C library is not glibc (musl?)"
+#endif
+
 #include "mpipc.h"
 
 /* A malloc'ed copy of this thread's last error message (NULL if out of memory). */

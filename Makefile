@@ -155,10 +155,15 @@ cleanroom-test: dist
 
 # Installs for C and C++ users (README "Installing for C and C++"):
 # libmpipc.so.X.Y.Z with its soname links, libmpipc.a, mpipc.h, mpipc.hpp,
-# mpipc.pc, the CMake package (mpipc::mpipc) and bin/mpipc. PREFIX defaults to
-# /usr/local; DESTDIR stages the files elsewhere (paths inside stay PREFIX).
+# mpipc.pc, the CMake package (mpipc::mpipc) and bin/mpipc, stripped. PREFIX
+# defaults to /usr/local, LIBDIR to PREFIX/lib; DESTDIR stages the files
+# elsewhere (paths inside stay PREFIX). KEEP_DEBUG=1 keeps the debug
+# information in PREFIX/lib/debug/.build-id/. A real install as root into a
+# directory the loader searches runs ldconfig; elsewhere it says what to set.
 PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
 DESTDIR ?=
+KEEP_DEBUG ?=
 BUILD_LIBDIR ?= target/release
 
 .PHONY: install install-only install-test
@@ -168,7 +173,7 @@ install: build-release
 
 # The copy step of install alone, from an existing build in BUILD_LIBDIR.
 install-only:
-	bash scripts/install.sh "$(BUILD_LIBDIR)" "$(PREFIX)" "$(DESTDIR)"
+	bash scripts/install.sh --libdir "$(LIBDIR)" $(if $(filter 1,$(KEEP_DEBUG)),--keep-debug) "$(BUILD_LIBDIR)" "$(PREFIX)" "$(DESTDIR)"
 
 # Installs into a temporary prefix and builds, links and runs a C and a C++
 # program against it with pkg-config and with CMake (tests/install).

@@ -7,9 +7,11 @@
 # the C program statically with pkg-config --static) and CMake
 # find_package(mpipc) -- runs each (a queue put/get across fork; the C++
 # one uses mpipc.hpp and catches the exceptions of expected errors), and
-# checks the installed soname, the symlinks, a DESTDIR staging install,
-# that mp_version() is the package version, and that the Go binding links
-# the installed copy with -tags mpipc_system.
+# checks the installed soname, the symlinks, that the installed files are
+# stripped (and KEEP_DEBUG=1's separate debug files), the note about the
+# loader's search path, a DESTDIR staging install with a multiarch LIBDIR
+# (found by CMake), that mp_version() is the package version, and that the
+# Go binding links the installed copy with -tags mpipc_system.
 #
 #   tests/install/test_install.sh [BUILD_LIBDIR]   (default target/release)
 set -euo pipefail
@@ -25,6 +27,10 @@ MAJOR=${VERSION%%.*}
 NAME=mpipc-install-test-$$
 
 fail() { echo "test_install: FAIL: $*" >&2; exit 1; }
+# Whether stdin has a line matching the extended regexp $1. Reads all of
+# it (unlike grep -q), so the writer of a long listing never dies of
+# SIGPIPE, which pipefail would turn into a false "no match".
+has() { local n; n=$(grep -Ec -- "$1" || true); [[ $n -gt 0 ]]; }
 step() { echo "test_install: $*"; }
 
 for tool in pkg-config cmake g++ readelf; do
@@ -32,7 +38,11 @@ for tool in pkg-config cmake g++ readelf; do
 done
 
 step "make install PREFIX=$PREFIX"
-make -s -C "$ROOT" install-only PREFIX="$PREFIX" BUILD_LIBDIR="$BUILD" >/dev/null
+make -s -C "$ROOT" install-only PREFIX="$PREFIX" BUILD_LIBDIR="$BUILD" >"$TMP/install.log"
+# A prefix the loader does not search: the installer says how to reach it.
+grep -q "$PREFIX/lib is not on the dynamic loader's search path" "$TMP/install.log" ||
+    { cat "$TMP/install.log"; fail "no note about the loader's search path"; }
+grep -q "PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig" "$TMP/install.log" || fail "no note about PKG_CONFIG_PATH"
 
 # Layout, symlinks, soname.
 for f in lib/libmpipc.so.$VERSION lib/libmpipc.a include/mpipc.h include/mpipc.hpp \
@@ -45,6 +55,25 @@ soname=$(readelf -d "$PREFIX/lib/libmpipc.so.$VERSION" | sed -n 's/.*(SONAME).*\
 [[ $soname == "libmpipc.so.$MAJOR" ]] || fail "installed soname is '$soname', expected libmpipc.so.$MAJOR"
 cmp -s "$ROOT/include/mpipc.h" "$PREFIX/include/mpipc.h" || fail "installed mpipc.h differs"
 [[ $("$PREFIX/bin/mpipc" version) == "mpipc $VERSION" ]] || fail "installed bin/mpipc version"
+
+# Stripped: no debug sections anywhere (.debug_gdb_scripts, an allocated
+# section naming Rust's gdb pretty-printers, is no debug information and
+# stays), no static symbol table in the library and the command (their
+# dynamic symbols remain), while the static library keeps the symbols a
+# link needs.
+DEBUG_SECTIONS='\.debug_(info|line|str|abbrev|ranges|aranges|loc)'
+for f in lib/libmpipc.so.$VERSION bin/mpipc lib/libmpipc.a; do
+    if readelf -S -W "$PREFIX/$f" | has "$DEBUG_SECTIONS"; then fail "$f is installed with debug sections"; fi
+done
+for f in lib/libmpipc.so.$VERSION bin/mpipc; do
+    if readelf -S -W "$PREFIX/$f" | has '\.symtab'; then fail "$f is installed with its symbol table"; fi
+done
+nm -D --defined-only "$PREFIX/lib/libmpipc.so.$VERSION" | has ' T mp_version$' || fail "libmpipc.so lost mp_version"
+# (readelf, not nm: binutils' nm hands objects with embedded LLVM bitcode to
+# its LTO plugin, which cannot read rustc's and then lists nothing.)
+readelf -s -W "$PREFIX/lib/libmpipc.a" | has ' FUNC +GLOBAL +DEFAULT +[0-9]+ mp_version$' || fail "libmpipc.a lost mp_version"
+if readelf -S -W "$PREFIX/lib/libmpipc.a" | has '\.llvmbc'; then fail "libmpipc.a still carries LLVM bitcode"; fi
+step "installed files are stripped ($(du -k "$PREFIX/lib/libmpipc.so.$VERSION" | cut -f1) KiB .so, $(du -k "$PREFIX/lib/libmpipc.a" | cut -f1) KiB .a, $(du -k "$PREFIX/bin/mpipc" | cut -f1) KiB command)"
 
 # 1. pkg-config + gcc / g++.
 export PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig
@@ -121,10 +150,47 @@ else
     step "go not installed: the Go binding's system-library check is skipped"
 fi
 
-# 4. DESTDIR staging: files under DESTDIR, paths inside without it.
-make -s -C "$ROOT" install-only DESTDIR="$TMP/stage" PREFIX=/opt/mpipc BUILD_LIBDIR="$BUILD" >/dev/null
-[[ -f $TMP/stage/opt/mpipc/lib/libmpipc.so.$VERSION ]] || fail "DESTDIR install missing the library"
-grep -qx 'prefix=/opt/mpipc' "$TMP/stage/opt/mpipc/lib/pkgconfig/mpipc.pc" || fail "DESTDIR leaked into mpipc.pc"
+# 4. DESTDIR staging: files under DESTDIR, paths inside without it; a
+# multiarch LIBDIR as the Debian package has (packaging/c/dist.sh), and
+# KEEP_DEBUG=1.
+ARCHLIB=lib/x86_64-linux-gnu
+make -s -C "$ROOT" install-only DESTDIR="$TMP/stage" PREFIX=/opt/mpipc LIBDIR=/opt/mpipc/$ARCHLIB KEEP_DEBUG=1 \
+    BUILD_LIBDIR="$BUILD" >"$TMP/stage.log"
+S=$TMP/stage/opt/mpipc
+[[ -f $S/$ARCHLIB/libmpipc.so.$VERSION ]] || fail "DESTDIR install missing the library in LIBDIR"
+[[ ! -e $S/lib/libmpipc.so.$VERSION ]] || fail "DESTDIR install ignored LIBDIR"
+grep -qx 'prefix=/opt/mpipc' "$S/$ARCHLIB/pkgconfig/mpipc.pc" || fail "DESTDIR leaked into mpipc.pc"
+grep -qx "libdir=\${prefix}/$ARCHLIB" "$S/$ARCHLIB/pkgconfig/mpipc.pc" || fail "mpipc.pc does not name LIBDIR"
+if grep -q 'NOTE' "$TMP/stage.log"; then fail "a DESTDIR install printed notes for a real install"; fi
+for f in bin/mpipc $ARCHLIB/libmpipc.so.$VERSION; do
+    id=$(readelf -n "$S/$f" | sed -n 's/.*Build ID: \([0-9a-f]*\).*/\1/p')
+    dbg=$S/lib/debug/.build-id/${id:0:2}/${id:2}.debug
+    [[ -n $id && -f $dbg ]] || fail "KEEP_DEBUG=1 kept no debug file for $f"
+    readelf -S -W "$dbg" 2>/dev/null | has '\.debug_line' || fail "$dbg holds no line tables"
+    if readelf -S -W "$S/$f" | has "$DEBUG_SECTIONS"; then fail "$f is not stripped with KEEP_DEBUG=1"; fi
+done
+# CMake finds the moved tree (CMAKE_LIBRARY_ARCHITECTURE leads it to
+# lib/<arch>/cmake) and the config's targets point at existing files.
+mkdir -p "$TMP/cmake-arch"
+cat >"$TMP/cmake-arch/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.16)
+project(arch C)
+find_package(mpipc REQUIRED CONFIG)
+get_target_property(so mpipc::mpipc IMPORTED_LOCATION)
+get_target_property(a mpipc::mpipc_static IMPORTED_LOCATION)
+get_target_property(inc mpipc::mpipc INTERFACE_INCLUDE_DIRECTORIES)
+foreach(f "${so}" "${a}" "${inc}/mpipc.h")
+  if(NOT EXISTS "${f}")
+    message(FATAL_ERROR "mpipcConfig.cmake names ${f}, which does not exist")
+  endif()
+endforeach()
+message(STATUS "mpipc library: ${so}")
+CMAKE
+cmake -S "$TMP/cmake-arch" -B "$TMP/cmake-arch/b" -DCMAKE_PREFIX_PATH="$S" -DCMAKE_LIBRARY_ARCHITECTURE=x86_64-linux-gnu \
+    >"$TMP/cmake-arch.log" 2>&1 || { cat "$TMP/cmake-arch.log"; fail "CMake with a multiarch LIBDIR"; }
+grep -q "mpipc library: $S/$ARCHLIB/libmpipc.so.$VERSION" "$TMP/cmake-arch.log" ||
+    { cat "$TMP/cmake-arch.log"; fail "CMake found the library elsewhere"; }
+step "DESTDIR + LIBDIR=/opt/mpipc/$ARCHLIB + KEEP_DEBUG=1 ok"
 
 # 5. Bad input to the installer: a relative prefix.
 if make -s -C "$ROOT" install-only PREFIX=relative/prefix BUILD_LIBDIR="$BUILD" >/dev/null 2>&1; then

@@ -5,16 +5,27 @@
 
 CARGO ?= cargo
 
+# Toolchains that scripts/install-deps.sh installed into build/tools/ (a Go
+# or Node newer than the distribution's: scripts/toolchains.sh) come first on
+# PATH, each only when it exists. Recursively expanded (=, not :=) so that it
+# is evaluated per recipe: a toolchain that `deps` installs is on PATH for the
+# rest of the same `make demo` run.
+MPIPC_BASE_PATH := $(PATH)
+MPIPC_TOOL_DIRS := $(CURDIR)/build/tools/go/bin $(CURDIR)/build/tools/node/bin
+export PATH = $(subst $() ,,$(foreach d,$(MPIPC_TOOL_DIRS),$(if $(wildcard $(d)/.),$(d):)))$(MPIPC_BASE_PATH)
+
 .PHONY: demo test deps build build-release header check-format lint rust-tests c-tests c-examples rust-examples go-tests python-tests node-tests e2e-tests demo-test bench-smoke bench torture clean
 
-demo: deps build-release
+demo: deps build-release go-prebuilt
 	bash examples/polyglot_demo/run.sh target/release
 
 test: deps check-format lint rust-tests c-tests c-examples rust-examples go-tests python-tests node-tests e2e-tests demo-test install-test cleanroom-test torture-smoke hygiene-smoke fuzz-smoke sanitize-smoke bench-smoke
 	@echo "make test: all suites passed"
 
-# Tools the build needs beyond Cargo.lock: a C compiler, Python 3 and
-# valgrind. Installed with apt-get when missing (CI and fresh machines).
+# Tools the build needs beyond Cargo.lock: a C compiler, Python 3, valgrind,
+# Go and Node. Installed with apt-get when missing (CI and fresh machines);
+# a Go or Node too old for the bindings gets a pinned one in build/tools/
+# from the Go module proxy / the npm registry (scripts/toolchains.sh).
 deps:
 	@bash scripts/install-deps.sh
 

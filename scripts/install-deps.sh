@@ -2,12 +2,37 @@
 # Installs what the build and tests need beyond Rust's Cargo.lock, if it is
 # missing: a C compiler (gcc), Python 3 with venv (benchmark baseline, the
 # Python binding), valgrind (C
-# tests), Go >= 1.24 (the Go binding; golang-go from Debian if absent),
-# Node >= 20 with npm (the Node binding).
+# tests), Go >= bindings/go/go.mod's `go` line (the Go binding), Node >=
+# bindings/node/package.json's engines (the Node binding) with npm.
+# Distribution packages come from apt. A Go or Node older than needed (Debian
+# 12, Ubuntu 24.04) gets the pinned toolchain of scripts/toolchains.sh in
+# build/tools/, downloaded by the go command from the module proxy or by npm
+# from the npm registry (Debian's golang-go / nodejs+npm first when there is
+# no go / node at all, to do that download); the Makefile puts build/tools/*/bin
+# first on PATH.
 # Rust itself (cargo, rustfmt, clippy) must be on PATH. Go modules come from
 # the Go module proxy, pinned by bindings/go/go.sum.
 set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+# What the Makefile's PATH holds: a toolchain installed earlier counts.
+for d in "$root/build/tools/node/bin" "$root/build/tools/go/bin"; do
+    if [[ -d $d ]]; then PATH=$d:$PATH; fi
+done
+go_need=$(awk '$1 == "go" { print $2; exit }' "$root/bindings/go/go.mod")
+node_need=$(sed -n 's/.*"node": *">= *\([0-9][0-9]*\)".*/\1/p' "$root/bindings/node/package.json")
+[[ -n $go_need && -n $node_need ]] || {
+    echo "install-deps: cannot read the Go version from bindings/go/go.mod or the Node one from bindings/node/package.json" >&2
+    exit 1
+}
+# version_lt A B: true when version A sorts before version B.
+version_lt() {
+    [[ $1 != "$2" && $(printf '%s\n%s\n' "$1" "$2" | sort -V | head -1) == "$1" ]]
+}
+go_version() { go version | awk '{ sub(/^go/, "", $3); print $3 }'; }
+node_major() { node -p 'process.versions.node.split(".")[0]'; }
 missing=()
+# HTTPS to the module proxy and the npm registry (minimal images lack it).
+[[ -e /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v python3 >/dev/null || missing+=(python3)
 # The Python binding's tests run in a venv (bindings/python/setup-venv.sh).
@@ -37,17 +62,28 @@ for c in rustfmt clippy; do
         rustup component add "$c"
     fi
 done
-if command -v go >/dev/null; then
-    v=$(go env GOVERSION | sed 's/^go//')
-    if [[ $(printf '%s\n1.24\n' "$v" | sort -V | head -1) != 1.24 ]]; then
-        echo "install-deps: Go $v is older than 1.24 (bindings/go needs 1.24)" >&2
-        exit 1
-    fi
+toolchains=()
+if version_lt "$(go_version)" "$go_need"; then
+    echo "install-deps: Go $(go_version) is older than $go_need (bindings/go): installing the pinned Go toolchain"
+    toolchains+=(go)
 fi
-if command -v node >/dev/null; then
-    major=$(node -p 'process.versions.node.split(".")[0]')
-    if ((major < 20)); then
-        echo "install-deps: Node $(node --version) is older than 20 (bindings/node needs 20)" >&2
+if (($(node_major) < node_need)); then
+    echo "install-deps: Node $(node --version) is older than $node_need (bindings/node): installing the pinned Node"
+    toolchains+=(node)
+fi
+if ((${#toolchains[@]})); then
+    bash "$root/scripts/toolchains.sh" "${toolchains[@]}"
+    for d in "$root/build/tools/node/bin" "$root/build/tools/go/bin"; do
+        if [[ -d $d && :$PATH: != *:$d:* ]]; then PATH=$d:$PATH; fi
+    done
+    # Fails loudly if what is now first on PATH is still too old.
+    if version_lt "$(go_version)" "$go_need"; then
+        echo "install-deps: Go $(go_version) on PATH is still older than $go_need" >&2
         exit 1
     fi
+    if (($(node_major) < node_need)); then
+        echo "install-deps: Node $(node --version) on PATH is still older than $node_need" >&2
+        exit 1
+    fi
+    echo "install-deps: now $(command -v go) ($(go_version)), $(command -v node) ($(node --version)): make puts build/tools/*/bin first on PATH"
 fi

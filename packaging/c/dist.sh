@@ -115,42 +115,10 @@ upstream_copyright=$(sed -n 's/^Copyright (c) //p' "$ROOT/LICENSE-MIT" | head -n
     dep5_text "$ROOT/LICENSE-APACHE"
 } >"$DOC/copyright"
 
-# The crates linked into the library and the command (normal dependencies
-# of the workspace, no proc-macros, for this target), with the licence
-# files each ships, read from Cargo's unpacked sources of the build.
-command -v cargo >/dev/null || die "cargo is missing (needed to list the Rust crates linked in)"
-crates=$(cd "$ROOT" && cargo tree --workspace -e normal,no-proc-macro --target x86_64-unknown-linux-gnu \
-    --prefix none --format '{p}|{l}' --locked --offline) || die "cargo tree failed"
-CARGO_SRC=${CARGO_HOME:-$HOME/.cargo}/registry/src
-{
-    echo "Rust crates linked into libmpipc.so.$MAJOR, libmpipc.a and /usr/bin/mpipc"
-    echo "(besides mpipc itself, see copyright, and Rust's standard library, MIT or"
-    echo "Apache-2.0), each with its licence as its Cargo.toml states it and the"
-    echo "licence files it ships."
-    sed -e 's/ (\*)$//' -e '/^$/d' -e '/ (\//d' <<<"$crates" | sort -u |
-        while IFS='|' read -r pkg licence; do
-            name=${pkg% v*}
-            version=${pkg##* v}
-            echo
-            echo "================================================================"
-            echo "$name $version: $licence"
-            echo "================================================================"
-            src=$(compgen -G "$CARGO_SRC/*/$name-$version" | head -n1) ||
-                die "the sources of $name $version are not in $CARGO_SRC (build first)"
-            found=0
-            while IFS= read -r f; do
-                found=1
-                echo
-                echo "--- $name-$version/$f"
-                echo
-                cat "$src/$f"
-            done < <(cd "$src" && ls | grep -iE '^(licen[cs]e|copying|copyright|notice|unlicense)' | sort)
-            if [[ $found == 0 ]]; then
-                echo
-                echo "(The crate ships no licence file; the MIT and Apache-2.0 texts are in copyright.)"
-            fi
-        done
-} | gzip -9n >"$DOC/THIRD-PARTY.gz"
+# The crates linked into the library and the command, with their licence
+# files (packaging/third-party.sh).
+bash "$ROOT/packaging/third-party.sh" "libmpipc.so.$MAJOR, libmpipc.a and /usr/bin/mpipc" |
+    gzip -9n >"$DOC/THIRD-PARTY.gz"
 
 # A version without a Debian revision makes this a native package, whose
 # changelog is changelog.gz.

@@ -53,6 +53,8 @@ mkdir -p "$MODDIR" "$PROXY"
         install -D -m 0644 "$ROOT/$f" "$MODDIR/$rel"
     done
 install -m 0644 "$ROOT/LICENSE-MIT" "$ROOT/LICENSE-APACHE" "$MODDIR/"
+# The licences of the Rust crates inside prebuilt/linux-amd64/libmpipc.a.
+bash "$ROOT/packaging/third-party.sh" "prebuilt/linux-amd64/libmpipc.a" >"$MODDIR/THIRD-PARTY.txt"
 bash "$ROOT/packaging/go/stage-prebuilt.sh" "$LIBDIR" "$MODDIR" >/dev/null
 
 # 2. The module's zip, .mod, .info and list.

@@ -40,6 +40,8 @@ cp -R "$SRC/lib" "$STAGE/lib"
 # repository's web pages in the tarball, where those files are not.
 sed -i 's#](\.\./\.\./#](https://github.com/mpipc/mpipc/blob/main/#g' "$STAGE/README.md"
 cp "$ROOT/LICENSE-MIT" "$ROOT/LICENSE-APACHE" "$STAGE/"
+# The licences of the Rust crates inside the library.
+bash "$ROOT/packaging/third-party.sh" "prebuilds/linux-x64/libmpipc.so" >"$STAGE/THIRD-PARTY.txt"
 strip --strip-unneeded -o "$STAGE/prebuilds/linux-x64/libmpipc.so" "$LIBDIR/libmpipc.so"
 chmod 0644 "$STAGE/prebuilds/linux-x64/libmpipc.so"
 
@@ -49,7 +51,7 @@ soname=$(readelf -d "$STAGE/prebuilds/linux-x64/libmpipc.so" | sed -n 's/.*(SONA
 
 # Exactly these files, no more (package.json "files" decides; README.md and
 # package.json are always included by npm).
-expected=$(printf '%s\n' LICENSE-APACHE LICENSE-MIT README.md index.d.ts index.js \
+expected=$(printf '%s\n' LICENSE-APACHE LICENSE-MIT THIRD-PARTY.txt README.md index.d.ts index.js \
     $(cd "$STAGE" && find lib -type f) package.json prebuilds/linux-x64/libmpipc.so | sort)
 actual=$(cd "$STAGE" && npm pack --dry-run --json | node -e '
     let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {

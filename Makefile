@@ -86,10 +86,14 @@ go-prebuilt: build-release
 
 # The Python binding (bindings/python, ctypes over target/release/libmpipc.so):
 # a project-local venv with pinned cbor2 and pytest, then its suite (which
-# also runs examples/python and a small C peer).
+# also runs examples/python and a small C peer); then the wheel
+# (packaging/python/dist.sh) installed into a venv of every Python version
+# it claims, 3.10 to 3.13, and the same suite run against the installed
+# package (packaging/python/test-wheel.sh, ~40 s).
 python-tests: build-release
 	bash bindings/python/setup-venv.sh
 	MPIPC_LIB=$(CURDIR)/target/release/libmpipc.so build/venv-python/bin/python -m pytest -q bindings/python/tests
+	bash packaging/python/test-wheel.sh target/release
 
 # The Node binding (bindings/node, koffi over target/release/libmpipc.so):
 # pinned packages from package-lock.json, then node --test (which also runs

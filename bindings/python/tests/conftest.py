@@ -11,9 +11,40 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PKG = os.path.dirname(HERE)
-sys.path.insert(0, PKG)
+ROOT = os.path.normpath(os.path.join(PKG, "..", ".."))
+
+# MPIPC_TEST_INSTALLED=1 (packaging/python/test-wheel.sh): the suite tests
+# the mpipc installed in this interpreter (the wheel, with the library
+# inside it), not the source tree next to it.
+INSTALLED = os.environ.get("MPIPC_TEST_INSTALLED") == "1"
+if not INSTALLED:
+    sys.path.insert(0, PKG)
 
 import mpipc  # noqa: E402
+
+if INSTALLED and os.path.realpath(mpipc.__file__).startswith(os.path.realpath(PKG) + os.sep):
+    raise RuntimeError("MPIPC_TEST_INSTALLED=1 but mpipc was imported from the source tree (%s): run pytest "
+                       "from another directory" % mpipc.__file__)
+
+
+def child_env(**extra):
+    """The environment of a fresh Python child that must import the same
+    mpipc as this process (the source tree via PYTHONPATH, or the installed
+    package as it is)."""
+    env = dict(os.environ, **extra)
+    if not INSTALLED:
+        env["PYTHONPATH"] = PKG + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def mpipc_command():
+    """The `mpipc` command (manager server) for tests that need one: beside
+    the library in a build directory, else the checkout's release build."""
+    for path in (os.path.join(os.path.dirname(mpipc.LIB_PATH), "mpipc"),
+                 os.path.join(ROOT, "target", "release", "mpipc")):
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return os.path.join(ROOT, "target", "release", "mpipc")
 
 _counter = itertools.count()
 RUN = "pyt%d" % os.getpid()
@@ -111,8 +142,7 @@ def python(code, *args, timeout=30, check=True):
     """Run `code` in a fresh Python (not forked) with the package importable."""
     import subprocess
 
-    env = dict(os.environ, PYTHONPATH=PKG + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    r = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-c", code, *args], env=child_env(), capture_output=True, text=True,
                        timeout=timeout)
     if check and r.returncode != 0:
         raise AssertionError("python child failed (%d):\n%s\n%s" % (r.returncode, r.stdout, r.stderr))

@@ -18,8 +18,10 @@ import pytest
 import mpipc
 from mpipc import connect_manager
 
+from conftest import mpipc_command
+
 KEY = b"restart test key"
-MPIPC_BIN = os.path.join(os.path.dirname(mpipc.LIB_PATH), "mpipc")
+MPIPC_BIN = mpipc_command()
 
 
 class Server:

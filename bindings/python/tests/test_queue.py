@@ -364,8 +364,12 @@ def test_interop_with_c(tmp_path, name):
     src.write_text(C_PROGRAM)
     libdir = os.path.dirname(mpipc.LIB_PATH)
     exe = tmp_path / "peer"
+    # The peer needs the library by its soname, libmpipc.so.0, which the
+    # wheel's package directory does not have (it holds libmpipc.so): a
+    # link of that name to the library Python loaded, found through rpath.
+    (tmp_path / "libmpipc.so.0").symlink_to(mpipc.LIB_PATH)
     subprocess.run(["cc", "-o", str(exe), str(src), "-I", os.path.join(root, "include"), "-L", libdir,
-                    "-Wl,-rpath," + libdir, "-l:" + os.path.basename(mpipc.LIB_PATH)], check=True)
+                    "-Wl,-rpath," + str(tmp_path), "-l:" + os.path.basename(mpipc.LIB_PATH)], check=True)
     q = Queue(name=name)
     q.put(SMALL)
     r = subprocess.run([str(exe), name], capture_output=True, text=True, timeout=20)

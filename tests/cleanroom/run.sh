@@ -41,7 +41,10 @@ dpkg-query -W -f='${Status}' mpipc 2>/dev/null | grep -q "install ok installed" 
 
 cleanup() {
     local rc=$?
-    [[ -n "$MGR_PID" ]] && kill "$MGR_PID" 2>/dev/null && wait "$MGR_PID" 2>/dev/null
+    if [[ -n "$MGR_PID" ]]; then
+        kill "$MGR_PID" 2>/dev/null || true
+        wait "$MGR_PID" 2>/dev/null || true
+    fi
     if ((!deb_was_installed)) && dpkg-query -W -f='${Status}' mpipc 2>/dev/null | grep -q "install ok installed"; then
         ${SUDO:-} dpkg -r mpipc >/dev/null || echo "cleanroom: could not remove the mpipc package" >&2
     fi
@@ -96,7 +99,7 @@ if [[ " ${ecos[*]} " == *" python "* && " ${ecos[*]} " == *" go "* && " ${ecos[*
     " ${ecos[*]} " == *" rust "* && " ${ecos[*]} " == *" c "* ]]; then
     echo "== cleanroom: mixed-language exchange"
     t=$(date +%s%N)
-    JOBS=300
+    JOBS=3000
     SOCK="$SCRATCH/mgr.sock"
     ADDR="unix:$SOCK"
     QUEUE="/cr-mix-$$"
@@ -110,12 +113,16 @@ if [[ " ${ecos[*]} " == *" python "* && " ${ecos[*]} " == *" go "* && " ${ecos[*
         ((i < 3000)) || { echo "cleanroom: manager server never answered" >&2; exit 1; }
         sleep 0.01
     done
-    in_cleanroom "$SCRATCH/python/mix" produce "$QUEUE" "$JOBS" 3
+    # The queue exists before the consumers start, so they all wait on it
+    # when the producer (which attaches with the same size) begins: each
+    # language takes a share, and the C reader checks the sum of the shares.
+    in_cleanroom "$SCRATCH/rust/mix" create "$QUEUE" $((JOBS + 3))
     pids=()
     for eco in go node rust; do
         in_cleanroom "$SCRATCH/$eco/mix" consume "$QUEUE" "$ADDR" &
         pids+=($!)
     done
+    in_cleanroom "$SCRATCH/python/mix" produce "$QUEUE" "$JOBS" 3
     for p in "${pids[@]}"; do wait "$p"; done
     in_cleanroom "$SCRATCH/c/mix" read "$ADDR" "$JOBS"
     in_cleanroom mpipc rm "$QUEUE" --kind queue >/dev/null

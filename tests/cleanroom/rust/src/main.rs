@@ -6,6 +6,7 @@
 //!   app consume QUEUE [MGR_ADDR]    takes jobs until a null; with MGR_ADDR, counts
 //!                                   them in the manager dict "counts" (keys "rust"
 //!                                   and "idsum") with atomic incr
+//!   app create QUEUE MAXSIZE        creates the queue (default byte capacity), empty
 //!   app unlink QUEUE                removes the queue's name
 //! Each prints what it did; any mismatch exits non-zero.
 
@@ -31,8 +32,9 @@ fn main() -> ExitCode {
         ["produce", queue, n, consumers] => produce(queue, n.parse().unwrap_or(0), consumers.parse().unwrap_or(0)),
         ["consume", queue] => consume(queue, None),
         ["consume", queue, addr] => consume(queue, Some(addr)),
+        ["create", queue, maxsize] => create(queue, maxsize.parse().unwrap_or(0)),
         ["unlink", queue] => Queue::unlink(queue).map_err(Into::into),
-        _ => Err("usage: app produce QUEUE N CONSUMERS | app consume QUEUE [MGR_ADDR] | app unlink QUEUE".into()),
+        _ => Err("usage: app produce QUEUE N CONSUMERS | app consume QUEUE [MGR_ADDR] | app create QUEUE MAXSIZE | app unlink QUEUE".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -58,6 +60,13 @@ fn produce(name: &str, n: u64, consumers: usize) -> Result {
         q.put(&msg)?;
     }
     println!("rust produced {n}");
+    Ok(())
+}
+
+fn create(name: &str, maxsize: usize) -> Result {
+    let opts = QueueOptions { maxsize, open_mode: Some(mpipc::OpenMode::CreateOnly), ..Default::default() };
+    Queue::open(name, &opts)?;
+    println!("rust created {name} (maxsize {maxsize})");
     Ok(())
 }
 

@@ -83,8 +83,9 @@ case ":$CLEAN_PATH:" in
     *":$ROOT"/*) echo "cleanroom: note: a toolchain lives in the checkout ($CLEAN_PATH); only its tools are used" >&2 ;;
 esac
 
+CLEAN_ENV=(HOME="$HOME" PATH="$CLEAN_PATH" TMPDIR="$SCRATCH/home-tmp" LANG=C.UTF-8)
 in_cleanroom() {
-    (cd "$SCRATCH" && env -i HOME="$HOME" PATH="$CLEAN_PATH" TMPDIR="$SCRATCH/home-tmp" LANG=C.UTF-8 "$@")
+    (cd "$SCRATCH" && exec env -i "${CLEAN_ENV[@]}" "$@")
 }
 
 for eco in "${ecos[@]}"; do
@@ -104,7 +105,10 @@ if [[ " ${ecos[*]} " == *" python "* && " ${ecos[*]} " == *" go "* && " ${ecos[*
     ADDR="unix:$SOCK"
     QUEUE="/cr-mix-$$"
     # The Debian package's command, found through the clean PATH.
-    in_cleanroom mpipc manager serve --address "$ADDR" 2>"$SCRATCH/mgr.log" &
+    # Not through in_cleanroom: a backgrounded function is a subshell of its
+    # own, and $! must be the server's PID for the trap to stop it. The
+    # subshell execs env, which execs the server.
+    (cd "$SCRATCH" && exec env -i "${CLEAN_ENV[@]}" mpipc manager serve --address "$ADDR") 2>"$SCRATCH/mgr.log" &
     MGR_PID=$!
     # Wait for the server's state (it answers a ping), not for a duration.
     for ((i = 0; ; i++)); do

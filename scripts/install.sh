@@ -174,23 +174,18 @@ fi
 
 # Strip into a temporary file beside the target, then rename it over, so
 # that a running program mapping the old library never sees it rewritten.
-install_stripped() { # SRC DST MODE STRIP_FLAGS...
+# How each file is stripped: scripts/strip-native.sh.
+install_stripped() { # SRC DST MODE
     local src=$1 dst=$2 mode=$3
-    shift 3
-    install -m "$mode" "$src" "$dst.tmp-$$"
-    strip "$@" "$dst.tmp-$$"
+    bash "$ROOT/scripts/strip-native.sh" "$src" "$dst.tmp-$$"
+    chmod "$mode" "$dst.tmp-$$"
     mv -f "$dst.tmp-$$" "$dst"
 }
-install_stripped "$BUILD/mpipc" "$D/bin/mpipc" 0755 --strip-unneeded
-install_stripped "$BUILD/libmpipc.so" "$L/libmpipc.so.$VERSION" 0755 --strip-unneeded
+install_stripped "$BUILD/mpipc" "$D/bin/mpipc" 0755
+install_stripped "$BUILD/libmpipc.so" "$L/libmpipc.so.$VERSION" 0755
 ln -sfn "libmpipc.so.$VERSION" "$L/$SONAME"
 ln -sfn "$SONAME" "$L/libmpipc.so"
-# The static library's objects also carry LLVM bitcode (.llvmbc,
-# .llvmcmd: what rustc embeds for LTO), which no C linker uses (those
-# sections are SHF_EXCLUDE) and which only an LLVM of rustc's own version
-# could read: the system's binutils' LTO plugin warns about it. Dropping it
-# takes the archive from ~20 MB to ~6 MB.
-install_stripped "$BUILD/libmpipc.a" "$L/libmpipc.a" 0644 --strip-debug -R .llvmbc -R .llvmcmd
+install_stripped "$BUILD/libmpipc.a" "$L/libmpipc.a" 0644
 install -m 0644 "$ROOT/include/mpipc.h" "$ROOT/include/mpipc.hpp" "$D/include/"
 
 echo "install: mpipc $VERSION installed in $D (libraries in $L)"

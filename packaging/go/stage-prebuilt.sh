@@ -41,7 +41,7 @@ install_if_changed() {
     fi
 }
 
-strip --strip-debug -R .llvmbc -R .llvmcmd -o "$tmp/libmpipc.a" "$LIBDIR/libmpipc.a"
+bash "$ROOT/scripts/strip-native.sh" "$LIBDIR/libmpipc.a" "$tmp/libmpipc.a"
 install_if_changed "$tmp/libmpipc.a" "$MODDIR/prebuilt/linux-amd64/libmpipc.a"
 install_if_changed "$ROOT/include/mpipc.h" "$MODDIR/prebuilt/include/mpipc.h"
 

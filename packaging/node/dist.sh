@@ -42,7 +42,7 @@ sed -i 's#](\.\./\.\./#](https://github.com/mpipc/mpipc/blob/main/#g' "$STAGE/RE
 cp "$ROOT/LICENSE-MIT" "$ROOT/LICENSE-APACHE" "$STAGE/"
 # The licences of the Rust crates inside the library.
 bash "$ROOT/packaging/third-party.sh" "prebuilds/linux-x64/libmpipc.so" >"$STAGE/THIRD-PARTY.txt"
-strip --strip-unneeded -o "$STAGE/prebuilds/linux-x64/libmpipc.so" "$LIBDIR/libmpipc.so"
+bash "$ROOT/scripts/strip-native.sh" "$LIBDIR/libmpipc.so" "$STAGE/prebuilds/linux-x64/libmpipc.so"
 chmod 0644 "$STAGE/prebuilds/linux-x64/libmpipc.so"
 
 # The library must be the one users' other packages link against: soname libmpipc.so.0.

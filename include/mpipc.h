@@ -1057,6 +1057,9 @@ mp_status mp_mgr_dict_incr(struct mp_mgr *m,
 // Sets how long a call busy-polls for its reply before sleeping, in
 // microseconds (default 50; 0 = sleep at once). Spinning cuts the round
 // trip from tens of microseconds (a wake-up) to a few, at the cost of CPU.
+// It happens only while a CPU is idle: beside CPU-bound processes a call
+// sleeps at once (see docs/DECISIONS.md, "Spinning only while a CPU is
+// idle").
 //
 // # Safety
 // `m` live.
@@ -1287,7 +1290,9 @@ mp_status mp_pipe_set_max_frame(struct mp_pipe *p,
 // before it sleeps in the kernel, in microseconds (default 0: never spin).
 // Spinning cuts round-trip latency when the peer answers within
 // microseconds, at the cost of CPU while waiting; the budget shrinks by
-// itself when messages come slowly.
+// itself when messages come slowly. It happens only while a CPU is idle:
+// beside CPU-bound processes a receive sleeps at once (see
+// docs/DECISIONS.md, "Spinning only while a CPU is idle").
 //
 // # Safety
 // `p` live.
@@ -1516,7 +1521,10 @@ mp_status mpq_options_of(const struct mpq *q,
 
 // Sets how long a blocked call on this handle spins before it sleeps, in
 // microseconds (default 50; 0 = sleep at once). Spinning cuts latency
-// when the peer answers within microseconds, at the cost of CPU.
+// when the peer answers within microseconds, at the cost of CPU. It
+// happens only while a CPU is idle: beside CPU-bound processes a blocked
+// call sleeps at once (see docs/DECISIONS.md, "Spinning only while a CPU
+// is idle").
 //
 // # Safety
 // `q` live.

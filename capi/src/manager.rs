@@ -333,6 +333,9 @@ fn int_of(v: &Value) -> Result<i64> {
 /// Sets how long a call busy-polls for its reply before sleeping, in
 /// microseconds (default 50; 0 = sleep at once). Spinning cuts the round
 /// trip from tens of microseconds (a wake-up) to a few, at the cost of CPU.
+/// It happens only while a CPU is idle: beside CPU-bound processes a call
+/// sleeps at once (see docs/DECISIONS.md, "Spinning only while a CPU is
+/// idle").
 ///
 /// # Safety
 /// `m` live.

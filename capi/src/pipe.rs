@@ -294,7 +294,9 @@ pub unsafe extern "C" fn mp_pipe_set_max_frame(p: *mut mp_pipe, max_bytes: u64) 
 /// before it sleeps in the kernel, in microseconds (default 0: never spin).
 /// Spinning cuts round-trip latency when the peer answers within
 /// microseconds, at the cost of CPU while waiting; the budget shrinks by
-/// itself when messages come slowly.
+/// itself when messages come slowly. It happens only while a CPU is idle:
+/// beside CPU-bound processes a receive sleeps at once (see
+/// docs/DECISIONS.md, "Spinning only while a CPU is idle").
 ///
 /// # Safety
 /// `p` live.

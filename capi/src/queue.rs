@@ -440,7 +440,10 @@ pub unsafe extern "C" fn mpq_options_of(q: *const mpq, out: *mut mpq_options) ->
 
 /// Sets how long a blocked call on this handle spins before it sleeps, in
 /// microseconds (default 50; 0 = sleep at once). Spinning cuts latency
-/// when the peer answers within microseconds, at the cost of CPU.
+/// when the peer answers within microseconds, at the cost of CPU. It
+/// happens only while a CPU is idle: beside CPU-bound processes a blocked
+/// call sleeps at once (see docs/DECISIONS.md, "Spinning only while a CPU
+/// is idle").
 ///
 /// # Safety
 /// `q` live.

@@ -476,7 +476,7 @@ impl Connection {
         let fd = self.fd.as_raw_fd();
         let mut got: Option<Result<usize>> = None;
         let buf = &mut rx.buf;
-        self.spin.spin(deadline, || {
+        self.spin.spin_syscall(deadline, || {
             let n = if self.is_socket {
                 // SAFETY: buf is valid writable memory of its length.
                 unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) }
@@ -496,14 +496,9 @@ impl Connection {
             }
             let err = std::io::Error::last_os_error();
             match err.raw_os_error() {
-                Some(libc::EAGAIN) | Some(libc::EINTR) => {
-                    // Give the core away if another thread wants it (the
-                    // peer we wait for, often, when threads outnumber
-                    // cores); costs ~0.3 µs when nobody does.
-                    // SAFETY: no arguments, cannot fail harmfully.
-                    unsafe { libc::sched_yield() };
-                    false
-                }
+                // Nothing yet: spin_syscall offers the core (guarded)
+                // before the next poll.
+                Some(libc::EAGAIN) | Some(libc::EINTR) => false,
                 _ => {
                     got = Some(Err(Error::from_io("recv", err)));
                     true

@@ -616,7 +616,9 @@ impl Queue {
                 if deadline.expired() {
                     return Ok(Step::Expired);
                 }
-                if may_spin && self.spin.max_us() > 0 {
+                // Under load (gate closed) go straight to the futex: a
+                // second spin would only return at once.
+                if may_spin && self.spin.worth_spinning() {
                     return Ok(Step::Spin);
                 }
                 Ok(Step::Sleep(event.prepare_wait()))

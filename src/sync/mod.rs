@@ -5,6 +5,7 @@
 
 mod barrier;
 mod condition;
+mod cpu_gate;
 mod event;
 mod futex;
 mod lock;

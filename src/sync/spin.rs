@@ -91,15 +91,13 @@ impl AdaptiveSpin {
         if max == 0 || matches!(deadline, Deadline::Now) {
             return false;
         }
-        // A closed gate leaves the budget alone: it says nothing about how
-        // fast the peer answers, only that spinning would take a CPU that a
-        // runnable task needs.
-        if !cpu_gate::idle_cpu() {
-            return false;
-        }
+        // A closed gate (CPU-bound tasks are waiting for a core) allows only
+        // the quick phase: pause-only polls for YIELD_AFTER, which catch a
+        // peer answering from another core without giving a slice away.
+        let gate_open = cpu_gate::idle_cpu();
         let budget = self.budget_us.load(Ordering::Relaxed).clamp(1, max);
         let start = Instant::now();
-        let mut limit = Duration::from_micros(budget as u64);
+        let mut limit = if gate_open { Duration::from_micros(budget as u64) } else { YIELD_AFTER };
         if let Deadline::At(at) = *deadline {
             limit = limit.min(at.saturating_duration_since(start));
         }
@@ -119,7 +117,7 @@ impl AdaptiveSpin {
             if spent >= limit {
                 break Outcome::Spent;
             }
-            if cost == PollCost::Syscall || spent >= YIELD_AFTER {
+            if gate_open && (cost == PollCost::Syscall || spent >= YIELD_AFTER) {
                 // Offer the core to whoever is runnable (often the very peer
                 // we wait for, when processes outnumber cores); ~0.3 µs when
                 // nobody is. A stolen yield (a hog ran instead) ends the spin.
@@ -133,6 +131,11 @@ impl AdaptiveSpin {
                 }
             }
         };
+        // The quick phase under a closed gate says nothing about how fast
+        // the peer answers when it has a core: leave the learned budget.
+        if !gate_open {
+            return outcome == Outcome::Ready;
+        }
         let next = match outcome {
             Outcome::Ready => Some(budget.saturating_mul(2).min(max)),
             // A stolen yield is a failure even when the answer was there on
@@ -173,7 +176,7 @@ enum Outcome {
 mod tests {
     use super::*;
 
-    use crate::sync::cpu_gate::test_hooks::{FAKE_YIELD, FORCED_GATE};
+    use crate::sync::cpu_gate::test_hooks::{FAKE_YIELD, FORCED_GATE, YIELDS};
 
     /// Runs `f` with this thread's view of the gate forced, and yields
     /// reported as taking `yield_takes` (None: real yields).
@@ -212,20 +215,21 @@ mod tests {
     }
 
     #[test]
-    fn a_closed_gate_skips_the_spin_and_keeps_the_budget() {
-        with_gate(false, None, || {
+    fn a_closed_gate_spins_only_briefly_never_yields_and_keeps_the_budget() {
+        with_gate(false, Some(Duration::from_millis(4)), || {
+            let yields_before = YIELDS.with(|y| y.get());
             let s = AdaptiveSpin::default();
+            s.set_max_us(1_000_000);
             let mut polls = 0;
-            assert!(!s.spin(&Deadline::Never, || {
+            assert!(s.spin(&Deadline::Never, || {
                 polls += 1;
-                true
+                polls == 3
             }));
-            assert!(!s.spin_syscall(&Deadline::Never, || {
-                polls += 1;
-                true
-            }));
-            assert_eq!(polls, 0, "a closed gate must not even poll");
-            assert_eq!(s.budget_us.load(Ordering::Relaxed), DEFAULT_SPIN_MAX_US, "the budget is left alone");
+            let t = Instant::now();
+            assert!(!s.spin_syscall(&Deadline::Never, || false));
+            assert!(t.elapsed() < Duration::from_millis(900), "the quick phase, not the 1 s budget");
+            assert_eq!(YIELDS.with(|y| y.get()), yields_before, "no yield while the gate is closed");
+            assert_eq!(s.budget_us.load(Ordering::Relaxed), 1_000_000, "the budget is left alone");
         });
     }
 

@@ -1,11 +1,16 @@
 //! Manager benchmarks through the C ABI (`mp_mgr_*`, exactly as a C
 //! program calls them), client processes forked before the server starts.
 //!
-//! `cargo bench --bench manager -- [--quick] [--repeat N]` prints one JSON
-//! object; `benches/run.sh` puts it beside Python's Manager.
+//! `cargo bench --bench manager -- [--quick] [--repeat N] [--only PREFIX]
+//! [--n N]` prints one JSON object; `benches/run.sh` puts it beside
+//! Python's Manager. `--only` runs the workloads whose names start with
+//! PREFIX (`mgr_dict` selects both dict workloads); `--n` sets N of the
+//! dict workloads (the busy-machine section of benches/run.sh runs a larger
+//! N than the quiet one: short runs beside CPU hogs are mostly noise).
 //!
-//! - mgr_dict: 2 client processes, each 10,000 `mp_mgr_dict_set` then
-//!   10,000 `mp_mgr_dict_get` on one dict; total ops per second.
+//! - mgr_dict: 2 client processes, each N (default 10,000; `--quick`
+//!   1,000) `mp_mgr_dict_set` then N `mp_mgr_dict_get` on one dict; total
+//!   ops per second.
 //! - mgr_dict_pipelined: the same through `mp_mgr_call_many`, 100 requests
 //!   per batch.
 //! - mgr_get_rtt: one client process, `mp_mgr_dict_get` of a 16-byte value,
@@ -190,13 +195,22 @@ fn rtt(tag: &str, rounds: usize) -> (f64, f64) {
     (f[0], f[1])
 }
 
+/// The workloads, in the order they run (the names `--only` matches).
+const WORKLOADS: [&str; 3] = ["mgr_dict", "mgr_dict_pipelined", "mgr_get_rtt"];
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let opts = common::BenchArgs::parse(&args);
+    opts.check_only(&WORKLOADS);
     let (quick, repeat) = (opts.quick, opts.repeat);
-    let n = if quick { 1000 } else { 10_000 };
-    let mut out = Vec::new();
+    let n = common::number_arg(&args, "--n").unwrap_or(if quick { 1000 } else { 10_000 });
+    // Client `id`'s keys are id * 1,000,000 + i (client_work).
+    assert!((1..1_000_000).contains(&n), "--n must be between 1 and 999,999");
+    let mut out = vec![format!("\"repeat\": {repeat}")];
     for (name, batch) in [("mgr_dict", 1usize), ("mgr_dict_pipelined", 100)] {
+        if !opts.wanted(name) {
+            continue;
+        }
         let runs: Vec<f64> = (0..repeat).map(|r| run(&format!("{name}-{r}"), n, batch)).collect();
         eprintln!("{name}: median {:.0} ops/s", median(runs.clone()));
         out.push(format!(
@@ -205,14 +219,16 @@ fn main() {
             runs.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ")
         ));
     }
-    let rounds = if quick { 2000 } else { 20_000 };
-    let runs: Vec<(f64, f64)> = (0..repeat).map(|r| rtt(&format!("rtt-{r}"), rounds)).collect();
-    let med = median(runs.iter().map(|r| r.0).collect());
-    eprintln!("mgr_get_rtt: median {med:.2} us");
-    out.push(format!(
-        "\"mgr_get_rtt\": {{\"median_us\": {med:.2}, \"p99_us\": {:.2}, \"runs_median_us\": [{}], \"rounds\": {rounds}}}",
-        median(runs.iter().map(|r| r.1).collect()),
-        runs.iter().map(|r| format!("{:.2}", r.0)).collect::<Vec<_>>().join(", ")
-    ));
-    println!("{{\"repeat\": {repeat}, {}}}", out.join(", "));
+    if opts.wanted("mgr_get_rtt") {
+        let rounds = if quick { 2000 } else { 20_000 };
+        let runs: Vec<(f64, f64)> = (0..repeat).map(|r| rtt(&format!("rtt-{r}"), rounds)).collect();
+        let med = median(runs.iter().map(|r| r.0).collect());
+        eprintln!("mgr_get_rtt: median {med:.2} us");
+        out.push(format!(
+            "\"mgr_get_rtt\": {{\"median_us\": {med:.2}, \"p99_us\": {:.2}, \"runs_median_us\": [{}], \"rounds\": {rounds}}}",
+            median(runs.iter().map(|r| r.1).collect()),
+            runs.iter().map(|r| format!("{:.2}", r.0)).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    println!("{{{}}}", out.join(", "));
 }

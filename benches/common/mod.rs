@@ -17,6 +17,7 @@ impl BenchArgs {
         let quick = args.iter().any(|a| a == "--quick");
         let repeat =
             value("--repeat").map(|r| r.parse().expect("--repeat takes a number")).unwrap_or(if quick { 1 } else { 5 });
+        assert!(repeat >= 1, "--repeat must be at least 1");
         BenchArgs { quick, repeat, only: value("--only") }
     }
 
@@ -24,6 +25,33 @@ impl BenchArgs {
     #[allow(dead_code)] // not every bench filters
     pub fn wanted(&self, name: &str) -> bool {
         self.only.as_deref().is_none_or(|o| name.starts_with(o))
+    }
+
+    /// Exits with status 2 and a message when `--only` selects none of
+    /// `names` (the bench's workloads): a typo must not pass as a run that
+    /// measured nothing.
+    #[allow(dead_code)] // not every bench checks
+    pub fn check_only(&self, names: &[&str]) {
+        if let Some(o) = self.only.as_deref() {
+            if !names.iter().any(|n| n.starts_with(o)) {
+                eprintln!("--only {o}: no workload starts with it (workloads: {})", names.join(", "));
+                std::process::exit(2);
+            }
+        }
+    }
+}
+
+/// The value of the numeric option `name` (e.g. `--n 50000`) in `args`,
+/// if given; exits with status 2 and a message if it is not a number.
+#[allow(dead_code)] // not every bench has size options
+pub fn number_arg(args: &[String], name: &str) -> Option<usize> {
+    let v = args.windows(2).find(|w| w[0] == name).map(|w| w[1].clone())?;
+    match v.parse() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            eprintln!("{name} takes a number, not {v:?}");
+            std::process::exit(2);
+        }
     }
 }
 

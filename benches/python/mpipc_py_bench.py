@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""The Python binding's queue against multiprocessing.Queue, in one run.
+"""The Python binding's queue and manager dict against multiprocessing's, in one run.
 
 Prints ONE JSON object on stdout (progress on stderr): for each workload
-the mpipc figure, the multiprocessing.Queue figure and their ratio.
+the mpipc figure, the multiprocessing figure and their ratio.
 
     build/venv-python/bin/python benches/python/mpipc_py_bench.py [--quick] [--only NAME]
-        [--repeat N] [--tput-n N] [--lat-rounds R] [--lat-warmup W] [--batch B]
+        [--repeat N] [--tput-n N] [--lat-rounds R] [--lat-warmup W] [--batch B] [--mgr-n N]
 
 Message: the small object {"id": i, "name": f"item-{i}", "vals": [1.5,
 2.5, 3.5]}, built in the producer's loop (the same cost on both sides),
@@ -22,12 +22,27 @@ CBOR for mpipc, pickle for multiprocessing. Start method 'fork'.
 - q_latency: ping-pong of the small object between two processes over
   two queues; the pinger times put + get with perf_counter_ns; median and
   p99 of R (default 20,000) round trips after W (default 1,000) warm-up.
+- mgr_dict: ``mpipc.Manager()`` (its server runs as threads of this
+  benchmark's process) against ``multiprocessing.get_context('fork').Manager()``
+  (a server process), each started afresh for every run and shut down
+  after it. 2 client processes, forked with the dict proxy; each connects
+  with one untimed ``len(d)``, waits on a Barrier, then does N (default
+  10,000; --quick 1,000) ``d[key] = value`` then N ``d[key]`` reads, keys
+  c*1,000,000 + i (ints), values 16-byte ``bytes`` (the key twice, so every
+  read is checked against its own value). Start = the earlier client's
+  clock after the Barrier, end = the later one's after its last read;
+  ops/s = 2 * 2 * N / (end - start). Afterwards the parent checks that
+  the dict holds exactly the 2 * N items written. (The issue #17 row
+  "manager dict, 2 clients (Python binding)"; the C figure is
+  benches/manager.rs's mgr_dict.)
 
-Each workload runs --repeat times (default 3); figures are medians over
-runs. Targets (issue 8): q_tput ratio >= 2, q_latency median ratio <= 0.5.
+Each workload runs --repeat times (default 3), multiprocessing's runs
+first; figures are medians over runs. Targets (issue 8): q_tput ratio
+>= 2, q_latency median ratio <= 0.5.
 """
 
 import os
+import struct
 import sys
 import time
 
@@ -182,22 +197,76 @@ def run_latency(ctx, impl, rounds, warmup):
 
 
 # --------------------------------------------------------------------------
+# mgr_dict
+
+
+MGR_CLIENTS = 2
+MGR_KEY_STRIDE = 1_000_000  # client c's keys are c * MGR_KEY_STRIDE + i
+MGR_VAL = struct.Struct("<qq")  # a key's value: the key twice (16 bytes)
+
+
+def make_manager(ctx, impl):
+    return mpipc.Manager() if impl == "mpipc" else ctx.Manager()
+
+
+def _mgr_client(d, barrier, cid, n, res):
+    len(d)  # a forked client opens its own connection on its first call: untimed
+    pairs = [(k, MGR_VAL.pack(k, k)) for k in range(cid * MGR_KEY_STRIDE, cid * MGR_KEY_STRIDE + n)]
+    clock = time.perf_counter
+    bad = 0
+    barrier.wait(CHILD_TIMEOUT)
+    t0 = clock()
+    for k, v in pairs:
+        d[k] = v
+    for k, v in pairs:
+        if d[k] != v:
+            bad += 1
+    t_end = clock()
+    res.put(("client", cid, t0, t_end, bad))
+
+
+def run_mgr_dict(ctx, impl, n):
+    mgr = make_manager(ctx, impl)
+    try:
+        d = mgr.dict()
+        barrier = ctx.Barrier(MGR_CLIENTS)
+        out = run_children(ctx, [(_mgr_client, (d, barrier, cid, n)) for cid in range(MGR_CLIENTS)])
+        assert sorted(r[1] for r in out) == list(range(MGR_CLIENTS)), out
+        assert all(r[4] == 0 for r in out), "reads differed from the values written: %s" % out
+        got = d.copy()
+        expect = {k: MGR_VAL.pack(k, k) for c in range(MGR_CLIENTS)
+                  for k in range(c * MGR_KEY_STRIDE, c * MGR_KEY_STRIDE + n)}
+        assert got == expect, "dict holds %d items, %d expected (or values differ)" % (len(got), len(expect))
+        del d
+    finally:
+        mgr.shutdown()
+    t0 = min(r[2] for r in out)
+    t_end = max(r[3] for r in out)
+    assert t_end > t0, (t0, t_end)
+    return 2 * MGR_CLIENTS * n / (t_end - t0)
+
+
+# --------------------------------------------------------------------------
 
 
 def main(argv=None):
-    ap = bench_parser(__doc__, ["q_tput", "q_tput_batch", "q_latency"])
+    ap = bench_parser(__doc__, ["q_tput", "q_tput_batch", "q_latency", "mgr_dict"])
     ap.add_argument("--tput-n", type=int, help="q_tput messages (default 200000; --quick: 20000)")
     ap.add_argument("--lat-rounds", type=int, help="q_latency timed round trips (default 20000; --quick: 2000)")
     ap.add_argument("--lat-warmup", type=int, help="q_latency warm-up round trips (default 1000; --quick: 200)")
     ap.add_argument("--batch", type=int, default=256, help="q_tput_batch batch size (default 256)")
+    ap.add_argument("--mgr-n", type=int, help="mgr_dict sets (and gets) per client (default 10000; --quick: 1000)")
     a = ap.parse_args(argv)
     pick = option_picker(a.quick)
     repeat = pick(a.repeat, 3, 1)
     tput_n = pick(a.tput_n, 200_000, 20_000)
     lat_rounds = pick(a.lat_rounds, 20_000, 2_000)
     lat_warmup = pick(a.lat_warmup, 1_000, 200)
-    if repeat < 1 or min(tput_n, lat_rounds, a.batch) < 1 or lat_warmup < 0:
+    mgr_n = pick(a.mgr_n, 10_000, 1_000)
+    if repeat < 1 or min(tput_n, lat_rounds, a.batch, mgr_n) < 1 or lat_warmup < 0:
         ap.error("sizes must be positive")
+    if mgr_n >= MGR_KEY_STRIDE:
+        ap.error("--mgr-n must be below %d" % MGR_KEY_STRIDE)
 
     ctx, out = setup(repeat, message="small object", mpipc_lib=mpipc.LIB_PATH, mpipc_lib_version=mpipc.LIB_VERSION)
     want = (lambda name: a.only in (None, name))
@@ -228,6 +297,13 @@ def main(argv=None):
         out["q_latency"] = {"mpipc": mine, "multiprocessing": mp_lat, "median_ratio": ratio,
                             "p99_ratio": round(mine["p99_us"] / mp_lat["p99_us"], 3), "target_median_ratio": 0.5,
                             "meets_target": ratio <= 0.5}
+    if want("mgr_dict"):
+        mp_mgr = rate_runs("mgr_dict multiprocessing", repeat, lambda: run_mgr_dict(ctx, "mp", mgr_n), "ops_per_s",
+                           "ops/s", clients=MGR_CLIENTS, n_per_client=mgr_n)
+        mine = rate_runs("mgr_dict mpipc", repeat, lambda: run_mgr_dict(ctx, "mpipc", mgr_n), "ops_per_s", "ops/s",
+                         clients=MGR_CLIENTS, n_per_client=mgr_n)
+        out["mgr_dict"] = {"mpipc": mine, "multiprocessing": mp_mgr,
+                           "ratio": round(mine["ops_per_s"] / mp_mgr["ops_per_s"], 2)}
     emit(out, t_all)
 
 

@@ -31,6 +31,7 @@ import threading
 import weakref
 
 from . import _bindings as B
+from ._codec import HEAD, PAD_AFTER, PAD_BEFORE
 from ._errors import check, error
 from ._ffi import lib
 
@@ -99,6 +100,31 @@ def rx_buffer(need=0):
 
 def rx_view():
     return _tls.view
+
+
+def framed_rx():
+    """This thread's receive state for a message decoded in place (queue
+    get, pipe recv): (address of the message's first byte, view of the
+    whole buffer, n, byref(n), capacity for a message)."""
+    try:
+        return _tls.rx
+    except AttributeError:
+        return grow_framed_rx(0)
+
+
+def grow_framed_rx(need):
+    """framed_rx() with room for a message of `need` bytes. The buffer
+    keeps PAD_BEFORE bytes before and PAD_AFTER after each message so that
+    it is decoded in place (_codec.decode_framed)."""
+    buf = rx_buffer(need + PAD_BEFORE + PAD_AFTER)
+    view = memoryview(buf).cast("B")
+    view[:PAD_BEFORE] = HEAD
+    n = ctypes.c_size_t()
+    _tls.rx = rx = (
+        ctypes.c_void_p(ctypes.addressof(buf) + PAD_BEFORE), view, n, ctypes.byref(n),
+        ctypes.c_size_t(len(buf) - PAD_BEFORE - PAD_AFTER),
+    )
+    return rx
 
 
 def take_buf(b):

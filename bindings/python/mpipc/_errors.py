@@ -177,12 +177,14 @@ def check(code, override=None):
         raise error(code, override)
 
 
-def owner_died(obj, what="lock"):
-    """Record and report MP_E_OWNER_DEAD (the lock is held)."""
+def owner_died(obj, what="lock", stacklevel=3):
+    """Record and report MP_E_OWNER_DEAD (the lock is held). `stacklevel`
+    as warnings.warn's, counted from here: the default 3 names the caller
+    of the function that called this one."""
     obj.owner_died = True
     warnings.warn(
         "%s %r: acquired from a holder that died holding it; the data it guards may be half "
         "updated (the lock is held)" % (what, getattr(obj, "name", None)),
         OwnerDiedWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )

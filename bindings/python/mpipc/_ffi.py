@@ -166,6 +166,16 @@ for _name, (_restype, _params) in _bindings.FUNCTIONS.items():
 # Every function returns mp_status (int32), ctypes' default restype.
 raw = ctypes.CDLL(LIB_PATH)
 
+# The same library again, without argtypes, called WITHOUT releasing the
+# GIL (ctypes.PyDLL): for the few hot calls that never wait -- a lock's
+# try-acquire (timeout 0) and its release -- where releasing and re-taking
+# the GIL costs about as much as the call itself. Never use it for a call
+# that can block: every other thread of this process would stop with it,
+# and one of them may be the thread that has to release what the call
+# waits for. (PyDLL also checks for a pending Python exception after each
+# call; the library never raises one, so that check is one cheap test.)
+gil = ctypes.PyDLL(LIB_PATH)
+
 VERSION_NUMBER = lib.mp_version_number()
 VERSION = lib.mp_version().decode()
 

@@ -18,15 +18,39 @@ import threading
 import time
 
 from . import _bindings as B
-from ._codec import decode, encode
-from ._common import SLICE_MS, open_handle, register_after_fork, take_buf, timeout_ms
+from ._codec import (
+    _DECODE_ERRORS, _PLAIN, _tls as _ctls, MARK, MARK_VALUE, MAX_DEPTH, PAD_AFTER, PAD_BEFORE, _loads, _marshal,
+    decode, decode_framed, encode, new_encoder,
+)
+from ._common import (
+    BIG_MESSAGE, SLICE_MS, _tls, framed_rx, grow_framed_rx, open_handle, register_after_fork, take_buf, timeout_ms,
+)
 from ._errors import AuthenticationError, BufferTooShort, error
-from ._ffi import lib
+from ._ffi import lib, raw
 
 __all__ = ["Pipe", "Connection", "Listener", "Client", "wait", "AuthenticationError", "BufferTooShort"]
 
 _EMPTY = B.MP_E_EMPTY
 _BUFSIZE = B.MP_E_BUFSIZE
+_DEPTH = MAX_DEPTH + 1
+
+# The hot calls without ctypes argument conversion (see _ffi.raw): every
+# argument is a ready ctypes object or bytes. Both may wait (a full
+# socket buffer, no message yet), so they release the GIL.
+_send = raw.mp_pipe_send
+_recv_into = raw.mp_pipe_recv_into
+_c_size = ctypes.c_size_t
+_SLICE = ctypes.c_int64(SLICE_MS)
+
+# How long a receive busy-polls before it sleeps in the kernel, for every
+# Connection this module makes (the library's default is 0: never). A
+# sleeping receiver makes every send pay a wake-up (the kernel's
+# scheduling of the receiver: several microseconds, more than the whole
+# send) and pays one itself; a Python peer sends its next message within
+# a few microseconds, so a short spin finds it. As DEFAULT_SPIN_US of the
+# queues: 250 us, adapting down when spins fail, and spinning only while a
+# CPU is idle (the library's gate), so a busy machine is not slowed by it.
+DEFAULT_SPIN_US = 250
 
 
 class Connection:
@@ -37,34 +61,47 @@ class Connection:
 
     def __init__(self, handle, readable=True, writable=True):
         self._h = handle
+        # The handle as a ready ctypes argument for the hot calls.
+        self._hc = ctypes.c_void_p(handle)
         self._readable = readable
         self._writable = writable
-        self._busy = 0
-        self._lock = threading.Lock()
+        # The calls in progress on this handle, one entry each: close()
+        # frees the handle only when none is. A list, because append and
+        # pop are atomic under the GIL, so the hot paths need no lock:
+        # a call appends BEFORE it reads _closing, close() sets _closing
+        # BEFORE it looks at the list, so either close() sees the call (and
+        # leaves the freeing to the last call out) or the call sees
+        # _closing (and never touches the handle).
+        self._calls = []
+        self._lock = threading.Lock()  # serialises _free (and close)
         self._closing = False
         register_after_fork(self)
+        if handle is not None:
+            lib.mp_pipe_set_spin(handle, DEFAULT_SPIN_US)
 
     def _after_fork_child(self):
+        # The parent's other threads, and their calls, are not in the child.
         self._lock = threading.Lock()
-        self._busy = 0
+        self._calls = []
 
     # -- handle guard ---------------------------------------------------------
 
     def _enter(self):
-        with self._lock:
-            if self._h is None or self._closing:
-                raise OSError("handle is closed")
-            self._busy += 1
-            return self._h
+        self._calls.append(None)
+        if self._closing or self._h is None:
+            self._leave()
+            raise OSError("handle is closed")
+        return self._h
 
     def _leave(self):
-        with self._lock:
-            self._busy -= 1
-            if self._closing and self._busy == 0:
-                self._free()
+        calls = self._calls
+        calls.pop()
+        if self._closing and not calls:
+            self._free()
 
     def _free(self):
-        h, self._h = self._h, None
+        with self._lock:
+            h, self._h = self._h, None
         if h is not None:
             lib.mp_pipe_close(h)
 
@@ -104,12 +141,12 @@ class Connection:
             if self._h is None or self._closing:
                 return
             self._closing = True
-            if self._busy == 0:
-                self._free()
+        if not self._calls:
+            self._free()
 
     def __del__(self):
         try:
-            if getattr(self, "_h", None) is not None and self._busy == 0:
+            if getattr(self, "_h", None) is not None and not self._calls:
                 self._free()
         except Exception:
             pass
@@ -122,9 +159,28 @@ class Connection:
 
     # -- send -------------------------------------------------------------------
 
+    def _send_data(self, data):
+        """Sends one message of bytes `data` (the hot path of send and
+        send_bytes: the guard of _enter/_leave written out)."""
+        calls = self._calls
+        calls.append(None)
+        try:
+            if self._closing or self._h is None:
+                raise OSError("handle is closed")
+            rc = _send(self._hc, data, _c_size(len(data)))
+        finally:
+            calls.pop()
+            if self._closing and not calls:
+                self._free()
+        if rc:
+            raise error(rc)
+
     def send_bytes(self, buf, offset=0, size=None):
         """Sends bytes-like data (whole or a slice) as one message."""
-        self._check_writable()
+        if not self._writable:
+            raise OSError("connection is read-only")
+        if type(buf) is bytes and offset == 0 and size is None:
+            return self._send_data(buf)
         m = memoryview(buf)
         if m.itemsize > 1:
             m = m.cast("B")
@@ -139,33 +195,88 @@ class Connection:
             raise ValueError("size is negative")
         elif offset + size > n:
             raise ValueError("buffer length < offset + size")
-        data = buf if type(buf) is bytes and offset == 0 and size == n else bytes(m[offset:offset + size])
-        h = self._enter()
-        try:
-            rc = lib.mp_pipe_send(h, data, len(data))
-        finally:
-            self._leave()
-        if rc:
-            raise error(rc)
+        self._send_data(buf if type(buf) is bytes and offset == 0 and size == n else bytes(m[offset:offset + size]))
 
     def send(self, obj):
         """Sends an object as one CBOR message (TypeError at once if CBOR
         cannot carry it)."""
-        self._check_writable()
-        data = encode(obj)
-        h = self._enter()
+        if not self._writable:
+            raise OSError("connection is read-only")
+        # _codec.encode, inlined on the hot path (as Queue.put): this
+        # thread's persistent cbor2 encoder; the careful encoder only on
+        # failure or for a possible half-precision float.
         try:
-            rc = lib.mp_pipe_send(h, data, len(data))
-        finally:
-            self._leave()
-        if rc:
-            raise error(rc)
+            enc = _ctls.enc
+        except AttributeError:
+            enc = _ctls.enc = new_encoder()
+        try:
+            data = enc(obj)
+        except Exception:
+            data = encode(obj)  # raises EncodeError (and renews the encoder)
+        if 0xF9 in data:  # (an int needle: 10x faster than b"\xf9")
+            data = encode(obj)
+        self._send_data(data)
 
     # -- receive ------------------------------------------------------------
+
+    def _recv_framed(self):
+        """Receives one message into this thread's framed buffer
+        (_common.framed_rx); returns (view, n): the message is
+        view[PAD_BEFORE:PAD_BEFORE + n]. A message over BIG_MESSAGE that
+        does not fit returns (None, its bytes). EOFError at the end."""
+        try:
+            buf, view, n, nref, cap = _tls.rx
+        except AttributeError:
+            buf, view, n, nref, cap = framed_rx()
+        calls = self._calls
+        calls.append(None)
+        try:
+            if self._closing or self._h is None:
+                raise OSError("handle is closed")
+            hc = self._hc
+            while True:
+                rc = _recv_into(hc, buf, cap, nref, _SLICE)
+                if rc == _EMPTY:
+                    if self._closing:
+                        raise OSError("handle is closed")
+                    continue
+                if rc != _BUFSIZE:
+                    break
+                # The message is kept; n says how big it is.
+                if n.value > BIG_MESSAGE:
+                    return None, self._recv_allocated()
+                buf, view, n, nref, cap = grow_framed_rx(n.value)
+        finally:
+            calls.pop()
+            if self._closing and not calls:
+                self._free()
+        if rc:
+            raise error(rc)
+        return view, n.value
+
+    def _recv_allocated(self):
+        """One message's bytes, in memory the library allocates (a huge
+        message: the thread's buffer does not grow that far). Called with
+        the handle guarded."""
+        b = B.mp_buf()
+        while True:
+            rc = lib.mp_pipe_recv_timeout(self._h, ctypes.byref(b), SLICE_MS)
+            if rc != _EMPTY:
+                break
+            if self._closing:
+                raise OSError("handle is closed")
+        if rc:
+            raise error(rc)
+        return take_buf(b)
 
     def _recv(self, ms=-1):
         """One message's bytes (EOFError at the end; None if nothing came
         within `ms` >= 0)."""
+        if ms < 0:
+            view, n = self._recv_framed()
+            if view is None:
+                return n
+            return bytes(view[PAD_BEFORE:PAD_BEFORE + n])
         h = self._enter()
         try:
             b = B.mp_buf()
@@ -202,8 +313,28 @@ class Connection:
 
     def recv(self):
         """Receives one object (a CBOR message)."""
-        self._check_readable()
-        return decode(self._recv())
+        if not self._readable:
+            raise OSError("connection is write-only")
+        view, n = self._recv_framed()
+        if view is None:
+            return decode(n)
+        # _codec.decode_framed, inlined on the hot path (as Queue.get).
+        end = PAD_BEFORE + n
+        view[end:end + PAD_AFTER] = MARK
+        framed = view[:end + PAD_AFTER]
+        try:
+            pair = _loads(framed, max_depth=_DEPTH)
+        except _DECODE_ERRORS:
+            return decode_framed(framed)  # raises DecodeError
+        if pair[1] != MARK_VALUE:
+            return decode_framed(framed)  # raises DecodeError
+        value = pair[0]
+        if type(value) not in _PLAIN:
+            try:
+                _marshal(value)
+            except Exception:
+                return decode_framed(framed)
+        return value
 
     def recv_bytes_into(self, buf, offset=0):
         """Receives one message into a writable buffer at `offset`; returns
@@ -246,7 +377,9 @@ class Connection:
         return ready.value
 
     def set_spin(self, microseconds):
-        """How long a receive busy-polls before sleeping (default 0)."""
+        """How long a receive busy-polls before sleeping, in microseconds
+        (default DEFAULT_SPIN_US, 250; 0 = sleep at once). The library
+        spins only while a CPU is idle."""
         h = self._enter()
         try:
             rc = lib.mp_pipe_set_spin(h, int(microseconds))

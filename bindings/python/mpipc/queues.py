@@ -20,11 +20,12 @@ import ctypes
 
 from . import _bindings as B
 from ._codec import (
-    _DECODE_ERRORS, _PLAIN, HEAD, _tls as _ctls, new_encoder, MARK, MARK_VALUE, MAX_DEPTH, PAD_AFTER, PAD_BEFORE, _loads, _marshal, decode,
+    _DECODE_ERRORS, _PLAIN, _tls as _ctls, new_encoder, MARK, MARK_VALUE, MAX_DEPTH, PAD_AFTER, PAD_BEFORE, _loads, _marshal, decode,
     decode_framed, encode,
 )
 from ._common import (
-    BIG_MESSAGE, FOREVER, SLICE_MS, Named, _tls, cname, gen_name, read_out, rx_buffer, take_buf, timeout_ms,
+    BIG_MESSAGE, FOREVER, SLICE_MS, Named, _tls, cname, framed_rx, gen_name, grow_framed_rx, read_out, take_buf,
+    timeout_ms,
 )
 from ._errors import Timeout, error
 from ._ffi import lib, raw
@@ -54,27 +55,9 @@ DEFAULT_SPIN_US = 250
 _SZ = ctypes.sizeof(ctypes.c_size_t)
 
 
-def _rx():
-    """This thread's receive state: (address of the message's first byte,
-    view of the whole buffer, n, byref(n), capacity for a message)."""
-    try:
-        return _tls.rx
-    except AttributeError:
-        return _grow_rx(0)
-
-
-def _grow_rx(need):
-    # The buffer keeps PAD_BEFORE bytes before and PAD_AFTER after each
-    # message so that it is decoded in place (_codec.decode_framed).
-    buf = rx_buffer(need + PAD_BEFORE + PAD_AFTER)
-    view = memoryview(buf).cast("B")
-    view[:PAD_BEFORE] = HEAD
-    n = ctypes.c_size_t()
-    _tls.rx = rx = (
-        ctypes.c_void_p(ctypes.addressof(buf) + PAD_BEFORE), view, n, ctypes.byref(n),
-        ctypes.c_size_t(len(buf) - PAD_BEFORE - PAD_AFTER),
-    )
-    return rx
+# This thread's receive state (_common.framed_rx), shared with the pipes.
+_rx = framed_rx
+_grow_rx = grow_framed_rx
 
 
 def _decode_rx(view, k):

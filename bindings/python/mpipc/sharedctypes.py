@@ -7,14 +7,28 @@ Element access takes the lock, so ``v.value = x`` and ``a[i]`` are each
 atomic; ``v.value += 1`` is not (as in Python): hold ``get_lock()`` around
 it, or use ``incr`` (one locked add). ``get_obj()`` gives a ctypes view of
 the data for zero-copy access (unsynchronised: hold the lock).
+
+The fast path (issue #17): ``with a.get_lock(): a[0] += 1`` costs two
+foreign calls -- the lock's try-acquire and its release, both made
+without releasing the GIL -- and two reads/writes of the mapped data
+through a memoryview. An element is read or written in place only when
+this thread holds the lock through this very object (or the array has no
+lock); otherwise it goes through the library, which takes the lock
+around the access. Which thread holds the lock through which object is
+tracked here (see _ArrayLock), conservatively: whenever the tracking
+might be stale, an access takes the library's path, which is always
+right.
 """
 
 import ctypes
+import os
+import threading
+import weakref
 
 from . import _bindings as B
-from ._common import SLICE_MS, Named, cname, gen_name, open_flags
-from ._errors import error, owner_died
-from ._ffi import lib
+from ._common import SLICE_MS, Named, cname, gen_name, open_flags, threading_timeout_ms
+from ._errors import NotOwner, error, owner_died
+from ._ffi import gil, lib, raw
 
 __all__ = ["Value", "Array", "RawValue", "RawArray"]
 
@@ -30,7 +44,17 @@ _FROM_CTYPE = {
 }
 _OWNER_DEAD = B.MP_E_OWNER_DEAD
 _INVAL = B.MP_E_INVAL
+_TIMEOUT = B.MP_E_TIMEOUT
 _INT64_MAX = (1 << 63) - 1
+
+# The lock's two hot calls, made without releasing the GIL (_ffi.gil):
+# a try-acquire (timeout 0) and a release never wait. Arguments are ready
+# ctypes objects (no argtypes conversion). A wait for a busy lock goes
+# through _lock_wait, which releases the GIL.
+_trylock = gil.mp_array_lock
+_unlock = gil.mp_array_unlock
+_lock_wait = raw.mp_array_lock
+_NO_WAIT = ctypes.c_int64(0)
 
 
 def _typecode(t):
@@ -43,46 +67,179 @@ def _typecode(t):
     raise TypeError("unsupported type %r" % (t,))
 
 
+# --------------------------------------------------------------------------
+# Who holds an array's lock, as this process knows it.
+#
+# Each thread has a token: an object of its own, kept in a threading.local.
+# Unlike threading.get_ident(), a token is never reused: a thread that
+# exits holding a lock leaves its token in the lock's record, and a new
+# thread (which may get the same ident) gets a new token. A forked child
+# gets a new token too (its only thread is not the parent's thread, and
+# does not hold what the parent held), so every record inherited from the
+# parent reads "someone else".
+
+_tls = threading.local()
+
+
+def _new_token():
+    """The calling thread's token, made on its first use."""
+    token = _tls.token = object()
+    return token
+
+
+def _renew_token_after_fork():
+    _tls.token = object()
+
+
+os.register_at_fork(after_in_child=_renew_token_after_fork)
+
+# Every live array with a lock in this process, for _forget_owner.
+_arrays = weakref.WeakSet()
+
+
+def _forget_owner(token):
+    """A thread released, through one object, a lock level it took through
+    another (two Array objects of one array in this process): every record
+    that says this thread holds a lock may now be wrong, so drop them all.
+    Their arrays take the library's path (always right) until this thread
+    acquires through them again. Rare: one object per array and process
+    is the normal case."""
+    for arr in list(_arrays):
+        if arr._owner is token:
+            arr._owner = None
+            arr._depth = 0
+
+
+# The owner record of an array without a lock: never any thread's token,
+# and tested first, so that every access of such an array is in place.
+_NO_LOCK = object()
+
+
 class _ArrayLock:
     """The lock beside an array's data (recursive, robust): what
-    ``get_lock()`` returns."""
+    ``get_lock()`` returns.
 
-    def __init__(self, arr):
+    The C lock is the truth; every acquire and release calls it. The array
+    also records which thread holds it through this object (``_owner``,
+    that thread's token) and how many times (``_depth``), so that its
+    element accessors know when they may touch the data in place. The
+    record may say "not held" when the thread does hold the lock (then
+    the accessors take the library's path, which locks again, recursively),
+    never the reverse: it is set right after the C lock was taken, and
+    dropped when the lock is released through here or (by _forget_owner)
+    through anything else."""
+
+    def __init__(self, arr, handle):
         self._arr = arr
+        # The handle as a ready ctypes argument; None once the array is
+        # closed, which the library answers with MP_E_NULL (then _failed
+        # raises the closed array's ValueError).
+        self._hc = ctypes.c_void_p(handle)
+
+    def _failed(self, rc):
+        self._arr._ptr()  # ValueError if the array is closed
+        raise error(rc, {B.MP_E_PERM: NotOwner})
+
+    def _acquire(self, rc, ms, token):
+        """The rest of an acquire whose try-acquire returned `rc` (not 0)."""
+        if rc == _TIMEOUT and ms != 0:
+            left = ms
+            hc = self._hc
+            while True:
+                step = SLICE_MS if left < 0 or left > SLICE_MS else left
+                rc = _lock_wait(hc, ctypes.c_int64(step))
+                if rc != _TIMEOUT or left == step:
+                    break
+                if left > 0:
+                    left -= step
+        if rc == _TIMEOUT:
+            return False
+        if rc != 0 and rc != _OWNER_DEAD:
+            self._failed(rc)
+        arr = self._arr
+        if arr._owner is token:
+            arr._depth += 1
+        else:
+            arr._owner = token
+            arr._depth = 1
+        if rc:
+            # stacklevel 4: the warning names the caller of acquire/__enter__.
+            owner_died(arr, "array lock", stacklevel=4)
+        else:
+            arr.owner_died = False
+        return True
 
     def acquire(self, block=True, timeout=None):
-        from ._common import threading_timeout_ms
-
-        h = self._arr._ptr()
         ms = threading_timeout_ms(block, -1 if timeout is None else timeout) if block else 0
-        left = ms
-        while True:
-            step = SLICE_MS if left < 0 or left > SLICE_MS else left
-            rc = lib.mp_array_lock(h, step)
-            if rc != B.MP_E_TIMEOUT or left == step:
-                break
-            if left > 0:
-                left -= step
-        if rc == 0:
-            self._arr.owner_died = False
-            return True
-        if rc == B.MP_E_TIMEOUT:
-            return False
-        if rc == _OWNER_DEAD:
-            owner_died(self._arr, "array lock")
-            return True
-        raise error(rc)
+        try:
+            token = _tls.token
+        except AttributeError:
+            token = _new_token()
+        rc = _trylock(self._hc, _NO_WAIT)
+        if rc:
+            return self._acquire(rc, ms, token)
+        arr = self._arr
+        if arr._owner is token:
+            arr._depth += 1
+        else:
+            arr._owner = token
+            arr._depth = 1
+        arr.owner_died = False
+        return True
 
     def release(self):
-        rc = lib.mp_array_unlock(self._arr._ptr())
+        rc = _unlock(self._hc)
         if rc:
-            raise error(rc, {B.MP_E_PERM: __import__("mpipc")._errors.NotOwner})
+            self._failed(rc)
+        try:
+            token = _tls.token
+        except AttributeError:
+            token = _new_token()
+        arr = self._arr
+        if arr._owner is token:
+            d = arr._depth - 1
+            arr._depth = d
+            if not d:
+                arr._owner = None
+        else:
+            _forget_owner(token)
+
+    # The two methods of ``with a.get_lock():``, written out (no call to
+    # acquire/release) because they are the hot path.
 
     def __enter__(self):
-        return self.acquire()
+        try:
+            token = _tls.token
+        except AttributeError:
+            token = _new_token()
+        rc = _trylock(self._hc, _NO_WAIT)
+        if rc:
+            return self._acquire(rc, -1, token)
+        arr = self._arr
+        if arr._owner is token:
+            arr._depth += 1
+        else:
+            arr._owner = token
+            arr._depth = 1
+        arr.owner_died = False
+        return True
 
-    def __exit__(self, *exc):
-        self.release()
+    def __exit__(self, exc_type, exc, tb):
+        rc = _unlock(self._hc)
+        if rc:
+            self._failed(rc)
+        try:
+            token = _tls.token
+        except AttributeError:
+            token = _new_token()
+        arr = self._arr
+        if arr._owner is token:
+            d = arr._depth - 1
+            arr._depth = d
+            if not d:
+                arr._owner = None
+        else:
+            _forget_owner(token)
 
 
 class _Shared(Named):
@@ -117,9 +274,40 @@ class _Shared(Named):
         self._typecode = lib.mp_array_typecode(out.value).decode()
         self._len = lib.mp_array_len(out.value)
         self._float = self._typecode in "fd"
-        self._lock = _ArrayLock(self) if lock else None
+        self._lock = _ArrayLock(self, out.value) if lock else None
         self.owner_died = False
+        # Which thread holds the lock through this object: its token (see
+        # _ArrayLock), None, or _NO_LOCK for an array without a lock.
+        self._owner = None if lock else _NO_LOCK
+        self._depth = 0
+        if lock:
+            _arrays.add(self)
+        # The data, mapped, as a memoryview of the typecode's native format
+        # (the array's layout: native sizes, 64-byte aligned): element
+        # access uses it in place when the array has no lock or this thread
+        # holds it through this object. None for 'c' (whose elements are
+        # 1-byte bytes or ints, which the library's path converts). Valid
+        # while this object lives (the mapping goes with the C handle, at
+        # garbage collection); released by close(), so that a closed
+        # array's fast path fails (ValueError) into the checked path, which
+        # says closed.
+        self._view = None
+        if self._typecode != "c" and self._len:
+            data = (CTYPES[self._typecode] * self._len).from_address(lib.mp_array_ptr(out.value))
+            self._view = memoryview(data).cast("B").cast(self._typecode)
+        # The element type written in place; others (bool, an int into a
+        # float array, ...) go through the library, which converts them.
+        self._vtype = float if self._float else int
         return created
+
+    def close(self):
+        """Ends this object's use in this process (idempotent); see
+        ``Named.close``."""
+        super().close()
+        if getattr(self, "_view", None) is not None:
+            self._view.release()
+        if getattr(self, "_lock", None) is not None:
+            self._lock._hc = None
 
     @property
     def typecode(self):
@@ -242,10 +430,37 @@ class Value(_Shared):
 
     @property
     def value(self):
+        view = self._view
+        if view is not None:
+            owner = self._owner
+            if owner is not _NO_LOCK:
+                try:
+                    token = _tls.token
+                except AttributeError:
+                    token = _new_token()
+            if owner is _NO_LOCK or owner is token:
+                try:
+                    return view[0]
+                except ValueError:  # closed: the checked path says so
+                    pass
         return self._get(0)
 
     @value.setter
     def value(self, v):
+        view = self._view
+        if view is not None and type(v) is self._vtype:
+            owner = self._owner
+            if owner is not _NO_LOCK:
+                try:
+                    token = _tls.token
+                except AttributeError:
+                    token = _new_token()
+            if owner is _NO_LOCK or owner is token:
+                try:
+                    view[0] = v
+                    return
+                except ValueError:  # out of the typecode's range, or closed
+                    pass
         self._set(0, v)
 
     def incr(self, delta=1):
@@ -295,6 +510,20 @@ class Array(_Shared):
         return i
 
     def __getitem__(self, i):
+        view = self._view
+        if view is not None and type(i) is int:
+            owner = self._owner
+            if owner is not _NO_LOCK:
+                try:
+                    token = _tls.token
+                except AttributeError:
+                    token = _new_token()
+                if owner is not token:
+                    return self._get(self._index(i))
+            try:
+                return view[i]
+            except (IndexError, ValueError):  # out of range, or closed: the checked path says which
+                pass
         if isinstance(i, slice):
             start, stop, step = i.indices(self._len)
             if step != 1:
@@ -316,6 +545,20 @@ class Array(_Shared):
         return list(out)
 
     def __setitem__(self, i, v):
+        view = self._view
+        if view is not None and type(i) is int and type(v) is self._vtype:
+            owner = self._owner
+            if owner is not _NO_LOCK:
+                try:
+                    token = _tls.token
+                except AttributeError:
+                    token = _new_token()
+            if owner is _NO_LOCK or owner is token:
+                try:
+                    view[i] = v
+                    return
+                except (IndexError, ValueError):  # out of range (index or value), or closed
+                    pass
         if isinstance(i, slice):
             start, stop, step = i.indices(self._len)
             vals = list(v)

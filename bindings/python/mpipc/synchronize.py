@@ -23,13 +23,20 @@ import threading
 from . import _bindings as B
 from ._common import FOREVER, SLICE_MS, Named, cname, gen_name, open_flags, open_handle, read_out, threading_timeout_ms
 from ._errors import NotOwner, error, owner_died
-from ._ffi import lib
+from ._ffi import gil, lib
 
 __all__ = ["Lock", "RLock", "Semaphore", "BoundedSemaphore", "Event", "Condition", "Barrier"]
 
 _TIMEOUT = B.MP_E_TIMEOUT
 _OWNER_DEAD = B.MP_E_OWNER_DEAD
 _PERM_AS_RUNTIME = {B.MP_E_PERM: NotOwner}
+
+# A Lock's try-acquire (timeout 0) and release never wait: called without
+# releasing the GIL (see _ffi.gil), with the handle as a ready ctypes
+# argument. Only a busy lock goes on to the blocking, GIL-releasing call.
+_lock_try = gil.mp_lock_acquire
+_lock_release = gil.mp_lock_release
+_NO_WAIT = ctypes.c_int64(0)
 
 
 def _sliced(fn, h, ms, *args):
@@ -70,6 +77,7 @@ class Lock(Named):
         self.owner_died = False
         self._owner = None
         self._depth = 0
+        self._hc = ctypes.c_void_p(self._h)
 
     @classmethod
     def _attach(cls, name):
@@ -85,7 +93,9 @@ class Lock(Named):
         -1 = forever). Returns True, or False when the time ran out."""
         h = self._ptr()
         ms = threading_timeout_ms(block, -1 if timeout is None else timeout) if block else 0
-        rc = _sliced(lib.mp_lock_acquire, h, ms)
+        rc = _lock_try(self._hc, _NO_WAIT)
+        if rc == _TIMEOUT and ms != 0:
+            rc = _sliced(lib.mp_lock_acquire, h, ms)
         if rc == 0:
             self._acquired()
             self.owner_died = False
@@ -112,7 +122,8 @@ class Lock(Named):
 
     def release(self):
         """Releases; RuntimeError if this thread does not hold it."""
-        rc = lib.mp_lock_release(self._ptr())
+        self._ptr()  # ValueError if closed
+        rc = _lock_release(self._hc)
         if rc:
             raise error(rc, _PERM_AS_RUNTIME)
         self._depth -= 1

@@ -40,6 +40,48 @@ def test_duplex_pipe_across_processes(ctx):
     join_ok(p)
 
 
+def _echo_bytes(conn, other):
+    other.close()
+    while True:
+        try:
+            m = conn.recv_bytes()
+        except EOFError:
+            break
+        conn.send_bytes(m)
+    conn.close()
+
+
+def test_messages_of_every_size_across_processes(ctx):
+    # A receive lands in the thread's buffer (64 KiB at first), which grows
+    # for a bigger message; one over 16 MiB is received into memory the
+    # library allocates. Objects and bytes interleave on one connection.
+    a, b = Pipe()
+    p = start_child(ctx, _echo, b, a)
+    b.close()
+    for size in (0, 1, 65000, 70000, 3 << 20, (16 << 20) + 100, 10):
+        v = {"size": size, "data": bytes(range(256)) * (size // 256) + b"x" * (size % 256)}
+        a.send(v)
+        assert a.recv() == v
+        raw = mpipc.encode(v)
+        a.send_bytes(raw)
+        assert a.recv_bytes() == raw
+    a.close()
+    join_ok(p)
+    c, d = Pipe()
+    q = start_child(ctx, _echo_bytes, d, c)
+    d.close()
+    for i in range(2000):
+        c.send({"id": i})
+        assert c.recv() == {"id": i}
+    c.send_bytes(b"\xff\xff")
+    with pytest.raises(mpipc.DecodeError):
+        c.recv()  # consumed: the next message comes next
+    c.send_bytes(b"\x01")
+    assert c.recv() == 1
+    c.close()
+    join_ok(q)
+
+
 def _sender_then_exit(conn):
     conn.send("last")
     conn.close()

@@ -5,10 +5,14 @@ import ctypes
 import gc
 import os
 import pickle
+import signal
+import threading
+import warnings
 
 import pytest
 
-from mpipc import Array, RawArray, RawValue, ShareableList, SharedMemory, Value
+import mpipc
+from mpipc import Array, Event, RawArray, RawValue, ShareableList, SharedMemory, Value
 
 from conftest import join_ok, python, start_child
 
@@ -27,6 +31,182 @@ def test_value_and_array_across_processes(ctx):
     join_ok(*ps)
     assert v.value == 1500 and a[:] == [0, 3000, 0]
     v.close()
+    a.close()
+
+
+def _locked_increments(a, f, n):
+    lock = a.get_lock()
+    for _ in range(n):
+        with lock:
+            a[0] += 1  # in place: this thread holds the lock through this object
+        with f.get_lock():
+            f[0] -= 1.5
+    for _ in range(n):
+        with a.get_lock():
+            with a.get_lock():  # recursive
+                a[1] = a[1] + 1
+        a.incr(2)
+
+
+def test_array_locked_increments_in_place_across_processes_and_threads(ctx):
+    a = Array("q", 3)
+    f = Array("d", 1)
+    procs = [start_child(ctx, _locked_increments, a, f, 2000) for _ in range(2)]
+    threads = [threading.Thread(target=_locked_increments, args=(a, f, 2000)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    join_ok(*procs)
+    assert a[:] == [8000, 8000, 8000] and f[0] == -12000.0
+    a.close()
+    f.close()
+
+
+def _hold_array_lock(name, started):
+    a = Array("i", 2, name=name, create=False)
+    a.get_lock().acquire()
+    a[0] = 7  # written in place, then the holder dies before releasing
+    started.set()
+    signal.pause()
+
+
+def test_array_lock_taken_from_a_dead_holder(ctx, name):
+    a = Array("i", 2, name=name)
+    started = Event()
+    p = start_child(ctx, _hold_array_lock, name, started)
+    assert started.wait(10)
+    os.kill(p.pid, signal.SIGKILL)
+    p.join()
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        with a.get_lock():
+            assert a.owner_died
+            assert a[0] == 7
+            a[1] = a[0] + 1  # the data is ours to repair, in place
+    assert [x.filename for x in w if issubclass(x.category, mpipc.OwnerDiedWarning)] == [__file__]
+    with a.get_lock():
+        assert not a.owner_died
+    assert a[:] == [7, 8]
+    a.unlink()
+    a.close()
+    started.close()
+
+
+def test_array_element_errors_while_holding_the_lock():
+    # The in-place path must raise what the checked path raises.
+    a = Array("b", 3)
+    with a.get_lock():
+        a[-1] = 5
+        assert a[2] == 5 and a[-3] == 0
+        with pytest.raises(OverflowError):
+            a[0] = 200
+        with pytest.raises(TypeError):
+            a[0] = 1.5
+        with pytest.raises(IndexError):
+            a[3]
+        with pytest.raises(IndexError):
+            a[-4] = 1
+        a[1] = True  # a bool is an int (through the library)
+        assert a[1] == 1 and a[0:3] == [0, 1, 5]
+    f = Value("f", 0.0)
+    with f.get_lock():
+        f.value = 2  # an int into a float value (through the library)
+        f.value += 0.5  # in place
+        assert f.value == 2.5
+    f.close()
+    c = Array("c", b"ab")
+    with c.get_lock():
+        c[0] = b"x"
+        c[1] = ord("y")
+        assert c[0] == b"x" and c.value == b"xy"
+    c.close()
+    a.close()
+    with pytest.raises(ValueError, match="closed"):
+        a[0]
+    with pytest.raises(ValueError, match="closed"):
+        a[0] = 1
+    with pytest.raises(ValueError, match="closed"):
+        a.get_lock().acquire()
+
+
+def test_array_closed_while_its_lock_is_held():
+    a = Array("i", 1)
+    lock = a.get_lock()
+    lock.acquire()
+    a[0] = 3
+    a.close()
+    with pytest.raises(ValueError, match="closed"):
+        a[0]
+    with pytest.raises(ValueError, match="closed"):
+        a[0] = 4
+    with pytest.raises(ValueError, match="closed"):
+        lock.release()
+
+
+def test_raw_array_in_place():
+    a = RawArray("L", [2 ** 64 - 1, 0])
+    a[1] = a[0]
+    assert a[-1] == 2 ** 64 - 1
+    with pytest.raises(OverflowError):
+        a[0] = -1
+    v = RawValue("d", 1.0)
+    v.value += 1.0
+    assert v.value == 2.0
+    a.close()
+    v.close()
+    with pytest.raises(ValueError, match="closed"):
+        v.value
+    with pytest.raises(ValueError, match="closed"):
+        a[0] = 1
+
+
+def test_array_lock_released_through_another_object(name):
+    # Two objects of one array in one process: a level taken through one and
+    # released through the other leaves the first with no claim to the lock
+    # (its accessors then take the library's path, which locks).
+    a = Array("i", 1, name=name)
+    b = Array("i", 1, name=name)
+    a.get_lock().acquire()
+    b.get_lock().release()
+    assert a._owner is None  # the record that let a's accessors work in place is gone
+    with pytest.raises(RuntimeError):
+        a.get_lock().release()  # not held any more
+    a[0] = 5
+    assert b[0] == 5
+    with a.get_lock():
+        with b.get_lock():
+            a[0] += 1
+            b[0] += 1
+    assert a[0] == 7
+    a.unlink()
+    a.close()
+    b.close()
+
+
+def _child_of_a_holder(a, res):
+    # Forked while the parent held the lock: this process does not hold it.
+    lock = a.get_lock()
+    ok = not lock.acquire(False)
+    try:
+        lock.release()
+        ok = False
+    except RuntimeError:
+        pass
+    res.put(ok)
+
+
+def test_fork_while_holding_an_array_lock(ctx):
+    a = Array("i", 1)
+    res = ctx.SimpleQueue()
+    with a.get_lock():
+        a[0] = 1
+        p = start_child(ctx, _child_of_a_holder, a, res)
+        assert res.get() is True
+        join_ok(p)
+        a[0] += 1
+    assert a[0] == 2
+    res.close()
     a.close()
 
 

@@ -149,6 +149,11 @@ export interface QueueOptions extends OpenOptions {
   maxMessage?: number;
   /** File mode of a new segment; 0 = 0600. */
   mode?: number;
+  /**
+   * The most a put or get that would wait polls on the main thread, in µs,
+   * before it waits on the thread pool (0..1000; default Queue.syncSpinUs).
+   */
+  syncSpinUs?: number;
 }
 
 /**
@@ -178,7 +183,18 @@ export declare class Queue<T = Decoded> extends Handle implements AsyncIterable<
   join(opts?: WaitOptions): Promise<void>;
   shutdown(opts?: { immediate?: boolean }): void;
   readonly options: { maxsize: number; capacityBytes: number; maxMessage: number };
+  /** How long a wait on the thread pool spins in C before sleeping, in µs (mpq_set_spin; default 50). */
   setSpin(us: number): void;
+  /**
+   * The main-thread spin of queues opened from now on, in µs: the most a
+   * put or get that would wait holds the event loop, polling, before it
+   * waits on the thread pool. 0..1000; default 50, or $MPIPC_NODE_SYNC_SPIN_US.
+   */
+  static syncSpinUs: number;
+  /** This queue's main-thread spin maximum in µs. */
+  readonly syncSpinUs: number;
+  /** Sets this queue's main-thread spin maximum in µs (0 = wait on the pool at once). */
+  setSyncSpin(us: number): void;
   [Symbol.asyncIterator](): AsyncIterator<T>;
 }
 

@@ -145,13 +145,14 @@ class Handle {
    * Waits in slices (see the file's comment).
    * @param {object} o
    * @param {number|undefined|null} o.timeout ms; undefined, null or negative = forever
+   * @param {number} [o.since] when the caller's wait began (performance.now()), if before this call: the timeout counts from it
    * @param {AbortSignal} [o.signal]
    * @param {number} o.expired the status that means "not yet" (e.g. MP_E_EMPTY)
    * @param {(p: bigint, sliceMs: number, cb: Function) => void} o.call starts one slice (with runWait)
    * @param {(status: number) => any} o.done maps the final status to a value or throws
    */
-  _sliced({ timeout, signal, expired, call, done }) {
-    const deadline = timeout == null || timeout < 0 ? Infinity : performance.now() + timeout;
+  _sliced({ timeout, since, signal, expired, call, done }) {
+    const deadline = timeout == null || timeout < 0 ? Infinity : (since === undefined ? performance.now() : since) + timeout;
     return new Promise((resolve, reject) => {
       const step = () => {
         if (this._closed) return reject(new ClosedError(`${this._what} was closed while waiting`));

@@ -3,17 +3,23 @@
 //
 // Speed: put and get first try the C call with timeout 0 on the main thread
 // (a few hundred ns, no allocation: the message is encoded into a shared
-// scratch buffer and received into a per-handle buffer); only when that
-// would block does the call go to the thread pool, in slices.
+// scratch buffer and received into a per-handle buffer); when that would
+// block, they retry it on the main thread for a short adaptive spin (at most
+// `syncSpinUs`, lib/spin.js), and only then does the call go to the thread
+// pool, in slices.
 
+const { performance } = require('node:perf_hooks');
 const { F, STATUS, takeBuf } = require('./ffi');
 const { check, makeError, InvalidError, EncodeError } = require('./errors');
 const { Handle, runWait } = require('./handle');
+const { SyncSpin, checkSpinUs, defaultFromEnv } = require('./spin');
 const cbor = require('./cbor');
 
 const { MP_OK, MP_E_EMPTY, MP_E_FULL, MP_E_BUFSIZE, MP_E_TIMEOUT } = STATUS;
 const RX_INITIAL = 64 * 1024;
 const MANY_MAX_BYTES = 4 * 1024 * 1024;
+// The default main-thread spin of new queues (Queue.syncSpinUs).
+let defaultSyncSpinUs = defaultFromEnv();
 
 function bytesOf(data) {
   if (typeof data === 'string') return Buffer.from(data, 'utf8');
@@ -27,9 +33,10 @@ class Queue extends Handle {
   /**
    * Opens (creates or attaches to) the queue `name`.
    * @param {string} name
-   * @param {{maxsize?: number, capacityBytes?: number, maxMessage?: number, mode?: number, create?: boolean, attach?: boolean}} [opts]
+   * @param {{maxsize?: number, capacityBytes?: number, maxMessage?: number, mode?: number, create?: boolean, attach?: boolean, syncSpinUs?: number}} [opts]
    */
   constructor(name, opts = {}) {
+    const spin = new SyncSpin(opts.syncSpinUs === undefined ? defaultSyncSpinUs : opts.syncSpinUs);
     const o = {
       maxsize: opts.maxsize || 0,
       capacity_bytes: opts.capacityBytes || 0,
@@ -45,6 +52,42 @@ class Queue extends Handle {
     this._rx = Buffer.allocUnsafe(RX_INITIAL);
     this._len = new BigUint64Array(1);
     this._u8 = new Uint8Array(1);
+    this._spin = spin;
+  }
+
+  /**
+   * The main-thread spin of queues opened from now on, in µs (default 50,
+   * or $MPIPC_NODE_SYNC_SPIN_US): the longest a put or get that would wait
+   * holds the event loop, polling, before it waits on the thread pool.
+   */
+  static get syncSpinUs() {
+    return defaultSyncSpinUs;
+  }
+
+  static set syncSpinUs(us) {
+    defaultSyncSpinUs = checkSpinUs(us);
+  }
+
+  /** Sets this queue's main-thread spin maximum in µs (0 = wait on the pool at once); see Queue.syncSpinUs. */
+  setSyncSpin(us) {
+    this.ptr();
+    this._spin.set(us);
+  }
+
+  /** This queue's main-thread spin maximum in µs. */
+  get syncSpinUs() {
+    return this._spin.maxUs;
+  }
+
+  /**
+   * How long the main-thread spin of a call with options `opts` may last
+   * (ms), or -1 if it must not spin: timeout 0 (one try) or an aborted signal.
+   */
+  _spinLimit(opts) {
+    if (!opts) return Infinity;
+    const t = opts.timeout;
+    if (t === 0 || (opts.signal && opts.signal.aborted)) return -1;
+    return t == null || t < 0 ? Infinity : t;
   }
 
   /** Removes the name; processes that have it open keep using it. */
@@ -66,10 +109,14 @@ class Queue extends Handle {
   _put(obj, opts) {
     const p = this.ptr();
     const data = cbor.encodeShared(obj);
-    const s = F.mpq_put_timeout(p, data, data.length, 0);
+    let s = F.mpq_put_timeout(p, data, data.length, 0);
     if (s === MP_OK) return Promise.resolve();
     if (s !== MP_E_FULL || (opts && opts.timeout === 0)) return Promise.reject(this._err(s, 'put', true));
-    return this._putSlow(Buffer.from(data), opts);
+    const t0 = performance.now();
+    s = this._spinPut(p, data, opts);
+    if (s === MP_OK) return Promise.resolve();
+    if (s !== MP_E_FULL) return Promise.reject(this._err(s, 'put', true));
+    return this._putSlow(Buffer.from(data), opts, t0);
   }
 
   /** Puts raw bytes (outside the CBOR contract), as put. */
@@ -84,10 +131,14 @@ class Queue extends Handle {
   _putBytes(data, opts) {
     const p = this.ptr();
     const b = bytesOf(data);
-    const s = F.mpq_put_timeout(p, b, b.length, 0);
+    let s = F.mpq_put_timeout(p, b, b.length, 0);
     if (s === MP_OK) return Promise.resolve();
     if (s !== MP_E_FULL || (opts && opts.timeout === 0)) return Promise.reject(this._err(s, 'putBytes', true));
-    return this._putSlow(Buffer.from(b), opts);
+    const t0 = performance.now();
+    s = this._spinPut(p, b, opts);
+    if (s === MP_OK) return Promise.resolve();
+    if (s !== MP_E_FULL) return Promise.reject(this._err(s, 'putBytes', true));
+    return this._putSlow(Buffer.from(b), opts, t0);
   }
 
   /** Puts `obj` without waiting: true if put, false if the queue is full. */
@@ -100,14 +151,23 @@ class Queue extends Handle {
     throw this._err(s, 'tryPut', true);
   }
 
-  _putSlow(data, opts = {}) {
+  /** The main-thread spin of a put that found the queue full: the last status. */
+  _spinPut(p, data, opts) {
+    const limit = this._spinLimit(opts);
+    if (limit < 0) return MP_E_FULL;
+    return this._spin.poll(() => F.mpq_put_timeout(p, data, data.length, 0), MP_E_FULL, limit);
+  }
+
+  _putSlow(data, opts = {}, t0 = performance.now()) {
     return this._sliced({
       timeout: opts.timeout,
+      since: t0,
       signal: opts.signal,
       expired: MP_E_FULL,
       call: (p, slice, cb) => runWait(F.mpq_put_timeout, p, data, data.length, slice, cb),
       done: (s) => {
         if (s !== MP_OK) throw this._err(s, 'put', false);
+        this._spin.parked(performance.now() - t0);
       },
     });
   }
@@ -162,17 +222,24 @@ class Queue extends Handle {
       const rest = data.subarray(off);
       const restLens = lens.subarray(k);
       let s = F.mpq_put_many(p, rest, restLens, n - k, 0, out);
+      const t0 = performance.now();
+      if (s === MP_E_FULL) {
+        const limit = this._spinLimit(opts);
+        if (limit >= 0) s = this._spin.poll(() => F.mpq_put_many(p, rest, restLens, n - k, 0, out), MP_E_FULL, limit);
+      }
       if (s === MP_E_FULL && opts.timeout !== 0) {
         const r = Buffer.from(rest);
         const rl = BigUint64Array.from(restLens);
         const o2 = new BigUint64Array(1);
         await this._sliced({
           timeout: opts.timeout,
+          since: t0,
           signal: opts.signal,
           expired: MP_E_FULL,
           call: (pp, slice, cb) => runWait(F.mpq_put_many, pp, r, rl, n - k, slice, o2, cb),
           done: (st) => {
             if (st !== MP_OK) throw this._err(st, 'putMany', false);
+            this._spin.parked(performance.now() - t0);
           },
         });
         out[0] = o2[0];
@@ -198,10 +265,14 @@ class Queue extends Handle {
 
   _get(opts) {
     const p = this.ptr();
-    const s = this._getInto(p);
+    let s = this._getInto(p);
     if (s === MP_OK) return Promise.resolve(this._decodeRx());
     if (s !== MP_E_EMPTY || (opts && opts.timeout === 0)) return Promise.reject(this._err(s, 'get', true));
-    return this._getSlow(opts).then(cbor.decode);
+    const t0 = performance.now();
+    s = this._spinGet(p, opts);
+    if (s === MP_OK) return Promise.resolve(this._decodeRx());
+    if (s !== MP_E_EMPTY) return Promise.reject(this._err(s, 'get', true));
+    return this._getSlow(opts, t0).then(cbor.decode);
   }
 
   /** Takes the oldest message as raw bytes (a Buffer), as get. */
@@ -215,10 +286,14 @@ class Queue extends Handle {
 
   _getBytes(opts) {
     const p = this.ptr();
-    const s = this._getInto(p);
-    if (s === MP_OK) return Promise.resolve(Buffer.from(this._rx.subarray(0, Number(this._len[0]))));
+    let s = this._getInto(p);
+    if (s === MP_OK) return Promise.resolve(this._rxBytes());
     if (s !== MP_E_EMPTY || (opts && opts.timeout === 0)) return Promise.reject(this._err(s, 'getBytes', true));
-    return this._getSlow(opts);
+    const t0 = performance.now();
+    s = this._spinGet(p, opts);
+    if (s === MP_OK) return Promise.resolve(this._rxBytes());
+    if (s !== MP_E_EMPTY) return Promise.reject(this._err(s, 'getBytes', true));
+    return this._getSlow(opts, t0);
   }
 
   /** Takes the oldest value without waiting, or returns undefined if the queue is empty. */
@@ -250,15 +325,29 @@ class Queue extends Handle {
     return cbor.decode(this._rx.subarray(0, Number(this._len[0])));
   }
 
-  _getSlow(opts = {}) {
+  /** A copy of the message in _rx. */
+  _rxBytes() {
+    return Buffer.from(this._rx.subarray(0, Number(this._len[0])));
+  }
+
+  /** The main-thread spin of a get that found the queue empty: the last status (a message is in _rx on MP_OK). */
+  _spinGet(p, opts) {
+    const limit = this._spinLimit(opts);
+    if (limit < 0) return MP_E_EMPTY;
+    return this._spin.poll(() => this._getInto(p), MP_E_EMPTY, limit);
+  }
+
+  _getSlow(opts = {}, t0 = performance.now()) {
     const mbuf = new BigUint64Array(2);
     return this._sliced({
       timeout: opts.timeout,
+      since: t0,
       signal: opts.signal,
       expired: MP_E_EMPTY,
       call: (p, slice, cb) => runWait(F.mpq_get_timeout, p, mbuf, slice, cb),
       done: (s) => {
         if (s !== MP_OK) throw this._err(s, 'get', false);
+        this._spin.parked(performance.now() - t0);
         return takeBuf(mbuf);
       },
     });
@@ -289,15 +378,24 @@ class Queue extends Handle {
       const outN = new BigUint64Array(1);
       const outBytes = new BigUint64Array(1);
       let s = F.mpq_get_many(p, buf, cap, lens, maxN, 0, outN, outBytes);
+      const t0 = performance.now();
+      if (s === MP_E_EMPTY) {
+        const limit = this._spinLimit(opts);
+        if (limit >= 0) s = this._spin.poll(() => F.mpq_get_many(p, buf, cap, lens, maxN, 0, outN, outBytes), MP_E_EMPTY, limit);
+      }
       if (s === MP_E_EMPTY && opts.timeout !== 0) {
         // Wait for the first message on the pool, into a buffer of its own.
         const abuf = Buffer.allocUnsafe(cap);
         s = await this._sliced({
           timeout: opts.timeout,
+          since: t0,
           signal: opts.signal,
           expired: MP_E_EMPTY,
           call: (pp, slice, cb) => runWait(F.mpq_get_many, pp, abuf, cap, lens, maxN, slice, outN, outBytes, cb),
-          done: (st) => st,
+          done: (st) => {
+            if (st === MP_OK) this._spin.parked(performance.now() - t0);
+            return st;
+          },
         });
         if (s === MP_OK) return { buf: abuf, lens, n: Number(outN[0]) };
       }

@@ -35,6 +35,15 @@ const roles = {
     q.close();
     await send({ ids });
   },
+  async 'q-echo'(q1, q2, n, spinUs) {
+    // Takes n values from q1 and puts each back on q2 (a ponger), with the
+    // given main-thread spin.
+    const a = new m.Queue(q1, { attach: true, syncSpinUs: Number(spinUs) });
+    const b = new m.Queue(q2, { attach: true, syncSpinUs: Number(spinUs) });
+    for (let i = 0; i < Number(n); i++) await b.put(await a.get({ timeout: 10000 }));
+    a.close();
+    b.close();
+  },
   async 'q-put'(name, json) {
     const q = new m.Queue(name, { attach: true });
     await q.put(JSON.parse(json));

@@ -27,6 +27,12 @@ async function main(): Promise<void> {
     if (e instanceof EmptyError) console.log(e.code === 'MP_E_EMPTY', e.status === STATUS.MP_E_EMPTY);
     if (e instanceof MpipcError) console.log(e.code);
   }
+  Queue.syncSpinUs = 20;
+  const quick = new Queue<Job>('jobs', { syncSpinUs: 0 });
+  quick.setSyncSpin(100);
+  const spinUs: number = quick.syncSpinUs + Queue.syncSpinUs;
+  console.log(spinUs);
+  quick.close();
   q.close();
   Queue.unlink('jobs');
 

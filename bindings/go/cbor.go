@@ -167,6 +167,15 @@ func decodeError(err error) error {
 
 // decodeAny decodes one CBOR item into the contract's Go values.
 func decodeAny(data []byte) (any, error) {
+	if x, ok := decodeAnyFast(data); ok { // the common subset, same values (cbor_fast.go)
+		return x, nil
+	}
+	return decodeAnySlow(data)
+}
+
+// decodeAnySlow decodes data with fxamacker/cbor: every value and every
+// error of the contract.
+func decodeAnySlow(data []byte) (any, error) {
 	var x any
 	err := decMode.Unmarshal(data, &x)
 	arrayKeys := false
@@ -331,22 +340,14 @@ func fixValue(x any) any {
 		}
 		return v
 	case map[any]any:
-		var rekey map[any]any
+		// A new map rather than writes into v: a NaN key is not equal to
+		// itself, so v[k] = ... for it would add an entry each time.
+		out := make(map[any]any, len(v))
 		for k, e := range v {
-			v[k] = fixValue(e)
-			if nk, changed := fixKey(k); changed {
-				if rekey == nil {
-					rekey = make(map[any]any)
-				}
-				rekey[k] = nk
-			}
+			nk, _ := fixKey(k)
+			out[nk] = fixValue(e)
 		}
-		for k, nk := range rekey {
-			e := v[k]
-			delete(v, k)
-			v[nk] = e
-		}
-		return v
+		return out
 	case cbor.Tag:
 		v.Content = fixValue(v.Content)
 		return v

@@ -244,24 +244,18 @@ func (c *Conn) sendErr(op string, st C.mp_status, e *C.char) error {
 // takes. Errors: ErrEOF once the peer closed and nothing is left,
 // ErrClosed, a decoding error.
 func (c *Conn) Recv() (any, error) {
-	var v any
-	err := c.recv(waiter{}, &v, nil)
-	return v, err
+	return c.recvAny(waiter{})
 }
 
 // RecvContext is Recv that gives up when ctx ends (ctx.Err()).
 func (c *Conn) RecvContext(ctx context.Context) (any, error) {
-	var v any
-	err := c.recv(ctxWaiter(ctx), &v, nil)
-	return v, err
+	return c.recvAny(ctxWaiter(ctx))
 }
 
 // RecvTimeout is Recv waiting at most d for a message to start (0 = only
 // what is already there); ErrEmpty when none came.
 func (c *Conn) RecvTimeout(d time.Duration) (any, error) {
-	var v any
-	err := c.recv(timeoutWaiter(d), &v, nil)
-	return v, err
+	return c.recvAny(timeoutWaiter(d))
 }
 
 // RecvInto receives one message and decodes it into v (a pointer),
@@ -295,6 +289,18 @@ func (c *Conn) recv(w waiter, v any, raw *[]byte) error {
 		return nil
 	}
 	return Unmarshal(rb.b[:n], v)
+}
+
+// recvAny is recv into any, returning the value: Unmarshal(..., &v) would
+// move v to the heap, one more allocation per message.
+func (c *Conn) recvAny(w waiter) (any, error) {
+	rb := getRbuf()
+	defer putRbuf(rb)
+	n, err := c.recvInto(w, rb)
+	if err != nil {
+		return nil, err
+	}
+	return decodeAny(rb.b[:n])
 }
 
 func (c *Conn) recvInto(w waiter, rb *rbuf) (int, error) {

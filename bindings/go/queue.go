@@ -177,19 +177,11 @@ func (q *Queue) putBytes(w waiter, msg []byte) error {
 // waiting until one comes or ctx ends (ctx.Err()). Errors: ErrShutdown
 // once the queue is shut down and drained, ErrClosed, a decoding error
 // (the message is then consumed).
-func (q *Queue) Get(ctx context.Context) (any, error) {
-	var v any
-	err := q.get(ctxWaiter(ctx), &v, nil)
-	return v, err
-}
+func (q *Queue) Get(ctx context.Context) (any, error) { return q.getAny(ctxWaiter(ctx)) }
 
 // GetTimeout is Get waiting at most d (0 = get_nowait; negative = forever);
 // ErrEmpty when the time runs out.
-func (q *Queue) GetTimeout(d time.Duration) (any, error) {
-	var v any
-	err := q.get(timeoutWaiter(d), &v, nil)
-	return v, err
-}
+func (q *Queue) GetTimeout(d time.Duration) (any, error) { return q.getAny(timeoutWaiter(d)) }
 
 // GetInto takes the oldest message and decodes it into v, a pointer (e.g.
 // to a struct), waiting until ctx ends.
@@ -227,6 +219,18 @@ func (q *Queue) get(w waiter, v any, raw *[]byte) error {
 		return nil
 	}
 	return Unmarshal(rb.b[:n], v)
+}
+
+// getAny is get into any, returning the value: Unmarshal(..., &v) would
+// move v to the heap, one more allocation per message.
+func (q *Queue) getAny(w waiter) (any, error) {
+	rb := getRbuf()
+	defer putRbuf(rb)
+	n, err := q.getInto(w, rb)
+	if err != nil {
+		return nil, err
+	}
+	return decodeAny(rb.b[:n])
 }
 
 func (q *Queue) getInto(w waiter, rb *rbuf) (int, error) {
@@ -376,8 +380,8 @@ func (q *Queue) GetManyFunc(ctx context.Context, max int, fn func(msg []byte) er
 func (q *Queue) GetMany(ctx context.Context, max int) ([]any, error) {
 	var out []any
 	_, err := q.getMany(ctxWaiter(ctx), max, func(msg []byte) error {
-		var v any
-		if err := Unmarshal(msg, &v); err != nil {
+		v, err := decodeAny(msg) // Unmarshal into *any, without moving a variable to the heap
+		if err != nil {
 			return err
 		}
 		out = append(out, v)

@@ -14,10 +14,17 @@
 // waiting) and stops it when the consumer reports that it has received and
 // decoded all N, so process start-up is excluded.
 //
-//	go run ./bench/qtput [-n 1000000] [-repeat 5] [-batch 256] [-decode struct|any] [-quick]
+//	go run ./bench/qtput [-n 1000000] [-repeat 5] [-batch 256] [-decode struct|any] [-quick] [-cpuprofile prefix]
+//
+// -cpuprofile writes each child's CPU profile (pprof format) of the last
+// run of each workload to <prefix>.<role>.b<batch>.prof: the consumer's
+// shows where a message's time goes (`go tool pprof -top` with the binary).
 //
 // prints one JSON object: {"go_q_tput_single": {...}, "go_q_tput_batch": {...}}
-// with the median msg/s over the repetitions and every run.
+// with the median msg/s over the repetitions and every run, and the
+// consumer process's CPU time (user + system, start-up included) per
+// message: on a shared, busy machine the throughput mostly measures what
+// the scheduler granted, the CPU time per message what the work costs.
 package main
 
 import (
@@ -27,6 +34,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"time"
@@ -50,8 +58,15 @@ func main() {
 	batch := flag.Int("b", 1, "internal: batch size of this run")
 	decode := flag.String("decode", "struct", "what the consumer decodes into: struct or any")
 	quick := flag.Bool("quick", false, "smoke run: n 20000, repeat 1")
+	cpuprofile := flag.String("cpuprofile", "", "write the children's CPU profiles to <prefix>.<role>.b<batch>.prof")
 	flag.Parse()
 
+	if *role != "" && *cpuprofile != "" {
+		f, err := os.Create(fmt.Sprintf("%s.%s.b%d.prof", *cpuprofile, *role, *batch))
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer func() { pprof.StopCPUProfile(); check(f.Close()) }()
+	}
 	switch *role {
 	case "producer":
 		producer(*qname, *n, *batch)
@@ -68,19 +83,20 @@ func main() {
 		key   string
 		batch int
 	}{{"go_q_tput_single", 1}, {"go_q_tput_batch", *batchN}} {
-		var runs []float64
+		var runs, cpus []float64
 		for r := 0; r < *repeat; r++ {
-			runs = append(runs, run(*n, w.batch, *decode))
+			rate, cpu := run(*n, w.batch, *decode, *cpuprofile)
+			runs, cpus = append(runs, rate), append(cpus, cpu)
 		}
-		sorted := append([]float64(nil), runs...)
-		sort.Float64s(sorted)
 		out[w.key] = map[string]any{
-			"msgs_per_s": int64(sorted[len(sorted)/2]),
-			"runs":       runs,
-			"n":          *n,
-			"batch":      w.batch,
-			"decode":     *decode,
-			"object":     `{"id": i, "name": "item-<i>", "vals": [1.5, 2.5, 3.5]}`,
+			"msgs_per_s":              int64(median(runs)),
+			"runs":                    runs,
+			"consumer_cpu_ns_per_msg": median(cpus),
+			"consumer_cpu_runs":       cpus,
+			"n":                       *n,
+			"batch":                   w.batch,
+			"decode":                  *decode,
+			"object":                  `{"id": i, "name": "item-<i>", "vals": [1.5, 2.5, 3.5]}`,
 		}
 	}
 	enc := json.NewEncoder(os.Stdout)
@@ -91,8 +107,16 @@ func main() {
 	}
 }
 
-// run does one measured transfer of n messages and returns msg/s.
-func run(n, batch int, decode string) float64 {
+// median of xs (the upper one of an even count).
+func median(xs []float64) float64 {
+	sorted := append([]float64(nil), xs...)
+	sort.Float64s(sorted)
+	return sorted[len(sorted)/2]
+}
+
+// run does one measured transfer of n messages and returns msg/s and the
+// consumer's CPU nanoseconds per message.
+func run(n, batch int, decode, cpuprofile string) (float64, float64) {
 	base := fmt.Sprintf("go-qtput-%d-%d", os.Getpid(), time.Now().UnixNano())
 	q, err := mpipc.OpenQueue(base, mpipc.QueueOptions{})
 	check(err)
@@ -109,7 +133,7 @@ func run(n, batch int, decode string) float64 {
 	var procs []*exec.Cmd
 	for _, role := range []string{"consumer", "producer"} {
 		cmd := exec.Command(self, "-role", role, "-queue", base, "-n", strconv.Itoa(n),
-			"-b", strconv.Itoa(batch), "-decode", decode)
+			"-b", strconv.Itoa(batch), "-decode", decode, "-cpuprofile", cpuprofile)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		check(cmd.Start())
 		procs = append(procs, cmd)
@@ -136,7 +160,9 @@ func run(n, batch int, decode string) float64 {
 	for _, p := range procs {
 		check(p.Wait())
 	}
-	return float64(n) / elapsed.Seconds()
+	cs := procs[0].ProcessState // the consumer, started first
+	cpu := cs.UserTime() + cs.SystemTime()
+	return float64(n) / elapsed.Seconds(), float64(cpu.Nanoseconds()) / float64(n)
 }
 
 func handshake(base string) (ctl *mpipc.Queue) {

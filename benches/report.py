@@ -7,7 +7,10 @@ DIR holds the JSON objects benches/run.sh collected: mpipc.json,
 python.json (queue), mpipc_pipe.json, python_pipe.json, mpipc_mgr.json,
 python_mgr.json, mpipc_sync.json, python_sync.json, and, when the bindings
 were measured, go_qtput_struct.json, go_qtput_any.json and
-python_binding.json and node_qtput.json, and, when the cross-language
+python_binding.json and node_qtput.json, node_rtt.json (Node round trips)
+and node_demo.json (the polyglot demo's job shares), and, when the Python
+binding's peers ran (benches/python/peers_*.py), peers_fifo.json,
+peers_zmq.json and peers_ultradict.json, and, when the cross-language
 benchmark ran (benches/polyglot_bench.py), polyglot.json; and, when the
 busy-machine section ran, busy/: load.json (the busy loops: how many, the
 CPU time they got), runs.jsonl (one line per run: its key, side, round,
@@ -374,6 +377,144 @@ def busy_missed(rows, load, quiet):
     return notes
 
 
+def peers_section(pyb, peers, goal):
+    """The section "Python binding beside faster-fifo, pyzmq and UltraDict":
+    mpipc_py_bench.py's figures beside peers_fifo.py's, peers_zmq.py's and
+    peers_ultradict.py's (the same workloads, same run), with issue #17's
+    targets against the peers. Adds its goal rows through goal(); returns
+    markdown lines."""
+    fifo, zmq, ud = peers.get("fifo"), peers.get("zmq"), peers.get("ultradict")
+    out = ["## Python binding beside faster-fifo, pyzmq and UltraDict\n"]
+    ran = [f"{p['peer']} {p['peer_version']}" + (f" (libzmq {p['libzmq_version']})" if p.get("libzmq_version") else "")
+           for p in (fifo, zmq, ud) if p]
+    out.append("The Python binding's workloads (benches/python/mpipc_py_bench.py, above) beside the fastest "
+               "alternatives to `multiprocessing` on PyPI, measured in the same run by benches/python/peers_fifo.py, "
+               "peers_zmq.py and peers_ultradict.py in build/venv-peers (benchmark-only packages pinned in "
+               "benches/python/requirements-peers.txt; made by benches/python/setup-peers-venv.sh): "
+               + (", ".join(ran) if ran else "none ran") + ". Same small object, built in the same loop, pickled "
+               "by the peers; same sizes, same methods (start and end stamps, checks) as mpipc's side. faster-fifo: "
+               "a circular buffer in shared memory; pyzmq: PUSH/PULL over ipc:// (2 x 2: each producer deals to "
+               "both consumers, high-water marks 1000), PAIR for the round trip; UltraDict: a dict replicated "
+               "in every process from a stream of updates in shared memory, so a read that finds nothing new is a "
+               "local dict lookup. Medians over runs; '-': that library has no such workload.\n")
+    out.append("| workload | mpipc (Python) | faster-fifo | pyzmq | UltraDict | multiprocessing | target | met |")
+    out.append("|---|---|---|---|---|---|---|---|")
+
+    def fig(doc, path, unit):
+        return fmt_figure(dig(doc, path), unit) if doc else "-"
+
+    def row(label, mine, ff, zq, ul, mp, target="-", ok=None):
+        out.append(f"| {label} | {mine} | {ff} | {zq} | {ul} | {mp} | {target} | "
+                   f"{fmt_met(ok) if target != '-' else '-'} |")
+
+    if pyb.get("q_tput"):
+        row("queue 1 -> 1, one put / get per message", fig(pyb, ("q_tput", "mpipc", "msgs_per_s"), "msg/s"),
+            fig(fifo, ("q_tput", "msgs_per_s"), "msg/s"), fig(zmq, ("q_tput", "msgs_per_s"), "msg/s"), "-",
+            fig(pyb, ("q_tput", "multiprocessing", "msgs_per_s"), "msg/s"))
+    if pyb.get("q_tput_batch"):
+        row(f"queue 1 -> 1, put_many / get_many of {pyb['q_tput_batch']['mpipc'].get('batch', '-')}",
+            fig(pyb, ("q_tput_batch", "mpipc", "msgs_per_s"), "msg/s"),
+            fig(fifo, ("q_tput_batch", "msgs_per_s"), "msg/s"), "-", "-", "-")
+    qm = pyb.get("q_mpmc")
+    if qm:
+        zm = dig(zmq, ("q_mpmc", "msgs_per_s"))
+        r = ratio_of(qm["mpipc"]["msgs_per_s"], zm)
+        row("queue 2 x 2, maxsize 1000, one put / get per message", fig(pyb, ("q_mpmc", "mpipc", "msgs_per_s"), "msg/s")
+            + (f" ({r:.2f}x pyzmq)" if r else ""), fig(fifo, ("q_mpmc", "msgs_per_s"), "msg/s"),
+            fig(zmq, ("q_mpmc", "msgs_per_s"), "msg/s"), "-",
+            fig(pyb, ("q_mpmc", "multiprocessing", "msgs_per_s"), "msg/s"),
+            ">= 2x pyzmq", None if r is None else r >= 2)
+        goal("2", "Python queue 2 x 2, maxsize 1000", fmt_figure(qm["mpipc"]["msgs_per_s"], "msg/s")
+             + (f" ({r:.2f}x pyzmq)" if r else ""),
+             f"pyzmq PUSH/PULL {fmt_figure(zm, 'msg/s')}" if zm else "pyzmq: not measured in this run",
+             ">= 2x pyzmq", None if r is None else r >= 2)
+    if pyb.get("q_latency"):
+        row("round trip, small object (mpipc, faster-fifo, multiprocessing: two queues; pyzmq: PAIR)",
+            fig(pyb, ("q_latency", "mpipc", "median_us"), "us"), fig(fifo, ("q_latency", "median_us"), "us"),
+            fig(zmq, ("pair_latency", "median_us"), "us"), "-",
+            fig(pyb, ("q_latency", "multiprocessing", "median_us"), "us"))
+    md = pyb.get("mgr_dict")
+    if md:
+        um = dig(ud, ("dict_sets_gets", "ops_per_s"))
+        r = ratio_of(md["mpipc"]["ops_per_s"], um)
+        n = md["mpipc"]["n_per_client"]
+        same = dig(ud, ("dict_sets_gets", "n_per_client")) in (None, n)
+        row(f"manager dict, 2 clients x ({n // 1000}k sets + {n // 1000}k gets)",
+            fig(pyb, ("mgr_dict", "mpipc", "ops_per_s"), "ops/s") + (f" ({r:.2f}x UltraDict)" if r else ""), "-", "-",
+            fig(ud, ("dict_sets_gets", "ops_per_s"), "ops/s") + ("" if same else " (other sizes)"),
+            fig(pyb, ("mgr_dict", "multiprocessing", "ops_per_s"), "ops/s"), ">= 2x UltraDict",
+            None if r is None else r >= 2)
+        goal("2", "Python manager dict, 2 clients", fmt_figure(md["mpipc"]["ops_per_s"], "ops/s")
+             + (f" ({r:.2f}x UltraDict)" if r else ""),
+             f"UltraDict {fmt_figure(um, 'ops/s')}" if um else "UltraDict: not measured in this run",
+             ">= 2x UltraDict", None if r is None else r >= 2)
+    mr = pyb.get("mgr_get_rtt")
+    if mr:
+        med = mr["mpipc"]["median_us"]
+        ok = med < 1.0
+        row(f"manager dict get round trip, one client, {mr['mpipc']['keys']} keys (UltraDict: a local read)",
+            f"{fmt_figure(med, 'us')} (p99 {fmt_figure(mr['mpipc']['p99_us'], 'us')})", "-", "-",
+            fig(ud, ("dict_get_latency", "median_us"), "us"),
+            fig(pyb, ("mgr_get_rtt", "multiprocessing", "median_us"), "us"), "< 1 us", ok)
+        ul = dig(ud, ("dict_get_latency", "median_us"))
+        goal("2", "Python manager dict get, one local client", f"{fmt_figure(med, 'us')} median",
+             (f"UltraDict {fmt_figure(ul, 'us')}; " if ul is not None else "")
+             + f"multiprocessing.Manager {fmt_figure(mr['multiprocessing']['median_us'], 'us')}", "< 1 us", ok)
+    out.append("")
+    return out
+
+
+# --------------------------------------------------------------------------
+# Large messages through the queue (issue #17 part 5): benches/queue.rs's
+# 1 MiB workloads beside memcpy of the same working set, when its JSON has
+# them. Agreed names: a queue workload "q_big..." (or any "q_..." entry
+# whose "msg_bytes" is >= 1 MiB), a baseline whose key contains "memcpy";
+# GB/s from "gb_per_s", else msgs_per_s x msg_bytes.
+
+BIG_MSG = 1 << 20
+BIG_TARGET = 0.5  # queue >= 0.5x memcpy of the same working set
+
+
+def gb_per_s(entry):
+    """An entry's GB/s: its "gb_per_s", else msgs_per_s x msg_bytes; None
+    when it has neither."""
+    if not isinstance(entry, dict):
+        return None
+    if entry.get("gb_per_s") is not None:
+        return entry["gb_per_s"]
+    if entry.get("msgs_per_s") is not None and entry.get("msg_bytes"):
+        return entry["msgs_per_s"] * entry["msg_bytes"] / 1e9
+    return None
+
+
+def queue_big(mp):
+    """([(key, entry) of the queue's large-message workloads], (key, entry)
+    of the memcpy baseline or None)."""
+    big = [(k, v) for k, v in mp.items() if isinstance(v, dict) and k.startswith("q_")
+           and (k.startswith("q_big") or (v.get("msg_bytes") or 0) >= BIG_MSG) and gb_per_s(v) is not None]
+    memcpy = next(((k, v) for k, v in mp.items() if "memcpy" in k and gb_per_s(v) is not None), None)
+    return big, memcpy
+
+
+def big_runs_gb(entry):
+    """Every run's GB/s of a large-message entry ("runs" in GB/s when the
+    entry gives gb_per_s, else in msg/s, converted with msg_bytes)."""
+    runs = entry.get("runs") or []
+    if entry.get("gb_per_s") is None and entry.get("msg_bytes"):
+        return [x * entry["msg_bytes"] / 1e9 for x in runs]
+    return runs
+
+
+def fmt_met(ok):
+    """A goal's verdict: "yes", "no", or "-" when it could not be judged."""
+    return "-" if ok is None else ("yes" if ok else "no")
+
+
+def ratio_of(a, b):
+    """a / b, or None when either is missing."""
+    return a / b if a is not None and b else None
+
+
 def main():
     d = sys.argv[1]
 
@@ -391,12 +532,21 @@ def main():
     go_struct, go_any = load("go_qtput_struct.json", False), load("go_qtput_any.json", False)
     pyb = load("python_binding.json", False)
     node = load("node_qtput.json", False)
+    node_rtt, node_demo = load("node_rtt.json", False), load("node_demo.json", False)
+    peers = {name: load(f"peers_{name}.json", False) for name in ("fifo", "zmq", "ultradict")}
     poly = load("polyglot.json", False)
     mload, pyload = load("mpipc_mgr_load.json", False), load("python_mgr_load.json", False)
     busy = load_busy(d)
     command = sys.argv[2]
     M = 1e6
     rows = []
+    # Issue #17's goals, one row each: (part, goal, measured, beside what,
+    # target, met: True / False / None when not judged); gathered from the
+    # sections below, printed as a summary near the top.
+    goals = []
+
+    def goal(part, what, measured, beside, target, ok):
+        goals.append((part, what, measured, beside, target, ok))
 
     def tput(label, key, py_key, target):
         ours = mp[key]["msgs_per_s"]
@@ -431,8 +581,12 @@ def main():
                      ", ".join(f"{r:.2f}" for r in mpp[key]["runs_m"])))
     ours = mpp["pipe_bw"]["gb_per_s"]
     base = pyp["pipe_bw"]["gb_per_s"]
+    bare_bw = mpp["bare_bw"]["gb_per_s"]
+    ours_bw = ours
+    bw_ratio = ours / bare_bw
     prow.append(("pipe_bw, 1 MiB messages one way", f"{ours:.2f} GB/s", f"{base:.2f} GB/s", f"{ours / base:.1f}x",
-                 f"{mpp['bare_bw']['gb_per_s']:.2f} GB/s", ">= 8 GB/s", "yes" if ours >= 8 else "no",
+                 f"{bare_bw:.2f} GB/s", ">= 0.9 x bare (issue #17)",
+                 f"{'yes' if bw_ratio >= 0.9 else 'no'} ({bw_ratio:.2f}x)",
                  ", ".join(f"{r:.2f}" for r in mpp["pipe_bw"]["runs"])))
     ours = mpp["pipe_latency"]["median_us"]
     bare = mpp["bare_latency"]["median_us"]
@@ -471,6 +625,29 @@ def main():
         srow.append((label, f"{ours:.1f} ns", f"{base_ns:.1f} ns", f"{base_ns / ours:.1f}x faster", "<= 50 ns",
                      "yes" if ours <= 50 else "no", ", ".join(f"{r:.1f}" for r in mps[key]["runs"])))
 
+    single = mp["q_tput_single"]["msgs_per_s"]
+    goal("6", "queue 1 -> 1, one message per call (C)", f"{single / M:.2f} M msg/s",
+         f"multiprocessing.Queue {py['q_tput']['msgs_per_s'] / M:.3f} M msg/s", ">= 10 M msg/s", single >= 10 * M)
+    for key, target in (("mgr_dict", 350_000), ("mgr_dict_pipelined", 1_000_000)):
+        x = mpm[key]["ops_per_s"]
+        goal("3", "manager dict, 2 clients (C)" + (", pipelined (batches of 100)" if "pipe" in key else ""),
+             f"{x / 1e3:.0f} k ops/s", f"multiprocessing.Manager {pym['mgr_dict']['ops_per_s'] / 1e3:.1f} k ops/s",
+             f">= {target / 1e3:.0f} k ops/s", x >= target)
+    goal("5", "pipe_bw, 1 MiB messages (C)", f"{ours_bw:.2f} GB/s ({bw_ratio:.2f}x bare)",
+         f"bare socketpair {bare_bw:.2f} GB/s", ">= 0.9x bare", bw_ratio >= 0.9)
+    big, memcpy = queue_big(mp)
+    qbig_rows = []
+    for key, e in big:
+        g = gb_per_s(e)
+        r = ratio_of(g, gb_per_s(memcpy[1]) if memcpy else None)
+        qbig_rows.append((key, e, g, r))
+        goal("5", f"queue, 1 MiB messages (C, {key})", f"{g:.2f} GB/s" + (f" ({r:.2f}x memcpy)" if r else ""),
+             f"memcpy {gb_per_s(memcpy[1]):.2f} GB/s" if memcpy else "memcpy: not measured",
+             f">= {BIG_TARGET:g}x memcpy", None if r is None else r >= BIG_TARGET)
+    if not big:
+        goal("5", "queue, 1 MiB messages (C)", "not measured by benches/queue.rs in this run", "memcpy",
+             f">= {BIG_TARGET:g}x memcpy", None)
+
     out = []
     out.append("# Benchmarks\n")
     out.append("Produced by `make bench` (which runs `" + command.strip() + "`): mpipc's queue, pipe, "
@@ -483,12 +660,25 @@ def main():
     out.append(f"- machine: {os.cpu_count()} CPUs, {cpu_model()}, Linux {platform.release()}")
     out.append(f"- mpipc: release build, {mp['repeat']} repetitions; Python {py.get('python')}, "
                f"start method {py.get('start_method')}, {py.get('repeat')} repetitions\n")
+    goals_at = len(out)  # the issue #17 summary goes here once every section has added its rows
     out.append("## Queue\n")
     out.append("| workload | mpipc | Python multiprocessing | ratio | target | met | mpipc runs |")
     out.append("|---|---|---|---|---|---|---|")
     for r in rows:
         out.append("| " + " | ".join(r) + " |")
     out.append("")
+    if qbig_rows:
+        out.append("Large messages (issue #17 part 5): `cargo bench --bench queue`'s 1 MiB workloads beside `memcpy` "
+                   "of the same working set, measured by the same program in the same run.\n")
+        out.append("| workload | mpipc | memcpy | ratio | target | met | mpipc runs |")
+        out.append("|---|---|---|---|---|---|---|")
+        for key, e, g, r in qbig_rows:
+            base = f"{gb_per_s(memcpy[1]):.2f} GB/s ({memcpy[0]})" if memcpy else "not measured"
+            ratio = "-" if r is None else f"{r:.2f}x"
+            out.append(f"| {key}, {(e.get('msg_bytes') or BIG_MSG) // 1024} KiB messages | {g:.2f} GB/s | {base} | "
+                       f"{ratio} | >= {BIG_TARGET:g}x memcpy | {fmt_met(None if r is None else r >= BIG_TARGET)} | "
+                       + ", ".join(f"{x:.2f}" for x in big_runs_gb(e)) + " |")
+        out.append("")
     out.append("## Pipe / Connection\n")
     out.append("`cargo bench --bench pipe` (benches/pipe.rs: two forked processes calling the C ABI, "
                "`mp_pipe_*`, exactly as a C program does; beside it the same frames over a bare socketpair "
@@ -539,6 +729,9 @@ def main():
             for key, how in (("go_q_tput_single", "one Put / Get per message"),
                              ("go_q_tput_batch", f"PutMany / GetMany, {res['go_q_tput_batch']['batch']} per call")):
                 ours = res[key]["msgs_per_s"]
+                if dec == "any" and key == "go_q_tput_single":
+                    goal("6", "Go binding, q_tput small object decoded into any", f"{ours / M:.2f} M msg/s",
+                         f"multiprocessing.Queue {base / M:.3f} M msg/s", ">= 1 M msg/s", ours >= M)
                 out.append(f"| q_tput small object, {how}, decoded into {dec} | {ours / M:.2f} M msg/s | "
                            f"{base / M:.3f} M msg/s | {ours / base:.0f}x | >= 1 M msg/s | "
                            f"{'yes' if ours >= M else 'no'} | " + ", ".join(f"{r / M:.2f}" for r in res[key]["runs"]) + " |")
@@ -558,13 +751,61 @@ def main():
                        f"{ours / base:.0f}x | >= 0.3 M msg/s | {'yes' if ours >= 0.3 * M else 'no'} | "
                        + ", ".join(f"{r / M:.2f}" for r in node[key]["runs"]) + " |")
         out.append("")
+    if node_rtt:
+        r0 = next(iter(node_rtt.values()))
+        if not node:
+            out.append("## Node binding\n")
+        out.append("`node bench/roundtrip.mjs` in bindings/node: round trips of the small object through two queues "
+                   "(the pinger puts it on one; the echoer gets it, decodes it and puts it back re-encoded on the "
+                   "other; the pinger gets and decodes it and times put + get); the C side is "
+                   "tests/polyglot/peers/c/peer.c. Median over runs of each run's median of "
+                   f"{r0['rounds']} round trips after {r0['warmup']} warm-up ones (p99 likewise); the binding's "
+                   f"main-thread spin at {r0.get('sync_spin_us', '-')} us (issue #17 part 4: Node-C round trip "
+                   f"under 10 us).\n")
+        out.append("| round trip | median | p99 | target | met | runs (median us) |")
+        out.append("|---|---|---|---|---|---|")
+        for key, how, target in (("node_q_rtt_node_c", "Node pings, C echoes", 10.0),
+                                 ("node_q_rtt_c_node", "C pings, Node echoes", 10.0),
+                                 ("node_q_rtt_node_node", "Node pings, Node echoes", None)):
+            r = node_rtt.get(key)
+            if r is None:
+                continue
+            ok = None if target is None else r["median_us"] < target
+            out.append(f"| {how} | {r['median_us']:.1f} us | {r['p99_us']:.0f} us | "
+                       f"{f'< {target:g} us' if target else '-'} | {fmt_met(ok)} | "
+                       + ", ".join(f"{x:.1f}" for x in r["runs_median_us"]) + " |")
+            if target is not None:
+                goal("4", f"Node-C round trip, {how}", f"{r['median_us']:.1f} us median",
+                     f"C-C {mp['q_latency_spin']['median_us']:.2f} us (the Queue table's q_latency, 64 B)",
+                     f"< {target:g} us", ok)
+        out.append("")
+    if node_demo:
+        dm = node_demo["node_demo_share"]
+        ratio = dm["median_node_over_python"]
+        ok = 0.5 <= ratio <= 2
+        if not (node or node_rtt):
+            out.append("## Node binding\n")
+        out.append(f"`node bench/demo_share.mjs`: the polyglot demo (examples/polyglot_demo, {dm['jobs']} jobs, one C, "
+                   f"one Python and one Node worker), {len(dm['runs'])} runs: median jobs C {dm['median_c']}, Python "
+                   f"{dm['median_python']}, Node {dm['median_node']}; Node / Python per run, median "
+                   f"**{ratio:.2f}** (issue #17 part 4: Node's share within 2x of the Python worker's, i.e. "
+                   f"0.5 <= Node / Python <= 2: {'met' if ok else 'not met'}). Runs (C / Python / Node): "
+                   + ", ".join(f"{r['c']}/{r['python']}/{r['node']}" for r in dm["runs"]) + ".\n")
+        goal("4", "polyglot demo, Node worker's share of the jobs", f"Node / Python {ratio:.2f} (median of "
+             f"{len(dm['runs'])} runs; Node {dm['median_node']}, Python {dm['median_python']} of {dm['jobs']})",
+             "the Python worker's share, same runs", "0.5 <= Node / Python <= 2", ok)
     if pyb:
         out.append("## Python binding\n")
         out.append("`benches/python/mpipc_py_bench.py` (run in build/venv-python): Python processes using "
                    "`from mpipc import Queue` against `multiprocessing.Queue`, same object "
                    "(`{\"id\": i, \"name\": \"item-<i>\", \"vals\": [1.5, 2.5, 3.5]}`), same run; and "
                    "`mpipc.Manager()` against `multiprocessing.Manager()`: 2 client processes on one dict, int keys, "
-                   "16-byte values, every read checked.\n")
+                   "16-byte values, every read checked. Issue #17's Python workloads: `Array('i', 1)` incremented "
+                   "under its lock by 2 processes (the final count checked), the small object through `Pipe()` "
+                   "(duplex, a socketpair in both) and `Pipe(duplex=False)` (multiprocessing: an os.pipe()), one "
+                   "sender and one receiver process; and, in the next section beside the peers, the 2 x 2 queue "
+                   "with maxsize 1000 and one client's manager dict get; mpipc's and multiprocessing's runs of these "
+                   "interleaved, the order alternating by round.\n")
         out.append("| workload | mpipc (Python) | multiprocessing | ratio | target | met | mpipc runs |")
         out.append("|---|---|---|---|---|---|---|")
         t, tb, lt = pyb["q_tput"], pyb["q_tput_batch"], pyb["q_latency"]
@@ -586,7 +827,37 @@ def main():
                        f"`multiprocessing.Manager()` | {md['mpipc']['ops_per_s'] / 1e3:.1f} k ops/s | "
                        f"{md['multiprocessing']['ops_per_s'] / 1e3:.1f} k ops/s | {md['ratio']:.2f}x | - | - | "
                        + ", ".join(f"{r / 1e3:.1f}" for r in md["mpipc"]["runs"]) + " |")
+        ai = pyb.get("array_incr")
+        if ai:
+            me, base = ai["mpipc"], ai["multiprocessing"]
+            ok = ai["ratio"] >= 2
+            out.append(f"| `Array('{me['typecode']}', 1)`, {me['procs']} processes x {me['n_per_proc'] // 1000}k "
+                       f"`with a.get_lock(): a[0] += 1` | {me['ops_per_s'] / 1e3:.0f} k ops/s | "
+                       f"{base['ops_per_s'] / 1e3:.0f} k ops/s | {ai['ratio']:.2f}x | >= 2x | {fmt_met(ok)} | "
+                       + ", ".join(f"{r / 1e3:.0f}" for r in me["runs"]) + " |")
+            goal("2", "Python `Array('i', 1)` locked increment, 2 processes", f"{me['ops_per_s'] / 1e3:.0f} k ops/s",
+                 f"multiprocessing.Array {base['ops_per_s'] / 1e3:.0f} k ops/s", ">= 2x multiprocessing", ok)
+        pt = pyb.get("pipe_tput")
+        if pt:
+            best = pt["multiprocessing_best"]
+            base = pt["multiprocessing"][best]["msgs_per_s"]
+            others = {k: v["msgs_per_s"] for k, v in pt["multiprocessing"].items()}
+            for kind in ("duplex", "simplex"):
+                me = pt["mpipc"][kind]
+                r = pt["ratio_to_best"][kind]
+                out.append(f"| Pipe send / recv, small object, `Pipe(duplex={kind == 'duplex'})` "
+                           f"({me['n'] // 1000}k messages) | {me['msgs_per_s'] / 1e3:.0f} k msg/s | "
+                           f"{others[kind] / 1e3:.0f} k msg/s (best: {best}, {base / 1e3:.0f} k) | {r:.2f}x the best | "
+                           f">= 2x multiprocessing's best | {fmt_met(r >= 2)} | "
+                           + ", ".join(f"{x / 1e3:.0f}" for x in me["runs"]) + " |")
+            rs = pt["ratio_to_best"]
+            goal("2", "Python Pipe send / recv, small object (duplex; simplex)",
+                 f"{pt['mpipc']['duplex']['msgs_per_s'] / 1e3:.0f} k; {pt['mpipc']['simplex']['msgs_per_s'] / 1e3:.0f} "
+                 f"k msg/s ({rs['duplex']:.2f}x; {rs['simplex']:.2f}x)",
+                 f"multiprocessing's best Pipe ({best}) {base / 1e3:.0f} k msg/s", ">= 2x, both modes",
+                 rs["duplex"] >= 2 and rs["simplex"] >= 2)
         out.append("")
+        out.extend(peers_section(pyb, peers, goal))
     if poly:
         names = {"c": "C", "go": "Go", "node": "Node", "python": "Python", "rust": "Rust"}
         langs = [x for x in poly.get("langs", list(names)) if x in names]
@@ -671,6 +942,12 @@ def main():
                  "pyb": pyb}
         lines, busy_notes, busy_raw = busy_section(busy[0], busy[1], quiet, command)
         out.extend(lines)
+        k = sum(r["met"] for r in busy_raw)
+        goal("1", f"busy machine ({busy[0]['loops']} busy loops on {busy[0]['cpus']} CPUs), every workload",
+             f"{k} of {len(busy_raw)} workloads meet both targets",
+             "multiprocessing under the same load; the same workload quiet",
+             f">= {RATIO_TARGET:g}x multiprocessing and <= {SLOWDOWN_TARGET:g}x slower than quiet",
+             k == len(busy_raw))
     hygiene = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "hygiene.md")
     if os.path.exists(hygiene):
         out.append("## Resource hygiene\n")
@@ -694,9 +971,11 @@ def main():
     out.append(f"- **pipe_tput, one send per message** (target 1 M msg/s): the bare socketpair doing one write "
                f"per message moves {bare_t / M:.2f} M msg/s in this very run, so one syscall per message cannot "
                f"reach the target here; `mp_pipe_send_many` (one syscall per batch) does.")
-    out.append(f"- **pipe_bw** (target 8 GB/s): the bare socketpair moves {mpp['bare_bw']['gb_per_s']:.2f} GB/s "
-               f"in this run (the issue's 9 GB/s was not seen on this machine); mpipc is within a few per cent "
-               f"of it, so the limit is the kernel's copy, not the library.")
+    if bw_ratio < 0.9:
+        out.append(f"- **pipe_bw** (target: at least 0.9x the bare socketpair, issue #17): {ours_bw:.2f} GB/s against "
+                   f"the bare socketpair's {bare_bw:.2f} GB/s in this run, {bw_ratio:.2f}x (the issue measured 0.55x "
+                   f"and 0.69x in earlier runs). Where mpipc's time goes beyond the kernel's copy is not analysed in "
+                   f"this report (issue #17 part 5).")
     out.append(f"- **Manager, 2 synchronous clients** (target 350 k ops/s): each call is a send and a receive on "
                f"both sides (four syscalls) plus CBOR work, about 6 us of CPU per call, and 4 busy threads (2 "
                f"clients, 2 connection threads) share 2 cores. Client and server busy-poll 50 us for the next "
@@ -709,6 +988,21 @@ def main():
     if busy_notes:
         out.extend(busy_notes)
         out.append("")
+    if goals:
+        parts = {"1": "busy machines", "2": "Python paths", "3": "the manager from C", "4": "Node",
+                 "5": "large messages", "6": "still open"}
+        summary = ["## Issue #17 goals\n",
+                   "Every goal of issue #17, as measured in this run: the figure, what it is measured beside (same "
+                   "run), the target and whether it is met ('-': not measured in this run). Details, runs and "
+                   "methods in the sections below; \"Why the missed targets are missed\" gives the causes that "
+                   "have been measured.\n",
+                   f"{sum(g[5] is True for g in goals)} of {len(goals)} met, {sum(g[5] is False for g in goals)} "
+                   f"not met, {sum(g[5] is None for g in goals)} not measured.\n",
+                   "| part | goal | measured | beside | target | met |", "|---|---|---|---|---|---|"]
+        for part, what, measured, beside, target, ok in sorted(goals, key=lambda g: g[0]):
+            summary.append(f"| {part}. {parts[part]} | {what} | {measured} | {beside} | {target} | {fmt_met(ok)} |")
+        summary.append("")
+        out[goals_at:goals_at] = summary
     out.append("Raw results:\n")
     out.append("```json\n" + json.dumps(mp, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(py, indent=1) + "\n```\n")
@@ -718,7 +1012,7 @@ def main():
     out.append("```json\n" + json.dumps(pym, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(mps, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(pys, indent=1) + "\n```\n")
-    for extra in (go_struct, go_any, node, pyb, poly, mload, pyload):
+    for extra in (go_struct, go_any, node, node_rtt, node_demo, pyb, *peers.values(), poly, mload, pyload):
         if extra:
             out.append("```json\n" + json.dumps(extra, indent=1) + "\n```\n")
     if busy:

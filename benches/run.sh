@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Runs mpipc's queue, pipe, manager (incl. 256 clients under load) and
 # array/lock benchmarks, the resource-hygiene measurement (full runs only), the bindings'
-# queue benchmarks, the cross-language table (every producer x consumer
-# language), and Python's multiprocessing.Queue, Pipe, Manager, Array and
-# Lock baselines in one invocation, then the busy-machine section (below),
-# and writes the comparison (default: BENCHMARKS.md).
+# queue benchmarks (the Python binding's also its Array, Pipe, 2 x 2 queue
+# and manager round trip), the Python binding's peers (faster-fifo, pyzmq,
+# UltraDict, in build/venv-peers), the Node binding's round trips and the
+# polyglot demo's job shares, the cross-language table (every producer x
+# consumer language), and Python's multiprocessing.Queue, Pipe, Manager,
+# Array and Lock baselines in one invocation, then the busy-machine section
+# (below), and writes the comparison (default: BENCHMARKS.md).
 #
 #   benches/run.sh [--quick] [--out FILE]
 #
@@ -222,9 +225,21 @@ echo "== Python binding vs multiprocessing.Queue (benches/python/mpipc_py_bench.
 bash bindings/python/setup-venv.sh
 MPIPC_LIB=$PWD/target/release/libmpipc.so build/venv-python/bin/python benches/python/mpipc_py_bench.py "${quick[@]}" \
     > "$tmp/python_binding.json"
+# The Python binding's peers (issue #17), benchmark-only packages pinned in
+# benches/python/requirements-peers.txt, in their own venv (the first run
+# builds it, compiling UltraDict; later runs find it ready).
+echo "== Peers of the Python binding (faster-fifo, pyzmq, UltraDict: benches/python/peers_*.py ${quick[*]}, in build/venv-peers)" >&2
+bash benches/python/setup-peers-venv.sh
+for peer in fifo zmq ultradict; do
+    build/venv-peers/bin/python "benches/python/peers_$peer.py" "${quick[@]}" > "$tmp/peers_$peer.json"
+done
 echo "== Node binding (node bench/qtput.mjs ${quick[*]})" >&2
 (cd bindings/node && npm ci --ignore-scripts --no-audit --no-fund >&2 && \
     MPIPC_LIB=$PWD/../../target/release/libmpipc.so node bench/qtput.mjs "${quick[@]}") > "$tmp/node_qtput.json"
+echo "== Node binding round trips (node bench/roundtrip.mjs ${quick[*]})" >&2
+(cd bindings/node && MPIPC_LIB=$PWD/../../target/release/libmpipc.so node bench/roundtrip.mjs "${quick[@]}") > "$tmp/node_rtt.json"
+echo "== Polyglot demo job shares (node bench/demo_share.mjs ${quick[*]})" >&2
+(cd bindings/node && MPIPC_LIB=$PWD/../../target/release/libmpipc.so node bench/demo_share.mjs "${quick[@]}") > "$tmp/node_demo.json"
 echo "== Across languages (benches/polyglot_bench.py ${quick[*]})" >&2
 build/venv-python/bin/python benches/polyglot_bench.py "${quick[@]}" > "$tmp/polyglot.json"
 

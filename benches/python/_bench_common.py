@@ -15,7 +15,8 @@ percentiles(), which a child calls after its timed loop; the helpers cover:
 - repetitions and statistics: percentiles() (median, p99, min of round-trip
   times), rate_runs() and latency_runs() (run a workload --repeat times, log
   each run, return its JSON entry with the median over runs and every run's
-  value);
+  value: rate_entry(), latency_entry()), interleaved_runs() (the sides of
+  one comparison run in alternating rounds);
 - the command line and output: bench_parser() (the --quick, --only and
   --repeat options every script has), option_picker() (an option's value
   or its full / --quick default), setup() (the fork context and the JSON
@@ -188,23 +189,19 @@ def _repeat(name, repeat, run, describe, wall):
     return runs
 
 
-def rate_runs(name, repeat, run, key, unit, ndigits=0, wall=False, **params):
-    """Call run() (one run of a throughput workload, returning a rate in
-    `unit`) `repeat` times, logging each result (and, with wall=True, the
-    run's wall time); return the workload's JSON entry: {key: median rate,
-    "runs": every run's rate, **params (the workload's settings)}.  Rates are
-    rounded to `ndigits` decimals; with ndigits=0 they are ints."""
-    runs = _repeat(name, repeat, run, lambda r: "%.*f %s" % (ndigits, r, unit), wall)
+def rate_entry(runs, key, ndigits=0, **params):
+    """The JSON entry of a throughput workload from its runs' rates: {key:
+    median rate, "runs": every run's rate, **params (the workload's
+    settings)}.  Rates are rounded to `ndigits` decimals; with ndigits=0
+    they are ints."""
     rnd = round if ndigits == 0 else (lambda x: round(x, ndigits))
     return {key: rnd(statistics.median(runs)), "runs": [rnd(x) for x in runs], **params}
 
 
-def latency_runs(name, repeat, run, wall=False, **params):
-    """Call run() (one run of a latency workload, returning (median, p99,
-    min) in microseconds) `repeat` times, logging each result; return the
-    workload's JSON entry: the median over runs of each figure, every run's
+def latency_entry(runs, **params):
+    """The JSON entry of a latency workload from its runs' (median, p99,
+    min) in microseconds: the median over runs of each figure, every run's
     figures, then **params (the workload's settings)."""
-    runs = _repeat(name, repeat, run, lambda r: "median %.2f us, p99 %.2f us, min %.2f us" % r, wall)
     return {
         "median_us": round(statistics.median(r[0] for r in runs), 2),
         "p99_us": round(statistics.median(r[1] for r in runs), 2),
@@ -214,6 +211,47 @@ def latency_runs(name, repeat, run, wall=False, **params):
         "runs_min_us": [round(r[2], 2) for r in runs],
         **params,
     }
+
+
+def describe_rate(unit, ndigits=0):
+    """How a rate is logged: "123 msg/s"."""
+    return lambda r: "%.*f %s" % (ndigits, r, unit)
+
+
+def describe_latency(r):
+    """How a (median, p99, min) result is logged."""
+    return "median %.2f us, p99 %.2f us, min %.2f us" % r
+
+
+def rate_runs(name, repeat, run, key, unit, ndigits=0, wall=False, **params):
+    """Call run() (one run of a throughput workload, returning a rate in
+    `unit`) `repeat` times, logging each result (and, with wall=True, the
+    run's wall time); return the workload's JSON entry (rate_entry)."""
+    return rate_entry(_repeat(name, repeat, run, describe_rate(unit, ndigits), wall), key, ndigits, **params)
+
+
+def latency_runs(name, repeat, run, wall=False, **params):
+    """Call run() (one run of a latency workload, returning (median, p99,
+    min) in microseconds) `repeat` times, logging each result; return the
+    workload's JSON entry (latency_entry)."""
+    return latency_entry(_repeat(name, repeat, run, describe_latency, wall), **params)
+
+
+def interleaved_runs(repeat, jobs):
+    """Run several workloads that are to be compared (mpipc's and
+    multiprocessing's sides of one workload) `repeat` rounds each,
+    interleaved: round i runs every job once, in the order given in odd
+    rounds and reversed in even ones, so that a slow drift of the machine's
+    load (a shared machine) hits every side alike, instead of the sides
+    that happen to run last.  `jobs`: a list of (name, run, describe) --
+    run() does one run, describe(result) is its log text.  Returns {name:
+    [every round's result]}."""
+    results = {name: [] for name, _, _ in jobs}
+    for i in range(repeat):
+        for name, run, describe in (jobs if i % 2 == 0 else jobs[::-1]):
+            results[name].append(run())
+            log("%s run %d: %s" % (name, i + 1, describe(results[name][-1])))
+    return results
 
 
 # --------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""The Python binding's queue and manager dict against multiprocessing's, in one run.
+"""The Python binding's queue, pipe, Array and manager dict against multiprocessing's, in one run.
 
 Prints ONE JSON object on stdout (progress on stderr): for each workload
 the mpipc figure, the multiprocessing figure and their ratio.
 
     build/venv-python/bin/python benches/python/mpipc_py_bench.py [--quick] [--only NAME]
         [--repeat N] [--tput-n N] [--lat-rounds R] [--lat-warmup W] [--batch B] [--mgr-n N]
+        [--array-n N] [--pipe-n N] [--mpmc-n N] [--rtt-rounds R] [--rtt-warmup W]
 
 Message: the small object {"id": i, "name": f"item-{i}", "vals": [1.5,
 2.5, 3.5]}, built in the producer's loop (the same cost on both sides),
@@ -52,8 +53,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "bindings", "python"))
 
 import mpipc  # noqa: E402
 from _bench_common import (  # noqa: E402
-    CHILD_TIMEOUT, bench_parser, by_role, close_queues, emit, latency_runs, option_picker, percentiles, rate_runs,
-    run_children, setup,
+    CHILD_TIMEOUT, bench_parser, by_role, close_queues, collect, describe_latency, describe_rate, emit,
+    interleaved_runs, join_all, kill_all, latency_entry, latency_runs, option_picker, percentiles, rate_entry,
+    rate_runs, run_children, setup, start_child,
 )
 
 
@@ -195,6 +197,142 @@ def run_latency(ctx, impl, rounds, warmup):
     assert timed == rounds and bad == 0 and echoed == rounds + warmup, (timed, bad, echoed)
     return med, p99, mn
 
+# --------------------------------------------------------------------------
+# array_incr
+
+
+ARRAY_PROCS = 2
+
+
+def make_array(ctx, impl):
+    return mpipc.Array("i", 1) if impl == "mpipc" else ctx.Array("i", 1)
+
+
+def _incr_child(a, barrier, n, res):
+    lock = a.get_lock()
+    clock = time.perf_counter
+    barrier.wait(CHILD_TIMEOUT)
+    t0 = clock()
+    for _ in range(n):
+        with lock:
+            a[0] += 1
+    res.put(("incr", t0, clock()))
+
+
+def run_array_incr(ctx, impl, n):
+    a = make_array(ctx, impl)
+    try:
+        barrier = ctx.Barrier(ARRAY_PROCS)
+        out = run_children(ctx, [(_incr_child, (a, barrier, n))] * ARRAY_PROCS)
+        total = a[0]
+    finally:
+        if impl == "mpipc":
+            a.close()
+    assert total == ARRAY_PROCS * n, "a[0] is %d after %d locked increments" % (total, ARRAY_PROCS * n)
+    t0 = min(r[1] for r in out)
+    t_end = max(r[2] for r in out)
+    assert t_end > t0, (t0, t_end)
+    return ARRAY_PROCS * n / (t_end - t0)
+
+
+# --------------------------------------------------------------------------
+# pipe_tput
+
+
+def _pipe_sender(w, barrier, n, res):
+    send = w.send
+    barrier.wait(CHILD_TIMEOUT)
+    t0 = time.perf_counter()
+    for i in range(n):
+        send({"id": i, "name": f"item-{i}", "vals": [1.5, 2.5, 3.5]})
+    res.put(("sender", t0))
+
+
+def _pipe_receiver(r, barrier, n, res):
+    recv = r.recv
+    m = None
+    barrier.wait(CHILD_TIMEOUT)
+    for _ in range(n):
+        m = recv()
+    t_end = time.perf_counter()
+    res.put(("receiver", t_end, m))
+
+
+def run_pipe_tput(ctx, impl, duplex, n):
+    r, w = mpipc.Pipe(duplex) if impl == "mpipc" else ctx.Pipe(duplex)
+    try:
+        barrier = ctx.Barrier(2)
+        out = by_role(run_children(ctx, [(_pipe_sender, (w, barrier, n)), (_pipe_receiver, (r, barrier, n))]))
+    finally:
+        r.close()
+        w.close()
+    (t0,) = out["sender"]
+    t_end, last = out["receiver"]
+    assert last == small(n - 1), last
+    assert t_end > t0, (t0, t_end)
+    return n / (t_end - t0)
+
+
+# --------------------------------------------------------------------------
+# q_mpmc
+
+
+MPMC_PRODUCERS = 2
+MPMC_CONSUMERS = 2
+MPMC_MAXSIZE = 1000
+
+
+def _mpmc_producer(q, barrier, first, n, res):
+    put = q.put
+    barrier.wait(CHILD_TIMEOUT)
+    t0 = time.perf_counter()
+    for i in range(first, first + n):
+        put({"id": i, "name": f"item-{i}", "vals": [1.5, 2.5, 3.5]})
+    res.put(("producer", t0, n))
+
+
+def _mpmc_consumer(q, barrier, res):
+    get = q.get
+    clock = time.perf_counter
+    ids = []
+    t_last = None
+    barrier.wait(CHILD_TIMEOUT)
+    while True:
+        m = get()
+        if m is None:
+            break
+        t_last = clock()
+        ids.append(m["id"])
+    res.put(("consumer", t_last, ids))
+
+
+def run_mpmc(ctx, impl, n):
+    q = mpipc.Queue(MPMC_MAXSIZE) if impl == "mpipc" else ctx.Queue(MPMC_MAXSIZE)
+    res = ctx.Queue()
+    barrier = ctx.Barrier(MPMC_PRODUCERS + MPMC_CONSUMERS)
+    per = n // MPMC_PRODUCERS
+    prods = [start_child(ctx, _mpmc_producer, (q, barrier, p * per, per, res)) for p in range(MPMC_PRODUCERS)]
+    cons = [start_child(ctx, _mpmc_consumer, (q, barrier, res)) for _ in range(MPMC_CONSUMERS)]
+    procs = prods + cons
+    try:
+        p_out = collect(res, MPMC_PRODUCERS, procs)
+        join_all(prods)
+        for _ in range(MPMC_CONSUMERS):
+            q.put(None)
+        c_out = collect(res, MPMC_CONSUMERS, procs)
+        join_all(cons)
+    finally:
+        kill_all(procs)
+        close_queues(res)
+    close_queue(q)
+    assert sorted(r[0] for r in p_out + c_out) == ["consumer"] * 2 + ["producer"] * 2, (p_out, c_out)
+    ids = sorted(i for r in c_out for i in r[2])
+    assert ids == list(range(n)), "consumers received %d messages, not each of the %d once" % (len(ids), n)
+    t0 = min(r[1] for r in p_out)
+    t_end = max(r[1] for r in c_out if r[1] is not None)
+    assert t_end > t0, (t0, t_end)
+    return n / (t_end - t0)
+
 
 # --------------------------------------------------------------------------
 # mgr_dict
@@ -247,15 +385,62 @@ def run_mgr_dict(ctx, impl, n):
 
 
 # --------------------------------------------------------------------------
+# mgr_get_rtt
+
+
+RTT_KEYS = 1000
+
+
+def _rtt_client(d, rounds, warmup, res):
+    len(d)  # a forked client opens its own connection on its first call: untimed
+    vals = [MGR_VAL.pack(k, k) for k in range(RTT_KEYS)]
+    clock = time.perf_counter_ns
+    rtts = []
+    bad = 0
+    for i in range(warmup + rounds):
+        k = i % RTT_KEYS
+        t = clock()
+        v = d[k]
+        t = clock() - t
+        if i >= warmup:
+            rtts.append(t)
+        if v != vals[k]:
+            bad += 1
+    res.put(("client", len(rtts), bad) + percentiles(rtts))
+
+
+def run_mgr_rtt(ctx, impl, rounds, warmup):
+    mgr = make_manager(ctx, impl)
+    try:
+        d = mgr.dict()
+        d.update({k: MGR_VAL.pack(k, k) for k in range(RTT_KEYS)})
+        (out,) = run_children(ctx, [(_rtt_client, (d, rounds, warmup))])
+        assert len(d) == RTT_KEYS, len(d)
+        del d
+    finally:
+        mgr.shutdown()
+    _, timed, bad, med, p99, mn = out
+    assert timed == rounds, (timed, rounds)
+    assert bad == 0, "%d reads differed from the values set" % bad
+    return med, p99, mn
+
+
+# --------------------------------------------------------------------------
 
 
 def main(argv=None):
-    ap = bench_parser(__doc__, ["q_tput", "q_tput_batch", "q_latency", "mgr_dict"])
+    ap = bench_parser(__doc__, ["q_tput", "q_tput_batch", "q_latency", "mgr_dict", "array_incr", "pipe_tput",
+                                "q_mpmc", "mgr_get_rtt"])
     ap.add_argument("--tput-n", type=int, help="q_tput messages (default 200000; --quick: 20000)")
     ap.add_argument("--lat-rounds", type=int, help="q_latency timed round trips (default 20000; --quick: 2000)")
     ap.add_argument("--lat-warmup", type=int, help="q_latency warm-up round trips (default 1000; --quick: 200)")
     ap.add_argument("--batch", type=int, default=256, help="q_tput_batch batch size (default 256)")
     ap.add_argument("--mgr-n", type=int, help="mgr_dict sets (and gets) per client (default 10000; --quick: 1000)")
+    ap.add_argument("--array-n", type=int, help="array_incr increments per process (default 100000; --quick: 5000)")
+    ap.add_argument("--pipe-n", type=int, help="pipe_tput messages (default 200000; --quick: 20000)")
+    ap.add_argument("--mpmc-n", type=int, help="q_mpmc messages in all (default 200000; --quick: 20000)")
+    ap.add_argument("--rtt-rounds", type=int, help="mgr_get_rtt timed reads (default 20000; --quick: 2000)")
+    ap.add_argument("--rtt-warmup", type=int, help="mgr_get_rtt warm-up reads (default 1000; --quick: 200)")
     a = ap.parse_args(argv)
     pick = option_picker(a.quick)
     repeat = pick(a.repeat, 3, 1)
@@ -263,8 +448,16 @@ def main(argv=None):
     lat_rounds = pick(a.lat_rounds, 20_000, 2_000)
     lat_warmup = pick(a.lat_warmup, 1_000, 200)
     mgr_n = pick(a.mgr_n, 10_000, 1_000)
-    if repeat < 1 or min(tput_n, lat_rounds, a.batch, mgr_n) < 1 or lat_warmup < 0:
+    array_n = pick(a.array_n, 100_000, 5_000)
+    pipe_n = pick(a.pipe_n, 200_000, 20_000)
+    mpmc_n = pick(a.mpmc_n, 200_000, 20_000)
+    rtt_rounds = pick(a.rtt_rounds, 20_000, 2_000)
+    rtt_warmup = pick(a.rtt_warmup, 1_000, 200)
+    if repeat < 1 or min(tput_n, lat_rounds, a.batch, mgr_n, array_n, pipe_n, mpmc_n, rtt_rounds) < 1 \
+            or min(lat_warmup, rtt_warmup) < 0:
         ap.error("sizes must be positive")
+    if mpmc_n % MPMC_PRODUCERS:
+        ap.error("--mpmc-n must be even (two producers)")
     if mgr_n >= MGR_KEY_STRIDE:
         ap.error("--mgr-n must be below %d" % MGR_KEY_STRIDE)
 
@@ -304,6 +497,48 @@ def main(argv=None):
                          clients=MGR_CLIENTS, n_per_client=mgr_n)
         out["mgr_dict"] = {"mpipc": mine, "multiprocessing": mp_mgr,
                            "ratio": round(mine["ops_per_s"] / mp_mgr["ops_per_s"], 2)}
+    if want("array_incr"):
+        r = interleaved_runs(repeat, [
+            ("array_incr " + impl, (lambda impl=impl: run_array_incr(ctx, impl, array_n)), describe_rate("ops/s"))
+            for impl in ("mp", "mpipc")])
+        sides = {name: rate_entry(r["array_incr " + impl], "ops_per_s", procs=ARRAY_PROCS, n_per_proc=array_n,
+                                  typecode="i")
+                 for name, impl in (("mpipc", "mpipc"), ("multiprocessing", "mp"))}
+        ratio = round(sides["mpipc"]["ops_per_s"] / sides["multiprocessing"]["ops_per_s"], 2)
+        out["array_incr"] = {**sides, "ratio": ratio, "target_ratio": 2.0, "meets_target": ratio >= 2.0}
+    if want("pipe_tput"):
+        variants = [(impl, duplex) for impl in ("mp", "mpipc") for duplex in (True, False)]
+        label = (lambda impl, duplex: "pipe_tput %s %s" % (impl, "duplex" if duplex else "simplex"))
+        r = interleaved_runs(repeat, [
+            (label(impl, duplex), (lambda impl=impl, duplex=duplex: run_pipe_tput(ctx, impl, duplex, pipe_n)),
+             describe_rate("msg/s")) for impl, duplex in variants])
+        sides = {name: {kind: rate_entry(r[label(impl, duplex)], "msgs_per_s", n=pipe_n, duplex=duplex)
+                        for kind, duplex in (("duplex", True), ("simplex", False))}
+                 for name, impl in (("mpipc", "mpipc"), ("multiprocessing", "mp"))}
+        best = max(("duplex", "simplex"), key=lambda k: sides["multiprocessing"][k]["msgs_per_s"])
+        base = sides["multiprocessing"][best]["msgs_per_s"]
+        ratio = {k: round(sides["mpipc"][k]["msgs_per_s"] / base, 2) for k in ("duplex", "simplex")}
+        out["pipe_tput"] = {**sides, "multiprocessing_best": best, "ratio_to_best": ratio, "target_ratio": 2.0,
+                            "meets_target": {k: v >= 2.0 for k, v in ratio.items()}}
+    if want("q_mpmc"):
+        r = interleaved_runs(repeat, [
+            ("q_mpmc " + impl, (lambda impl=impl: run_mpmc(ctx, impl, mpmc_n)), describe_rate("msg/s"))
+            for impl in ("mp", "mpipc")])
+        sides = {name: rate_entry(r["q_mpmc " + impl], "msgs_per_s", n=mpmc_n, producers=MPMC_PRODUCERS,
+                                  consumers=MPMC_CONSUMERS, maxsize=MPMC_MAXSIZE)
+                 for name, impl in (("mpipc", "mpipc"), ("multiprocessing", "mp"))}
+        out["q_mpmc"] = {**sides, "ratio": round(sides["mpipc"]["msgs_per_s"] /
+                                                 sides["multiprocessing"]["msgs_per_s"], 2)}
+    if want("mgr_get_rtt"):
+        r = interleaved_runs(repeat, [
+            ("mgr_get_rtt " + impl, (lambda impl=impl: run_mgr_rtt(ctx, impl, rtt_rounds, rtt_warmup)),
+             describe_latency) for impl in ("mp", "mpipc")])
+        sides = {name: latency_entry(r["mgr_get_rtt " + impl], rounds=rtt_rounds, warmup=rtt_warmup, keys=RTT_KEYS,
+                                     value_bytes=MGR_VAL.size)
+                 for name, impl in (("mpipc", "mpipc"), ("multiprocessing", "mp"))}
+        med = sides["mpipc"]["median_us"]
+        out["mgr_get_rtt"] = {**sides, "median_ratio": round(med / sides["multiprocessing"]["median_us"], 3),
+                              "target_median_us": 1.0, "meets_target": med < 1.0}
     emit(out, t_all)
 
 

@@ -9,8 +9,9 @@ use super::status::{mp_status, set_last_error, MP_OK};
 use super::timeout_of_ms;
 use ciborium::Value;
 use mpipc::error::{Error, ErrorKind, Result};
-use mpipc::manager::protocol::{decode_value, encode_value};
-use mpipc::manager::ManagerClient;
+use mpipc::manager::cbor::encode_i64;
+use mpipc::manager::protocol::decode_value;
+use mpipc::manager::{Item, ManagerClient, RawArgs};
 use std::ffi::c_char;
 
 /// A connection to a manager server (ours, embedded with `mp_mgr_serve`
@@ -156,22 +157,26 @@ pub unsafe extern "C" fn mp_mgr_call_many(
     }
 }
 
-/// Decodes one CBOR item passed by C.
-unsafe fn item(p: *const u8, len: usize, what: &str) -> std::result::Result<Value, mp_status> {
+/// Checks one CBOR item passed by C (well-formed, without decoding or
+/// allocating: it is sent as it is).
+unsafe fn item<'a>(p: *const u8, len: usize, what: &str) -> std::result::Result<Item<'a>, mp_status> {
     // SAFETY: per the caller's contract.
     let bytes = unsafe { bytes_arg(p, len, what)? };
-    decode_value(bytes).map_err(|e| set_last_error(&Error::new(ErrorKind::Invalid, format!("{what}: {}", e.message()))))
+    Item::new(bytes).map_err(|e| set_last_error(&Error::new(ErrorKind::Invalid, format!("{what}: {}", e.message()))))
 }
 
-fn dict_call(
+/// Calls `method` on the dict named `dict` with `args`, handing the
+/// result's bytes, as they arrived, to `read`.
+fn dict_call<T>(
     c: &ManagerClient,
     dict: *const c_char,
     method: &str,
-    args: Vec<Value>,
-) -> std::result::Result<Value, mp_status> {
+    args: &[Item<'_>],
+    read: impl FnOnce(&[u8]) -> Result<T>,
+) -> std::result::Result<T, mp_status> {
     // SAFETY: dict is NUL-terminated per the callers' contracts.
     let dict = unsafe { str_arg(dict, "dict")? };
-    c.call("dict", dict, method, args).map_err(|e| set_last_error(&e))
+    c.call_raw("dict", dict, method, RawArgs::Items(args), read).map_err(|e| set_last_error(&e))
 }
 
 /// `dict[key] = val` on the dict named `dict`; `key` and `val` are CBOR
@@ -195,7 +200,7 @@ pub unsafe extern "C" fn mp_mgr_dict_set(
                 (Ok(k), Ok(v)) => (k, v),
                 (Err(s), _) | (_, Err(s)) => return s,
             };
-            dict_call(c, dict, "set", vec![k, v]).map_or_else(|s| s, |_| MP_OK)
+            dict_call(c, dict, "set", &[k, v], |_| Ok(())).map_or_else(|s| s, |()| MP_OK)
         })
     }
 }
@@ -223,9 +228,9 @@ pub unsafe extern "C" fn mp_mgr_dict_get(
                 Ok(k) => k,
                 Err(s) => return s,
             };
-            match dict_call(c, dict, "get", vec![k]) {
+            match dict_call(c, dict, "get", &[k], |r| Ok(r.to_vec())) {
                 Ok(v) => {
-                    *val = mp_buf::from_vec(encode_value(&v));
+                    *val = mp_buf::from_vec(v);
                     MP_OK
                 }
                 Err(s) => s,
@@ -255,7 +260,7 @@ pub unsafe extern "C" fn mp_mgr_dict_del(
                 Ok(k) => k,
                 Err(s) => return s,
             };
-            dict_call(c, dict, "del", vec![k]).map_or_else(|s| s, |_| MP_OK)
+            dict_call(c, dict, "del", &[k], |_| Ok(())).map_or_else(|s| s, |()| MP_OK)
         })
     }
 }
@@ -270,12 +275,11 @@ pub unsafe extern "C" fn mp_mgr_dict_len(m: *mut mp_mgr, dict: *const c_char, ou
     unsafe {
         with_handle(m, |c| {
             check_not_null!(out);
-            match dict_call(c, dict, "len", vec![]).map(|v| int_of(&v)) {
-                Ok(Ok(n)) => {
+            match dict_call(c, dict, "len", &[], int_of) {
+                Ok(n) => {
                     *out = n as usize;
                     MP_OK
                 }
-                Ok(Err(e)) => set_last_error(&e),
                 Err(s) => s,
             }
         })
@@ -309,22 +313,25 @@ pub unsafe extern "C" fn mp_mgr_dict_incr(
                 Ok(k) => k,
                 Err(s) => return s,
             };
-            match dict_call(c, dict, "incr", vec![k, Value::Integer(delta.into())]).map(|v| int_of(&v)) {
-                Ok(Ok(n)) => {
+            let mut buf = [0u8; 9];
+            let d = Item::new(encode_i64(delta, &mut buf)).expect("an encoded integer is one item");
+            match dict_call(c, dict, "incr", &[k, d], int_of) {
+                Ok(n) => {
                     *out_new = n;
                     MP_OK
                 }
-                Ok(Err(e)) => set_last_error(&e),
                 Err(s) => s,
             }
         })
     }
 }
 
-fn int_of(v: &Value) -> Result<i64> {
-    match v {
-        Value::Integer(i) => {
-            i64::try_from(i128::from(*i)).map_err(|_| Error::new(ErrorKind::Corrupt, "integer out of range"))
+/// The integer a result encodes (`MP_E_CORRUPT` for anything else, or
+/// one outside i64).
+fn int_of(r: &[u8]) -> Result<i64> {
+    match decode_value(r) {
+        Ok(Value::Integer(i)) => {
+            i64::try_from(i128::from(i)).map_err(|_| Error::new(ErrorKind::Corrupt, "integer out of range"))
         }
         _ => Err(Error::new(ErrorKind::Corrupt, "the manager answered a non-integer")),
     }
@@ -421,6 +428,7 @@ mod tests {
     use crate::bytes::mp_buf_free;
     use crate::manager_server::*;
     use crate::status::*;
+    use mpipc::manager::protocol::encode_value;
     use std::ptr::{null, null_mut};
 
     fn cbor(v: &Value) -> Vec<u8> {
@@ -560,6 +568,200 @@ mod tests {
             assert_eq!(mp_mgr_reconnect(m, 5000), MP_OK);
             assert_eq!(mp_mgr_dict_incr(m, c"d".as_ptr(), key.as_ptr(), key.len(), 1, &mut n), MP_OK);
             assert_eq!(n, 1);
+            mp_mgr_close(m);
+            assert_eq!(mp_mgr_server_shutdown(s), MP_OK);
+        }
+    }
+
+    /// The last error message, for assertions.
+    fn last_error() -> String {
+        // SAFETY: mp_last_error returns a valid NUL-terminated string.
+        unsafe { std::ffi::CStr::from_ptr(mp_last_error()).to_string_lossy().into_owned() }
+    }
+
+    /// Malformed CBOR from the caller, in every argument that takes CBOR:
+    /// `MP_E_INVAL` with a message saying what is wrong, nothing sent (the
+    /// dict is unchanged), the connection kept.
+    #[test]
+    fn malformed_cbor_from_c_is_refused_before_sending() {
+        let addr = std::ffi::CString::new(format!("unix:@mpipc-ffi-mgr-bad-{}", std::process::id())).unwrap();
+        let deep = |n: usize| [vec![0x81u8; n], vec![0x00]].concat();
+        let bad: Vec<(&str, Vec<u8>)> = vec![
+            ("empty", vec![]),
+            ("truncated head", vec![0x19, 0x01]),
+            ("truncated text", vec![0x65, b'a', b'b']),
+            ("truncated array", vec![0x83, 0x01, 0x02]),
+            ("unterminated indefinite array", vec![0x9f, 0x01]),
+            ("trailing bytes", vec![0x01, 0x02]),
+            ("two items", vec![0x61, b'a', 0x61, b'b']),
+            ("nested too deep", deep(200)),
+            ("tags nested too deep", [vec![0xc6u8; 200], vec![0x00]].concat()),
+            ("2^62-byte text", vec![0x7b, 0x40, 0, 0, 0, 0, 0, 0, 0]),
+            ("2^62-byte bytes", vec![0x5b, 0x40, 0, 0, 0, 0, 0, 0, 0]),
+            ("2^62-element array", vec![0x9b, 0x40, 0, 0, 0, 0, 0, 0, 0]),
+            ("2^32-pair map", vec![0xba, 0xff, 0xff, 0xff, 0xff, 0x01]),
+            ("text not UTF-8", vec![0x62, 0xff, 0xfe]),
+            ("lone break", vec![0xff]),
+            ("reserved head", vec![0x1c]),
+            ("simple value", vec![0xf8, 0x20]),
+        ];
+        // SAFETY: every pointer is valid for the calls.
+        unsafe {
+            let mut s = null_mut();
+            assert_eq!(mp_mgr_serve(addr.as_ptr(), null(), 0, &mut s), MP_OK);
+            let mut m = null_mut();
+            assert_eq!(mp_mgr_connect(addr.as_ptr(), null(), 0, 2000, &mut m), MP_OK);
+            let good = cbor(&Value::Integer(1.into()));
+            assert_eq!(mp_mgr_dict_set(m, c"d".as_ptr(), good.as_ptr(), good.len(), good.as_ptr(), good.len()), MP_OK);
+            let mut b = mp_buf { ptr: null_mut(), len: 0 };
+            let mut n = 0i64;
+            for (what, x) in &bad {
+                let (p, l) = (x.as_ptr(), x.len());
+                let invalid = |st: mp_status, arg: &str| {
+                    assert_eq!(st, MP_E_INVAL, "{what} as {arg}");
+                    let msg = last_error();
+                    assert!(msg.contains("invalid CBOR"), "{what} as {arg}: {msg}");
+                };
+                invalid(mp_mgr_dict_set(m, c"d".as_ptr(), p, l, good.as_ptr(), good.len()), "key");
+                assert!(last_error().starts_with("key: "));
+                invalid(mp_mgr_dict_set(m, c"d".as_ptr(), good.as_ptr(), good.len(), p, l), "val");
+                assert!(last_error().starts_with("val: "));
+                invalid(mp_mgr_dict_get(m, c"d".as_ptr(), p, l, &mut b), "get key");
+                invalid(mp_mgr_dict_del(m, c"d".as_ptr(), p, l), "del key");
+                invalid(mp_mgr_dict_incr(m, c"d".as_ptr(), p, l, 1, &mut n), "incr key");
+                invalid(mp_mgr_call(m, c"dict".as_ptr(), c"d".as_ptr(), c"len".as_ptr(), p, l, &mut b), "args");
+                invalid(mp_mgr_call_many(m, p, l, &mut b), "requests");
+                // The same inside an otherwise good request.
+                let args = [&[0x82u8, 0x61, b'k'][..], x].concat();
+                let reqs = [&[0x81u8, 0x84, 0x64][..], b"dict", &[0x61, b'd', 0x63], b"set", &args].concat();
+                invalid(mp_mgr_call_many(m, reqs.as_ptr(), reqs.len(), &mut b), "a request's args");
+                assert!(b.ptr.is_null(), "no result on an error");
+            }
+            // Nesting: 128 levels below the item is the decoder's limit, as
+            // before (the server refuses what is too deep for the request).
+            let at_limit = deep(128);
+            assert_eq!(
+                mp_mgr_dict_set(m, c"d".as_ptr(), good.as_ptr(), good.len(), at_limit.as_ptr(), at_limit.len()),
+                MP_E_INVAL
+            );
+            assert!(last_error().contains("too deep"), "{}", last_error());
+            let fits = deep(126);
+            assert_eq!(mp_mgr_dict_set(m, c"d".as_ptr(), good.as_ptr(), good.len(), fits.as_ptr(), fits.len()), MP_OK);
+            // Arguments that are not an array, requests of the wrong shape.
+            assert_eq!(
+                mp_mgr_call(m, c"dict".as_ptr(), c"d".as_ptr(), c"len".as_ptr(), good.as_ptr(), good.len(), &mut b),
+                MP_E_INVAL
+            );
+            assert!(last_error().contains("args must be a CBOR array"));
+            for reqs in [
+                cbor(&Value::Integer(1.into())),
+                cbor(&Value::Array(vec![Value::Integer(1.into())])),
+                cbor(&Value::Array(vec![Value::Array(vec![Value::Text("dict".into())])])),
+                cbor(&Value::Array(vec![Value::Array(vec![
+                    Value::Text("dict".into()),
+                    Value::Text("d".into()),
+                    Value::Integer(1.into()),
+                    Value::Array(vec![]),
+                ])])),
+                vec![0x81, 0x9f, 0x64, b'd', b'i', b'c', b't', 0x61, b'd', 0x63, b'l', b'e', b'n', 0xff],
+            ] {
+                assert_eq!(mp_mgr_call_many(m, reqs.as_ptr(), reqs.len(), &mut b), MP_E_INVAL, "{reqs:02x?}");
+                assert!(last_error().starts_with("requests: "), "{}", last_error());
+            }
+            // Nothing was sent: the dict holds what the good calls stored,
+            // and the connection still serves.
+            let mut len = 0usize;
+            assert_eq!(mp_mgr_dict_len(m, c"d".as_ptr(), &mut len), MP_OK);
+            assert_eq!(len, 1);
+            let mut up = false;
+            assert_eq!(mp_mgr_is_connected(m, &mut up), MP_OK);
+            assert!(up);
+            mp_mgr_close(m);
+            assert_eq!(mp_mgr_server_shutdown(s), MP_OK);
+        }
+    }
+
+    /// The caller's bytes go to the server as they are, whatever encoder
+    /// wrote them; the server still treats keys by value (1, 1.0, a
+    /// non-shortest 1, a half-float 1.0 and a bignum 1 are one key, as in
+    /// Python) and answers in the canonical form.
+    #[test]
+    fn other_encoders_forms_are_one_key_and_come_back_canonical() {
+        let addr = std::ffi::CString::new(format!("unix:@mpipc-ffi-mgr-forms-{}", std::process::id())).unwrap();
+        let ones: [&[u8]; 6] = [
+            &[0x01],
+            &[0x18, 0x01],
+            &[0x1b, 0, 0, 0, 0, 0, 0, 0, 1],
+            &[0xfb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0],
+            &[0xf9, 0x3c, 0x00],
+            &[0xc2, 0x41, 0x01],
+        ];
+        // SAFETY: every pointer is valid for the calls.
+        unsafe {
+            let mut s = null_mut();
+            assert_eq!(mp_mgr_serve(addr.as_ptr(), null(), 0, &mut s), MP_OK);
+            let mut m = null_mut();
+            assert_eq!(mp_mgr_connect(addr.as_ptr(), null(), 0, 2000, &mut m), MP_OK);
+            let mut b = mp_buf { ptr: null_mut(), len: 0 };
+            for (i, k) in ones.iter().enumerate() {
+                // A value in a half float, with a non-shortest head inside.
+                let v = [&[0x82u8, 0xf9, 0x3e, 0x00, 0x19, 0x00][..], &[i as u8]].concat();
+                assert_eq!(mp_mgr_dict_set(m, c"d".as_ptr(), k.as_ptr(), k.len(), v.as_ptr(), v.len()), MP_OK);
+                for k2 in ones {
+                    assert_eq!(mp_mgr_dict_get(m, c"d".as_ptr(), k2.as_ptr(), k2.len(), &mut b), MP_OK);
+                    let canonical = cbor(&Value::Array(vec![Value::Float(1.5), Value::Integer(i.into())]));
+                    assert_eq!(std::slice::from_raw_parts(b.ptr, b.len), &canonical[..], "{k:02x?} then {k2:02x?}");
+                    mp_buf_free(&mut b);
+                }
+            }
+            let mut len = 0usize;
+            assert_eq!(mp_mgr_dict_len(m, c"d".as_ptr(), &mut len), MP_OK);
+            assert_eq!(len, 1);
+            // The key kept is the last written, in its canonical form: a
+            // bignum 1 is the integer 1.
+            let none = cbor(&Value::Array(vec![]));
+            assert_eq!(
+                mp_mgr_call(m, c"dict".as_ptr(), c"d".as_ptr(), c"keys".as_ptr(), none.as_ptr(), none.len(), &mut b),
+                MP_OK
+            );
+            assert_eq!(std::slice::from_raw_parts(b.ptr, b.len), &[0x81, 0x01]);
+            mp_buf_free(&mut b);
+            // Text keys: an indefinite "ab" is "ab".
+            let ab = cbor(&Value::Text("ab".into()));
+            let ab_chunks = [0x7f, 0x61, b'a', 0x61, b'b', 0xff];
+            let mut n = 0i64;
+            assert_eq!(mp_mgr_dict_incr(m, c"d".as_ptr(), ab.as_ptr(), ab.len(), 2, &mut n), MP_OK);
+            assert_eq!(mp_mgr_dict_incr(m, c"d".as_ptr(), ab_chunks.as_ptr(), ab_chunks.len(), 3, &mut n), MP_OK);
+            assert_eq!(n, 5);
+            // Pipelined: results as the server sent them, statuses in place.
+            let reqs = [
+                &[0x83u8, 0x84, 0x64][..],
+                b"dict",
+                &[0x61, b'd', 0x63],
+                b"get",
+                &[0x81, 0xf9, 0x3c, 0x00],
+                &[0x84, 0x64],
+                b"dict",
+                &[0x61, b'd', 0x63],
+                b"get",
+                &[0x81, 0x02],
+                &[0x84, 0x7f, 0x62, b'd', b'i', 0x62, b'c', b't', 0xff, 0x61, b'd', 0x63],
+                b"len",
+                &[0x9f, 0xff],
+            ]
+            .concat();
+            assert_eq!(mp_mgr_call_many(m, reqs.as_ptr(), reqs.len(), &mut b), MP_OK);
+            let res = decode_value(std::slice::from_raw_parts(b.ptr, b.len)).unwrap();
+            mp_buf_free(&mut b);
+            let i = |n: i64| Value::Integer(n.into());
+            assert_eq!(
+                res,
+                Value::Array(vec![
+                    Value::Array(vec![i(0), Value::Array(vec![Value::Float(1.5), i(5)])]),
+                    Value::Array(vec![i(MP_E_NOTFOUND as i64), Value::Text("KeyError: Integer(Integer(2))".into())]),
+                    Value::Array(vec![i(0), i(2)]),
+                ])
+            );
             mp_mgr_close(m);
             assert_eq!(mp_mgr_server_shutdown(s), MP_OK);
         }

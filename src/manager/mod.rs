@@ -14,7 +14,7 @@ pub mod protocol;
 pub(crate) mod server;
 pub mod values;
 
-pub use client::ManagerClient;
+pub use client::{Item, ManagerClient, RawArgs};
 pub use server::{ManagerServer, MAX_REQUEST};
 
 #[cfg(test)]

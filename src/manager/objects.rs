@@ -9,10 +9,13 @@
 //! Ownership: locks and semaphores remember which connection holds them, so
 //! the server can release them when that connection drops.
 
+use super::cbor::{decode, encode, encode_into, head, scan};
+use super::protocol::{RawItem, MAX_DEPTH};
 use super::values::*;
 use crate::error::{Error, ErrorKind, Result};
 use ciborium::Value;
 use indexmap::IndexMap;
+use std::borrow::Cow;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -125,7 +128,8 @@ impl Owner {
 /// The state of one object.
 #[derive(Debug)]
 enum State {
-    Dict(IndexMap<Vec<u8>, (Value, Value)>),
+    /// By canonical key bytes (`values::key_bytes`).
+    Dict(IndexMap<Bytes, Entry>),
     List(Vec<Value>),
     Set(IndexMap<Vec<u8>, Value>),
     Namespace(IndexMap<String, Value>),
@@ -167,6 +171,129 @@ enum State {
         typecode: char,
         items: Vec<Value>,
     },
+}
+
+/// Bytes held inline when short (most keys and many values are: an
+/// integer, a short text), else boxed: a short key is compared without
+/// visiting another allocation, and storing it allocates nothing.
+/// Hashes and compares as the `[u8]` it holds (so maps keyed by it are
+/// looked up by `&[u8]`).
+#[derive(Clone)]
+enum Bytes {
+    Inline { len: u8, data: [u8; INLINE] },
+    Boxed(Box<[u8]>),
+}
+
+/// The longest [`Bytes`] held inline: the size of a boxed slice and a tag
+/// leave room for 22.
+const INLINE: usize = 22;
+
+impl Bytes {
+    fn new(b: &[u8]) -> Bytes {
+        if b.len() <= INLINE {
+            let mut data = [0u8; INLINE];
+            data[..b.len()].copy_from_slice(b);
+            Bytes::Inline { len: b.len() as u8, data }
+        } else {
+            Bytes::Boxed(b.into())
+        }
+    }
+
+    fn from_vec(v: Vec<u8>) -> Bytes {
+        if v.len() <= INLINE {
+            Bytes::new(&v)
+        } else {
+            Bytes::Boxed(v.into_boxed_slice())
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Inline { len, data } => &data[..*len as usize],
+            Bytes::Boxed(b) => b,
+        }
+    }
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Bytes {
+    fn borrow(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl PartialEq for Bytes {
+    fn eq(&self, other: &Bytes) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Bytes {}
+
+impl std::hash::Hash for Bytes {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As `[u8]` hashes: `Borrow<[u8]>` requires the same hash.
+        self.as_slice().hash(state)
+    }
+}
+
+impl std::fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02x?}", self.as_slice())
+    }
+}
+
+/// A dict entry, kept encoded: the bytes a reply carries, so that a `get`
+/// copies them out and a `set` stores the caller's bytes (when they are
+/// canonical, see [`super::cbor::Form`]) without decoding either.
+#[derive(Debug)]
+struct Entry {
+    /// The key as last written (its canonical encoding); `None` when that
+    /// is the map key itself, as it is for every plain key (integers,
+    /// text, bytes, arrays of them, non-integral floats).
+    key: Option<Bytes>,
+    /// The value's canonical encoding.
+    value: Bytes,
+}
+
+impl Entry {
+    /// The key's encoding, `map_key` being the entry's map key.
+    fn key<'a>(&'a self, map_key: &'a [u8]) -> &'a [u8] {
+        self.key.as_deref().unwrap_or(map_key)
+    }
+}
+
+/// A method's arguments: decoded values, or the items as they arrived
+/// (each checked well-formed). Either is accepted by every kind; dicts are
+/// served from raw items without decoding, the others decode them.
+#[derive(Clone, Copy, Debug)]
+pub enum Args<'a> {
+    /// Decoded values.
+    Values(&'a [Value]),
+    /// The items as they arrived.
+    Raw(&'a [RawItem<'a>]),
+}
+
+impl Args<'_> {
+    /// The arguments as values (decoding raw items).
+    pub fn values(&self) -> Result<Cow<'_, [Value]>> {
+        Ok(match self {
+            Args::Values(v) => Cow::Borrowed(*v),
+            Args::Raw(items) => Cow::Owned(items.iter().map(decode_item).collect::<Result<_>>()?),
+        })
+    }
+}
+
+/// The value of a raw item (well-formed: its decoding does not fail, but a
+/// failure would be reported, not unwrapped).
+fn decode_item(a: &RawItem) -> Result<Value> {
+    decode(a.bytes, MAX_DEPTH)
 }
 
 /// One named object.
@@ -323,11 +450,40 @@ impl Object {
         }
     }
 
+    /// Runs `method` with `args`, appending the result's encoding to `out`
+    /// (nothing on an error). The server's path: a dict is served from
+    /// the items as they arrived, its stored bytes copied out.
+    pub fn call_into(&self, method: &str, args: Args<'_>, ctx: &CallCtx, out: &mut Vec<u8>) -> Result<()> {
+        if self.kind == Kind::Dict {
+            let mut st = self.lock();
+            let State::Dict(d) = &mut *st else { unreachable!("a dict's state") };
+            return match args {
+                Args::Raw(items) => dict_call(d, method, items, out),
+                Args::Values(values) => {
+                    let encoded: Vec<Vec<u8>> = values.iter().map(encode).collect();
+                    let items = encoded
+                        .iter()
+                        .map(|b| Ok(RawItem { bytes: b, form: scan(b, usize::MAX)? }))
+                        .collect::<Result<Vec<_>>>()?;
+                    dict_call(d, method, &items, out)
+                }
+            };
+        }
+        let v = self.call(method, &args.values()?, ctx)?;
+        encode_into(&v, out);
+        Ok(())
+    }
+
     /// Runs `method` with `args`.
     pub fn call(&self, method: &str, args: &[Value], ctx: &CallCtx) -> Result<Value> {
+        if self.kind == Kind::Dict {
+            let mut out = Vec::new();
+            self.call_into(method, Args::Values(args), ctx, &mut out)?;
+            return decode(&out, usize::MAX);
+        }
         let st = self.lock();
         match self.kind {
-            Kind::Dict => dict_call(st, method, args),
+            Kind::Dict => unreachable!("served above"),
             Kind::List => list_call(st, method, args),
             Kind::Set => set_call(st, method, args),
             Kind::Namespace => namespace_call(st, method, args),
@@ -736,101 +892,195 @@ fn key_error(key: &Value) -> Error {
     Error::new(ErrorKind::NotFound, format!("KeyError: {key:?}"))
 }
 
-fn dict_call(mut st: MutexGuard<'_, State>, method: &str, args: &[Value]) -> Result<Value> {
-    let State::Dict(d) = &mut *st else { unreachable!() };
-    let k = |i: usize| -> Result<(Vec<u8>, &Value)> {
-        let v = arg(args, i, method)?;
-        Ok((key_bytes(v)?, v))
+/// The canonical key bytes of `a` (`values::key_bytes` of its value): the
+/// item's own bytes when they are a plain key, the common case, so a
+/// lookup allocates nothing.
+fn key_of<'a>(a: &RawItem<'a>) -> Result<Cow<'a, [u8]>> {
+    if a.form.plain_key() {
+        return Ok(Cow::Borrowed(a.bytes));
+    }
+    Ok(Cow::Owned(key_bytes(&decode_item(a)?)?))
+}
+
+/// The canonical encoding of `a`'s value: its own bytes when canonical.
+fn stored(a: &RawItem) -> Result<Bytes> {
+    Ok(if a.form.canonical() { Bytes::new(a.bytes) } else { Bytes::from_vec(encode(&decode_item(a)?)) })
+}
+
+/// What an entry keeps of key `a` whose key bytes are `kb` (see
+/// [`Entry::key`]).
+fn stored_key(a: &RawItem, kb: &[u8]) -> Result<Option<Bytes>> {
+    if a.form.plain_key() {
+        return Ok(None);
+    }
+    let enc = stored(a)?;
+    Ok((*enc != *kb).then_some(enc))
+}
+
+/// Appends the canonical encoding of `a`'s value.
+fn write_value(a: &RawItem, out: &mut Vec<u8>) -> Result<()> {
+    if a.form.canonical() {
+        out.extend_from_slice(a.bytes);
+    } else {
+        encode_into(&decode_item(a)?, out);
+    }
+    Ok(())
+}
+
+/// Sets the entry `kb` (key item `key`) to `value` (encoded), keeping its
+/// place if it exists, as `IndexMap::insert` does.
+fn put_entry(d: &mut IndexMap<Bytes, Entry>, kb: Cow<'_, [u8]>, key: &RawItem, value: Bytes) -> Result<()> {
+    let key = stored_key(key, &kb)?;
+    match d.get_mut(&*kb) {
+        Some(e) => *e = Entry { key, value },
+        None => {
+            d.insert(Bytes::new(&kb), Entry { key, value });
+        }
+    }
+    Ok(())
+}
+
+const NULL: u8 = 0xf6;
+
+fn write_bool(out: &mut Vec<u8>, b: bool) {
+    out.push(if b { 0xf5 } else { 0xf4 });
+}
+
+fn dict_call(d: &mut IndexMap<Bytes, Entry>, method: &str, args: &[RawItem], out: &mut Vec<u8>) -> Result<()> {
+    let key_error_of = |a: &RawItem| -> Error {
+        match decode_item(a) {
+            Ok(k) => key_error(&k),
+            Err(e) => e,
+        }
     };
-    Ok(match method {
+    match method {
         "get" => {
-            arity(args, 1, 2, method)?;
-            let (kb, key) = k(0)?;
-            match d.get(&kb) {
-                Some((_, v)) => v.clone(),
-                None => args.get(1).cloned().ok_or_else(|| key_error(key))?,
+            arity_of(args.len(), 1, 2, method)?;
+            let kb = key_of(&args[0])?;
+            match d.get(&*kb) {
+                Some(e) => out.extend_from_slice(&e.value),
+                None if args.len() > 1 => write_value(&args[1], out)?,
+                None => return Err(key_error_of(&args[0])),
             }
         }
         "set" => {
-            arity(args, 2, 2, method)?;
-            let (kb, key) = k(0)?;
-            d.insert(kb, (key.clone(), args[1].clone()));
-            Value::Null
+            arity_of(args.len(), 2, 2, method)?;
+            let kb = key_of(&args[0])?;
+            put_entry(d, kb, &args[0], stored(&args[1])?)?;
+            out.push(NULL);
         }
         "del" => {
-            arity(args, 1, 1, method)?;
-            let (kb, key) = k(0)?;
-            d.shift_remove(&kb).ok_or_else(|| key_error(key))?;
-            Value::Null
+            arity_of(args.len(), 1, 1, method)?;
+            let kb = key_of(&args[0])?;
+            d.shift_remove(&*kb).ok_or_else(|| key_error_of(&args[0]))?;
+            out.push(NULL);
         }
-        "len" => Value::Integer(d.len().into()),
+        "len" => head(out, 0, d.len() as u64),
         "contains" => {
-            arity(args, 1, 1, method)?;
-            Value::Bool(d.contains_key(&k(0)?.0))
+            arity_of(args.len(), 1, 1, method)?;
+            let kb = key_of(&args[0])?;
+            write_bool(out, d.contains_key(&*kb));
         }
-        "keys" => Value::Array(d.values().map(|(k, _)| k.clone()).collect()),
-        "values" => Value::Array(d.values().map(|(_, v)| v.clone()).collect()),
-        "items" => Value::Array(d.values().map(|(k, v)| Value::Array(vec![k.clone(), v.clone()])).collect()),
-        "copy" => Value::Map(d.values().cloned().collect()),
+        "keys" | "values" | "items" | "copy" => {
+            head(out, if method == "copy" { 5 } else { 4 }, d.len() as u64);
+            for (k, e) in d.iter() {
+                if method == "items" {
+                    out.push(0x82);
+                }
+                if method != "values" {
+                    out.extend_from_slice(e.key(k));
+                }
+                if method != "keys" {
+                    out.extend_from_slice(&e.value);
+                }
+            }
+        }
         "clear" => {
             d.clear();
-            Value::Null
+            out.push(NULL);
         }
         "pop" => {
-            arity(args, 1, 2, method)?;
-            let (kb, key) = k(0)?;
-            match d.shift_remove(&kb) {
-                Some((_, v)) => v,
-                None => args.get(1).cloned().ok_or_else(|| key_error(key))?,
+            arity_of(args.len(), 1, 2, method)?;
+            let kb = key_of(&args[0])?;
+            match d.shift_remove(&*kb) {
+                Some(e) => out.extend_from_slice(&e.value),
+                None if args.len() > 1 => write_value(&args[1], out)?,
+                None => return Err(key_error_of(&args[0])),
             }
         }
         "popitem" => {
-            let (k, v) = d.pop().ok_or_else(|| Error::new(ErrorKind::NotFound, "popitem(): dictionary is empty"))?.1;
-            Value::Array(vec![k, v])
+            let (k, e) = d.pop().ok_or_else(|| Error::new(ErrorKind::NotFound, "popitem(): dictionary is empty"))?;
+            out.push(0x82);
+            out.extend_from_slice(e.key(&k));
+            out.extend_from_slice(&e.value);
         }
         "setdefault" | "get_or_set" => {
-            arity(args, 1, 2, method)?;
-            let (kb, key) = k(0)?;
-            d.entry(kb).or_insert_with(|| (key.clone(), args.get(1).cloned().unwrap_or(Value::Null))).1.clone()
+            arity_of(args.len(), 1, 2, method)?;
+            let kb = key_of(&args[0])?;
+            if let Some(e) = d.get(&*kb) {
+                out.extend_from_slice(&e.value);
+            } else {
+                let value = match args.get(1) {
+                    Some(v) => stored(v)?,
+                    None => Bytes::new(&[NULL]),
+                };
+                out.extend_from_slice(&value);
+                put_entry(d, kb, &args[0], value)?;
+            }
         }
         "update" => {
-            arity(args, 1, 1, method)?;
+            arity_of(args.len(), 1, 1, method)?;
             // Validate every key first, then apply: all or nothing.
-            let pairs: Vec<(Value, Value)> = match &args[0] {
-                Value::Map(m) => m.clone(),
+            let pairs: Vec<(Value, Value)> = match decode_item(&args[0])? {
+                Value::Map(m) => m,
                 Value::Array(a) => a
-                    .iter()
+                    .into_iter()
                     .map(|p| match p {
-                        Value::Array(kv) if kv.len() == 2 => Ok((kv[0].clone(), kv[1].clone())),
+                        Value::Array(kv) if kv.len() == 2 => {
+                            let [k, v]: [Value; 2] = kv.try_into().expect("2 elements");
+                            Ok((k, v))
+                        }
                         _ => Err(Error::new(ErrorKind::Type, "update: pairs must be 2-element arrays")),
                     })
                     .collect::<Result<_>>()?,
                 _ => return Err(Error::new(ErrorKind::Type, "update: argument must be a map or an array of pairs")),
             };
-            let keyed: Vec<(Vec<u8>, (Value, Value))> =
-                pairs.into_iter().map(|(k, v)| Ok((key_bytes(&k)?, (k, v)))).collect::<Result<_>>()?;
+            let keyed: Vec<(Bytes, Entry)> = pairs
+                .into_iter()
+                .map(|(k, v)| {
+                    let kb = key_bytes(&k)?;
+                    let enc = encode(&k);
+                    let key = (enc != kb).then(|| Bytes::from_vec(enc));
+                    Ok((Bytes::from_vec(kb), Entry { key, value: Bytes::from_vec(encode(&v)) }))
+                })
+                .collect::<Result<_>>()?;
             d.extend(keyed);
-            Value::Null
+            out.push(NULL);
         }
         "incr" => {
-            arity(args, 1, 2, method)?;
-            let (kb, key) = k(0)?;
-            let delta = opt_int(args, 1, 1, method)?;
-            let new = add_int(d.get(&kb).map(|(_, v)| v), delta, "incr")?;
-            d.insert(kb, (key.clone(), new.clone()));
-            new
+            arity_of(args.len(), 1, 2, method)?;
+            let kb = key_of(&args[0])?;
+            let delta = opt_int_value(args.get(1).map(decode_item).transpose()?.as_ref(), 1, 1, method)?;
+            let current = d.get(&*kb).map(|e| decode(&e.value, usize::MAX)).transpose()?;
+            let new = Bytes::from_vec(encode(&add_int(current.as_ref(), delta, "incr")?));
+            out.extend_from_slice(&new);
+            put_entry(d, kb, &args[0], new)?;
         }
         "compare_and_set" => {
-            arity(args, 3, 3, method)?;
-            let (kb, key) = k(0)?;
-            let swapped = matches!(d.get(&kb), Some((_, cur)) if value_bytes(cur) == value_bytes(&args[1]));
+            arity_of(args.len(), 3, 3, method)?;
+            let kb = key_of(&args[0])?;
+            let swapped = match d.get(&*kb) {
+                Some(e) => value_bytes(&decode(&e.value, usize::MAX)?) == value_bytes(&decode_item(&args[1])?),
+                None => false,
+            };
             if swapped {
-                d.insert(kb, (key.clone(), args[2].clone()));
+                put_entry(d, kb, &args[0], stored(&args[2])?)?;
             }
-            Value::Bool(swapped)
+            write_bool(out, swapped);
         }
         _ => return Err(no_method(Kind::Dict, method)),
-    })
+    }
+    Ok(())
 }
 
 /// Resolves a Python-style index (negative counts from the end).

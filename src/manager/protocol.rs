@@ -10,6 +10,7 @@
 //! connection, no declared length is trusted beyond the bytes present, and
 //! nesting is limited to [`MAX_DEPTH`].
 
+use super::cbor::{head, read_head, scan, scan_item, Form};
 use crate::error::{Error, ErrorKind, Result};
 use ciborium::Value;
 
@@ -171,6 +172,176 @@ impl Reply {
     }
 }
 
+/// One argument of a request as it arrived: a well-formed CBOR item
+/// (checked by [`scan_item`]) and its [`Form`]. Made only by a check, so
+/// the objects may trust both.
+#[derive(Clone, Copy, Debug)]
+pub struct RawItem<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) form: Form,
+}
+
+impl<'a> RawItem<'a> {
+    /// Checks `bytes` hold one well-formed item nested at most
+    /// [`MAX_DEPTH`] deep ([`scan`]; its error otherwise).
+    pub fn new(bytes: &'a [u8]) -> Result<RawItem<'a>> {
+        Ok(RawItem { bytes, form: scan(bytes, MAX_DEPTH)? })
+    }
+
+    /// The item's bytes.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// What the bytes are beyond well-formed (canonical, a plain key).
+    pub fn form(&self) -> Form {
+        self.form
+    }
+}
+
+/// The most arguments a request may have to be read in place by
+/// [`RawRequest::parse`]; requests with more take the decoding path (no
+/// method of a hot kind takes more than 3).
+pub const MAX_RAW_ARGS: usize = 4;
+
+/// A request read in place, without allocating: the text fields borrowed
+/// from the frame, each argument a [`RawItem`]. What the server serves
+/// nearly every request with; [`Request::decode`] remains for every other
+/// well-formed shape (indefinite lengths, more arguments) and for the
+/// error of a malformed one.
+#[derive(Clone, Copy, Debug)]
+pub struct RawRequest<'a> {
+    /// Chosen by the client; echoed in the reply.
+    pub id: u64,
+    /// Object kind, or `manager`.
+    pub kind: &'a str,
+    /// Object name.
+    pub name: &'a str,
+    /// Method name.
+    pub method: &'a str,
+    args: [RawItem<'a>; MAX_RAW_ARGS],
+    nargs: usize,
+}
+
+impl<'a> RawRequest<'a> {
+    /// Reads a frame that is exactly `[uint, text, text, text, [items]]`
+    /// with definite lengths, at most [`MAX_RAW_ARGS`] arguments, every
+    /// argument well-formed within [`MAX_DEPTH`] as [`Request::decode`]
+    /// counts it. `None` for anything else, well-formed or not: the caller
+    /// then decodes the frame, which serves it or says what is wrong.
+    pub fn parse(frame: &'a [u8]) -> Option<RawRequest<'a>> {
+        if frame.first() != Some(&0x85) {
+            return None;
+        }
+        let (0, Some(id), mut pos) = read_head(frame, 1)? else { return None };
+        let mut text = || -> Option<&'a str> {
+            let (3, Some(n), start) = read_head(frame, pos)? else { return None };
+            let end = start.checked_add(usize::try_from(n).ok()?)?;
+            let s = std::str::from_utf8(frame.get(start..end)?).ok()?;
+            pos = end;
+            Some(s)
+        };
+        let (kind, name, method) = (text()?, text()?, text()?);
+        let (4, Some(n), mut pos) = read_head(frame, pos)? else { return None };
+        if n > MAX_RAW_ARGS as u64 {
+            return None;
+        }
+        let mut args = [RawItem { bytes: &[], form: Form::default() }; MAX_RAW_ARGS];
+        for a in args.iter_mut().take(n as usize) {
+            // Depth 2: inside the request array and the args array.
+            let (end, form) = scan_item(frame, pos, 2, MAX_DEPTH).ok()?;
+            *a = RawItem { bytes: &frame[pos..end], form };
+            pos = end;
+        }
+        (pos == frame.len()).then_some(RawRequest { id, kind, name, method, args, nargs: n as usize })
+    }
+
+    /// The arguments.
+    pub fn args(&self) -> &[RawItem<'a>] {
+        &self.args[..self.nargs]
+    }
+}
+
+/// Appends the start of a success reply, `[id, 0, `: the result item
+/// follows. The same bytes as [`Reply::encode`].
+pub fn start_ok_reply(out: &mut Vec<u8>, id: u64) {
+    out.push(0x83);
+    head(out, 0, id);
+    out.push(0x00);
+}
+
+/// Appends a failure reply, `[id, status, message]`. The same bytes as
+/// [`Reply::encode`].
+pub fn write_err_reply(out: &mut Vec<u8>, id: u64, e: &Error) {
+    out.push(0x83);
+    head(out, 0, id);
+    let code = e.kind().code() as i64;
+    if code >= 0 {
+        head(out, 0, code as u64);
+    } else {
+        head(out, 1, (-1 - code) as u64);
+    }
+    head(out, 3, e.message().len() as u64);
+    out.extend_from_slice(e.message().as_bytes());
+}
+
+/// A reply read in place (client side): the result stays the bytes that
+/// arrived.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplyView<'a> {
+    /// The request's id.
+    pub id: u64,
+    /// 0, or the `MP_E_*` code of the failure.
+    pub status: i32,
+    /// The result item (a value, or the failure's message).
+    pub result: &'a [u8],
+}
+
+impl<'a> ReplyView<'a> {
+    /// Reads a frame that is well-formed within [`MAX_REPLY_DEPTH`] and
+    /// exactly `[uint, int, item]` with a definite head, as our server
+    /// writes every reply. `None` for anything else: the caller then
+    /// decodes it with [`Reply::decode`], which accepts every other
+    /// well-formed shape and says what is wrong with a malformed one.
+    pub fn parse(frame: &'a [u8]) -> Option<ReplyView<'a>> {
+        scan(frame, MAX_REPLY_DEPTH).ok()?;
+        if frame.first() != Some(&0x83) {
+            return None;
+        }
+        let (0, Some(id), pos) = read_head(frame, 1)? else { return None };
+        let (status, pos) = match read_head(frame, pos)? {
+            (0, Some(n), p) => (i32::try_from(n).ok()?, p),
+            (1, Some(n), p) => (i32::try_from(-1 - i64::try_from(n).ok()?).ok()?, p),
+            _ => return None,
+        };
+        // The scan checked the array holds exactly three items: the third
+        // runs to the end of the frame.
+        Some(ReplyView { id, status, result: &frame[pos..] })
+    }
+
+    /// The failure a non-zero status stands for, with the server's
+    /// message, as [`Reply::decode`] makes it: an unknown status is
+    /// [`ErrorKind::Io`], a message that is not text "(no message)".
+    pub fn error(status: i32, result: &[u8]) -> Error {
+        let kind = ErrorKind::from_code(status).unwrap_or(ErrorKind::Io);
+        let msg = match read_head(result, 0) {
+            Some((3, Some(n), start)) if start as u64 + n == result.len() as u64 => {
+                String::from_utf8_lossy(&result[start..]).into_owned()
+            }
+            _ => match decode_value_reply(result) {
+                Ok(Value::Text(t)) => t,
+                _ => String::from("(no message)"),
+            },
+        };
+        Error::new(kind, msg)
+    }
+}
+
+/// Decodes a result item of a reply (nested at most as a reply may be).
+pub fn decode_value_reply(bytes: &[u8]) -> Result<Value> {
+    super::cbor::decode(bytes, MAX_REPLY_DEPTH)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +388,50 @@ mod tests {
         }
         let e = Request::decode(&encode_value(&Value::Array(vec![Value::Integer(5.into())]))).unwrap_err();
         assert_eq!(e.0, Some(5), "the id is kept for the error reply");
+    }
+
+    /// What [`RawRequest::parse`] reads in place must be what
+    /// [`Request::decode`] decodes: same id, kind, name, method and
+    /// arguments; and a frame it declines must still be served (or
+    /// refused) by the decoder.
+    #[test]
+    fn the_in_place_reader_agrees_with_the_decoder() {
+        let mut x: u64 = 0x0bad_5eed_1234_5678;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let base = Request {
+            id: 300,
+            kind: "dict".into(),
+            name: "naïve".into(),
+            method: "set".into(),
+            args: vec![Value::Text("k".into()), Value::Array(vec![Value::Float(1.5), Value::Null])],
+        }
+        .encode();
+        let mut parsed = 0;
+        for round in 0..30_000 {
+            let mut m = base.clone();
+            if round > 0 {
+                for _ in 0..(next() % 3 + 1) {
+                    let i = (next() as usize) % m.len();
+                    m[i] = next() as u8;
+                }
+                if next() % 4 == 0 {
+                    m.truncate((next() as usize) % m.len());
+                }
+            }
+            let Some(raw) = RawRequest::parse(&m) else { continue };
+            parsed += 1;
+            let req = Request::decode(&m).unwrap_or_else(|e| panic!("parsed in place, not decoded: {e:?} {m:02x?}"));
+            assert_eq!((raw.id, raw.kind, raw.name, raw.method), (req.id, &*req.kind, &*req.name, &*req.method));
+            let args: Vec<Value> = raw.args().iter().map(|a| decode_value(a.bytes).unwrap()).collect();
+            // By encoding: NaN != NaN.
+            assert_eq!(encode_value(&Value::Array(args)), encode_value(&Value::Array(req.args)));
+        }
+        assert!(parsed > 1000, "the mutations left too few readable frames ({parsed})");
     }
 
     #[test]

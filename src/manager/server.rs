@@ -5,8 +5,9 @@
 //! lock acquire, an event wait) blocks only its own connection. When a
 //! connection drops, every lock and semaphore it holds is released.
 
-use super::objects::{CallCtx, ConnId, Kind, Registry};
-use super::protocol::{Reply, Request};
+use super::cbor::encode_into;
+use super::objects::{Args, CallCtx, ConnId, Kind, Registry};
+use super::protocol::{start_ok_reply, write_err_reply, RawRequest, Reply, Request};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipe::{Address, Connection, Listener, ListenerOptions};
 
@@ -243,7 +244,12 @@ impl Drop for ConnGuard<'_> {
 
 pub(crate) fn serve_connection(id: ConnId, conn: &Connection, shared: &Shared) {
     let ctx = CallCtx { conn: id, stopping: &shared.stopping };
-    let mut pending: Vec<Vec<u8>> = Vec::new();
+    // Reused by every request: a request is read into `rx`, its reply
+    // written to `out` (replies back to back, `ends` marking where each
+    // ends), so serving a dict call allocates nothing but what it stores.
+    let mut rx = vec![0u8; RX_START];
+    let mut out: Vec<u8> = Vec::new();
+    let mut ends: Vec<usize> = Vec::new();
     let mut spin = SPIN_US; // as set at accept
     loop {
         // Only on a change: setting the budget resets its adaptation.
@@ -252,21 +258,22 @@ pub(crate) fn serve_connection(id: ConnId, conn: &Connection, shared: &Shared) {
             conn.set_spin_us(want);
             spin = want;
         }
-        let frame = match conn.recv() {
-            Ok(f) => f,
+        let n = match recv_frame(conn, &mut rx) {
+            Ok(n) => n,
             Err(e) => {
                 if matches!(e.kind(), ErrorKind::TooBig | ErrorKind::Corrupt) {
                     // The stream cannot be resynchronised: say why
                     // (request id 0), then close this connection only.
-                    pending.push(Reply { id: 0, result: Err(e.clone()) }.encode());
+                    write_err_reply(&mut out, 0, &e);
+                    ends.push(out.len());
                 }
                 // Answer what was served first, whatever ended the stream:
                 // replies are held back while request bytes are buffered,
                 // and those bytes may be a frame that never completes (a
                 // client that half-closes after a partial frame still
                 // reads the replies to the requests before it).
-                if !pending.is_empty() {
-                    let _ = conn.send_many(&pending);
+                if !ends.is_empty() {
+                    let _ = send_replies(conn, &out, &ends);
                 }
                 if e.kind() != ErrorKind::Eof && !shared.stopping.load(Ordering::Relaxed) {
                     eprintln!("mpipc manager: connection {id} dropped: {e}");
@@ -276,17 +283,21 @@ pub(crate) fn serve_connection(id: ConnId, conn: &Connection, shared: &Shared) {
         };
         shared.requests.fetch_add(1, Ordering::Relaxed);
         shared.in_flight.fetch_add(1, Ordering::SeqCst);
-        let reply = match Request::decode(&frame) {
-            Ok(req) => Reply { id: req.id, result: dispatch(shared, &req, &ctx) },
-            Err((id, e)) => Reply { id: id.unwrap_or(0), result: Err(e) },
-        };
+        serve_frame(shared, &rx[..n], &ctx, &mut out);
+        ends.push(out.len());
         // Pipelined requests arrive many per read: answer them with one
         // write once the buffered ones are done, not one write each.
-        pending.push(reply.encode());
         let mut sent_ok = true;
-        if !conn.has_buffered().unwrap_or(false) || pending.len() >= 256 {
-            sent_ok = conn.send_many(&pending).is_ok();
-            pending.clear();
+        if !conn.has_buffered().unwrap_or(false) || ends.len() >= 256 {
+            sent_ok = send_replies(conn, &out, &ends).is_ok();
+            out.clear();
+            ends.clear();
+            if out.capacity() > KEEP_BUFFER {
+                out = Vec::new();
+            }
+            if rx.len() > KEEP_BUFFER {
+                rx = vec![0; RX_START];
+            }
         }
         shared.in_flight.fetch_sub(1, Ordering::SeqCst);
         if !sent_ok {
@@ -295,23 +306,90 @@ pub(crate) fn serve_connection(id: ConnId, conn: &Connection, shared: &Shared) {
     }
 }
 
-fn dispatch(shared: &Shared, req: &Request, ctx: &CallCtx) -> Result<Value> {
-    if req.kind == "manager" {
-        return manager_call(shared, req);
+/// The request buffer's size to start with (and to go back to after a
+/// large request).
+const RX_START: usize = 4096;
+
+/// Buffers larger than this are given back once their request is served:
+/// one huge request must not keep its memory for the connection's life.
+const KEEP_BUFFER: usize = 1 << 20;
+
+/// Receives the next frame into `rx`, growing it to fit (the connection's
+/// `max_frame`, [`MAX_REQUEST`], bounds it); returns its length.
+fn recv_frame(conn: &Connection, rx: &mut Vec<u8>) -> Result<usize> {
+    loop {
+        match conn.recv_into(rx, None) {
+            Ok(n) => return Ok(n),
+            // The frame stays queued: make room and take it.
+            Err(e) if e.kind() == ErrorKind::BufSize => rx.resize(e.needed(), 0),
+            Err(e) => return Err(e),
+        }
     }
-    let kind = Kind::parse(&req.kind)?;
-    if req.method == "create" {
-        let (_, created) = shared.registry.get_or_create(kind, &req.name, &req.args)?;
-        return Ok(Value::Bool(created));
-    }
-    let (obj, _) = shared.registry.get_or_create(kind, &req.name, &[])?;
-    obj.call(&req.method, &req.args, ctx)
 }
 
-fn manager_call(shared: &Shared, req: &Request) -> Result<Value> {
-    match req.method.as_str() {
+/// Sends the replies `out[..ends[0]]`, `out[ends[0]..ends[1]]`, ...: one
+/// write (a single reply allocates nothing).
+fn send_replies(conn: &Connection, out: &[u8], ends: &[usize]) -> Result<()> {
+    if let [end] = ends {
+        return conn.send(&out[..*end]);
+    }
+    let parts: Vec<&[u8]> =
+        ends.iter().enumerate().map(|(i, &end)| &out[if i == 0 { 0 } else { ends[i - 1] }..end]).collect();
+    conn.send_many(&parts)
+}
+
+/// Serves one request frame, appending its reply to `out`. A frame of the
+/// usual shape is served in place ([`RawRequest`]); any other is decoded,
+/// which serves every other well-formed request and gives a malformed one
+/// its error reply.
+fn serve_frame(shared: &Shared, frame: &[u8], ctx: &CallCtx, out: &mut Vec<u8>) {
+    let mark = out.len();
+    let (id, served) = match RawRequest::parse(frame) {
+        Some(req) => {
+            start_ok_reply(out, req.id);
+            (req.id, dispatch(shared, req.kind, req.name, req.method, Args::Raw(req.args()), ctx, out))
+        }
+        None => match Request::decode(frame) {
+            Ok(req) => {
+                start_ok_reply(out, req.id);
+                (req.id, dispatch(shared, &req.kind, &req.name, &req.method, Args::Values(&req.args), ctx, out))
+            }
+            Err((id, e)) => (id.unwrap_or(0), Err(e)),
+        },
+    };
+    if let Err(e) = served {
+        out.truncate(mark);
+        write_err_reply(out, id, &e);
+    }
+}
+
+fn dispatch(
+    shared: &Shared,
+    kind: &str,
+    name: &str,
+    method: &str,
+    args: Args<'_>,
+    ctx: &CallCtx,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    if kind == "manager" {
+        encode_into(&manager_call(shared, name, method)?, out);
+        return Ok(());
+    }
+    let kind = Kind::parse(kind)?;
+    if method == "create" {
+        let (_, created) = shared.registry.get_or_create(kind, name, &args.values()?)?;
+        out.push(if created { 0xf5 } else { 0xf4 });
+        return Ok(());
+    }
+    let (obj, _) = shared.registry.get_or_create(kind, name, &[])?;
+    obj.call_into(method, args, ctx, out)
+}
+
+fn manager_call(shared: &Shared, name: &str, method: &str) -> Result<Value> {
+    match method {
         "ping" => Ok(Value::Null),
-        "delete" => Ok(Value::Bool(shared.registry.delete(&req.name))),
+        "delete" => Ok(Value::Bool(shared.registry.delete(name))),
         "list" => Ok(Value::Array(
             shared
                 .registry

@@ -447,3 +447,70 @@ fn a_request_nested_too_deep_fails_alone() {
     let frame = [&[0x85, 0x1b][..], &u64::MAX.to_be_bytes(), &[0xff]].concat();
     assert_eq!(protocol::Request::decode(&frame).unwrap_err().0, Some(u64::MAX));
 }
+
+/// A delete from another connection is seen at once, the name then
+/// standing for a new object, of any kind.
+#[test]
+fn a_delete_is_seen_by_every_connection() {
+    let s = server("delete");
+    let (a, b) = (client(&s), client(&s));
+    a.call("dict", "x", "set", vec![t("k"), i(1)]).unwrap();
+    assert_eq!(a.call("dict", "x", "get", vec![t("k")]).unwrap(), i(1));
+    assert_eq!(b.call("manager", "x", "delete", vec![]).unwrap(), Value::Bool(true));
+    assert_eq!(a.call("dict", "x", "len", vec![]).unwrap(), i(0), "a new, empty dict");
+    assert_eq!(b.call("manager", "x", "delete", vec![]).unwrap(), Value::Bool(true));
+    b.call("list", "x", "append", vec![i(5)]).unwrap();
+    assert_eq!(a.call("dict", "x", "len", vec![]).unwrap_err().kind(), ErrorKind::Type, "now a list");
+    assert_eq!(a.call("list", "x", "len", vec![]).unwrap(), i(1));
+    // Many names, each its own object.
+    for n in 0..40 {
+        a.call("value", &format!("v{n}"), "set", vec![i(n)]).unwrap();
+    }
+    for n in (0..40).rev() {
+        assert_eq!(a.call("value", &format!("v{n}"), "get", vec![]).unwrap(), i(n));
+    }
+}
+
+/// Requests in shapes our clients do not write (indefinite lengths, long
+/// heads, more arguments than the in-place reader takes) are decoded and
+/// served alike, and their replies are the same bytes.
+#[test]
+fn requests_in_other_encoders_forms_are_served_alike() {
+    let s = server("forms");
+    let raw = crate::pipe::connect(&s.address().to_string(), &ListenerOptions::default(), None).unwrap();
+    let ask = |frame: &[u8]| {
+        raw.send(frame).unwrap();
+        raw.recv().unwrap()
+    };
+    let usual = |id: u8, method: &str, args: &[u8]| {
+        [&[0x85, id, 0x64][..], b"dict", &[0x61, b'd', 0x60 + method.len() as u8], method.as_bytes(), args].concat()
+    };
+    // set 1 -> "one", in the usual shape.
+    let r = ask(&usual(1, "set", &[0x82, 0x01, 0x63, b'o', b'n', b'e']));
+    assert_eq!(r, [0x83, 0x01, 0x00, 0xf6]);
+    let expect_one = |id: u8| [&[0x83, id, 0x00, 0x63][..], b"one"].concat();
+    assert_eq!(ask(&usual(2, "get", &[0x81, 0x01])), expect_one(2));
+    // The same get: indefinite args, a long id head, an indefinite outer
+    // array, indefinite text fields, a half-float key, a key in a long
+    // head, a bignum key.
+    assert_eq!(ask(&usual(3, "get", &[0x9f, 0x01, 0xff])), expect_one(3));
+    let long_id =
+        [&[0x85, 0x1b, 0, 0, 0, 0, 0, 0, 0, 4, 0x64][..], b"dict", &[0x61, b'd', 0x63], b"get", &[0x81, 0x01]].concat();
+    assert_eq!(ask(&long_id), expect_one(4));
+    let indefinite =
+        [&[0x9f, 0x05, 0x7f, 0x62][..], b"di", &[0x62], b"ct", &[0xff, 0x61, b'd', 0x63], b"get", &[0x81, 0x01, 0xff]]
+            .concat();
+    assert_eq!(ask(&indefinite), expect_one(5));
+    assert_eq!(ask(&usual(6, "get", &[0x81, 0xf9, 0x3c, 0x00])), expect_one(6));
+    assert_eq!(ask(&usual(7, "get", &[0x81, 0x19, 0x00, 0x01])), expect_one(7));
+    assert_eq!(ask(&usual(8, "get", &[0x81, 0xc2, 0x41, 0x01])), expect_one(8));
+    // Five arguments (more than the in-place reader takes): the arity
+    // error, as before.
+    let r = protocol::Reply::decode(&ask(&usual(9, "get", &[0x85, 1, 2, 3, 4, 5]))).unwrap();
+    assert_eq!((r.id, r.result.unwrap_err().kind()), (9, ErrorKind::Invalid));
+    // A value stored in another form comes back canonical.
+    ask(&usual(10, "set", &[0x82, 0x02, 0xfa, 0x3f, 0xc0, 0x00, 0x00]));
+    let r = protocol::Reply::decode(&ask(&usual(11, "get", &[0x81, 0x02]))).unwrap();
+    assert_eq!(r.result.unwrap(), Value::Float(1.5));
+    assert_eq!(ask(&usual(12, "get", &[0x81, 0x02]))[3..], protocol::encode_value(&Value::Float(1.5))[..]);
+}

@@ -72,9 +72,14 @@ pub fn arg<'a>(args: &'a [Value], i: usize, method: &str) -> Result<&'a Value> {
 
 /// Checks the number of arguments is within `min..=max`.
 pub fn arity(args: &[Value], min: usize, max: usize, method: &str) -> Result<()> {
-    if args.len() < min || args.len() > max {
+    arity_of(args.len(), min, max, method)
+}
+
+/// [`arity`] for `n` arguments however they are held.
+pub fn arity_of(n: usize, min: usize, max: usize, method: &str) -> Result<()> {
+    if n < min || n > max {
         let want = if min == max { format!("{min}") } else { format!("{min} to {max}") };
-        return Err(Error::new(ErrorKind::Invalid, format!("{method} takes {want} arguments, got {}", args.len())));
+        return Err(Error::new(ErrorKind::Invalid, format!("{method} takes {want} arguments, got {n}")));
     }
     Ok(())
 }
@@ -82,17 +87,23 @@ pub fn arity(args: &[Value], min: usize, max: usize, method: &str) -> Result<()>
 /// An integer argument.
 pub fn int_arg(args: &[Value], i: usize, method: &str) -> Result<i64> {
     match arg(args, i, method)? {
-        Value::Integer(n) => i64::try_from(i128::from(*n))
-            .map_err(|_| Error::new(ErrorKind::Invalid, format!("{method}: integer out of range"))),
-        _ => Err(Error::new(ErrorKind::Type, format!("{method}: argument {} must be an integer", i + 1))),
+        Value::Null => Err(Error::new(ErrorKind::Type, format!("{method}: argument {} must be an integer", i + 1))),
+        v => opt_int_value(Some(v), i, 0, method),
     }
 }
 
 /// An optional integer argument (absent or null = `default`).
 pub fn opt_int(args: &[Value], i: usize, default: i64, method: &str) -> Result<i64> {
-    match args.get(i) {
+    opt_int_value(args.get(i), i, default, method)
+}
+
+/// [`opt_int`] of argument `i` given as `v` (absent = `None`).
+pub fn opt_int_value(v: Option<&Value>, i: usize, default: i64, method: &str) -> Result<i64> {
+    match v {
         None | Some(Value::Null) => Ok(default),
-        Some(_) => int_arg(args, i, method),
+        Some(Value::Integer(n)) => i64::try_from(i128::from(*n))
+            .map_err(|_| Error::new(ErrorKind::Invalid, format!("{method}: integer out of range"))),
+        Some(_) => Err(Error::new(ErrorKind::Type, format!("{method}: argument {} must be an integer", i + 1))),
     }
 }
 

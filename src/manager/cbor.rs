@@ -123,6 +123,61 @@ fn invalid(msg: &str) -> Error {
     Error::new(ErrorKind::Invalid, format!("invalid CBOR: {msg}"))
 }
 
+/// The byte cursor the decoder and the scanner share: bounds-checked
+/// reads that advance through the input.
+trait Cursor<'a> {
+    /// The whole input.
+    fn input(&self) -> &'a [u8];
+    /// The read position.
+    fn pos(&self) -> usize;
+    /// Moves the read position `n` bytes on.
+    fn advance(&mut self, n: usize);
+
+    /// Bytes left after the position.
+    fn remaining(&self) -> usize {
+        self.input().len() - self.pos()
+    }
+
+    /// The next `n` bytes; "truncated" if there are fewer.
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if n > self.remaining() {
+            return Err(invalid("truncated"));
+        }
+        let s = &self.input()[self.pos()..self.pos() + n];
+        self.advance(n);
+        Ok(s)
+    }
+
+    /// The next byte.
+    fn byte(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+}
+
+impl<'a> Cursor<'a> for Decoder<'a> {
+    fn input(&self) -> &'a [u8] {
+        self.b
+    }
+    fn pos(&self) -> usize {
+        self.pos
+    }
+    fn advance(&mut self, n: usize) {
+        self.pos += n;
+    }
+}
+
+impl<'a> Cursor<'a> for Scanner<'a> {
+    fn input(&self) -> &'a [u8] {
+        self.b
+    }
+    fn pos(&self) -> usize {
+        self.pos
+    }
+    fn advance(&mut self, n: usize) {
+        self.pos += n;
+    }
+}
+
 struct Decoder<'a> {
     b: &'a [u8],
     pos: usize,
@@ -136,23 +191,6 @@ enum Arg {
 }
 
 impl Decoder<'_> {
-    fn remaining(&self) -> usize {
-        self.b.len() - self.pos
-    }
-
-    fn take(&mut self, n: usize) -> Result<&[u8]> {
-        if n > self.remaining() {
-            return Err(invalid("truncated"));
-        }
-        let s = &self.b[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-
-    fn byte(&mut self) -> Result<u8> {
-        Ok(self.take(1)?[0])
-    }
-
     fn arg(&mut self, info: u8) -> Result<Arg> {
         Ok(Arg::Num(match info {
             0..=23 => info as u64,
@@ -401,23 +439,6 @@ struct Scanner<'a> {
 }
 
 impl Scanner<'_> {
-    fn remaining(&self) -> usize {
-        self.b.len() - self.pos
-    }
-
-    fn take(&mut self, n: usize) -> Result<&[u8]> {
-        if n > self.remaining() {
-            return Err(invalid("truncated"));
-        }
-        let s = &self.b[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-
-    fn byte(&mut self) -> Result<u8> {
-        Ok(self.take(1)?[0])
-    }
-
     /// As `Decoder::arg`, also noting a head longer than needed.
     fn arg(&mut self, info: u8) -> Result<Arg> {
         let (n, shortest) = match info {

@@ -45,9 +45,8 @@
 //! or in `read(2)` at once, as with spinning turned off.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Once, OnceLock};
+use std::os::fd::{FromRawFd, IntoRawFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// How often one process reads the run queue at most.
@@ -146,11 +145,16 @@ pub(crate) fn yield_guarded() -> bool {
         GATE.prompt_yields.fetch_add(1, Ordering::Relaxed);
         return true;
     }
-    FORGET_IN_CHILD.call_once(|| {
+    // Never a Once here: a thread inside Once (or OnceLock) init while
+    // another thread forks leaves the child's copy "in progress" forever,
+    // and the child's first stolen yield would wait on it (seen: a forked
+    // manager client hung in call_once). A swap never waits; a racing
+    // thread skips registering, which only delays it to a later yield.
+    if !FORGET_IN_CHILD_REGISTERED.swap(true, Ordering::Relaxed) {
         // SAFETY: registers a handler that only stores to atomics (which is
         // async-signal-safe, as a fork child handler must be).
         unsafe { libc::pthread_atfork(None, None, Some(forget_in_child)) };
-    });
+    }
     if GATE.prompt_yields.swap(0, Ordering::Relaxed) >= PROMPT_YIELDS_TO_IGNORE {
         // An exception among many prompt yields: end this spin only.
         return false;
@@ -181,8 +185,8 @@ const fn nanos(d: Duration) -> u64 {
     d.as_nanos() as u64
 }
 
-/// Registers [`forget_in_child`] once, at the first stolen yield.
-static FORGET_IN_CHILD: Once = Once::new();
+/// Whether [`forget_in_child`] is registered (at the first stolen yield).
+static FORGET_IN_CHILD_REGISTERED: AtomicBool = AtomicBool::new(false);
 
 /// A forked child starts with an open gate: the parent's stolen yields were
 /// often spent on the very children it was starting (a productive yield),
@@ -210,21 +214,59 @@ fn now_ns() -> u64 {
 
 /// The CPUs this process may run on (affinity and cgroup quota), read once:
 /// `available_parallelism` reads cgroup files, too slow for every sample.
+/// Cached in an atomic, not a OnceLock, for the fork reason above; racing
+/// threads may both compute it, harmlessly.
 fn usable_cpus() -> u64 {
-    static CPUS: OnceLock<u64> = OnceLock::new();
-    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u64))
+    static CPUS: AtomicU64 = AtomicU64::new(0);
+    match CPUS.load(Ordering::Relaxed) {
+        0 => {
+            let n = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+            CPUS.store(n, Ordering::Relaxed);
+            n
+        }
+        n => n,
+    }
 }
+
+/// `/proc/loadavg`'s descriptor: not opened yet.
+const LOADAVG_UNOPENED: i32 = -2;
+/// `/proc/loadavg`'s descriptor: could not be opened.
+const LOADAVG_MISSING: i32 = -1;
 
 /// The number of runnable tasks on the machine now, or None when
 /// `/proc/loadavg` cannot be read or parsed.
 fn runnable_tasks() -> Option<u64> {
-    // Opened once and kept: a pread of /proc/loadavg regenerates the line,
-    // ~0.4 µs, against ~3 µs for open + read + close.
-    static LOADAVG: OnceLock<Option<File>> = OnceLock::new();
-    let file = LOADAVG.get_or_init(|| File::open("/proc/loadavg").ok()).as_ref()?;
+    // Opened once and kept (a pread of /proc/loadavg regenerates the line,
+    // ~0.4 µs, against ~3 µs for open + read + close), in an atomic rather
+    // than a OnceLock for the fork reason above. Relaxed: the descriptor
+    // number is the whole message; the kernel object behind it is shared.
+    static LOADAVG: AtomicI32 = AtomicI32::new(LOADAVG_UNOPENED);
+    let mut fd = LOADAVG.load(Ordering::Relaxed);
+    if fd == LOADAVG_UNOPENED {
+        let opened = File::open("/proc/loadavg").map_or(LOADAVG_MISSING, IntoRawFd::into_raw_fd);
+        fd = match LOADAVG.compare_exchange(LOADAVG_UNOPENED, opened, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => opened,
+            Err(theirs) => {
+                if opened >= 0 {
+                    // SAFETY: our own descriptor, never published: another
+                    // thread's won the race.
+                    drop(unsafe { File::from_raw_fd(opened) });
+                }
+                theirs
+            }
+        };
+    }
+    if fd < 0 {
+        return None;
+    }
     let mut buf = [0u8; 128];
-    let n = file.read_at(&mut buf, 0).ok()?;
-    parse_runnable(&buf[..n])
+    // SAFETY: fd is the kept descriptor (never closed) and buf is valid
+    // writable memory of its length.
+    let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n <= 0 {
+        return None;
+    }
+    parse_runnable(&buf[..n as usize])
 }
 
 /// Parses the runnable-task count out of a `/proc/loadavg` line:

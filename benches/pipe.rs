@@ -2,8 +2,8 @@
 //! (`mp_pipe_*` called exactly as a C program calls them), beside a bare
 //! Unix socketpair doing the same work with raw read/write syscalls.
 //!
-//! `cargo bench --bench pipe -- [--quick] [--repeat N] [--only NAME]`
-//! prints one JSON object; `benches/run.sh` puts it beside Python's Pipe.
+//! `cargo bench --bench pipe -- [--quick] [--repeat N] [--only NAME[,NAME]]`
+//! prints one JSON object (`--only` takes name prefixes); `benches/run.sh` puts it beside Python's Pipe.
 //!
 //! - pipe_tput_single / pipe_tput_batch: 64-byte messages one way, sent
 //!   one per `mp_pipe_send` / 256 per `mp_pipe_send_many`; messages per
@@ -13,6 +13,19 @@
 //! - pipe_latency: 64-byte ping-pong; round-trip median / p99 / min.
 //! - bare_*: the same over a raw socketpair (frames of the same size, no
 //!   library), the floor this machine allows.
+//! - bare_bw: the same frames, each received whole into the 1 MiB buffer
+//!   with raw read(2)s: the least any receiver that hands out messages
+//!   must do. bare_bw_scratch is the older floor, whose receiver reads the
+//!   byte stream into the start of its buffer whatever the frame
+//!   boundaries: every read lands in the same ~200 KiB (what one read
+//!   returns), which stays in the cache, so it measures a receiver that
+//!   never delivers a message; kept beside it to show the difference.
+//!
+//! The bandwidth workloads run round-robin (one run of each in turn, the
+//! whole round `--repeat` times), so that each is measured over the same
+//! stretches of a shared machine's load; `pipe_bw` reports the median of
+//! its per-round ratios to bare_bw (`ratio_to_bare`), which a change in
+//! load between rounds does not move as much as the ratio of medians.
 //!
 //! Timing: the receiver (parent) starts the clock when it tells the forked
 //! sender to go and stops it at the last byte, so fork is excluded and
@@ -132,10 +145,20 @@ fn read_exact(fd: RawFd, b: &mut [u8]) {
     }
 }
 
+/// How a bare receiver places what it reads (see the module doc).
+#[derive(Clone, Copy, PartialEq)]
+enum BareRx {
+    /// Reads of up to 64 KiB (or a whole frame, if larger) into the start of
+    /// the buffer, whatever the frame boundaries.
+    Scratch,
+    /// Each frame whole in the buffer: reads run to the end of the current
+    /// frame at most, its payload at the start of the buffer.
+    Frames,
+}
+
 /// The bare floor: the same frames (4-byte header + payload, one write per
-/// message) over a raw socketpair; the receiver reads in 64 KiB chunks for
-/// small frames (what any buffered reader does) and exact sizes for big ones.
-fn bare_stream(n: usize, size: usize) -> f64 {
+/// message) over a raw socketpair, received as `rx` says.
+fn bare_stream(n: usize, size: usize, rx: BareRx) -> f64 {
     let (a, b) = raw_socketpair();
     let pid = fork_child(|| {
         let mut go = [0u8; 1];
@@ -149,14 +172,33 @@ fn bare_stream(n: usize, size: usize) -> f64 {
     // SAFETY: closing the parent's copy of the child's end.
     unsafe { libc::close(b) };
     write_all(a, b"g");
-    let total = n * (4 + size);
-    let mut buf = vec![0u8; (64 * 1024).max(4 + size)];
+    let (frame, total) = (4 + size, n * (4 + size));
+    // Frames: the 4-byte header lands in head, the payload in buf.
+    let mut buf = vec![0u8; (64 * 1024).max(size)];
+    let mut head = [0u8; 4];
     let t0 = Instant::now();
     let mut got = 0;
     while got < total {
-        let want = (total - got).min(buf.len());
-        // SAFETY: reading into a live buffer.
-        let r = unsafe { libc::read(a, buf.as_mut_ptr().cast(), want) };
+        let r = match rx {
+            // SAFETY: reading into a live buffer, at most its length.
+            BareRx::Scratch => unsafe { libc::read(a, buf.as_mut_ptr().cast(), (total - got).min(buf.len())) },
+            BareRx::Frames => {
+                let off = got % frame;
+                let iov = if off < 4 {
+                    [
+                        libc::iovec { iov_base: head[off..].as_mut_ptr().cast(), iov_len: 4 - off },
+                        libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: size },
+                    ]
+                } else {
+                    let p = off - 4;
+                    let rest = libc::iovec { iov_base: buf[p..].as_mut_ptr().cast(), iov_len: size - p };
+                    [rest, libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }]
+                };
+                // SAFETY: the iovecs cover live buffers, up to the end of
+                // the current frame.
+                unsafe { libc::readv(a, iov.as_ptr(), 2) }
+            }
+        };
         assert!(r > 0);
         got += r as usize;
     }
@@ -252,7 +294,11 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let opts = common::BenchArgs::parse(&args);
     let (quick, repeat) = (opts.quick, opts.repeat);
-    let wanted = |name: &str| opts.wanted(name);
+    // `--only a,b`: workloads starting with any of the comma-separated
+    // prefixes (e.g. `--only pipe_bw,bare_bw` for the bandwidth pair).
+    let only: Option<Vec<String>> =
+        args.windows(2).find(|w| w[0] == "--only").map(|w| w[1].split(',').map(str::to_owned).collect());
+    let wanted = |name: &str| only.as_ref().is_none_or(|o| o.iter().any(|p| name.starts_with(p.as_str())));
     let scale = if quick { 10 } else { 1 };
     let mut out = Vec::new();
     let n_small = 2_000_000 / scale;
@@ -260,7 +306,7 @@ fn main() {
     for (name, f) in [
         ("pipe_tput_single", (|n| mp_stream(n, SMALL, 1)) as fn(usize) -> f64),
         ("pipe_tput_batch", |n| mp_stream(n, SMALL, 256)),
-        ("bare_tput", |n| bare_stream(n, SMALL)),
+        ("bare_tput", |n| bare_stream(n, SMALL, BareRx::Scratch)),
     ] {
         if wanted(name) {
             let runs: Vec<f64> = (0..repeat).map(|_| f(n_small)).collect();
@@ -272,17 +318,34 @@ fn main() {
             ));
         }
     }
-    for (name, f) in [("pipe_bw", (|n| mp_stream(n, BIG, 1)) as fn(usize) -> f64), ("bare_bw", |n| bare_stream(n, BIG))]
-    {
-        if wanted(name) {
-            let runs: Vec<f64> = (0..repeat).map(|_| f(n_big) * BIG as f64).collect();
-            eprintln!("{name}: median {:.2} GB/s", median(runs.clone()) / 1e9);
-            out.push(format!(
-                "\"{name}\": {{\"gb_per_s\": {:.3}, \"runs\": {}, \"n\": {n_big}, \"msg_bytes\": {BIG}}}",
-                median(runs.clone()) / 1e9,
-                runs_json(&runs, 1e9)
-            ));
+    // Round-robin: one run of each wanted bandwidth workload per round.
+    type Workload<'a> = (&'a str, fn(usize) -> f64);
+    let bw: Vec<Workload> = vec![
+        ("pipe_bw", |n| mp_stream(n, BIG, 1)),
+        ("bare_bw", |n| bare_stream(n, BIG, BareRx::Frames)),
+        ("bare_bw_scratch", |n| bare_stream(n, BIG, BareRx::Scratch)),
+    ];
+    let bw: Vec<_> = bw.into_iter().filter(|(name, _)| wanted(name)).collect();
+    let mut bw_runs: Vec<Vec<f64>> = vec![Vec::new(); bw.len()];
+    for _ in 0..repeat {
+        for (i, (_, f)) in bw.iter().enumerate() {
+            bw_runs[i].push(f(n_big) * BIG as f64);
         }
+    }
+    let runs_of = |name: &str| bw.iter().position(|(n, _)| *n == name).map(|i| &bw_runs[i]);
+    for ((name, _), runs) in bw.iter().zip(&bw_runs) {
+        eprintln!("{name}: median {:.2} GB/s", median(runs.clone()) / 1e9);
+        let ratio = match (*name, runs_of("bare_bw")) {
+            ("pipe_bw", Some(bare)) => {
+                format!(", \"ratio_to_bare\": {:.3}", median(runs.iter().zip(bare).map(|(p, b)| p / b).collect()))
+            }
+            _ => String::new(),
+        };
+        out.push(format!(
+            "\"{name}\": {{\"gb_per_s\": {:.3}, \"runs\": {}, \"n\": {n_big}, \"msg_bytes\": {BIG}{ratio}}}",
+            median(runs.clone()) / 1e9,
+            runs_json(runs, 1e9)
+        ));
     }
     let rounds = 20_000 / scale;
     for (name, f) in [("pipe_latency", mp_latency as fn(usize) -> Vec<f64>), ("bare_latency", bare_latency)] {

@@ -1,16 +1,31 @@
 //! Queue benchmarks across real processes (this binary re-executes itself
 //! in producer / consumer / pinger / ponger roles).
 //!
-//! `cargo bench --bench queue -- [--quick] [--repeat N]` prints one JSON
-//! object; `benches/run.sh` runs it beside Python's multiprocessing.Queue
-//! and writes BENCHMARKS.md.
+//! `cargo bench --bench queue -- [--quick] [--repeat N] [--only NAME[,NAME]]`
+//! prints one JSON object (`--only` takes name prefixes); `benches/run.sh`
+//! runs it beside Python's multiprocessing.Queue and writes BENCHMARKS.md.
 //!
-//! Workloads (64-byte messages):
+//! Workloads (64-byte messages unless said otherwise):
 //! - q_tput: 1 producer process -> 1 consumer process; per-message calls
 //!   (`put`/`get_into`) and batched calls (`put_many`/`get_many_into`).
 //! - q_latency: ping-pong through two queues; round-trip times with the
 //!   default spin and with spinning disabled (pure futex path).
 //! - q_mpmc: 2 producers, 2 consumers, maxsize 1000; per-message and batched.
+//! - q_bw: 1 MiB messages, 1 producer -> 1 consumer (`put` from a reused
+//!   buffer, `get_into` a reused buffer), a ring of 4 messages; GB/s of
+//!   payload (10^9 bytes per second).
+//! - q_bw_zc: q_bw through the zero-copy calls: the producer `reserve`s,
+//!   copies its message into the reservation (the one copy a serialiser
+//!   writing in place would make) and `commit`s; the consumer takes a
+//!   `get_view`, reads every byte of it in place (sums it as u64 words),
+//!   and `release`s it. One copy and one read per message, not two copies.
+//! - memcpy_bw: the yardstick for q_bw: one process `memcpy`s the same 1 MiB
+//!   messages from the same kind of source buffer into successive slots of
+//!   a buffer as large as q_bw's ring (the same working set), GB/s. A queue
+//!   copies every message twice (in and out); with the two copies in two
+//!   processes overlapping, it can approach 1x of this; done one after the
+//!   other, 0.5x. q_bw and q_bw_zc report the median of their per-round
+//!   ratios to it (`ratio_to_memcpy`, all three run in turn).
 //!
 //! Timing: the parent starts the clock when it releases the children (all
 //! already attached and waiting) and stops it when every consumer has
@@ -25,6 +40,11 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const MSG: usize = 64;
+/// Message size of q_bw and memcpy_bw.
+const BIG: usize = 1 << 20;
+/// q_bw's ring: room for 4 messages of BIG bytes (each record has an 8-byte
+/// header).
+const BIG_RING: usize = 4 * (BIG + 8);
 
 fn arg(args: &[String], name: &str) -> String {
     args.windows(2).find(|w| w[0] == name).map(|w| w[1].clone()).unwrap_or_else(|| panic!("missing {name}"))
@@ -45,11 +65,19 @@ fn handshake(ctl: &str) -> Queue {
 
 fn producer(args: &[String]) {
     let q = Queue::open(&arg(args, "--queue"), &QueueOptions::default()).expect("open");
-    let (n, batch) = (num(args, "--n"), num(args, "--batch") as usize);
+    let (n, batch, size) = (num(args, "--n"), num(args, "--batch") as usize, num(args, "--size") as usize);
+    let zc = num(args, "--zc") == 1;
     let ctl = handshake(&arg(args, "--ctl"));
-    let msg = [7u8; MSG];
+    let msg = vec![7u8; size];
     let mut sent = 0u64;
-    if batch <= 1 {
+    if zc {
+        while sent < n {
+            let mut r = q.reserve(size, None).expect("reserve");
+            r.copy_from_slice(&msg);
+            r.commit(size).expect("commit");
+            sent += 1;
+        }
+    } else if batch <= 1 {
         while sent < n {
             q.put(&msg).expect("put");
             sent += 1;
@@ -66,15 +94,45 @@ fn producer(args: &[String]) {
 
 fn consumer(args: &[String]) {
     let q = Queue::open(&arg(args, "--queue"), &QueueOptions::default()).expect("open");
-    let batch = num(args, "--batch") as usize;
+    let (batch, size) = (num(args, "--batch") as usize, num(args, "--size") as usize);
+    let zc = num(args, "--zc") == 1;
     let ctl = handshake(&arg(args, "--ctl"));
     let mut got = 0u64;
     let mut bytes = 0u64;
     // Consumers run until the parent shuts the queue down after every
     // producer finished: then they drain it and get Shutdown.
     let done = |e: mpipc::Error| assert_eq!(e.kind(), mpipc::ErrorKind::Shutdown, "{e}");
-    if batch <= 1 {
-        let mut buf = [0u8; MSG];
+    if zc {
+        let mut sum = 0u64;
+        loop {
+            match q.get_view(None) {
+                Ok(v) => {
+                    // Read every byte in place, as a consumer using it would.
+                    // SAFETY: any bytes are valid u64s; align_to keeps the
+                    // unaligned ends out of the middle slice.
+                    let (pre, words, post) = unsafe { v.align_to::<u64>() };
+                    // Eight independent sums: the loop vectorises and is
+                    // not one long dependency chain.
+                    let mut acc = [0u64; 8];
+                    let lines = words.chunks_exact(8);
+                    let tail = lines.remainder();
+                    for line in lines {
+                        for (a, w) in acc.iter_mut().zip(line) {
+                            *a = a.wrapping_add(*w);
+                        }
+                    }
+                    sum = acc.iter().chain(tail).fold(sum, |a, &w| a.wrapping_add(w));
+                    sum = pre.iter().chain(post).fold(sum, |a, &b| a.wrapping_add(b as u64));
+                    bytes += v.len() as u64;
+                    v.release().expect("release");
+                }
+                Err(e) => break done(e),
+            }
+            got += 1;
+        }
+        std::hint::black_box(sum);
+    } else if batch <= 1 {
+        let mut buf = vec![0u8; size];
         loop {
             match q.get_into(&mut buf, None) {
                 Ok(n) => bytes += n as u64,
@@ -83,7 +141,7 @@ fn consumer(args: &[String]) {
             got += 1;
         }
     } else {
-        let mut buf = vec![0u8; MSG * batch];
+        let mut buf = vec![0u8; size * batch];
         let mut lens = vec![0usize; batch];
         loop {
             match q.get_many_into(&mut buf, &mut lens, None) {
@@ -95,7 +153,7 @@ fn consumer(args: &[String]) {
             }
         }
     }
-    assert_eq!(bytes, got * MSG as u64, "every message arrives whole");
+    assert_eq!(bytes, got * size as u64, "every message arrives whole");
     ctl.put(format!("done {got}").as_bytes()).expect("done");
 }
 
@@ -211,16 +269,27 @@ fn s(v: &str) -> String {
     v.to_owned()
 }
 
-/// Messages per second for `producers` -> `consumers` over one queue.
-fn throughput(
-    tag: &str,
+/// The shape of a throughput workload.
+#[derive(Clone, Copy)]
+struct Tput {
     producers: usize,
     consumers: usize,
+    /// Messages in all.
     n: u64,
+    /// Messages per call (1 = `put` / `get_into`).
     batch: usize,
     maxsize: usize,
     capacity: usize,
-) -> f64 {
+    /// Bytes per message.
+    size: usize,
+    /// Through reserve/commit and get_view/release.
+    zc: bool,
+}
+
+/// Messages per second for `producers` -> `consumers` over one queue.
+fn throughput(tag: &str, w: Tput) -> f64 {
+    let Tput { producers, consumers, n, batch, maxsize, capacity, size, zc } = w;
+    let zc = (zc as u8).to_string();
     let names = Names::new(&[tag, &format!("{tag}-ctl")]);
     let (q, ctl) = (&names.0[0], &names.0[1]);
     let queue = Queue::open(q, &QueueOptions { maxsize, capacity_bytes: capacity, ..Default::default() }).unwrap();
@@ -237,6 +306,10 @@ fn throughput(
             per_p.to_string(),
             s("--batch"),
             batch.to_string(),
+            s("--size"),
+            size.to_string(),
+            s("--zc"),
+            zc.clone(),
         ]);
     }
     for _ in 0..consumers {
@@ -248,6 +321,10 @@ fn throughput(
             ctl.clone(),
             s("--batch"),
             batch.to_string(),
+            s("--size"),
+            size.to_string(),
+            s("--zc"),
+            zc.clone(),
         ]);
     }
     let (elapsed, _) = run_children(ctl, kids, producers, Some(&queue), consumers);
@@ -280,6 +357,23 @@ fn latency(spin_us: u32, rounds: usize) -> (f64, f64, f64) {
     (f[0], f[1], f[2])
 }
 
+/// memcpy_bw: bytes per second of `n` copies of a `size`-byte message into
+/// successive `size`-byte slots of a `ring`-byte buffer (see the module doc).
+fn memcpy_bw(n: u64, size: usize, ring: usize) -> f64 {
+    let src = vec![7u8; size];
+    let mut dst = vec![0u8; ring];
+    let slots = ring / size;
+    let t0 = Instant::now();
+    for i in 0..n as usize {
+        let at = (i % slots) * size;
+        dst[at..at + size].copy_from_slice(&src);
+        // Keep the copy: the optimiser may not drop stores it cannot see read.
+        std::hint::black_box(&mut dst);
+    }
+    let t = t0.elapsed();
+    (n as usize * size) as f64 / t.as_secs_f64()
+}
+
 fn fmt_runs(v: &[f64]) -> String {
     format!("[{}]", v.iter().map(|x| format!("{x:.1}")).collect::<Vec<_>>().join(", "))
 }
@@ -296,14 +390,20 @@ fn main() {
     let opts = common::BenchArgs::parse(&args);
     let (quick, repeat) = (opts.quick, opts.repeat);
     let scale = if quick { 10 } else { 1 };
-    let wanted = |name: &str| opts.wanted(name);
+    // `--only a,b`: workloads starting with any of the comma-separated
+    // prefixes (e.g. `--only q_bw,memcpy_bw`).
+    let only: Option<Vec<String>> =
+        args.windows(2).find(|w| w[0] == "--only").map(|w| w[1].split(',').map(str::to_owned).collect());
+    let wanted = |name: &str| only.as_ref().is_none_or(|o| o.iter().any(|p| name.starts_with(p.as_str())));
     let batch = 256;
     let mut sections = Vec::new();
     let mut tput = |name: &str, p: usize, c: usize, n: u64, b: usize, maxsize: usize, cap: usize| {
         if !wanted(name) {
             return;
         }
-        let runs: Vec<f64> = (0..repeat).map(|_| throughput(name, p, c, n / scale, b, maxsize, cap)).collect();
+        let w =
+            Tput { producers: p, consumers: c, n: n / scale, batch: b, maxsize, capacity: cap, size: MSG, zc: false };
+        let runs: Vec<f64> = (0..repeat).map(|_| throughput(name, w)).collect();
         eprintln!("{name}: median {:.0} msg/s", median(runs.clone()));
         sections.push(format!(
             "\"{name}\": {{\"msgs_per_s\": {:.0}, \"runs\": {}, \"n\": {}, \"batch\": {b}, \"maxsize\": {maxsize}, \"capacity_bytes\": {cap}}}",
@@ -316,6 +416,42 @@ fn main() {
     tput("q_tput_batch", 1, 1, 20_000_000, batch, 0, 1 << 20);
     tput("q_mpmc_single", 2, 2, 2_000_000, 1, 1000, 1 << 20);
     tput("q_mpmc_batch", 2, 2, 10_000_000, batch, 1000, 1 << 20);
+    // The large-message pair, round-robin (one run of each per round).
+    let n_big = 4096 / scale;
+    let big =
+        Tput { producers: 1, consumers: 1, n: n_big, batch: 1, maxsize: 0, capacity: BIG_RING, size: BIG, zc: false };
+    let big_zc = Tput { zc: true, ..big };
+    type Workload<'a> = (&'a str, Box<dyn Fn() -> f64>);
+    let bw: Vec<Workload> = vec![
+        ("q_bw", Box::new(move || throughput("q_bw", big) * BIG as f64)),
+        ("q_bw_zc", Box::new(move || throughput("q_bw_zc", big_zc) * BIG as f64)),
+        ("memcpy_bw", Box::new(move || memcpy_bw(n_big, BIG, BIG_RING))),
+    ];
+    let bw: Vec<_> = bw.into_iter().filter(|(name, _)| wanted(name)).collect();
+    let mut bw_runs: Vec<Vec<f64>> = vec![Vec::new(); bw.len()];
+    for _ in 0..repeat {
+        for (i, (_, f)) in bw.iter().enumerate() {
+            bw_runs[i].push(f());
+        }
+    }
+    let memcpy_runs = bw.iter().position(|(n, _)| *n == "memcpy_bw").map(|i| bw_runs[i].clone());
+    for ((name, _), runs) in bw.iter().zip(&bw_runs) {
+        let gb: Vec<f64> = runs.iter().map(|r| r / 1e9).collect();
+        let ratio = match (*name, &memcpy_runs) {
+            ("q_bw" | "q_bw_zc", Some(m)) => {
+                let r = median(runs.iter().zip(m).map(|(q, m)| q / m).collect());
+                eprintln!("{name}: median ratio to memcpy_bw {r:.3}");
+                format!(", \"ratio_to_memcpy\": {r:.3}")
+            }
+            _ => String::new(),
+        };
+        eprintln!("{name}: median {:.2} GB/s", median(gb.clone()));
+        let runs_gb = gb.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(", ");
+        sections.push(format!(
+            "\"{name}\": {{\"gb_per_s\": {:.3}, \"runs\": [{runs_gb}], \"n\": {n_big}, \"msg_bytes\": {BIG}, \"capacity_bytes\": {BIG_RING}{ratio}}}",
+            median(gb.clone())
+        ));
+    }
     let rounds = 20_000 / scale as usize;
     for (name, spin) in [("q_latency_spin", 50u32), ("q_latency_futex", 0u32)] {
         if !wanted(name) {

@@ -121,13 +121,16 @@ pub fn manager_session(stream: &[u8]) -> Result<ManagerSession> {
 /// locks into an otherwise hostile segment.
 fn mutex_offsets(kind: SegmentKind) -> Vec<usize> {
     match kind {
-        // Queue: the lock block at 64. Array and Lock: the lock word's
-        // mutex at 64. Barrier and ShareableList: the mutex at 64.
-        SegmentKind::Queue
-        | SegmentKind::Array
-        | SegmentKind::Lock
-        | SegmentKind::Barrier
-        | SegmentKind::ShareableList => vec![64],
+        // Queue: the lock block at 64, then each claim slot (64 bytes from
+        // 448) has its `alive` mutex first.
+        SegmentKind::Queue => {
+            let mut v = vec![64];
+            v.extend((0..crate::queue::MAX_CLAIMS).map(|i| 448 + 64 * i));
+            v
+        }
+        // Array and Lock: the lock word's mutex at 64. Barrier and
+        // ShareableList: the mutex at 64.
+        SegmentKind::Array | SegmentKind::Lock | SegmentKind::Barrier | SegmentKind::ShareableList => vec![64],
         // Condition: the table lock at 64, then each of the 256 slots (56
         // bytes from 112) has its `alive` mutex 16 bytes in.
         SegmentKind::Condition => {
@@ -154,7 +157,7 @@ fn fresh_mutex(recursive: bool) -> Result<[u8; 40]> {
 /// How [`write_segment`] shapes the hostile bytes.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SegmentShape {
-    /// Write a correct common header (magic, layout version 1, kind, total
+    /// Write a correct common header (magic, the kind's layout version, kind, total
     /// size) over the first 32 bytes, so that the kind's own validation is
     /// reached; otherwise the header is the fuzzer's too.
     pub fix_header: bool,
@@ -196,7 +199,9 @@ pub fn write_segment(kind: SegmentKind, name: &str, bytes: &[u8], shape: Segment
     data.resize(len, 0);
     if shape.fix_header && len >= 32 {
         data[0..8].copy_from_slice(&crate::shm::SEGMENT_MAGIC.to_le_bytes());
-        data[8..12].copy_from_slice(&1u32.to_le_bytes());
+        // Every kind is at layout version 1 but the queue.
+        let version = if kind == SegmentKind::Queue { crate::queue::LAYOUT_VERSION } else { 1 };
+        data[8..12].copy_from_slice(&version.to_le_bytes());
         data[12..16].copy_from_slice(&(kind as u32).to_le_bytes());
         data[16..24].copy_from_slice(&(len as u64).to_le_bytes());
     }

@@ -8,7 +8,7 @@ use super::bytes::mp_buf;
 use super::status::{mp_status, set_last_error, MP_OK};
 use super::timeout_of_ms;
 use mpipc::error::{Error, ErrorKind};
-use mpipc::queue::{Queue, QueueOptions};
+use mpipc::queue::{Queue, QueueOptions, RawClaim};
 use mpipc::shm::OpenMode;
 use std::ffi::c_char;
 
@@ -30,7 +30,8 @@ use std::ffi::c_char;
 /// `mpq_get`, `mpq_get_timeout`, `mpq_get_into`, `mpq_get_many`,
 /// `mpq_qsize`, `mpq_empty`, `mpq_full`, `mpq_task_done`, `mpq_join`,
 /// `mpq_shutdown`, `mpq_options_of`, `mpq_set_spin`, `mpq_close`,
-/// `mpq_unlink`.
+/// `mpq_unlink`; zero-copy: `mpq_reserve`, `mpq_commit`, `mpq_cancel`,
+/// `mpq_get_view`, `mpq_release_view`.
 pub struct mpq {
     _private: [u8; 0],
 }
@@ -491,6 +492,178 @@ pub unsafe extern "C" fn mpq_unlink(name: *const c_char) -> mp_status {
         };
         status_of(Queue::unlink(name))
     })
+}
+
+/// Room for one message in a queue's ring, made by `mpq_reserve`: write
+/// the message at `data` (up to `len` bytes), then `mpq_commit` it, or
+/// `mpq_cancel` it. Nothing to free: the struct is plain data, the bytes
+/// belong to the queue.
+///
+/// It belongs to the thread that called `mpq_reserve`: commit or cancel it
+/// on that thread, before `mpq_close` of the handle. A reservation whose
+/// thread exits (or whose process dies) is dropped by the next reader.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct mpq_reservation {
+    /// The reserved bytes, in the queue's shared memory (their initial
+    /// contents are whatever the ring held).
+    pub data: *mut u8,
+    /// How many bytes were reserved.
+    pub len: usize,
+    /// Names the reservation; pass the struct back unchanged.
+    pub id: u64,
+}
+
+/// The oldest message of a queue, taken by `mpq_get_view` and read in place
+/// in the queue's ring: `len` bytes at `data`. `mpq_release_view` frees its
+/// bytes; until then the ring has that much less room. Nothing to free:
+/// the struct is plain data.
+///
+/// It belongs to the thread that called `mpq_get_view`: release it on that
+/// thread, before `mpq_close` of the handle. A consumer that dies holding a
+/// view loses that message (as one killed inside `mpq_get`), and the next
+/// producer that needs the room frees it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct mpq_view {
+    /// The message's first byte, in the queue's shared memory (read only).
+    pub data: *const u8,
+    /// The message's length.
+    pub len: usize,
+    /// Names the view; pass the struct back unchanged.
+    pub id: u64,
+}
+
+/// Reserves room for a message of up to `len` bytes, to be written in place
+/// (no copy of the message through the library) and then committed with
+/// `mpq_commit`: the zero-copy put.
+///
+/// Waits at most `timeout_ms` (0 = do not wait, negative = forever) for
+/// room, as `mpq_put_timeout` does, and for one of the 32 claim slots that
+/// reservations and views of all processes share. Readers stop in front of
+/// a reservation until it is committed or cancelled (messages keep their
+/// reservation order), and it counts against `maxsize`. A `mpq_get` on the
+/// thread that holds the oldest reservation fails with `MP_E_INVAL`
+/// instead of waiting for itself; a put on that thread into a ring kept
+/// full behind the reservation would wait for ever, so commit first.
+///
+/// # Arguments
+/// - `len`: bytes to reserve (at most `max_message`); commit may use fewer.
+/// - `out`: receives the reservation on `MP_OK`.
+///
+/// # Returns
+/// `MP_OK`; `MP_E_FULL` when the time ran out; `MP_E_TOOBIG`;
+/// `MP_E_SHUTDOWN`; `MP_E_NULL`.
+///
+/// # Safety
+/// `q` is a live handle; `out` is valid.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_reserve(q: *mut mpq, len: usize, timeout_ms: i64, out: *mut mpq_reservation) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked).
+    unsafe {
+        with_handle(q, |q| {
+            check_not_null!(out);
+            let c = try_status!(q.reserve_raw(len, timeout_of_ms(timeout_ms)));
+            *out = mpq_reservation { data: c.ptr, len: c.len, id: c.id };
+            MP_OK
+        })
+    }
+}
+
+/// Commits a reservation: its first `len` bytes (at most `r->len`) become
+/// one message, after those put before it. The reservation is then used
+/// up: its bytes are the message's, no longer the caller's.
+///
+/// # Returns
+/// `MP_OK` once the message is in the queue (it then survives the death of
+/// this process); `MP_E_INVAL` if `len > r->len` (the reservation stays
+/// open: commit again or cancel), or `r` names no open reservation of this
+/// queue (already committed or cancelled, or dropped because its thread
+/// exited); `MP_E_PERM` if called from another thread than the one that
+/// reserved; `MP_E_SHUTDOWN` if the queue was shut down since (the
+/// reservation is dropped, as a put would fail); `MP_E_NULL`.
+///
+/// # Safety
+/// `q` is the live handle that made `r`; `r` is valid.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_commit(q: *mut mpq, r: *const mpq_reservation, len: usize) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked).
+    unsafe {
+        with_handle(q, |q| {
+            check_not_null!(r);
+            status_of(q.commit_raw((*r).id, len))
+        })
+    }
+}
+
+/// Cancels a reservation: nothing is put, its bytes return to the queue.
+///
+/// # Returns
+/// `MP_OK`; `MP_E_INVAL`, `MP_E_PERM`, `MP_E_NULL` as for `mpq_commit`.
+///
+/// # Safety
+/// `q` is the live handle that made `r`; `r` is valid.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_cancel(q: *mut mpq, r: *const mpq_reservation) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked).
+    unsafe {
+        with_handle(q, |q| {
+            check_not_null!(r);
+            status_of(q.cancel_raw((*r).id))
+        })
+    }
+}
+
+/// Takes the oldest message and gives a view of it in place, in the
+/// queue's ring: the zero-copy get. The message leaves the queue at once
+/// (`mpq_qsize` stops counting it); its bytes stay reserved until
+/// `mpq_release_view`. Views may be released in any order.
+///
+/// Waits as `mpq_get_timeout` does (and for a free claim slot, see
+/// `mpq_reserve`). A put on the thread holding the view that pins the
+/// oldest bytes, into a queue that only that release would make room in,
+/// fails with `MP_E_INVAL` instead of waiting for itself.
+///
+/// # Returns
+/// `MP_OK` with the view in `*out`; `MP_E_EMPTY` when the time ran out;
+/// `MP_E_SHUTDOWN` once shut down and drained; `MP_E_INVAL` if the oldest
+/// message is this thread's own uncommitted reservation; `MP_E_CORRUPT`;
+/// `MP_E_NULL`.
+///
+/// # Safety
+/// `q` is a live handle; `out` is valid.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_get_view(q: *mut mpq, timeout_ms: i64, out: *mut mpq_view) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked).
+    unsafe {
+        with_handle(q, |q| {
+            check_not_null!(out);
+            let RawClaim { ptr, len, id } = try_status!(q.get_view_raw(timeout_of_ms(timeout_ms)));
+            *out = mpq_view { data: ptr, len, id };
+            MP_OK
+        })
+    }
+}
+
+/// Releases a view: the message's bytes are free again. The view must not
+/// be read afterwards.
+///
+/// # Returns
+/// `MP_OK`; `MP_E_INVAL` if `v` names no open view of this queue (already
+/// released, or lost because its thread exited); `MP_E_PERM` if called
+/// from another thread than the one that took it; `MP_E_NULL`.
+///
+/// # Safety
+/// `q` is the live handle that made `v`; `v` is valid.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_release_view(q: *mut mpq, v: *const mpq_view) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked).
+    unsafe {
+        with_handle(q, |q| {
+            check_not_null!(v);
+            status_of(q.release_raw((*v).id))
+        })
+    }
 }
 
 #[cfg(test)]

@@ -173,7 +173,7 @@ fn main() {
 
     // shm_segment and c_abi mode 1: segment files made by each kind.
     let name = format!("fuzz-seed-{}", std::process::id());
-    let o = OpenOptions { open_mode: OpenMode::CreateOnly, mode: 0 };
+    let o = OpenOptions { open_mode: OpenMode::CreateOnly, mode: 0, any_owner: false };
     let q = Queue::open(&name, &QueueOptions { capacity_bytes: 256, maxsize: 4, ..Default::default() }).unwrap();
     q.put(b"one").unwrap();
     q.put(&[9u8; 40]).unwrap();

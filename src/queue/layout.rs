@@ -5,18 +5,41 @@
 //!      0    32  SegmentHeader (magic "MPIPCSEG", layout version, kind = 1, total size)
 //!     32    32  Geometry: maxsize, capacity, max_message, data_offset (fixed at creation)
 //!     64    64  lock: robust process-shared pthread mutex (40 bytes) + owner_deaths (u64)
-//!    128   128  state: `current` (u32) + two StateSlots (head, tail, count, unfinished, shutdown)
+//!    128   128  state: `current` (u32) + two StateSlots (head, tail, count, unfinished,
+//!               shutdown, rhead, claims); slot 0 shares `current`'s cache line,
+//!               slot 1 has the next one
 //!    256    64  put_event  (EventWord: seq, waiters) - getters sleep here
 //!    320    64  get_event  (EventWord) - putters sleep here
 //!    384    64  done_event (EventWord) - join() sleeps here
-//!    448     -  data: the ring, `capacity` bytes
+//!    448  2048  claim slots: 32 x (alive robust mutex, pos, len, ticket)
+//!   2496     -  data: the ring, `capacity` bytes
 //! ```
 //!
 //! **Records.** The ring holds records back to back: an 8-byte little-endian
-//! length, then the payload, padded to a multiple of 8. Positions (`head`,
-//! `tail`) are monotonically increasing byte counts; the offset in the ring is
-//! `pos % capacity`. `capacity` is a multiple of 8, so a length word never
-//! straddles the end of the ring; payloads may (they are copied in two parts).
+//! word, then the payload, padded to a multiple of 8. The word is the
+//! payload's length, or [`SKIP_MARK`] plus the length of a stretch to skip
+//! (padding before the ring's end, a cancelled reservation, the unused end
+//! of a shrunk one), which no reader delivers. Positions (`head`, `rhead`,
+//! `tail`) are monotonically increasing byte counts; the offset in the ring
+//! is `pos % capacity`. A record never straddles the end of the ring (a
+//! skip record fills the end instead), so every payload is one contiguous
+//! run of memory: it can be copied with one `memcpy`, written in place
+//! through a reservation, read in place through a view.
+//!
+//! **Claims** (layout version 2). A claim is a record that one thread is
+//! working on outside the lock: a *write claim* (a reservation: the record
+//! is placed, its payload not yet written, so readers stop in front of it)
+//! or a *read claim* (a view, or a large get copying out: the record was
+//! taken, its bytes may not be reused yet). Each uses one claim slot; the
+//! state's `claims` bitmask says which slots are in use (`write_claims` the
+//! write ones), so a claim exists exactly when a committed state says so.
+//! While a claim exists its thread holds the slot's `alive` robust mutex:
+//! when that thread dies, the kernel marks the mutex owner-dead, and the
+//! next process that tries it (`trylock`, under the queue lock) learns of
+//! the death and undoes the claim (a write claim becomes a skip record, a
+//! read claim is freed). Regions: `[head, rhead)` holds records taken but
+//! not all released (`head` is the oldest read claim, or `rhead`),
+//! `[rhead, tail)` the queued records and the write claims.
 //!
 //! **Crash consistency.** Every field of the state is guarded by the lock.
 //! A critical section reads the slot named by `current`, writes the new
@@ -25,17 +48,33 @@
 //! or the new state, both consistent: the next locker (told by the robust
 //! mutex that the owner died) just validates and carries on. Payload bytes
 //! are written into free space before the commit, so a half-written record
-//! is never reachable.
+//! is never reachable. A claim slot's `pos`/`len`/`ticket` are written only
+//! while no committed state names the slot, under the lock, before the
+//! commit that names it, so they too are either unreachable or complete.
 
 use crate::shm::SegmentHeader;
 use crate::sync::{EventWord, RobustMutex};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Bumped whenever anything in this file changes shape or meaning.
-pub const LAYOUT_VERSION: u32 = 1;
+/// 2: claims (reservations and views), skip records, contiguous records.
+pub const LAYOUT_VERSION: u32 = 2;
 
 /// Size of a record's length word.
 pub const RECORD_HEADER: u64 = 8;
+
+/// Number of claim slots: how many records may be worked on outside the
+/// lock at once (reservations, views and large copies in flight, all
+/// processes together). Fits a u32 bitmask.
+pub const MAX_CLAIMS: usize = 32;
+const _: () = assert!(MAX_CLAIMS <= 32, "the claims bitmasks are u32");
+
+/// A record word with these top 16 bits ("SK") starts a skip record; the
+/// low 48 bits are the length of the stretch after the word (a multiple
+/// of 8). No payload length comes near 2^48 (the ring is at most 2^40).
+pub const SKIP_MARK: u64 = 0x534B << 48;
+/// The bits of a record word that hold [`SKIP_MARK`].
+pub const SKIP_MASK: u64 = 0xFFFF << 48;
 
 /// Pads a field to its own cache line (64 bytes) so that the lock, the state
 /// and each event word do not false-share.
@@ -72,6 +111,15 @@ pub struct StateSlot {
     pub unfinished: AtomicU64,
     /// 0 = open, 1 = shut down.
     pub shutdown: AtomicU64,
+    /// Byte position of the oldest record not yet taken (monotonic u64;
+    /// `head <= rhead <= tail`).
+    pub rhead: AtomicU64,
+    /// Low 32 bits: bit i set when claim slot i is in use; high 32 bits:
+    /// the subset that are write claims (reservations). One word, so that
+    /// a slot is 56 bytes and slot 0 shares `current`'s cache line (every
+    /// operation, and every spinning peek, reads `current` and the live
+    /// slot).
+    pub claims: AtomicU64,
 }
 
 /// The double-buffered state and the index of the live copy.
@@ -83,6 +131,22 @@ pub struct StateBlock {
     _pad: u32,
     /// The two copies; `slots[current]` is live, the other is scratch.
     pub slots: [StateSlot; 2],
+}
+
+/// One claim slot (see the module doc). 64 bytes, one cache line.
+#[repr(C, align(64))]
+pub struct ClaimSlot {
+    /// Held by the claiming thread for as long as the claim exists.
+    pub alive: RobustMutex,
+    /// Ring position of the claimed record. Relaxed: written and read
+    /// under the queue lock only.
+    pub pos: AtomicU64,
+    /// Payload length of the claimed record (for a write claim: the length
+    /// reserved). Under the queue lock.
+    pub len: AtomicU64,
+    /// Bumped each time the slot is claimed; with the slot index it names
+    /// one claim, so a stale handle is refused. Under the queue lock.
+    pub ticket: AtomicU64,
 }
 
 /// The lock and a counter of the times a dead holder was recovered.
@@ -112,6 +176,8 @@ pub struct QueueHeader {
     pub get_event: CacheLine<EventWord>,
     /// Bumped when the unfinished-task count reaches 0; `join` waits here.
     pub done_event: CacheLine<EventWord>,
+    /// See [`ClaimSlot`].
+    pub claims: [ClaimSlot; MAX_CLAIMS],
 }
 
 /// Where the ring starts: right after the header, cache-line aligned.
@@ -130,10 +196,16 @@ pub struct State {
     pub unfinished: u64,
     /// See [`StateSlot::shutdown`].
     pub shutdown: u64,
+    /// See [`StateSlot::rhead`].
+    pub rhead: u64,
+    /// See [`StateSlot::claims`].
+    pub claims: u64,
+    /// See [`StateSlot::write_claims`].
+    pub write_claims: u64,
 }
 
 impl State {
-    /// Bytes of the ring in use.
+    /// Bytes of the ring in use (queued, taken but not released, claimed).
     pub fn used(&self) -> u64 {
         self.tail.wrapping_sub(self.head)
     }
@@ -142,13 +214,20 @@ impl State {
     /// else means the segment was damaged from outside: it is reported as
     /// corrupt rather than acted upon.
     pub fn is_valid(&self, capacity: u64) -> bool {
-        self.head <= self.tail
+        self.head <= self.rhead
+            && self.rhead <= self.tail
             && self.used() <= capacity
             && self.head % 8 == 0
+            && self.rhead % 8 == 0
             && self.tail % 8 == 0
-            && self.count <= self.used() / RECORD_HEADER
-            && (self.count == 0) == (self.used() == 0)
+            && self.count <= (self.tail - self.rhead) / RECORD_HEADER
+            && (self.count == 0 || self.tail > self.rhead)
             && self.shutdown <= 1
+            && self.claims >> MAX_CLAIMS == 0
+            && self.write_claims & !self.claims == 0
+            // Every byte between head and rhead belongs to a record some
+            // read claim holds back: none there without a claim.
+            && (self.head == self.rhead || self.claims != 0)
     }
 }
 
@@ -164,6 +243,9 @@ impl StateBlock {
             count: slot.count.load(Ordering::Relaxed),
             unfinished: slot.unfinished.load(Ordering::Relaxed),
             shutdown: slot.shutdown.load(Ordering::Relaxed),
+            rhead: slot.rhead.load(Ordering::Relaxed),
+            claims: slot.claims.load(Ordering::Relaxed) & 0xffff_ffff,
+            write_claims: slot.claims.load(Ordering::Relaxed) >> 32,
         }
     }
 
@@ -177,6 +259,8 @@ impl StateBlock {
         next.count.store(s.count, Ordering::Relaxed);
         next.unfinished.store(s.unfinished, Ordering::Relaxed);
         next.shutdown.store(s.shutdown, Ordering::Relaxed);
+        next.rhead.store(s.rhead, Ordering::Relaxed);
+        next.claims.store(s.claims | s.write_claims << 32, Ordering::Relaxed);
         // SYNC POINT: the commit. Release orders the slot stores before the
         // flip (for lock-free readers and for crash consistency: a holder
         // killed before this store leaves the old state live).
@@ -189,6 +273,13 @@ pub fn record_size(len: u64) -> u64 {
     RECORD_HEADER + len.div_ceil(8) * 8
 }
 
+/// The record word of a skip record covering `size` bytes in all (its word
+/// included; a multiple of 8, at least 8).
+pub fn skip_word(size: u64) -> u64 {
+    debug_assert!(size >= RECORD_HEADER && size % 8 == 0);
+    SKIP_MARK | (size - RECORD_HEADER)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,25 +290,42 @@ mod tests {
         assert_eq!(std::mem::offset_of!(QueueHeader, geometry), 32);
         assert_eq!(std::mem::offset_of!(QueueHeader, lock), 64);
         assert_eq!(std::mem::offset_of!(QueueHeader, state), 128);
+        assert_eq!(std::mem::offset_of!(StateBlock, slots), 8);
+        assert_eq!(std::mem::size_of::<StateSlot>(), 56);
         assert_eq!(std::mem::offset_of!(QueueHeader, put_event), 256);
         assert_eq!(std::mem::offset_of!(QueueHeader, get_event), 320);
         assert_eq!(std::mem::offset_of!(QueueHeader, done_event), 384);
-        assert_eq!(DATA_OFFSET, 448);
+        assert_eq!(std::mem::offset_of!(QueueHeader, claims), 448);
+        assert_eq!(std::mem::size_of::<ClaimSlot>(), 64);
+        assert_eq!(std::mem::offset_of!(ClaimSlot, pos), 40);
+        assert_eq!(DATA_OFFSET, 2496);
         assert!(std::mem::size_of::<LockBlock>() <= 64);
     }
 
     #[test]
     fn state_validation() {
-        let ok = State { head: 8, tail: 24, count: 1, unfinished: 1, shutdown: 0 };
+        let ok = State { head: 8, rhead: 8, tail: 24, count: 1, unfinished: 1, ..Default::default() };
         assert!(ok.is_valid(64));
-        assert!(!State { head: 24, tail: 8, ..ok }.is_valid(64));
+        assert!(!State { head: 24, rhead: 24, tail: 8, ..ok }.is_valid(64));
         assert!(!State { tail: 8 + 72, ..ok }.is_valid(64));
-        assert!(!State { count: 0, ..ok }.is_valid(64));
+        assert!(State { count: 0, ..ok }.is_valid(64), "a pending write claim is not counted");
         assert!(!State { count: 3, ..ok }.is_valid(64));
         assert!(!State { tail: 25, ..ok }.is_valid(64));
         assert!(!State { shutdown: 7, ..ok }.is_valid(64));
+        assert!(!State { rhead: 32, ..ok }.is_valid(64));
+        assert!(!State { rhead: 16, ..ok }.is_valid(64), "taken bytes without a claim");
+        assert!(State { rhead: 16, count: 0, claims: 1, ..ok }.is_valid(64));
+        assert!(!State { claims: 1 << MAX_CLAIMS, ..ok }.is_valid(64));
+        // The two bitmasks share one word in shared memory.
+        let block = StateBlock::default();
+        let s = State { claims: 0b101, write_claims: 0b100, ..ok };
+        block.commit(&s);
+        assert_eq!(block.load(), s);
+        assert!(!State { write_claims: 2, claims: 1, ..ok }.is_valid(64));
         assert_eq!(record_size(0), 8);
         assert_eq!(record_size(1), 16);
         assert_eq!(record_size(64), 72);
+        assert_eq!(skip_word(8), SKIP_MARK);
+        assert_eq!(skip_word(24) & !SKIP_MASK, 16);
     }
 }

@@ -16,11 +16,30 @@
 //! slots claimed by a dead process; with variable-size messages, byte bounds
 //! and an exact `qsize` the lock is simpler to prove, and batch calls
 //! ([`Queue::put_many`], [`Queue::get_many_into`]) amortise it.
+//!
+//! Large messages are copied outside the lock. A put of at least
+//! [`TWO_PHASE_MIN`](crate::queue::TWO_PHASE_MIN) bytes places its record under the lock as a *write
+//! claim* (readers stop in front of it), copies the payload with the lock
+//! released, and commits under the lock; a get of such a record takes it as
+//! a *read claim* (its bytes stay reserved), copies, and releases. A
+//! producer's copy thus overlaps a consumer's instead of waiting for it.
+//! The same claims, held across calls, are the zero-copy API:
+//! [`Queue::reserve`] (write in place, then [`Reservation::commit`](crate::queue::Reservation::commit)) and
+//! [`Queue::get_view`] (read in place, then [`View::release`](crate::queue::View::release)). A claim's
+//! thread holds a robust mutex of its own, so a claim whose thread dies is
+//! found (by the next process that needs its bytes) and undone: a
+//! reservation is dropped, a view freed (see `layout.rs`, docs/PROTOCOL.md).
 
+mod claims;
 mod layout;
 
-pub use layout::LAYOUT_VERSION;
-use layout::{record_size, CacheLine, Geometry, QueueHeader, State, DATA_OFFSET, RECORD_HEADER};
+use claims::Ending;
+pub use claims::{RawClaim, Reservation, View};
+use layout::{
+    record_size, skip_word, CacheLine, ClaimSlot, Geometry, QueueHeader, State, DATA_OFFSET, RECORD_HEADER, SKIP_MARK,
+    SKIP_MASK,
+};
+pub use layout::{LAYOUT_VERSION, MAX_CLAIMS};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::shm::{self, Access, OpenMode, Segment, SegmentKind};
@@ -35,6 +54,10 @@ pub const MIN_CAPACITY: usize = 64;
 pub const MAX_CAPACITY: usize = 1 << 40;
 /// The file mode used when [`QueueOptions::mode`] is 0.
 pub const DEFAULT_MODE: u32 = 0o600;
+/// Messages at least this long are put and got in two phases, the copy
+/// outside the lock (see the module doc); shorter ones are copied under the
+/// lock, which costs one lock round trip instead of two or three.
+pub const TWO_PHASE_MIN: usize = 32 * 1024;
 
 /// How to create (or what to expect when attaching to) a queue. Zero in any
 /// field means the default.
@@ -102,6 +125,46 @@ impl Notify {
 struct Txn {
     state: State,
     notify: Notify,
+    /// Claim slots whose `alive` mutex this critical section holds and must
+    /// release once the state is committed (claims it ended or recovered,
+    /// or a slot it took and then did not use).
+    unlock_after: u64,
+    /// `state.rhead % capacity` when known without a division (a 64-bit
+    /// division costs tens of cycles, the whole critical section ~100): set
+    /// where the read position moves past a record of known offset, and
+    /// cleared wherever it moves otherwise.
+    rhead_off: Option<usize>,
+}
+
+/// A message at the read position: its payload length and the ring offset
+/// of its record.
+#[derive(Clone, Copy)]
+struct Rec {
+    len: u64,
+    off: usize,
+}
+
+/// What is at the read position, as [`Queue::front`] finds it.
+enum Front {
+    /// Nothing queued.
+    Empty,
+    /// A reservation not yet committed: wait for it.
+    Pending,
+    /// A reservation of the calling thread itself: waiting would never end.
+    Own,
+    /// A message.
+    Record(Rec),
+}
+
+/// Who holds a claim slot's `alive` mutex, as [`Queue::owner`] finds out.
+enum Owner {
+    /// Another live thread.
+    Alive,
+    /// The calling thread.
+    Mine,
+    /// Nobody any more (its thread died, or it was given up): the caller
+    /// now holds the mutex and must put the slot in `unlock_after`.
+    Gone,
 }
 
 /// What one locked attempt of a blocking operation concluded.
@@ -179,6 +242,9 @@ impl Queue {
     /// [`ErrorKind::TooBig`] for a message over [`Queue::max_message`],
     /// [`ErrorKind::Shutdown`] once the queue is shut down.
     pub fn put_timeout(&self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
+        if msg.len() >= TWO_PHASE_MIN {
+            return self.put_large(msg, timeout);
+        }
         self.put_many(&[msg], timeout).map(|_| ())
     }
 
@@ -229,18 +295,12 @@ impl Queue {
                 if tx.state.shutdown != 0 {
                     return Err(Error::new(ErrorKind::Shutdown, "queue is shut down"));
                 }
-                let mut n = 0;
-                for m in msgs {
-                    let m = m.as_ref();
-                    let rec = record_size(m.len() as u64);
-                    if !self.room_for(&tx.state, rec) {
-                        break;
-                    }
-                    self.write_record(tx.state.tail, m);
-                    tx.state.tail += rec;
-                    tx.state.count += 1;
-                    tx.state.unfinished += 1;
-                    n += 1;
+                let put_all = |tx: &mut Txn| msgs.iter().take_while(|m| self.put_record(tx, m.as_ref())).count();
+                let mut n = put_all(tx);
+                if n == 0 && tx.state.claims != 0 {
+                    // Claims of dead threads may hold the room back.
+                    self.no_room(tx, first_rec)?;
+                    n = put_all(tx);
                 }
                 if n == 0 {
                     return Ok(None);
@@ -260,13 +320,32 @@ impl Queue {
     /// forever, zero = do not wait). [`ErrorKind::Empty`] when the time runs
     /// out; [`ErrorKind::Shutdown`] once the queue is shut down and drained.
     pub fn get_timeout(&self, timeout: Option<Duration>) -> Result<Vec<u8>> {
-        self.take(timeout, |q, tx| {
-            let len = q.record_len(&tx.state)?;
-            let mut v = alloc_message(len)?;
-            q.read_payload(tx.state.head, &mut v);
-            q.consume(tx, len);
-            Ok(Some(v))
-        })
+        let (mut v, claim) = self.take(timeout, |q, tx, rec| {
+            let mut v = alloc_message(rec.len)?;
+            if rec.len as usize >= TWO_PHASE_MIN {
+                if let Some(c) = q.claim_front(tx, rec)? {
+                    return Ok(Some((v, Some(c))));
+                }
+            }
+            // SAFETY: v has capacity rec.len; read_payload fills all of it.
+            unsafe {
+                q.read_payload(rec, v.as_mut_ptr());
+                v.set_len(rec.len as usize);
+            }
+            q.consume(tx, rec)?;
+            Ok(Some((v, None)))
+        })?;
+        if let Some(c) = claim {
+            // The copy, outside the lock: the record is ours until released.
+            // SAFETY: v has capacity c.len; the claimed record holds c.len
+            // payload bytes at c.ptr, which nobody reuses until the release.
+            unsafe {
+                std::ptr::copy_nonoverlapping(c.ptr, v.as_mut_ptr(), c.len);
+                v.set_len(c.len);
+            }
+            self.end_claim(c.id, Ending::Release)?;
+        }
+        Ok(v)
     }
 
     /// Takes the oldest message into `buf`, returning its length. If `buf`
@@ -274,15 +353,29 @@ impl Queue {
     /// ([`ErrorKind::BufSize`]) carries the size needed in
     /// [`Error::needed`].
     pub fn get_into(&self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
-        self.take(timeout, |q, tx| {
-            let len = q.record_len(&tx.state)?;
-            if len as usize > buf.len() {
-                return Err(Error::buf_size(len as usize));
+        let cap = buf.len();
+        let dst = buf.as_mut_ptr();
+        let (len, claim) = self.take(timeout, |q, tx, rec| {
+            let len = rec.len as usize;
+            if len > cap {
+                return Err(Error::buf_size(len));
             }
-            q.read_payload(tx.state.head, &mut buf[..len as usize]);
-            q.consume(tx, len);
-            Ok(Some(len as usize))
-        })
+            if len >= TWO_PHASE_MIN {
+                if let Some(c) = q.claim_front(tx, rec)? {
+                    return Ok(Some((len, Some(c))));
+                }
+            }
+            // SAFETY: dst has cap >= len writable bytes (the caller's buf).
+            unsafe { q.read_payload(rec, dst) };
+            q.consume(tx, rec)?;
+            Ok(Some((len, None)))
+        })?;
+        if let Some(c) = claim {
+            // SAFETY: as in get_timeout; buf has room for c.len bytes.
+            unsafe { std::ptr::copy_nonoverlapping(c.ptr, dst, c.len) };
+            self.end_claim(c.id, Ending::Release)?;
+        }
+        Ok(len)
     }
 
     /// Takes up to `lens.len()` messages in one atomic step, packed back to
@@ -299,21 +392,24 @@ impl Queue {
         if lens.is_empty() {
             return Err(Error::new(ErrorKind::Invalid, "get_many needs room for at least one message"));
         }
-        self.take(timeout, |q, tx| {
+        self.take(timeout, |q, tx, first| {
             let (mut n, mut used) = (0usize, 0usize);
-            while tx.state.count > 0 && n < lens.len() {
-                let len = q.record_len(&tx.state)? as usize;
+            let mut next = Some(first);
+            while let Some(rec) = next {
+                let len = rec.len as usize;
                 if len > buf.len() - used {
                     if n == 0 {
                         return Err(Error::buf_size(len));
                     }
                     break;
                 }
-                q.read_payload(tx.state.head, &mut buf[used..used + len]);
-                q.consume(tx, len as u64);
+                // SAFETY: buf[used..used + len] is in bounds (checked above).
+                unsafe { q.read_payload(rec, buf.as_mut_ptr().add(used)) };
+                q.consume(tx, rec)?;
                 lens[n] = len;
                 used += len;
                 n += 1;
+                next = if n < lens.len() { q.next_record(tx)? } else { None };
             }
             Ok(Some((n, used)))
         })
@@ -325,14 +421,19 @@ impl Queue {
         if max == 0 {
             return Err(Error::new(ErrorKind::Invalid, "get_many needs room for at least one message"));
         }
-        self.take(timeout, |q, tx| {
+        self.take(timeout, |q, tx, first| {
             let mut out = Vec::new();
-            while tx.state.count > 0 && out.len() < max {
-                let len = q.record_len(&tx.state)?;
-                let mut v = alloc_message(len)?;
-                q.read_payload(tx.state.head, &mut v);
-                q.consume(tx, len);
+            let mut next = Some(first);
+            while let Some(rec) = next {
+                let mut v = alloc_message(rec.len)?;
+                // SAFETY: v has capacity rec.len; read_payload fills all of it.
+                unsafe {
+                    q.read_payload(rec, v.as_mut_ptr());
+                    v.set_len(rec.len as usize);
+                }
+                q.consume(tx, rec)?;
                 out.push(v);
+                next = if out.len() < max { q.next_record(tx)? } else { None };
             }
             Ok(Some(out))
         })
@@ -354,15 +455,18 @@ impl Queue {
         self.locked(|q, tx| Ok(q.geo.maxsize != 0 && tx.state.count >= q.geo.maxsize))
     }
 
-    /// Bytes of the ring in use (records plus their headers).
+    /// Bytes of the ring in use (records plus their headers and padding,
+    /// messages taken but still read through a view, reservations).
     pub fn bytes_used(&self) -> Result<usize> {
         self.locked(|_, tx| Ok(tx.state.used() as usize))
     }
 
     /// The ring positions `(head, tail)`: how many bytes (records with
-    /// their 8-byte headers and padding) were ever taken from and put on
+    /// their 8-byte headers and padding) were ever freed from and put on
     /// the queue since it was created. Their change over time is the byte
     /// rate `mpipc watch` shows; `tail - head` is [`Queue::bytes_used`].
+    /// Both also advance over the ring's unused end when a record does not
+    /// fit before it (records never straddle the end of the ring).
     pub fn positions(&self) -> Result<(u64, u64)> {
         self.locked(|_, tx| Ok((tx.state.head, tx.state.tail)))
     }
@@ -438,12 +542,16 @@ impl Queue {
     /// # Ok::<(), mpipc::Error>(())
     /// ```
     pub fn shutdown(&self, immediate: bool) -> Result<()> {
-        self.locked(|_, tx| {
+        self.locked(|q, tx| {
             tx.state.shutdown = 1;
             if immediate {
                 tx.state.unfinished = tx.state.unfinished.saturating_sub(tx.state.count);
-                tx.state.head = tx.state.tail;
+                // Reservations still pending fall behind the read position:
+                // their commits fail (Shutdown) and free them.
+                tx.state.rhead = tx.state.tail;
+                tx.rhead_off = None;
                 tx.state.count = 0;
+                q.recompute_head(tx)?;
             }
             tx.notify = Notify::ALL;
             Ok(())
@@ -492,6 +600,9 @@ impl Queue {
             std::ptr::addr_of_mut!((*h).put_event).write(CacheLine(EventWord::default()));
             std::ptr::addr_of_mut!((*h).get_event).write(CacheLine(EventWord::default()));
             std::ptr::addr_of_mut!((*h).done_event).write(CacheLine(EventWord::default()));
+            for i in 0..layout::MAX_CLAIMS {
+                RobustMutex::init(std::ptr::addr_of_mut!((*h).claims[i].alive))?;
+            }
             RobustMutex::init(std::ptr::addr_of_mut!((*h).lock.0.mutex))
         }
     }
@@ -545,8 +656,119 @@ impl Queue {
         unsafe { self.seg.base().add(DATA_OFFSET as usize) }
     }
 
+    fn claim(&self, i: usize) -> &ClaimSlot {
+        &self.hdr().claims[i]
+    }
+
+    /// Whether `maxsize` allows one more message. Pending reservations
+    /// count against it: each will be a message once committed.
+    fn count_allows(&self, s: &State) -> bool {
+        if self.geo.maxsize == 0 {
+            return true;
+        }
+        let mut n = s.count;
+        if s.write_claims != 0 {
+            n += s.write_claims.count_ones() as u64;
+        }
+        n < self.geo.maxsize
+    }
+
+    /// Whether the ring has room for a record of `rec` bytes now:
+    /// `Some(padding)` (the bytes a skip record must fill before it, at
+    /// the ring's end), or `None`.
+    fn fits_bytes(&self, s: &State, rec: u64) -> Option<u64> {
+        let cap = self.geo.capacity;
+        if s.used() == 0 {
+            return Some(0); // place() restarts at the ring's start if needed
+        }
+        if s.used() + rec > cap {
+            return None; // decided without the division below
+        }
+        let off = s.tail % cap;
+        let pad = if off + rec <= cap { 0 } else { cap - off };
+        (s.used() + pad + rec <= cap).then_some(pad)
+    }
+
+    /// Whether a record of `rec` bytes can be placed now (count and
+    /// bytes), without a division in the common cases: also the lock-free
+    /// peek of every put.
     fn room_for(&self, s: &State, rec: u64) -> bool {
-        (self.geo.maxsize == 0 || s.count < self.geo.maxsize) && s.used() + rec <= self.geo.capacity
+        let (used, cap) = (s.used(), self.geo.capacity);
+        // Any padding is shorter than the record it makes room for.
+        self.count_allows(s) && (used == 0 || used + 2 * rec <= cap || self.fits_bytes(s, rec).is_some())
+    }
+
+    /// Makes room for a record of `rec` bytes at the tail if it fits (see
+    /// [`Queue::room_for`]) and returns its position and ring offset; the
+    /// caller writes it and advances the tail by `rec`. Records never
+    /// straddle the ring's end: an empty ring restarts at its start,
+    /// otherwise a skip record fills the end.
+    fn place(&self, tx: &mut Txn, rec: u64) -> Option<(u64, usize)> {
+        if !self.count_allows(&tx.state) {
+            return None;
+        }
+        let cap = self.geo.capacity;
+        let s = &mut tx.state;
+        let used = s.used();
+        if used != 0 && used + rec > cap {
+            return None;
+        }
+        let off = s.tail % cap;
+        if off + rec <= cap {
+            return Some((s.tail, off as usize));
+        }
+        if used == 0 {
+            // Nothing is queued, taken or claimed (each takes bytes), so
+            // every position may move to the next ring start.
+            let start = s.tail - off + cap;
+            (s.head, s.rhead, s.tail) = (start, start, start);
+            tx.rhead_off = Some(0);
+            return Some((start, 0));
+        }
+        let pad = cap - off;
+        if used + pad + rec > cap {
+            return None;
+        }
+        // The skip record lies in free space until the commit.
+        self.set_word_at(off as usize, skip_word(pad));
+        s.tail += pad;
+        Some((s.tail, 0))
+    }
+
+    /// Puts `msg` under the lock if it fits; false if not.
+    fn put_record(&self, tx: &mut Txn, msg: &[u8]) -> bool {
+        let rec = record_size(msg.len() as u64);
+        let Some((pos, off)) = self.place(tx, rec) else { return false };
+        self.set_word_at(off, msg.len() as u64);
+        // SAFETY: place() found rec contiguous free bytes at off.
+        unsafe { std::ptr::copy_nonoverlapping(msg.as_ptr(), self.payload_at(off), msg.len()) };
+        tx.state.tail = pos + rec;
+        tx.state.count += 1;
+        tx.state.unfinished += 1;
+        true
+    }
+
+    /// Called when a record of `rec` bytes did not fit: recovers claims of
+    /// dead threads that hold bytes back, and refuses to wait when what
+    /// holds the bytes back is the calling thread's own view (that wait
+    /// would never end).
+    fn no_room(&self, tx: &mut Txn, rec: u64) -> Result<()> {
+        if tx.state.claims == 0 {
+            return Ok(());
+        }
+        self.reap(tx, tx.state.claims)?;
+        if self.fits_bytes(&tx.state, rec).is_none() && tx.state.head < tx.state.rhead {
+            let at_head = self.claim_at(&tx.state, tx.state.claims & !tx.state.write_claims, tx.state.head)?;
+            if let Some(i) = at_head {
+                if let Owner::Mine = self.owner(tx, i)? {
+                    return Err(Error::new(
+                        ErrorKind::Invalid,
+                        "no room until this thread releases its own view of the oldest message",
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Runs `f` under the lock with the live state; commits the state if `f`
@@ -559,7 +781,11 @@ impl Queue {
             // Leave the mutex unrecoverable if the owner died: nothing sane to hand on.
             return Err(Error::new(ErrorKind::Corrupt, format!("queue {:?}: impossible state {state:?}", self.name)));
         }
-        let mut tx = Txn { state, notify: Notify::default() };
+        // Read again rather than copied: under the lock both reads see the
+        // same slot, and copying the just-filled struct stalls on store
+        // forwarding (wide loads of narrow stores), measurably on the
+        // small-message path.
+        let mut tx = Txn { state: h.state.0.load(), notify: Notify::default(), unlock_after: 0, rhead_off: None };
         if how == LockState::OwnerDied {
             // The double-buffered state is consistent whatever instant the
             // holder died at (see layout.rs); the dead process may have owed
@@ -573,6 +799,16 @@ impl Queue {
         // A failed step (BufSize, Shutdown, Corrupt) commits nothing.
         if out.is_ok() && tx.state != state {
             h.state.0.commit(&tx.state);
+        }
+        // After the commit, still under the lock: a claim's mutex is free
+        // only once no committed state names the claim (or never was named).
+        let mut bits = tx.unlock_after;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            // Held by this thread (taken in this critical section, or the
+            // claim's own thread ending it): release cannot fail.
+            let _ = self.claim(i).alive.release();
         }
         // Decide under the lock whom to wake (see EventWord's protocol).
         let wake = [
@@ -638,94 +874,229 @@ impl Queue {
         }
     }
 
-    /// Like `blocking` for the get family: waits on put_event for a message;
-    /// fails with Shutdown once shut down and empty.
-    fn take<R>(&self, timeout: Option<Duration>, mut f: impl FnMut(&Self, &mut Txn) -> Result<Option<R>>) -> Result<R> {
+    /// Like `blocking` for the get family: waits on put_event for a message
+    /// and calls `f` with the length of the one at the read position; fails
+    /// with Shutdown once shut down and drained.
+    fn take<R>(
+        &self,
+        timeout: Option<Duration>,
+        mut f: impl FnMut(&Self, &mut Txn, Rec) -> Result<Option<R>>,
+    ) -> Result<R> {
         self.blocking(
             Deadline::from_timeout(timeout),
             &self.hdr().put_event.0,
             ErrorKind::Empty,
             |s| s.count > 0 || s.shutdown != 0,
-            |tx| {
-                if tx.state.count == 0 {
-                    return if tx.state.shutdown != 0 {
+            |tx| match self.front(tx)? {
+                Front::Record(rec) => f(self, tx, rec),
+                Front::Own => Err(Error::new(
+                    ErrorKind::Invalid,
+                    "the oldest message is this thread's own reservation, not yet committed",
+                )),
+                Front::Empty | Front::Pending => {
+                    // Shut down and nothing committed left: pending
+                    // reservations can no longer be committed.
+                    if tx.state.shutdown != 0 && tx.state.count == 0 {
                         Err(Error::new(ErrorKind::Shutdown, "queue is shut down and drained"))
                     } else {
                         Ok(None)
-                    };
+                    }
                 }
-                f(self, tx)
             },
         )
     }
 
-    /// Length of the record at `s.head` (count > 0), validated against the
-    /// geometry so that a damaged segment can never make us read out of
-    /// bounds or allocate without limit.
-    fn record_len(&self, s: &State) -> Result<u64> {
-        let off = s.head % self.geo.capacity;
-        // SAFETY: off is a multiple of 8 below capacity (head % 8 == 0 and
-        // capacity % 8 == 0), so the 8-byte word lies inside the ring.
-        let raw = unsafe { (self.data().add(off as usize) as *const u64).read_volatile() };
-        let len = u64::from_le(raw);
-        if len > self.geo.max_message || record_size(len) > s.used() {
-            return Err(Error::new(
-                ErrorKind::Corrupt,
-                format!("queue {:?}: record of {len} bytes at position {} is impossible", self.name, s.head),
-            ));
+    /// What is at the read position. Moves the read position past skip
+    /// records, and recovers a reservation there whose thread died.
+    fn front(&self, tx: &mut Txn) -> Result<Front> {
+        loop {
+            let (rhead, tail) = (tx.state.rhead, tx.state.tail);
+            if rhead == tail {
+                return Ok(Front::Empty);
+            }
+            if tx.state.write_claims != 0 {
+                if let Some(i) = self.claim_at(&tx.state, tx.state.write_claims, rhead)? {
+                    match self.owner(tx, i)? {
+                        Owner::Alive => return Ok(Front::Pending),
+                        Owner::Mine => return Ok(Front::Own),
+                        Owner::Gone => {
+                            self.recover(tx, i)?;
+                            continue;
+                        }
+                    }
+                }
+            }
+            let off = self.rhead_off(tx);
+            let word = self.word_at(off);
+            if word & SKIP_MASK == SKIP_MARK {
+                let size = RECORD_HEADER + (word & !SKIP_MASK);
+                if size % 8 != 0 || !self.fits_at(off, size, tail - rhead) {
+                    return Err(self.impossible_record(word, rhead));
+                }
+                self.advance(tx, off, size);
+                self.recompute_head(tx)?;
+                tx.notify.get = true;
+                continue;
+            }
+            if word > self.geo.max_message || !self.fits_at(off, record_size(word), tail - rhead) {
+                return Err(self.impossible_record(word, rhead));
+            }
+            return Ok(Front::Record(Rec { len: word, off }));
         }
-        Ok(len)
     }
 
-    /// Advances the head past the record of payload `len` at `tx.state.head`.
-    fn consume(&self, tx: &mut Txn, len: u64) {
-        tx.state.head += record_size(len);
+    /// The ring offset of the read position (see [`Txn::rhead_off`]).
+    fn rhead_off(&self, tx: &mut Txn) -> usize {
+        let off = match tx.rhead_off {
+            Some(off) => off,
+            None => (tx.state.rhead % self.geo.capacity) as usize,
+        };
+        debug_assert_eq!(off as u64, tx.state.rhead % self.geo.capacity);
+        tx.rhead_off = Some(off);
+        off
+    }
+
+    /// Moves the read position past the `size` bytes of the record at ring
+    /// offset `off` (the read position's).
+    fn advance(&self, tx: &mut Txn, off: usize, size: u64) {
+        tx.state.rhead += size;
+        let next = off + size as usize;
+        // Records never straddle the end: the next one starts right after,
+        // or at the ring's start.
+        tx.rhead_off = Some(if next as u64 == self.geo.capacity { 0 } else { next });
+    }
+
+    /// For batch gets: the next message if one can be taken now (see
+    /// [`Queue::front`]), else None.
+    fn next_record(&self, tx: &mut Txn) -> Result<Option<Rec>> {
+        Ok(match self.front(tx)? {
+            Front::Record(rec) => Some(rec),
+            _ => None,
+        })
+    }
+
+    /// Whether `size` bytes at ring offset `off` lie within the `avail`
+    /// bytes up to the tail without straddling the ring's end.
+    fn fits_at(&self, off: usize, size: u64, avail: u64) -> bool {
+        size <= avail && off as u64 + size <= self.geo.capacity
+    }
+
+    /// Whether `size` bytes from position `pos` lie between the read
+    /// position and the tail without straddling the ring's end.
+    fn contiguous(&self, s: &State, pos: u64, size: u64) -> bool {
+        size <= s.tail - pos && pos % self.geo.capacity + size <= self.geo.capacity
+    }
+
+    fn impossible_record(&self, word: u64, pos: u64) -> Error {
+        Error::new(
+            ErrorKind::Corrupt,
+            format!("queue {:?}: record of {word} bytes at position {pos} is impossible", self.name),
+        )
+    }
+
+    /// Takes the message at the read position (payload `len`): advances the
+    /// read position past it and, if nothing is claimed, the head with it.
+    fn consume(&self, tx: &mut Txn, rec: Rec) -> Result<()> {
+        self.advance(tx, rec.off, record_size(rec.len));
         tx.state.count -= 1;
         tx.notify.get = true;
+        self.pass_skips(tx);
+        if tx.state.claims == 0 {
+            tx.state.head = tx.state.rhead;
+            return Ok(());
+        }
+        self.recompute_head(tx)
     }
 
-    /// Writes a record at byte position `pos` (caller checked there is room).
-    fn write_record(&self, pos: u64, msg: &[u8]) {
-        let off = pos % self.geo.capacity;
-        // SAFETY: off is 8-aligned and < capacity, so the length word fits;
-        // the payload copy wraps within the ring.
-        unsafe { (self.data().add(off as usize) as *mut u64).write_volatile((msg.len() as u64).to_le()) };
-        self.copy_in((pos + RECORD_HEADER) % self.geo.capacity, msg);
-    }
-
-    fn copy_in(&self, off: u64, src: &[u8]) {
-        let cap = self.geo.capacity as usize;
-        let off = off as usize;
-        let first = src.len().min(cap - off);
-        // SAFETY: [off, off+first) and [0, len-first) lie inside the ring
-        // (len <= max_message < capacity); the bytes are free space that no
-        // other process reads until we commit, under the lock we hold.
-        unsafe {
-            std::ptr::copy_nonoverlapping(src.as_ptr(), self.data().add(off), first);
-            std::ptr::copy_nonoverlapping(src.as_ptr().add(first), self.data(), src.len() - first);
+    /// Moves the read position past skip records, so that their bytes are
+    /// free at once (and `bytes_used` is 0 once the queue is drained). A
+    /// reservation's record word is its length, never a skip mark, so this
+    /// never passes a live reservation. An impossible skip record is left
+    /// for `front` to report.
+    fn pass_skips(&self, tx: &mut Txn) {
+        while tx.state.rhead < tx.state.tail {
+            let off = self.rhead_off(tx);
+            let word = self.word_at(off);
+            let size = RECORD_HEADER + (word & !SKIP_MASK);
+            if word & SKIP_MASK != SKIP_MARK
+                || size % 8 != 0
+                || !self.fits_at(off, size, tx.state.tail - tx.state.rhead)
+            {
+                return;
+            }
+            self.advance(tx, off, size);
         }
     }
 
-    fn read_payload(&self, head: u64, dst: &mut [u8]) {
-        let cap = self.geo.capacity as usize;
-        let off = ((head + RECORD_HEADER) % self.geo.capacity) as usize;
-        let first = dst.len().min(cap - off);
-        // SAFETY: as in copy_in; the record was committed by its producer and
-        // is not overwritten until we advance the head, under the lock we hold.
-        unsafe {
-            std::ptr::copy_nonoverlapping(self.data().add(off), dst.as_mut_ptr(), first);
-            std::ptr::copy_nonoverlapping(self.data(), dst.as_mut_ptr().add(first), dst.len() - first);
+    /// The head: the oldest record some claim still holds behind the read
+    /// position (a view, a large get copying, a reservation passed by an
+    /// immediate shutdown), else the read position.
+    fn recompute_head(&self, tx: &mut Txn) -> Result<()> {
+        let mut head = tx.state.rhead;
+        let mut bits = tx.state.claims;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let (pos, _) = self.claim_meta(&tx.state, i)?;
+            if pos < head {
+                head = pos;
+            }
         }
+        tx.state.head = head;
+        Ok(())
+    }
+
+    /// The ring word at ring offset `off` (a multiple of 8 below the
+    /// capacity: positions and the capacity are multiples of 8).
+    fn word_at(&self, off: usize) -> u64 {
+        debug_assert!(off % 8 == 0 && (off as u64) < self.geo.capacity);
+        // SAFETY: per the above, the 8-byte word lies inside the ring.
+        u64::from_le(unsafe { (self.data().add(off) as *const u64).read_volatile() })
+    }
+
+    /// Writes the ring word at ring offset `off` (as in `word_at`).
+    fn set_word_at(&self, off: usize, word: u64) {
+        debug_assert!(off % 8 == 0 && (off as u64) < self.geo.capacity);
+        // SAFETY: as in word_at; callers write only words of records they
+        // place, own or recover, under the lock.
+        unsafe { (self.data().add(off) as *mut u64).write_volatile(word.to_le()) };
+    }
+
+    /// Writes the ring word at position `pos` (8-aligned).
+    fn set_word(&self, pos: u64, word: u64) {
+        self.set_word_at((pos % self.geo.capacity) as usize, word);
+    }
+
+    /// Where the payload of the record at ring offset `off` starts.
+    /// Records are contiguous, so the whole payload follows.
+    fn payload_at(&self, off: usize) -> *mut u8 {
+        debug_assert!((off as u64) < self.geo.capacity);
+        // SAFETY: a record at off lies inside the ring (contiguous), so its
+        // payload start is in bounds (or one past the end, for an empty
+        // payload in the ring's last word).
+        unsafe { self.data().add(off + RECORD_HEADER as usize) }
+    }
+
+    /// Copies the payload of `rec` (found by `front`) to `dst`.
+    ///
+    /// # Safety
+    /// `dst` has `rec.len` writable bytes; the record is not reused while
+    /// the caller holds the lock or a claim on it.
+    unsafe fn read_payload(&self, rec: Rec, dst: *mut u8) {
+        // SAFETY: per the contract; front() validated that the record's
+        // rec.len payload bytes lie in the ring.
+        unsafe { std::ptr::copy_nonoverlapping(self.payload_at(rec.off), dst, rec.len as usize) };
     }
 }
 
-/// A zeroed buffer for a message of `len` bytes; an allocation failure is
-/// an error (the message stays queued), not an abort.
+/// An empty buffer with room for a message of `len` bytes; an allocation
+/// failure is an error (the message stays queued), not an abort. Not
+/// zero-filled: every caller fills it entirely before `set_len` (zeroing a
+/// large message costs as much as copying it).
 fn alloc_message(len: u64) -> Result<Vec<u8>> {
     let mut v = Vec::new();
     v.try_reserve_exact(len as usize)
         .map_err(|_| Error::new(ErrorKind::TooBig, format!("cannot allocate {len} bytes for the message")))?;
-    v.resize(len as usize, 0);
     Ok(v)
 }
 

@@ -403,6 +403,18 @@ static void test_null_arguments(void) {
     CHECK_ST(mpq_shutdown(NULL, true), MP_E_NULL);
     CHECK_ST(mpq_options_of(NULL, &o), MP_E_NULL);
     CHECK_ST(mpq_set_spin(NULL, 10), MP_E_NULL);
+    mpq_reservation r = {0};
+    mpq_view v = {0};
+    CHECK_ST(mpq_reserve(NULL, 8, 0, &r), MP_E_NULL);
+    CHECK_ST(mpq_commit(NULL, &r, 0), MP_E_NULL);
+    CHECK_ST(mpq_cancel(NULL, &r), MP_E_NULL);
+    CHECK_ST(mpq_get_view(NULL, 0, &v), MP_E_NULL);
+    CHECK_ST(mpq_release_view(NULL, &v), MP_E_NULL);
+    CHECK_ST(mpq_reserve(q, 8, 0, NULL), MP_E_NULL);
+    CHECK_ST(mpq_commit(q, NULL, 0), MP_E_NULL);
+    CHECK_ST(mpq_cancel(q, NULL), MP_E_NULL);
+    CHECK_ST(mpq_release_view(q, NULL), MP_E_NULL);
+    CHECK(r.data == NULL && v.data == NULL);
     CHECK(n == 777 && nb == 888 && b == true);
     CHECK(buf.ptr == NULL);
 
@@ -428,6 +440,7 @@ static void test_null_arguments(void) {
     CHECK_ST(mpq_qsize(q, NULL), MP_E_NULL);
     CHECK_ST(mpq_empty(q, NULL), MP_E_NULL);
     CHECK_ST(mpq_full(q, NULL), MP_E_NULL);
+    CHECK_ST(mpq_get_view(q, 0, NULL), MP_E_NULL);
     CHECK(n == 777 && nb == 888);
     CHECK(qsize(q) == 1); /* nothing was consumed by the failed calls */
     expect_get(q, "x");

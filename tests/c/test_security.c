@@ -929,7 +929,7 @@ static void test_shm_lengths(void) {
     CHECK_OK(mpq_open(qn, &qo, &q));
     CHECK_OK(mpq_put(q, (const uint8_t *)"first", 5));
     CHECK_OK(mpq_put(q, (const uint8_t *)"second", 6));
-    const off_t ring = 448;
+    const off_t ring = 2496; /* data_offset, queue layout version 2 */
     CHECK(pread_u64(qp, ring) == 5); /* the first record's length word */
     uint64_t max_message = pread_u64(qp, 48);
     CHECK(max_message == 4096 - 8);
@@ -952,14 +952,14 @@ static void test_shm_lengths(void) {
 
     g_section = "5: queue state";
     /* The live state slot: current (u32 at 128) picks slot 0 (136) or 1
-     * (176); tail is its second u64. */
+     * (192); tail is its second u64. */
     uint32_t cur = 0;
     {
         int fd = open(qp, O_RDONLY);
         CHECK(fd >= 0 && pread(fd, &cur, 4, 128) == 4);
         close(fd);
     }
-    off_t tail_off = (cur & 1) ? 176 + 8 : 136 + 8;
+    off_t tail_off = (cur & 1) ? 192 + 8 : 136 + 8;
     uint64_t tail = pread_u64(qp, tail_off);
     pwrite_u64(qp, tail_off, 1ull << 62);
     CHECK_ST(mpq_put(q, (const uint8_t *)"x", 1), MP_E_CORRUPT);
@@ -985,7 +985,7 @@ static void test_shm_lengths(void) {
     pwrite_u64(qp, 40, 4096);
     pwrite_u64(qp, 56, 64); /* data_offset */
     CHECK_ST(mpq_open(qn, &ao, &q), MP_E_CORRUPT);
-    pwrite_u64(qp, 56, 448);
+    pwrite_u64(qp, 56, 2496);
     CHECK_OK(mpq_open(qn, &ao, &q));
     CHECK_OK(mpq_put(q, (const uint8_t *)"ok", 2));
     CHECK_OK(mpq_get_timeout(q, &m, 0));

@@ -10,6 +10,13 @@
 //! - no duplicates, no corrupted payloads, ever;
 //! - no deadlock: every phase finishes within a bound.
 //!
+//! Producers put one message, a batch, or one through a reservation
+//! (`reserve`, write in place, `commit`); consumers take with `get`,
+//! `get_into`, `get_many_into` or a view (`get_view`, copy, `release`), so
+//! kills land inside claims too. With `--large 1` one message in five is
+//! over `TWO_PHASE_MIN` bytes (put and got with the copy outside the lock)
+//! in a larger ring.
+//!
 //! Bookkeeping lives in a shared log file the children map: per producer
 //! the next sequence number to attempt (stored *before* the put, so a
 //! respawned producer never reuses a number) and a bitmap of acknowledged
@@ -19,7 +26,7 @@
 //!
 //! Usage:
 //!   mpipc-torture run [--rounds N] [--producers P] [--consumers C] [--seed S]
-//!                     [--max-kill-gap-us U] [--max-seq M] [--timeout-s T]
+//!                     [--max-kill-gap-us U] [--max-seq M] [--timeout-s T] [--large 0|1]
 //! Exit status 0 when every check holds; the last line of output summarises.
 
 use mpipc::{ErrorKind, Queue, QueueOptions};
@@ -118,9 +125,13 @@ impl Log {
 
 /// The payload of message `seq` of producer `p`: a 16-byte header then a
 /// filler whose length and bytes derive from (p, seq), so any corruption or
-/// mix-up is detected.
-fn payload(p: usize, seq: u64) -> Vec<u8> {
-    let filler = ((seq * 7 + p as u64) % 300) as usize;
+/// mix-up is detected. With `large`, one number in five gets a message
+/// over `TWO_PHASE_MIN` bytes.
+fn payload_sized(p: usize, seq: u64, large: bool) -> Vec<u8> {
+    let mut filler = ((seq * 7 + p as u64) % 300) as usize;
+    if large && seq % 5 == 0 {
+        filler += mpipc::queue::TWO_PHASE_MIN;
+    }
     let mut v = Vec::with_capacity(16 + filler);
     v.extend_from_slice(&(p as u32).to_le_bytes());
     v.extend_from_slice(&(filler as u32).to_le_bytes());
@@ -135,7 +146,7 @@ fn parse_payload(m: &[u8]) -> Option<(usize, u64)> {
     }
     let p = u32::from_le_bytes(m[0..4].try_into().ok()?) as usize;
     let seq = u64::from_le_bytes(m[8..16].try_into().ok()?);
-    (p < MAX_PRODUCERS && payload(p, seq) == m).then_some((p, seq))
+    (p < MAX_PRODUCERS && payload_sized(p, seq, m.len() > 16 + 300) == m).then_some((p, seq))
 }
 
 /// A small deterministic PRNG (xorshift64*), enough for picking victims.
@@ -171,6 +182,7 @@ fn producer(args: &[String]) {
     let log = Log::open(log_path, arg(args, "--max-seq", 0), false);
     let q = Queue::open(queue, &QueueOptions::default()).expect("producer open");
     let mut rng = Rng(arg(args, "--seed", 1) | 1);
+    let large = arg(args, "--large", 0) == 1;
     loop {
         if log.word(W_STOP).load(Ordering::SeqCst) != 0 {
             return;
@@ -182,8 +194,16 @@ fn producer(args: &[String]) {
         }
         // Burn the numbers before trying, so a respawn never reuses one.
         log.attempted(id).store(first + batch, Ordering::SeqCst);
-        let msgs: Vec<Vec<u8>> = (first..first + batch).map(|s| payload(id, s)).collect();
-        let put = if batch == 1 {
+        let msgs: Vec<Vec<u8>> = (first..first + batch).map(|s| payload_sized(id, s, large)).collect();
+        let put = if batch == 1 && rng.below(3) == 0 {
+            // Zero-copy: reserve a little more than needed, write in place,
+            // commit the message's length.
+            let m = &msgs[0];
+            q.reserve(m.len() + rng.below(64) as usize, Some(Duration::from_millis(200))).and_then(|mut r| {
+                r[..m.len()].copy_from_slice(m);
+                r.commit(m.len()).map(|_| 1)
+            })
+        } else if batch == 1 {
             q.put_timeout(&msgs[0], Some(Duration::from_millis(200))).map(|_| 1)
         } else {
             q.put_many(&msgs, Some(Duration::from_millis(200)))
@@ -207,16 +227,20 @@ fn consumer(args: &[String]) {
     let log = Log::open(log_path, arg(args, "--max-seq", 0), false);
     let q = Queue::open(queue, &QueueOptions::default()).expect("consumer open");
     let mut rng = Rng(arg(args, "--seed", 1) | 1);
-    let mut buf = vec![0u8; 4096];
+    let mut buf = vec![0u8; 4096 + mpipc::queue::TWO_PHASE_MIN];
     let mut lens = [0usize; 8];
     let timeout = Some(Duration::from_millis(200));
     loop {
-        let mode = rng.below(3);
+        let mode = rng.below(4);
         let may_lose = if mode == 2 { lens.len() as u64 } else { 1 };
         log.pending(id).store(may_lose, Ordering::SeqCst);
         let got: Result<Vec<Vec<u8>>, mpipc::Error> = match mode {
             0 => q.get_timeout(timeout).map(|m| vec![m]),
             1 => q.get_into(&mut buf, timeout).map(|n| vec![buf[..n].to_vec()]),
+            3 => q.get_view(timeout).and_then(|v| {
+                let m = v.to_vec();
+                v.release().map(|_| vec![m])
+            }),
             _ => q.get_many_into(&mut buf, &mut lens, timeout).map(|(n, _)| {
                 let mut off = 0;
                 lens[..n]
@@ -274,14 +298,17 @@ fn run(args: &[String]) -> bool {
     let gap_us = arg(args, "--max-kill-gap-us", 3000);
     let max_seq = arg(args, "--max-seq", 64 << 20);
     let bound = Duration::from_secs(arg(args, "--timeout-s", 60));
+    let large = arg(args, "--large", 0);
     let pid = std::process::id();
     let queue = format!("torture-{pid}");
     let log_path = format!("/dev/shm/mpipc-torture-{pid}.log");
     println!(
-        "torture: seed={seed} rounds={rounds} producers={producers} consumers={consumers} max_kill_gap_us={gap_us}"
+        "torture: seed={seed} rounds={rounds} producers={producers} consumers={consumers} max_kill_gap_us={gap_us} \
+         large={large}"
     );
     let _ = Queue::unlink(&queue);
-    let q = Queue::open(&queue, &QueueOptions { maxsize: 32, capacity_bytes: 4096, ..Default::default() })
+    let capacity = if large == 1 { 8 * mpipc::queue::TWO_PHASE_MIN } else { 4096 };
+    let q = Queue::open(&queue, &QueueOptions { maxsize: 32, capacity_bytes: capacity, ..Default::default() })
         .expect("create queue");
     let log = Log::open(&log_path, max_seq, true);
     let exe = std::env::current_exe().expect("current_exe");
@@ -291,6 +318,7 @@ fn run(args: &[String]) -> bool {
             .arg(if producer { "producer" } else { "consumer" })
             .args(["--queue", &queue, "--log", &log_path, "--id", &id.to_string()])
             .args(["--max-seq", &max_seq.to_string(), "--seed", &(seed ^ (id as u64 * 7919) ^ (n << 20)).to_string()])
+            .args(["--large", &large.to_string()])
             .spawn()
             .expect("spawn child")
     };
@@ -430,28 +458,36 @@ fn die_in_put(args: &[String]) {
     unsafe {
         let word = |off: usize| &*(base.add(off) as *const AtomicU64);
         let capacity = word(40).load(Ordering::Relaxed);
-        let data = base.add(448);
+        let data = base.add(word(56).load(Ordering::Relaxed) as usize); // data_offset
         assert_eq!(libc::pthread_mutex_lock(base.add(64) as *mut libc::pthread_mutex_t), 0);
         let current = (*(base.add(128) as *const std::sync::atomic::AtomicU32)).load(Ordering::Relaxed) & 1;
-        let live = 136 + 40 * current as usize;
-        let scratch = 136 + 40 * (current ^ 1) as usize;
-        let (head, tail, count, unfinished) = (
+        // State slots of layout version 2: 7 u64 from 136, 56 bytes apart.
+        let live = 136 + 56 * current as usize;
+        let scratch = 136 + 56 * (current ^ 1) as usize;
+        let (head, tail, count, unfinished, rhead) = (
             word(live).load(Ordering::Relaxed),
             word(live + 8).load(Ordering::Relaxed),
             word(live + 16).load(Ordering::Relaxed),
             word(live + 24).load(Ordering::Relaxed),
+            word(live + 40).load(Ordering::Relaxed),
         );
         let msg = b"from-the-dead";
+        let rec = 8 + (msg.len() as u64).div_ceil(8) * 8;
+        // The tests call this on an empty queue whose tail is far from the
+        // ring's end: the record fits before it (records never straddle it).
         let off = (tail % capacity) as usize;
+        assert!(off as u64 + rec <= capacity, "die-in-put needs room before the ring's end");
         (data.add(off) as *mut u64).write((msg.len() as u64).to_le());
         for (i, b) in msg.iter().enumerate() {
-            *data.add((off + 8 + i) % capacity as usize) = *b;
+            *data.add(off + 8 + i) = *b;
         }
         word(scratch).store(head, Ordering::Relaxed);
-        word(scratch + 8).store(tail + 8 + (msg.len() as u64).div_ceil(8) * 8, Ordering::Relaxed);
+        word(scratch + 8).store(tail + rec, Ordering::Relaxed);
         word(scratch + 16).store(count + 1, Ordering::Relaxed);
         word(scratch + 24).store(unfinished + 1, Ordering::Relaxed);
-        word(scratch + 32).store(0, Ordering::Relaxed);
+        word(scratch + 32).store(0, Ordering::Relaxed); // shutdown
+        word(scratch + 40).store(rhead, Ordering::Relaxed);
+        word(scratch + 48).store(0, Ordering::Relaxed); // claims (both bitmasks)
         if commit {
             (*(base.add(128) as *const std::sync::atomic::AtomicU32)).store(current ^ 1, Ordering::Release);
         } else {
@@ -460,6 +496,38 @@ fn die_in_put(args: &[String]) {
         }
     }
     println!("ready");
+    std::io::stdout().flush().expect("flush");
+    loop {
+        std::thread::sleep(Duration::from_secs(60));
+    }
+}
+
+/// `hold-claim --queue NAME --what reserve|view [--len N]`: makes a
+/// reservation of N bytes (writing "half-written" into it) or takes a view
+/// of the oldest message, prints "ready <len>", and waits to be killed
+/// holding it: a process dying between reserve and commit, or holding a
+/// view.
+fn hold_claim(args: &[String]) {
+    use std::io::Write;
+    let q = Queue::open(sarg(args, "--queue"), &QueueOptions::default()).expect("open");
+    let len = match sarg(args, "--what") {
+        "reserve" => {
+            let mut r = q.reserve(arg(args, "--len", 64) as usize, None).expect("reserve");
+            let n = r.len().min(12);
+            r[..n].copy_from_slice(&b"half-written"[..n]);
+            let len = r.len();
+            std::mem::forget(r); // held until the process dies
+            len
+        }
+        "view" => {
+            let v = q.get_view(None).expect("get_view");
+            let len = v.len();
+            std::mem::forget(v);
+            len
+        }
+        w => panic!("--what {w}?"),
+    };
+    println!("ready {len}");
     std::io::stdout().flush().expect("flush");
     loop {
         std::thread::sleep(Duration::from_secs(60));
@@ -496,6 +564,7 @@ fn main() {
         Some("producer") => producer(&args[1..]),
         Some("consumer") => consumer(&args[1..]),
         Some("die-in-put") => die_in_put(&args[1..]),
+        Some("hold-claim") => hold_claim(&args[1..]),
         Some("mgr-incr") => mgr_incr(&args[1..]),
         Some("mgr-hold-lock") => mgr_hold_lock(&args[1..]),
         Some("run") => {

@@ -142,3 +142,45 @@ fn flags_and_options() {
         assert_eq!(mpq_unlink(c"../etc/passwd".as_ptr()), MP_E_INVAL);
     }
 }
+
+#[test]
+fn zero_copy_calls_check_their_arguments() {
+    let n = name("zc");
+    // SAFETY: every pointer is NULL or valid; NULLs are part of the test.
+    unsafe {
+        let q = open(&n, null());
+        let mut r = mpq_reservation { data: 0x1 as *mut u8, len: 77, id: 77 };
+        assert_eq!(mpq_reserve(null_mut(), 8, 0, &mut r), MP_E_NULL);
+        assert_eq!(mpq_reserve(q, 8, 0, null_mut()), MP_E_NULL);
+        assert_eq!(mpq_reserve(q, 1 << 30, 0, &mut r), MP_E_TOOBIG);
+        assert_eq!((r.data as usize, r.len, r.id), (1, 77, 77), "untouched on failure");
+        let mut v = mpq_view { data: 0x1 as *const u8, len: 77, id: 77 };
+        assert_eq!(mpq_get_view(q, 0, &mut v), MP_E_EMPTY);
+        assert_eq!((v.data as usize, v.len, v.id), (1, 77, 77), "untouched on failure");
+        assert_eq!(mpq_get_view(q, 0, null_mut()), MP_E_NULL);
+
+        assert_eq!(mpq_reserve(q, 16, 0, &mut r), MP_OK);
+        assert_eq!(r.len, 16);
+        std::ptr::copy_nonoverlapping(b"in place".as_ptr(), r.data, 8);
+        assert_eq!(mpq_commit(q, null(), 8), MP_E_NULL);
+        assert_eq!(mpq_commit(q, &r, 17), MP_E_INVAL, "more than reserved");
+        assert_eq!(mpq_commit(q, &r, 8), MP_OK);
+        assert_eq!(mpq_commit(q, &r, 8), MP_E_INVAL, "used up");
+        assert_eq!(mpq_cancel(q, &r), MP_E_INVAL);
+
+        assert_eq!(mpq_get_view(q, 0, &mut v), MP_OK);
+        assert_eq!(std::slice::from_raw_parts(v.data, v.len), b"in place");
+        assert_eq!(mpq_release_view(q, null()), MP_E_NULL);
+        assert_eq!(mpq_release_view(q, &v), MP_OK);
+        assert_eq!(mpq_release_view(q, &v), MP_E_INVAL, "released twice");
+
+        assert_eq!(mpq_reserve(q, 4, 0, &mut r), MP_OK);
+        assert_eq!(mpq_cancel(q, null()), MP_E_NULL);
+        assert_eq!(mpq_cancel(q, &r), MP_OK);
+        let mut size = 7usize;
+        assert_eq!(mpq_qsize(q, &mut size), MP_OK);
+        assert_eq!(size, 0);
+        mpq_close(q);
+        assert_eq!(mpq_unlink(n.as_ptr()), MP_OK);
+    }
+}

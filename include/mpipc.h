@@ -1571,7 +1571,10 @@ mp_status mpq_set_spin(struct mpq *q,
 // Closes this process's handle (unmaps the queue). The queue and its
 // messages live on for other processes until `mpq_unlink`. NULL is a
 // no-op. The handle must not be used afterwards, nor concurrently with
-// this call.
+// this call. A handle closed while reservations or views made through it
+// are still open keeps its mapping until the process exits (their threads
+// hold robust mutexes inside it, which must stay mapped for the claims to
+// be recovered when those threads end); end them first.
 //
 // # Safety
 // `q` is NULL or a live handle.
@@ -1606,7 +1609,9 @@ mp_status mpq_unlink(const char *name);
 //
 // # Returns
 // `MP_OK`; `MP_E_FULL` when the time ran out; `MP_E_TOOBIG`;
-// `MP_E_SHUTDOWN`; `MP_E_NULL`.
+// `MP_E_SHUTDOWN`; `MP_E_INVAL` if there is no room and what holds it
+// back is this thread's own reservation or view at the front of the
+// queue (that wait would never end); `MP_E_CORRUPT`; `MP_E_NULL`.
 //
 // # Safety
 // `q` is a live handle; `out` is valid.
@@ -1626,7 +1631,8 @@ mp_status mpq_reserve(struct mpq *q,
 // queue (already committed or cancelled, or dropped because its thread
 // exited); `MP_E_PERM` if called from another thread than the one that
 // reserved; `MP_E_SHUTDOWN` if the queue was shut down since (the
-// reservation is dropped, as a put would fail); `MP_E_NULL`.
+// reservation is dropped, as a put would fail); `MP_E_CORRUPT`;
+// `MP_E_NULL`.
 //
 // # Safety
 // `q` is the live handle that made `r`; `r` is valid.
@@ -1637,7 +1643,8 @@ mp_status mpq_commit(struct mpq *q,
 // Cancels a reservation: nothing is put, its bytes return to the queue.
 //
 // # Returns
-// `MP_OK`; `MP_E_INVAL`, `MP_E_PERM`, `MP_E_NULL` as for `mpq_commit`.
+// `MP_OK`; `MP_E_INVAL`, `MP_E_PERM`, `MP_E_CORRUPT`, `MP_E_NULL` as for
+// `mpq_commit`.
 //
 // # Safety
 // `q` is the live handle that made `r`; `r` is valid.
@@ -1672,7 +1679,8 @@ mp_status mpq_get_view(struct mpq *q,
 // # Returns
 // `MP_OK`; `MP_E_INVAL` if `v` names no open view of this queue (already
 // released, or lost because its thread exited); `MP_E_PERM` if called
-// from another thread than the one that took it; `MP_E_NULL`.
+// from another thread than the one that took it; `MP_E_CORRUPT`;
+// `MP_E_NULL`.
 //
 // # Safety
 // `q` is the live handle that made `v`; `v` is valid.

@@ -462,7 +462,10 @@ pub unsafe extern "C" fn mpq_set_spin(q: *mut mpq, spin_us: u32) -> mp_status {
 /// Closes this process's handle (unmaps the queue). The queue and its
 /// messages live on for other processes until `mpq_unlink`. NULL is a
 /// no-op. The handle must not be used afterwards, nor concurrently with
-/// this call.
+/// this call. A handle closed while reservations or views made through it
+/// are still open keeps its mapping until the process exits (their threads
+/// hold robust mutexes inside it, which must stay mapped for the claims to
+/// be recovered when those threads end); end them first.
 ///
 /// # Safety
 /// `q` is NULL or a live handle.
@@ -553,7 +556,9 @@ pub struct mpq_view {
 ///
 /// # Returns
 /// `MP_OK`; `MP_E_FULL` when the time ran out; `MP_E_TOOBIG`;
-/// `MP_E_SHUTDOWN`; `MP_E_NULL`.
+/// `MP_E_SHUTDOWN`; `MP_E_INVAL` if there is no room and what holds it
+/// back is this thread's own reservation or view at the front of the
+/// queue (that wait would never end); `MP_E_CORRUPT`; `MP_E_NULL`.
 ///
 /// # Safety
 /// `q` is a live handle; `out` is valid.
@@ -581,7 +586,8 @@ pub unsafe extern "C" fn mpq_reserve(q: *mut mpq, len: usize, timeout_ms: i64, o
 /// queue (already committed or cancelled, or dropped because its thread
 /// exited); `MP_E_PERM` if called from another thread than the one that
 /// reserved; `MP_E_SHUTDOWN` if the queue was shut down since (the
-/// reservation is dropped, as a put would fail); `MP_E_NULL`.
+/// reservation is dropped, as a put would fail); `MP_E_CORRUPT`;
+/// `MP_E_NULL`.
 ///
 /// # Safety
 /// `q` is the live handle that made `r`; `r` is valid.
@@ -599,7 +605,8 @@ pub unsafe extern "C" fn mpq_commit(q: *mut mpq, r: *const mpq_reservation, len:
 /// Cancels a reservation: nothing is put, its bytes return to the queue.
 ///
 /// # Returns
-/// `MP_OK`; `MP_E_INVAL`, `MP_E_PERM`, `MP_E_NULL` as for `mpq_commit`.
+/// `MP_OK`; `MP_E_INVAL`, `MP_E_PERM`, `MP_E_CORRUPT`, `MP_E_NULL` as for
+/// `mpq_commit`.
 ///
 /// # Safety
 /// `q` is the live handle that made `r`; `r` is valid.
@@ -651,7 +658,8 @@ pub unsafe extern "C" fn mpq_get_view(q: *mut mpq, timeout_ms: i64, out: *mut mp
 /// # Returns
 /// `MP_OK`; `MP_E_INVAL` if `v` names no open view of this queue (already
 /// released, or lost because its thread exited); `MP_E_PERM` if called
-/// from another thread than the one that took it; `MP_E_NULL`.
+/// from another thread than the one that took it; `MP_E_CORRUPT`;
+/// `MP_E_NULL`.
 ///
 /// # Safety
 /// `q` is the live handle that made `v`; `v` is valid.

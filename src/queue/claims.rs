@@ -22,11 +22,19 @@
 //! live claim look dead. A recoverer that dies half-way leaves the claim
 //! named with its mutex owner-dead: the next one redoes the (idempotent)
 //! recovery.
+//!
+//! A claim's bytes are the claiming thread's until it ends the claim; once
+//! that thread exits, the claim is recovered and the bytes reused. So the
+//! claiming thread must outlive every use of them (by itself or by any
+//! thread it handed the pointer to). A [`Queue`] handle dropped while
+//! claims made through it are open keeps its mapping (see
+//! `Queue::claims_out`): the claim mutexes are on their threads' robust
+//! lists, linked through memory in the mapping.
 
 use super::layout::{record_size, skip_word, State, MAX_CLAIMS};
 use super::{Notify, Owner, Queue, Rec, Txn};
 use crate::error::{Error, ErrorKind, Result};
-use crate::sync::{Deadline, LockState, RobustMutex};
+use crate::sync::{Deadline, LockState, Probe, RobustMutex};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -76,32 +84,34 @@ impl Queue {
     /// commit (`unlock_after`).
     pub(super) fn owner(&self, tx: &mut Txn, i: usize) -> Result<Owner> {
         let alive = &self.claim(i).alive;
-        match alive.try_acquire() {
-            Ok(None) => Ok(Owner::Alive),
-            Ok(Some(st)) => {
+        match alive.probe()? {
+            Probe::Busy => Ok(Owner::Alive),
+            // The mutex is error-checking, so trylock by its holder reports
+            // the holder (EDEADLK) instead of succeeding.
+            Probe::Mine => Ok(Owner::Mine),
+            Probe::Acquired(st) => {
                 if st == LockState::OwnerDied {
                     alive.mark_consistent();
                 }
                 tx.unlock_after |= 1 << i;
                 Ok(Owner::Gone)
             }
-            // EDEADLK: the mutex is error-checking, so trylock by its holder
-            // reports the holder instead of succeeding.
-            Err(e) if e.kind() == ErrorKind::Invalid => Ok(Owner::Mine),
-            Err(e) if e.kind() == ErrorKind::Corrupt => {
+            Probe::Unrecoverable => {
                 self.reinit_alive(i)?;
                 tx.unlock_after |= 1 << i;
                 Ok(Owner::Gone)
             }
-            Err(e) => Err(e),
         }
     }
 
-    /// Re-initialises claim slot `i`'s mutex after `ENOTRECOVERABLE` (a
-    /// recoverer died between taking it from a dead owner and marking it
-    /// consistent) and takes it. Nobody can hold such a mutex, and every
-    /// claim-mutex operation but its owner's death happens under the queue
-    /// lock, which the caller holds.
+    /// Re-initialises claim slot `i`'s mutex after `ENOTRECOVERABLE` and
+    /// takes it. That state never arises from this code (every owner-dead
+    /// acquisition is marked consistent before the unlock; a recoverer
+    /// killed in between leaves the mutex owner-dead again, which the next
+    /// one handles) but only from damage to the segment. glibc reports it
+    /// only for a mutex nobody holds, so it is on no thread's robust list,
+    /// and every claim-mutex operation but its owner's death happens under
+    /// the queue lock, which the caller holds.
     fn reinit_alive(&self, i: usize) -> Result<()> {
         let alive = &self.claim(i).alive;
         // SAFETY: the mutex is in the mapped segment, aligned; it is not
@@ -109,9 +119,9 @@ impl Queue {
         // hold the queue lock. RobustMutex is an UnsafeCell, so writing it
         // through a shared reference is sound.
         unsafe { RobustMutex::init(alive as *const RobustMutex as *mut RobustMutex)? };
-        match alive.try_acquire()? {
-            Some(_) => Ok(()),
-            None => Err(Error::new(ErrorKind::Corrupt, format!("queue {:?}: claim slot {i} is unusable", self.name))),
+        match alive.probe()? {
+            Probe::Acquired(_) => Ok(()),
+            _ => Err(Error::new(ErrorKind::Corrupt, format!("queue {:?}: claim slot {i} is unusable", self.name))),
         }
     }
 
@@ -122,18 +132,37 @@ impl Queue {
     pub(super) fn recover(&self, tx: &mut Txn, i: usize) -> Result<()> {
         let (pos, len) = self.claim_meta(&tx.state, i)?;
         let bit = 1u64 << i;
-        if tx.state.write_claims & bit != 0 && pos >= tx.state.rhead {
-            // Idempotent: a recoverer killed after this store leaves the
-            // claim named, and the next one writes the same word.
-            self.set_word(pos, skip_word(record_size(len)));
+        if tx.state.write_claims & bit != 0 {
+            self.drop_reservation(tx, pos, len);
         }
         tx.state.claims &= !bit;
         tx.state.write_claims &= !bit;
+        // A reservation dropped at the read position is passed now, so
+        // that its bytes are free without waiting for a reader.
+        self.pass_skips(tx);
         self.recompute_head(tx)?;
         tx.notify = Notify::ALL;
         // Relaxed: a statistic (see owner_deaths), updated under the lock.
         self.hdr().lock.0.owner_deaths.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Drops the reservation of `len` bytes at `pos` (its claim is being
+    /// ended): the newest record gives its bytes back, any other becomes a
+    /// skip record. Nothing to do for one behind the read position (passed
+    /// by an immediate shutdown). Idempotent for crash recovery: a
+    /// recoverer killed after the store leaves the claim named, and the
+    /// next one writes the same word (the tail moves only in the commit).
+    pub(super) fn drop_reservation(&self, tx: &mut Txn, pos: u64, len: u64) {
+        if pos < tx.state.rhead {
+            return;
+        }
+        let size = record_size(len);
+        if pos + size == tx.state.tail {
+            tx.state.tail = pos;
+        } else {
+            self.set_word(pos, skip_word(size));
+        }
     }
 
     /// Recovers the claims in `mask` whose threads are gone.
@@ -193,8 +222,8 @@ impl Queue {
                 let i = free.trailing_zeros() as usize;
                 free &= free - 1;
                 let alive = &self.claim(i).alive;
-                match alive.try_acquire() {
-                    Ok(Some(st)) => {
+                match alive.probe()? {
+                    Probe::Acquired(st) => {
                         // OwnerDied: a thread died just after ending its
                         // claim (or after taking the slot in a critical
                         // section that never committed). Nothing to repair.
@@ -204,20 +233,24 @@ impl Queue {
                         tx.unlock_after |= 1 << i;
                         return Ok(Some(i));
                     }
-                    Err(e) if e.kind() == ErrorKind::Corrupt => {
+                    Probe::Unrecoverable => {
                         self.reinit_alive(i)?;
                         tx.unlock_after |= 1 << i;
                         return Ok(Some(i));
                     }
                     // Held although no state names it (cannot happen, see
                     // the module doc): leave that slot alone.
-                    Ok(None) => {}
-                    Err(e) if e.kind() == ErrorKind::Invalid => {}
-                    Err(e) => return Err(e),
+                    Probe::Busy | Probe::Mine => {}
                 }
             }
             if pass == 0 && tx.state.claims != 0 {
                 self.reap(tx, tx.state.claims)?;
+                // The slots just recovered are still named by the committed
+                // state, and naming one anew before that state is replaced
+                // would overwrite the fields its recovery reads (were this
+                // process killed before the commit). Commit the recovery
+                // first, so that the second pass can use them.
+                self.checkpoint(tx);
             }
         }
         Ok(None)
@@ -229,7 +262,7 @@ impl Queue {
     fn name_claim(&self, tx: &mut Txn, i: usize, pos: u64, len: u64, write: bool) -> u64 {
         let c = self.claim(i);
         // Relaxed: under the queue lock; published by the state commit.
-        let ticket = (c.ticket.load(Ordering::Relaxed) + 1) & TICKET_MASK;
+        let ticket = c.ticket.load(Ordering::Relaxed).wrapping_add(1) & TICKET_MASK;
         c.pos.store(pos, Ordering::Relaxed);
         c.len.store(len, Ordering::Relaxed);
         c.ticket.store(ticket, Ordering::Relaxed);
@@ -325,11 +358,18 @@ impl Queue {
 
     /// Ends the claim `id` of the calling thread (see [`Ending`]).
     pub(super) fn end_claim(&self, id: u64, ending: Ending) -> Result<()> {
+        self.finish_claim(id, ending).1
+    }
+
+    /// [`Queue::end_claim`], also saying whether the claim no longer exists
+    /// afterwards (ended, dropped at a shutdown, or found lost), for the
+    /// count of claims handed out through the raw API.
+    fn finish_claim(&self, id: u64, ending: Ending) -> (bool, Result<()>) {
         let i = (id & 0xff) as usize;
         let ticket = id >> 8;
         let write = !matches!(ending, Ending::Release);
         let what = if write { "reservation" } else { "view" };
-        self.locked(|q, tx| {
+        let outcome = self.locked(|q, tx| {
             let bit = 1u64.checked_shl(i as u32).unwrap_or(0);
             // Relaxed: the ticket is written under the queue lock we hold.
             let named = i < MAX_CLAIMS
@@ -337,25 +377,36 @@ impl Queue {
                 && (tx.state.write_claims & bit != 0) == write
                 && q.claim(i).ticket.load(Ordering::Relaxed) == ticket;
             if !named {
-                return Ok(Err(Error::new(
-                    ErrorKind::Invalid,
-                    format!("no such {what} in queue {:?} (already ended, or from another queue?)", q.name),
-                )));
+                return Ok((
+                    false,
+                    Err(Error::new(
+                        ErrorKind::Invalid,
+                        format!("no such {what} in queue {:?} (already ended, or from another queue?)", q.name),
+                    )),
+                ));
             }
             match q.owner(tx, i)? {
-                Owner::Mine => {}
+                // This section ends the caller's own claim: were it to fail,
+                // the mutex must stay held (the claim stays named).
+                Owner::Mine => tx.ending |= bit,
                 Owner::Alive => {
-                    return Ok(Err(Error::new(
-                        ErrorKind::Permission,
-                        format!("the {what} belongs to another thread (end it on the thread that made it)"),
-                    )))
+                    return Ok((
+                        false,
+                        Err(Error::new(
+                            ErrorKind::Permission,
+                            format!("the {what} belongs to another thread (end it on the thread that made it)"),
+                        )),
+                    ))
                 }
                 Owner::Gone => {
                     q.recover(tx, i)?;
-                    return Ok(Err(Error::new(
-                        ErrorKind::Invalid,
-                        format!("the {what} was lost: the thread that made it has exited"),
-                    )));
+                    return Ok((
+                        true,
+                        Err(Error::new(
+                            ErrorKind::Invalid,
+                            format!("the {what} was lost: the thread that made it has exited"),
+                        )),
+                    ));
                 }
             }
             let (pos, len) = q.claim_meta(&tx.state, i)?;
@@ -364,10 +415,10 @@ impl Queue {
             match ending {
                 Ending::Commit(n) if n as u64 > len => {
                     // Nothing changes: the reservation stays the caller's.
-                    return Ok(Err(Error::new(
-                        ErrorKind::Invalid,
-                        format!("commit of {n} bytes exceeds the {len} reserved"),
-                    )));
+                    return Ok((
+                        false,
+                        Err(Error::new(ErrorKind::Invalid, format!("commit of {n} bytes exceeds the {len} reserved"))),
+                    ));
                 }
                 Ending::Commit(_) if tx.state.shutdown != 0 || pos < tx.state.rhead => {
                     // Puts fail once the queue is shut down; so does this one.
@@ -389,24 +440,30 @@ impl Queue {
                 Ending::Cancel => dropped = true,
                 Ending::Release => {}
             }
-            if dropped && pos >= tx.state.rhead {
-                q.set_word(pos, skip_word(record_size(len)));
+            if dropped {
+                q.drop_reservation(tx, pos, len);
             }
             tx.state.claims &= !bit;
             tx.state.write_claims &= !bit;
             tx.unlock_after |= bit;
-            q.recompute_head(tx)?;
             if dropped {
                 // Pass the skip record now if it is in front, so that its
                 // bytes are free without waiting for a reader.
                 q.front(tx)?;
             }
+            q.recompute_head(tx)?;
             // A claim ended: wake both sides (a message, room, or a free
             // claim slot for a waiting reserve or view).
             tx.notify.put = true;
             tx.notify.get = true;
-            Ok(result)
-        })?
+            Ok((true, result))
+        });
+        match outcome {
+            Ok(done) => done,
+            // The queue is damaged: whether the claim still exists is
+            // unknown, so it counts as open (the mapping is kept).
+            Err(e) => (false, Err(e)),
+        }
     }
 
     // ----- the zero-copy API -----
@@ -450,9 +507,30 @@ impl Queue {
     /// and stays open if never ended (until the thread exits).
     pub fn reserve_raw(&self, len: usize, timeout: Option<Duration>) -> Result<RawClaim> {
         match self.reserve_inner(len, Deadline::from_timeout(timeout), None)? {
-            Reserved::Claim(c) => Ok(c),
+            Reserved::Claim(c) => {
+                self.claim_handed_out();
+                Ok(c)
+            }
             Reserved::Copied => unreachable!("nothing to copy without a message"),
         }
+    }
+
+    /// Counts a claim handed out through the raw API (see `claims_out`).
+    fn claim_handed_out(&self) {
+        // Relaxed: a process-local count, read only when the handle drops
+        // (when no call on it is in flight).
+        self.claims_out.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Ends a claim of the raw API and keeps `claims_out` in step.
+    fn end_raw(&self, id: u64, ending: Ending) -> Result<()> {
+        let (ended, result) = self.finish_claim(id, ending);
+        if ended {
+            // Relaxed: see claim_handed_out. Saturating: an id forged by
+            // the caller may name a claim handed out by another handle.
+            let _ = self.claims_out.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
+        result
     }
 
     /// Commits the reservation `id`: its first `len` bytes (at most the
@@ -463,13 +541,13 @@ impl Queue {
     /// reserved; [`ErrorKind::Shutdown`] if the queue was shut down since
     /// (the reservation is then dropped, as a put would fail).
     pub fn commit_raw(&self, id: u64, len: usize) -> Result<()> {
-        self.end_claim(id, Ending::Commit(len))
+        self.end_raw(id, Ending::Commit(len))
     }
 
     /// Drops the reservation `id` (nothing is put). Errors as
     /// [`Queue::commit_raw`].
     pub fn cancel_raw(&self, id: u64) -> Result<()> {
-        self.end_claim(id, Ending::Cancel)
+        self.end_raw(id, Ending::Cancel)
     }
 
     /// Takes the oldest message and returns a view of it in place, in the
@@ -490,13 +568,15 @@ impl Queue {
     pub fn get_view_raw(&self, timeout: Option<Duration>) -> Result<RawClaim> {
         // A full claim table makes the view wait (Ok(None)) like an empty
         // queue; every claim's end wakes the getters.
-        self.take(timeout, |q, tx, rec| q.claim_front(tx, rec))
+        let c = self.take(timeout, |q, tx, rec| q.claim_front(tx, rec))?;
+        self.claim_handed_out();
+        Ok(c)
     }
 
     /// Releases the view `id`: its bytes are free again. Errors as
     /// [`Queue::commit_raw`] (without the length and shutdown cases).
     pub fn release_raw(&self, id: u64) -> Result<()> {
-        self.end_claim(id, Ending::Release)
+        self.end_raw(id, Ending::Release)
     }
 }
 
@@ -571,7 +651,9 @@ impl Drop for Reservation<'_> {
 /// by [`Queue::get_view`]; it dereferences to the message's bytes. Release
 /// it ([`View::release`], or drop it) to free them.
 ///
-/// It belongs to the thread that made it (not `Send`).
+/// It belongs to the thread that made it (not `Send`). The bytes are in
+/// shared memory: a process with write access to the queue's segment could
+/// change them while the view is held, as with any shared memory.
 #[derive(Debug)]
 pub struct View<'q> {
     q: &'q Queue,

@@ -200,7 +200,8 @@ pub struct State {
     pub rhead: u64,
     /// See [`StateSlot::claims`].
     pub claims: u64,
-    /// See [`StateSlot::write_claims`].
+    /// The subset of `claims` that are write claims (the high half of
+    /// [`StateSlot::claims`]).
     pub write_claims: u64,
 }
 
@@ -220,6 +221,10 @@ impl State {
             && self.head % 8 == 0
             && self.rhead % 8 == 0
             && self.tail % 8 == 0
+            // Sums of a position and up to two ring lengths (the next
+            // ring start, a record) must not wrap; a real queue's positions
+            // never come near (2^64 bytes: 29 years at 20 GB/s).
+            && self.tail <= u64::MAX - 2 * capacity
             && self.count <= (self.tail - self.rhead) / RECORD_HEADER
             && (self.count == 0 || self.tail > self.rhead)
             && self.shutdown <= 1
@@ -237,6 +242,8 @@ impl StateBlock {
         // SYNC POINT: Acquire pairs with the Release in `commit`, so a
         // lock-free reader sees the slot contents written before the flip.
         let slot = &self.slots[(self.current.load(Ordering::Acquire) & 1) as usize];
+        // One load: the two bitmasks must come from the same word.
+        let claims = slot.claims.load(Ordering::Relaxed);
         State {
             head: slot.head.load(Ordering::Relaxed),
             tail: slot.tail.load(Ordering::Relaxed),
@@ -244,8 +251,8 @@ impl StateBlock {
             unfinished: slot.unfinished.load(Ordering::Relaxed),
             shutdown: slot.shutdown.load(Ordering::Relaxed),
             rhead: slot.rhead.load(Ordering::Relaxed),
-            claims: slot.claims.load(Ordering::Relaxed) & 0xffff_ffff,
-            write_claims: slot.claims.load(Ordering::Relaxed) >> 32,
+            claims: claims & 0xffff_ffff,
+            write_claims: claims >> 32,
         }
     }
 

@@ -101,12 +101,34 @@ pub struct QueueOptions {
 /// ```
 #[derive(Debug)]
 pub struct Queue {
-    seg: Segment,
+    /// Unmapped on drop unless claims handed out through this handle are
+    /// still open (see `claims_out`).
+    seg: std::mem::ManuallyDrop<Segment>,
     name: String,
     /// Private, validated copy of the geometry: every bound the code relies
     /// on comes from here, never re-read from shared memory.
     geo: Geometry,
     spin: AdaptiveSpin,
+    /// Claims handed out by [`Queue::reserve_raw`] / [`Queue::get_view_raw`]
+    /// (and so by [`Queue::reserve`] / [`Queue::get_view`]) and not yet
+    /// ended, process-local. A handle dropped while it is above 0 keeps its
+    /// mapping: each open claim's thread holds the claim slot's robust
+    /// mutex, which glibc links into the thread's robust list *through the
+    /// mutex itself*; unmapped, the thread's next unlock of another robust
+    /// mutex would write into freed memory, and its death would no longer
+    /// mark the claim owner-dead (the claim would look alive for ever).
+    claims_out: std::sync::atomic::AtomicUsize,
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        // Relaxed: the handle is being dropped, no call on it is in flight.
+        if self.claims_out.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            // SAFETY: dropped exactly once, here; nothing uses the segment
+            // after the handle is gone.
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.seg) };
+        }
+    }
 }
 
 /// Which event words to bump after the lock is released.
@@ -134,6 +156,12 @@ struct Txn {
     /// where the read position moves past a record of known offset, and
     /// cleared wherever it moves otherwise.
     rhead_off: Option<usize>,
+    /// Claim slots of the calling thread's own claims that this section
+    /// ends: should it fail (nothing committed), their mutexes stay held.
+    ending: u64,
+    /// The `claims` of the last committed state (the one a failure leaves
+    /// live): where this section started, or its last checkpoint.
+    committed_claims: u64,
 }
 
 /// A message at the read position: its payload length and the ring offset
@@ -196,7 +224,13 @@ impl Queue {
             |seg| Queue::init(seg, geo),
         )?;
         let geo = if seg.created() { geo } else { Queue::check_existing(&seg, name, opts)? };
-        Ok(Queue { seg, name: shm::validate_name(name)?.to_owned(), geo, spin: AdaptiveSpin::default() })
+        Ok(Queue {
+            seg: std::mem::ManuallyDrop::new(seg),
+            name: shm::validate_name(name)?.to_owned(),
+            geo,
+            spin: AdaptiveSpin::default(),
+            claims_out: std::sync::atomic::AtomicUsize::new(0),
+        })
     }
 
     /// Removes the queue's name. Open handles keep working on the old queue;
@@ -600,8 +634,11 @@ impl Queue {
             std::ptr::addr_of_mut!((*h).put_event).write(CacheLine(EventWord::default()));
             std::ptr::addr_of_mut!((*h).get_event).write(CacheLine(EventWord::default()));
             std::ptr::addr_of_mut!((*h).done_event).write(CacheLine(EventWord::default()));
-            for i in 0..layout::MAX_CLAIMS {
+            let seeds = ticket_seeds();
+            for (i, seed) in seeds.iter().enumerate() {
                 RobustMutex::init(std::ptr::addr_of_mut!((*h).claims[i].alive))?;
+                // Relaxed: the segment is not yet visible to anyone.
+                (*h).claims[i].ticket.store(*seed, std::sync::atomic::Ordering::Relaxed);
             }
             RobustMutex::init(std::ptr::addr_of_mut!((*h).lock.0.mutex))
         }
@@ -757,14 +794,33 @@ impl Queue {
             return Ok(());
         }
         self.reap(tx, tx.state.claims)?;
+        if self.fits_bytes(&tx.state, rec).is_none() && tx.state.write_claims != 0 {
+            // Readers stop at a reservation at the read position: if it is
+            // the calling thread's own, nothing will make room.
+            if let Some(i) = self.claim_at(&tx.state, tx.state.write_claims, tx.state.rhead)? {
+                match self.owner(tx, i)? {
+                    Owner::Mine => return Err(Error::new(
+                        ErrorKind::Invalid,
+                        "no room until this thread commits or cancels its own reservation at the front of the queue",
+                    )),
+                    // Its thread died since `reap` looked.
+                    Owner::Gone => self.recover(tx, i)?,
+                    Owner::Alive => {}
+                }
+            }
+        }
         if self.fits_bytes(&tx.state, rec).is_none() && tx.state.head < tx.state.rhead {
             let at_head = self.claim_at(&tx.state, tx.state.claims & !tx.state.write_claims, tx.state.head)?;
             if let Some(i) = at_head {
-                if let Owner::Mine = self.owner(tx, i)? {
-                    return Err(Error::new(
-                        ErrorKind::Invalid,
-                        "no room until this thread releases its own view of the oldest message",
-                    ));
+                match self.owner(tx, i)? {
+                    Owner::Mine => {
+                        return Err(Error::new(
+                            ErrorKind::Invalid,
+                            "no room until this thread releases its own view of the oldest message",
+                        ))
+                    }
+                    Owner::Gone => self.recover(tx, i)?,
+                    Owner::Alive => {}
                 }
             }
         }
@@ -777,15 +833,25 @@ impl Queue {
         let h = self.hdr();
         let (guard, how) = h.lock.0.mutex.lock()?;
         let state = h.state.0.load();
-        if !state.is_valid(self.geo.capacity) {
-            // Leave the mutex unrecoverable if the owner died: nothing sane to hand on.
-            return Err(Error::new(ErrorKind::Corrupt, format!("queue {:?}: impossible state {state:?}", self.name)));
-        }
         // Read again rather than copied: under the lock both reads see the
         // same slot, and copying the just-filled struct stalls on store
         // forwarding (wide loads of narrow stores), measurably on the
-        // small-message path.
-        let mut tx = Txn { state: h.state.0.load(), notify: Notify::default(), unlock_after: 0, rhead_off: None };
+        // small-message path. The copy acted upon is the one validated (a
+        // writer from outside could change the state between the reads);
+        // `state` only tells whether anything changed.
+        let mut tx = Txn {
+            state: h.state.0.load(),
+            notify: Notify::default(),
+            unlock_after: 0,
+            rhead_off: None,
+            ending: 0,
+            committed_claims: state.claims,
+        };
+        if !tx.state.is_valid(self.geo.capacity) {
+            // Leave the mutex unrecoverable if the owner died: nothing sane to hand on.
+            let bad = tx.state;
+            return Err(Error::new(ErrorKind::Corrupt, format!("queue {:?}: impossible state {bad:?}", self.name)));
+        }
         if how == LockState::OwnerDied {
             // The double-buffered state is consistent whatever instant the
             // holder died at (see layout.rs); the dead process may have owed
@@ -802,14 +868,16 @@ impl Queue {
         }
         // After the commit, still under the lock: a claim's mutex is free
         // only once no committed state names the claim (or never was named).
-        let mut bits = tx.unlock_after;
-        while bits != 0 {
-            let i = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            // Held by this thread (taken in this critical section, or the
-            // claim's own thread ending it): release cannot fail.
-            let _ = self.claim(i).alive.release();
-        }
+        // After a failure nothing was committed: the caller's own claims
+        // that it was ending stay held (they are still named), while slots
+        // this section took, or named without committing, are released
+        // (those of dead owners are then simply recovered again).
+        let release = if out.is_ok() {
+            tx.unlock_after
+        } else {
+            (tx.unlock_after & !tx.ending) | (tx.state.claims & !tx.committed_claims)
+        };
+        self.release_claim_slots(release);
         // Decide under the lock whom to wake (see EventWord's protocol).
         let wake = [
             tx.notify.put && h.put_event.0.take_waiters(),
@@ -823,6 +891,31 @@ impl Queue {
             }
         }
         out
+    }
+
+    /// Releases the `alive` mutexes of the claim slots in `bits`, held by
+    /// this thread (taken in the current critical section, or the claims'
+    /// own thread ending them): release cannot fail.
+    fn release_claim_slots(&self, mut bits: u64) {
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let _ = self.claim(i).alive.release();
+        }
+    }
+
+    /// Commits the state reached so far in the current critical section
+    /// and releases the claim mutexes it no longer needs (those of claims
+    /// it ended or recovered), so that their slots can be named again in
+    /// the same section. Every state a section reaches between steps is
+    /// consistent, so a crash after the checkpoint leaves a valid queue.
+    fn checkpoint(&self, tx: &mut Txn) {
+        self.hdr().state.0.commit(&tx.state);
+        tx.committed_claims = tx.state.claims;
+        let done = tx.unlock_after & !tx.state.claims;
+        self.release_claim_slots(done);
+        tx.unlock_after &= !done;
+        tx.ending &= !done;
     }
 
     /// The blocking loop shared by put, get and join: try under the lock;
@@ -938,7 +1031,8 @@ impl Queue {
                 tx.notify.get = true;
                 continue;
             }
-            if word > self.geo.max_message || !self.fits_at(off, record_size(word), tail - rhead) {
+            if word > self.geo.max_message || !self.fits_at(off, record_size(word), tail - rhead) || tx.state.count == 0
+            {
                 return Err(self.impossible_record(word, rhead));
             }
             return Ok(Front::Record(Rec { len: word, off }));
@@ -1000,7 +1094,13 @@ impl Queue {
         self.advance(tx, rec.off, record_size(rec.len));
         tx.state.count -= 1;
         tx.notify.get = true;
-        self.pass_skips(tx);
+        if tx.state.count == 0 {
+            // Drained: free the skip records left up to the tail now, so
+            // that `bytes_used` is 0 (with messages queued, the next get's
+            // `front` passes them; reading the next record's word here
+            // would touch a cache line the producer is writing).
+            self.pass_skips(tx);
+        }
         if tx.state.claims == 0 {
             tx.state.head = tx.state.rhead;
             return Ok(());
@@ -1087,6 +1187,31 @@ impl Queue {
         // rec.len payload bytes lie in the ring.
         unsafe { std::ptr::copy_nonoverlapping(self.payload_at(rec.off), dst, rec.len as usize) };
     }
+}
+
+/// Random first tickets for a new queue's claim slots, so that a claim id
+/// of one queue does not name a claim of another (each slot's first claim
+/// would otherwise have the same id in every queue). From `getrandom`;
+/// should that fail, from the clock and the process id, which still makes
+/// collisions between queues unlikely.
+fn ticket_seeds() -> [u64; layout::MAX_CLAIMS] {
+    let mut seeds = [0u64; layout::MAX_CLAIMS];
+    let len = std::mem::size_of_val(&seeds);
+    // SAFETY: seeds is `len` writable bytes; GRND_NONBLOCK never blocks.
+    let got = unsafe { libc::getrandom(seeds.as_mut_ptr().cast(), len, libc::GRND_NONBLOCK) };
+    if got != len as isize {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        let mut x = t ^ (u64::from(std::process::id()) << 32);
+        for s in &mut seeds {
+            // splitmix64: spreads one seed over the slots.
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            *s = z ^ (z >> 31);
+        }
+    }
+    seeds
 }
 
 /// An empty buffer with room for a message of `len` bytes; an allocation

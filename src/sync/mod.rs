@@ -21,7 +21,7 @@ pub use event::Event;
 pub use futex::{futex_wait, futex_wake, futex_wake_all, Deadline, EventWord, RECHECK_INTERVAL};
 pub use lock::{Lock, LockWord};
 pub use named::{tail_offset, NamedSegment, OpenOptions, DEFAULT_MODE, STATE_OFFSET};
-pub use robust_mutex::{LockState, RobustMutex, RobustMutexGuard};
+pub use robust_mutex::{LockState, Probe, RobustMutex, RobustMutexGuard};
 pub use semaphore::{Semaphore, SEM_VALUE_MAX};
 pub use spin::AdaptiveSpin;
 pub use thread_id::current_tid;

@@ -57,6 +57,24 @@ pub enum LockState {
     OwnerDied,
 }
 
+/// What a non-blocking lock attempt found ([`RobustMutex::probe`]): unlike
+/// [`RobustMutex::try_acquire`], it tells "this thread holds it" and "not
+/// recoverable" apart from errors, for code that uses a mutex as a
+/// liveness token (the queue's claim slots).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// Taken now (the caller holds it).
+    Acquired(LockState),
+    /// Another live thread holds it.
+    Busy,
+    /// The calling thread already holds it (`EDEADLK`: the mutex is
+    /// error-checking).
+    Mine,
+    /// `ENOTRECOVERABLE`: nobody holds it and it cannot be locked again
+    /// until re-initialised.
+    Unrecoverable,
+}
+
 /// A robust process-shared mutex, placed in shared memory with
 /// [`RobustMutex::init`]. `#[repr(C)]`, 40 bytes on x86_64 glibc.
 #[repr(C)]
@@ -207,6 +225,27 @@ impl RobustMutex {
     pub fn try_acquire(&self) -> Result<Option<LockState>> {
         // SAFETY: the mutex was initialised by `init`.
         acquired(unsafe { libc::pthread_mutex_trylock(self.inner.get()) })
+    }
+
+    /// Locks if free and says what it found (see [`Probe`]). Any other
+    /// outcome (`EINVAL`: the mutex's bytes were damaged) is
+    /// [`ErrorKind::Corrupt`].
+    pub fn probe(&self) -> Result<Probe> {
+        // SAFETY: the mutex was initialised by `init` (or damaged from
+        // outside, which glibc reports as EINVAL rather than acting on).
+        Ok(match unsafe { libc::pthread_mutex_trylock(self.inner.get()) } {
+            0 => Probe::Acquired(LockState::Clean),
+            libc::EOWNERDEAD => Probe::Acquired(LockState::OwnerDied),
+            libc::EBUSY => Probe::Busy,
+            libc::EDEADLK => Probe::Mine,
+            libc::ENOTRECOVERABLE => Probe::Unrecoverable,
+            rc => {
+                return Err(Error::new(
+                    ErrorKind::Corrupt,
+                    format!("pthread_mutex_trylock: {} (damaged mutex)", std::io::Error::from_raw_os_error(rc)),
+                ))
+            }
+        })
     }
 
     /// Unlocks a mutex taken with [`RobustMutex::acquire`].

@@ -611,6 +611,136 @@ static void test_zero_copy(void) {
     CHECK_OK(mpq_unlink(name));
 }
 
+/* Review regressions of the claims (issue #17 part 5). Slot 7 of
+ * g_sh->ready says the child got as far as it should. */
+struct claim_arg {
+    const char *name;
+    const char *lock_name;
+    int what;
+};
+
+/* what 0: reserves 200 bytes of a 256-byte ring and waits to be killed.
+ * what 1: reserves, closes its handle (the reservation still open), exits.
+ * what 2: takes a Lock, reserves, closes the queue handle, releases the
+ *         Lock (glibc walks the robust list through the claim's mutex),
+ *         exits 0.
+ * what 3: takes all 32 claim slots and waits to be killed. */
+static void claim_child_main(void *p) {
+    struct claim_arg *a = p;
+    mp_lock *l = NULL;
+    if (a->what == 2) {
+        CHILD_REQUIRE(mp_lock_open(a->lock_name, 0, &l) == MP_OK, 70);
+        CHILD_REQUIRE(mp_lock_acquire(l, -1) == MP_OK, 71);
+    }
+    mpq *q = child_attach(a->name);
+    mpq_reservation r;
+    if (a->what == 3) {
+        for (int i = 0; i < 32; i++)
+            CHILD_REQUIRE(mpq_reserve(q, 8, 0, &r) == MP_OK, 72);
+    } else {
+        CHILD_REQUIRE(mpq_reserve(q, a->what == 0 ? 200 : 64, 10000, &r) == MP_OK, 73);
+    }
+    if (a->what == 1 || a->what == 2)
+        mpq_close(q);
+    if (a->what == 2) {
+        CHILD_REQUIRE(mp_lock_release(l) == MP_OK, 74);
+        mp_lock_close(l);
+    }
+    atomic_store(&g_sh->ready[7], 1);
+    if (a->what == 1 || a->what == 2)
+        _exit(0);
+    for (;;)
+        pause();
+}
+
+static pid_t claim_child(struct claim_arg *a) {
+    atomic_store(&g_sh->ready[7], 0);
+    pid_t c = spawn(claim_child_main, a);
+    wait_ready(7);
+    return c;
+}
+
+static void test_claim_recovery(void) {
+    mpq *q = NULL;
+    mp_buf m = {0};
+    uint8_t msg[100];
+    memset(msg, 'm', sizeof msg);
+
+    /* A dead reservation filling most of a small ring: the next put
+     * recovers it and finds the room at once, with no reader involved. */
+    const char *name = qname("dead-res-room");
+    mpq_options o = {.capacity_bytes = 256, .flags = MPQ_CREATE_ONLY};
+    CHECK_OK(mpq_open(name, &o, &q));
+    struct claim_arg a0 = {name, NULL, 0};
+    pid_t c = claim_child(&a0);
+    CHECK(kill(c, SIGKILL) == 0);
+    CHECK_CHILD(c, 10000, -1000 - SIGKILL);
+    CHECK_OK(mpq_put_timeout(q, msg, sizeof msg, 0));
+    CHECK_OK(mpq_put_timeout(q, msg, sizeof msg, 0));
+    CHECK_OK(mpq_get_timeout(q, &m, 0));
+    CHECK(m.len == sizeof msg);
+    mp_buf_free(&m);
+    mpq_close(q);
+    CHECK_OK(mpq_unlink(name));
+
+    /* A process that closed its handle with a reservation open, then
+     * exited: the reservation is still recovered (the handle kept its
+     * mapping, so the kernel marked the claim's mutex owner-dead). */
+    name = qname("closed-res");
+    o.capacity_bytes = 4096;
+    CHECK_OK(mpq_open(name, &o, &q));
+    struct claim_arg a1 = {name, NULL, 1};
+    c = claim_child(&a1);
+    CHECK_CHILD(c, 10000, 0);
+    CHECK_OK(mpq_put_timeout(q, (const uint8_t *)"after", 5, 0));
+    CHECK_OK(mpq_get_timeout(q, &m, 0));
+    CHECK(m.len == 5 && memcmp(m.ptr, "after", 5) == 0);
+    mp_buf_free(&m);
+
+    /* The same with a Lock taken before the reservation and released
+     * after the close: no crash (glibc's robust list stays mapped). */
+    const char *lname = qname("closed-res-lock");
+    struct claim_arg a2 = {name, lname, 2};
+    c = claim_child(&a2);
+    CHECK_CHILD(c, 10000, 0);
+    CHECK_OK(mpq_put_timeout(q, (const uint8_t *)"again", 5, 0));
+    CHECK_OK(mpq_get_timeout(q, &m, 0));
+    CHECK(m.len == 5 && memcmp(m.ptr, "again", 5) == 0);
+    mp_buf_free(&m);
+    CHECK_OK(mp_lock_unlink(lname));
+
+    /* A reservation of another queue is refused, not committed here. */
+    const char *other = qname("other-q");
+    mpq *q2 = NULL;
+    CHECK_OK(mpq_open(other, &o, &q2));
+    mpq_reservation ra, rb;
+    CHECK_OK(mpq_reserve(q, 16, 0, &ra));
+    CHECK_OK(mpq_reserve(q2, 16, 0, &rb));
+    CHECK_ST(mpq_commit(q2, &ra, 5), MP_E_INVAL);
+    size_t n = 99;
+    CHECK_OK(mpq_qsize(q2, &n));
+    CHECK(n == 0);
+    CHECK_OK(mpq_cancel(q, &ra));
+    CHECK_OK(mpq_cancel(q2, &rb));
+    mpq_close(q2);
+    CHECK_OK(mpq_unlink(other));
+
+    /* Every claim slot held by a killed process: a zero-timeout reserve
+     * recovers them and succeeds on its first call. */
+    struct claim_arg a3 = {name, NULL, 3};
+    c = claim_child(&a3);
+    CHECK(kill(c, SIGKILL) == 0);
+    CHECK_CHILD(c, 10000, -1000 - SIGKILL);
+    CHECK_OK(mpq_reserve(q, 8, 0, &ra));
+    CHECK_OK(mpq_commit(q, &ra, 8));
+    CHECK_OK(mpq_qsize(q, &n));
+    CHECK(n == 1);
+    printf("claims: dead reservation's room reused at once; a closed handle's claim recovered; "
+           "another queue's reservation refused; 32 dead claims reaped in one call\n");
+    mpq_close(q);
+    CHECK_OK(mpq_unlink(name));
+}
+
 int main(void) {
     g_check_on_fail = kill_kids;
     alarm(600); /* last-resort watchdog */
@@ -622,6 +752,7 @@ int main(void) {
     test_join();
     test_wakeups();
     test_zero_copy();
+    test_claim_recovery();
 
     return check_summary("test_queue_procs", t0);
 }

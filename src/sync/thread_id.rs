@@ -5,16 +5,46 @@
 //! A forked child inherits the parent's thread-local cache but runs with a
 //! new tid, so a `pthread_atfork` child handler clears the cache of the
 //! forking thread (the only thread the child has).
+//!
+//! The handler is registered when the library is loaded (an `.init_array`
+//! constructor, which runs before any thread can call in), not lazily
+//! under a `Once`: a thread inside `call_once` while another thread forks
+//! leaves the child's `Once` marked as running for ever, and the child's
+//! first lock call would then wait for a thread it does not have.
 
 use std::cell::Cell;
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 thread_local! {
     /// 0 = not known yet.
     static TID: Cell<i32> = const { Cell::new(0) };
 }
 
-static ATFORK: Once = Once::new();
+/// Whether the atfork handler is registered.
+static REGISTERED: AtomicBool = AtomicBool::new(false);
+
+/// Registers the atfork handler once. No lock and no `Once` (see the
+/// module doc); the swap makes the registration happen at most once.
+fn register_atfork() {
+    // AcqRel: the one thread that flips the flag registers; the others see
+    // its flip. Nothing else is published through the flag.
+    if !REGISTERED.swap(true, Ordering::AcqRel) {
+        // SAFETY: registers a handler that only touches a thread-local
+        // Cell; registration has no other effect.
+        unsafe { libc::pthread_atfork(None, None, Some(forget_in_child)) };
+    }
+}
+
+extern "C" fn register_at_load() {
+    register_atfork();
+}
+
+/// Runs [`register_at_load`] when the library (or a program linking it) is
+/// loaded, before any of its code can run on another thread. `#[used]`
+/// keeps the entry even though nothing refers to it.
+#[used]
+#[link_section = ".init_array"]
+static REGISTER_AT_LOAD: extern "C" fn() = register_at_load;
 
 extern "C" fn forget_in_child() {
     // try_with: never panic in an atfork handler, even during thread exit.
@@ -29,11 +59,12 @@ pub fn current_tid() -> i32 {
         if v != 0 {
             return v;
         }
-        ATFORK.call_once(|| {
-            // SAFETY: registers a handler that only touches a thread-local
-            // Cell; registration has no other effect.
-            unsafe { libc::pthread_atfork(None, None, Some(forget_in_child)) };
-        });
+        // Relaxed: a hint; register_atfork's swap decides. Only when the
+        // constructor did not run (an object file a static link left out
+        // of the constructor's reach is the one conceivable case).
+        if !REGISTERED.load(Ordering::Relaxed) {
+            register_atfork();
+        }
         // SAFETY: gettid has no preconditions.
         let v = unsafe { libc::gettid() };
         t.set(v);
@@ -44,6 +75,12 @@ pub fn current_tid() -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_atfork_handler_is_registered_at_load() {
+        // Relaxed: read after the constructor ran, in program order.
+        assert!(REGISTERED.load(Ordering::Relaxed), "the .init_array constructor did not run");
+    }
 
     #[test]
     fn tid_is_per_thread_and_renewed_after_fork() {

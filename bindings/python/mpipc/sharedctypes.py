@@ -55,6 +55,18 @@ _trylock = gil.mp_array_lock
 _unlock = gil.mp_array_unlock
 _lock_wait = raw.mp_array_lock
 _NO_WAIT = ctypes.c_int64(0)
+_SLICE = ctypes.c_int64(SLICE_MS)
+
+
+class _MpArray(ctypes.Structure):
+    """The opaque ``mp_array`` (never dereferenced here)."""
+
+
+# The handle argument of the hot calls is a pointer to _MpArray rather than
+# a c_void_p: ctypes passes a pointer object's address as is, while for a
+# c_void_p (a "simple" type) it first looks its format code up in a table,
+# on every call (~20 ns of the ~130 ns a call costs).
+_HandleArg = ctypes.POINTER(_MpArray)
 
 
 def _typecode(t):
@@ -127,35 +139,51 @@ class _ArrayLock:
     the accessors take the library's path, which locks again, recursively),
     never the reverse: it is set right after the C lock was taken, and
     dropped when the lock is released through here or (by _forget_owner)
-    through anything else."""
+    through anything else.
+
+    Under contention (two processes taking turns, the common case of a
+    shared counter) nearly every acquire finds the lock busy and waits, and
+    the waiter's path from taking the lock to releasing it is what bounds
+    the throughput of all of them: so that path is kept as short as the
+    uncontended one (the wait returns straight into the same bookkeeping),
+    and the bookkeeping after a release happens after the C call."""
 
     def __init__(self, arr, handle):
         self._arr = arr
-        # The handle as a ready ctypes argument; None once the array is
-        # closed, which the library answers with MP_E_NULL (then _failed
-        # raises the closed array's ValueError).
-        self._hc = ctypes.c_void_p(handle)
+        # The handle as a ready ctypes argument (see _HandleArg); None once
+        # the array is closed, which the library answers with MP_E_NULL
+        # (then _failed raises the closed array's ValueError).
+        self._hc = ctypes.cast(handle, _HandleArg)
 
     def _failed(self, rc):
         self._arr._ptr()  # ValueError if the array is closed
         raise error(rc, {B.MP_E_PERM: NotOwner})
 
     def _acquire(self, rc, ms, token):
-        """The rest of an acquire whose try-acquire returned `rc` (not 0)."""
+        """The rest of an acquire whose try-acquire returned `rc` (not 0):
+        waits (releasing the GIL) up to `ms` (-1: forever) while it is
+        busy, then records the holder."""
         if rc == _TIMEOUT and ms != 0:
-            left = ms
             hc = self._hc
-            while True:
-                step = SLICE_MS if left < 0 or left > SLICE_MS else left
-                rc = _lock_wait(hc, ctypes.c_int64(step))
-                if rc != _TIMEOUT or left == step:
-                    break
-                if left > 0:
+            if ms < 0:
+                # The common wait, written for speed: the slices' loop
+                # without arithmetic, with a ready argument.
+                rc = _lock_wait(hc, _SLICE)
+                while rc == _TIMEOUT:
+                    rc = _lock_wait(hc, _SLICE)
+            else:
+                left = ms
+                while True:
+                    step = SLICE_MS if left > SLICE_MS else left
+                    rc = _lock_wait(hc, ctypes.c_int64(step))
+                    if rc != _TIMEOUT or left == step:
+                        break
                     left -= step
-        if rc == _TIMEOUT:
-            return False
-        if rc != 0 and rc != _OWNER_DEAD:
-            self._failed(rc)
+        if rc:
+            if rc == _TIMEOUT:
+                return False
+            if rc != _OWNER_DEAD:
+                self._failed(rc)
         arr = self._arr
         if arr._owner is token:
             arr._depth += 1
@@ -197,9 +225,12 @@ class _ArrayLock:
             token = _new_token()
         arr = self._arr
         if arr._owner is token:
+            # The depth is read only while _owner is someone's token: left
+            # as it is when the record is dropped.
             d = arr._depth - 1
-            arr._depth = d
-            if not d:
+            if d:
+                arr._depth = d
+            else:
                 arr._owner = None
         else:
             _forget_owner(token)
@@ -235,8 +266,9 @@ class _ArrayLock:
         arr = self._arr
         if arr._owner is token:
             d = arr._depth - 1
-            arr._depth = d
-            if not d:
+            if d:
+                arr._depth = d
+            else:
                 arr._owner = None
         else:
             _forget_owner(token)
@@ -428,39 +460,28 @@ class Value(_Shared):
     def __reduce__(self):
         return (type(self)._attach, (self.name, self._typecode, self._lock is not None))
 
+    # The fast path of Array's accessors (see Array.__getitem__).
+
     @property
     def value(self):
-        view = self._view
-        if view is not None:
-            owner = self._owner
-            if owner is not _NO_LOCK:
-                try:
-                    token = _tls.token
-                except AttributeError:
-                    token = _new_token()
-            if owner is _NO_LOCK or owner is token:
-                try:
-                    return view[0]
-                except ValueError:  # closed: the checked path says so
-                    pass
+        owner = self._owner
+        try:
+            if owner is _NO_LOCK or owner is _tls.token:
+                return self._view[0]
+        except (AttributeError, IndexError, ValueError, TypeError):
+            pass
         return self._get(0)
 
     @value.setter
     def value(self, v):
-        view = self._view
-        if view is not None and type(v) is self._vtype:
+        if type(v) is self._vtype:
             owner = self._owner
-            if owner is not _NO_LOCK:
-                try:
-                    token = _tls.token
-                except AttributeError:
-                    token = _new_token()
-            if owner is _NO_LOCK or owner is token:
-                try:
-                    view[0] = v
+            try:
+                if owner is _NO_LOCK or owner is _tls.token:
+                    self._view[0] = v
                     return
-                except ValueError:  # out of the typecode's range, or closed
-                    pass
+            except (AttributeError, IndexError, ValueError, TypeError):
+                pass
         self._set(0, v)
 
     def incr(self, delta=1):
@@ -509,21 +530,29 @@ class Array(_Shared):
             raise IndexError("invalid index")
         return i
 
+    # The element accessors' fast path: an int index (and, to write, a value
+    # of the array's Python type), and this thread holds the lock through
+    # this object (the record is this thread's token) or there is no lock:
+    # the mapped data in place, through the memoryview. Everything else --
+    # and anything the memoryview refuses: an index out of range
+    # (IndexError), a value out of the typecode's range (ValueError), a
+    # released view of a closed array (ValueError), no view (TypeError:
+    # typecode 'c', or no elements), a thread without a token yet
+    # (AttributeError: it holds nothing) -- takes the checked path, which
+    # raises what Python's Array raises or locks around the access.
+
     def __getitem__(self, i):
-        view = self._view
-        if view is not None and type(i) is int:
+        if type(i) is int:
             owner = self._owner
-            if owner is not _NO_LOCK:
-                try:
-                    token = _tls.token
-                except AttributeError:
-                    token = _new_token()
-                if owner is not token:
-                    return self._get(self._index(i))
             try:
-                return view[i]
-            except (IndexError, ValueError):  # out of range, or closed: the checked path says which
+                if owner is _NO_LOCK or owner is _tls.token:
+                    return self._view[i]
+            except (AttributeError, IndexError, ValueError, TypeError):
                 pass
+        return self._getitem(i)
+
+    def _getitem(self, i):
+        """__getitem__'s checked path."""
         if isinstance(i, slice):
             start, stop, step = i.indices(self._len)
             if step != 1:
@@ -545,20 +574,18 @@ class Array(_Shared):
         return list(out)
 
     def __setitem__(self, i, v):
-        view = self._view
-        if view is not None and type(i) is int and type(v) is self._vtype:
+        if type(i) is int and type(v) is self._vtype:
             owner = self._owner
-            if owner is not _NO_LOCK:
-                try:
-                    token = _tls.token
-                except AttributeError:
-                    token = _new_token()
-            if owner is _NO_LOCK or owner is token:
-                try:
-                    view[i] = v
+            try:
+                if owner is _NO_LOCK or owner is _tls.token:
+                    self._view[i] = v
                     return
-                except (IndexError, ValueError):  # out of range (index or value), or closed
-                    pass
+            except (AttributeError, IndexError, ValueError, TypeError):
+                pass
+        self._setitem(i, v)
+
+    def _setitem(self, i, v):
+        """__setitem__'s checked path."""
         if isinstance(i, slice):
             start, stop, step = i.indices(self._len)
             vals = list(v)

@@ -63,6 +63,77 @@ def test_array_locked_increments_in_place_across_processes_and_threads(ctx):
     f.close()
 
 
+def _fresh_thread_accesses(a, v, out):
+    # A thread that never touched a lock (no token yet) reads and writes
+    # through the checked path; for lock=False objects, in place.
+    out.append((a[0], v.value))
+    a[0] = a[0] + 1
+    v.value = v.value + 1
+
+
+def test_array_fast_path_is_per_thread():
+    a = Array("i", 1)
+    v = RawValue("q", 5)
+    out = []
+    t = threading.Thread(target=_fresh_thread_accesses, args=(a, v, out))
+    t.start()
+    t.join()
+    assert out == [(0, 5)] and a[0] == 1 and v.value == 6
+    held = threading.Event()
+    go = threading.Event()
+    seen = []
+
+    def holder():
+        with a.get_lock():
+            a[0] = 10  # in place: this thread holds the lock
+            held.set()
+            go.wait()
+            seen.append(a[0])  # no other thread wrote meanwhile
+            a[0] = 11
+
+    h = threading.Thread(target=holder)
+    h.start()
+    assert held.wait(10)
+    lock = a.get_lock()
+    # Another thread of this process: the record is not its token, so it
+    # neither releases the holder's lock nor touches the data in place.
+    with pytest.raises(RuntimeError):
+        lock.release()
+    assert not lock.acquire(False)
+    with pytest.raises(RuntimeError):
+        lock.__exit__(None, None, None)
+    writer = threading.Thread(target=a.__setitem__, args=(0, 99))  # waits for the lock
+    writer.start()
+    go.set()
+    h.join()
+    writer.join()
+    assert seen == [10] and a[0] == 99
+    a.close()
+    v.close()
+
+
+def _value_increments(v, n):
+    lock = v.get_lock()
+    for _ in range(n):
+        with lock:
+            v.value += 1  # in place
+
+
+def test_value_locked_increments_in_place_across_processes(ctx):
+    v = Value("i", 0)
+    ps = [start_child(ctx, _value_increments, v, 3000) for _ in range(2)]
+    _value_increments(v, 3000)
+    join_ok(*ps)
+    assert v.value == 9000
+    with v.get_lock():
+        with pytest.raises(TypeError):
+            v.value = 1.5
+        with pytest.raises(OverflowError):
+            v.value = 2 ** 31
+        assert v.value == 9000
+    v.close()
+
+
 def _hold_array_lock(name, started):
     a = Array("i", 2, name=name, create=False)
     a.get_lock().acquire()

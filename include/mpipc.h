@@ -170,8 +170,9 @@ typedef struct mp_lock mp_lock;
 // Under the hood: `Box<ManagerClient>` owning one connection.
 //
 // Methods: `mp_mgr_connect`, `mp_mgr_call`, `mp_mgr_call_many`, `mp_mgr_dict_set`,
-// `mp_mgr_dict_get`, `mp_mgr_dict_del`, `mp_mgr_dict_len`,
-// `mp_mgr_dict_incr`, `mp_mgr_set_spin`, `mp_mgr_reconnect`,
+// `mp_mgr_dict_get`, `mp_mgr_dict_get_into`, `mp_mgr_dict_version`,
+// `mp_mgr_dict_del`, `mp_mgr_dict_len`, `mp_mgr_dict_incr`,
+// `mp_mgr_set_spin`, `mp_mgr_set_local_reads`, `mp_mgr_reconnect`,
 // `mp_mgr_is_connected`, `mp_mgr_close`.
 //
 // When the server goes away, the call that notices fails with `MP_E_EOF`
@@ -1054,6 +1055,47 @@ mp_status mp_mgr_dict_get(struct mp_mgr *m,
                           size_t klen,
                           struct mp_buf *val);
 
+// `dict[key]` into the caller's buffer: the value's CBOR item, its
+// length in `*out_len`. Allocates nothing: with a buffer that fits, a
+// read served from the local replica (docs/PROTOCOL.md, the dict
+// `replica` method) is one copy. The fast path of the bindings.
+//
+// If `out_version` is not NULL, it receives the version the value was
+// read at (see `mp_mgr_dict_version`): 0 when a round trip served it.
+//
+// # Returns
+// `MP_OK`; `MP_E_NOTFOUND` when the key is absent; `MP_E_BUFSIZE` if
+// `cap` is too small: `*out_len` holds the size needed (call again with a
+// larger buffer: the read is simply repeated, and may see a newer
+// value); otherwise as `mp_mgr_dict_get`.
+//
+// # Safety
+// `m` live; `dict` NUL-terminated; `key` points to `klen` bytes; `buf`
+// has `cap` writable bytes (NULL if 0); `out_len` valid; `out_version`
+// valid or NULL.
+mp_status mp_mgr_dict_get_into(struct mp_mgr *m,
+                               const char *dict,
+                               const uint8_t *key,
+                               size_t klen,
+                               uint8_t *buf,
+                               size_t cap,
+                               size_t *out_len,
+                               uint64_t *out_version);
+
+// A number that changes whenever the local replica of the dict named
+// `dict` changes (every change to the dict moves it), in `*out`; 0 when
+// this handle does not read it locally (no replica mapped yet, a write
+// under way, local reads off, the connection lost). Two equal non-zero
+// versions mean the dict did not change in between, so a value read at
+// a version (`mp_mgr_dict_get_into`) may be served again, without the
+// library, while the version stays the same: the Python binding's cache.
+//
+// # Safety
+// `m` live; `dict` NUL-terminated; `out` valid.
+mp_status mp_mgr_dict_version(struct mp_mgr *m,
+                              const char *dict,
+                              uint64_t *out);
+
 // `del dict[key]`.
 //
 // # Returns
@@ -1102,6 +1144,20 @@ mp_status mp_mgr_dict_incr(struct mp_mgr *m,
 // `m` live.
 mp_status mp_mgr_set_spin(struct mp_mgr *m,
                           uint32_t spin_us);
+
+// Turns local dict reads on (`true`, the default) or off for this
+// handle. On, a dict's `get`, `contains` and `len` over a Unix socket are
+// read from a replica the server keeps in shared memory, mapped
+// read-only, without a round trip (docs/PROTOCOL.md, the dict `replica`
+// method): the same results and errors, the same linearizable semantics.
+// Over TCP the round trip is always used. The environment variable
+// `MPIPC_MGR_LOCAL_READS=0` turns them off for every handle of a process
+// (read when a handle connects).
+//
+// # Safety
+// `m` live.
+mp_status mp_mgr_set_local_reads(struct mp_mgr *m,
+                                 bool on);
 
 // Dials the handle's address again with its authkey, replacing the current
 // connection (lost or not), and waits up to `timeout_ms` (-1 = for ever)

@@ -1,8 +1,8 @@
 //! `mp_mgr_*`: a client connection to a manager.
 
 use super::boundary::{
-    boundary, boundary_or, bytes_arg, check_not_null, endpoint_args, free_handle, into_handle, str_arg, try_status,
-    with_handle, Castable,
+    boundary, boundary_or, bytes_arg, bytes_arg_mut, check_not_null, endpoint_args, free_handle, into_handle,
+    len_status, str_arg, try_status, with_handle, Castable,
 };
 use super::bytes::mp_buf;
 use super::status::{mp_status, set_last_error, MP_OK};
@@ -24,8 +24,9 @@ use std::ffi::c_char;
 /// Under the hood: `Box<ManagerClient>` owning one connection.
 ///
 /// Methods: `mp_mgr_connect`, `mp_mgr_call`, `mp_mgr_call_many`, `mp_mgr_dict_set`,
-/// `mp_mgr_dict_get`, `mp_mgr_dict_del`, `mp_mgr_dict_len`,
-/// `mp_mgr_dict_incr`, `mp_mgr_set_spin`, `mp_mgr_reconnect`,
+/// `mp_mgr_dict_get`, `mp_mgr_dict_get_into`, `mp_mgr_dict_version`,
+/// `mp_mgr_dict_del`, `mp_mgr_dict_len`, `mp_mgr_dict_incr`,
+/// `mp_mgr_set_spin`, `mp_mgr_set_local_reads`, `mp_mgr_reconnect`,
 /// `mp_mgr_is_connected`, `mp_mgr_close`.
 ///
 /// When the server goes away, the call that notices fails with `MP_E_EOF`
@@ -239,6 +240,82 @@ pub unsafe extern "C" fn mp_mgr_dict_get(
     }
 }
 
+/// `dict[key]` into the caller's buffer: the value's CBOR item, its
+/// length in `*out_len`. Allocates nothing: with a buffer that fits, a
+/// read served from the local replica (docs/PROTOCOL.md, the dict
+/// `replica` method) is one copy. The fast path of the bindings.
+///
+/// If `out_version` is not NULL, it receives the version the value was
+/// read at (see `mp_mgr_dict_version`): 0 when a round trip served it.
+///
+/// # Returns
+/// `MP_OK`; `MP_E_NOTFOUND` when the key is absent; `MP_E_BUFSIZE` if
+/// `cap` is too small: `*out_len` holds the size needed (call again with a
+/// larger buffer: the read is simply repeated, and may see a newer
+/// value); otherwise as `mp_mgr_dict_get`.
+///
+/// # Safety
+/// `m` live; `dict` NUL-terminated; `key` points to `klen` bytes; `buf`
+/// has `cap` writable bytes (NULL if 0); `out_len` valid; `out_version`
+/// valid or NULL.
+#[no_mangle]
+pub unsafe extern "C" fn mp_mgr_dict_get_into(
+    m: *mut mp_mgr,
+    dict: *const c_char,
+    key: *const u8,
+    klen: usize,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+    out_version: *mut u64,
+) -> mp_status {
+    // SAFETY: m is a live handle or NULL (checked); the rest per the contract.
+    unsafe {
+        with_handle(m, |c| {
+            check_not_null!(out_len);
+            let (k, buf, dict) = match (item(key, klen, "key"), bytes_arg_mut(buf, cap, "buf"), str_arg(dict, "dict")) {
+                (Ok(k), Ok(b), Ok(d)) => (k, b, d),
+                (Err(s), ..) | (_, Err(s), _) | (.., Err(s)) => return s,
+            };
+            let got = c.dict_get_versioned(dict, k, |r| {
+                let dst = buf.get_mut(..r.len()).ok_or_else(|| Error::buf_size(r.len()))?;
+                dst.copy_from_slice(r);
+                Ok(r.len())
+            });
+            if let (Ok((_, v)), false) = (&got, out_version.is_null()) {
+                *out_version = *v;
+            }
+            len_status(got.map(|(n, _)| n), out_len)
+        })
+    }
+}
+
+/// A number that changes whenever the local replica of the dict named
+/// `dict` changes (every change to the dict moves it), in `*out`; 0 when
+/// this handle does not read it locally (no replica mapped yet, a write
+/// under way, local reads off, the connection lost). Two equal non-zero
+/// versions mean the dict did not change in between, so a value read at
+/// a version (`mp_mgr_dict_get_into`) may be served again, without the
+/// library, while the version stays the same: the Python binding's cache.
+///
+/// # Safety
+/// `m` live; `dict` NUL-terminated; `out` valid.
+#[no_mangle]
+pub unsafe extern "C" fn mp_mgr_dict_version(m: *mut mp_mgr, dict: *const c_char, out: *mut u64) -> mp_status {
+    // SAFETY: m is a live handle or NULL (checked); the rest per the contract.
+    unsafe {
+        with_handle(m, |c| {
+            check_not_null!(out);
+            let dict = match str_arg(dict, "dict") {
+                Ok(d) => d,
+                Err(s) => return s,
+            };
+            *out = c.local_version(dict);
+            MP_OK
+        })
+    }
+}
+
 /// `del dict[key]`.
 ///
 /// # Returns
@@ -352,6 +429,28 @@ pub unsafe extern "C" fn mp_mgr_set_spin(m: *mut mp_mgr, spin_us: u32) -> mp_sta
     unsafe {
         with_handle(m, |c| {
             c.set_spin_us(spin_us);
+            MP_OK
+        })
+    }
+}
+
+/// Turns local dict reads on (`true`, the default) or off for this
+/// handle. On, a dict's `get`, `contains` and `len` over a Unix socket are
+/// read from a replica the server keeps in shared memory, mapped
+/// read-only, without a round trip (docs/PROTOCOL.md, the dict `replica`
+/// method): the same results and errors, the same linearizable semantics.
+/// Over TCP the round trip is always used. The environment variable
+/// `MPIPC_MGR_LOCAL_READS=0` turns them off for every handle of a process
+/// (read when a handle connects).
+///
+/// # Safety
+/// `m` live.
+#[no_mangle]
+pub unsafe extern "C" fn mp_mgr_set_local_reads(m: *mut mp_mgr, on: bool) -> mp_status {
+    // SAFETY: m is a live handle or NULL (checked).
+    unsafe {
+        with_handle(m, |c| {
+            c.set_local_reads(on);
             MP_OK
         })
     }

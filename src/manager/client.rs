@@ -8,11 +8,16 @@
 //! not have been applied (an `incr` sent twice would count twice), and a
 //! restarted server starts empty, so only the caller can decide what to do.
 
-use super::cbor::{encode_into, head, read_head, scan, scan_item};
+use super::cbor::{decode, encode, encode_into, head, read_head, scan, scan_item, Form};
+use super::objects::key_error;
 use super::protocol::{decode_value_reply, encode_value, Reply, ReplyView, MAX_DEPTH};
+use super::replica::{Lookup, Mapping};
+use super::values::key_bytes;
 use crate::error::{Error, ErrorKind, Result};
-use crate::pipe::{connect, Connection, ListenerOptions};
+use crate::pipe::{connect, fdpass, Connection, ListenerOptions};
 use ciborium::Value;
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -33,6 +38,84 @@ pub struct ManagerClient {
     /// hint, ordering nothing.
     connected: AtomicBool,
     link: Mutex<Link>,
+    /// Whether dict reads may be served from a local replica (see
+    /// [`ManagerClient::set_local_reads`]). Relaxed: a setting, read per
+    /// call.
+    local_reads: AtomicBool,
+    /// The dict replicas this connection mapped. Its own mutex, never held
+    /// across a round trip, so local reads never wait for a call in
+    /// progress; lock order: `link` before `replicas`.
+    replicas: Mutex<Replicas>,
+    /// When local reads last checked that the server is still there
+    /// (coarse monotonic milliseconds; see `server_gone`). Relaxed: a
+    /// rate limit, guarding no data.
+    alive_checked_ms: std::sync::atomic::AtomicU64,
+}
+
+/// The replicas of one connection (dropped with it: a reconnect, or the
+/// connection found lost, forgets them all).
+#[derive(Default)]
+struct Replicas {
+    by_name: HashMap<String, Local>,
+    /// The result of a local read, reused by every one.
+    scratch: Vec<u8>,
+    /// Reads served locally, for [`ManagerClient::local_read_count`].
+    served: u64,
+    /// The epoch the next mapping gets: a version (see
+    /// [`ManagerClient::local_version`]) names the mapping it was read
+    /// from, so versions of two mappings never compare equal. Never
+    /// reset (a reconnect keeps counting).
+    next_epoch: u64,
+}
+
+impl Replicas {
+    /// Remembers `local` for `name` (a mapping gets the next epoch).
+    fn insert(&mut self, name: &str, local: Local) {
+        let local = match local {
+            Local::Mapped(m, _) => {
+                self.next_epoch += 1;
+                Local::Mapped(m, self.next_epoch)
+            }
+            other => other,
+        };
+        self.by_name.insert(name.to_owned(), local);
+    }
+}
+
+/// A version: the mapping's epoch in the high 16 bits, its `seq` in the
+/// low 48 (a dict would need 2^47 changes to wrap it).
+fn version(epoch: u64, seq: u64) -> u64 {
+    (epoch << 48) | (seq & ((1 << 48) - 1))
+}
+
+/// What a connection knows of one dict's replica.
+enum Local {
+    /// Mapped, read-only; with its epoch (see `Replicas::next_epoch`).
+    Mapped(Mapping, u64),
+    /// The server gave none (TCP, an older server, a dict over the size
+    /// limit) or it was found corrupt: every read of this dict uses the
+    /// RPC, until a reconnect.
+    Refused,
+}
+
+/// One argument of a local read: its bytes (one well-formed item) and
+/// their [`Form`].
+type Arg<'a> = (&'a [u8], Form);
+
+/// The dict methods a replica can answer: `get` (with its default and
+/// KeyError), `contains`, `len`.
+fn is_local_method(method: &str) -> bool {
+    matches!(method, "get" | "contains" | "len")
+}
+
+/// Whether `MPIPC_MGR_LOCAL_READS` leaves local reads on (the default;
+/// `0`, `false`, `off` or `no` turn them off for every client of the
+/// process, in every language).
+fn local_reads_default() -> bool {
+    !matches!(
+        std::env::var("MPIPC_MGR_LOCAL_READS").map(|v| v.trim().to_ascii_lowercase()).as_deref(),
+        Ok("0" | "false" | "off" | "no")
+    )
 }
 
 /// The current connection and its request ids, guarded together so ids and
@@ -90,6 +173,9 @@ impl ManagerClient {
             spin_us: AtomicU32::new(super::server::SPIN_US),
             connected: AtomicBool::new(true),
             link: Mutex::new(Link::new(conn, super::server::SPIN_US)),
+            local_reads: AtomicBool::new(local_reads_default()),
+            replicas: Mutex::new(Replicas::default()),
+            alive_checked_ms: std::sync::atomic::AtomicU64::new(coarse_ms()),
         })
     }
 
@@ -105,6 +191,282 @@ impl ManagerClient {
         // A panic while holding the lock cannot leave the link half
         // updated in a way that matters: at worst ids are ahead.
         self.link.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn replicas(&self) -> MutexGuard<'_, Replicas> {
+        // Nothing in it can be left half updated by a panic.
+        self.replicas.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Turns local dict reads on or off (default on, unless the
+    /// environment variable `MPIPC_MGR_LOCAL_READS` is `0`).
+    ///
+    /// On: a dict's `get`, `contains` and `len` from a client on a Unix
+    /// socket are read from a replica that the server keeps in shared
+    /// memory (mapped read-only), without a round trip: the same results
+    /// and errors as the RPC, the same linearizable semantics (the server
+    /// updates the replica before it replies to a change). Over TCP, or
+    /// for a dict the server does not replicate, the RPC serves them as
+    /// before. Off: every call is a round trip.
+    pub fn set_local_reads(&self, on: bool) {
+        self.local_reads.store(on, Ordering::Relaxed);
+    }
+
+    /// How many calls this client served from a local replica since the
+    /// connection was made (tests and diagnostics).
+    pub fn local_read_count(&self) -> u64 {
+        self.replicas().served
+    }
+
+    /// A number that changes whenever dict `name`'s local replica does
+    /// (every change to the dict moves it), 0 when its reads are not
+    /// local (no replica mapped yet, a write under way, the connection
+    /// lost). Two equal non-zero versions mean the dict did not change in
+    /// between: a binding may keep values read at one version (see
+    /// [`ManagerClient::dict_get_versioned`]) and serve them again while
+    /// the version stays the same, as the Python binding does.
+    pub fn local_version(&self, name: &str) -> u64 {
+        if !self.connected.load(Ordering::Relaxed) || !self.local_reads.load(Ordering::Relaxed) || self.server_gone() {
+            return 0;
+        }
+        match self.replicas().by_name.get(name) {
+            Some(Local::Mapped(m, epoch)) => m.stable_seq().map_or(0, |s| version(*epoch, s)),
+            _ => 0,
+        }
+    }
+
+    /// `get` of `key` in dict `name`, as [`ManagerClient::call_raw`] does
+    /// it, with the [`local_version`](ManagerClient::local_version) the
+    /// value was read at: 0 when the round trip served it (nothing can be
+    /// concluded), else a later `local_version` equal to it means the
+    /// value is still the dict's.
+    pub fn dict_get_versioned<T>(
+        &self,
+        name: &str,
+        key: Item<'_>,
+        read: impl FnOnce(&[u8]) -> Result<T>,
+    ) -> Result<(T, u64)> {
+        let mut read = Some(read);
+        if self.local_reads.load(Ordering::Relaxed) {
+            if let Some((r, v)) = self.local_read(name, "get", &[(key.0, key.1)], &mut read) {
+                return r.map(|t| (t, v));
+            }
+        }
+        let read = read.take().expect("not used by the local path");
+        self.call_raw("dict", name, "get", RawArgs::Items(&[key]), read).map(|t| (t, 0))
+    }
+
+    /// Serves a dict read from the local replica: `Some` with the
+    /// result's bytes handed to `read` (taken from its option) or the
+    /// error the server would have given, and the version it was read at
+    /// (see [`ManagerClient::local_version`]; 0 if unknown); `None` when
+    /// the RPC must serve it (no replica, a value left out of it, writers
+    /// too busy, anything unusual about the arguments: the server then
+    /// gives its own answer).
+    fn local_read<T>(
+        &self,
+        name: &str,
+        method: &str,
+        args: &[Arg<'_>],
+        read: &mut Option<impl FnOnce(&[u8]) -> Result<T>>,
+    ) -> Option<(Result<T>, u64)> {
+        let arity_ok = match method {
+            "get" => (1..=2).contains(&args.len()),
+            "contains" => args.len() == 1,
+            _ => args.is_empty(),
+        };
+        if !arity_ok || !self.connected.load(Ordering::Relaxed) || self.server_gone() {
+            return None;
+        }
+        // The canonical key bytes, exactly as the server computes them
+        // (objects.rs `key_of`): the item itself when it is a plain key.
+        let key: Cow<'_, [u8]> = match args.first() {
+            None => Cow::Borrowed(&[]),
+            Some((b, form)) if form.plain_key() => Cow::Borrowed(b),
+            Some((b, _)) => Cow::Owned(key_bytes(&decode(b, MAX_DEPTH).ok()?).ok()?),
+        };
+        let mut asked = false;
+        loop {
+            let mut guard = self.replicas();
+            let reps = &mut *guard;
+            let Some(local) = reps.by_name.get(name) else {
+                if asked {
+                    return None;
+                }
+                drop(guard);
+                asked = true;
+                match self.request_replica(name) {
+                    Ok(true) => continue,
+                    Ok(false) => return None,
+                    Err(e) => return Some((Err(e), 0)),
+                }
+            };
+            let Local::Mapped(m, epoch) = local else { return None };
+            let out = &mut reps.scratch;
+            // The version is the `seq` the read was consistent at when it
+            // did not move around it (the read itself checks the same).
+            let before = m.stable_seq();
+            let found = match method {
+                "get" => m.get(&key, out),
+                "contains" => m.contains(&key),
+                _ => m.len(),
+            };
+            let seen = match (before, m.stable_seq()) {
+                (Some(a), Some(b)) if a == b => version(*epoch, a),
+                _ => 0,
+            };
+            let result = match (found, method) {
+                // `m.get` left the value's bytes in `out`.
+                (Lookup::Found, "get") => Ok(()),
+                (Lookup::Found, _) => {
+                    out.clear();
+                    out.push(0xf5);
+                    Ok(())
+                }
+                (Lookup::Missing, "contains") => {
+                    out.clear();
+                    out.push(0xf4);
+                    Ok(())
+                }
+                (Lookup::Missing, _) => {
+                    out.clear();
+                    match args.get(1) {
+                        // The default, as the server writes it
+                        // (objects.rs `write_value`).
+                        Some((b, form)) if form.canonical() => {
+                            out.extend_from_slice(b);
+                            Ok(())
+                        }
+                        Some((b, _)) => {
+                            encode_into(&decode(b, MAX_DEPTH).ok()?, out);
+                            Ok(())
+                        }
+                        // KeyError, with the server's message.
+                        None => Err(key_error(&decode(args[0].0, MAX_DEPTH).ok()?)),
+                    }
+                }
+                (Lookup::Len(n), _) => {
+                    out.clear();
+                    head(out, 0, n);
+                    Ok(())
+                }
+                (Lookup::Fallback, _) => return None,
+                (Lookup::Retired, _) => {
+                    // A newer segment (or none) replaced it: ask again,
+                    // once per call.
+                    reps.by_name.remove(name);
+                    if asked {
+                        return None;
+                    }
+                    continue;
+                }
+                (Lookup::Corrupt, _) => {
+                    reps.insert(name, Local::Refused);
+                    return None;
+                }
+            };
+            reps.served += 1;
+            let read = read.take().expect("read once");
+            return Some((result.and_then(|()| read(&reps.scratch)), seen));
+        }
+    }
+
+    /// Whether local reads found the server gone: at most every
+    /// [`ALIVE_CHECK_MS`], a peek at the socket (EOF: the server closed it,
+    /// stopped or died) drops the connection as a failed call would, and
+    /// with it the replicas. Reads between two checks may return the dict
+    /// as the dead server left it: its final state, which is consistent
+    /// (no write can complete after it), so a reader notices a death
+    /// within ALIVE_CHECK_MS and its next call, or at its first round
+    /// trip (docs/DECISIONS.md).
+    fn server_gone(&self) -> bool {
+        let now = coarse_ms();
+        if now.wrapping_sub(self.alive_checked_ms.load(Ordering::Relaxed)) < ALIVE_CHECK_MS {
+            return false;
+        }
+        self.alive_checked_ms.store(now, Ordering::Relaxed);
+        // A call in progress holds the link, and will notice a loss itself.
+        let Ok(mut guard) = self.link.try_lock() else { return false };
+        let link = &mut *guard;
+        let Some(conn) = &link.conn else { return true };
+        let mut b = 0u8;
+        // SAFETY: a one-byte peek into `b` on the live connection's socket
+        // (the link lock keeps it open); nothing is consumed.
+        let n =
+            unsafe { libc::recv(conn.fileno(), (&mut b as *mut u8).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
+        let err = std::io::Error::last_os_error();
+        let gone = n == 0 || (n < 0 && !matches!(err.raw_os_error(), Some(libc::EAGAIN | libc::EINTR)));
+        if gone {
+            let e = if n == 0 {
+                Error::new(ErrorKind::Eof, "the server closed the connection")
+            } else {
+                Error::from_io("recv", err)
+            };
+            self.drop_link(link, &e);
+        }
+        gone
+    }
+
+    /// Asks the server for the replica of dict `name`, maps it and
+    /// remembers it (or `Local::Refused` when the server gives none) while
+    /// still holding the link, so that a reconnect or a lost connection
+    /// cannot slip in between and leave an old server's replica behind.
+    /// `false`: nothing was remembered (no connection: the RPC says so);
+    /// the error is a transport failure (the connection is then dropped,
+    /// as a call's).
+    fn request_replica(&self, name: &str) -> Result<bool> {
+        let mut guard = self.link();
+        let link = &mut *guard;
+        let Some(conn) = link.conn.as_ref() else { return Ok(false) };
+        let remember = |local| {
+            self.replicas().insert(name, local);
+            Ok(true)
+        };
+        // The reply is read below the connection's buffering: nothing may
+        // be buffered there (nothing is, between calls, from our server).
+        if self.address.starts_with("tcp:") || conn.has_buffered().unwrap_or(true) {
+            return remember(Local::Refused);
+        }
+        let id = link.next_id;
+        link.next_id += 1;
+        link.tx.clear();
+        put_request(&mut link.tx, id, "dict", name, "replica", |tx| tx.push(0x80));
+        let got = conn.send(&link.tx).and_then(|()| fdpass::recv_frame_with_fd(conn.fileno(), MAX_REPLICA_REPLY));
+        let checked = got.and_then(|(frame, fd)| {
+            if frame.starts_with(b"#CHALLENGE#") {
+                // As in `read_reply`: we came without the server's key.
+                return Err(Error::new(
+                    ErrorKind::Auth,
+                    "the manager requires an authkey; connect with the server's authkey",
+                ));
+            }
+            match ReplyView::parse(&frame) {
+                Some(v) if v.id == id => Ok(fd),
+                _ => Err(Error::new(ErrorKind::Corrupt, "manager reply out of order")),
+            }
+        });
+        match checked {
+            // An error reply (an older server, a dict over the limit)
+            // comes without a descriptor.
+            Ok(fd) => remember(fd.and_then(|fd| Mapping::map(fd).ok()).map_or(Local::Refused, |m| Local::Mapped(m, 0))),
+            Err(e) => {
+                self.drop_link(link, &e);
+                Err(match e.kind() {
+                    ErrorKind::Eof | ErrorKind::Io => self.lost(&link.lost_cause),
+                    _ => e,
+                })
+            }
+        }
+    }
+
+    /// Drops the connection after a transport failure: no later reply
+    /// could be trusted to match its request, and the replicas it gave go
+    /// with it.
+    fn drop_link(&self, link: &mut Link, e: &Error) {
+        link.conn = None;
+        self.connected.store(false, Ordering::Relaxed);
+        link.lost_cause = e.message().to_owned();
+        self.replicas().by_name.clear();
     }
 
     /// Sets how long a call busy-polls for its reply before sleeping
@@ -159,6 +521,9 @@ impl ManagerClient {
                 Ok(conn) => {
                     let spin = self.spin_us.load(Ordering::Relaxed);
                     *link = Link::new(conn, spin);
+                    // The old connection's replicas may be of a server
+                    // that is gone: the new one gives its own.
+                    self.replicas().by_name.clear();
                     self.connected.store(true, Ordering::Relaxed);
                     return Ok(());
                 }
@@ -206,6 +571,15 @@ impl ManagerClient {
     /// missing key, `Index`, `Type`, `Unsupported`, ...) with the server's
     /// message.
     pub fn call(&self, kind: &str, name: &str, method: &str, args: Vec<Value>) -> Result<Value> {
+        if kind == "dict" && is_local_method(method) && args.len() <= 2 && self.local_reads.load(Ordering::Relaxed) {
+            let enc: Vec<Vec<u8>> = args.iter().map(encode).collect();
+            let items: Vec<Arg<'_>> = enc.iter().filter_map(|b| Some((&b[..], scan(b, MAX_DEPTH).ok()?))).collect();
+            if items.len() == enc.len() {
+                if let Some((r, _)) = self.local_read(name, method, &items, &mut Some(decode_value_reply)) {
+                    return r;
+                }
+            }
+        }
         let mut result = None;
         self.exchange(
             |tx, ends, first| {
@@ -237,7 +611,14 @@ impl ManagerClient {
                 return Err(Error::new(ErrorKind::Invalid, "args must be a CBOR array"));
             }
         }
-        let (mut result, mut read) = (None, Some(read));
+        let mut read = Some(read);
+        if kind == "dict" && is_local_method(method) && self.local_reads.load(Ordering::Relaxed) {
+            if let Some((r, _)) = local_args(args).and_then(|(a, n)| self.local_read(name, method, &a[..n], &mut read))
+            {
+                return r;
+            }
+        }
+        let mut result = None;
         self.exchange(
             |tx, ends, first| {
                 put_request(tx, first, kind, name, method, |tx| match args {
@@ -382,9 +763,7 @@ impl ManagerClient {
                 // The stream is out of step or gone: no later reply can be
                 // trusted to match its request. Drop it (closing the socket)
                 // so every later call fails fast with the same story.
-                link.conn = None;
-                self.connected.store(false, Ordering::Relaxed);
-                link.lost_cause = e.message().to_owned();
+                self.drop_link(link, &e);
                 Err(match e.kind() {
                     ErrorKind::Eof | ErrorKind::Io => self.lost(&link.lost_cause),
                     _ => e,
@@ -483,6 +862,38 @@ impl ManagerClient {
     }
 }
 
+/// The arguments of a call as [`Arg`]s, when there are at most 2 (every
+/// local method's most) in a definite-length array or as items.
+fn local_args<'a>(args: RawArgs<'a>) -> Option<([Arg<'a>; 2], usize)> {
+    let mut out = [(&[][..], Form::default()); 2];
+    match args {
+        RawArgs::Items(items) => {
+            if items.len() > 2 {
+                return None;
+            }
+            for (o, it) in out.iter_mut().zip(items) {
+                *o = (it.0, it.1);
+            }
+            Some((out, items.len()))
+        }
+        RawArgs::Array(a) => {
+            let a = a.0;
+            let (4, Some(n), mut pos) = read_head(a, 0)? else { return None };
+            if n > 2 {
+                return None;
+            }
+            for o in out.iter_mut().take(n as usize) {
+                // Depth 1: inside the args array (checked well-formed as a
+                // whole by `Item::new`).
+                let (end, form) = scan_item(a, pos, 1, MAX_DEPTH).ok()?;
+                *o = (&a[pos..end], form);
+                pos = end;
+            }
+            (pos == a.len()).then_some((out, n as usize))
+        }
+    }
+}
+
 /// Walks `reqs`, a CBOR array of `[kind, name, method, args]`, handing each
 /// request's four items, as they are, to `each`: in one pass that checks
 /// each item well-formed (as [`decode`](super::cbor::decode) with
@@ -544,7 +955,7 @@ fn for_each_request(reqs: &[u8], mut each: impl FnMut([&[u8]; 4])) -> Result<()>
 /// One CBOR item checked well-formed, to be sent as it is (see
 /// [`ManagerClient::call_raw`]).
 #[derive(Clone, Copy, Debug)]
-pub struct Item<'a>(&'a [u8]);
+pub struct Item<'a>(&'a [u8], Form);
 
 impl<'a> Item<'a> {
     /// Checks `bytes` hold exactly one well-formed CBOR item, nested at
@@ -553,8 +964,7 @@ impl<'a> Item<'a> {
     /// for a truncated item, trailing bytes, nesting too deep, a declared
     /// length beyond the bytes present, invalid UTF-8, ...
     pub fn new(bytes: &'a [u8]) -> Result<Item<'a>> {
-        scan(bytes, MAX_DEPTH)?;
-        Ok(Item(bytes))
+        Ok(Item(bytes, scan(bytes, MAX_DEPTH)?))
     }
 
     /// The item's bytes.
@@ -604,6 +1014,23 @@ fn write_status_and_message(out: &mut Vec<u8>, e: &Error) {
     head(out, 3, e.message().len() as u64);
     out.extend_from_slice(e.message().as_bytes());
 }
+
+/// How often local reads check that the server is still there (see
+/// `ManagerClient::server_gone`), in milliseconds.
+const ALIVE_CHECK_MS: u64 = 10;
+
+/// CLOCK_MONOTONIC_COARSE in milliseconds: a vDSO read of a few
+/// nanoseconds, precise to a tick (1-4 ms), enough for a rate limit.
+fn coarse_ms() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: writes into `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}
+
+/// The largest reply to a `replica` request accepted (it is a 2-element
+/// array of integers).
+const MAX_REPLICA_REPLY: usize = 1 << 10;
 
 /// The reply buffer's size to start with (and to go back to after a large
 /// reply).

@@ -11,6 +11,7 @@ pub mod cbor;
 mod client;
 pub mod objects;
 pub mod protocol;
+pub(crate) mod replica;
 pub(crate) mod server;
 pub mod values;
 

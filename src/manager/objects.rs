@@ -11,6 +11,7 @@
 
 use super::cbor::{decode, encode, encode_into, head, scan};
 use super::protocol::{RawItem, MAX_DEPTH};
+use super::replica::Writer;
 use super::values::*;
 use crate::error::{Error, ErrorKind, Result};
 use ciborium::Value;
@@ -128,8 +129,8 @@ impl Owner {
 /// The state of one object.
 #[derive(Debug)]
 enum State {
-    /// By canonical key bytes (`values::key_bytes`).
-    Dict(IndexMap<Bytes, Entry>),
+    /// By canonical key bytes (`values::key_bytes`), with its replica.
+    Dict(DictState),
     List(Vec<Value>),
     Set(IndexMap<Vec<u8>, Value>),
     Namespace(IndexMap<String, Value>),
@@ -249,6 +250,114 @@ impl std::fmt::Debug for Bytes {
     }
 }
 
+/// A dict's state: its entries (the source of truth) and the read replica
+/// the server keeps in step with them once a local client asked for one
+/// (src/manager/replica.rs). Every change to `map` is followed by the
+/// matching `replicate_*` call, under the same mutex, before the reply.
+#[derive(Debug, Default)]
+struct DictState {
+    map: IndexMap<Bytes, Entry>,
+    replica: Replica,
+    /// The generation of the last replica made (each new segment, after
+    /// a growth, gets the next).
+    generation: u64,
+}
+
+/// Whether a dict is replicated.
+#[derive(Debug, Default)]
+enum Replica {
+    /// Nobody asked yet: nothing kept.
+    #[default]
+    Off,
+    /// Kept current (its segment).
+    On(Writer),
+    /// Given up: the dict outgrew [`super::replica::MAX_SEGMENT`], or the
+    /// server is stopping. Clients use the RPC. Dropping the writer marked
+    /// its segment retired.
+    Disabled,
+}
+
+impl DictState {
+    /// After `map[kb]` was set: the same in the replica (rebuilt, larger
+    /// if need be, when it does not fit).
+    fn replicate_put(&mut self, kb: &[u8]) {
+        if let Replica::On(w) = &mut self.replica {
+            let value = &self.map.get(kb).expect("just set").value;
+            if !w.put(kb, value) {
+                self.rebuild();
+            }
+        }
+    }
+
+    /// After `kb` was removed from `map`.
+    fn replicate_remove(&mut self, kb: &[u8]) {
+        if let Replica::On(w) = &mut self.replica {
+            w.remove(kb);
+        }
+    }
+
+    /// After `map` was emptied.
+    fn replicate_clear(&mut self) {
+        if let Replica::On(w) = &mut self.replica {
+            w.fill(std::iter::empty());
+        }
+    }
+
+    /// Makes the replica hold `map` again: compacted in place when the
+    /// segment has the room (readers see the old contents or the new),
+    /// else in a new, larger segment (the old one is retired, readers map
+    /// the new one), else given up (over the size limit).
+    fn rebuild(&mut self) {
+        let DictState { map, replica, generation } = self;
+        let entries = map.iter().map(|(k, e)| (&k[..], &e.value[..]));
+        if let Replica::On(w) = replica {
+            if w.fill(entries.clone()) {
+                return;
+            }
+        }
+        let bytes: usize = map.iter().map(|(k, e)| Writer::record_len(k, &e.value)).sum();
+        *generation += 1;
+        *replica = match Writer::sized_for(map.len(), bytes, *generation) {
+            Some(Ok(mut w)) => {
+                if w.fill(entries) {
+                    Replica::On(w)
+                } else {
+                    Replica::Disabled
+                }
+            }
+            Some(Err(e)) => {
+                eprintln!("mpipc manager: cannot make a dict replica: {e}");
+                Replica::Disabled
+            }
+            None => Replica::Disabled,
+        };
+    }
+
+    /// The `replica` method: a read-only replica's descriptor for a local
+    /// caller (made on the first request), sent with the reply; the reply
+    /// is `[generation, size]`.
+    fn replica_for(&mut self, ctx: &CallCtx, out: &mut Vec<u8>) -> Result<()> {
+        if !ctx.local {
+            return Err(Error::new(ErrorKind::Unsupported, "replica: only for clients on a Unix socket of this host"));
+        }
+        if matches!(self.replica, Replica::Off) {
+            self.rebuild();
+        }
+        let Replica::On(w) = &self.replica else {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "replica: this dict is not replicated (over the size limit)",
+            ));
+        };
+        let fd = w.fd().try_clone().map_err(|e| Error::from_io("dup (dict replica)", e))?;
+        head(out, 4, 2);
+        head(out, 0, w.generation());
+        head(out, 0, w.size() as u64);
+        ctx.pass_fd.set(Some(fd));
+        Ok(())
+    }
+}
+
 /// A dict entry, kept encoded: the bytes a reply carries, so that a `get`
 /// copies them out and a `set` stores the caller's bytes (when they are
 /// canonical, see [`super::cbor::Form`]) without decoding either.
@@ -311,6 +420,12 @@ pub struct CallCtx<'a> {
     pub conn: ConnId,
     /// Set when the server is shutting down: blocking waits give up.
     pub stopping: &'a std::sync::atomic::AtomicBool,
+    /// Whether the caller is on a Unix socket (same host, able to receive
+    /// a descriptor): only such a caller is given a dict's replica.
+    pub local: bool,
+    /// A descriptor to send with this call's reply (the dict `replica`
+    /// method sets it; the connection loop sends it, SCM_RIGHTS).
+    pub pass_fd: std::cell::Cell<Option<std::os::fd::OwnedFd>>,
 }
 
 fn timeout_ms(args: &[Value], i: usize, method: &str) -> Result<Option<Duration>> {
@@ -323,7 +438,7 @@ impl Object {
     /// initial value for value/semaphores; none for the others).
     pub fn new(kind: Kind, args: &[Value]) -> Result<Object> {
         let state = match kind {
-            Kind::Dict => State::Dict(IndexMap::new()),
+            Kind::Dict => State::Dict(DictState::default()),
             Kind::List => State::List(Vec::new()),
             Kind::Set => State::Set(IndexMap::new()),
             Kind::Namespace => State::Namespace(IndexMap::new()),
@@ -387,6 +502,28 @@ impl Object {
         // way later calls could not handle (methods validate first, then
         // mutate), so a poisoned mutex is recovered.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stops keeping a dict's replica (the object was deleted, or the
+    /// server is stopping): its segment is marked retired, so clients
+    /// stop reading it and ask the server (which no longer serves one).
+    pub fn retire_replica(&self) {
+        if let State::Dict(d) = &mut *self.lock() {
+            d.replica = Replica::Disabled;
+        }
+    }
+
+    /// Runs `f` on a dict's replica writer, if it has one (tests play a
+    /// corrupt segment or a writer that died mid-write with it).
+    #[cfg(test)]
+    pub(crate) fn with_replica(&self, f: impl FnOnce(&Writer)) -> bool {
+        match &*self.lock() {
+            State::Dict(DictState { replica: Replica::On(w), .. }) => {
+                f(w);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Wakes every waiter (shutdown).
@@ -457,6 +594,9 @@ impl Object {
         if self.kind == Kind::Dict {
             let mut st = self.lock();
             let State::Dict(d) = &mut *st else { unreachable!("a dict's state") };
+            if method == "replica" {
+                return d.replica_for(ctx, out);
+            }
             return match args {
                 Args::Raw(items) => dict_call(d, method, items, out),
                 Args::Values(values) => {
@@ -888,7 +1028,7 @@ fn no_method(kind: Kind, method: &str) -> Error {
     Error::new(ErrorKind::Unsupported, format!("{} has no method {method:?}", kind.name()))
 }
 
-fn key_error(key: &Value) -> Error {
+pub(crate) fn key_error(key: &Value) -> Error {
     Error::new(ErrorKind::NotFound, format!("KeyError: {key:?}"))
 }
 
@@ -929,14 +1069,15 @@ fn write_value(a: &RawItem, out: &mut Vec<u8>) -> Result<()> {
 
 /// Sets the entry `kb` (key item `key`) to `value` (encoded), keeping its
 /// place if it exists, as `IndexMap::insert` does.
-fn put_entry(d: &mut IndexMap<Bytes, Entry>, kb: Cow<'_, [u8]>, key: &RawItem, value: Bytes) -> Result<()> {
+fn put_entry(d: &mut DictState, kb: Cow<'_, [u8]>, key: &RawItem, value: Bytes) -> Result<()> {
     let key = stored_key(key, &kb)?;
-    match d.get_mut(&*kb) {
+    match d.map.get_mut(&*kb) {
         Some(e) => *e = Entry { key, value },
         None => {
-            d.insert(Bytes::new(&kb), Entry { key, value });
+            d.map.insert(Bytes::new(&kb), Entry { key, value });
         }
     }
+    d.replicate_put(&kb);
     Ok(())
 }
 
@@ -946,7 +1087,7 @@ fn write_bool(out: &mut Vec<u8>, b: bool) {
     out.push(if b { 0xf5 } else { 0xf4 });
 }
 
-fn dict_call(d: &mut IndexMap<Bytes, Entry>, method: &str, args: &[RawItem], out: &mut Vec<u8>) -> Result<()> {
+fn dict_call(d: &mut DictState, method: &str, args: &[RawItem], out: &mut Vec<u8>) -> Result<()> {
     let key_error_of = |a: &RawItem| -> Error {
         match decode_item(a) {
             Ok(k) => key_error(&k),
@@ -957,7 +1098,7 @@ fn dict_call(d: &mut IndexMap<Bytes, Entry>, method: &str, args: &[RawItem], out
         "get" => {
             arity_of(args.len(), 1, 2, method)?;
             let kb = key_of(&args[0])?;
-            match d.get(&*kb) {
+            match d.map.get(&*kb) {
                 Some(e) => out.extend_from_slice(&e.value),
                 None if args.len() > 1 => write_value(&args[1], out)?,
                 None => return Err(key_error_of(&args[0])),
@@ -972,18 +1113,19 @@ fn dict_call(d: &mut IndexMap<Bytes, Entry>, method: &str, args: &[RawItem], out
         "del" => {
             arity_of(args.len(), 1, 1, method)?;
             let kb = key_of(&args[0])?;
-            d.shift_remove(&*kb).ok_or_else(|| key_error_of(&args[0]))?;
+            d.map.shift_remove(&*kb).ok_or_else(|| key_error_of(&args[0]))?;
+            d.replicate_remove(&kb);
             out.push(NULL);
         }
-        "len" => head(out, 0, d.len() as u64),
+        "len" => head(out, 0, d.map.len() as u64),
         "contains" => {
             arity_of(args.len(), 1, 1, method)?;
             let kb = key_of(&args[0])?;
-            write_bool(out, d.contains_key(&*kb));
+            write_bool(out, d.map.contains_key(&*kb));
         }
         "keys" | "values" | "items" | "copy" => {
-            head(out, if method == "copy" { 5 } else { 4 }, d.len() as u64);
-            for (k, e) in d.iter() {
+            head(out, if method == "copy" { 5 } else { 4 }, d.map.len() as u64);
+            for (k, e) in d.map.iter() {
                 if method == "items" {
                     out.push(0x82);
                 }
@@ -996,28 +1138,34 @@ fn dict_call(d: &mut IndexMap<Bytes, Entry>, method: &str, args: &[RawItem], out
             }
         }
         "clear" => {
-            d.clear();
+            d.map.clear();
+            d.replicate_clear();
             out.push(NULL);
         }
         "pop" => {
             arity_of(args.len(), 1, 2, method)?;
             let kb = key_of(&args[0])?;
-            match d.shift_remove(&*kb) {
-                Some(e) => out.extend_from_slice(&e.value),
+            match d.map.shift_remove(&*kb) {
+                Some(e) => {
+                    out.extend_from_slice(&e.value);
+                    d.replicate_remove(&kb);
+                }
                 None if args.len() > 1 => write_value(&args[1], out)?,
                 None => return Err(key_error_of(&args[0])),
             }
         }
         "popitem" => {
-            let (k, e) = d.pop().ok_or_else(|| Error::new(ErrorKind::NotFound, "popitem(): dictionary is empty"))?;
+            let (k, e) =
+                d.map.pop().ok_or_else(|| Error::new(ErrorKind::NotFound, "popitem(): dictionary is empty"))?;
             out.push(0x82);
             out.extend_from_slice(e.key(&k));
             out.extend_from_slice(&e.value);
+            d.replicate_remove(&k);
         }
         "setdefault" | "get_or_set" => {
             arity_of(args.len(), 1, 2, method)?;
             let kb = key_of(&args[0])?;
-            if let Some(e) = d.get(&*kb) {
+            if let Some(e) = d.map.get(&*kb) {
                 out.extend_from_slice(&e.value);
             } else {
                 let value = match args.get(1) {
@@ -1054,14 +1202,18 @@ fn dict_call(d: &mut IndexMap<Bytes, Entry>, method: &str, args: &[RawItem], out
                     Ok((Bytes::from_vec(kb), Entry { key, value: Bytes::from_vec(encode(&v)) }))
                 })
                 .collect::<Result<_>>()?;
-            d.extend(keyed);
+            let touched: Vec<Bytes> = keyed.iter().map(|(k, _)| k.clone()).collect();
+            d.map.extend(keyed);
+            for k in &touched {
+                d.replicate_put(k);
+            }
             out.push(NULL);
         }
         "incr" => {
             arity_of(args.len(), 1, 2, method)?;
             let kb = key_of(&args[0])?;
             let delta = opt_int_value(args.get(1).map(decode_item).transpose()?.as_ref(), 1, 1, method)?;
-            let current = d.get(&*kb).map(|e| decode(&e.value, usize::MAX)).transpose()?;
+            let current = d.map.get(&*kb).map(|e| decode(&e.value, usize::MAX)).transpose()?;
             let new = Bytes::from_vec(encode(&add_int(current.as_ref(), delta, "incr")?));
             out.extend_from_slice(&new);
             put_entry(d, kb, &args[0], new)?;
@@ -1069,7 +1221,7 @@ fn dict_call(d: &mut IndexMap<Bytes, Entry>, method: &str, args: &[RawItem], out
         "compare_and_set" => {
             arity_of(args.len(), 3, 3, method)?;
             let kb = key_of(&args[0])?;
-            let swapped = match d.get(&*kb) {
+            let swapped = match d.map.get(&*kb) {
                 Some(e) => value_bytes(&decode(&e.value, usize::MAX)?) == value_bytes(&decode_item(&args[1])?),
                 None => false,
             };
@@ -1360,7 +1512,12 @@ impl Registry {
 
     /// Removes `name`; true if it existed.
     pub fn delete(&self, name: &str) -> bool {
-        self.objects.lock().unwrap_or_else(|e| e.into_inner()).shift_remove(name).is_some()
+        let gone = self.objects.lock().unwrap_or_else(|e| e.into_inner()).shift_remove(name);
+        if let Some(o) = &gone {
+            // Clients reading its replica must not go on seeing it.
+            o.retire_replica();
+        }
+        gone.is_some()
     }
 
     /// `[name, kind]` of every object, in creation order.

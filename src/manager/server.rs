@@ -13,7 +13,7 @@ use crate::pipe::{Address, Connection, Listener, ListenerOptions};
 
 use ciborium::Value;
 use std::collections::HashMap;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -116,6 +116,12 @@ impl ManagerServer {
         &self.address
     }
 
+    /// The objects (tests reach a dict's replica through it).
+    #[cfg(test)]
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.shared.registry
+    }
+
     /// Stops accepting, disconnects every client (blocked calls return
     /// `Shutdown`), waits for the server threads, and drops all objects.
     pub fn shutdown(mut self) {
@@ -129,6 +135,9 @@ impl ManagerServer {
         }
         // Wake blocked calls first and let them answer `Shutdown` ...
         for o in self.shared.registry.all() {
+            // Clients reading a dict's replica go back to the RPC, which
+            // then tells them the connection is gone.
+            o.retire_replica();
             o.wake_all();
         }
         let t0 = std::time::Instant::now();
@@ -243,7 +252,12 @@ impl Drop for ConnGuard<'_> {
 }
 
 pub(crate) fn serve_connection(id: ConnId, conn: &Connection, shared: &Shared) {
-    let ctx = CallCtx { conn: id, stopping: &shared.stopping };
+    let ctx = CallCtx {
+        conn: id,
+        stopping: &shared.stopping,
+        local: crate::pipe::fdpass::is_unix_socket(conn.fileno()),
+        pass_fd: std::cell::Cell::new(None),
+    };
     // Reused by every request: a request is read into `rx`, its reply
     // written to `out` (replies back to back, `ends` marking where each
     // ends), so serving a dict call allocates nothing but what it stores.
@@ -283,7 +297,23 @@ pub(crate) fn serve_connection(id: ConnId, conn: &Connection, shared: &Shared) {
         };
         shared.requests.fetch_add(1, Ordering::Relaxed);
         shared.in_flight.fetch_add(1, Ordering::SeqCst);
+        let mark = out.len();
         serve_frame(shared, &rx[..n], &ctx, &mut out);
+        if let Some(fd) = ctx.pass_fd.take() {
+            // A reply that carries a descriptor (a dict's replica): the
+            // replies before it go out first, then it alone, with the
+            // descriptor on its first byte (src/pipe/fdpass.rs).
+            let sent_ok = (ends.is_empty() || send_replies(conn, &out[..mark], &ends).is_ok())
+                && crate::pipe::fdpass::send_frame_with_fd(conn.fileno(), &out[mark..], fd.as_raw_fd()).is_ok();
+            drop(fd);
+            out.clear();
+            ends.clear();
+            shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+            if !sent_ok {
+                break;
+            }
+            continue;
+        }
         ends.push(out.len());
         // Pipelined requests arrive many per read: answer them with one
         // write once the buffered ones are done, not one write each.

@@ -514,3 +514,422 @@ fn requests_in_other_encoders_forms_are_served_alike() {
     assert_eq!(r.result.unwrap(), Value::Float(1.5));
     assert_eq!(ask(&usual(12, "get", &[0x81, 0x02]))[3..], protocol::encode_value(&Value::Float(1.5))[..]);
 }
+
+// ---------------------------------------------------------------------------
+// Local reads from the dict replica (replica.rs). Cross-process behaviour:
+// tests/manager_replica.rs.
+
+/// A client with local reads off: every call is a round trip.
+fn rpc_client(s: &ManagerServer) -> ManagerClient {
+    let c = client(s);
+    c.set_local_reads(false);
+    c
+}
+
+fn cbor(v: &Value) -> Vec<u8> {
+    cbor::encode(v)
+}
+
+/// Every answer a replica gives is the one the server gives: values,
+/// defaults (as the server re-encodes them), KeyError with the server's
+/// message, `contains`, `len`, keys that are one key to Python (2 and
+/// 2.0), array keys, and the raw (C ABI) path.
+#[test]
+fn local_reads_answer_as_the_server_does() {
+    let s = server("replica-same");
+    let (local, rpc) = (client(&s), rpc_client(&s));
+    let keys = vec![
+        t("a"),
+        i(2),
+        Value::Float(2.5),
+        Value::Bytes(vec![1, 2]),
+        Value::Array(vec![i(1), t("x")]),
+        Value::Bool(true),
+        Value::Null,
+    ];
+    for (n, k) in keys.iter().enumerate() {
+        rpc.call("dict", "d", "set", vec![k.clone(), Value::Array(vec![i(n as i64), t("v")])]).unwrap();
+    }
+    let probes = [keys.clone(), vec![Value::Float(2.0), t("zz"), i(1), Value::Array(vec![])]].concat();
+    for k in &probes {
+        for args in [vec![k.clone()], vec![k.clone(), Value::Float(1.5)], vec![k.clone(), Value::Null]] {
+            let (a, b) = (local.call("dict", "d", "get", args.clone()), rpc.call("dict", "d", "get", args));
+            match (a, b) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{k:?}"),
+                (Err(a), Err(b)) => {
+                    assert_eq!(a.kind(), b.kind(), "{k:?}");
+                    assert_eq!(a.message(), b.message(), "{k:?}");
+                }
+                (a, b) => panic!("{k:?}: local {a:?}, server {b:?}"),
+            }
+        }
+        assert_eq!(
+            local.call("dict", "d", "contains", vec![k.clone()]).unwrap(),
+            rpc.call("dict", "d", "contains", vec![k.clone()]).unwrap()
+        );
+    }
+    assert_eq!(local.call("dict", "d", "len", vec![]).unwrap(), i(keys.len() as i64));
+    // An unhashable key: the server's own error (the replica declines).
+    let e = local.call("dict", "d", "get", vec![Value::Map(vec![])]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Type);
+    // The raw path: a default in a non-shortest form comes back canonical,
+    // as the server writes it.
+    let args = [vec![0x82], cbor(&t("nope")), vec![0x18, 0x05]].concat();
+    assert_eq!(local.call_encoded("dict", "d", "get", &args).unwrap(), vec![0x05]);
+    assert_eq!(rpc.call_encoded("dict", "d", "get", &args).unwrap(), vec![0x05]);
+    let served = local.local_read_count();
+    assert!(served > 40, "local reads were served locally: {served}");
+    assert_eq!(rpc.local_read_count(), 0);
+    // Off again: round trips only.
+    local.set_local_reads(false);
+    local.call("dict", "d", "get", vec![t("a")]).unwrap();
+    assert_eq!(local.local_read_count(), served);
+}
+
+/// A client's own write is seen by its next read, another client's write
+/// by any read that starts after that write returned; deletes, pops,
+/// clear and update too.
+#[test]
+fn local_reads_see_every_change_at_once() {
+    let s = server("replica-changes");
+    let (a, b) = (client(&s), client(&s));
+    let get = |c: &ManagerClient, k: &str| c.call("dict", "d", "get", vec![t(k), Value::Null]).unwrap();
+    assert_eq!(get(&a, "k"), Value::Null);
+    for n in 0..200 {
+        b.call("dict", "d", "set", vec![t("k"), i(n)]).unwrap();
+        assert_eq!(get(&a, "k"), i(n));
+        a.call("dict", "d", "incr", vec![t("k")]).unwrap();
+        assert_eq!(get(&a, "k"), i(n + 1));
+        assert_eq!(get(&b, "k"), i(n + 1));
+    }
+    b.call("dict", "d", "update", vec![Value::Map(vec![(t("x"), i(1)), (t("y"), i(2))])]).unwrap();
+    assert_eq!(get(&a, "y"), i(2));
+    b.call("dict", "d", "del", vec![t("x")]).unwrap();
+    assert_eq!(get(&a, "x"), Value::Null);
+    b.call("dict", "d", "pop", vec![t("y")]).unwrap();
+    assert_eq!(a.call("dict", "d", "contains", vec![t("y")]).unwrap(), Value::Bool(false));
+    b.call("dict", "d", "setdefault", vec![t("z"), i(9)]).unwrap();
+    assert_eq!(get(&a, "z"), i(9));
+    b.call("dict", "d", "popitem", vec![]).unwrap();
+    assert_eq!(get(&a, "z"), Value::Null);
+    assert_eq!(b.call("dict", "d", "compare_and_set", vec![t("k"), i(200), i(7)]).unwrap(), Value::Bool(true));
+    assert_eq!(get(&a, "k"), i(7));
+    b.call("dict", "d", "clear", vec![]).unwrap();
+    assert_eq!(a.call("dict", "d", "len", vec![]).unwrap(), i(0));
+    assert_eq!(get(&a, "k"), Value::Null);
+    // Deleting the object retires its replica; the next read maps the new
+    // (empty) dict's.
+    b.call("dict", "d", "set", vec![t("k"), i(1)]).unwrap();
+    assert_eq!(get(&a, "k"), i(1));
+    assert_eq!(b.call("manager", "d", "delete", vec![]).unwrap(), Value::Bool(true));
+    assert_eq!(get(&a, "k"), Value::Null);
+    b.call("dict", "d", "set", vec![t("k"), i(2)]).unwrap();
+    assert_eq!(get(&a, "k"), i(2));
+    assert!(a.local_read_count() > 400);
+}
+
+/// A dict that outgrows its segment moves to larger ones (the client
+/// notices the retired one and maps the next), and one over the size
+/// limit (1 MiB in unit tests) is not replicated: its reads go to the
+/// server, with the same answers.
+#[test]
+fn replicas_grow_then_give_up_over_the_limit() {
+    let s = server("replica-grow");
+    let (a, b) = (client(&s), rpc_client(&s));
+    let val = |n: usize| Value::Bytes(vec![n as u8; 100]);
+    a.call("dict", "d", "len", vec![]).unwrap(); // maps the first, small one
+    let mut n = 0;
+    // Up to ~220 KB of entries: still replicated (segments up to ~550 KB).
+    while n < 2000 {
+        b.call("dict", "d", "set", vec![i(n as i64), val(n)]).unwrap();
+        n += 1;
+        if n % 250 == 0 {
+            let before = a.local_read_count();
+            for k in (0..n).step_by(7) {
+                assert_eq!(a.call("dict", "d", "get", vec![i(k as i64)]).unwrap(), val(k));
+            }
+            assert!(a.local_read_count() > before, "read locally at {n} entries");
+        }
+    }
+    // Past the limit: every read is a round trip, still right.
+    while n < 12000 {
+        b.call("dict", "d", "set", vec![i(n as i64), val(n)]).unwrap();
+        n += 1;
+    }
+    a.call("dict", "d", "get", vec![i(0)]).unwrap(); // notices the retirement
+    let before = a.local_read_count();
+    for k in (0..n).step_by(13) {
+        assert_eq!(a.call("dict", "d", "get", vec![i(k as i64)]).unwrap(), val(k));
+    }
+    assert_eq!(a.call("dict", "d", "len", vec![]).unwrap(), i(n as i64));
+    assert_eq!(a.local_read_count(), before, "over the limit: no local reads");
+}
+
+/// TCP clients may be on another host: the server gives them no replica
+/// (and the client does not ask), so every read is a round trip.
+#[test]
+fn tcp_clients_get_no_replica() {
+    let keyed = ListenerOptions { authkey: Some(b"k".to_vec()), ..Default::default() };
+    let s = ManagerServer::serve("tcp:127.0.0.1:0", &keyed).unwrap();
+    let c = ManagerClient::connect(&s.address().to_string(), &keyed, Some(Duration::from_secs(5))).unwrap();
+    c.call("dict", "d", "set", vec![t("a"), i(1)]).unwrap();
+    assert_eq!(c.call("dict", "d", "get", vec![t("a")]).unwrap(), i(1));
+    assert_eq!(c.local_read_count(), 0);
+    // Asked directly, the server refuses.
+    let e = c.call("dict", "d", "replica", vec![]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    assert_eq!(c.call("dict", "d", "get", vec![t("a")]).unwrap(), i(1), "the connection is intact");
+}
+
+/// A segment whose structure is damaged (offsets out of range) is
+/// detected: the read goes to the server, the answer stays right, the
+/// replica is not used again; a segment left mid-write (a writer that
+/// died between its two `seq` stores) sends reads to the server too.
+#[test]
+fn a_damaged_or_stuck_replica_sends_reads_to_the_server() {
+    let s = server("replica-bad");
+    let (a, b) = (client(&s), client(&s));
+    for n in 0..50 {
+        b.call("dict", "d", "set", vec![i(n), i(n * 10)]).unwrap();
+    }
+    assert_eq!(a.call("dict", "d", "get", vec![i(3)]).unwrap(), i(30));
+    let served = a.local_read_count();
+    let (obj, _) = s.registry().get_or_create(objects::Kind::Dict, "d", &[]).unwrap();
+    // Every slot's offset and length pointed far outside the arena.
+    assert!(obj.with_replica(|w| {
+        for slot in 0..w.slots() {
+            w.scribble(replica::HEADER + slot * replica::SLOT + 4, &[0xff; 12]);
+        }
+    }));
+    for n in 0..50 {
+        assert_eq!(a.call("dict", "d", "get", vec![i(n)]).unwrap(), i(n * 10));
+    }
+    assert!(a.local_read_count() <= served + 1, "a corrupt replica is dropped");
+    // A fresh client maps the same damaged segment: same outcome.
+    let c = client(&s);
+    assert_eq!(c.call("dict", "d", "get", vec![i(7)]).unwrap(), i(70));
+    // A write under way forever: reads go to the server.
+    let d = client(&s);
+    d.call("dict", "e", "set", vec![i(1), i(2)]).unwrap();
+    assert_eq!(d.call("dict", "e", "get", vec![i(1)]).unwrap(), i(2));
+    let (obj, _) = s.registry().get_or_create(objects::Kind::Dict, "e", &[]).unwrap();
+    let before = d.local_read_count();
+    assert!(obj.with_replica(|w| w.begin_forever()));
+    assert_eq!(d.call("dict", "e", "get", vec![i(1)]).unwrap(), i(2));
+    assert_eq!(d.local_read_count(), before);
+}
+
+/// A replica lives with its connection: a stopped server's replicas are
+/// retired (reads go to the round trip, which reports the lost
+/// connection), and a reconnect maps the new server's.
+#[test]
+fn a_stopped_server_ends_local_reads() {
+    let addr = format!("unix:@mpipc-mgr-ut-replica-stop-{}", std::process::id());
+    let s = ManagerServer::serve(&addr, &ListenerOptions::default()).unwrap();
+    let c = client(&s);
+    c.call("dict", "d", "set", vec![t("a"), i(1)]).unwrap();
+    assert_eq!(c.call("dict", "d", "get", vec![t("a")]).unwrap(), i(1));
+    assert!(c.local_read_count() > 0);
+    s.shutdown();
+    let e = c.call("dict", "d", "get", vec![t("a")]).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::Eof | ErrorKind::Io), "{e}");
+    assert_eq!(c.local_version("d"), 0);
+    let s2 = ManagerServer::serve(&addr, &ListenerOptions::default()).unwrap();
+    c.reconnect(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(c.call("dict", "d", "get", vec![t("a"), i(0)]).unwrap(), i(0), "the new server starts empty");
+    drop(s2);
+}
+
+/// The version a read reports stays equal to `local_version` exactly
+/// while the dict does not change.
+#[test]
+fn versions_move_with_every_change() {
+    let s = server("replica-version");
+    let (a, b) = (client(&s), client(&s));
+    b.call("dict", "d", "set", vec![t("k"), i(1)]).unwrap();
+    let key = cbor(&t("k"));
+    let (v, ver) = a.dict_get_versioned("d", Item::new(&key).unwrap(), |r| Ok(r.to_vec())).unwrap();
+    assert_eq!(v, cbor(&i(1)));
+    assert_ne!(ver, 0);
+    assert_eq!(a.local_version("d"), ver);
+    b.call("dict", "d", "set", vec![t("other"), i(1)]).unwrap();
+    assert_ne!(a.local_version("d"), ver, "any change moves it");
+    let ver2 = a.local_version("d");
+    assert_eq!(a.local_version("d"), ver2);
+    let rpc = rpc_client(&s);
+    let (_, v0) = rpc.dict_get_versioned("d", Item::new(&key).unwrap(), |r| Ok(r.to_vec())).unwrap();
+    assert_eq!(v0, 0, "a round trip reports no version");
+    assert_eq!(rpc.local_version("d"), 0);
+}
+
+// Across processes: this test binary run again as a helper process (a
+// server, a writer), selected by MPIPC_REPLICA_HELPER.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+
+/// Starts this test binary again as a helper playing `role` with `addr`,
+/// and waits for its first line ("ready"). The caller waits for the child
+/// (clippy cannot see it through the return value); a test that panics
+/// first leaves it to exit when its stdin or socket closes.
+#[allow(clippy::zombie_processes)]
+fn helper(role: &str, addr: &str, arg: u64) -> (Child, BufReader<std::process::ChildStdout>) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "manager::tests::replica_helper_process", "--nocapture", "--test-threads=1", "-q"])
+        .env("MPIPC_REPLICA_HELPER", role)
+        .env("MPIPC_REPLICA_ADDR", addr)
+        .env("MPIPC_REPLICA_ARG", arg.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if out.read_line(&mut line).unwrap() == 0 {
+            let status = child.wait().unwrap();
+            panic!("helper {role} ended before it was ready ({status})");
+        }
+        if line.trim() == "ready" {
+            return (child, out);
+        }
+    }
+}
+
+/// A value that carries its own check: `n`, `len` bytes of `n`, then a
+/// hash of `n`.
+fn checked_value(n: u64, len: usize) -> Value {
+    let mut v = n.to_le_bytes().to_vec();
+    v.extend(std::iter::repeat_n(n as u8, len));
+    v.extend_from_slice(&n.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes());
+    Value::Bytes(v)
+}
+
+fn check_value(v: &Value) -> u64 {
+    let Value::Bytes(b) = v else { panic!("not bytes: {v:?}") };
+    let n = u64::from_le_bytes(b[..8].try_into().unwrap());
+    let len = b.len() - 16;
+    assert!(b[8..8 + len].iter().all(|&x| x == n as u8), "torn value {n}");
+    assert_eq!(
+        u64::from_le_bytes(b[8 + len..].try_into().unwrap()),
+        n.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        "torn value"
+    );
+    n
+}
+
+/// The helper processes' body: a no-op in a normal test run.
+#[test]
+fn replica_helper_process() {
+    let Ok(role) = std::env::var("MPIPC_REPLICA_HELPER") else { return };
+    let addr = std::env::var("MPIPC_REPLICA_ADDR").unwrap();
+    let arg: u64 = std::env::var("MPIPC_REPLICA_ARG").unwrap().parse().unwrap();
+    let say = |s: &str| {
+        println!("{s}");
+        std::io::stdout().flush().unwrap();
+    };
+    match role.as_str() {
+        // Serves until its stdin closes (or it is killed).
+        "server" => {
+            let s = ManagerServer::serve(&addr, &ListenerOptions::default()).unwrap();
+            say("ready");
+            let _ = std::io::stdin().read_to_end(&mut Vec::new());
+            s.shutdown();
+        }
+        // Sets keys 0..arg to checked values, then exits.
+        "writer" => {
+            let c = ManagerClient::connect(&addr, &ListenerOptions::default(), Some(Duration::from_secs(10))).unwrap();
+            say("ready");
+            for n in 0..arg {
+                c.call("dict", "d", "set", vec![i(n as i64), checked_value(n, (n % 50) as usize)]).unwrap();
+            }
+        }
+        // Rewrites key "h" arg times with checked values of changing
+        // lengths (and adds keys, so the replica grows under the
+        // readers), then sets "done".
+        "hammer" => {
+            let c = ManagerClient::connect(&addr, &ListenerOptions::default(), Some(Duration::from_secs(10))).unwrap();
+            say("ready");
+            for n in 1..=arg {
+                c.call("dict", "d", "set", vec![t("h"), checked_value(n, (n % 300) as usize)]).unwrap();
+                if n % 10 == 0 {
+                    c.call("dict", "d", "set", vec![i(n as i64), i(n as i64)]).unwrap();
+                }
+            }
+            c.call("dict", "d", "set", vec![t("done"), Value::Bool(true)]).unwrap();
+        }
+        other => panic!("unknown helper role {other}"),
+    }
+}
+
+/// Reads in one process see the writes another process made (each write
+/// is in the replica before its call returns), served locally.
+#[test]
+fn local_reads_see_other_processes_writes() {
+    let addr = format!("unix:@mpipc-mgr-ut-replica-procs-{}", std::process::id());
+    let (mut server, _server_out) = helper("server", &addr, 0);
+    let c = ManagerClient::connect(&addr, &ListenerOptions::default(), Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(c.call("dict", "d", "len", vec![]).unwrap(), i(0)); // maps the replica
+    let (mut w, _w_out) = helper("writer", &addr, 1000);
+    assert!(w.wait().unwrap().success());
+    let before = c.local_read_count();
+    for n in 0..1000u64 {
+        assert_eq!(check_value(&c.call("dict", "d", "get", vec![i(n as i64)]).unwrap()), n);
+    }
+    assert_eq!(c.call("dict", "d", "len", vec![]).unwrap(), i(1000));
+    assert!(c.local_read_count() >= before + 1000, "served locally");
+    drop(server.stdin.take());
+    assert!(server.wait().unwrap().success());
+}
+
+/// A reader in this process beside a process rewriting the same key
+/// (values of changing lengths, the replica growing meanwhile) never sees
+/// a torn value, and sees the writer's values in order.
+#[test]
+fn no_torn_values_beside_a_writing_process() {
+    let addr = format!("unix:@mpipc-mgr-ut-replica-torn-{}", std::process::id());
+    let (mut server, _server_out) = helper("server", &addr, 0);
+    let c = ManagerClient::connect(&addr, &ListenerOptions::default(), Some(Duration::from_secs(10))).unwrap();
+    c.call("dict", "d", "set", vec![t("h"), checked_value(0, 0)]).unwrap();
+    let (mut w, _w_out) = helper("hammer", &addr, 20_000);
+    let (mut last, mut reads) = (0, 0u64);
+    while c.call("dict", "d", "get", vec![t("done"), Value::Bool(false)]).unwrap() != Value::Bool(true) {
+        let n = check_value(&c.call("dict", "d", "get", vec![t("h")]).unwrap());
+        assert!(n >= last, "values in the writer's order: {n} after {last}");
+        last = n;
+        reads += 1;
+    }
+    assert!(w.wait().unwrap().success());
+    assert_eq!(check_value(&c.call("dict", "d", "get", vec![t("h")]).unwrap()), 20_000);
+    assert!(c.local_read_count() >= reads, "served locally: {} of {reads}", c.local_read_count());
+    drop(server.stdin.take());
+    assert!(server.wait().unwrap().success());
+}
+
+/// The server process killed: the client never crashes; a read returns
+/// the last value the dead server's dict held (its final state, a
+/// consistent one) or the lost connection, and once a call has found the
+/// connection lost, every read reports it (the replica went with it).
+#[test]
+fn a_killed_server_never_crashes_a_local_reader() {
+    let addr = format!("unix:@mpipc-mgr-ut-replica-kill-{}", std::process::id());
+    let (mut server, _server_out) = helper("server", &addr, 0);
+    let c = ManagerClient::connect(&addr, &ListenerOptions::default(), Some(Duration::from_secs(10))).unwrap();
+    c.call("dict", "d", "set", vec![t("k"), i(41)]).unwrap();
+    c.call("dict", "d", "incr", vec![t("k")]).unwrap();
+    assert_eq!(c.call("dict", "d", "get", vec![t("k")]).unwrap(), i(42));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    match c.call("dict", "d", "get", vec![t("k")]) {
+        Ok(v) => assert_eq!(v, i(42), "the final state"),
+        Err(e) => assert!(matches!(e.kind(), ErrorKind::Eof | ErrorKind::Io), "{e}"),
+    }
+    let e = c.call("dict", "d", "set", vec![t("k"), i(0)]).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::Eof | ErrorKind::Io), "{e}");
+    for m in ["get", "contains"] {
+        let e = c.call("dict", "d", m, vec![t("k")]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Eof, "{m}: {e}");
+    }
+    assert_eq!(c.local_version("d"), 0);
+}

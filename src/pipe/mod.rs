@@ -20,6 +20,7 @@
 
 mod address;
 pub(crate) mod auth;
+pub(crate) mod fdpass;
 mod listener;
 
 pub use address::Address;

@@ -666,6 +666,38 @@ static void test_standalone(void) {
     CHECK_OK(mp_mgr_set_spin(m2, 0)); /* sleeps at once for its replies */
     CHECK_OK(mp_mgr_dict_incr(m2, "d", it("t", "n").b, it("t", "n").n, 4, &n));
     CHECK(n == 7);
+
+    /* local reads from the dict's replica (a unix: address): into the
+     * caller's buffer, with the version it was read at; another client's
+     * write moves the version; local reads off give round trips (version 0) */
+    uint8_t buf[64];
+    size_t len = 0;
+    uint64_t ver = 0, ver2 = 0;
+    CHECK_OK(mp_mgr_dict_get_into(m, "d", k.b, k.n, buf, sizeof buf, &len, &ver));
+    CHECK(len == v.n && memcmp(buf, v.b, v.n) == 0);
+    CHECK(ver != 0);
+    CHECK_OK(mp_mgr_dict_version(m, "d", &ver2));
+    CHECK(ver2 == ver);
+    CHECK_ST(mp_mgr_dict_get_into(m, "d", k.b, k.n, buf, 1, &len, NULL), MP_E_BUFSIZE);
+    CHECK(len == v.n);
+    item_t absent = it("t", "absent");
+    CHECK_ST(mp_mgr_dict_get_into(m, "d", absent.b, absent.n, buf, sizeof buf, &len, NULL), MP_E_NOTFOUND);
+    CHECK(last_error_has("KeyError"));
+    item_t v2 = it("i", 5);
+    CHECK_OK(mp_mgr_dict_set(m2, "d", k.b, k.n, v2.b, v2.n));
+    CHECK_OK(mp_mgr_dict_version(m, "d", &ver2));
+    CHECK(ver2 != ver);
+    CHECK_OK(mp_mgr_dict_get_into(m, "d", k.b, k.n, buf, sizeof buf, &len, NULL));
+    CHECK(len == v2.n && memcmp(buf, v2.b, v2.n) == 0); /* the other client's write, at once */
+    CHECK_OK(mp_mgr_set_local_reads(m2, false));
+    CHECK_OK(mp_mgr_dict_get_into(m2, "d", k.b, k.n, buf, sizeof buf, &len, &ver));
+    CHECK(ver == 0 && len == v2.n);
+    CHECK_OK(mp_mgr_dict_version(m2, "d", &ver));
+    CHECK(ver == 0);
+    CHECK_ST(mp_mgr_set_local_reads(NULL, true), MP_E_NULL);
+    CHECK_ST(mp_mgr_dict_version(m, "d", NULL), MP_E_NULL);
+    CHECK_ST(mp_mgr_dict_get_into(m, "d", k.b, k.n, buf, sizeof buf, NULL, NULL), MP_E_NULL);
+    CHECK_OK(mp_mgr_dict_set(m, "d", k.b, k.n, v.b, v.n));
     mp_mgr_close(m2);
 
     /* a client blocked in an event wait (forever) when the server stops */

@@ -30,6 +30,8 @@ import tempfile
 import threading
 import time
 
+import cbor2
+
 from . import _bindings as B
 from ._codec import decode, encode
 from ._common import SLICE_MS, FOREVER, gen_name, register_after_fork, take_buf, threading_timeout_ms, timeout_ms
@@ -37,7 +39,7 @@ from ._errors import (
     AttributeMissing, ConnectionLost, Empty, Full, IndexOutOfRange, KeyMissing, NotInList, NotOwner, Timeout,
     error,
 )
-from ._ffi import lib
+from ._ffi import lib, raw
 from .connection import _from_c_address, _to_c_address
 
 __all__ = ["Manager", "SyncManager", "connect_manager"]
@@ -51,13 +53,29 @@ _NO_SERVER = (B.MP_E_NOTFOUND, B.MP_E_EOF, B.MP_E_IO)
 
 class _Conn:
     """One mp_mgr connection (closed when dropped), made in generation
-    `gen` of its client (see _Client.reconnect)."""
+    `gen` of its client (see _Client.reconnect). `hc` is the handle as a
+    ctypes object and `rx` the receive buffer of the dict fast path (see
+    DictProxy.__getitem__), both for calls without argument conversion."""
 
-    __slots__ = ("h", "gen")
+    __slots__ = ("h", "gen", "hc", "rx", "memo")
 
     def __init__(self, h, gen):
         self.h = h
         self.gen = gen
+        self.hc = ctypes.c_void_p(h)
+        self.rx = None
+        # Per dict name: [version, {key: value}] (see DictProxy.__getitem__).
+        self.memo = {}
+
+    def make_rx(self):
+        """(buffer, its memoryview, length out, byref to it, capacity,
+        version out, byref to it)."""
+        buf = ctypes.create_string_buffer(_RX_CAP)
+        n = ctypes.c_size_t()
+        ver = ctypes.c_uint64()
+        self.rx = (buf, memoryview(buf).cast("B"), n, ctypes.byref(n), ctypes.c_size_t(_RX_CAP), ver,
+                   ctypes.byref(ver))
+        return self.rx
 
     def __del__(self):
         h, self.h = self.h, None
@@ -117,13 +135,17 @@ class _Client:
         c = self.conn()
         rc = lib.mp_mgr_call(c.h, kind.encode(), name.encode(), method.encode(), data, len(data), ctypes.byref(b))
         if rc:
-            if rc == _EOF:
-                e = error(rc, _LOST)  # reads the library's message first
-                if c.gen == self._gen:
-                    self._lost = True
-                raise e
-            raise error(rc, override)
+            self.fail(rc, c, override)
         return decode(take_buf(b))
+
+    def fail(self, rc, c, override=None):
+        """Raises the error of status `rc`, returned by a call on `c`."""
+        if rc == _EOF:
+            e = error(rc, _LOST)  # reads the library's message first
+            if c.gen == self._gen:
+                self._lost = True
+            raise e
+        raise error(rc, override)
 
     def connected(self):
         """Whether this thread's connection is up, as far as the library knows."""
@@ -264,21 +286,134 @@ def _key(k):
     return tuple(_key(x) for x in k) if isinstance(k, list) else k
 
 
+# The dict fast path: d[k] and d[k] = v as one library call each, without
+# ctypes argument conversion (see _ffi.raw), the key's encoding cached for
+# str and int keys, the value read into a per-connection buffer. The
+# library serves d[k] from the dict's local replica when it has one
+# (docs/PROTOCOL.md, the dict `replica` method): then nothing but this
+# Python code stands between the caller and shared memory.
+_dict_get_into = raw.mp_mgr_dict_get_into
+_dict_version = raw.mp_mgr_dict_version
+_dict_set = raw.mp_mgr_dict_set
+_NOTFOUND = B.MP_E_NOTFOUND
+_BUFSIZE = B.MP_E_BUFSIZE
+_c_size = ctypes.c_size_t
+_loads = cbor2.loads
+_RX_CAP = 4096
+# Types that a top-level CBOR item decodes to with nothing for _codec's
+# checks to do (no undefined, simple value or container inside).
+_PLAIN = frozenset({int, float, str, bytes, bool, type(None)})
+# Encoded str and int keys: key -> (bytes, c_size_t length). str and int
+# keys never compare equal to each other, and bool (an int subclass) is
+# not cached (type(key) is int is False for it), so a hit is always the
+# right encoding. Bounded: cleared when full; long keys are not kept.
+_KEYS = {}
+_KEYS_MAX = 4096
+_KEY_CACHE_LEN = 64
+# Values of str and int keys read from a dict's local replica, kept per
+# connection (thread) and dict with the version they were read at
+# (mp_mgr_dict_version): while the library reports the same version, the
+# dict has not changed since (every change moves it, a new replica or a
+# lost connection gives another or 0), so d[k] answers from here with one
+# library call that reads a counter in shared memory. Only immutable
+# values are kept (a caller could change a list it was handed). Bounded.
+_MEMO_MAX = 4096
+_MISS = object()
+
+
+def _enc_key(key):
+    """(CBOR bytes, c_size_t length) of a dict key."""
+    t = type(key)
+    if t is int or t is str:
+        e = _KEYS.get(key)
+        if e is not None:
+            return e
+        b = encode(key)
+        e = (b, _c_size(len(b)))
+        if len(b) <= _KEY_CACHE_LEN:
+            if len(_KEYS) >= _KEYS_MAX:
+                _KEYS.clear()
+            _KEYS[key] = e
+        return e
+    b = encode(key)
+    return b, _c_size(len(b))
+
+
 class DictProxy(_BaseProxy, collections.abc.MutableMapping):
     """A shared dict (``MutableMapping``); every method is one atomic
     server call. Extras: ``incr(key, delta=1)``, ``compare_and_set(key,
-    expected, new)``."""
+    expected, new)``.
+
+    On the same host (a Unix-socket manager) ``d[k]``, ``d.get(k)``,
+    ``k in d`` and ``len(d)`` are read from a replica of the dict that the
+    server keeps in shared memory, without a round trip, with the same
+    results (a write is in the replica before its call returns).
+    ``MPIPC_MGR_LOCAL_READS=0`` in the environment turns that off."""
 
     _OVERRIDE = {B.MP_E_NOTFOUND: KeyMissing}
+    _cname = None  # the name as bytes, for the fast path
 
     def __getitem__(self, key):
-        try:
-            return self._callmethod("get", [key])
-        except KeyMissing:
-            raise KeyError(key) from None
+        client = self._client
+        if client._lost:
+            # Another thread found the connection lost: say so here too,
+            # rather than read the replica this connection still maps.
+            try:
+                return self._callmethod("get", [key])
+            except KeyMissing:
+                raise KeyError(key) from None
+        c = client.conn()
+        rx = c.rx or c.make_rx()
+        cname = self._cname
+        if cname is None:
+            cname = self._cname = self._name.encode()
+        t = type(key)
+        memo = c.memo.get(cname) if t is int or t is str else None
+        if memo is not None:
+            # The version is asked only for a key the memo holds: a miss
+            # costs a dict lookup, not a library call.
+            v = memo[1].get(key, _MISS)
+            if v is not _MISS and not _dict_version(c.hc, cname, rx[6]) and rx[5].value == memo[0]:
+                return v
+        kb, kl = _enc_key(key)
+        rc = _dict_get_into(c.hc, cname, kb, kl, rx[0], rx[4], rx[3], rx[6])
+        if rc == 0:
+            data = bytes(rx[1][:rx[2].value])
+            # One well-formed item from the library: a plain value needs
+            # none of _codec.decode's checks; anything else gets them.
+            try:
+                v = _loads(data)
+            except Exception:
+                return decode(data)  # raises the binding's DecodeError
+            if type(v) not in _PLAIN:
+                return decode(data)
+            ver = rx[5].value
+            if ver and (t is int or t is str):
+                if memo is None or memo[0] != ver:
+                    memo = c.memo[cname] = [ver, {}]
+                if len(memo[1]) < _MEMO_MAX:
+                    memo[1][key] = v
+            return v
+        if rc == _NOTFOUND:
+            raise KeyError(key)
+        if rc == _BUFSIZE:  # a value over the buffer: the general path
+            try:
+                return self._callmethod("get", [key])
+            except KeyMissing:
+                raise KeyError(key) from None
+        client.fail(rc, c)
 
     def __setitem__(self, key, value):
-        self._callmethod("set", [key, value])
+        kb, kl = _enc_key(key)
+        vb = encode(value)
+        client = self._client
+        c = client.conn()
+        cname = self._cname
+        if cname is None:
+            cname = self._cname = self._name.encode()
+        rc = _dict_set(c.hc, cname, kb, kl, vb, _c_size(len(vb)))
+        if rc:
+            client.fail(rc, c)
 
     def __delitem__(self, key):
         try:

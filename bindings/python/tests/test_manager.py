@@ -3,6 +3,7 @@ MutableMapping / MutableSequence behaviour, atomic extras, across forked
 processes and other programs."""
 
 import collections.abc
+import ctypes
 import os
 import queue
 import threading
@@ -12,6 +13,7 @@ import pytest
 
 import mpipc
 from mpipc import Manager, connect_manager
+from mpipc._ffi import lib
 
 from conftest import join_ok, python, start_child
 
@@ -290,3 +292,60 @@ def test_proxies_pickle_for_spawn(mgr):
     p.start()
     p.join(30)
     assert p.exitcode == 0 and d["spawned"] == p.pid
+
+
+# --------------------------------------------------------------------------
+# Local reads: d[k], k in d, len(d) read from the server's replica of the
+# dict in shared memory (docs/PROTOCOL.md, the dict ``replica`` method)
+
+
+def _dict_version(d):
+    """The library's version of d's local replica (0 = not read locally)."""
+    out = ctypes.c_uint64()
+    assert lib.mp_mgr_dict_version(d._client.handle(), d.name.encode(), ctypes.byref(out)) == 0
+    return out.value
+
+
+def _ping_pong(d, rounds, parity):
+    # Wait (by reading) for the other side's value, then answer with the
+    # next one: every read must see the other process's latest set.
+    for i in range(rounds):
+        want = 2 * i + parity
+        while d["n"] != want:
+            pass
+        d["n"] = want + 1
+
+
+def test_local_reads_see_another_process_sets(ctx, mgr):
+    d = mgr.dict()
+    d["n"] = 0
+    assert d["n"] == 0
+    assert _dict_version(d) != 0, "read from the local replica"
+    p = start_child(ctx, _ping_pong, d, 300, 1)
+    _ping_pong(d, 300, 0)
+    join_ok(p)
+    assert d["n"] == 600
+
+
+def test_local_reads_keep_python_semantics(mgr):
+    d = mgr.dict()
+    d[1] = "int"
+    d[True] = "bool"
+    d["1"] = "str"
+    d["l"] = [1]
+    for _ in range(3):  # the second and later reads may come from the binding's memo
+        assert d[1] == "int" and d[True] == "bool" and d["1"] == "str" and d[1.0] == "int"
+        x = d["l"]
+        x.append(2)
+        assert d["l"] == [1], "a mutable value is a fresh copy each time"
+        with pytest.raises(KeyError):
+            d["missing"]
+        assert d.get("missing", 7) == 7 and "1" in d and "missing" not in d and len(d) == 4
+    d[1] = "changed"
+    assert d[1] == "changed", "a write is seen at once by the writer"
+    del d[1]
+    with pytest.raises(KeyError):
+        d[1]
+    big = b"x" * 100_000  # over the binding's buffer: the general path
+    d["big"] = big
+    assert d["big"] == big

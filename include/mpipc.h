@@ -44,6 +44,16 @@
 // `lock=False`); `mp_array_lock` then returns `MP_E_UNSUPPORTED`.
 #define MP_ARRAY_NO_LOCK 256
 
+// `mp_barrier_arrive` flag: if this party is the last to arrive, hold the
+// generation (nobody is released) until it calls `mp_barrier_trip` (or
+// `mp_barrier_abort`): the time to run an action before any party
+// returns, as Python's `Barrier(action=...)` promises.
+#define MP_BARRIER_HOLD 1
+
+// `mp_barrier_leave` flag: break the barrier for everyone (a wait that
+// timed out) instead of withdrawing this party's arrival.
+#define MP_BARRIER_BREAK 2
+
 // `mp_listener_bind_ex` flag: allow a TCP listener without an authkey.
 #define MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY 1
 
@@ -116,7 +126,10 @@ typedef struct mp_array mp_array;
 //
 // Methods: `mp_barrier_open`, `mp_barrier_wait`, `mp_barrier_abort`,
 // `mp_barrier_reset`, `mp_barrier_parties`, `mp_barrier_n_waiting`,
-// `mp_barrier_broken`, `mp_barrier_close`, `mp_barrier_unlink`.
+// `mp_barrier_broken`, `mp_barrier_close`, `mp_barrier_unlink`; the wait
+// in two phases (an action that runs before anyone is released, waits in
+// slices): `mp_barrier_arrive`, `mp_barrier_await`, `mp_barrier_trip`,
+// `mp_barrier_leave`.
 typedef struct mp_barrier mp_barrier;
 
 // A named process-shared condition variable (Python's `Condition`),
@@ -674,6 +687,77 @@ mp_status mp_barrier_open(const char *name,
 mp_status mp_barrier_wait(struct mp_barrier *b,
                           int64_t timeout_ms,
                           uint32_t *out_index);
+
+// The first phase of a wait: counts this party in. Writes its arrival
+// index (0 .. parties-1) to `out_index` and the generation's ticket (for
+// `mp_barrier_await` / `mp_barrier_trip` / `mp_barrier_leave`) to
+// `out_ticket` (either may be NULL). Index parties-1 means this party was
+// the last: it has released everyone — or, with `MP_BARRIER_HOLD`, it
+// holds the generation and must call `mp_barrier_trip` (or
+// `mp_barrier_abort`, which breaks it). Any other index: wait for the
+// trip with `mp_barrier_await`. While another party holds a generation,
+// waits at most `timeout_ms` (negative = forever) for it to end, then
+// arrives in the next one.
+//
+// # Returns
+// `MP_OK`; `MP_E_TIMEOUT` (a held generation did not end in time; not
+// counted in); `MP_E_BROKEN`; `MP_E_INVAL` (unknown flags).
+//
+// # Safety
+// `b` live; `out_index` and `out_ticket` NULL or writable.
+mp_status mp_barrier_arrive(struct mp_barrier *b,
+                            int64_t timeout_ms,
+                            uint32_t flags,
+                            uint32_t *out_index,
+                            uint32_t *out_ticket);
+
+// The second phase: waits at most `timeout_ms` (negative = forever) for
+// the generation `ticket` (from `mp_barrier_arrive`) to end. A wait that
+// runs out breaks nothing: call again (a binding waits in slices so that
+// its signal handlers run), or end it with `mp_barrier_leave`.
+//
+// # Returns
+// `MP_OK` (tripped: every party arrived, and a held generation was
+// released); `MP_E_TIMEOUT` (still waiting; the arrival stands);
+// `MP_E_BROKEN`.
+//
+// # Safety
+// `b` live.
+mp_status mp_barrier_await(struct mp_barrier *b,
+                           uint32_t ticket,
+                           int64_t timeout_ms);
+
+// Releases the generation `ticket` that this party holds (it arrived last
+// with `MP_BARRIER_HOLD`, and its action succeeded): every waiter
+// returns. (If the action failed, call `mp_barrier_abort` instead: every
+// waiter gets `MP_E_BROKEN`.)
+//
+// # Returns
+// `MP_OK`; `MP_E_BROKEN` (aborted or reset while held: the waiters got
+// `MP_E_BROKEN`); `MP_E_INVAL` (`ticket` is not a held generation).
+//
+// # Safety
+// `b` live.
+mp_status mp_barrier_trip(struct mp_barrier *b,
+                          uint32_t ticket);
+
+// Ends a wait on generation `ticket` before it ended: withdraws this
+// party's arrival (flags 0: a wait interrupted, e.g. by Ctrl-C, as
+// Python's Barrier does) or breaks the barrier for everyone
+// (`MP_BARRIER_BREAK`: a wait that timed out). Writes to `out_left`
+// (may be NULL) whether it did: false when the generation has ended or is
+// held (every party arrived), whose outcome `mp_barrier_await` then
+// gives.
+//
+// # Returns
+// `MP_OK`; `MP_E_INVAL` (unknown flags).
+//
+// # Safety
+// `b` live; `out_left` NULL or writable.
+mp_status mp_barrier_leave(struct mp_barrier *b,
+                           uint32_t ticket,
+                           uint32_t flags,
+                           bool *out_left);
 
 // Breaks the barrier: current and later waits fail with `MP_E_BROKEN`
 // until `mp_barrier_reset`.

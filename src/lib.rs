@@ -62,7 +62,7 @@ pub use pipe::{Connection, Listener, ListenerOptions};
 pub use queue::{Queue, QueueOptions};
 pub use shareable_list::ShareableList;
 pub use shm::OpenMode;
-pub use sync::{Barrier, Condition, Event, Lock, OpenOptions, Semaphore};
+pub use sync::{Arrival, Barrier, Condition, Event, Lock, OpenOptions, Semaphore};
 
 /// The library version, from Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -12,6 +12,25 @@
 //! the others are not stranded, but the generation trips one live party
 //! short — documented, as Python has no equivalent (its threads cannot die
 //! alone).
+//!
+//! **Two phases** (for a binding that runs Python's `action`, and waits in
+//! slices so that its signal handlers run): [`Barrier::arrive`] counts the
+//! party in and returns an `Arrival`; [`Barrier::await_trip`] waits for
+//! that generation to end, in as many slices as the caller likes (a slice
+//! that runs out breaks nothing); [`Barrier::leave`] withdraws an arrival
+//! (an interrupted wait, as `threading.Barrier` does when its wait is
+//! interrupted) or breaks the barrier (a wait that timed out). With `hold`,
+//! the last arrival does not release the others: the generation stays
+//! *held* (`count == parties`) while its caller runs the action, then
+//! [`Barrier::trip`] releases everyone, or [`Barrier::abort`] breaks the
+//! barrier if the action failed — so no party returns before the action
+//! has run, as `threading.Barrier` promises. A party arriving while a
+//! generation is held waits for it to end and joins the next one. A party
+//! killed while holding leaves the others waiting until their timeout or
+//! an abort/reset (the held state is not robust; the action runs in the
+//! binding, out of the library's sight). A library older than the two
+//! phases reads a held generation as corrupt (`MP_E_CORRUPT`) if it
+//! arrives during the action.
 
 use super::futex::{futex_wait, futex_wake_all, Deadline};
 use super::named::{NamedSegment, OpenOptions};
@@ -57,6 +76,17 @@ fn next_gen(gen: u32) -> u32 {
 // The layout documented in docs/PROTOCOL.md §5 (offsets from the state).
 const _: () = assert!(std::mem::offset_of!(BarrierState, generation) == 40);
 const _: () = assert!(std::mem::offset_of!(BarrierState, parties) == 56);
+
+/// A party's place in a generation, from [`Barrier::arrive`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    /// The arrival index, `0 .. parties` (`parties - 1`: this party was the
+    /// last, and tripped the generation or, with `hold`, holds it).
+    pub index: u32,
+    /// The generation arrived in: what [`Barrier::await_trip`],
+    /// [`Barrier::trip`] and [`Barrier::leave`] take.
+    pub ticket: u32,
+}
 
 /// A named barrier. Thread-safe.
 pub struct Barrier {
@@ -117,52 +147,148 @@ impl Barrier {
     /// Waits for all parties, at most until `deadline`. Returns this
     /// party's arrival index. [`ErrorKind::Broken`] if the barrier is or
     /// becomes broken, including by this wait timing out (which breaks it
-    /// for everyone, as in Python).
+    /// for everyone, as in Python). A generation held by another party's
+    /// action is waited out without a deadline, as Python's `_enter` does.
     pub fn wait(&self, deadline: &Deadline) -> Result<u32> {
+        let a = self.arrive(&Deadline::Never, false)?;
+        if a.index + 1 == self.st().parties {
+            return Ok(a.index); // tripped it
+        }
+        if self.await_trip(a.ticket, deadline)? {
+            return Ok(a.index);
+        }
+        if self.leave(a.ticket, true)? {
+            return Err(Error::new(ErrorKind::Broken, "barrier wait timed out; the barrier is broken"));
+        }
+        // The generation ended meanwhile, or is held by the party running
+        // its action (whose outcome this party shares): wait for it.
+        self.await_trip(a.ticket, &Deadline::Never)?;
+        Ok(a.index)
+    }
+
+    /// Counts this party in. Returns its `Arrival`; [`ErrorKind::Broken`]
+    /// if the barrier is broken. The last party to arrive trips the
+    /// generation (everyone is released) or, with `hold`, holds it: the
+    /// others stay waiting until this party calls [`Barrier::trip`] (or
+    /// [`Barrier::abort`]). While another party holds a generation, waits
+    /// (at most until `deadline`: [`ErrorKind::Timeout`], not counted in)
+    /// for it to end, then arrives in the next one.
+    pub fn arrive(&self, deadline: &Deadline, hold: bool) -> Result<Arrival> {
         let st = self.st();
-        let g = self.lock()?;
-        if st.broken.load(Ordering::Relaxed) != 0 {
-            return Err(Error::new(ErrorKind::Broken, "the barrier is broken"));
-        }
-        let gen = st.generation.load(Ordering::Relaxed);
-        let index = st.count.load(Ordering::Relaxed);
-        if index >= st.parties {
-            return Err(Error::new(ErrorKind::Corrupt, "barrier state corrupt: more waiters than parties"));
-        }
-        if index + 1 >= st.parties {
-            st.count.store(0, Ordering::Relaxed);
-            // Release: the trip publishes everything the parties did.
-            st.generation.store(next_gen(gen), Ordering::Release);
-            drop(g);
-            futex_wake_all(&st.generation);
-            return Ok(index);
-        }
-        st.count.store(index + 1, Ordering::Relaxed);
-        drop(g);
         loop {
-            // Acquire: pairs with the trip's Release.
-            if st.generation.load(Ordering::Acquire) != gen {
+            let g = self.lock()?;
+            if st.broken.load(Ordering::Relaxed) != 0 {
+                return Err(Error::new(ErrorKind::Broken, "the barrier is broken"));
+            }
+            let gen = st.generation.load(Ordering::Relaxed);
+            let index = st.count.load(Ordering::Relaxed);
+            if index > st.parties {
+                return Err(Error::new(ErrorKind::Corrupt, "barrier state corrupt: more waiters than parties"));
+            }
+            if index == st.parties {
+                // Held: its last party runs an action. Wait for the trip (or
+                // break) to bump the generation.
+                drop(g);
+                match deadline.next_sleep() {
+                    Some(sleep) => futex_wait(&st.generation, gen, sleep),
+                    None => {
+                        return Err(Error::new(ErrorKind::Timeout, "timed out waiting for a held generation to end"))
+                    }
+                }
+                continue;
+            }
+            if index + 1 == st.parties {
+                if hold {
+                    // Relaxed inside the lock: count == parties marks the
+                    // hold; the generation is unchanged, so waiters sleep on.
+                    st.count.store(st.parties, Ordering::Relaxed);
+                    return Ok(Arrival { index, ticket: gen });
+                }
+                st.count.store(0, Ordering::Relaxed);
+                // Release: the trip publishes everything the parties did.
+                st.generation.store(next_gen(gen), Ordering::Release);
+                drop(g);
+                futex_wake_all(&st.generation);
+                return Ok(Arrival { index, ticket: gen });
+            }
+            st.count.store(index + 1, Ordering::Relaxed);
+            return Ok(Arrival { index, ticket: gen });
+        }
+    }
+
+    /// Waits, at most until `deadline`, for generation `ticket` to end.
+    /// `Ok(true)`: it tripped; `Ok(false)`: it still runs (the arrival
+    /// stands; nothing is broken); [`ErrorKind::Broken`]: it ended broken.
+    pub fn await_trip(&self, ticket: u32, deadline: &Deadline) -> Result<bool> {
+        let st = self.st();
+        loop {
+            // Acquire: pairs with the trip's (or break's) Release.
+            if st.generation.load(Ordering::Acquire) != ticket {
                 break;
             }
             match deadline.next_sleep() {
-                Some(sleep) => futex_wait(&st.generation, gen, sleep),
-                None => {
-                    let _g = self.lock()?;
-                    if st.generation.load(Ordering::Relaxed) == gen {
-                        st.broken.store(1, Ordering::Relaxed);
-                        self.break_generation(gen);
-                        drop(_g);
-                        futex_wake_all(&st.generation);
-                        return Err(Error::new(ErrorKind::Broken, "barrier wait timed out; the barrier is broken"));
-                    }
-                    break;
-                }
+                Some(sleep) => futex_wait(&st.generation, ticket, sleep),
+                None => return Ok(false),
             }
         }
-        if st.broken_gen_plus1.load(Ordering::Acquire) == gen.wrapping_add(1) {
+        // Acquire: written before the generation's Release bump. A later
+        // break overwrites it only after a reset and new arrivals (abort
+        // breaks nothing while already broken), long after this party woke.
+        if st.broken_gen_plus1.load(Ordering::Acquire) == ticket.wrapping_add(1) {
             return Err(Error::new(ErrorKind::Broken, "the barrier was broken while waiting"));
         }
-        Ok(index)
+        Ok(true)
+    }
+
+    /// Releases the generation `ticket` that this party holds (see
+    /// [`Barrier::arrive`]'s `hold`): every waiter returns. [`ErrorKind::Broken`]
+    /// if it was aborted or reset meanwhile (the waiters already got
+    /// `Broken`); [`ErrorKind::Invalid`] if `ticket` is not a held generation.
+    pub fn trip(&self, ticket: u32) -> Result<()> {
+        let st = self.st();
+        let g = self.lock()?;
+        if st.generation.load(Ordering::Relaxed) != ticket {
+            return Err(Error::new(ErrorKind::Broken, "the barrier was aborted or reset while the action ran"));
+        }
+        if st.count.load(Ordering::Relaxed) != st.parties {
+            return Err(Error::new(
+                ErrorKind::Invalid,
+                "this generation is not held (arrive with hold, as the last party)",
+            ));
+        }
+        st.count.store(0, Ordering::Relaxed);
+        // Release: the trip publishes everything the parties (and the
+        // action) did.
+        st.generation.store(next_gen(ticket), Ordering::Release);
+        drop(g);
+        futex_wake_all(&st.generation);
+        Ok(())
+    }
+
+    /// Ends a wait on generation `ticket` that has not seen its end: while
+    /// the generation is still filling, withdraws this party's arrival
+    /// (`brk` false: as Python's Barrier when a wait is interrupted) or
+    /// breaks the barrier for everyone (`brk` true: a wait that timed out).
+    /// `Ok(true)` when it did; `Ok(false)` when the generation has ended
+    /// or is held (all parties arrived: the outcome is
+    /// [`Barrier::await_trip`]'s).
+    pub fn leave(&self, ticket: u32, brk: bool) -> Result<bool> {
+        let st = self.st();
+        let g = self.lock()?;
+        let count = st.count.load(Ordering::Relaxed);
+        if st.generation.load(Ordering::Relaxed) != ticket || count >= st.parties {
+            return Ok(false);
+        }
+        if brk {
+            st.broken.store(1, Ordering::Relaxed);
+            self.break_generation(ticket);
+            drop(g);
+            futex_wake_all(&st.generation);
+        } else {
+            // Relaxed inside the lock. count >= 1: this party is counted.
+            st.count.store(count.saturating_sub(1), Ordering::Relaxed);
+        }
+        Ok(true)
     }
 
     /// Breaks the barrier: current and future waits fail with
@@ -170,6 +296,12 @@ impl Barrier {
     pub fn abort(&self) -> Result<()> {
         let st = self.st();
         let g = self.lock()?;
+        // A broken barrier has nobody waiting (arrivals are refused): a
+        // second abort breaks nothing more, so that `broken_gen_plus1` keeps
+        // naming the generation whose waiters may still be waking up.
+        if st.broken.load(Ordering::Relaxed) != 0 && st.count.load(Ordering::Relaxed) == 0 {
+            return Ok(());
+        }
         st.broken.store(1, Ordering::Relaxed);
         self.break_generation(st.generation.load(Ordering::Relaxed));
         drop(g);

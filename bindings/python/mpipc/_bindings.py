@@ -32,6 +32,8 @@ MP_OPEN_CREATE_ONLY = 1
 MP_OPEN_ATTACH_ONLY = 2
 MP_OPEN_ANY_OWNER = 4
 MP_ARRAY_NO_LOCK = 256
+MP_BARRIER_HOLD = 1
+MP_BARRIER_BREAK = 2
 MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY = 1
 MP_LISTENER_ALLOW_OTHER_USERS = 2
 MP_LOCK_RECURSIVE = 256
@@ -97,6 +99,10 @@ FUNCTIONS = {
     "mp_array_unlink": (ctypes.c_int32, [("name", ctypes.c_char_p)]),
     "mp_barrier_open": (ctypes.c_int32, [("name", ctypes.c_char_p), ("parties", ctypes.c_uint32), ("flags", ctypes.c_uint32), ("out", ctypes.POINTER(ctypes.c_void_p))]),
     "mp_barrier_wait": (ctypes.c_int32, [("b", ctypes.c_void_p), ("timeout_ms", ctypes.c_int64), ("out_index", ctypes.POINTER(ctypes.c_uint32))]),
+    "mp_barrier_arrive": (ctypes.c_int32, [("b", ctypes.c_void_p), ("timeout_ms", ctypes.c_int64), ("flags", ctypes.c_uint32), ("out_index", ctypes.POINTER(ctypes.c_uint32)), ("out_ticket", ctypes.POINTER(ctypes.c_uint32))]),
+    "mp_barrier_await": (ctypes.c_int32, [("b", ctypes.c_void_p), ("ticket", ctypes.c_uint32), ("timeout_ms", ctypes.c_int64)]),
+    "mp_barrier_trip": (ctypes.c_int32, [("b", ctypes.c_void_p), ("ticket", ctypes.c_uint32)]),
+    "mp_barrier_leave": (ctypes.c_int32, [("b", ctypes.c_void_p), ("ticket", ctypes.c_uint32), ("flags", ctypes.c_uint32), ("out_left", ctypes.POINTER(ctypes.c_bool))]),
     "mp_barrier_abort": (ctypes.c_int32, [("b", ctypes.c_void_p)]),
     "mp_barrier_reset": (ctypes.c_int32, [("b", ctypes.c_void_p)]),
     "mp_barrier_parties": (ctypes.c_int32, [("b", ctypes.c_void_p), ("out", ctypes.POINTER(ctypes.c_uint32))]),

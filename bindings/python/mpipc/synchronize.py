@@ -39,16 +39,51 @@ _lock_release = gil.mp_lock_release
 _NO_WAIT = ctypes.c_int64(0)
 
 
-def _sliced(fn, h, ms, *args):
-    """fn(h, *args, step) in slices of SLICE_MS while it times out."""
+def _sliced(fn, h, ms, *args, undo=None):
+    """fn(h, *args, step) in slices of SLICE_MS while it times out, for `ms`
+    in all (FOREVER: no end), so that Python's signal handlers run between
+    slices: Ctrl-C raises KeyboardInterrupt within a slice.
+
+    A handler runs right after a foreign call returns (CPython checks for
+    signals after every call), so a signal that lands during a slice that
+    succeeded raises before the status reaches a variable: the status is
+    therefore collected by C code (``box.extend(map(...))`` stores it
+    without running bytecode in between), and if a handler raises after a
+    slice that did not time out, ``undo(status)`` gives back what the slice
+    took (a unit, the lock) before the exception propagates: an
+    interrupted wait takes nothing."""
+    box = []
+    hs = (h,)
+    extra = tuple((a,) for a in args)
     left = ms
-    while True:
-        step = SLICE_MS if left < 0 or left > SLICE_MS else left
-        rc = fn(h, *args, step)
-        if rc != _TIMEOUT or left == step:
-            return rc
-        if left > 0:
-            left -= step
+    try:
+        while True:
+            step = SLICE_MS if left < 0 or left > SLICE_MS else left
+            del box[:]
+            box.extend(map(fn, hs, *extra, (step,)))
+            rc = box[0]
+            if rc != _TIMEOUT or left == step:
+                return rc
+            if left > 0:
+                left -= step
+    except BaseException:
+        if undo is not None and box and box[0] != _TIMEOUT:
+            undo(box[0])
+        raise
+
+
+def _undo_lock(h):
+    def undo(rc):
+        if rc in (0, _OWNER_DEAD):
+            lib.mp_lock_release(h)
+    return undo
+
+
+def _undo_sem(h):
+    def undo(rc):
+        if rc == 0:
+            lib.mp_sem_release(h)
+    return undo
 
 
 def _setup(obj, name, create, unlink_on_close, prefix, opener):
@@ -95,7 +130,10 @@ class Lock(Named):
         ms = threading_timeout_ms(block, -1 if timeout is None else timeout) if block else 0
         rc = _lock_try(self._hc, _NO_WAIT)
         if rc == _TIMEOUT and ms != 0:
-            rc = _sliced(lib.mp_lock_acquire, h, ms)
+            # Busy (held by another thread or process): this thread holds
+            # no level of it, so undoing an interrupted acquire is one
+            # release.
+            rc = _sliced(lib.mp_lock_acquire, h, ms, undo=_undo_lock(h))
         if rc == 0:
             self._acquired()
             self.owner_died = False
@@ -195,7 +233,9 @@ class Semaphore(Named):
         Returns True, or False when the time ran out."""
         h = self._ptr()
         ms = threading_timeout_ms(block, -1 if timeout is None else timeout) if block else 0
-        rc = _sliced(lib.mp_sem_acquire, h, ms)
+        rc = lib.mp_sem_acquire(h, 0)
+        if rc == _TIMEOUT and ms != 0:
+            rc = _sliced(lib.mp_sem_acquire, h, ms, undo=_undo_sem(h))
         if rc == 0:
             return True
         if rc == _TIMEOUT:
@@ -391,10 +431,17 @@ class Barrier(Named):
     action=None, timeout=None)``). A wait that times out breaks the barrier
     for everyone (BrokenBarrierError), as in threading.
 
-    `action` runs in the party that arrives last, after the barrier has
-    tripped (the C barrier releases everyone at once); if it raises, the
-    barrier is aborted and the exception propagates. ``wait`` is not
-    sliced (a timed-out slice would break the barrier)."""
+    `action` runs as threading.Barrier promises: in exactly one party (the
+    last to arrive), after every party has arrived and before any returns
+    from ``wait`` (the library holds the generation meanwhile:
+    ``mp_barrier_arrive`` with ``MP_BARRIER_HOLD``, then
+    ``mp_barrier_trip``). If it raises, the barrier is broken: that party
+    gets the exception, every other BrokenBarrierError. Each process runs
+    its own copy of `action` (pickled by reference for a spawned child).
+
+    ``wait`` waits in slices (``mp_barrier_await``, which breaks nothing
+    when a slice runs out), so Ctrl-C interrupts it within 100 ms; the
+    interrupted party withdraws its arrival, as threading's does."""
 
     _kind = "Barrier"
     _close_fn = lib.mp_barrier_close
@@ -408,6 +455,7 @@ class Barrier(Named):
                lambda n, f: open_handle(lib.mp_barrier_open, n, int(parties), f))
         self._action = action
         self._timeout = timeout
+        self._parties = self._u32(lib.mp_barrier_parties)
 
     @classmethod
     def _attach(cls, name, action, timeout):
@@ -425,18 +473,70 @@ class Barrier(Named):
 
         if timeout is None:
             timeout = self._timeout
-        out = ctypes.c_uint32()
-        rc = lib.mp_barrier_wait(self._ptr(), timeout_ms(timeout), ctypes.byref(out))
+        ms = timeout_ms(timeout)
+        h = self._ptr()
+        index = ctypes.c_uint32()
+        ticket = ctypes.c_uint32()
+        hold = B.MP_BARRIER_HOLD if self._action is not None else 0
+        # Arrive (waiting, in slices, while another party's action holds the
+        # previous generation). The status is collected by C code, as in
+        # _sliced: a signal handler that raises just after an arrival that
+        # succeeded must not leave this party counted in.
+        box = []
+        args = ((h,), (SLICE_MS,), (hold,), (ctypes.byref(index),), (ctypes.byref(ticket),))
+        try:
+            while True:
+                del box[:]
+                box.extend(map(lib.mp_barrier_arrive, *args))
+                if box[0] != _TIMEOUT:
+                    break
+        except BaseException:
+            if box and box[0] == 0:
+                if hold and index.value == self._parties - 1:
+                    lib.mp_barrier_abort(h)  # held, and the action will not run
+                else:
+                    lib.mp_barrier_leave(h, ticket.value, 0, None)
+            raise
+        rc = box[0]
         if rc:
             raise error(rc)
-        index = out.value
-        if self._action is not None and index == self.parties - 1:
-            try:
-                self._action()
-            except BaseException:
-                self.abort()
-                raise
+        index, ticket = index.value, ticket.value
+        if index == self._parties - 1:
+            if hold:
+                try:
+                    self._action()
+                except BaseException:
+                    lib.mp_barrier_abort(h)
+                    raise
+                rc = lib.mp_barrier_trip(h, ticket)
+                if rc:
+                    raise error(rc)
+            return index
+        try:
+            rc = self._await(h, ticket, ms)
+            if rc == _TIMEOUT:
+                left = ctypes.c_bool()
+                rc = lib.mp_barrier_leave(h, ticket, B.MP_BARRIER_BREAK, ctypes.byref(left))
+                if rc == 0:
+                    # Broken by this timeout; or the generation ended (or is
+                    # held by the party running the action): its outcome.
+                    rc = B.MP_E_BROKEN if left.value else self._await(h, ticket, FOREVER)
+        except BaseException:
+            # Interrupted (KeyboardInterrupt from Ctrl-C, or any exception a
+            # signal handler raised between slices): withdraw the arrival,
+            # as threading.Barrier does, unless the generation has ended.
+            lib.mp_barrier_leave(h, ticket, 0, None)
+            raise
+        if rc:
+            raise error(rc)
         return index
+
+    @staticmethod
+    def _await(h, ticket, ms):
+        """mp_barrier_await in slices (signal handlers run between them)
+        for `ms` in all (FOREVER: until the generation ends). Nothing to
+        undo: the caller withdraws the arrival on an exception."""
+        return _sliced(lib.mp_barrier_await, h, ms, ticket)
 
     def abort(self):
         """Breaks the barrier: current and later waits raise

@@ -216,20 +216,19 @@ def test_array_closed_while_its_lock_is_held():
 
 
 def test_raw_array_in_place():
+    # Raw objects are plain ctypes objects, as multiprocessing's: ctypes'
+    # own conversions (an out-of-range int wraps, as in multiprocessing).
     a = RawArray("L", [2 ** 64 - 1, 0])
     a[1] = a[0]
     assert a[-1] == 2 ** 64 - 1
-    with pytest.raises(OverflowError):
-        a[0] = -1
+    a[0] = -1
+    assert a[0] == 2 ** 64 - 1
     v = RawValue("d", 1.0)
     v.value += 1.0
     assert v.value == 2.0
-    a.close()
+    a.close()  # unlinks the generated name; the memory stays valid
     v.close()
-    with pytest.raises(ValueError, match="closed"):
-        v.value
-    with pytest.raises(ValueError, match="closed"):
-        a[0] = 1
+    assert v.value == 2.0 and a[:] == [2 ** 64 - 1] * 2
 
 
 def test_array_lock_released_through_another_object(name):
@@ -296,8 +295,11 @@ def test_value_typecodes_and_ctypes():
     c.value = b"y"
     assert c.value == b"y"
     c.close()
-    with pytest.raises(ValueError):
-        Value("u", 0)
+    u = Value("u", "x")
+    assert u.value == "x"
+    u.close()
+    with pytest.raises(TypeError):
+        Value("u", 0)  # multiprocessing's (ctypes') error too
 
 
 def test_value_errors_as_python():

@@ -19,7 +19,7 @@ from conftest import join_ok, python, start_child
 def _add_many(lock, v, n):
     for _ in range(n):
         with lock:
-            v.get_obj()[0] += 1  # unsynchronised access: only the Lock protects it
+            v.value += 1  # a raw ctypes value (lock=False): only the Lock protects it
 
 
 def test_lock_excludes_across_processes(ctx):

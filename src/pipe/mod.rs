@@ -605,11 +605,35 @@ impl Connection {
     }
 }
 
+/// Whether the process ignores SIGPIPE (`SIG_IGN`), as Python and Node do:
+/// a write to a pipe whose reader is gone then fails with EPIPE and no
+/// signal is delivered, so no masking is needed. One `rt_sigaction` query,
+/// against the four signal-mask syscalls of the masked path (measured on
+/// the Python `Pipe(duplex=False)` throughput path: 5 syscalls per send
+/// became 2).
+///
+/// The answer holds for the write that follows unless another thread sets
+/// a SIGPIPE handler or the default action in between *and* the reader
+/// vanishes in that window; the process then gets the SIGPIPE it has just
+/// asked for, as any other write(2) of it would.
+fn sigpipe_ignored() -> bool {
+    // SAFETY: a query (NULL new action) into a zeroed local struct.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
 /// Writes iovecs to a pipe without dying of SIGPIPE if the reader is gone:
-/// SIGPIPE is blocked in this thread for the call, and a SIGPIPE the write
-/// raised is consumed before unblocking (the technique of git and libcurl).
+/// when the process ignores SIGPIPE, a plain writev; otherwise SIGPIPE is
+/// blocked in this thread for the call, and a SIGPIPE the write raised is
+/// consumed before unblocking (the technique of git and libcurl).
 /// Returns write(2)'s result; EPIPE then reports the closed peer.
 fn write_pipe_nosigpipe(fd: RawFd, iov: &[libc::iovec]) -> isize {
+    if sigpipe_ignored() {
+        // SAFETY: writev on iovecs over live slices.
+        return unsafe { libc::writev(fd, iov.as_ptr(), iov.len() as libc::c_int) };
+    }
     // SAFETY: sigset operations on local, initialised sets; writev on live
     // iovecs; sigtimedwait with a zero timeout only dequeues a pending
     // SIGPIPE aimed at this thread.

@@ -100,6 +100,45 @@ fn send_to_a_closed_peer_is_eof_not_sigpipe() {
     assert_eq!(w.send(b"x").unwrap_err().kind(), ErrorKind::Eof);
 }
 
+/// The thread that last received a SIGPIPE (0: none), set by
+/// `note_sigpipe`. SeqCst: a test-only flag, read after the send returns.
+static SIGPIPE_TID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn note_sigpipe(_: libc::c_int) {
+    // SAFETY: gettid is async-signal-safe and has no preconditions.
+    SIGPIPE_TID.store(unsafe { libc::gettid() }, Ordering::SeqCst);
+}
+
+/// Rust ignores SIGPIPE (so does Python), which the test above relies on:
+/// a pipe send then skips the signal mask. With a handler installed the
+/// masked path runs, and the SIGPIPE the write raises must be consumed, not
+/// delivered to this thread. (tests/c/test_pipe.c covers the default action
+/// in a child process.)
+#[test]
+fn a_pipe_send_with_a_sigpipe_handler_consumes_the_signal() {
+    assert!(sigpipe_ignored(), "the Rust runtime ignores SIGPIPE");
+    // SAFETY: installs a handler that only calls gettid and stores an
+    // atomic; the old action is restored before the test returns. A test
+    // on another thread that writes to a closed pipe meanwhile would at
+    // worst run this handler, which is harmless and recorded by tid.
+    unsafe {
+        let mut act: libc::sigaction = std::mem::zeroed();
+        act.sa_sigaction = note_sigpipe as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigemptyset(&mut act.sa_mask);
+        let mut old: libc::sigaction = std::mem::zeroed();
+        assert_eq!(libc::sigaction(libc::SIGPIPE, &act, &mut old), 0);
+        assert!(!sigpipe_ignored());
+        let (r, w) = pipe(false).unwrap();
+        drop(r);
+        let e = w.send(b"x").unwrap_err();
+        let tid = libc::gettid();
+        assert_eq!(libc::sigaction(libc::SIGPIPE, &old, std::ptr::null_mut()), 0);
+        assert_eq!(e.kind(), ErrorKind::Eof);
+        assert_ne!(SIGPIPE_TID.load(Ordering::SeqCst), tid, "the SIGPIPE reached the sending thread");
+    }
+    assert!(sigpipe_ignored());
+}
+
 #[test]
 fn one_way_pipes_know_their_direction() {
     let (r, w) = pipe(false).unwrap();

@@ -139,7 +139,10 @@ typedef struct mp_barrier mp_barrier;
 // `/dev/shm/mpipc.cond.<name>`, mode 0600.
 //
 // Methods: `mp_cond_open`, `mp_cond_wait`, `mp_cond_notify`,
-// `mp_cond_notify_all`, `mp_cond_close`, `mp_cond_unlink`.
+// `mp_cond_notify_all`, `mp_cond_close`, `mp_cond_unlink`; the wait in
+// steps, for a caller that must run code while it waits (e.g. a binding
+// that lets Ctrl-C through every 100 ms): `mp_cond_wait_begin`,
+// `mp_cond_wait_slice`, `mp_cond_wait_end`.
 typedef struct mp_cond mp_cond;
 
 // A named process-shared event (Python's `Event`). Thread-safe. Segment:
@@ -300,6 +303,15 @@ typedef struct mp_buf {
   // The number of bytes.
   size_t len;
 } mp_buf;
+
+// A wait in progress (`mp_cond_wait_begin` to `mp_cond_wait_end`): plain
+// data, pass it back unchanged, on the thread that began the wait.
+typedef struct mp_cond_waiting {
+  // The waiter's slot in the condition (opaque).
+  uint32_t slot;
+  // The lock depth to restore (opaque).
+  uint32_t depth;
+} mp_cond_waiting;
 
 // Options of `mpq_open`. Zero in any field means the default, so
 // `mpq_options o = {0};` is valid. When attaching to an existing queue,
@@ -840,6 +852,55 @@ mp_status mp_cond_open(const char *name,
 mp_status mp_cond_wait(struct mp_cond *c,
                        struct mp_lock *lock,
                        int64_t timeout_ms);
+
+// The first step of a wait in steps: from now on this thread counts as a
+// waiter (a notify may pick it), and `lock` (held by this thread, at any
+// RLock depth) is released. Then call `mp_cond_wait_slice` as often as
+// needed, and always end with `mp_cond_wait_end` on the same thread, which
+// re-acquires the lock. Together they are `mp_cond_wait`, with the caller
+// able to run between slices without missing a notification (a
+// notification that arrives between slices is kept for the next slice or
+// the end).
+//
+// # Returns
+// `MP_OK` with the wait in `*out`; `MP_E_PERM` (the lock is not held by
+// this thread); `MP_E_FULL` (256 threads already wait); `MP_E_NULL`.
+//
+// # Safety
+// `c` and `lock` live; `out` writable.
+mp_status mp_cond_wait_begin(struct mp_cond *c,
+                             struct mp_lock *lock,
+                             struct mp_cond_waiting *out);
+
+// Waits at most `timeout_ms` (negative = forever) for the wait `w` to be
+// notified. The lock stays released either way.
+//
+// # Returns
+// `MP_OK` (notified: end the wait with `mp_cond_wait_end`);
+// `MP_E_TIMEOUT` (not yet: slice again or end the wait); `MP_E_INVAL`
+// (`w` is no wait of this thread in progress); `MP_E_NULL`.
+//
+// # Safety
+// `c` live; `w` valid.
+mp_status mp_cond_wait_slice(struct mp_cond *c,
+                             const struct mp_cond_waiting *w,
+                             int64_t timeout_ms);
+
+// Ends the wait `w`: this thread stops counting as a waiter, then `lock`
+// is re-acquired at the depth it had when the wait began.
+//
+// # Returns
+// `MP_OK` (the wait was notified); `MP_E_TIMEOUT` (it was not);
+// `MP_E_OWNER_DEAD` (notified or not, the lock was re-acquired from a
+// holder that died holding it); `MP_E_INVAL` (`w` is no wait of this
+// thread in progress; nothing changed); `MP_E_NULL`.
+//
+// # Safety
+// `c` and `lock` live (`lock` the one given to `mp_cond_wait_begin`); `w`
+// valid.
+mp_status mp_cond_wait_end(struct mp_cond *c,
+                           struct mp_lock *lock,
+                           const struct mp_cond_waiting *w);
 
 // Wakes up to `n` of the threads waiting now (oldest first). Call with the
 // lock held, as Python requires (not checked).

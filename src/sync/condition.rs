@@ -23,7 +23,7 @@
 use super::futex::{futex_wait, futex_wake, Deadline};
 use super::lock::Lock;
 use super::named::{NamedSegment, OpenOptions};
-use super::robust_mutex::{LockState, RobustMutex};
+use super::robust_mutex::{LockState, Probe, RobustMutex};
 use crate::error::{Error, ErrorKind, Result};
 use crate::shm::{self, SegmentKind};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -71,6 +71,18 @@ enum Waiter {
     Live,
     /// Its thread died; the slot has been freed.
     Dead,
+}
+
+/// A wait in progress, between [`Condition::wait_begin`] and
+/// [`Condition::wait_end`]: the slot the waiting thread holds and the lock
+/// depth it gave up. Plain data (the C ABI hands it to the caller); it
+/// belongs to the thread that began the wait, which is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CondWait {
+    /// The claimed slot's index.
+    pub slot: u32,
+    /// The RLock depth to restore.
+    pub depth: u32,
 }
 
 /// A named condition variable. Thread-safe.
@@ -142,6 +154,20 @@ impl Condition {
     /// out). If the lock's holder died while this thread waited, the lock
     /// is re-acquired and [`ErrorKind::OwnerDead`] is returned.
     pub fn wait(&self, lock: &Lock, deadline: &Deadline) -> Result<bool> {
+        let w = self.wait_begin(lock)?;
+        // An error here leaves the slot to wait_end, which frees it.
+        let _ = self.wait_notified(&w, deadline);
+        self.wait_end(&w, lock)
+    }
+
+    /// The first step of a wait taken in steps (an interruptible wait:
+    /// the caller can run between [`Condition::wait_notified`] slices,
+    /// e.g. Python's signal handlers): claims a slot, so that every notify
+    /// from now on counts this thread, then releases `lock` fully. The
+    /// caller must end the wait with [`Condition::wait_end`] on the same
+    /// thread, whatever happens in between; a thread that exits first
+    /// leaves a slot that the next notify or claim frees.
+    pub fn wait_begin(&self, lock: &Lock) -> Result<CondWait> {
         let word = lock.word();
         if !word.held_by_me() {
             return Err(Error::new(ErrorKind::Permission, "wait on a condition without holding its lock"));
@@ -186,45 +212,82 @@ impl Condition {
         let Some(i) = slot else {
             return Err(Error::new(ErrorKind::Full, format!("more than {COND_MAX_WAITERS} waiters on one condition")));
         };
-        let s = &self.st().slots[i];
-        let leave = |s: &Slot| {
-            // Free the slot first, then unlock `alive`: a waiter killed in
-            // between leaves a FREE slot whose `alive` the next claim finds
-            // owner-dead, never a WAITING slot that looks alive.
-            s.state.store(FREE, Ordering::Release);
-            let _ = s.alive.release();
-        };
-        let depth = match word.release_fully() {
-            Ok(d) => d,
+        match word.release_fully() {
+            Ok(depth) => Ok(CondWait { slot: i as u32, depth }),
             Err(e) => {
-                leave(s);
-                return Err(e);
+                Self::leave(&self.st().slots[i]);
+                Err(e)
             }
-        };
-        let notified = loop {
+        }
+    }
+
+    /// Waits until the wait `w` is notified (true) or `deadline` passes
+    /// (false: still waiting, nothing changed; wait again or end it).
+    /// [`ErrorKind::Invalid`] if `w` is not a wait this thread began and
+    /// has not ended.
+    pub fn wait_notified(&self, w: &CondWait, deadline: &Deadline) -> Result<bool> {
+        let s = self.own_slot(w)?;
+        loop {
             // Acquire: pairs with the notifier's CAS.
             if s.state.load(Ordering::Acquire) == NOTIFIED {
-                leave(s);
-                break true;
+                return Ok(true);
             }
             match deadline.next_sleep() {
                 Some(sleep) => futex_wait(&s.state, WAITING, sleep),
-                None => {
-                    // AcqRel: races with a notifier's CAS; one wins.
-                    let timed_out =
-                        s.state.compare_exchange(WAITING, FREE, Ordering::AcqRel, Ordering::Acquire).is_ok();
-                    // Lost the race: notified while timing out, take the
-                    // notification.
-                    leave(s);
-                    break !timed_out;
-                }
+                None => return Ok(false),
             }
-        };
-        match word.reacquire(depth)? {
+        }
+    }
+
+    /// Ends the wait `w`: leaves the slot (a notification that arrives
+    /// meanwhile still counts), then re-acquires `lock` at the depth the
+    /// wait began with. Returns whether the wait was notified; the lock's
+    /// owner-death as in [`Condition::wait`].
+    pub fn wait_end(&self, w: &CondWait, lock: &Lock) -> Result<bool> {
+        let s = self.own_slot(w)?;
+        // AcqRel: races with a notifier's CAS; one wins. Lost the race (or
+        // already NOTIFIED): the notification is this waiter's.
+        let notified = s.state.compare_exchange(WAITING, FREE, Ordering::AcqRel, Ordering::Acquire).is_err();
+        Self::leave(s);
+        match lock.word().reacquire(w.depth)? {
             LockState::Clean => Ok(notified),
             LockState::OwnerDied => {
                 Err(Error::new(ErrorKind::OwnerDead, "re-acquired the lock from a holder that died holding it"))
             }
+        }
+    }
+
+    /// Frees a slot this thread holds: the state first, then `alive`, so
+    /// that a waiter killed in between leaves a FREE slot whose `alive`
+    /// the next claim finds owner-dead, never a WAITING slot that looks
+    /// alive.
+    fn leave(s: &Slot) {
+        s.state.store(FREE, Ordering::Release);
+        let _ = s.alive.release();
+    }
+
+    /// The slot of the wait `w`, checked: in range, not FREE, and its
+    /// `alive` held by the calling thread (a stale or forged `w`, or one
+    /// of another thread, is refused rather than acted upon).
+    fn own_slot(&self, w: &CondWait) -> Result<&Slot> {
+        let bad = || Error::new(ErrorKind::Invalid, "no wait of this thread in progress on this condition");
+        let s = self.st().slots.get(w.slot as usize).ok_or_else(bad)?;
+        // Acquire: pairs with the Release of the claim.
+        if s.state.load(Ordering::Acquire) == FREE {
+            return Err(bad());
+        }
+        match s.alive.probe()? {
+            Probe::Mine => Ok(s),
+            Probe::Acquired(st) => {
+                // Not ours: give the mutex back as it was found (a dead
+                // waiter's slot stays for probe() to free).
+                if st == LockState::OwnerDied {
+                    s.alive.mark_consistent();
+                }
+                let _ = s.alive.release();
+                Err(bad())
+            }
+            Probe::Busy | Probe::Unrecoverable => Err(bad()),
         }
     }
 

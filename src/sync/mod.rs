@@ -16,7 +16,7 @@ mod spin;
 mod thread_id;
 
 pub use barrier::{Arrival, Barrier};
-pub use condition::{Condition, COND_MAX_WAITERS};
+pub use condition::{CondWait, Condition, COND_MAX_WAITERS};
 pub use event::Event;
 pub use futex::{futex_wait, futex_wake, futex_wake_all, Deadline, EventWord, RECHECK_INTERVAL};
 pub use lock::{Lock, LockWord};

@@ -1063,6 +1063,82 @@ static void cv_wait_for(mp_lock *l, volatile int64_t *field, int64_t want) {
     CHECK(cv_read(l, field) == want);
 }
 
+/* Notifies one waiter of `cond` under `lock` (both attached), then exits. */
+static void cv_notify_main(void *p) {
+    struct cv_arg *a = p;
+    mp_lock *l = NULL;
+    mp_cond *c = NULL;
+    CHILD_ST(mp_lock_open(a->lock, MP_OPEN_ATTACH_ONLY, &l), MP_OK, 50);
+    CHILD_ST(mp_cond_open(a->cond, MP_OPEN_ATTACH_ONLY, &c), MP_OK, 51);
+    CHILD_ST(mp_lock_acquire(l, -1), MP_OK, 52);
+    CHILD_ST(mp_cond_notify(c, 1), MP_OK, 53);
+    CHILD_ST(mp_lock_release(l), MP_OK, 54);
+    mp_lock_close(l);
+    mp_cond_close(c);
+}
+
+struct cv_other_arg {
+    mp_cond *c;
+    mp_cond_waiting w;
+    mp_status st;
+};
+
+static void *cv_other_thread(void *p) {
+    struct cv_other_arg *a = p;
+    a->st = mp_cond_wait_slice(a->c, &a->w, 0);
+    return NULL;
+}
+
+/* The wait in steps (mp_cond_wait_begin / _slice / _end): the waiter keeps
+ * its place between slices, so a notification that arrives between two
+ * slices is not lost; a stale, forged or foreign wait is refused. */
+static void test_condition_steps(mp_lock *l, mp_lock *r, mp_cond *c, const char *ln, const char *rn,
+                                 const char *cn) {
+    mp_cond_waiting w = {0, 0};
+    CHECK_ST(mp_cond_wait_begin(c, l, &w), MP_E_PERM); /* the lock is not held */
+    CHECK_OK(mp_lock_acquire(l, 0));
+    CHECK_OK(mp_cond_wait_begin(c, l, &w));
+    CHECK_ST(try_lock_in_child(ln, 0, 0), 0); /* released while waiting */
+    CHECK_ST(mp_cond_wait_slice(c, &w, 0), MP_E_TIMEOUT);
+    CHECK_ST(mp_cond_wait_slice(c, &w, 20), MP_E_TIMEOUT);
+    /* another thread cannot use this thread's wait */
+    struct cv_other_arg oa = {c, w, 0};
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, cv_other_thread, &oa) == 0);
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK_ST(oa.st, MP_E_INVAL);
+    /* a notification while no slice runs: kept for the next slice */
+    struct cv_arg na = {ln, cn, NULL, 0};
+    pid_t notifier = spawn(cv_notify_main, &na);
+    CHECK_CHILD(notifier, T_MS, 0);
+    CHECK_OK(mp_cond_wait_slice(c, &w, -1));
+    CHECK_OK(mp_cond_wait_end(c, l, &w)); /* notified; the lock is ours again */
+    CHECK_ST(mp_lock_acquire(l, 0), MP_E_INVAL);
+    CHECK_ST(try_lock_in_child(ln, 0, 0), EXIT_ST(MP_E_TIMEOUT));
+    /* the wait is over: every step refuses it, nothing changes */
+    CHECK_ST(mp_cond_wait_slice(c, &w, 0), MP_E_INVAL);
+    CHECK_ST(mp_cond_wait_end(c, l, &w), MP_E_INVAL);
+    mp_cond_waiting forged = {9999, 1};
+    CHECK_ST(mp_cond_wait_slice(c, &forged, 0), MP_E_INVAL);
+    CHECK_ST(mp_cond_wait_end(c, l, &forged), MP_E_INVAL);
+    forged.slot = w.slot == 0 ? 1 : 0; /* a free slot */
+    CHECK_ST(mp_cond_wait_end(c, l, &forged), MP_E_INVAL);
+    CHECK_ST(mp_cond_wait_begin(c, l, NULL), MP_E_NULL);
+    CHECK_ST(mp_cond_wait_slice(c, NULL, 0), MP_E_NULL);
+    CHECK_ST(mp_cond_wait_end(c, l, NULL), MP_E_NULL);
+    CHECK_OK(mp_lock_release(l));
+    /* ended without a notification: MP_E_TIMEOUT, the RLock back at depth 2 */
+    CHECK_OK(mp_lock_acquire(r, 0));
+    CHECK_OK(mp_lock_acquire(r, 0));
+    CHECK_OK(mp_cond_wait_begin(c, r, &w));
+    CHECK_ST(try_lock_in_child(rn, MP_LOCK_RECURSIVE, 0), 0);
+    CHECK_ST(mp_cond_wait_end(c, r, &w), MP_E_TIMEOUT);
+    CHECK_OK(mp_lock_release(r));
+    CHECK_ST(try_lock_in_child(rn, MP_LOCK_RECURSIVE, 0), EXIT_ST(MP_E_TIMEOUT));
+    CHECK_OK(mp_lock_release(r));
+    CHECK_ST(mp_lock_release(r), MP_E_PERM);
+}
+
 static void test_condition(void) {
     g_section = "6. condition";
     reset_shared();
@@ -1167,6 +1243,8 @@ static void test_condition(void) {
     CHECK_OK(mp_lock_release(r));
     CHECK_ST(mp_lock_release(r), MP_E_PERM);
     CHECK_ST(try_lock_in_child(rn, MP_LOCK_RECURSIVE, 0), 0);
+
+    test_condition_steps(l, r, c, ln, rn, cn);
 
     mp_lock_close(l);
     mp_lock_close(r);
@@ -2046,6 +2124,9 @@ static void test_bad_input(void) {
     CHECK_ST(mp_event_is_set(NULL, &flag), MP_E_NULL);
     CHECK_ST(mp_event_wait(NULL, 0), MP_E_NULL);
     CHECK_ST(mp_cond_wait(NULL, NULL, 0), MP_E_NULL);
+    CHECK_ST(mp_cond_wait_begin(NULL, NULL, NULL), MP_E_NULL);
+    CHECK_ST(mp_cond_wait_slice(NULL, NULL, 0), MP_E_NULL);
+    CHECK_ST(mp_cond_wait_end(NULL, NULL, NULL), MP_E_NULL);
     CHECK_ST(mp_cond_notify(NULL, 1), MP_E_NULL);
     CHECK_ST(mp_cond_notify_all(NULL), MP_E_NULL);
     CHECK_ST(mp_barrier_wait(NULL, 0, &u32), MP_E_NULL);

@@ -37,6 +37,15 @@ _PERM_AS_RUNTIME = {B.MP_E_PERM: NotOwner}
 _lock_try = gil.mp_lock_acquire
 _lock_release = gil.mp_lock_release
 _NO_WAIT = ctypes.c_int64(0)
+# mp_cond_waiting.slot before mp_cond_wait_begin wrote it.
+_NOT_WAITING = 0xFFFFFFFF
+
+
+class _CondWaiting(ctypes.Structure):
+    """``mp_cond_waiting`` (include/mpipc.h): a condition wait in
+    progress, filled by ``mp_cond_wait_begin``."""
+
+    _fields_ = [("slot", ctypes.c_uint32), ("depth", ctypes.c_uint32)]
 
 
 def _sliced(fn, h, ms, *args, undo=None):
@@ -325,8 +334,10 @@ class Condition(Named):
     RLock (default: a new RLock, named ``<name>.lock``). notify() wakes the
     oldest waiters, exactly as many as asked.
 
-    ``wait`` is not sliced (a slice would re-take the lock and could miss a
-    notification), so Ctrl-C is handled when it returns."""
+    ``wait`` waits in slices (``mp_cond_wait_begin`` / ``_slice`` /
+    ``_end``: the waiter keeps its place between slices, so no
+    notification is missed), so Ctrl-C raises KeyboardInterrupt within a
+    slice, with the lock re-acquired, as threading's Condition does."""
 
     _kind = "Condition"
     _close_fn = lib.mp_cond_close
@@ -368,7 +379,25 @@ class Condition(Named):
 
         if not self._lock._is_owned():
             raise RuntimeError("cannot wait on un-acquired lock")
-        rc = lib.mp_cond_wait(self._ptr(), self._lock._ptr(), timeout_ms(timeout))
+        c, lk = self._ptr(), self._lock._ptr()
+        w = _CondWaiting(_NOT_WAITING, 0)
+        wref = ctypes.byref(w)
+        end = []
+        try:
+            rc = lib.mp_cond_wait_begin(c, lk, wref)
+            if rc:
+                raise error(rc, _PERM_AS_RUNTIME)
+            _sliced(lib.mp_cond_wait_slice, c, timeout_ms(timeout), wref)
+        finally:
+            # Whatever happened since the begin (a notification, the time
+            # running out, KeyboardInterrupt): end the wait, which gives up
+            # the place and re-acquires the lock. `w.slot` was written by
+            # the begin's C code, so it says whether a wait began even if an
+            # interrupt struck as the begin returned; the status is kept by
+            # C code too (see _sliced).
+            if w.slot != _NOT_WAITING:
+                end.extend(map(lib.mp_cond_wait_end, (c,), (lk,), (wref,)))
+        rc = end[0]
         if rc == 0:
             return True
         if rc == _TIMEOUT:

@@ -11,7 +11,7 @@ import signal
 import pytest
 
 import mpipc
-from mpipc import Barrier, BoundedSemaphore, BrokenBarrierError, Event, Lock, RLock, Semaphore, SimpleQueue, Value
+from mpipc import Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, RLock, Semaphore, SimpleQueue, Value
 
 from conftest import join_ok
 
@@ -151,6 +151,12 @@ def _wait_in(kind, obj, entering, out):
         elif kind == "barrier":
             obj.wait()
             out.put("tripped")
+        elif kind == "condition":
+            with obj:
+                obj.wait()
+                # Interrupted or not, the wait re-acquired the lock (as
+                # threading's does); `with` releases it.
+                out.put("notified")
     except KeyboardInterrupt:
         out.put("KeyboardInterrupt")
 
@@ -172,6 +178,8 @@ def _new(kind):
         return s
     if kind == "event":
         return Event()
+    if kind == "condition":
+        return Condition()
     return Barrier(2)
 
 
@@ -189,6 +197,11 @@ def _check_left_alone(kind, obj):
         assert obj.get_value() == 1
     elif kind == "event":
         assert not obj.is_set()
+    elif kind == "condition":
+        # The child ended its wait (its place is gone) and let the lock go.
+        assert obj.acquire(False), "the interrupted child holds the condition's lock"
+        assert not obj.wait(0), "a notification appeared from nowhere"
+        obj.release()
     else:
         # The interrupted party withdrew, as threading's does: the barrier
         # is not broken and counts nobody.
@@ -196,7 +209,7 @@ def _check_left_alone(kind, obj):
 
 
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("kind", ["lock", "lock_timeout", "rlock", "sem", "bsem", "event", "barrier"])
+@pytest.mark.parametrize("kind", ["lock", "lock_timeout", "rlock", "sem", "bsem", "event", "barrier", "condition"])
 def test_blocking_wait_sees_ctrl_c(method, kind):
     ctx = multiprocessing.get_context(method)
     obj = _new(kind)

@@ -12,6 +12,8 @@
 #   benches/run.sh [--quick] [--out FILE]
 #
 # --quick: small sizes, one repetition (a smoke test; figures not meaningful).
+# MPIPC_BENCH_KEEP=DIR: also keep the raw results in DIR, so that the report
+# can be made again (python3 benches/report.py DIR "benches/run.sh").
 #
 # Busy machine (issue #17): after the quiet sections the same benchmark
 # programs (the binaries cargo built for them, the same Python scripts) run
@@ -300,6 +302,11 @@ if ((${#quick[@]} == 0)); then
     # benches/results/hygiene.md, which the report includes.
     echo "== resource hygiene (bash tests/hygiene/run.sh 100000 5 benches/results/hygiene.md)" >&2
     bash tests/hygiene/run.sh 100000 5 benches/results/hygiene.md >&2
+fi
+# MPIPC_BENCH_KEEP=DIR keeps a copy of the raw results (to rerun
+# benches/report.py DIR "COMMAND" on them after a change to the report).
+if [[ -n ${MPIPC_BENCH_KEEP:-} ]]; then
+    rm -rf "$MPIPC_BENCH_KEEP" && cp -r "$tmp" "$MPIPC_BENCH_KEEP"
 fi
 python3 benches/report.py "$tmp" "benches/run.sh ${quick[*]}" > "$tmp/report.md"
 if [[ $out != /dev/null ]]; then

@@ -505,7 +505,16 @@ class Listener:
                 self._tmpdir = os.path.dirname(address)
         key, klen = _key(authkey)
         flags = B.MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY if allow_insecure_tcp else 0
+        # The handle guard of Connection (see there): accept() runs in
+        # slices and holds the handle for each; close() from another thread
+        # marks the listener closing, the blocked accept sees it at its next
+        # slice and raises, and the last call out frees the handle.
+        self._calls = []
+        self._lock = threading.Lock()
+        self._closing = False
+        self._h = None
         self._h = open_handle(lib.mp_listener_bind_ex, _to_c_address(address).encode(), key, klen, flags)
+        register_after_fork(self)
         self._pid = os.getpid()
         self._last_accepted = None
         buf = ctypes.create_string_buffer(512)
@@ -524,28 +533,27 @@ class Listener:
     def last_accepted(self):
         return self._last_accepted
 
-    def accept(self, timeout=None):
-        """Accepts one connection (authenticated if the listener has a key;
-        AuthenticationError if the peer fails)."""
-        if self._h is None:
-            raise OSError("listener is closed")
-        out = ctypes.c_void_p()
-        left = timeout_ms(timeout)
-        while True:
-            step = SLICE_MS if left < 0 or left > SLICE_MS else left
-            rc = lib.mp_listener_accept(self._h, step, ctypes.byref(out))
-            if rc != B.MP_E_TIMEOUT or left == step:
-                break
-            if left > 0:
-                left -= step
-        if rc:
-            raise error(rc)
-        self._last_accepted = None
-        return Connection(out.value)
+    def _after_fork_child(self):
+        # The parent's other threads, and their calls, are not in the child.
+        self._lock = threading.Lock()
+        self._calls = []
 
-    def close(self):
-        """Stops listening (removes the socket file it created)."""
-        h, self._h = self._h, None
+    def _enter(self):
+        self._calls.append(None)
+        if self._closing or self._h is None:
+            self._leave()
+            raise OSError("listener is closed")
+        return self._h
+
+    def _leave(self):
+        calls = self._calls
+        calls.pop()
+        if self._closing and not calls:
+            self._free()
+
+    def _free(self):
+        with self._lock:
+            h, self._h = self._h, None
         if h is not None:
             lib.mp_listener_close(h)
             if self._tmpdir and os.getpid() == self._pid:
@@ -554,9 +562,46 @@ class Listener:
                 except OSError:
                     pass
 
+    def accept(self, timeout=None):
+        """Accepts one connection (authenticated if the listener has a key;
+        AuthenticationError if the peer fails). OSError if the listener is
+        closed, also by another thread while this one waits (within one
+        100 ms slice)."""
+        h = self._enter()
+        try:
+            out = ctypes.c_void_p()
+            left = timeout_ms(timeout)
+            while True:
+                step = SLICE_MS if left < 0 or left > SLICE_MS else left
+                rc = lib.mp_listener_accept(h, step, ctypes.byref(out))
+                if rc != B.MP_E_TIMEOUT or left == step:
+                    break
+                if self._closing:
+                    raise OSError("listener is closed")
+                if left > 0:
+                    left -= step
+        finally:
+            self._leave()
+        if rc:
+            raise error(rc)
+        self._last_accepted = None
+        return Connection(out.value)
+
+    def close(self):
+        """Stops listening (removes the socket file it created). An accept
+        blocked in another thread raises OSError within one slice; the
+        handle is freed when it has returned."""
+        with self._lock:
+            if self._h is None or self._closing:
+                return
+            self._closing = True
+        if not self._calls:
+            self._free()
+
     def __del__(self):
         try:
-            self.close()
+            if getattr(self, "_h", None) is not None and not getattr(self, "_calls", None):
+                self._free()
         except Exception:
             pass
 
@@ -603,10 +648,22 @@ def wait(object_list, timeout=None):
         finally:
             for o in ours:
                 o._leave()
-    # Mixed: buffered messages first, then select on every descriptor.
+    # Mixed: buffered messages first (a Connection may hold received
+    # messages its descriptor no longer shows), then select on every
+    # descriptor. Like multiprocessing, every object ready now is returned:
+    # with a Connection ready, the others are checked without waiting.
     ready = [o for o in ours if o.poll(0)]
     if ready:
-        return ready
+        ids = {id(o) for o in ready}
+        if others:
+            sel = selectors.DefaultSelector()
+            try:
+                for o in others:
+                    sel.register(o, selectors.EVENT_READ)
+                ids.update(id(k.fileobj) for k, _ in sel.select(0))
+            finally:
+                sel.close()
+        return [o for o in objs if id(o) in ids]
     sel = selectors.DefaultSelector()
     try:
         for o in objs:

@@ -128,6 +128,33 @@ def start_child(ctx, target, *args):
     return p
 
 
+def _in_futex_wait(pid):
+    """Whether process `pid` sleeps in a futex wait (its only thread)."""
+    try:
+        with open("/proc/%d/wchan" % pid) as f:
+            wchan = f.read()
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state == "S" and "futex" in wchan
+
+
+def wait_blocked_in_futex(pid, asleep_in_a_row=3):
+    """Waits until process `pid` is asleep in a futex wait, checked a few
+    times in a row (a sliced wait wakes up every 100 ms): the state "inside
+    the blocking call", for tests that interrupt it, instead of sleeping
+    for a duration and hoping the child got there."""
+    deadline = time.monotonic() + 60
+    n = 0
+    while time.monotonic() < deadline:
+        n = n + 1 if _in_futex_wait(pid) else 0
+        if n >= asleep_in_a_row:
+            return
+        time.sleep(0.005)  # polling a state, not waiting for a duration
+    raise AssertionError("child %d never blocked in a futex wait" % pid)
+
+
 def join_ok(*procs, timeout=20):
     for p in procs:
         p.join(timeout)

@@ -13,7 +13,7 @@ import pytest
 import mpipc
 from mpipc import Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, RLock, Semaphore, SimpleQueue, Value
 
-from conftest import join_ok
+from conftest import join_ok, wait_blocked_in_futex
 
 METHODS = ["fork", "spawn"]
 ROUNDS = 3
@@ -108,33 +108,6 @@ def test_barrier_action_sees_every_party_arrived():
 # KeyboardInterrupt; what it waited on is left as it was.
 
 
-def _in_futex_wait(pid):
-    """Whether process `pid` sleeps in a futex wait (its only thread)."""
-    try:
-        with open("/proc/%d/wchan" % pid) as f:
-            wchan = f.read()
-        with open("/proc/%d/stat" % pid) as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state == "S" and "futex" in wchan
-
-
-def _blocked(pid, asleep_in_a_row=3):
-    """Waits until `pid` is asleep in a futex wait (checked a few times in
-    a row: a sliced wait wakes up every 100 ms)."""
-    import time
-
-    deadline = time.monotonic() + 60
-    n = 0
-    while time.monotonic() < deadline:
-        n = n + 1 if _in_futex_wait(pid) else 0
-        if n >= asleep_in_a_row:
-            return
-        time.sleep(0.005)  # polling a state, not waiting for a duration
-    raise AssertionError("child %d never blocked in a futex wait" % pid)
-
-
 def _wait_in(kind, obj, entering, out):
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
@@ -218,7 +191,7 @@ def test_blocking_wait_sees_ctrl_c(method, kind):
     p = ctx.Process(target=_wait_in, args=(kind, obj, entering, out), daemon=True)
     p.start()
     assert entering.wait(60)
-    _blocked(p.pid)
+    wait_blocked_in_futex(p.pid)
     if kind == "barrier":
         assert obj.n_waiting == 1
     os.kill(p.pid, signal.SIGINT)

@@ -15,7 +15,7 @@ import pytest
 import mpipc
 from mpipc import JoinableQueue, Queue, SimpleQueue
 
-from conftest import join_ok, python, run_child, start_child
+from conftest import join_ok, python, run_child, start_child, wait_blocked_in_futex
 
 SMALL = {"id": 1, "name": "item-1", "vals": [1.5, 2.5, 3.5]}
 
@@ -392,10 +392,10 @@ def test_blocking_get_is_interruptible(ctx):
 
     q, out, ready = Queue(), Queue(), mpipc.Event()
     p = start_child(ctx, _blocked_forever, q, out, ready)
-    assert ready.wait(10)
-    time.sleep(0.3)  # well inside get()
+    assert ready.wait(60)
+    wait_blocked_in_futex(p.pid)  # inside get()
     os.kill(p.pid, signal.SIGINT)
-    assert out.get(timeout=5) == "interrupted"  # waits are sliced: Ctrl-C works
+    assert out.get(timeout=60) == "interrupted"  # waits are sliced: Ctrl-C works
     join_ok(p)
     q.close()
     out.close()

@@ -380,6 +380,12 @@ def test_interop_with_c(tmp_path, name):
 
 
 def _blocked_forever(q, out, ready):
+    import signal
+
+    # Python leaves SIGINT ignored when it starts with it ignored (a test
+    # run started in the background by a non-interactive shell): make
+    # Ctrl-C raise KeyboardInterrupt here whatever the environment.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         ready.set()
         q.get()

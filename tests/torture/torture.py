@@ -758,7 +758,9 @@ class SectionScenario(Scenario):
             self.fail("lock still held after every worker exited")
         died = owner.owner_died
         if self.arr is not None:
-            cells = self.arr.get_obj()
+            # A raw array (lock=False) is the ctypes array itself, as
+            # multiprocessing's; a synchronized one wraps it.
+            cells = self.arr.get_obj() if self.variant == "array" else self.arr
         else:
             cells = (ctypes.c_int64 * 2).from_buffer(self.shm.buf)
         a, b = cells[0], cells[1]
@@ -1001,7 +1003,7 @@ class ConditionScenario(Scenario):
             self.deadlocks += 1
             self.fail("buffer lock still held after every worker exited")
         died = self.lock.owner_died
-        cell = self.arr.get_obj()
+        cell = self.arr  # raw (lock=False): the ctypes array itself
         t, p, c = cell[0], cell[1], cell[2]
         if t != p - c:
             if died and abs(t - (p - c)) == 1:

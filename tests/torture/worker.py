@@ -445,8 +445,8 @@ def role_alock(w):
         lk = (mpipc.Lock if v == "lock" else mpipc.RLock)(name=w.name + ".lock", create=False)
         died = lambda: lk.owner_died  # noqa: E731
         if v == "lock":
-            arr = mpipc.Array("q", 4, lock=False, name=w.name, create=False)
-            cells = arr.get_obj()
+            # Raw (lock=False): the ctypes array itself, as multiprocessing's.
+            cells = arr = mpipc.Array("q", 4, lock=False, name=w.name, create=False)
         else:
             shm = mpipc.SharedMemory(name=w.name, create=False)
             cells = (ctypes.c_int64 * 2).from_buffer(shm.buf)
@@ -607,8 +607,8 @@ def role_cbuf(w, producer):
     lk = mpipc.Lock(name=w.name + ".lock", create=False)
     nf = mpipc.Condition(lk, name=w.name + ".nf", create=False)
     ne = mpipc.Condition(lk, name=w.name + ".ne", create=False)
-    arr = mpipc.Array("q", 4, lock=False, name=w.name, create=False)
-    cell = arr.get_obj()
+    # Raw (lock=False): the ctypes array itself, as multiprocessing's.
+    cell = arr = mpipc.Array("q", 4, lock=False, name=w.name, create=False)
     mine, other = (nf, ne) if producer else (ne, nf)
 
     def repair(dead):

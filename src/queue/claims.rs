@@ -356,9 +356,18 @@ impl Queue {
         }
     }
 
-    /// Ends the claim `id` of the calling thread (see [`Ending`]).
+    /// Ends the claim `id` of the calling thread (see [`Ending`]), one
+    /// that a call of this handle made and ends itself (a large put or get
+    /// copying outside the lock). Should the end fail (a damaged queue), the
+    /// claim stays open and its mutex held by this thread: it is then
+    /// counted in `claims_out`, so that the handle keeps its mapping when
+    /// dropped (see there: the thread's robust list runs through it).
     pub(super) fn end_claim(&self, id: u64, ending: Ending) -> Result<()> {
-        self.finish_claim(id, ending).1
+        let (ended, result) = self.finish_claim(id, ending);
+        if !ended {
+            self.claim_handed_out();
+        }
+        result
     }
 
     /// [`Queue::end_claim`], also saying whether the claim no longer exists
@@ -515,7 +524,8 @@ impl Queue {
         }
     }
 
-    /// Counts a claim handed out through the raw API (see `claims_out`).
+    /// Counts a claim left open: handed out through the raw API, or one a
+    /// call of this handle could not end (see `claims_out`).
     fn claim_handed_out(&self) {
         // Relaxed: a process-local count, read only when the handle drops
         // (when no call on it is in flight).

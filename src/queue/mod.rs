@@ -111,7 +111,8 @@ pub struct Queue {
     spin: AdaptiveSpin,
     /// Claims handed out by [`Queue::reserve_raw`] / [`Queue::get_view_raw`]
     /// (and so by [`Queue::reserve`] / [`Queue::get_view`]) and not yet
-    /// ended, process-local. A handle dropped while it is above 0 keeps its
+    /// ended, and claims of this handle's own large puts and gets that a
+    /// damaged queue kept them from ending; process-local. A handle dropped while it is above 0 keeps its
     /// mapping: each open claim's thread holds the claim slot's robust
     /// mutex, which glibc links into the thread's robust list *through the
     /// mutex itself*; unmapped, the thread's next unlock of another robust

@@ -23,7 +23,8 @@
 use super::futex::{futex_wait, futex_wake, Deadline};
 use super::lock::Lock;
 use super::named::{NamedSegment, OpenOptions};
-use super::robust_mutex::{LockState, Probe, RobustMutex};
+use super::robust_mutex::{LockState, RobustMutex};
+use super::thread_id::current_tid;
 use crate::error::{Error, ErrorKind, Result};
 use crate::shm::{self, SegmentKind};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -88,6 +89,23 @@ pub struct CondWait {
 /// A named condition variable. Thread-safe.
 pub struct Condition {
     seg: NamedSegment<CondState>,
+    /// The waits in progress through this handle, `(slot, thread id)`:
+    /// what the steps of a wait check a [`CondWait`] against. Kept in
+    /// process memory, not read from the segment, so that a damaged
+    /// segment cannot make a wait's end skip freeing its slot (whose
+    /// `alive` mutex this thread holds). A handle dropped with a wait in
+    /// progress keeps its mapping: glibc links held robust mutexes into the
+    /// thread's robust list through the mutexes themselves.
+    waits: std::sync::Mutex<Vec<(u32, i32)>>,
+}
+
+impl Drop for Condition {
+    fn drop(&mut self) {
+        let open = self.waits.get_mut().map_or(true, |w| !w.is_empty());
+        if open {
+            self.seg.keep_mapped();
+        }
+    }
 }
 
 impl Condition {
@@ -103,7 +121,7 @@ impl Condition {
             }
             Ok(())
         })?;
-        Ok(Condition { seg })
+        Ok(Condition { seg, waits: std::sync::Mutex::new(Vec::new()) })
     }
 
     /// Removes the name.
@@ -213,7 +231,10 @@ impl Condition {
             return Err(Error::new(ErrorKind::Full, format!("more than {COND_MAX_WAITERS} waiters on one condition")));
         };
         match word.release_fully() {
-            Ok(depth) => Ok(CondWait { slot: i as u32, depth }),
+            Ok(depth) => {
+                self.waits.lock().unwrap_or_else(|p| p.into_inner()).push((i as u32, current_tid()));
+                Ok(CondWait { slot: i as u32, depth })
+            }
             Err(e) => {
                 Self::leave(&self.st().slots[i]);
                 Err(e)
@@ -245,6 +266,11 @@ impl Condition {
     /// owner-death as in [`Condition::wait`].
     pub fn wait_end(&self, w: &CondWait, lock: &Lock) -> Result<bool> {
         let s = self.own_slot(w)?;
+        {
+            let mut waits = self.waits.lock().unwrap_or_else(|p| p.into_inner());
+            let me = (w.slot, current_tid());
+            waits.retain(|&x| x != me);
+        }
         // AcqRel: races with a notifier's CAS; one wins. Lost the race (or
         // already NOTIFIED): the notification is this waiter's.
         let notified = s.state.compare_exchange(WAITING, FREE, Ordering::AcqRel, Ordering::Acquire).is_err();
@@ -266,28 +292,15 @@ impl Condition {
         let _ = s.alive.release();
     }
 
-    /// The slot of the wait `w`, checked: in range, not FREE, and its
-    /// `alive` held by the calling thread (a stale or forged `w`, or one
-    /// of another thread, is refused rather than acted upon).
+    /// The slot of the wait `w`, checked against this handle's record of
+    /// the calling thread's waits in progress (never against the segment:
+    /// see `waits`), so a stale or forged `w`, or another thread's, is
+    /// refused rather than acted upon.
     fn own_slot(&self, w: &CondWait) -> Result<&Slot> {
-        let bad = || Error::new(ErrorKind::Invalid, "no wait of this thread in progress on this condition");
-        let s = self.st().slots.get(w.slot as usize).ok_or_else(bad)?;
-        // Acquire: pairs with the Release of the claim.
-        if s.state.load(Ordering::Acquire) == FREE {
-            return Err(bad());
-        }
-        match s.alive.probe()? {
-            Probe::Mine => Ok(s),
-            Probe::Acquired(st) => {
-                // Not ours: give the mutex back as it was found (a dead
-                // waiter's slot stays for probe() to free).
-                if st == LockState::OwnerDied {
-                    s.alive.mark_consistent();
-                }
-                let _ = s.alive.release();
-                Err(bad())
-            }
-            Probe::Busy | Probe::Unrecoverable => Err(bad()),
+        let mine = self.waits.lock().unwrap_or_else(|p| p.into_inner()).contains(&(w.slot, current_tid()));
+        match self.st().slots.get(w.slot as usize) {
+            Some(s) if mine => Ok(s),
+            _ => Err(Error::new(ErrorKind::Invalid, "no wait of this thread in progress on this condition")),
         }
     }
 

@@ -152,6 +152,28 @@ trait Cursor<'a> {
     fn byte(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])
     }
+
+    /// A definite length, checked against the bytes left (each unit takes
+    /// at least `min_bytes`), so no allocation exceeds the input.
+    fn len(&self, n: u64, min_bytes: usize) -> Result<usize> {
+        match usize::try_from(n) {
+            Ok(n) if n.checked_mul(min_bytes).is_some_and(|b| b <= self.remaining()) => Ok(n),
+            _ => Err(invalid("declared length exceeds the input")),
+        }
+    }
+
+    /// Whether the next byte is an indefinite item's break (0xff),
+    /// consumed if so; "truncated" at the end of the input.
+    fn at_break(&mut self) -> Result<bool> {
+        match self.input().get(self.pos()) {
+            None => Err(invalid("truncated")),
+            Some(0xff) => {
+                self.advance(1);
+                Ok(true)
+            }
+            Some(_) => Ok(false),
+        }
+    }
 }
 
 impl<'a> Cursor<'a> for Decoder<'a> {
@@ -201,26 +223,6 @@ impl Decoder<'_> {
             31 => return Ok(Arg::Indefinite),
             _ => return Err(invalid("reserved additional information")),
         }))
-    }
-
-    /// A definite length, checked against the bytes left (each unit takes
-    /// at least `min_bytes`), so no allocation exceeds the input.
-    fn len(&self, n: u64, min_bytes: usize) -> Result<usize> {
-        match usize::try_from(n) {
-            Ok(n) if n.checked_mul(min_bytes).is_some_and(|b| b <= self.remaining()) => Ok(n),
-            _ => Err(invalid("declared length exceeds the input")),
-        }
-    }
-
-    fn at_break(&mut self) -> Result<bool> {
-        if self.remaining() == 0 {
-            return Err(invalid("truncated"));
-        }
-        if self.b[self.pos] == 0xff {
-            self.pos += 1;
-            return Ok(true);
-        }
-        Ok(false)
     }
 
     /// The bytes of a (possibly indefinite, chunked) byte or text string.
@@ -469,24 +471,6 @@ impl Scanner<'_> {
             self.form |= Form::NOT_CANONICAL;
         }
         Ok(Arg::Num(n))
-    }
-
-    fn len(&self, n: u64, min_bytes: usize) -> Result<usize> {
-        match usize::try_from(n) {
-            Ok(n) if n.checked_mul(min_bytes).is_some_and(|b| b <= self.remaining()) => Ok(n),
-            _ => Err(invalid("declared length exceeds the input")),
-        }
-    }
-
-    fn at_break(&mut self) -> Result<bool> {
-        if self.remaining() == 0 {
-            return Err(invalid("truncated"));
-        }
-        if self.b[self.pos] == 0xff {
-            self.pos += 1;
-            return Ok(true);
-        }
-        Ok(false)
     }
 
     fn string(&mut self, major: u8, arg: Arg) -> Result<()> {

@@ -212,20 +212,7 @@ class Connection:
             data = encode(obj)
         if 0xF9 in data:  # (an int needle: 10x faster than b"\xf9")
             data = encode(obj)
-        # _send_data, written out: a method call costs as much as the
-        # guard (this is about a tenth of a small message's send).
-        calls = self._calls
-        calls.append(None)
-        try:
-            if self._closing or self._h is None:
-                raise OSError("handle is closed")
-            rc = _send(self._hc, data, _c_size(len(data)))
-        finally:
-            calls.pop()
-            if self._closing and not calls:
-                self._free()
-        if rc:
-            raise error(rc)
+        self._send_data(data)
 
     # -- receive ------------------------------------------------------------
 

@@ -55,6 +55,10 @@
 #define MP_BARRIER_BREAK 2
 
 // `mp_listener_bind_ex` flag: allow a TCP listener without an authkey.
+// Nothing then authenticates the peers: anyone who can reach the port
+// can connect (a trusted network only). An mpipc client must opt in too
+// (`mp_pipe_connect_ex` with `MP_PIPE_CONNECT_ALLOW_TCP_WITHOUT_AUTHKEY`);
+// a stock Python `Client` without an authkey connects as it is.
 #define MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY 1
 
 // `mp_listener_bind_ex` flag: on a Unix socket without an authkey, accept
@@ -70,6 +74,13 @@
 // release as many times).
 #define MP_LOCK_RECURSIVE 256
 
+// `mp_pipe_connect_ex` flag: connect over TCP without an authkey, to a
+// listener bound with `MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY` (or a stock
+// Python `Listener` without one). Nothing then proves who is at either
+// end: use it only on a network where every host that can reach the port
+// is trusted (docs/SECURITY.md). Both sides must opt in.
+#define MP_PIPE_CONNECT_ALLOW_TCP_WITHOUT_AUTHKEY 1
+
 // `mpq_options.flags`: fail with `MP_E_EXISTS` if the queue exists.
 #define MPQ_CREATE_ONLY 1
 
@@ -83,6 +94,17 @@
 // `mp_sem_open` flag: a BoundedSemaphore (releasing above the initial
 // value is `MP_E_INVAL`).
 #define MP_SEM_BOUNDED 256
+
+// `mp_shm_open` flag: a raw POSIX block `/dev/shm/<name>` (one leading
+// `/` ignored, as `shm_open` and Python's stock SharedMemory do) with no
+// mpipc header: `mp_shm_ptr` is the file's first byte and the size is the
+// file's (fstat). Created zero-filled with mode 0600 and published
+// atomically. This is how a block made by a stock Python program
+// (`multiprocessing.shared_memory.SharedMemory(create=True, ...)`, whose
+// `name` is what to pass here) is read from C, Go, Node and Rust, and
+// how a block for such a program is made. Names beginning with `mpipc.`
+// are refused (`MP_E_INVAL`). Remove with `mp_shm_unlink_raw`.
+#define MP_SHM_RAW 256
 
 // Major version (Cargo.toml); a test checks they agree.
 #define MP_VERSION_MAJOR 0
@@ -227,9 +249,10 @@ typedef struct mp_mgr_server mp_mgr_server;
 // Under the hood: `Box<Connection>` owning the descriptor.
 //
 // Methods: `mp_pipe_new`, `mp_pipe_from_fd`, `mp_pipe_connect`,
-// `mp_pipe_send`, `mp_pipe_recv`, `mp_pipe_recv_timeout`,
-// `mp_pipe_recv_into`, `mp_pipe_poll`, `mp_pipe_fileno`,
-// `mp_pipe_set_max_frame`, `mp_pipe_set_spin`, `mp_wait`, `mp_pipe_close`.
+// `mp_pipe_connect_ex`, `mp_pipe_send`, `mp_pipe_recv`,
+// `mp_pipe_recv_timeout`, `mp_pipe_recv_into`, `mp_pipe_poll`,
+// `mp_pipe_fileno`, `mp_pipe_has_buffered`, `mp_pipe_set_max_frame`,
+// `mp_pipe_set_spin`, `mp_wait`, `mp_pipe_close`.
 typedef struct mp_pipe mp_pipe;
 
 // A named process-shared semaphore (Python's `Semaphore` /
@@ -245,17 +268,23 @@ typedef struct mp_sem mp_sem;
 // `shared_memory.SharedMemory`). The bytes are the caller's to
 // synchronise (see `mp_lock`). Closing never unlinks, whoever created it.
 // Segment: `/dev/shm/mpipc.shm.<name>`, mode 0600; the data is 64-byte
-// aligned.
+// aligned. With `MP_SHM_RAW`: a raw POSIX block `/dev/shm/<name>` with no
+// mpipc header, as Python's stock `multiprocessing.shared_memory` (and
+// any `shm_open` user) makes them.
 //
 // Methods: `mp_shm_open`, `mp_shm_ptr`, `mp_shm_size`, `mp_shm_close`,
-// `mp_shm_unlink`.
+// `mp_shm_unlink`, `mp_shm_unlink_raw`.
 typedef struct mp_shm mp_shm;
 
 // A named fixed-length list of scalars (Python's
 // `shared_memory.ShareableList`): each element is null, bool, integer,
 // float, text or bytes, exchanged as CBOR and stored exactly (byte for
-// byte). Each slot's capacity is fixed at creation (the initial item's
-// encoded size rounded up to 8, at least 8). Thread-safe (reads and writes
+// byte). Each slot's capacity is fixed at creation and counted in the
+// value's own bytes (UTF-8 for text, raw for bytes, 8 for any other
+// scalar), as Python's stock ShareableList counts it: text or bytes of n
+// bytes make a slot of `8 * (n / 8 + 1)`, anything else a slot of 8 (any
+// int64 or float fits any slot). Layout version 2 (version 1 counted
+// CBOR bytes). Thread-safe (reads and writes
 // take the list's robust lock). Segment: `/dev/shm/mpipc.sl.<name>`,
 // mode 0600.
 //
@@ -1424,7 +1453,8 @@ mp_status mp_pipe_from_fd(int fd,
 //
 // # Returns
 // `MP_OK`; `MP_E_AUTH` (keys differ); `MP_E_TIMEOUT`; `MP_E_NOTFOUND`
-// (nobody listens); `MP_E_INVAL` (bad address, TCP without key).
+// (nobody listens); `MP_E_INVAL` (bad address, TCP without key: see
+// `mp_pipe_connect_ex` to opt in).
 //
 // # Safety
 // `address` is a NUL-terminated string; `authkey` points to `keylen`
@@ -1434,6 +1464,21 @@ mp_status mp_pipe_connect(const char *address,
                           size_t keylen,
                           int64_t timeout_ms,
                           struct mp_pipe **out);
+
+// `mp_pipe_connect` with `flags` (`MP_PIPE_CONNECT_ALLOW_TCP_WITHOUT_AUTHKEY`;
+// 0 behaves exactly as `mp_pipe_connect`).
+//
+// # Returns
+// As `mp_pipe_connect`; `MP_E_INVAL` also for an unknown flag.
+//
+// # Safety
+// As `mp_pipe_connect`.
+mp_status mp_pipe_connect_ex(const char *address,
+                             const uint8_t *authkey,
+                             size_t keylen,
+                             int64_t timeout_ms,
+                             uint32_t flags,
+                             struct mp_pipe **out);
 
 // Sends one message (Python's `send_bytes`); large messages are streamed.
 //
@@ -1516,6 +1561,21 @@ mp_status mp_pipe_poll(struct mp_pipe *p,
 // # Safety
 // `p` is NULL or a live handle.
 int mp_pipe_fileno(const struct mp_pipe *p);
+
+// Writes to `*out` whether received bytes wait in this handle's own
+// buffer (read from the descriptor but not yet returned by a receive), or
+// the stream is broken; false for a send-only end. A program handing the
+// descriptor to another process (e.g. Python pickling a Connection for a
+// spawned child) checks it first: buffered bytes would stay behind, and
+// the other process would start reading mid-stream.
+//
+// # Returns
+// `MP_OK`; `MP_E_NULL`.
+//
+// # Safety
+// `p` live; `out` valid.
+mp_status mp_pipe_has_buffered(const struct mp_pipe *p,
+                               bool *out);
 
 // Sets the largest incoming frame accepted (default 1 GiB).
 //
@@ -1982,7 +2042,8 @@ mp_status mp_slist_get(struct mp_slist *l,
 //
 // # Returns
 // `MP_OK`; `MP_E_INDEX`; `MP_E_TYPE` (not a scalar); `MP_E_TOOBIG`
-// (larger than the slot's capacity; nothing changes).
+// (a text or byte string longer than the slot's capacity; nothing
+// changes).
 //
 // # Safety
 // `l` live; `item` holds `len` bytes.
@@ -1991,7 +2052,7 @@ mp_status mp_slist_set(struct mp_slist *l,
                        const uint8_t *item,
                        size_t len);
 
-// Slot `index`'s capacity in bytes of CBOR.
+// Slot `index`'s capacity in the value's own bytes (see `mp_slist`).
 //
 // # Returns
 // `MP_OK`; `MP_E_INDEX`.
@@ -2016,11 +2077,15 @@ mp_status mp_slist_unlink(const char *name);
 
 // Opens the block `name`: creates it with `size` zeroed bytes, or
 // attaches (the size must match). `size` 0 attaches only, to any size.
+// `flags`: `MP_OPEN_*`, plus `MP_SHM_RAW` for a raw POSIX block.
 //
 // # Returns
 // `MP_OK`; `MP_E_INVAL` (a size that differs from the existing block; 0
-// with `MP_OPEN_CREATE_ONLY`; bad name or flags); `MP_E_EXISTS`;
-// `MP_E_NOTFOUND` (missing, with `MP_OPEN_ATTACH_ONLY` or size 0); `MP_E_TYPE` / `MP_E_VERSION` / `MP_E_CORRUPT` (not a valid
+// with `MP_OPEN_CREATE_ONLY`; bad name or flags; with `MP_SHM_RAW`, an
+// empty (0-byte) block or a name beginning with `mpipc.`); `MP_E_EXISTS`;
+// `MP_E_NOTFOUND` (missing, with `MP_OPEN_ATTACH_ONLY` or size 0; the
+// message says when the name exists as the other kind of block, raw or
+// mpipc); `MP_E_TYPE` / `MP_E_VERSION` / `MP_E_CORRUPT` (not a valid
 // block); `MP_E_PERM`; `MP_E_IO`.
 //
 // # Safety
@@ -2059,6 +2124,18 @@ void mp_shm_close(struct mp_shm *s);
 // # Safety
 // `name` is a NUL-terminated string.
 mp_status mp_shm_unlink(const char *name);
+
+// Removes the raw POSIX block `name` (one made with `MP_SHM_RAW`, or by
+// Python's stock `multiprocessing.shared_memory`: its `unlink()`);
+// processes that have it open keep their mapping.
+//
+// # Returns
+// `MP_OK`; `MP_E_NOTFOUND`; `MP_E_INVAL` (bad name, or one beginning
+// with `mpipc.`).
+//
+// # Safety
+// `name` is a NUL-terminated string.
+mp_status mp_shm_unlink_raw(const char *name);
 
 // Returns a static, human-readable name for a status code, e.g.
 // `"MP_E_EMPTY: empty"`. Never NULL; never to be freed. Unknown codes give

@@ -3,14 +3,21 @@
 //!
 //! Each element is stored as its exact CBOR encoding (one of null, bool,
 //! integer, float, text, bytes: what Python's ShareableList holds), in a
-//! slot whose capacity is fixed at creation: the initial item's size
-//! rounded up to 8 bytes, at least 8. A later value must fit its slot
-//! ([`ErrorKind::TooBig`] otherwise). Values come back byte for byte as
-//! written: no trailing-NUL stripping, no UTF-8 truncation (Python's
-//! ShareableList has both bugs).
+//! slot whose capacity is fixed at creation and sized as Python's stock
+//! ShareableList sizes it, counted in the value's own bytes (UTF-8 for
+//! text, raw for bytes; 8 for any other scalar), not in CBOR bytes: a slot
+//! created with text or bytes of n bytes holds up to `8 * (n / 8 + 1)`
+//! bytes, any other slot 8 (so any int64 or float fits any slot, and a
+//! text of up to 8 bytes fits a slot created with a number). A later value
+//! must fit its slot ([`ErrorKind::TooBig`] otherwise). Values come back
+//! byte for byte as written: no trailing-NUL stripping, no UTF-8
+//! truncation (Python's ShareableList has both bugs).
 //!
-//! Layout after the state: a table of `count` entries `{offset u64,
-//! capacity u32, len u32}`, then the slots' bytes. Reads and writes take
+//! Layout (version 2) after the state: a table of `count` entries
+//! `{offset u64, capacity u32, len u32}`, then the slots' bytes; a slot is
+//! `capacity + SLOT_HEAD` bytes long (room for the CBOR head in front of
+//! the value). Version 1 stored the CBOR capacity in `capacity` (the
+//! initial item's encoding rounded up to 8). Reads and writes take
 //! the list's robust lock. A writer killed mid-write can leave a torn
 //! slot; the next locker, told that the holder died, checks every slot and
 //! replaces any that no longer decode with null (counted in
@@ -21,7 +28,13 @@ use crate::shm::{self, OpenMode, SegmentKind};
 use crate::sync::{LockState, NamedSegment, OpenOptions, RobustMutex, RobustMutexGuard};
 use std::sync::atomic::{compiler_fence, AtomicU32, AtomicU64, Ordering};
 
-const SL_LAYOUT: u32 = 1;
+/// Version 2: capacities count the value's own bytes (see the module doc).
+const SL_LAYOUT: u32 = 2;
+
+/// Bytes a slot has beyond its capacity, for the CBOR head: a text or
+/// byte string up to 4 GiB has a head of at most 5 bytes, and an integer
+/// or float (whose capacity is 8) is at most 9 bytes in all.
+const SLOT_HEAD: usize = 8;
 
 // The layout documented in docs/PROTOCOL.md §5.
 const _: () = assert!(std::mem::size_of::<SlState>() == 64 && std::mem::size_of::<Entry>() == 16);
@@ -44,7 +57,8 @@ struct SlState {
 struct Entry {
     /// Offset of the slot in the data area; written once.
     offset: u64,
-    /// Slot capacity in bytes; written once.
+    /// Slot capacity in the value's own bytes (see the module doc); the
+    /// slot is `capacity + SLOT_HEAD` bytes. Written once.
     capacity: u32,
     /// The stored item's length; changed under the lock.
     len: AtomicU32,
@@ -54,7 +68,8 @@ struct Entry {
 pub struct ShareableList {
     seg: NamedSegment<SlState>,
     count: usize,
-    /// Each slot's (offset in the data area, capacity), validated at attach
+    /// Each slot's (offset in the data area, capacity in value bytes; the
+    /// slot is SLOT_HEAD bytes longer), validated at attach
     /// and kept here: the copies in shared memory are never trusted again,
     /// so a peer that rewrites the table cannot steer a read or write
     /// outside the data area.
@@ -106,6 +121,26 @@ pub fn check_scalar(b: &[u8]) -> Result<()> {
         4 | 5 => bad("arrays and maps cannot be stored (scalars only)"),
         6 => bad("tagged items cannot be stored (scalars only)"),
         _ => bad("trailing bytes"),
+    }
+}
+
+/// The size of the scalar `b` (checked with [`check_scalar`]) counted as
+/// a slot's capacity counts it: a text's UTF-8 bytes, a byte string's
+/// bytes, 8 for anything else (Python's struct formats `q`, `d`, `?`).
+fn value_len(b: &[u8]) -> usize {
+    match b[0] >> 5 {
+        2 | 3 => head_arg(b).map_or(usize::MAX, |(n, _)| n as usize),
+        _ => 8,
+    }
+}
+
+/// The capacity, in value bytes, of a slot created with the scalar `b`:
+/// Python's stock ShareableList's `8 * (n // 8 + 1)` for text and bytes
+/// of n bytes, 8 for anything else.
+fn initial_capacity(b: &[u8]) -> usize {
+    match b[0] >> 5 {
+        2 | 3 => (value_len(b) / 8 + 1) * 8,
+        _ => 8,
     }
 }
 
@@ -196,7 +231,7 @@ impl ShareableList {
         for it in items {
             check_scalar(it)?;
             // Slot capacities and lengths are u32 in the layout.
-            if it.len() > (u32::MAX - 8) as usize {
+            if it.len() > (u32::MAX as usize) - 64 {
                 return Err(Error::new(ErrorKind::TooBig, "a ShareableList item is limited to 4 GiB"));
             }
         }
@@ -204,8 +239,8 @@ impl ShareableList {
     }
 
     fn attach(name: &str, items: Option<&[&[u8]]>, opts: &OpenOptions) -> Result<ShareableList> {
-        let caps: Vec<usize> = items.unwrap_or(&[]).iter().map(|it| it.len().max(8).div_ceil(8) * 8).collect();
-        let data_len: usize = caps.iter().sum();
+        let caps: Vec<usize> = items.unwrap_or(&[]).iter().map(|it| initial_capacity(it)).collect();
+        let data_len: usize = caps.iter().map(|c| c + SLOT_HEAD).sum();
         let table = caps.len() * std::mem::size_of::<Entry>();
         let seg = NamedSegment::open(
             SegmentKind::ShareableList,
@@ -229,7 +264,7 @@ impl ShareableList {
                             len: AtomicU32::new(it.len() as u32),
                         });
                         std::ptr::copy_nonoverlapping(it.as_ptr(), data.add(off), it.len());
-                        off += caps[i];
+                        off += caps[i] + SLOT_HEAD;
                     }
                     RobustMutex::init(std::ptr::addr_of_mut!((*st).lock))
                 }
@@ -254,7 +289,8 @@ impl ShareableList {
             let e = list.entry(i);
             // Creators make capacities of at least 8, multiples of 8.
             let ok_cap = e.capacity >= 8 && e.capacity % 8 == 0;
-            if !ok_cap || e.offset.checked_add(e.capacity as u64).is_none_or(|end| end > data_len) {
+            let slot_len = e.capacity as u64 + SLOT_HEAD as u64;
+            if !ok_cap || e.offset.checked_add(slot_len).is_none_or(|end| end > data_len) {
                 return Err(corrupt());
             }
             slots.push((e.offset as usize, e.capacity as usize));
@@ -303,7 +339,7 @@ impl ShareableList {
         Ok(())
     }
 
-    /// Slot `i`'s capacity in bytes (of CBOR).
+    /// Slot `i`'s capacity in the value's own bytes (see the module doc).
     pub fn capacity(&self, i: usize) -> Result<usize> {
         self.check_index(i)?;
         Ok(self.slots[i].1)
@@ -330,26 +366,26 @@ impl ShareableList {
     }
 
     /// Slot `i`'s bytes (under the lock); `None` when its stored length
-    /// exceeds its capacity (a corrupted segment).
+    /// exceeds its slot (a corrupted segment).
     fn slot_bytes(&self, i: usize) -> Option<Vec<u8>> {
         let (offset, cap) = self.slots[i];
         // Relaxed: under the lock.
         let len = self.entry(i).len.load(Ordering::Relaxed) as usize;
-        if len > cap {
+        if len > cap + SLOT_HEAD {
             return None;
         }
         let mut v = vec![0u8; len];
-        // SAFETY: offset + cap <= data_len (validated at attach and kept in
-        // process memory), and len <= cap.
+        // SAFETY: offset + cap + SLOT_HEAD <= data_len (validated at attach
+        // and kept in process memory), and len <= cap + SLOT_HEAD.
         unsafe { std::ptr::copy_nonoverlapping(self.data().add(offset), v.as_mut_ptr(), len) };
         Some(v)
     }
 
     /// Writes `item` into slot `i` (under the lock); `item.len()` <= the
-    /// slot's capacity (checked by callers).
+    /// slot's length, capacity + SLOT_HEAD (checked by callers).
     fn store(&self, i: usize, item: &[u8]) {
         let (offset, cap) = self.slots[i];
-        assert!(item.len() <= cap, "store: item larger than its slot");
+        assert!(item.len() <= cap + SLOT_HEAD, "store: item larger than its slot");
         // Mark the slot as being written (a length past any capacity) for
         // the duration of the copy: a writer killed mid-copy leaves the
         // mark, and the next locker's owner-dead repair nulls the item.
@@ -364,8 +400,8 @@ impl ShareableList {
         // fences keep the compiler from moving the copy across the marks.
         self.entry(i).len.store(SLOT_BEING_WRITTEN, Ordering::Relaxed);
         compiler_fence(Ordering::SeqCst);
-        // SAFETY: offset + cap <= data_len (validated at attach, kept in
-        // process memory) and item.len() <= cap.
+        // SAFETY: offset + cap + SLOT_HEAD <= data_len (validated at
+        // attach, kept in process memory) and item.len() <= cap + SLOT_HEAD.
         unsafe { std::ptr::copy_nonoverlapping(item.as_ptr(), self.data().add(offset), item.len()) };
         compiler_fence(Ordering::SeqCst);
         self.entry(i).len.store(item.len() as u32, Ordering::Relaxed);
@@ -381,15 +417,20 @@ impl ShareableList {
     }
 
     /// Stores the CBOR scalar `item` at `i`: [`ErrorKind::Type`] for a
-    /// non-scalar, [`ErrorKind::TooBig`] when it exceeds the slot.
+    /// non-scalar, [`ErrorKind::TooBig`] when its value's own bytes (see
+    /// the module doc) exceed the slot's capacity.
     pub fn set(&self, i: usize, item: &[u8]) -> Result<()> {
         self.check_index(i)?;
         check_scalar(item)?;
         let cap = self.slots[i].1;
-        if item.len() > cap {
+        let need = value_len(item);
+        // The second test is implied by the first (a head is at most
+        // SLOT_HEAD bytes beyond a value of at most `cap`); it keeps
+        // `store`'s assertion unreachable whatever a caller passes.
+        if need > cap || item.len() > cap + SLOT_HEAD {
             return Err(Error::new(
                 ErrorKind::TooBig,
-                format!("item of {} bytes exceeds slot {i}'s capacity of {cap} bytes", item.len()),
+                format!("a value of {need} bytes exceeds slot {i}'s capacity of {cap} bytes"),
             ));
         }
         let _g = self.lock()?;
@@ -453,6 +494,41 @@ mod tests {
         ] {
             assert_eq!(check_scalar(bad).unwrap_err().kind(), ErrorKind::Type, "{bad:x?}");
         }
+    }
+
+    #[test]
+    fn slots_are_sized_as_python_sizes_them() {
+        let name = format!("t-sl-{}-sizing", std::process::id());
+        // 1, 0, "abcdefgh", b"xy", null
+        let items: [&[u8]; 5] = [&[0x01], &[0x00], b"\x68abcdefgh", &[0x42, b'x', b'y'], &[0xf6]];
+        let l = ShareableList::open(&name, Some(&items), &OpenOptions::default()).unwrap();
+        let caps: Vec<usize> = (0..5).map(|i| l.capacity(i).unwrap()).collect();
+        assert_eq!(caps, vec![8, 8, 16, 8, 8]);
+        // Any int64 and any float fit a number's slot.
+        let i64_min = [0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+        l.set(0, &i64_min).unwrap();
+        assert_eq!(l.get(0).unwrap(), i64_min);
+        let half = [0xfb, 0x3f, 0xe0, 0, 0, 0, 0, 0, 0];
+        l.set(1, &half).unwrap();
+        assert_eq!(l.get(1).unwrap(), half);
+        // Text counts its UTF-8 bytes: 16 fit the 8-byte text's slot, 17 do not.
+        let t16 = [&[0x70][..], &[b'z'; 16]].concat();
+        l.set(2, &t16).unwrap();
+        assert_eq!(l.get(2).unwrap(), t16);
+        let t17 = [&[0x71][..], &[b'z'; 17]].concat();
+        assert_eq!(l.set(2, &t17).unwrap_err().kind(), ErrorKind::TooBig);
+        // An 8-byte text fits a number's slot; 9 bytes do not.
+        let t8 = [&[0x68][..], &[b'q'; 8]].concat();
+        l.set(4, &t8).unwrap();
+        assert_eq!(l.get(4).unwrap(), t8);
+        let b9 = [&[0x49][..], &[7u8; 9]].concat();
+        assert_eq!(l.set(4, &b9).unwrap_err().kind(), ErrorKind::TooBig);
+        ShareableList::unlink(&name).unwrap();
+        // No items at all.
+        let empty = ShareableList::open(&name, Some(&[]), &OpenOptions::default()).unwrap();
+        assert!(empty.is_empty());
+        assert_eq!(ShareableList::open(&name, None, &OpenOptions::default()).unwrap().len(), 0);
+        ShareableList::unlink(&name).unwrap();
     }
 
     #[test]

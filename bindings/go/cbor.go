@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/big"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -28,6 +29,9 @@ import (
 //	                              OrderedMap (in order)    decode into *OrderedMap to keep the order
 //	tag 1 (epoch seconds)         time.Time (int if whole, time.Time (tag 0, RFC 3339 text, too)
 //	                              else float64)
+//	mpipc TUPLE tag 0x6d707475    (never written)          []any (the tag dropped; a Python tuple)
+//	mpipc REF tag 0x6d707266      ManagerRef               ManagerRef (a manager object; open it with Manager)
+//	mpipc PICKLE tag 0x6d70706b   (never written)          refused: a decode error (a Python pickle)
 //	other tags                    cbor.Tag                 cbor.Tag
 //
 // Refused on decode: simple values other than false, true, null and
@@ -41,7 +45,9 @@ import (
 // values decoded into `any` at the top level (Unmarshal into *any, every
 // Get/Recv that returns `any`, OrderedMap's keys and values); an `any`
 // nested inside a caller's struct gets fxamacker/cbor's defaults for those
-// two cases (*big.Int above 2^63-1, and an error for an array map key).
+// two cases (*big.Int above 2^63-1, and an error for an array map key),
+// and for mpipc's tags (a cbor.Tag for a tuple and for a reference: use a
+// slice and a ManagerRef field instead; a pickle is refused everywhere).
 // Go maps have no order: encoding a Go map writes its entries in Go's
 // (random) iteration order; use a struct or an OrderedMap where the order
 // matters.
@@ -145,7 +151,10 @@ func marshalTo(buf *bytes.Buffer, v any) error {
 
 // Unmarshal decodes data into v (a pointer). Into *any it applies the
 // whole contract (int64/uint64, ArrayKey); into a typed value,
-// fxamacker/cbor's typed rules.
+// fxamacker/cbor's typed rules. Both read a Python tuple (mpipc's TUPLE
+// tag) as an array and refuse a Python pickle (docs/TYPES.md); an `any`
+// inside a typed value gets fxamacker's cbor.Tag for a tuple, as for the
+// other cases the paragraph at the top of this file lists.
 func Unmarshal(data []byte, v any) error {
 	if p, ok := v.(*any); ok {
 		x, err := decodeAny(data)
@@ -155,10 +164,121 @@ func Unmarshal(data []byte, v any) error {
 		*p = x
 		return nil
 	}
+	return unmarshalTyped(data, v)
+}
+
+// unmarshalTyped is Unmarshal into a typed value: fxamacker/cbor, after
+// mpipc's tags are checked. The bytes go to fxamacker as they are:
+// decoding into a typed value, it skips a tag it does not know (a tuple
+// fills a slice or an array), and a cbor.RawMessage keeps the sender's
+// bytes; but it would also take a pickle's bytes for a []byte, hence the
+// check.
+func unmarshalTyped(data []byte, v any) error {
+	if _, _, err := untuple(data); err != nil {
+		return err
+	}
 	if err := decMode.Unmarshal(data, v); err != nil {
 		return decodeError(err)
 	}
 	return nil
+}
+
+// mpipc's own tags (docs/TYPES.md "mpipc's own tags"): 4-byte numbers
+// from IANA's first-come-first-served range, spelled as ASCII like
+// arrayKeyTag below. Not registered with IANA.
+const (
+	tupleTag  = 0x6d707475 // "mptu": a Python tuple, around its array
+	pickleTag = 0x6d70706b // "mppk": a Python pickle, around its bytes
+	refTag    = 0x6d707266 // "mprf": a manager object, [kind, name, address]
+)
+
+// mpipcTagHead is how the head of every 4-byte "mp.." tag starts (0xda
+// and the first two letters): data without it holds none of mpipc's tags
+// (arrayKeyTag never leaves this package).
+var mpipcTagHead = []byte{0xda, 0x6d, 0x70}
+
+var (
+	errPickle = errors.New(`a Python pickle (CBOR tag 0x6d70706b "mppk"): only Python with serializer="pickle" reads it`)
+	errTuple  = errors.New(`mpipc's TUPLE tag (0x6d707475) must hold an array`)
+	errRef    = errors.New(`mpipc's REF tag (0x6d707266) must hold [kind, name, address], three text strings`)
+)
+
+// untuple returns data with every TUPLE tag dropped (a Go program sees a
+// Python tuple as the array it holds), after checking mpipc's tags: a
+// PICKLE is refused, a TUPLE or REF with other content too. found is
+// whether data holds any of them (only then is data copied).
+func untuple(data []byte) (out []byte, found bool, err error) {
+	if bytes.Index(data, mpipcTagHead) < 0 {
+		return data, false, nil
+	}
+	// The rewriter trusts its input: check it first (nesting counted with
+	// the tags, as every decoder counts it), so malformed data gets
+	// fxamacker's error.
+	if err := decMode.Wellformed(data); err != nil {
+		return nil, false, decodeError(err)
+	}
+	out, _, err = rewrite(make([]byte, 0, len(data)), data, 0, rewriteMpipcTags, 0)
+	if err != nil {
+		return nil, false, decodeError(err)
+	}
+	return out, true, nil
+}
+
+// ManagerRef is a reference to a manager object (mpipc's REF tag,
+// docs/TYPES.md): what a Python program's manager proxy becomes when it
+// is put in a queue, sent through a pipe or stored in a manager object.
+// A value decoded into `any` holds a ManagerRef where the message held a
+// reference; a ManagerRef encodes back to the same reference, so a Python
+// reader gets its proxy back. Open the object with a Manager connected to
+// Address (see Manager.Dict, Manager.List, Manager.Call, or Open*
+// methods of ManagerRef in manager_proxies.go):
+//
+//	ref := v.(mpipc.ManagerRef) // Kind "dict"
+//	mgr, err := mpipc.ConnectManager(ref.Address, authkey)
+//	d, err := ref.Dict(mgr) // mgr.Dict(ref.Name), once Kind is checked
+type ManagerRef struct {
+	// Kind is the object's kind as docs/PROTOCOL.md §4 names it: "dict",
+	// "list", "namespace", "value", "array", "queue", "lock", ...
+	Kind string
+	// Name is the object's name on the server.
+	Name string
+	// Address is the server's address in the C form: "unix:/path" or
+	// "tcp:host:port".
+	Address string
+}
+
+// MarshalCBOR encodes the reference as mpipc's REF tag around
+// [Kind, Name, Address].
+func (r ManagerRef) MarshalCBOR() ([]byte, error) {
+	out := appendHead(make([]byte, 0, 8+len(r.Kind)+len(r.Name)+len(r.Address)+12), 6, refTag)
+	out = appendHead(out, 4, 3)
+	for _, s := range [3]string{r.Kind, r.Name, r.Address} {
+		if !utf8.ValidString(s) {
+			return nil, fmt.Errorf("mpipc: ManagerRef: %q is not UTF-8 text", s)
+		}
+		out = appendHead(out, 3, uint64(len(s)))
+		out = append(out, s...)
+	}
+	return out, nil
+}
+
+// UnmarshalCBOR decodes a REF tag; anything else is a decode error.
+func (r *ManagerRef) UnmarshalCBOR(data []byte) error {
+	x, err := decodeAny(data)
+	if err != nil {
+		return err
+	}
+	ref, ok := x.(ManagerRef)
+	if !ok {
+		return decodeError(fmt.Errorf("not a manager reference (mpipc's REF tag): %T", x))
+	}
+	*r = ref
+	return nil
+}
+
+// String shows the reference as Python shows a proxy's address and name.
+func (r ManagerRef) String() string {
+	return fmt.Sprintf("ManagerRef(%s %q at %s)", r.Kind, r.Name, r.Address)
 }
 
 func decodeError(err error) error {
@@ -176,8 +296,12 @@ func decodeAny(data []byte) (any, error) {
 // decodeAnySlow decodes data with fxamacker/cbor: every value and every
 // error of the contract.
 func decodeAnySlow(data []byte) (any, error) {
+	data, mpipcTags, err := untuple(data)
+	if err != nil {
+		return nil, err
+	}
 	var x any
-	err := decMode.Unmarshal(data, &x)
+	err = decMode.Unmarshal(data, &x)
 	arrayKeys := false
 	if err != nil {
 		var ke *cbor.InvalidMapKeyTypeError
@@ -200,7 +324,8 @@ func decodeAnySlow(data []byte) (any, error) {
 	// Integers above 2^63-1 came back as *big.Int (so did bignums): make
 	// the ones that fit 64 bits int64/uint64. Only data holding a 64-bit
 	// head (0x1b) or a bignum tag (0xc2/0xc3) can have any.
-	if arrayKeys || bytes.IndexByte(data, 0x1b) >= 0 || bytes.IndexByte(data, 0xc2) >= 0 ||
+	// A REF (mpipcTags) becomes a ManagerRef there too.
+	if arrayKeys || mpipcTags || bytes.IndexByte(data, 0x1b) >= 0 || bytes.IndexByte(data, 0xc2) >= 0 ||
 		bytes.IndexByte(data, 0xc3) >= 0 {
 		x = fixValue(x)
 	}
@@ -349,6 +474,15 @@ func fixValue(x any) any {
 		}
 		return out
 	case cbor.Tag:
+		if v.Number == refTag {
+			// untuple checked the content: three text strings.
+			if a, ok := v.Content.([]any); ok && len(a) == 3 {
+				k, _ := a[0].(string)
+				n, _ := a[1].(string)
+				addr, _ := a[2].(string)
+				return ManagerRef{Kind: k, Name: n, Address: addr}
+			}
+		}
 		v.Content = fixValue(v.Content)
 		return v
 	}
@@ -383,6 +517,7 @@ type rewriteMode int
 const (
 	rewriteFloats    rewriteMode = iota // float16/32 -> float64
 	rewriteArrayKeys                    // array map keys -> tag(arrayKeyTag, bytes)
+	rewriteMpipcTags                    // TUPLE tags dropped; PICKLE, bad TUPLE / REF refused
 )
 
 var errMalformed = errors.New("malformed CBOR")
@@ -524,6 +659,21 @@ func rewrite(dst, src []byte, pos int, mode rewriteMode, depth int) ([]byte, int
 		}
 		return dst, p, nil
 	case 6:
+		if mode == rewriteMpipcTags && ai == 26 {
+			switch arg {
+			case tupleTag:
+				if next >= len(src) || src[next]>>5 != 4 {
+					return nil, 0, errTuple
+				}
+				return rewrite(dst, src, next, mode, depth+1) // the array alone
+			case pickleTag:
+				return nil, 0, errPickle
+			case refTag:
+				if err := checkRef(src, next, depth+1); err != nil {
+					return nil, 0, err
+				}
+			}
+		}
 		dst = append(dst, src[start:next]...)
 		return rewrite(dst, src, next, mode, depth+1)
 	default: // 7: simple values and floats
@@ -540,6 +690,32 @@ func rewrite(dst, src []byte, pos int, mode rewriteMode, depth int) ([]byte, int
 			return nil, 0, errMalformed // a stray break
 		}
 		return append(dst, src[start:next]...), next, nil
+	}
+}
+
+// checkRef checks that the item at pos (a REF tag's content) is an array
+// of exactly three text strings.
+func checkRef(src []byte, pos, depth int) error {
+	major, ai, n, p, err := head(src, pos)
+	if err != nil || major != 4 || (ai != 31 && n != 3) {
+		return errRef
+	}
+	for i := 0; ; i++ {
+		if ai == 31 && p < len(src) && src[p] == 0xff {
+			if i != 3 {
+				return errRef
+			}
+			return nil
+		}
+		if ai != 31 && i == 3 {
+			return nil
+		}
+		if i == 3 || p >= len(src) || src[p]>>5 != 3 {
+			return errRef
+		}
+		if _, p, err = rewrite(nil, src, p, rewriteFloats, depth+1); err != nil {
+			return err
+		}
 	}
 }
 

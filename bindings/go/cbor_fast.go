@@ -31,8 +31,10 @@ import (
 //	bytes (definite)                       []byte, cbor.ByteString as a map key
 //	array (definite, not a map key)        []any
 //	map (definite, not a map key)          map[any]any, the last of duplicate keys kept
+//	mpipc's TUPLE tag (not a map key)      the array it holds, as above
 //	tag (not a map key)                    that item alone decoded by fxamacker/cbor
-//	                                       (time.Time, *big.Int, cbor.Tag: see tagged)
+//	                                       (time.Time, *big.Int, cbor.Tag, ManagerRef;
+//	                                       a PICKLE refused: see tagged)
 //
 // Everything else sends the whole message to fxamacker/cbor: indefinite
 // lengths, half floats, other simple values, integers below -2^63, array,
@@ -241,6 +243,14 @@ func (d *fastDecoder) item(depth int, key bool) (any, bool) {
 	case 6: // tag
 		if key { // a tag key (time.Time, cbor.Tag, ByteString content): fxamacker's rules
 			return nil, false
+		}
+		if ai == 26 && arg == tupleTag {
+			// A Python tuple: the array it holds (a tag that is not on
+			// an array is fxamacker's path's to refuse).
+			if d.off >= len(d.data) || d.data[d.off]>>5 != 4 {
+				return nil, false
+			}
+			return d.item(depth+1, false)
 		}
 		return d.tagged(start, depth)
 	}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -263,5 +264,91 @@ func TestCBORRoundTripValues(t *testing.T) {
 	// An ArrayKey must hold an array.
 	if _, err := Marshal(map[ArrayKey]int{"x": 1}); err == nil {
 		t.Error("bad ArrayKey encoded")
+	}
+}
+
+// mpipc's own tags (docs/TYPES.md): a Python tuple is an array in Go, in a
+// value, a map key and a typed field alike; a manager reference is a
+// ManagerRef both ways; a pickle is refused with an error that says so.
+func TestCBORMpipcTags(t *testing.T) {
+	tuple := func(content string) string { return "da6d707475" + content }
+	// (1, (2,)) as a value, through the fast path and through fxamacker's
+	// (a half float sends the whole message there).
+	for _, h := range []string{tuple("8201" + tuple("8102")), "82f93c00" + tuple("8201"+tuple("8102"))} {
+		var got any
+		must(t, Unmarshal(hexb(h), &got))
+		re, err := Marshal(got)
+		must(t, err)
+		if bytes.Contains(re, []byte{0xda, 0x6d, 0x70, 0x74, 0x75}) {
+			t.Errorf("%s: re-encoded with a TUPLE tag: %x", h, re)
+		}
+		if h[0] == 'd' && !reflect.DeepEqual(got, []any{int64(1), []any{int64(2)}}) {
+			t.Errorf("%s: %#v", h, got)
+		}
+	}
+	// A tuple key is the ArrayKey of its array, nested tuples included.
+	var m any
+	must(t, Unmarshal(hexb("a1"+tuple("8201"+tuple("8161"+"61"))+"f5"), &m))
+	inner := mustKey(int64(1), []any{"a"})
+	if mm, ok := m.(map[any]any); !ok || mm[inner] != true {
+		t.Errorf("tuple key: %#v, want key %v", m, inner)
+	}
+	// Typed: into []int and into a struct field.
+	var ints []int
+	must(t, Unmarshal(hexb(tuple("820102")), &ints))
+	if !reflect.DeepEqual(ints, []int{1, 2}) {
+		t.Errorf("into []int: %v", ints)
+	}
+	// A ManagerRef: encoded as REF, decoded into any, into a ManagerRef
+	// and into a struct field; and inside a map.
+	ref := ManagerRef{Kind: "dict", Name: "d-1", Address: "unix:/tmp/x.sock"}
+	enc, err := Marshal(map[string]any{"d": ref})
+	must(t, err)
+	var back any
+	must(t, Unmarshal(enc, &back))
+	if got := back.(map[any]any)["d"]; got != ref {
+		t.Errorf("ref in a map: %#v", got)
+	}
+	var typed struct {
+		D ManagerRef `cbor:"d"`
+	}
+	must(t, Unmarshal(enc, &typed))
+	if typed.D != ref {
+		t.Errorf("ref into a field: %#v", typed.D)
+	}
+	one, err := Marshal(ref)
+	must(t, err)
+	if want := "da6d70726683646469637463642d3170756e69783a2f746d702f782e736f636b"; hex.EncodeToString(one) != want {
+		t.Errorf("ref encoded %x, want %s", one, want)
+	}
+	var r2 ManagerRef
+	must(t, Unmarshal(one, &r2))
+	if r2 != ref || r2.String() != `ManagerRef(dict "d-1" at unix:/tmp/x.sock)` {
+		t.Errorf("ref %#v %s", r2, r2)
+	}
+	if err := Unmarshal(hexb("820102"), &r2); err == nil {
+		t.Error("an array decoded into a ManagerRef")
+	}
+	if _, err := Marshal(ManagerRef{Kind: "\xff"}); err == nil {
+		t.Error("a ManagerRef of invalid UTF-8 encoded")
+	}
+	// Refused: a pickle anywhere (also as typed bytes), a TUPLE on a
+	// non-array, a REF of another shape; every error is a decode error.
+	for _, h := range []string{
+		"da6d70706b4100", "8201da6d70706b4100", "a16161da6d70706b4100",
+		tuple("01"), "81" + tuple("a0"), "da6d707266820000", "da6d7072669f6060ff", "da6d7072669f60606060ff",
+	} {
+		var x any
+		err := Unmarshal(hexb(h), &x)
+		if err == nil || !strings.HasPrefix(err.Error(), "mpipc: decode:") {
+			t.Errorf("%s: %v (%#v)", h, err, x)
+		}
+		if strings.Contains(h, "6d70706b") && !strings.Contains(err.Error(), `serializer="pickle"`) {
+			t.Errorf("%s: %v", h, err)
+		}
+	}
+	var raw []byte
+	if err := Unmarshal(hexb("da6d70706b4100"), &raw); err == nil {
+		t.Errorf("a pickle decoded into []byte: %x", raw)
 	}
 }

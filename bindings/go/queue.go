@@ -396,9 +396,9 @@ func GetManyOf[T any](ctx context.Context, q *Queue, dst []T, max int) ([]T, err
 	_, err := q.getMany(ctxWaiter(ctx), max, func(msg []byte) error {
 		var zero T
 		dst = append(dst, zero)
-		if err := decMode.Unmarshal(msg, &dst[len(dst)-1]); err != nil {
+		if err := unmarshalTyped(msg, &dst[len(dst)-1]); err != nil {
 			dst = dst[:len(dst)-1]
-			return decodeError(err)
+			return err
 		}
 		return nil
 	})

@@ -121,6 +121,7 @@ MPGO(mp_mgr_server_shutdown, (mp_mgr_server *s, char **err_), (s))
 /* ---- shared memory, arrays, values, shareable lists ---- */
 MPGO(mp_shm_open, (const char *name, size_t size, uint32_t flags, mp_shm **out, char **err_), (name, size, flags, out))
 MPGO(mp_shm_unlink, (const char *name, char **err_), (name))
+MPGO(mp_shm_unlink_raw, (const char *name, char **err_), (name))
 MPGO(mp_array_open, (const char *name, char tc, size_t len, uint32_t flags, mp_array **out, char **err_),
      (name, tc, len, flags, out))
 MPGO(mp_array_unlock, (mp_array *a, char **err_), (a))

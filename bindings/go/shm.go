@@ -16,7 +16,9 @@ import (
 // (with a Lock). Safe for use by many goroutines; closing never unlinks.
 //
 // Under the hood: an mp_shm handle mapping /dev/shm/mpipc.shm.<name>
-// (mode 0600; the data is 64-byte aligned).
+// (mode 0600; the data is 64-byte aligned). With RawShm in the mode: a raw
+// POSIX block /dev/shm/<name> with no mpipc header, the kind Python's stock
+// multiprocessing.shared_memory makes (see RawShm).
 type SharedMemory struct {
 	h    handle[*C.mp_shm]
 	name string
@@ -24,10 +26,22 @@ type SharedMemory struct {
 	size int
 }
 
+// RawShm, OR-ed into OpenSharedMemory's mode (AttachOnly|RawShm), opens a
+// raw POSIX block /dev/shm/<name> (MP_SHM_RAW): no mpipc header, the size
+// is the file's. That is how a block made by a stock Python program
+// (multiprocessing.shared_memory.SharedMemory, whose name is what to pass;
+// a leading "/" is ignored) is read from Go, and how a block for such a
+// program is made (created with mode 0600). Remove it with
+// UnlinkRawSharedMemory. An empty (0-byte) block, or a name beginning
+// with "mpipc.", is ErrInvalid.
+const RawShm OpenMode = 0x100
+
 // OpenSharedMemory opens the block name: creates it with size zeroed
 // bytes, or attaches (the size must match; size 0 attaches to any size).
-// Errors: ErrInvalid (another size), ErrExists, ErrNotFound, ErrType /
-// ErrVersion / ErrCorrupt (not a valid block), ErrPerm, ErrIO.
+// mode may include RawShm. Errors: ErrInvalid (another size), ErrExists,
+// ErrNotFound (the message says when the name exists as the other kind
+// of block, raw or mpipc), ErrType / ErrVersion / ErrCorrupt (not a valid
+// block), ErrPerm, ErrIO.
 func OpenSharedMemory(name string, size int, mode OpenMode) (*SharedMemory, error) {
 	if size < 0 {
 		return nil, &Error{Code: ErrInvalid, Op: "OpenSharedMemory", Msg: "negative size"}
@@ -52,6 +66,15 @@ func UnlinkSharedMemory(name string) error {
 	defer C.free(unsafe.Pointer(cname))
 	var e *C.char
 	return check("mp_shm_unlink", C.go_mp_shm_unlink(cname, &e), e)
+}
+
+// UnlinkRawSharedMemory removes the raw POSIX block name (see RawShm);
+// processes that have it open keep their mapping.
+func UnlinkRawSharedMemory(name string) error {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	var e *C.char
+	return check("mp_shm_unlink_raw", C.go_mp_shm_unlink_raw(cname, &e), e)
 }
 
 // Name is the block's name.

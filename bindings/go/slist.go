@@ -14,8 +14,10 @@ import (
 // (Python's shared_memory.ShareableList): each element is nil, a bool, an
 // integer, a float, a string or []byte, stored as its CBOR encoding and
 // read back exactly (no trailing-NUL stripping). Each slot's capacity is
-// fixed at creation (the initial item's encoding rounded up to 8 bytes, at
-// least 8); a larger value is ErrTooBig. Safe for use by many goroutines
+// fixed at creation and counted in the value's own bytes, as Python's
+// stock ShareableList counts it: a string (UTF-8) or []byte of n bytes
+// makes a slot of 8*(n/8+1), anything else a slot of 8, so any int64 or
+// float fits any slot; a longer string or []byte is ErrTooBig. Safe for use by many goroutines
 // (every access takes the list's robust lock).
 //
 // Under the hood: an mp_slist handle mapping /dev/shm/mpipc.sl.<name>.
@@ -131,7 +133,8 @@ func (l *ShareableList) Set(i int, v any) error {
 	return check("mp_slist_set", st, e)
 }
 
-// Capacity is slot i's capacity in bytes of CBOR.
+// Capacity is slot i's capacity in the value's own bytes (the longest
+// string, in UTF-8, or []byte it takes).
 func (l *ShareableList) Capacity(i int) (int, error) {
 	if i < 0 {
 		return 0, &Error{Code: ErrIndex, Op: "ShareableList", Msg: "negative index"}

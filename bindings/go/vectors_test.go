@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,13 +16,18 @@ import (
 
 // The shared test vectors of docs/TYPES.md (tests/vectors/cbor.json):
 // every valid vector decodes to the Go value its description names and
-// that value encodes back to exactly its bytes; every invalid vector is
-// refused; every decode_only vector decodes to its value.
+// that value encodes back to exactly its bytes (to hex_plain where the
+// value holds a Python tuple: Go drops the TUPLE tag, and decodes
+// hex_plain to the same value); every invalid vector is refused (a
+// pickle with an error that says so); every decode_only vector decodes
+// to its value.
 
 type vector struct {
-	Name  string          `json:"name"`
-	Hex   string          `json:"hex"`
-	Value json.RawMessage `json:"value"`
+	Name     string          `json:"name"`
+	Hex      string          `json:"hex"`
+	HexPlain string          `json:"hex_plain"` // a tuple's bytes as Go writes them (no TUPLE tag)
+	Value    json.RawMessage `json:"value"`
+	Pickle   json.RawMessage `json:"pickle"` // an invalid vector that is a Python pickle
 }
 
 func TestSharedCBORVectors(t *testing.T) {
@@ -38,6 +44,7 @@ func TestSharedCBORVectors(t *testing.T) {
 	if len(file.Valid) == 0 || len(file.Invalid) == 0 || len(file.DecodeOnly) == 0 {
 		t.Fatal("empty vector file")
 	}
+	tuples, refs := 0, 0
 	for _, v := range file.Valid {
 		data := hexb(v.Hex)
 		desc := parseDesc(t, v.Value)
@@ -49,20 +56,31 @@ func TestSharedCBORVectors(t *testing.T) {
 		if want := decodedForm(desc); !sameValue(got, want) {
 			t.Errorf("%s: decoded %#v, want %#v", v.Name, got, want)
 		}
+		refs += bytes.Count(data, []byte{0xda, 0x6d, 0x70, 0x72, 0x66})
+		if v.HexPlain != "" {
+			// Go writes a tuple as the plain array: every check below is
+			// on those bytes, which decode to the same value.
+			tuples++
+			data = hexb(v.HexPlain)
+			var plain any
+			if err := Unmarshal(data, &plain); err != nil || !sameValue(plain, decodedForm(desc)) {
+				t.Errorf("%s: hex_plain decoded %#v (%v)", v.Name, plain, err)
+			}
+		}
 		enc, err := Marshal(encodeForm(desc))
 		if err != nil {
 			t.Errorf("%s: encode: %v", v.Name, err)
 			continue
 		}
 		if !bytes.Equal(enc, data) {
-			t.Errorf("%s: encoded %x, want %s", v.Name, enc, v.Hex)
+			t.Errorf("%s: encoded %x, want %x", v.Name, enc, data)
 		}
 		// A value decoded into any re-encodes to the same bytes when it
 		// holds no map of two entries or more (a Go map has no order).
 		if !hasBigMap(desc) {
 			re, err := Marshal(got)
 			if err != nil || !bytes.Equal(re, data) {
-				t.Errorf("%s: decoded then re-encoded %x (%v), want %s", v.Name, re, err, v.Hex)
+				t.Errorf("%s: decoded then re-encoded %x (%v), want %x", v.Name, re, err, data)
 			}
 		}
 		// Into an OrderedMap, the top level's order survives too (nested
@@ -76,11 +94,31 @@ func TestSharedCBORVectors(t *testing.T) {
 			}
 		}
 	}
+	if tuples == 0 || refs == 0 {
+		t.Errorf("the vectors hold %d tuples and %d references: mpipc's tags are not covered", tuples, refs)
+	}
+	pickles := 0
 	for _, v := range file.Invalid {
 		var got any
-		if err := Unmarshal(hexb(v.Hex), &got); err == nil {
+		err := Unmarshal(hexb(v.Hex), &got)
+		if err == nil {
 			t.Errorf("%s: accepted %s as %#v", v.Name, v.Hex, got)
+			continue
 		}
+		if v.Pickle != nil {
+			pickles++
+			if !strings.Contains(err.Error(), "Python pickle") {
+				t.Errorf("%s: the error does not say it is a Python pickle: %v", v.Name, err)
+			}
+			// Into a typed value too (a pickle's bytes must not pass as []byte).
+			var typed []any
+			if err := Unmarshal(hexb(v.Hex), &typed); err == nil || !strings.Contains(err.Error(), "Python pickle") {
+				t.Errorf("%s: into []any: %v", v.Name, err)
+			}
+		}
+	}
+	if pickles == 0 {
+		t.Error("no pickle among the invalid vectors")
 	}
 	for _, v := range file.DecodeOnly {
 		var got any
@@ -103,7 +141,7 @@ func TestSharedCBORVectors(t *testing.T) {
 
 // desc is a parsed value description of the vector grammar.
 type desc struct {
-	kind  string // null bool int float text bytes array map tag
+	kind  string // null bool int float text bytes array map tag ref (a tuple is an array: Go drops the tag)
 	b     bool
 	i     *big.Int
 	f     float64
@@ -113,6 +151,7 @@ type desc struct {
 	pairs [][2]desc // map
 	tag   uint64
 	inner *desc
+	ref   ManagerRef
 }
 
 func parseDesc(t *testing.T, raw json.RawMessage) desc {
@@ -155,7 +194,11 @@ func parseDesc(t *testing.T, raw json.RawMessage) desc {
 			var s string
 			must(t, json.Unmarshal(v, &s))
 			d.kind, d.by = "bytes", hexb(s)
-		case "array":
+		case "ref":
+			var f [3]string
+			must(t, json.Unmarshal(v, &f))
+			d.kind, d.ref = "ref", ManagerRef{Kind: f[0], Name: f[1], Address: f[2]}
+		case "array", "tuple":
 			var items []json.RawMessage
 			must(t, json.Unmarshal(v, &items))
 			d.kind, d.items = "array", []desc{}
@@ -224,6 +267,8 @@ func decodedForm(d desc) any {
 			return epochTime(d.inner)
 		}
 		return cbor.Tag{Number: d.tag, Content: decodedForm(*d.inner)}
+	case "ref":
+		return d.ref
 	}
 	return nil
 }

@@ -18,6 +18,22 @@ export declare class Float64 {
 }
 
 /**
+ * A reference to a manager object (mpipc's REF tag, docs/TYPES.md): what a
+ * Python manager proxy becomes when put in a queue, sent through a pipe or
+ * stored in a manager object; encoded back as the same reference. Open it
+ * with `manager.open(ref)` on a Manager connected to `address`.
+ */
+export declare class ManagerRef {
+  constructor(kind: string, name: string, address: string);
+  /** The object's kind: "dict", "list", "namespace", "value", "queue", "lock", ... */
+  kind: string;
+  /** Its name on the server. */
+  name: string;
+  /** The server's address: "unix:/path" or "tcp:host:port". */
+  address: string;
+}
+
+/**
  * What crosses a process boundary (docs/TYPES.md): null (undefined is sent as
  * null), boolean, number (an integer while safe, else a float), bigint
  * (integers beyond 2^53, bignums), string, Uint8Array (Buffer), arrays, plain
@@ -35,6 +51,7 @@ export type Cbor =
   | Date
   | Tag
   | Float64
+  | ManagerRef
   | Cbor[]
   | Map<Cbor, Cbor>
   | { [key: string]: Cbor };
@@ -370,6 +387,10 @@ export declare class Manager extends Handle {
   boundedSemaphore(name: string): LockProxy;
   event(name: string): EventProxy;
   proxy(kind: string, name: string): Proxy_;
+  /** The proxy of the object `ref` names (this manager must be connected to `ref.address`). */
+  open(ref: ManagerRef & { kind: 'dict' }): DictProxy<Decoded>;
+  open(ref: ManagerRef & { kind: 'list' }): ListProxy<Decoded>;
+  open(ref: ManagerRef): Proxy_;
 }
 
 export declare function connectManager(address: string, authkey?: Uint8Array | string | null, opts?: { timeout?: number }): Promise<Manager>;
@@ -383,11 +404,18 @@ export declare function serveManager(address: string, authkey?: Uint8Array | str
 
 // ------------------------------------------------------------------ shared memory
 
+/** `raw`: a raw POSIX block /dev/shm/<name> (no mpipc header), as Python's stock multiprocessing.shared_memory makes them. */
+export interface SharedMemoryOptions extends OpenOptions {
+  raw?: boolean;
+}
+
 export declare class SharedMemory extends Handle {
-  constructor(name: string, size?: number, opts?: OpenOptions);
-  static unlink(name: string): void;
+  constructor(name: string, size?: number, opts?: SharedMemoryOptions);
+  static unlink(name: string, opts?: { raw?: boolean }): void;
   readonly name: string;
   readonly size: number;
+  /** Whether this is a raw POSIX block. */
+  readonly raw: boolean;
   /** The block itself (no copy). */
   readonly buffer: ArrayBuffer;
 }

@@ -22,7 +22,7 @@ if (ffi.F.mp_version_number() !== ffi.C.MP_VERSION_NUMBER) {
   process.emitWarning(`mpipc: libmpipc ${version} at ${libraryPath} does not match the version this binding was written for`);
 }
 
-const { encode, decode, Tag, Float64 } = cbor;
+const { encode, decode, Tag, Float64, ManagerRef } = cbor;
 const {
   MpipcError, ClosedError, AbortError, EncodeError, DecodeError, NullError, InvalidError, TimeoutError,
   EmptyError, FullError, ShutdownError, TooBigError, BufSizeError, NotFoundError, ExistsError, WrongTypeError,
@@ -37,7 +37,7 @@ module.exports = {
   Manager, connectManager, serveManager, ManagerServer,
   SharedMemory, SharedArray, Value, ShareableList,
   Lock, RLock, Condition, Semaphore, BoundedSemaphore, Event, Barrier,
-  encode, decode, Tag, Float64,
+  encode, decode, Tag, Float64, ManagerRef,
   MpipcError, ClosedError, AbortError, EncodeError, DecodeError, NullError, InvalidError, TimeoutError,
   EmptyError, FullError, ShutdownError, TooBigError, BufSizeError, NotFoundError, ExistsError, WrongTypeError,
   VersionError, CorruptError, PermError, IOError, PanicError, PoisonedError, EOFError, AuthError, IndexError,

@@ -31,6 +31,10 @@ impl Castable for mp_listener {
 }
 
 /// `mp_listener_bind_ex` flag: allow a TCP listener without an authkey.
+/// Nothing then authenticates the peers: anyone who can reach the port
+/// can connect (a trusted network only). An mpipc client must opt in too
+/// (`mp_pipe_connect_ex` with `MP_PIPE_CONNECT_ALLOW_TCP_WITHOUT_AUTHKEY`);
+/// a stock Python `Client` without an authkey connects as it is.
 pub const MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY: u32 = 1;
 /// `mp_listener_bind_ex` flag: on a Unix socket without an authkey, accept
 /// peers running as other users too. By default such a listener checks the

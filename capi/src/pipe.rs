@@ -29,9 +29,10 @@ use std::os::fd::{FromRawFd, OwnedFd};
 /// Under the hood: `Box<Connection>` owning the descriptor.
 ///
 /// Methods: `mp_pipe_new`, `mp_pipe_from_fd`, `mp_pipe_connect`,
-/// `mp_pipe_send`, `mp_pipe_recv`, `mp_pipe_recv_timeout`,
-/// `mp_pipe_recv_into`, `mp_pipe_poll`, `mp_pipe_fileno`,
-/// `mp_pipe_set_max_frame`, `mp_pipe_set_spin`, `mp_wait`, `mp_pipe_close`.
+/// `mp_pipe_connect_ex`, `mp_pipe_send`, `mp_pipe_recv`,
+/// `mp_pipe_recv_timeout`, `mp_pipe_recv_into`, `mp_pipe_poll`,
+/// `mp_pipe_fileno`, `mp_pipe_has_buffered`, `mp_pipe_set_max_frame`,
+/// `mp_pipe_set_spin`, `mp_wait`, `mp_pipe_close`.
 pub struct mp_pipe {
     _private: [u8; 0],
 }
@@ -98,7 +99,8 @@ pub unsafe extern "C" fn mp_pipe_from_fd(fd: std::ffi::c_int, out: *mut *mut mp_
 ///
 /// # Returns
 /// `MP_OK`; `MP_E_AUTH` (keys differ); `MP_E_TIMEOUT`; `MP_E_NOTFOUND`
-/// (nobody listens); `MP_E_INVAL` (bad address, TCP without key).
+/// (nobody listens); `MP_E_INVAL` (bad address, TCP without key: see
+/// `mp_pipe_connect_ex` to opt in).
 ///
 /// # Safety
 /// `address` is a NUL-terminated string; `authkey` points to `keylen`
@@ -111,13 +113,45 @@ pub unsafe extern "C" fn mp_pipe_connect(
     timeout_ms: i64,
     out: *mut *mut mp_pipe,
 ) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { mp_pipe_connect_ex(address, authkey, keylen, timeout_ms, 0, out) }
+}
+
+/// `mp_pipe_connect_ex` flag: connect over TCP without an authkey, to a
+/// listener bound with `MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY` (or a stock
+/// Python `Listener` without one). Nothing then proves who is at either
+/// end: use it only on a network where every host that can reach the port
+/// is trusted (docs/SECURITY.md). Both sides must opt in.
+pub const MP_PIPE_CONNECT_ALLOW_TCP_WITHOUT_AUTHKEY: u32 = 1;
+
+/// `mp_pipe_connect` with `flags` (`MP_PIPE_CONNECT_ALLOW_TCP_WITHOUT_AUTHKEY`;
+/// 0 behaves exactly as `mp_pipe_connect`).
+///
+/// # Returns
+/// As `mp_pipe_connect`; `MP_E_INVAL` also for an unknown flag.
+///
+/// # Safety
+/// As `mp_pipe_connect`.
+#[no_mangle]
+pub unsafe extern "C" fn mp_pipe_connect_ex(
+    address: *const c_char,
+    authkey: *const u8,
+    keylen: usize,
+    timeout_ms: i64,
+    flags: u32,
+    out: *mut *mut mp_pipe,
+) -> mp_status {
     boundary(|| {
         check_not_null!(out);
+        if flags & !MP_PIPE_CONNECT_ALLOW_TCP_WITHOUT_AUTHKEY != 0 {
+            return set_last_error(&Error::new(ErrorKind::Invalid, format!("unknown flags {flags:#x}")));
+        }
         // SAFETY: per the contract.
-        let (address, opts) = match unsafe { endpoint_args(address, authkey, keylen) } {
+        let (address, mut opts) = match unsafe { endpoint_args(address, authkey, keylen) } {
             Ok(a) => a,
             Err(s) => return s,
         };
+        opts.allow_tcp_without_authkey = flags & MP_PIPE_CONNECT_ALLOW_TCP_WITHOUT_AUTHKEY != 0;
         let c = try_status!(pipe::connect(address, &opts, timeout_of_ms(timeout_ms)));
         // SAFETY: out is non-NULL and writable.
         unsafe { *out = into_handle::<mp_pipe>(c) };
@@ -275,6 +309,31 @@ pub unsafe extern "C" fn mp_pipe_fileno(p: *const mp_pipe) -> std::ffi::c_int {
     })
 }
 
+/// Writes to `*out` whether received bytes wait in this handle's own
+/// buffer (read from the descriptor but not yet returned by a receive), or
+/// the stream is broken; false for a send-only end. A program handing the
+/// descriptor to another process (e.g. Python pickling a Connection for a
+/// spawned child) checks it first: buffered bytes would stay behind, and
+/// the other process would start reading mid-stream.
+///
+/// # Returns
+/// `MP_OK`; `MP_E_NULL`.
+///
+/// # Safety
+/// `p` live; `out` valid.
+#[no_mangle]
+pub unsafe extern "C" fn mp_pipe_has_buffered(p: *const mp_pipe, out: *mut bool) -> mp_status {
+    // SAFETY: p is a live handle or NULL (checked).
+    unsafe {
+        with_handle(p, |c| {
+            check_not_null!(out);
+            // A send-only end has no receive buffer: nothing to lose.
+            *out = c.has_buffered().unwrap_or(false);
+            MP_OK
+        })
+    }
+}
+
 /// Sets the largest incoming frame accepted (default 1 GiB).
 ///
 /// # Safety
@@ -385,6 +444,9 @@ mod tests {
             let mut ready = false;
             assert_eq!(mp_pipe_poll(b, 1000, &mut ready), MP_OK);
             assert!(ready);
+            let mut in_kernel = true;
+            assert_eq!(mp_pipe_has_buffered(b, &mut in_kernel), MP_OK);
+            assert!(!in_kernel, "poll reads nothing: the message is still in the kernel");
             let mut small = [0u8; 1];
             let mut n = 0usize;
             assert_eq!(mp_pipe_recv_into(b, small.as_mut_ptr(), 1, &mut n, 0), MP_E_BUFSIZE);
@@ -394,9 +456,16 @@ mod tests {
             let mut nready = 0usize;
             assert_eq!(mp_wait(pipes.as_ptr(), 2, 0, idx.as_mut_ptr(), &mut nready), MP_OK);
             assert_eq!((nready, idx[0]), (1, 1));
+            let mut buffered = false;
+            assert_eq!(mp_pipe_has_buffered(b, null_mut()), MP_E_NULL);
+            assert_eq!(mp_pipe_has_buffered(null(), &mut buffered), MP_E_NULL);
+            assert_eq!(mp_pipe_has_buffered(b, &mut buffered), MP_OK);
+            assert!(buffered, "the refused recv_into read the message into the handle");
             let mut m = mp_buf { ptr: null_mut(), len: 0 };
             assert_eq!(mp_pipe_recv(b, &mut m), MP_OK);
             assert_eq!(std::slice::from_raw_parts(m.ptr, m.len), b"hey");
+            assert_eq!(mp_pipe_has_buffered(b, &mut buffered), MP_OK);
+            assert!(!buffered);
             mp_buf_free(&mut m);
             assert_eq!(mp_pipe_recv_timeout(b, &mut m, 0), MP_E_EMPTY);
             assert_eq!(mp_pipe_set_max_frame(b, 2), MP_OK);
@@ -439,6 +508,33 @@ mod tests {
             let mut len = 0usize;
             assert_eq!(mp_listener_address(l, buf.as_mut_ptr(), need, &mut len), MP_OK);
             assert_eq!(len, need - 1);
+            // A keyless TCP client: refused unless it opts in too.
+            let mut c = null_mut();
+            assert_eq!(mp_pipe_connect(buf.as_ptr(), null(), 0, 5000, &mut c), MP_E_INVAL);
+            assert_eq!(mp_pipe_connect_ex(buf.as_ptr(), null(), 0, 5000, 8, &mut c), MP_E_INVAL);
+            assert!(c.is_null());
+            let tcp = std::ffi::CStr::from_ptr(buf.as_ptr()).to_owned();
+            let t = std::thread::spawn(move || {
+                let mut p = null_mut();
+                let s = mp_pipe_connect_ex(
+                    tcp.as_ptr(),
+                    null(),
+                    0,
+                    5000,
+                    MP_PIPE_CONNECT_ALLOW_TCP_WITHOUT_AUTHKEY,
+                    &mut p,
+                );
+                assert_eq!(mp_pipe_send(p, b"plain".as_ptr(), 5), MP_OK);
+                mp_pipe_close(p);
+                s
+            });
+            assert_eq!(mp_listener_accept(l, 5000, &mut c), MP_OK);
+            assert_eq!(t.join().unwrap(), MP_OK);
+            let mut m = mp_buf { ptr: null_mut(), len: 0 };
+            assert_eq!(mp_pipe_recv(c, &mut m), MP_OK);
+            assert_eq!(std::slice::from_raw_parts(m.ptr, m.len), b"plain");
+            mp_buf_free(&mut m);
+            mp_pipe_close(c);
             mp_listener_close(l);
 
             assert_eq!(mp_listener_bind(addr.as_ptr(), b"k".as_ptr(), 1, &mut l), MP_OK);

@@ -9,8 +9,12 @@ use std::ffi::c_char;
 /// A named fixed-length list of scalars (Python's
 /// `shared_memory.ShareableList`): each element is null, bool, integer,
 /// float, text or bytes, exchanged as CBOR and stored exactly (byte for
-/// byte). Each slot's capacity is fixed at creation (the initial item's
-/// encoded size rounded up to 8, at least 8). Thread-safe (reads and writes
+/// byte). Each slot's capacity is fixed at creation and counted in the
+/// value's own bytes (UTF-8 for text, raw for bytes, 8 for any other
+/// scalar), as Python's stock ShareableList counts it: text or bytes of n
+/// bytes make a slot of `8 * (n / 8 + 1)`, anything else a slot of 8 (any
+/// int64 or float fits any slot). Layout version 2 (version 1 counted
+/// CBOR bytes). Thread-safe (reads and writes
 /// take the list's robust lock). Segment: `/dev/shm/mpipc.sl.<name>`,
 /// mode 0600.
 ///
@@ -104,7 +108,8 @@ pub unsafe extern "C" fn mp_slist_get(l: *mut mp_slist, index: usize, out: *mut 
 ///
 /// # Returns
 /// `MP_OK`; `MP_E_INDEX`; `MP_E_TYPE` (not a scalar); `MP_E_TOOBIG`
-/// (larger than the slot's capacity; nothing changes).
+/// (a text or byte string longer than the slot's capacity; nothing
+/// changes).
 ///
 /// # Safety
 /// `l` live; `item` holds `len` bytes.
@@ -119,7 +124,7 @@ pub unsafe extern "C" fn mp_slist_set(l: *mut mp_slist, index: usize, item: *con
     }
 }
 
-/// Slot `index`'s capacity in bytes of CBOR.
+/// Slot `index`'s capacity in the value's own bytes (see `mp_slist`).
 ///
 /// # Returns
 /// `MP_OK`; `MP_E_INDEX`.

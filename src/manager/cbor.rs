@@ -119,6 +119,24 @@ pub fn encode(v: &Value) -> Vec<u8> {
     out
 }
 
+/// mpipc's tag of a Python tuple around its array (ASCII "mptu", in IANA's
+/// first-come-first-served range; docs/TYPES.md "mpipc's own tags"). The
+/// codec keeps it (`Tag(TAG_TUPLE, Array)`), so a tuple stored by Python
+/// comes back a tuple; [`super::values::key_bytes`] ignores it, so a tuple
+/// key and the same array are one key.
+pub const TAG_TUPLE: u64 = 0x6d70_7475;
+/// mpipc's tag of a Python pickle (ASCII "mppk") around a byte string:
+/// written by Python only with its opt-in, kept as it is here.
+pub const TAG_PICKLE: u64 = 0x6d70_706b;
+/// mpipc's tag of a manager object reference (ASCII "mprf") around
+/// `[kind, name, address]`, three text strings.
+pub const TAG_REF: u64 = 0x6d70_7266;
+
+/// Whether `v` is what [`TAG_REF`] must hold: an array of three texts.
+fn is_ref_content(v: &Value) -> bool {
+    matches!(v, Value::Array(a) if a.len() == 3 && a.iter().all(|x| matches!(x, Value::Text(_))))
+}
+
 fn invalid(msg: &str) -> Error {
     Error::new(ErrorKind::Invalid, format!("invalid CBOR: {msg}"))
 }
@@ -205,6 +223,10 @@ struct Decoder<'a> {
     pos: usize,
     max_depth: usize,
 }
+
+const BAD_TUPLE: &str = "the TUPLE tag (0x6d707475) must hold an array";
+const BAD_PICKLE: &str = "the PICKLE tag (0x6d70706b) must hold a byte string";
+const BAD_REF: &str = "the REF tag (0x6d707266) must hold [kind, name, address], three text strings";
 
 /// What an item head announced.
 enum Arg {
@@ -331,6 +353,11 @@ impl Decoder<'_> {
                             None => Value::Tag(tag, Box::new(inner)),
                         }
                     }
+                    // mpipc's own tags: refused when their content is not
+                    // the one docs/TYPES.md fixes (as every binding refuses it).
+                    (TAG_TUPLE, v) if !matches!(v, Value::Array(_)) => return Err(invalid(BAD_TUPLE)),
+                    (TAG_PICKLE, v) if !matches!(v, Value::Bytes(_)) => return Err(invalid(BAD_PICKLE)),
+                    (TAG_REF, v) if !is_ref_content(v) => return Err(invalid(BAD_REF)),
                     _ => Value::Tag(tag, Box::new(inner)),
                 }
             }
@@ -575,9 +602,53 @@ impl Scanner<'_> {
                 if (tag == 2 || tag == 3) && self.b.get(self.pos).is_some_and(|b| b >> 5 == 2) {
                     self.form |= Form::NOT_CANONICAL;
                 }
+                // mpipc's own tags: the decoder's content checks, on the
+                // content's head (the item itself is scanned as usual).
+                let content = self.b.get(self.pos).map(|b| b >> 5);
+                match tag {
+                    TAG_TUPLE if content.is_some_and(|m| m != 4) => return Err(invalid(BAD_TUPLE)),
+                    TAG_PICKLE if content.is_some_and(|m| m != 2) => return Err(invalid(BAD_PICKLE)),
+                    TAG_REF if content.is_some() => return self.ref_content(depth + 1),
+                    _ => {}
+                }
                 self.item(depth + 1)?;
             }
             _ => unreachable!("major types are 0 to 7"),
+        }
+        Ok(())
+    }
+}
+
+impl Scanner<'_> {
+    /// Scans the content of a REF tag, at `depth`: as [`Scanner::item`]
+    /// does, and it must be an array of exactly three text strings.
+    fn ref_content(&mut self, depth: usize) -> Result<()> {
+        if depth > self.max_depth {
+            return Err(invalid("nesting too deep"));
+        }
+        let ib = self.byte()?;
+        if ib >> 5 != 4 {
+            return Err(invalid(BAD_REF));
+        }
+        let n = match self.arg(ib & 0x1f)? {
+            Arg::Num(n) => Some(n),
+            Arg::Indefinite => None,
+        };
+        let mut count = 0u64;
+        loop {
+            match n {
+                Some(n) if count == n => break,
+                None if self.at_break()? => break,
+                _ => {}
+            }
+            if count == 3 || self.b.get(self.pos).is_some_and(|b| b >> 5 != 3) {
+                return Err(invalid(BAD_REF));
+            }
+            self.item(depth + 1)?;
+            count += 1;
+        }
+        if count != 3 {
+            return Err(invalid(BAD_REF));
         }
         Ok(())
     }
@@ -828,6 +899,20 @@ mod tests {
             &[0xdf, 0x00],                                                    // indefinite tag number
             &[0x9f, 0x01, 0x02, 0xff],                                        // indefinite array
             &[0x9f, 0x01, 0x02],                                              // ... unterminated
+            &[0xda, 0x6d, 0x70, 0x74, 0x75, 0x82, 0x01, 0x02],                // TUPLE [1, 2]
+            &[0xda, 0x6d, 0x70, 0x74, 0x75, 0x01],                            // TUPLE 1: refused
+            &[0xda, 0x6d, 0x70, 0x74, 0x75],                                  // TUPLE, truncated
+            &[0xda, 0x6d, 0x70, 0x70, 0x6b, 0x41, 0x00],                      // PICKLE h'00'
+            &[0xda, 0x6d, 0x70, 0x70, 0x6b, 0x5f, 0x41, 0x00, 0xff],          // ... indefinite bytes
+            &[0xda, 0x6d, 0x70, 0x70, 0x6b, 0x61, 0x61],                      // PICKLE "a": refused
+            &[0xda, 0x6d, 0x70, 0x72, 0x66, 0x83, 0x60, 0x60, 0x60],          // REF ["", "", ""]
+            &[0xda, 0x6d, 0x70, 0x72, 0x66, 0x9f, 0x60, 0x60, 0x60, 0xff],    // ... indefinite
+            &[0xda, 0x6d, 0x70, 0x72, 0x66, 0x9f, 0x60, 0x60, 0xff],          // ... of 2: refused
+            &[0xda, 0x6d, 0x70, 0x72, 0x66, 0x9f, 0x60, 0x60, 0x60, 0x60],    // ... of 4: refused
+            &[0xda, 0x6d, 0x70, 0x72, 0x66, 0x84, 0x60, 0x60, 0x60, 0x60],    // REF of 4: refused
+            &[0xda, 0x6d, 0x70, 0x72, 0x66, 0x83, 0x60, 0x01, 0x60],          // REF with an int: refused
+            &[0xda, 0x6d, 0x70, 0x72, 0x66, 0x83, 0x60, 0x60],                // REF truncated
+            &[0xda, 0x6d, 0x70, 0x72, 0x66, 0x60],                            // REF "": refused
             &[0xbf, 0x01, 0x02, 0xff],                                        // indefinite map
             &[0xbf, 0x01, 0xff],                                              // ... odd
             &[0x82, 0x01, 0x61, 0x61],                                        // [1, "a"]: a plain key

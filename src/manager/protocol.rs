@@ -55,6 +55,12 @@ fn bad(msg: impl Into<String>) -> Error {
 
 /// Decodes one CBOR item (exactly: trailing bytes are an error), bounded
 /// in depth and in allocation by the input length (see [`super::cbor`]).
+///
+/// mpipc's own tags (docs/TYPES.md) stay tags: a Python tuple is
+/// `Tag(TAG_TUPLE, Array)`, a manager reference `Tag(TAG_REF, Array)` of
+/// three `Text` (kind, name, address), a Python pickle `Tag(TAG_PICKLE,
+/// Bytes)` (the constants are in [`super::cbor`]); one of them around
+/// other content is an error.
 pub fn decode_value(bytes: &[u8]) -> Result<Value> {
     super::cbor::decode(bytes, MAX_DEPTH)
 }

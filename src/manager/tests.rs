@@ -933,3 +933,48 @@ fn a_killed_server_never_crashes_a_local_reader() {
     }
     assert_eq!(c.local_version("d"), 0);
 }
+
+/// docs/PROTOCOL.md §4: a Python tuple key (TUPLE-tagged, at any depth)
+/// and another language's array are one key, in the server and in the
+/// local reads alike; keys()/items() give the key as last written; values
+/// keep the tag (a tuple and a list are not equal in Python).
+#[test]
+fn a_tuple_key_and_the_same_array_are_one_key() {
+    use crate::manager::cbor::TAG_TUPLE;
+    let s = server("tuplekey");
+    let tuple = |items: Vec<Value>| Value::Tag(TAG_TUPLE, Box::new(Value::Array(items)));
+    let py = tuple(vec![i(1), tuple(vec![t("a"), Value::Float(2.0)])]); // Python's (1, ("a", 2.0))
+    let go = Value::Array(vec![i(1), Value::Array(vec![t("a"), i(2)])]); // Go's [1, ["a", 2]]
+    for (c, name) in [(client(&s), "local"), (rpc_client(&s), "rpc")] {
+        let call = |m: &str, a: Vec<Value>| c.call("dict", name, m, a);
+        call("set", vec![py.clone(), t("first")]).unwrap();
+        assert_eq!(call("get", vec![go.clone()]).unwrap(), t("first"), "{name}");
+        assert_eq!(call("contains", vec![go.clone()]).unwrap(), Value::Bool(true), "{name}");
+        assert_eq!(call("keys", vec![]).unwrap(), Value::Array(vec![py.clone()]), "{name}: the key as written");
+        call("set", vec![go.clone(), t("second")]).unwrap();
+        assert_eq!(call("len", vec![]).unwrap(), i(1), "{name}");
+        assert_eq!(call("get", vec![py.clone()]).unwrap(), t("second"), "{name}");
+        assert_eq!(
+            call("items", vec![]).unwrap(),
+            Value::Array(vec![Value::Array(vec![go.clone(), t("second")])]),
+            "{name}: the key as last written"
+        );
+        call("update", vec![Value::Map(vec![(tuple(vec![t("k")]), i(1))])]).unwrap();
+        assert_eq!(call("get", vec![Value::Array(vec![t("k")])]).unwrap(), i(1), "{name}");
+        call("del", vec![py.clone()]).unwrap();
+        assert_eq!(call("contains", vec![go.clone()]).unwrap(), Value::Bool(false), "{name}");
+        // A tuple value keeps its tag, and is not the list of the same items.
+        call("set", vec![t("v"), py.clone()]).unwrap();
+        assert_eq!(call("get", vec![t("v")]).unwrap(), py, "{name}");
+        assert_eq!(call("compare_and_set", vec![t("v"), go.clone(), i(0)]).unwrap(), Value::Bool(false), "{name}");
+    }
+    // Sets (the manager's `set` kind) follow the same key rule.
+    let c = client(&s);
+    let call = |m: &str, a: Vec<Value>| c.call("set", "s", m, a);
+    call("add", vec![py.clone()]).unwrap();
+    call("add", vec![go.clone()]).unwrap();
+    assert_eq!(call("len", vec![]).unwrap(), i(1));
+    // A TUPLE tag around anything but an array is refused before any method runs.
+    let bad = Value::Tag(TAG_TUPLE, Box::new(i(1)));
+    assert_eq!(c.call("dict", "rpc", "set", vec![bad, i(1)]).unwrap_err().kind(), ErrorKind::Invalid);
+}

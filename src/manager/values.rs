@@ -3,7 +3,10 @@
 //!
 //! Keys (dict keys, set members) are compared by a canonical encoding:
 //! integral floats count as integers (as in Python, `1 == 1.0`), maps and
-//! tagged values are refused as keys (unhashable, like Python's dict).
+//! tagged values are refused as keys (unhashable, like Python's dict),
+//! except mpipc's TUPLE tag, which a key ignores at any depth: Python's
+//! tuple `(1, 2)` (written TUPLE-tagged) and another language's array
+//! `[1, 2]` are one key (docs/PROTOCOL.md §4, docs/TYPES.md).
 
 use crate::error::{Error, ErrorKind, Result};
 use ciborium::Value;
@@ -24,6 +27,12 @@ fn canonical(v: &Value, as_key: bool) -> Result<Value> {
     Ok(match v {
         Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::Integer((*f as i64).into()),
         Value::Array(a) => Value::Array(a.iter().map(|x| canonical(x, as_key)).collect::<Result<_>>()?),
+        // A tuple is hashable, and as a key it is the array it holds (a key
+        // compares as Python compares it; in Python only the tuple can be a
+        // key). As a value it keeps its tag: `(1, 2) != [1, 2]` in Python.
+        Value::Tag(super::cbor::TAG_TUPLE, inner) if as_key && matches!(**inner, Value::Array(_)) => {
+            canonical(inner, true)?
+        }
         Value::Map(_) | Value::Tag(..) if as_key => {
             return Err(Error::new(ErrorKind::Type, "unhashable key: maps and tagged values cannot be keys"));
         }
@@ -149,6 +158,29 @@ mod tests {
         assert_ne!(key_bytes(&Value::Bytes(b"a".to_vec())).unwrap(), key_bytes(&Value::Text("a".into())).unwrap());
         assert_eq!(key_bytes(&Value::Map(vec![])).unwrap_err().kind(), ErrorKind::Type);
         assert!(key_bytes(&Value::Array(vec![Value::Float(2.0)])).is_ok(), "tuples are hashable");
+    }
+
+    #[test]
+    fn a_tuple_key_is_its_array_at_any_depth() {
+        use crate::manager::cbor::{TAG_REF, TAG_TUPLE};
+        let i = |n: i64| Value::Integer(n.into());
+        let tuple = |items: Vec<Value>| Value::Tag(TAG_TUPLE, Box::new(Value::Array(items)));
+        let plain = Value::Array(vec![i(1), Value::Array(vec![i(2), Value::Text("a".into())])]);
+        let want = key_bytes(&plain).unwrap();
+        // Python's ((1.0, (2, "a"))), a mix, and the plain array: one key.
+        let python = tuple(vec![Value::Float(1.0), tuple(vec![i(2), Value::Text("a".into())])]);
+        let mixed = Value::Array(vec![i(1), tuple(vec![i(2), Value::Text("a".into())])]);
+        assert_eq!(key_bytes(&python).unwrap(), want);
+        assert_eq!(key_bytes(&mixed).unwrap(), want);
+        assert_eq!(key_bytes(&tuple(vec![])).unwrap(), key_bytes(&Value::Array(vec![])).unwrap());
+        // Still distinct from what it holds elsewhere, and other tags stay unhashable.
+        assert_ne!(key_bytes(&tuple(vec![i(1)])).unwrap(), key_bytes(&i(1)).unwrap());
+        let inside_map = Value::Array(vec![Value::Map(vec![])]);
+        assert_eq!(key_bytes(&inside_map).unwrap_err().kind(), ErrorKind::Type);
+        let r = Value::Tag(TAG_REF, Box::new(Value::Array(vec![Value::Text("dict".into()); 3])));
+        assert_eq!(key_bytes(&r).unwrap_err().kind(), ErrorKind::Type);
+        // As values (count, index, compare_and_set) a tuple and a list differ, as in Python.
+        assert_ne!(value_bytes(&tuple(vec![i(1)])), value_bytes(&Value::Array(vec![i(1)])));
     }
 
     #[test]

@@ -322,41 +322,61 @@ impl Segment {
     /// first, world-writable, and receive what we put into "our" queue
     /// (name squatting).
     fn attach(cpath: &CString, name: &str, mode: u32, any_owner: bool) -> Result<Segment> {
-        // SAFETY: cpath is NUL-terminated; O_NOFOLLOW refuses a planted symlink.
-        let fd = unsafe { libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOFOLLOW) };
-        if fd < 0 {
-            let err = std::io::Error::last_os_error();
-            return Err(match err.raw_os_error() {
-                Some(libc::ENOENT) => Error::new(ErrorKind::NotFound, format!("{name:?} does not exist")),
-                _ => Error::from_io(&format!("open {name:?}"), err),
-            });
-        }
-        let fd = Fd(fd);
-        // SAFETY: an all-zero stat is a valid value to be overwritten by fstat.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: fd is open; st is a valid out-pointer.
-        if unsafe { libc::fstat(fd.0, &mut st) } != 0 {
-            return Err(Error::last_os_error("fstat"));
-        }
-        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-            return Err(Error::new(ErrorKind::Type, format!("{name:?} is not a shared-memory segment")));
-        }
-        // SAFETY: geteuid has no preconditions.
-        if !any_owner && mode & 0o077 == 0 && st.st_uid != unsafe { libc::geteuid() } {
-            return Err(Error::new(
-                ErrorKind::Permission,
-                format!(
-                    "{name:?} belongs to another user (uid {}); refusing to share a private object \
-                     (open with the any-owner flag to share on purpose)",
-                    st.st_uid
-                ),
-            ));
-        }
-        let size = st.st_size as u64;
+        let (fd, size) = open_existing(cpath, name, mode, any_owner)?;
         if size < std::mem::size_of::<SegmentHeader>() as u64 || size > isize::MAX as u64 {
             return Err(Error::new(ErrorKind::Corrupt, format!("{name:?} has an impossible size of {size} bytes")));
         }
         Segment::map(fd.0, size as usize, false)
+    }
+
+    /// Opens the raw POSIX shared-memory block `name`: the file
+    /// `/dev/shm/<name>` (what `shm_open("/<name>")` and Python's stock
+    /// `multiprocessing.shared_memory` use), with no mpipc header: the
+    /// mapping is the block's bytes, and its size is the file's.
+    ///
+    /// Creating makes a zero-filled block of `size` bytes with mode
+    /// `access.mode`, published atomically as [`Segment::open`] does (an
+    /// attacher never sees it half-sized). Attaching maps the whole file;
+    /// `size` 0 accepts any size, another size must match
+    /// ([`ErrorKind::Invalid`]). A block of 0 bytes (a creator between
+    /// `shm_open` and `ftruncate`, or a file that is not a block) is
+    /// [`ErrorKind::Invalid`]. Names beginning with `mpipc.` are mpipc's
+    /// own segments and refused ([`ErrorKind::Invalid`]).
+    pub fn open_raw(name: &str, size: usize, access: Access) -> Result<Segment> {
+        let Access { mode, open_mode, any_owner } = access;
+        let path = raw_path(name)?;
+        let cpath = cstring(&path)?;
+        if open_mode != OpenMode::AttachOnly {
+            if size == 0 {
+                return Err(Error::new(ErrorKind::Invalid, "a new shared-memory block needs a size of at least 1"));
+            }
+            let tmp = TempFile::new(mode)?;
+            // SAFETY: tmp.fd is an open file descriptor we own.
+            if unsafe { libc::ftruncate(tmp.fd, size as libc::off_t) } != 0 {
+                return Err(Error::last_os_error("ftruncate"));
+            }
+            let seg = Segment::map(tmp.fd, size, true)?;
+            if tmp.publish(&cpath)? {
+                return Ok(seg);
+            }
+            if open_mode == OpenMode::CreateOnly {
+                return Err(Error::new(ErrorKind::Exists, format!("{name:?} already exists")));
+            }
+        }
+        let (fd, have) = open_existing(&cpath, name, mode, any_owner)?;
+        if have == 0 {
+            return Err(Error::new(
+                ErrorKind::Invalid,
+                format!("{name:?} is an empty (0-byte) block: nothing to map (is its creator still sizing it?)"),
+            ));
+        }
+        if have > isize::MAX as u64 {
+            return Err(Error::new(ErrorKind::Corrupt, format!("{name:?} has an impossible size of {have} bytes")));
+        }
+        if size != 0 && have != size as u64 {
+            return Err(Error::new(ErrorKind::Invalid, format!("{name:?} is {have} bytes, opened as {size}")));
+        }
+        Segment::map(fd.0, have as usize, false)
     }
 
     fn map(fd: libc::c_int, len: usize, created: bool) -> Result<Segment> {
@@ -396,6 +416,80 @@ impl Segment {
         }
         Ok(())
     }
+}
+
+/// Opens the existing file `cpath` read-write and returns it with its size,
+/// after the checks every attach makes: a regular file (not a symlink), and
+/// with a private `mode` (no group or other bits, the default 0600) and not
+/// `any_owner`, owned by us (see [`Segment::open`]'s name-squatting note).
+fn open_existing(cpath: &CString, name: &str, mode: u32, any_owner: bool) -> Result<(Fd, u64)> {
+    // SAFETY: cpath is NUL-terminated; O_NOFOLLOW refuses a planted symlink.
+    let fd = unsafe { libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOFOLLOW) };
+    if fd < 0 {
+        let err = std::io::Error::last_os_error();
+        return Err(match err.raw_os_error() {
+            Some(libc::ENOENT) => Error::new(ErrorKind::NotFound, format!("{name:?} does not exist")),
+            _ => Error::from_io(&format!("open {name:?}"), err),
+        });
+    }
+    let fd = Fd(fd);
+    // SAFETY: an all-zero stat is a valid value to be overwritten by fstat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is open; st is a valid out-pointer.
+    if unsafe { libc::fstat(fd.0, &mut st) } != 0 {
+        return Err(Error::last_os_error("fstat"));
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(Error::new(ErrorKind::Type, format!("{name:?} is not a shared-memory segment")));
+    }
+    // SAFETY: geteuid has no preconditions.
+    if !any_owner && mode & 0o077 == 0 && st.st_uid != unsafe { libc::geteuid() } {
+        return Err(Error::new(
+            ErrorKind::Permission,
+            format!(
+                "{name:?} belongs to another user (uid {}); refusing to share a private object \
+                 (open with the any-owner flag to share on purpose)",
+                st.st_uid
+            ),
+        ));
+    }
+    Ok((fd, st.st_size as u64))
+}
+
+/// The path of the raw POSIX block `name` (see [`Segment::open_raw`]):
+/// `/dev/shm/<name>`, the name checked as [`validate_name`] does (one
+/// leading `/` ignored, as `shm_open` and Python's stock SharedMemory do)
+/// and not beginning with `mpipc.` (mpipc's own segments).
+pub fn raw_path(name: &str) -> Result<String> {
+    let bare = validate_name(name)?;
+    if bare.starts_with("mpipc.") {
+        return Err(Error::new(
+            ErrorKind::Invalid,
+            format!("invalid raw block name {name:?}: names beginning with \"mpipc.\" are mpipc's own segments"),
+        ));
+    }
+    Ok(format!("{SHM_DIR}/{bare}"))
+}
+
+/// Whether the raw POSIX block `name` exists (for error messages that
+/// point a caller who forgot the raw flag to it).
+pub fn raw_exists(name: &str) -> bool {
+    raw_path(name).is_ok_and(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+}
+
+/// Removes the raw POSIX block `name` (`shm_unlink`). Processes that have
+/// it mapped keep using it.
+pub fn unlink_raw(name: &str) -> Result<()> {
+    let path = cstring(&raw_path(name)?)?;
+    // SAFETY: `path` is a valid NUL-terminated string.
+    if unsafe { libc::unlink(path.as_ptr()) } != 0 {
+        let err = std::io::Error::last_os_error();
+        return Err(match err.raw_os_error() {
+            Some(libc::ENOENT) => Error::new(ErrorKind::NotFound, format!("{name:?} does not exist")),
+            _ => Error::from_io(&format!("unlink {name:?}"), err),
+        });
+    }
+    Ok(())
 }
 
 impl Drop for Segment {
@@ -506,6 +600,32 @@ mod tests {
             assert_eq!(validate_name(bad).unwrap_err().kind(), ErrorKind::Invalid, "{bad:?}");
         }
         assert_eq!(segment_path(SegmentKind::Queue, "/jobs").unwrap(), "/dev/shm/mpipc.q.jobs");
+    }
+
+    #[test]
+    fn raw_blocks_are_plain_posix_files() {
+        let name = format!("t-raw-{}", std::process::id());
+        let access = |open_mode| Access { mode: 0o600, open_mode, any_owner: false };
+        let created = Segment::open_raw(&format!("/{name}"), 100, access(OpenMode::CreateOnly)).unwrap();
+        assert!(created.created() && created.len() == 100);
+        let path = format!("{SHM_DIR}/{name}");
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!((meta.len(), std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777), (100, 0o600));
+        // SAFETY: 100 bytes mapped.
+        unsafe { created.base().write(42) };
+        let attached = Segment::open_raw(&name, 0, access(OpenMode::AttachOnly)).unwrap();
+        // SAFETY: the same file, 100 bytes mapped.
+        assert_eq!(unsafe { attached.base().read() }, 42);
+        let err = |r: Result<Segment>| r.unwrap_err().kind();
+        assert_eq!(err(Segment::open_raw(&name, 8, access(OpenMode::AttachOnly))), ErrorKind::Invalid);
+        assert_eq!(err(Segment::open_raw(&name, 100, access(OpenMode::CreateOnly))), ErrorKind::Exists);
+        assert_eq!(err(Segment::open_raw("mpipc.q.x", 0, access(OpenMode::AttachOnly))), ErrorKind::Invalid);
+        unlink_raw(&name).unwrap();
+        assert_eq!(err(Segment::open_raw(&name, 0, access(OpenMode::AttachOnly))), ErrorKind::NotFound);
+        assert_eq!(unlink_raw(&name).unwrap_err().kind(), ErrorKind::NotFound);
+        std::fs::File::create(&path).unwrap(); // an empty file, as a creator between shm_open and ftruncate
+        assert_eq!(err(Segment::open_raw(&name, 0, access(OpenMode::AttachOnly))), ErrorKind::Invalid);
+        unlink_raw(&name).unwrap();
     }
 
     #[test]

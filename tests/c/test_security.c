@@ -1005,7 +1005,7 @@ static void test_shm_lengths(void) {
     CHECK_OK(mp_slist_get(sl, 1, &b)); /* the other items are unharmed */
     CHECK(b.len == 1 && b.ptr[0] == 0x07);
     mp_buf_free(&b);
-    pwrite_u32(sp, e0_len, 9); /* one more than the slot's 8 */
+    pwrite_u32(sp, e0_len, 17); /* one more than the slot's 16 (capacity 8, plus 8 for the CBOR head) */
     CHECK_ST(mp_slist_get(sl, 0, &b), MP_E_CORRUPT);
     pwrite_u32(sp, e0_len, 4);
     CHECK_OK(mp_slist_get(sl, 0, &b));

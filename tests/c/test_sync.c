@@ -1495,10 +1495,46 @@ static void test_shm(void) {
     CHECK_ST(mp_shm_open(missing, 64, MP_OPEN_CREATE_ONLY | MP_OPEN_ATTACH_ONLY, &s2), MP_E_INVAL);
     CHECK_ST(mp_shm_open(sn, 0, MP_OPEN_CREATE_ONLY | MP_OPEN_ATTACH_ONLY, &s2), MP_E_INVAL);
     CHECK_ST(mp_shm_open(missing, 64, 8, &s2), MP_E_INVAL);
-    CHECK_ST(mp_shm_open(missing, 64, 0x100, &s2), MP_E_INVAL); /* another kind's flag */
+    CHECK_ST(mp_shm_open(missing, 64, 0x200, &s2), MP_E_INVAL); /* an unknown kind flag */
     CHECK_ST(mp_shm_open(missing, 64, 0x80000000u, &s2), MP_E_INVAL);
     CHECK(s2 == NULL);
     CHECK_ST(mp_shm_unlink(missing), MP_E_NOTFOUND); /* none of those created it */
+    CHECK_ST(mp_shm_unlink_raw(missing), MP_E_NOTFOUND);
+
+    /* MP_SHM_RAW: a header-less POSIX block /dev/shm/<name>, as Python's
+     * stock multiprocessing.shared_memory makes them. */
+    {
+        mp_shm *r = NULL, *r2 = NULL;
+        char raw_path[300];
+        snprintf(raw_path, sizeof raw_path, "/dev/shm/%s", missing);
+        CHECK_ST(mp_shm_open(missing, 0, MP_OPEN_ATTACH_ONLY | MP_SHM_RAW, &r), MP_E_NOTFOUND);
+        CHECK_ST(mp_shm_open(sn, 0, MP_OPEN_ATTACH_ONLY | MP_SHM_RAW, &r), MP_E_NOTFOUND); /* mpipc, opened raw */
+        CHECK_OK(mp_shm_open(missing, 4000, MP_OPEN_CREATE_ONLY | MP_SHM_RAW, &r));
+        struct stat st;
+        CHECK(stat(raw_path, &st) == 0 && st.st_size == 4000 && (st.st_mode & 0777) == 0600);
+        CHECK(mp_shm_size(r) == 4000);
+        memcpy(mp_shm_ptr(r), "raw!", 4);
+        CHECK_OK(mp_shm_open(missing, 0, MP_OPEN_ATTACH_ONLY | MP_SHM_RAW, &r2));
+        CHECK(mp_shm_size(r2) == 4000 && memcmp(mp_shm_ptr(r2), "raw!", 4) == 0);
+        mp_shm_close(r2);
+        r2 = NULL;
+        CHECK_ST(mp_shm_open(missing, 0, MP_OPEN_ATTACH_ONLY, &r2), MP_E_NOTFOUND); /* raw, opened as mpipc */
+        CHECK_ST(mp_shm_open(missing, 8, MP_OPEN_ATTACH_ONLY | MP_SHM_RAW, &r2), MP_E_INVAL); /* another size */
+        CHECK_ST(mp_shm_open(missing, 4000, MP_OPEN_CREATE_ONLY | MP_SHM_RAW, &r2), MP_E_EXISTS);
+        CHECK_ST(mp_shm_open("mpipc.shm.x", 0, MP_OPEN_ATTACH_ONLY | MP_SHM_RAW, &r2), MP_E_INVAL);
+        CHECK(r2 == NULL);
+        CHECK_ST(mp_shm_unlink(missing), MP_E_NOTFOUND);
+        CHECK_OK(mp_shm_unlink_raw(missing));
+        CHECK_ST(mp_shm_unlink_raw(missing), MP_E_NOTFOUND);
+        CHECK(memcmp(mp_shm_ptr(r), "raw!", 4) == 0); /* still mapped */
+        mp_shm_close(r);
+        /* an empty block (a creator between shm_open and ftruncate) */
+        int fd = open(raw_path, O_CREAT | O_EXCL | O_RDWR, 0600);
+        CHECK(fd >= 0);
+        close(fd);
+        CHECK_ST(mp_shm_open(missing, 0, MP_OPEN_ATTACH_ONLY | MP_SHM_RAW, &r2), MP_E_INVAL);
+        CHECK_OK(mp_shm_unlink_raw(missing));
+    }
 
     /* unlink: the name goes, the open handle stays usable */
     CHECK_OK(mp_shm_unlink(sn));
@@ -1820,7 +1856,9 @@ static const uint8_t SL_ITEMS[] = {
 };
 static const struct {
     size_t off, len, cap;
-} SL_AT[7] = {{1, 2, 8}, {3, 1, 8}, {4, 9, 16}, {13, 1, 8}, {14, 1, 8}, {15, 8, 8}, {23, 4, 8}};
+} SL_AT[7] = {{1, 2, 8}, {3, 1, 8}, {4, 9, 8}, {13, 1, 8}, {14, 1, 8}, {15, 8, 8}, {23, 4, 8}};
+/* Capacities count the value's own bytes, as Python's stock ShareableList:
+ * 8 for numbers, bools and null, 8 * (n / 8 + 1) for text or bytes of n. */
 
 /* 256, written by the child into slot 0 */
 static const uint8_t SL_256[] = {0x19, 0x01, 0x00};
@@ -1875,20 +1913,23 @@ static void test_slist(void) {
     CHECK(b.len == 8 && memcmp(b.ptr, SL_ITEMS + 15, 8) == 0);
     mp_buf_free(&b);
 
-    /* exactly the capacity, and one byte more */
-    static const uint8_t fits[] = {0x67, 'a', 'b', 'c', 'd', 'e', 'f', 'g'};      /* 8 bytes */
-    static const uint8_t over[] = {0x68, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'}; /* 9 bytes */
+    /* exactly the capacity (8 bytes of text), and one byte more */
+    static const uint8_t fits[] = {0x68, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'};      /* 8 value bytes */
+    static const uint8_t over[] = {0x69, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'}; /* 9 value bytes */
     CHECK_OK(mp_slist_set(l, 5, fits, sizeof fits));
     CHECK_ST(mp_slist_set(l, 5, over, sizeof over), MP_E_TOOBIG);
     CHECK_OK(mp_slist_get(l, 5, &b));
     CHECK(b.len == sizeof fits && memcmp(b.ptr, fits, sizeof fits) == 0);
     mp_buf_free(&b);
-    static const uint8_t bytes16[16] = {0x4f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-    static const uint8_t bytes17[17] = {0x50, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
-    CHECK_OK(mp_slist_set(l, 2, bytes16, sizeof bytes16)); /* the 16-byte slot of 1.5 */
-    CHECK_ST(mp_slist_set(l, 2, bytes17, sizeof bytes17), MP_E_TOOBIG);
+    /* the slot of 1.5 (8): any 64-bit integer fits, bytes up to 8 */
+    static const uint8_t u64max[9] = {0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t bytes8[9] = {0x48, 1, 2, 3, 4, 5, 6, 7, 8};
+    static const uint8_t bytes9[10] = {0x49, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    CHECK_OK(mp_slist_set(l, 2, u64max, sizeof u64max));
+    CHECK_OK(mp_slist_set(l, 2, bytes8, sizeof bytes8));
+    CHECK_ST(mp_slist_set(l, 2, bytes9, sizeof bytes9), MP_E_TOOBIG);
     CHECK_OK(mp_slist_get(l, 2, &b));
-    CHECK(b.len == 16 && memcmp(b.ptr, bytes16, 16) == 0);
+    CHECK(b.len == sizeof bytes8 && memcmp(b.ptr, bytes8, sizeof bytes8) == 0);
     mp_buf_free(&b);
     /* a smaller item in a slot: read back at its own length */
     static const uint8_t f_true[] = {0xf5};
@@ -2250,7 +2291,7 @@ static void test_bad_input(void) {
         off_t size = 0;
         read_header(path, &h[k], &size);
         CHECK(memcmp(&h[k].magic, "MPIPCSEG", 8) == 0);
-        CHECK(h[k].version == 1);
+        CHECK(h[k].version == (k == K_SLIST ? 2u : 1u)); /* ShareableList: 2 since issue 18 */
         CHECK(h[k].total_size == (uint64_t)size);
         CHECK(h[k].kind != 0);
         for (int j = 0; j < k; j++)

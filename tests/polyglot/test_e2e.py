@@ -110,6 +110,7 @@ def peer_env(extra=None):
     env["PYTHONPATH"] = pp + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.pop("MPIPC_E2E_FD", None)
     env.pop("MPIPC_E2E_MANAGER", None)
+    env.pop("MPIPC_E2E_SENDER", None)
     if extra:
         env.update(extra)
     return env
@@ -272,7 +273,12 @@ def _exchange(primitive, sender, receiver, argvs, manager_address):
     """Runs one case; returns a list of problems (empty: passed)."""
     name = "e2e-%d-%d-%s-%s-%s" % (os.getpid(), next(_seq), primitive, sender, receiver)
     deadline = time.monotonic() + CASE_TIMEOUT
-    env = peer_env({"MPIPC_E2E_MANAGER": manager_address} if manager_address else None)
+    # Both peers learn the sender's language: a receiver expects a Python
+    # tuple as the plain array (the vector's hex_plain) from Go and Node.
+    extra = {"MPIPC_E2E_SENDER": sender}
+    if manager_address:
+        extra["MPIPC_E2E_MANAGER"] = manager_address
+    env = peer_env(extra)
     started = []
     problems = []
 

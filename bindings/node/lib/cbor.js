@@ -37,6 +37,39 @@ class Tag {
 
 const { EncodeError, DecodeError } = require('./errors');
 
+// mpipc's own tags (docs/TYPES.md "mpipc's own tags"): 4-byte numbers from
+// IANA's first-come-first-served range, spelled as ASCII ("mptu", "mppk",
+// "mprf"); not registered with IANA.
+/** A Python tuple, around its array: decoded as the Array (the tag dropped); never written. */
+const TUPLE_TAG = 0x6d707475;
+/** A Python pickle, around its bytes: refused (only Python with serializer="pickle" reads it). */
+const PICKLE_TAG = 0x6d70706b;
+/** A manager object, around [kind, name, address]: a ManagerRef. */
+const REF_TAG = 0x6d707266;
+
+/**
+ * A reference to a manager object (mpipc's REF tag, docs/TYPES.md): what a
+ * Python manager proxy becomes when it is put in a queue, sent through a pipe
+ * or stored in a manager object. Encoded back as the same reference (a
+ * Python reader gets its proxy). Open it with a Manager connected to
+ * `address`: `(await connectManager(ref.address, authkey)).open(ref)`.
+ */
+class ManagerRef {
+  /**
+   * @param {string} kind the object's kind ("dict", "list", "namespace", "value", "queue", "lock", ...)
+   * @param {string} name its name on the server
+   * @param {string} address the server's address, "unix:/path" or "tcp:host:port"
+   */
+  constructor(kind, name, address) {
+    for (const s of [kind, name, address]) {
+      if (typeof s !== 'string') throw new TypeError('ManagerRef(kind, name, address) takes three strings');
+    }
+    this.kind = kind;
+    this.name = name;
+    this.address = address;
+  }
+}
+
 const MAX_DEPTH = 128;
 const TWO_64 = 1n << 64n;
 const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
@@ -238,6 +271,7 @@ class Encoder {
       return;
     }
     if (v instanceof Float64) return this.float64(v.value);
+    if (v instanceof ManagerRef) return this.ref(v);
     if (v instanceof Tag || (proto && proto.constructor && proto.constructor.name === 'Tag' && 'tag' in v && 'value' in v)) {
       const t = v.tag;
       if (typeof t === 'bigint') this.headBigTag(t);
@@ -253,6 +287,15 @@ class Encoder {
     }
     // Other class instances: their own enumerable properties, as JSON does.
     return this.object(v, d);
+  }
+
+  /** A ManagerRef: the REF tag around [kind, name, address]. */
+  ref(v) {
+    this.head(6, REF_TAG);
+    this.head(4, 3);
+    this.string(v.kind);
+    this.string(v.name);
+    this.string(v.address);
   }
 
   headBigTag(t) {
@@ -328,9 +371,10 @@ function encodeMany(values, enc = shared) {
 
 // ---------------------------------------------------------------- decoding
 
-function fail(msg) {
+function fail(msg, whole = false) {
   const e = new Error(msg);
   e.cborInvalid = true;
+  e.cborWhole = whole; // the message says it all (no "invalid CBOR: " before it)
   return e;
 }
 
@@ -564,6 +608,16 @@ class Decoder {
           if (!Number.isNaN(d.getTime())) return d;
         }
         return new Tag(v, t);
+      case TUPLE_TAG:
+        if (!Array.isArray(v)) throw fail("mpipc's TUPLE tag (0x6d707475) must hold an array");
+        return v;
+      case PICKLE_TAG:
+        throw fail('a Python pickle (CBOR tag 0x6d70706b "mppk"): only Python with serializer="pickle" reads it', true);
+      case REF_TAG:
+        if (!Array.isArray(v) || v.length !== 3 || v.some((x) => typeof x !== 'string')) {
+          throw fail("mpipc's REF tag (0x6d707266) must hold [kind, name, address], three text strings");
+        }
+        return new ManagerRef(v[0], v[1], v[2]);
       default:
         return new Tag(v, t);
     }
@@ -615,7 +669,7 @@ function decode(bytes) {
   try {
     v = d.value(0);
   } catch (e) {
-    if (e.cborInvalid) throw new DecodeError(`invalid CBOR: ${e.message}`, Buffer.from(bytes));
+    if (e.cborInvalid) throw new DecodeError(e.cborWhole ? e.message : `invalid CBOR: ${e.message}`, Buffer.from(bytes));
     if (e instanceof RangeError) throw new DecodeError(`invalid CBOR: ${e.message}`, Buffer.from(bytes));
     throw e;
   }
@@ -623,4 +677,6 @@ function decode(bytes) {
   return v;
 }
 
-module.exports = { Encoder, Tag, Float64, encode, encodeShared, encodeMany, decode, MAX_DEPTH };
+module.exports = {
+  Encoder, Tag, Float64, ManagerRef, encode, encodeShared, encodeMany, decode, MAX_DEPTH, TUPLE_TAG, PICKLE_TAG, REF_TAG,
+};

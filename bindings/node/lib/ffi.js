@@ -109,6 +109,7 @@ const PROTOTYPES = [
   'size_t mp_shm_size(mp_shm *s)',
   'void mp_shm_close(mp_shm *s)',
   'int32_t mp_shm_unlink(const char *name)',
+  'int32_t mp_shm_unlink_raw(const char *name)',
   'int32_t mp_array_open(const char *name, char typecode, size_t length, uint32_t flags, _Out_ mp_array **out)',
   'int32_t mp_value_open(const char *name, char typecode, uint32_t flags, _Out_ mp_array **out)',
   'void *mp_array_ptr(mp_array *a)',

@@ -305,6 +305,27 @@ class Manager extends Handle {
   /** Any kind: a proxy whose `call(method, ...args)` calls it. */
   proxy(kind, name) { return new Proxy_(this, kind, name); }
 
+  /**
+   * The proxy of the object a ManagerRef names (a Python proxy received as a
+   * value; docs/TYPES.md), of the class its kind has here (dict, list,
+   * value, queue, the locks and semaphores, event; any other kind: `proxy`).
+   * This manager must be connected to `ref.address`, which is not checked
+   * (one server may have several spellings of its address).
+   */
+  open(ref) {
+    const { kind, name } = ref;
+    switch (kind) {
+      case 'dict': return this.dict(name);
+      case 'list': return this.list(name);
+      case 'value': return this.value(name);
+      case 'queue': return this.queue(name);
+      case 'lock': case 'rlock': case 'semaphore': case 'bounded_semaphore':
+        return new LockProxy(this, kind, name);
+      case 'event': return this.event(name);
+      default: return this.proxy(kind, name);
+    }
+  }
+
   /** Closes the connection (after the calls already sent); the server releases the locks it held. */
   close() {
     if (this._closed) return;

@@ -35,22 +35,33 @@ function makeView(handle, ptr, bytes) {
   return ab;
 }
 
+// mp_shm_open's MP_SHM_RAW: a raw POSIX block /dev/shm/<name>, no mpipc header.
+const MP_SHM_RAW = 0x100;
+
 class SharedMemory extends Handle {
   /**
    * Opens the named block: creates it with `size` zeroed bytes, or attaches
-   * (the size must match; 0 attaches to any size).
+   * (the size must match; 0 attaches to any size). With `{ raw: true }`: a
+   * raw POSIX block `/dev/shm/<name>` with no mpipc header, as Python's
+   * stock multiprocessing.shared_memory makes them (pass its `name`; a
+   * leading '/' is ignored); created with mode 0600, removed with
+   * `SharedMemory.unlink(name, { raw: true })`.
    */
   constructor(name, size = 0, opts = {}) {
     const out = [null];
-    check(F.mp_shm_open(String(name), size, openFlags(opts), out), `shared memory '${name}'`);
+    const flags = openFlags(opts) | (opts && opts.raw ? MP_SHM_RAW : 0);
+    check(F.mp_shm_open(String(name), size, flags, out), `shared memory '${name}'`);
     super(out[0], F.mp_shm_close, `shared memory '${name}'`);
     this.name = String(name);
     this.size = Number(F.mp_shm_size(out[0]));
+    this.raw = Boolean(opts && opts.raw);
     this._buffer = null;
   }
 
-  static unlink(name) {
-    check(F.mp_shm_unlink(String(name)), `shared memory '${name}'`);
+  /** Removes the name (`{ raw: true }`: a raw POSIX block's). */
+  static unlink(name, opts = {}) {
+    const fn = opts && opts.raw ? F.mp_shm_unlink_raw : F.mp_shm_unlink;
+    check(fn(String(name)), `shared memory '${name}'`);
   }
 
   /** The block as an ArrayBuffer over the shared memory (no copy; the bytes are yours to synchronise). */
@@ -349,7 +360,7 @@ class ShareableList extends Handle {
     check(F.mp_slist_set(p, idx < 0 ? Number.MAX_SAFE_INTEGER : idx, data, data.length), `${this._what}: set`);
   }
 
-  /** Slot `i`'s capacity in bytes of CBOR. */
+  /** Slot `i`'s capacity in the value's own bytes (the longest string, in UTF-8, or Buffer it takes), as Python's ShareableList sizes slots. */
   capacity(i) {
     check(F.mp_slist_capacity(this.ptr(), this._index(i), this._n), `${this._what}: capacity`);
     return Number(this._n[0]);

@@ -5,7 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const { encode, decode, Tag, Float64, DecodeError, EncodeError } = require('..');
+const { encode, decode, Tag, Float64, ManagerRef, DecodeError, EncodeError } = require('..');
 
 const VECTORS = require(path.join(__dirname, '..', '..', '..', 'tests', 'vectors', 'cbor.json'));
 
@@ -24,6 +24,8 @@ function build(d) {
   if ('text' in d) return d.text;
   if ('bytes' in d) return Buffer.from(d.bytes, 'hex');
   if ('array' in d) return d.array.map(build);
+  if ('tuple' in d) return d.tuple.map(build); // a Python tuple is an Array here (the tag dropped)
+  if ('ref' in d) return new ManagerRef(...d.ref);
   if ('map' in d) {
     const entries = d.map.map(([k, v]) => [build(k), build(v)]);
     if (entries.every(([k]) => typeof k === 'string')) return Object.fromEntries(entries);
@@ -43,6 +45,7 @@ function forEncoding(d) {
     return Math.abs(d.float) <= Number.MAX_SAFE_INTEGER ? new Float64(d.float) : d.float;
   }
   if ('array' in d) return d.array.map(forEncoding);
+  if ('tuple' in d) return d.tuple.map(forEncoding);
   if ('map' in d) {
     const entries = d.map.map(([k, v]) => [forEncoding(k), forEncoding(v)]);
     if (entries.every(([k]) => typeof k === 'string')) return Object.fromEntries(entries);
@@ -53,11 +56,26 @@ function forEncoding(d) {
 
 test('valid vectors decode to the described value and encode back to the same bytes', () => {
   assert.ok(VECTORS.valid.length >= 40);
+  let tuples = 0;
+  let refs = 0;
   for (const v of VECTORS.valid) {
     const bytes = Buffer.from(v.hex, 'hex');
     assert.deepStrictEqual(decode(bytes), build(v.value), v.name);
-    assert.equal(encode(forEncoding(v.value)).toString('hex'), v.hex, v.name);
+    // Node writes a Python tuple as the plain array: hex_plain, which
+    // decodes to the same value; the decoded tuple re-encodes to it too.
+    const want = v.hex_plain ?? v.hex;
+    assert.equal(encode(forEncoding(v.value)).toString('hex'), want, v.name);
+    if (v.hex_plain) {
+      tuples++;
+      assert.deepStrictEqual(decode(Buffer.from(v.hex_plain, 'hex')), build(v.value), `${v.name} (plain)`);
+      assert.equal(encode(decode(bytes)).toString('hex'), v.hex_plain, `${v.name} (re-encoded)`);
+    }
+    if (JSON.stringify(v.value).includes('"ref"')) {
+      refs++;
+      assert.equal(encode(decode(bytes)).toString('hex'), v.hex, `${v.name} (re-encoded)`);
+    }
   }
+  assert.ok(tuples > 0 && refs > 0, 'the vectors cover TUPLE and REF');
 });
 
 test('decode_only vectors decode to the described value', () => {
@@ -67,8 +85,31 @@ test('decode_only vectors decode to the described value', () => {
 });
 
 test('invalid vectors are refused with DecodeError (code MP_E_CORRUPT)', () => {
+  let pickles = 0;
   for (const v of VECTORS.invalid) {
     assert.throws(() => decode(Buffer.from(v.hex, 'hex')), (e) => e instanceof DecodeError && e.code === 'MP_E_CORRUPT', v.name);
+    if (v.pickle) {
+      pickles++;
+      assert.throws(() => decode(Buffer.from(v.hex, 'hex')), /a Python pickle .*serializer="pickle"/, v.name);
+    }
+  }
+  assert.ok(pickles > 0);
+});
+
+test("mpipc's tags: a tuple is an Array, a ManagerRef goes both ways", () => {
+  // (1, (2,)) inside a Map key and a value.
+  const t = decode(Buffer.from('a1da6d70747582016161da6d7074758102', 'hex'));
+  assert.ok(t instanceof Map);
+  assert.deepStrictEqual([...t.entries()], [[[1, 'a'], [2]]]);
+  const ref = new ManagerRef('dict', 'd-1', 'unix:/tmp/x.sock');
+  const enc = encode({ d: ref });
+  const back = decode(enc);
+  assert.ok(back.d instanceof ManagerRef);
+  assert.deepStrictEqual(back.d, ref);
+  assert.equal(encode(back).toString('hex'), enc.toString('hex'));
+  assert.throws(() => new ManagerRef('dict', 1, 'x'), TypeError);
+  for (const h of ['da6d70747501', 'da6d707266820000', 'da6d7072668360606001']) {
+    assert.throws(() => decode(Buffer.from(h, 'hex')), DecodeError, h);
   }
 });
 

@@ -189,3 +189,22 @@ test('server shutdown: clients see ShutdownError or EOFError', async () => {
   await assert.rejects(c.ping(), (e) => ['MP_E_EOF', 'MP_E_IO', 'MP_E_SHUTDOWN'].includes(e.code));
   c.close();
 });
+
+test('a ManagerRef stored in the manager comes back typed and opens its object; a tuple key is the array key', async () => {
+  const target = uniq('d');
+  await mgr.dict(target).set('k', 7);
+  const holder = mgr.list(uniq('l'));
+  await holder.append(new m.ManagerRef('dict', target, srv.address));
+  const ref = await holder.get(0);
+  assert.ok(ref instanceof m.ManagerRef);
+  assert.deepEqual({ ...ref }, { kind: 'dict', name: target, address: srv.address });
+  const d = mgr.open(ref);
+  assert.equal(d.constructor.name, 'DictProxy');
+  assert.equal(await d.get('k'), 7);
+  assert.equal(mgr.open(new m.ManagerRef('list', 'x', srv.address)).constructor.name, 'ListProxy');
+  assert.equal(mgr.open(new m.ManagerRef('namespace', 'x', srv.address)).constructor.name, 'Proxy_');
+  // Python writes the key (1, "a") with the TUPLE tag: Node's [1, 'a'] is the same entry.
+  await d.set(new m.Tag([1, 'a'], 0x6d707475), 'py');
+  assert.equal(await d.get([1, 'a']), 'py');
+  assert.equal(await d.len(), 2);
+});

@@ -143,3 +143,48 @@ test('ShareableList: a child sets items, this process reads them', async () => {
   l.close();
   assert.throws(() => l.length, m.ClosedError);
 });
+
+// A stock Python program (multiprocessing.shared_memory, no mpipc) shares a
+// NumPy-style float64 buffer; Node reads and writes it as a raw block.
+test('SharedMemory { raw: true }: a block of stock Python, read and written by Node', async (t) => {
+  const { spawn, spawnSync } = require('node:child_process');
+  const readline = require('node:readline');
+  if (spawnSync('python3', ['-c', 'import multiprocessing.shared_memory']).status !== 0) {
+    t.skip('no stock python3 to share a block with');
+    return;
+  }
+  const n = uniq('stock');
+  const py = spawn('python3', ['-c', `
+import struct, sys
+from multiprocessing.shared_memory import SharedMemory
+s = SharedMemory(sys.argv[1], create=True, size=32)
+struct.pack_into("<4d", s.buf, 0, 1.5, 2.5, -3.0, 1e300)
+print("ready", flush=True)
+sys.stdin.read()
+print(struct.unpack_from("<d", s.buf, 24)[0], flush=True)
+s.close()
+s.unlink()
+`, n], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = readline.createInterface({ input: py.stdout })[Symbol.asyncIterator]();
+  assert.equal((await lines.next()).value, 'ready');
+  assert.throws(() => new m.SharedMemory(n, 0, { attach: true }), (e) => e instanceof m.NotFoundError && /raw/.test(e.message));
+  const s = new m.SharedMemory(n, 0, { attach: true, raw: true });
+  assert.equal(s.size, 32);
+  assert.equal(s.raw, true);
+  const f = new Float64Array(s.buffer);
+  assert.deepStrictEqual([...f], [1.5, 2.5, -3.0, 1e300]);
+  f[3] = 42.25;
+  s.close();
+  py.stdin.end();
+  assert.equal((await lines.next()).value, '42.25');
+  await new Promise((r) => py.on('exit', r));
+  assert.throws(() => new m.SharedMemory(n, 0, { attach: true, raw: true }), m.NotFoundError);
+  // Node creates one; bad input gets a clear error.
+  const own = name(m.SharedMemory, 'rawown');
+  const r = new m.SharedMemory(own, 16, { create: true, raw: true });
+  assert.throws(() => new m.SharedMemory(own, 8, { attach: true, raw: true }), m.InvalidError);
+  assert.throws(() => new m.SharedMemory('mpipc.shm.x', 0, { attach: true, raw: true }), m.InvalidError);
+  r.close();
+  m.SharedMemory.unlink(own, { raw: true });
+  assert.throws(() => m.SharedMemory.unlink(own, { raw: true }), m.NotFoundError);
+});

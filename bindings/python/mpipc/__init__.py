@@ -14,7 +14,7 @@ from ._errors import (  # noqa: F401
     Unsupported, VersionMismatch, WrongType,
 )
 from ._ffi import LIB_PATH, VERSION as LIB_VERSION  # noqa: F401
-from ._codec import decode, encode  # noqa: F401
+from ._codec import decode, encode, get_serializer, set_serializer  # noqa: F401
 from ._common import unlink  # noqa: F401
 from .queues import JoinableQueue, Queue, SimpleQueue  # noqa: F401
 from .connection import Client, Listener, Pipe, wait  # noqa: F401
@@ -22,6 +22,18 @@ from .synchronize import Barrier, BoundedSemaphore, Condition, Event, Lock, RLoc
 from .sharedctypes import Array, RawArray, RawValue, Value  # noqa: F401
 from .shared_memory import ShareableList, SharedMemory  # noqa: F401
 from .managers import Manager, SyncManager, connect_manager  # noqa: F401
+from .context import default_context as _default_context, get_context  # noqa: F401
+
+# multiprocessing's process side, as its module exposes it (the functions
+# of its default context; see mpipc/context.py): mpipc makes the objects,
+# multiprocessing starts the processes. Pool is multiprocessing's own.
+from multiprocessing import Process, ProcessError, TimeoutError, reducer  # noqa: F401,E402
+
+for _n in ("current_process", "parent_process", "active_children", "cpu_count", "get_start_method",
+           "set_start_method", "get_all_start_methods", "freeze_support", "get_logger", "log_to_stderr",
+           "allow_connection_pickling", "set_executable", "set_forkserver_preload", "Pool"):
+    globals()[_n] = getattr(_default_context, _n)
+del _n
 
 from . import _bindings as _b
 
@@ -35,7 +47,11 @@ __all__ = [
     "Queue", "JoinableQueue", "SimpleQueue", "Pipe", "Listener", "Client", "wait", "Lock", "RLock",
     "Semaphore", "BoundedSemaphore", "Event", "Condition", "Barrier", "Value", "Array", "RawValue",
     "RawArray", "SharedMemory", "ShareableList", "Manager", "SyncManager", "connect_manager", "unlink",
-    "encode", "decode", "Error", "Empty", "Full", "ShutDown", "EncodeError", "DecodeError",
+    "encode", "decode", "set_serializer", "get_serializer", "Error", "Empty", "Full", "ShutDown", "EncodeError",
+    "DecodeError",
     "AuthenticationError", "BufferTooShort", "BrokenBarrierError", "OwnerDiedWarning", "Timeout",
-    "ConnectionLost",
+    "ConnectionLost", "get_context", "Process", "ProcessError", "TimeoutError", "current_process",
+    "parent_process", "active_children", "cpu_count", "get_start_method", "set_start_method",
+    "get_all_start_methods", "freeze_support", "get_logger", "log_to_stderr", "allow_connection_pickling",
+    "set_executable", "set_forkserver_preload", "Pool",
 ]

@@ -37,10 +37,12 @@ MP_BARRIER_BREAK = 2
 MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY = 1
 MP_LISTENER_ALLOW_OTHER_USERS = 2
 MP_LOCK_RECURSIVE = 256
+MP_PIPE_CONNECT_ALLOW_TCP_WITHOUT_AUTHKEY = 1
 MPQ_CREATE_ONLY = 1
 MPQ_ATTACH_ONLY = 2
 MPQ_ANY_OWNER = 4
 MP_SEM_BOUNDED = 256
+MP_SHM_RAW = 256
 MP_VERSION_MAJOR = 0
 MP_VERSION_MINOR = 1
 MP_VERSION_PATCH = 0
@@ -159,6 +161,7 @@ FUNCTIONS = {
     "mp_pipe_new": (ctypes.c_int32, [("duplex", ctypes.c_bool), ("a", ctypes.POINTER(ctypes.c_void_p)), ("b", ctypes.POINTER(ctypes.c_void_p))]),
     "mp_pipe_from_fd": (ctypes.c_int32, [("fd", ctypes.c_int), ("out", ctypes.POINTER(ctypes.c_void_p))]),
     "mp_pipe_connect": (ctypes.c_int32, [("address", ctypes.c_char_p), ("authkey", ctypes.c_void_p), ("keylen", ctypes.c_size_t), ("timeout_ms", ctypes.c_int64), ("out", ctypes.POINTER(ctypes.c_void_p))]),
+    "mp_pipe_connect_ex": (ctypes.c_int32, [("address", ctypes.c_char_p), ("authkey", ctypes.c_void_p), ("keylen", ctypes.c_size_t), ("timeout_ms", ctypes.c_int64), ("flags", ctypes.c_uint32), ("out", ctypes.POINTER(ctypes.c_void_p))]),
     "mp_pipe_send": (ctypes.c_int32, [("p", ctypes.c_void_p), ("data", ctypes.c_void_p), ("len", ctypes.c_size_t)]),
     "mp_pipe_send_many": (ctypes.c_int32, [("p", ctypes.c_void_p), ("data", ctypes.c_void_p), ("lens", ctypes.POINTER(ctypes.c_size_t)), ("n", ctypes.c_size_t)]),
     "mp_pipe_recv": (ctypes.c_int32, [("p", ctypes.c_void_p), ("out", ctypes.POINTER(mp_buf))]),
@@ -166,6 +169,7 @@ FUNCTIONS = {
     "mp_pipe_recv_into": (ctypes.c_int32, [("p", ctypes.c_void_p), ("buf", ctypes.c_void_p), ("cap", ctypes.c_size_t), ("out_len", ctypes.POINTER(ctypes.c_size_t)), ("timeout_ms", ctypes.c_int64)]),
     "mp_pipe_poll": (ctypes.c_int32, [("p", ctypes.c_void_p), ("timeout_ms", ctypes.c_int64), ("ready", ctypes.POINTER(ctypes.c_bool))]),
     "mp_pipe_fileno": (ctypes.c_int, [("p", ctypes.c_void_p)]),
+    "mp_pipe_has_buffered": (ctypes.c_int32, [("p", ctypes.c_void_p), ("out", ctypes.POINTER(ctypes.c_bool))]),
     "mp_pipe_set_max_frame": (ctypes.c_int32, [("p", ctypes.c_void_p), ("max_bytes", ctypes.c_uint64)]),
     "mp_pipe_set_spin": (ctypes.c_int32, [("p", ctypes.c_void_p), ("spin_us", ctypes.c_uint32)]),
     "mp_wait": (ctypes.c_int32, [("pipes", ctypes.POINTER(ctypes.c_void_p)), ("n", ctypes.c_size_t), ("timeout_ms", ctypes.c_int64), ("ready_idx", ctypes.POINTER(ctypes.c_size_t)), ("nready", ctypes.POINTER(ctypes.c_size_t))]),
@@ -211,6 +215,7 @@ FUNCTIONS = {
     "mp_shm_size": (ctypes.c_size_t, [("s", ctypes.c_void_p)]),
     "mp_shm_close": (None, [("s", ctypes.c_void_p)]),
     "mp_shm_unlink": (ctypes.c_int32, [("name", ctypes.c_char_p)]),
+    "mp_shm_unlink_raw": (ctypes.c_int32, [("name", ctypes.c_char_p)]),
     "mp_status_str": (ctypes.c_char_p, [("code", ctypes.c_int32)]),
     "mp_last_error_message": (ctypes.c_int32, [("buf", ctypes.c_void_p), ("cap", ctypes.c_size_t), ("out_len", ctypes.POINTER(ctypes.c_size_t))]),
     "mp_last_error": (ctypes.c_char_p, []),

@@ -18,10 +18,14 @@ Life cycle (README "Names and unlinking"):
   name)``) removes it;
 - a forked child inherits the object and uses it (the C handle is a shared
   mapping, valid after fork); it never unlinks what its parent created;
+- a generated name is also registered with the resource tracker
+  (``_tracker``), which unlinks it if the creator (and every forked child
+  of it) dies without unlinking it: SIGTERM, SIGKILL, a crash;
 - pickling (spawn, or sending the object through a queue of Python's
   multiprocessing) carries the NAME only; unpickling attaches by name.
 """
 
+import collections
 import ctypes
 import math
 import multiprocessing.util
@@ -31,6 +35,7 @@ import threading
 import weakref
 
 from . import _bindings as B
+from . import _tracker
 from ._codec import HEAD, PAD_AFTER, PAD_BEFORE
 from ._errors import check, error
 from ._ffi import lib
@@ -70,8 +75,35 @@ def threading_timeout_ms(blocking, timeout):
 
 
 def gen_name(prefix):
-    """A fresh object name: py<prefix>-<pid>-<48 random bits>."""
-    return "py%s-%d-%s" % (prefix, os.getpid(), secrets.token_hex(6))
+    """A fresh object name: py<prefix>-<pid>-<48 random bits>. Remembered
+    by this thread for a while, so that Named._adopt knows the name was
+    generated (and registers it with the resource tracker)."""
+    name = "py%s-%d-%s" % (prefix, os.getpid(), secrets.token_hex(6))
+    recent = getattr(_tls, "generated", None)
+    if recent is None:
+        recent = _tls.generated = collections.deque(maxlen=16)
+    recent.append(name)
+    return name
+
+
+def _was_generated(name):
+    """Whether this thread generated `name` lately (gen_name is called just
+    before the object is opened and adopted, in the same thread; the
+    bound only drops names never adopted, such as manager objects'), or
+    `name` is such a name plus a suffix: a companion object created with
+    it (a Condition's "<name>.lock")."""
+    recent = getattr(_tls, "generated", None)
+    if recent is None:
+        return False
+    if name in recent:
+        recent.remove(name)
+        adopted = getattr(_tls, "adopted", None)
+        if adopted is None:
+            adopted = _tls.adopted = collections.deque(maxlen=16)
+        adopted.append(name)
+        return True
+    base = name.rpartition(".")[0]
+    return bool(base) and base in getattr(_tls, "adopted", ())
 
 
 def cname(name):
@@ -139,12 +171,25 @@ def take_buf(b):
 # Named objects
 
 
+def _untrack(state):
+    """The name of a Named whose state is `state` was unlinked (or is to be
+    kept): tell the resource tracker. state = [unlink due, (kind, name) if
+    the name was generated, registered with the tracker]."""
+    if state[2]:
+        state[2] = False
+        try:
+            _tracker.unregister(*state[1])
+        except OSError:  # pragma: no cover - the tracker is best effort
+            pass
+
+
 def _release(close_fn, unlink_fn, h, cname_, owner_pid, state):
     """Finalizer: unlink (if still due, and only in the creating process),
     then free the C handle."""
     if state[0] and os.getpid() == owner_pid and unlink_fn is not None:
         state[0] = False
         unlink_fn(cname_)
+        _untrack(state)
     if h:
         close_fn(h)
 
@@ -163,7 +208,18 @@ class Named:
         self.name = name
         self._closed = False
         self._owner_pid = os.getpid()
-        self._unlink_state = [bool(unlink_on_close)]
+        # [unlink due, (kind, name) if generated, registered with the tracker]
+        self._unlink_state = [bool(unlink_on_close), None, False]
+        unlink_fn = type(self)._unlink_fn
+        if _was_generated(name) and unlink_fn is not None and getattr(self, "_track", True):
+            kind = _tracker.KIND_OF_UNLINK_FN.get(getattr(unlink_fn, "__name__", None))
+            if kind is not None:
+                self._unlink_state[1] = (kind, name)
+                if unlink_on_close:
+                    # Registered after the object exists: a creator killed
+                    # in between leaks the name, as with CPython's tracker.
+                    _tracker.register(kind, name)
+                    self._unlink_state[2] = True
         # multiprocessing's Finalize, not weakref.finalize: it runs when the
         # object is collected, at interpreter exit, and also when a
         # multiprocessing child exits (os._exit skips atexit), so an object
@@ -181,7 +237,15 @@ class Named:
 
     @unlink_on_close.setter
     def unlink_on_close(self, value):
-        self._unlink_state[0] = bool(value)
+        st = self._unlink_state
+        st[0] = bool(value)
+        # A generated name kept on purpose is not removed after a crash
+        # either; one to be removed again is tracked again (creator only).
+        if not value:
+            _untrack(st)
+        elif st[1] is not None and not st[2] and os.getpid() == self._owner_pid:
+            _tracker.register(*st[1])
+            st[2] = True
 
     def _ptr(self):
         if self._closed:
@@ -198,6 +262,7 @@ class Named:
         if st[0] and self._unlink_at_close and os.getpid() == self._owner_pid:
             st[0] = False
             type(self)._unlink_fn(cname(self.name))
+            _untrack(st)
 
     @property
     def closed(self):
@@ -207,7 +272,9 @@ class Named:
         """Removes the name now (processes that have the object keep using
         it; the next open of the name creates a new object)."""
         self._unlink_state[0] = False
-        check(type(self)._unlink_fn(cname(self.name)))
+        rc = type(self)._unlink_fn(cname(self.name))
+        _untrack(self._unlink_state)
+        check(rc)
 
     def __enter__(self):
         return self
@@ -274,13 +341,20 @@ os.register_at_fork(after_in_child=_run_after_fork)
 def unlink(kind, name):
     """Removes the named object of `kind` ('queue', 'lock', 'semaphore',
     'event', 'condition', 'barrier', 'array', 'shared_memory',
-    'shareable_list'). FileNotFoundError if absent."""
+    'raw_shared_memory' (a raw POSIX block, as Python's stock
+    shared_memory makes them), 'shareable_list'). FileNotFoundError if
+    absent."""
     fn = {
         "queue": lib.mpq_unlink, "lock": lib.mp_lock_unlink, "rlock": lib.mp_lock_unlink,
         "semaphore": lib.mp_sem_unlink, "event": lib.mp_event_unlink, "condition": lib.mp_cond_unlink,
         "barrier": lib.mp_barrier_unlink, "array": lib.mp_array_unlink, "value": lib.mp_array_unlink,
-        "shared_memory": lib.mp_shm_unlink, "shareable_list": lib.mp_slist_unlink,
+        "shared_memory": lib.mp_shm_unlink, "raw_shared_memory": lib.mp_shm_unlink_raw,
+        "shareable_list": lib.mp_slist_unlink,
     }.get(kind)
     if fn is None:
         raise ValueError("unknown kind %r" % (kind,))
-    check(fn(cname(name)))
+    rc = fn(cname(name))
+    tracked = _tracker.KIND_OF_UNLINK_FN.get(fn.__name__)
+    if tracked is not None and _tracker.registered(tracked, name):
+        _tracker.unregister(tracked, name)
+    check(rc)

@@ -5,12 +5,17 @@ Python ``Client``/``Listener`` can be the peer of ``send_bytes`` /
 
 Addresses are Python's: a filesystem path (str) for a Unix socket, a
 string starting with NUL for an abstract one, a ``(host, port)`` tuple for
-TCP. TCP requires an authkey on both sides (a security default of the
-library); ``Listener(..., allow_insecure_tcp=True)`` opts a listener out.
+TCP (``families``, ``address_type`` and the checks of ``Listener`` /
+``Client`` are multiprocessing's). TCP requires an authkey on both sides (a
+security default of the library); ``allow_insecure_tcp=True`` on both the
+``Listener`` and the ``Client`` opts out, for a trusted network only.
 """
 
 import ctypes
+import hmac
 import itertools
+import multiprocessing.context
+import operator
 import os
 import selectors
 import tempfile
@@ -19,16 +24,26 @@ import time
 
 from . import _bindings as B
 from ._codec import (
-    _DECODE_ERRORS, _PLAIN, _tls as _ctls, MARK, MARK_VALUE, MAX_DEPTH, PAD_AFTER, PAD_BEFORE, _loads, _marshal,
-    decode, decode_framed, encode, new_encoder,
+    _PASS, _PLAIN, _tls as _ctls, MARK, MARK_VALUE, MAX_DEPTH, PAD_AFTER, PAD_BEFORE, _loads, _marshal,
+    SEMANTIC, decode, decode_error, encode, new_encoder, trailing_error, walk,
 )
+
+_SEM_AUTO = SEMANTIC[None]  # tag decoders following the module's serializer default
 from ._common import (
     BIG_MESSAGE, SLICE_MS, _tls, framed_rx, grow_framed_rx, open_handle, register_after_fork, take_buf, timeout_ms,
 )
 from ._errors import AuthenticationError, BufferTooShort, error
 from ._ffi import lib, raw
 
-__all__ = ["Pipe", "Connection", "Listener", "Client", "wait", "AuthenticationError", "BufferTooShort"]
+__all__ = [
+    "Pipe", "Connection", "Listener", "Client", "wait", "answer_challenge", "deliver_challenge", "address_type",
+    "families", "AuthenticationError", "BufferTooShort",
+]
+
+# multiprocessing.connection's families on Linux (same order): no AF_PIPE,
+# which is Windows' named pipes.
+families = ["AF_INET", "AF_UNIX"]
+default_family = "AF_UNIX"
 
 _EMPTY = B.MP_E_EMPTY
 _BUFSIZE = B.MP_E_BUFSIZE
@@ -207,9 +222,17 @@ class Connection:
         # thread's encoder when it has none, and raises EncodeError) only on
         # failure, or again for a possible half-precision float.
         try:
-            data = _ctls.enc(obj)
-        except Exception:
-            data = encode(obj)
+            enc = _ctls.enc
+        except AttributeError:
+            enc = _ctls.enc = new_encoder()
+        try:
+            data = enc(obj)
+        except _PASS:
+            _ctls.__dict__.pop("enc", None)  # (its state after a failed message is unknown)
+            raise
+        except BaseException:  # (pyo3's PanicException is no Exception)
+            _ctls.__dict__.pop("enc", None)
+            data = encode(obj)  # raises EncodeError (with a fresh encoder)
         if 0xF9 in data:  # (an int needle: 10x faster than b"\xf9")
             data = encode(obj)
         self._send_data(data)
@@ -344,17 +367,20 @@ class Connection:
         view[end:end + PAD_AFTER] = MARK
         framed = view[:end + PAD_AFTER]
         try:
-            pair = _loads(framed, max_depth=_DEPTH)
-        except _DECODE_ERRORS:
-            return decode_framed(framed)  # raises DecodeError
+            pair = _loads(framed, max_depth=_DEPTH, semantic_decoders=_SEM_AUTO)
+        except _PASS:
+            raise
+        except BaseException as e:  # (pyo3's PanicException is no Exception)
+            # (Not decoded again: a PICKLE or REF in it may have run.)
+            raise decode_error(e, framed) from None
         if pair[1] != MARK_VALUE:
-            return decode_framed(framed)  # raises DecodeError
+            raise trailing_error(framed)
         value = pair[0]
         if type(value) not in _PLAIN:
             try:
                 _marshal(value)
             except Exception:
-                return decode_framed(framed)
+                return walk(value, framed)
         return value
 
     def recv_bytes_into(self, buf, offset=0):
@@ -410,13 +436,45 @@ class Connection:
             raise error(rc)
 
     def __reduce__(self):
-        # A connection is a descriptor; it passes to a forked child by
-        # inheritance. Pickling it for spawn (multiprocessing's reduction
-        # of Connection objects) is not supported.
-        raise TypeError("mpipc Connection objects pass to children by fork only")
+        # As multiprocessing's reduction of a Connection: only while a child
+        # is being started (a Process argument under spawn or forkserver),
+        # the descriptor itself goes to the child (the Popen object's
+        # duplicate_for_child: pass_fds for spawn, SCM_RIGHTS for
+        # forkserver) and the child wraps it again. A forked child inherits
+        # the object and needs none of this.
+        popen = multiprocessing.context.get_spawning_popen()
+        if popen is None:
+            raise TypeError("mpipc Connection objects can only be passed to a child process as a Process "
+                            "argument (fork, spawn or forkserver), not pickled for anything else")
+        h = self._enter()
+        try:
+            buffered = ctypes.c_bool()
+            rc = lib.mp_pipe_has_buffered(h, ctypes.byref(buffered))
+            if rc:
+                raise error(rc)
+            if buffered.value:
+                # The bytes this process read ahead would stay behind, and
+                # the child would start reading mid-stream.
+                raise ValueError("this Connection holds received data not yet returned by recv: receive it "
+                                 "before passing the Connection to a spawned child")
+            fd = lib.mp_pipe_fileno(h)
+        finally:
+            self._leave()
+        return (_rebuild_connection, (popen.DupFd(popen.duplicate_for_child(fd)), self._readable, self._writable))
 
     def __repr__(self):
         return "<mpipc.connection.Connection%s>" % (" closed" if self.closed else "")
+
+
+def _rebuild_connection(df, readable, writable):
+    """The child's side of Connection.__reduce__: wraps the descriptor the
+    parent passed (the child owns it from here on)."""
+    fd = df.detach()
+    out = ctypes.c_void_p()
+    rc = lib.mp_pipe_from_fd(fd, ctypes.byref(out))  # takes fd on every path
+    if rc:
+        raise error(rc)
+    return Connection(out.value, readable, writable)
 
 
 def Pipe(duplex=True):
@@ -439,10 +497,77 @@ def Pipe(duplex=True):
 _counter = itertools.count()
 
 
+def _is_abstract(address):
+    """multiprocessing.util.is_abstract_socket_namespace, with its errors."""
+    if not address:
+        return False
+    if isinstance(address, bytes):
+        return address[0] == 0
+    if isinstance(address, str):
+        return address[0] == "\0"
+    raise TypeError("address type of %r unrecognized" % (address,))
+
+
+def address_type(address):
+    """multiprocessing.connection.address_type: 'AF_INET' for a (host, port)
+    tuple (or our ``tcp:host:port``), 'AF_UNIX' for a path or an abstract
+    name ('\\0name', b'\\0name'), 'AF_PIPE' for a Windows pipe name
+    (refused on use, as on Linux by multiprocessing). ValueError for bytes
+    that are not an abstract name, TypeError for other types, as
+    multiprocessing."""
+    if type(address) == tuple:
+        return "AF_INET"
+    if type(address) is str and address.startswith("\\\\"):
+        return "AF_PIPE"
+    if type(address) is str and address.startswith("tcp:"):
+        return "AF_INET"
+    if type(address) is str or _is_abstract(address):
+        return "AF_UNIX"
+    raise ValueError("address type of %r unrecognized" % (address,))
+
+
+def _validate_family(family):
+    """multiprocessing's check: AF_PIPE (Windows only) and any family this
+    platform does not have raise ValueError."""
+    if family not in families:
+        raise ValueError("Family %s is not recognized." % (family,))
+
+
+def _check_address(address, family):
+    """The errors multiprocessing's socket bind gives for an address of the
+    wrong type for `family` (TypeError, OverflowError for a port out of
+    range), raised before anything is created."""
+    if family == "AF_INET":
+        if type(address) is str and address.startswith("tcp:"):
+            return
+        if not isinstance(address, tuple):
+            raise TypeError("AF_INET address must be tuple, not %s" % type(address).__name__)
+        if len(address) != 2:
+            raise TypeError("AF_INET address must be a pair (host, port)")
+        host, port = address
+        if not isinstance(host, str):
+            raise TypeError("str expected for the host, not %s" % type(host).__name__)
+        port = operator.index(port)
+        if not 0 <= port <= 65535:
+            raise OverflowError("port must be 0-65535.")
+    else:
+        if isinstance(address, bytes) and _is_abstract(address):
+            return
+        if not isinstance(address, str) or address.startswith("tcp:"):
+            raise TypeError("AF_UNIX address must be str (a path or '\\0name'), not %s"
+                            % ("a tcp: address" if isinstance(address, str) else type(address).__name__))
+
+
 def _to_c_address(address):
     if isinstance(address, tuple):
         host, port = address
         return "tcp:%s:%d" % (host, port)
+    if isinstance(address, bytes) and _is_abstract(address):
+        try:
+            return "unix:@" + address[1:].decode()
+        except UnicodeDecodeError:
+            raise ValueError("abstract socket name %r is not UTF-8 (the library takes names as text)"
+                             % (address,)) from None
     if isinstance(address, str):
         if address.startswith("\0"):
             return "unix:@" + address[1:]
@@ -472,8 +597,15 @@ def _key(authkey):
 
 
 def _arbitrary_address(family):
+    """A fresh address of `family` (multiprocessing's arbitrary_address,
+    with the same ValueError for an unknown family): a port chosen at bind,
+    or a socket path in a new private directory."""
     if family == "AF_INET":
         return ("localhost", 0)
+    if family != "AF_UNIX":
+        if family == "AF_PIPE":
+            _validate_family(family)
+        raise ValueError("unrecognized family")
     d = tempfile.mkdtemp(prefix="mpipc-")
     return os.path.join(d, "listener-%d-%d" % (os.getpid(), next(_counter)))
 
@@ -482,15 +614,32 @@ class Listener:
     """``multiprocessing.connection.Listener(address=None, family=None,
     backlog=1, authkey=None)``: accepts authenticated connections; a stock
     Python ``Client`` can connect. ``accept(timeout=None)`` takes an optional
-    timeout (seconds; TimeoutError)."""
+    timeout (seconds; TimeoutError).
+
+    `family` and `address` are checked as multiprocessing checks them: the
+    family is inferred from the address (``address_type``), an unknown
+    family or 'AF_PIPE' raises ValueError, an address of the wrong type
+    for the family TypeError. `backlog` must be an int; the library's
+    listen backlog is its own. Over TCP an authkey is required unless
+    ``allow_insecure_tcp=True`` (and the Client's as well): without one,
+    anybody who can reach the port can connect."""
 
     def __init__(self, address=None, family=None, backlog=1, authkey=None, *, allow_insecure_tcp=False):
         self._tmpdir = None
-        if address is None:
+        self._h = None
+        family = family or (address and address_type(address)) or default_family
+        if not address:
+            if family not in families:
+                _arbitrary_address(family)  # multiprocessing's ValueError
+        else:
+            _validate_family(family)
+            _check_address(address, family)
+        operator.index(backlog)
+        key, klen = _key(authkey)
+        if not address:
             address = _arbitrary_address(family)
             if isinstance(address, str):
                 self._tmpdir = os.path.dirname(address)
-        key, klen = _key(authkey)
         flags = B.MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY if allow_insecure_tcp else 0
         # The handle guard of Connection (see there): accept() runs in
         # slices and holds the handle for each; close() from another thread
@@ -599,14 +748,109 @@ class Listener:
         self.close()
 
 
-def Client(address, family=None, authkey=None, *, timeout=None):
+def Client(address, family=None, authkey=None, *, timeout=None, allow_insecure_tcp=False):
     """Connects to a Listener (ours or Python's) at `address`; runs the
     HMAC handshake when `authkey` is given. ``timeout`` (seconds) bounds
-    the connection and handshake (default: 30 s)."""
+    the connection and handshake (default: 30 s). `family` is checked as
+    multiprocessing checks it (ValueError for an unknown one or 'AF_PIPE');
+    the address's type decides the socket, as there. Over TCP an authkey is
+    required unless ``allow_insecure_tcp=True``, for a Listener that opted
+    out too (a trusted network only)."""
+    family = family or address_type(address)
+    _validate_family(family)
+    if address_type(address) == "AF_INET":
+        _check_address(address, "AF_INET")
     key, klen = _key(authkey)
     ms = timeout_ms(30.0 if timeout is None else timeout)
-    h = open_handle(lib.mp_pipe_connect, _to_c_address(address).encode(), key, klen, ms)
+    flags = B.MP_PIPE_CONNECT_ALLOW_TCP_WITHOUT_AUTHKEY if allow_insecure_tcp else 0
+    h = open_handle(lib.mp_pipe_connect_ex, _to_c_address(address).encode(), key, klen, ms, flags)
     return Connection(h)
+
+
+# --------------------------------------------------------------------------
+# The challenge handshake, over any open Connection
+#
+# multiprocessing.connection's deliver_challenge / answer_challenge, run
+# over a Connection's send_bytes / recv_bytes exactly as Python runs them
+# over its own (the protocol of Python >= 3.12, which the library's
+# Listener and Client speak: a "{sha256}" prefix and 40 random bytes; a
+# legacy peer, Python <= 3.11, answers with a raw HMAC-MD5, accepted as
+# Python 3.12 accepts it). Listener and Client already run the handshake
+# in the library when given an authkey; these are for a program that
+# authenticates a connection it made otherwise (a Pipe, a keyless
+# Listener), as multiprocessing's managers and tests do.
+
+MESSAGE_LENGTH = 40
+_CHALLENGE = b"#CHALLENGE#"
+_WELCOME = b"#WELCOME#"
+_FAILURE = b"#FAILURE#"
+_ALLOWED_DIGESTS = frozenset({b"md5", b"sha256", b"sha384", b"sha3_256", b"sha3_384"})
+_MAX_DIGEST_LEN = max(len(d) for d in _ALLOWED_DIGESTS)
+_MD5ONLY_MESSAGE_LENGTH = 20
+_LEGACY_LENGTHS = (_MD5ONLY_MESSAGE_LENGTH, 16)
+
+
+def _digest_and_payload(message):
+    if len(message) in _LEGACY_LENGTHS:
+        return "", message
+    if message.startswith(b"{"):
+        curly = message.find(b"}", 1, _MAX_DIGEST_LEN + 2)
+        if curly > 0 and message[1:curly] in _ALLOWED_DIGESTS:
+            return message[1:curly].decode("ascii"), message[curly + 1:]
+    raise AuthenticationError("unsupported message length, missing digest prefix, or unsupported digest: "
+                              "message=%r" % (message,))
+
+
+def _check_authkey(authkey):
+    if not isinstance(authkey, bytes):
+        raise ValueError("Authkey must be bytes, not {0!s}".format(type(authkey)))
+
+
+def deliver_challenge(connection, authkey, digest_name="sha256"):
+    """Proves that the peer knows `authkey` (multiprocessing's
+    ``deliver_challenge``): sends a challenge, checks the HMAC that comes
+    back, answers ``#WELCOME#`` or ``#FAILURE#``. AuthenticationError if the
+    digest is wrong. The peer runs ``answer_challenge``."""
+    _check_authkey(authkey)
+    message = b"{%s}%s" % (digest_name.encode("ascii"), os.urandom(MESSAGE_LENGTH))
+    connection.send_bytes(_CHALLENGE + message)
+    response = connection.recv_bytes(256)  # reject a large message
+    try:
+        name, mac = _digest_and_payload(response)
+        name = name or "md5"
+        try:
+            expected = hmac.new(authkey, message, name).digest()
+        except ValueError:
+            raise AuthenticationError("response_digest=%r unsupported" % (name,)) from None
+        if len(expected) != len(mac):
+            raise AuthenticationError("expected %r of length %d got %d" % (name, len(expected), len(mac)))
+        if not hmac.compare_digest(expected, mac):
+            raise AuthenticationError("digest received was wrong")
+    except AuthenticationError:
+        connection.send_bytes(_FAILURE)
+        raise
+    connection.send_bytes(_WELCOME)
+
+
+def answer_challenge(connection, authkey):
+    """Proves to the peer that this side knows `authkey` (multiprocessing's
+    ``answer_challenge``): answers the peer's ``deliver_challenge`` with an
+    HMAC of its challenge. AuthenticationError if the peer rejects it."""
+    _check_authkey(authkey)
+    message = connection.recv_bytes(256)  # reject a large message
+    if not message.startswith(_CHALLENGE):
+        raise AuthenticationError("Protocol error, expected challenge: message=%r" % (message,))
+    message = message[len(_CHALLENGE):]
+    if len(message) < _MD5ONLY_MESSAGE_LENGTH:
+        raise AuthenticationError("challenge too short: %d bytes" % len(message))
+    name = _digest_and_payload(message)[0]
+    if name:
+        response = b"{%s}%s" % (name.encode("ascii"), hmac.new(authkey, message, name).digest())
+    else:
+        response = hmac.new(authkey, message, "md5").digest()  # a legacy peer
+    connection.send_bytes(response)
+    if connection.recv_bytes(256) != _WELCOME:
+        raise AuthenticationError("digest sent was rejected")
 
 
 def wait(object_list, timeout=None):

@@ -20,12 +20,14 @@ back (a call whose reply never came may or may not have been applied, and
 a restarted server starts empty).
 """
 
+import collections
 import collections.abc
 import ctypes
 import math
 import multiprocessing
 import multiprocessing.context
 import os
+import queue as _queue
 import tempfile
 import threading
 import time
@@ -33,6 +35,7 @@ import time
 import cbor2
 
 from . import _bindings as B
+from . import _codec
 from ._codec import decode, encode
 from ._common import SLICE_MS, FOREVER, gen_name, register_after_fork, take_buf, threading_timeout_ms, timeout_ms
 from ._errors import (
@@ -42,7 +45,11 @@ from ._errors import (
 from ._ffi import lib, raw
 from .connection import _from_c_address, _to_c_address
 
-__all__ = ["Manager", "SyncManager", "connect_manager"]
+__all__ = [
+    "Manager", "BaseManager", "SyncManager", "connect_manager", "BaseProxy", "Token", "DictProxy", "ListProxy",
+    "NamespaceProxy", "ValueProxy", "ArrayProxy", "QueueProxy", "AcquirerProxy", "EventProxy", "ConditionProxy",
+    "BarrierProxy",
+]
 
 _EMPTY, _FULL, _TIMEOUT, _EOF = B.MP_E_EMPTY, B.MP_E_FULL, B.MP_E_TIMEOUT, B.MP_E_EOF
 _LOST = {_EOF: ConnectionLost}
@@ -92,9 +99,14 @@ class _Client:
     reached from another thread, and replacing it under a call in progress
     would break that call)."""
 
-    def __init__(self, address, authkey, connect_timeout=10.0):
+    def __init__(self, address, authkey, connect_timeout=10.0, pickle=None):
         self.address = address  # C form: unix:/path, tcp:host:port
         self.authkey = authkey if authkey is not None else b""
+        # The serializer opt-in of every value this client sends and
+        # receives (docs/TYPES.md, PICKLE): None = the module default
+        # (mpipc.set_serializer), True/False = the manager's
+        # serializer="pickle" / "cbor".
+        self.pickle = pickle
         self.connect_timeout = connect_timeout
         self._local = threading.local()
         self._gen = 0
@@ -130,13 +142,13 @@ class _Client:
         return self.conn().h
 
     def call(self, kind, name, method, args=(), override=None):
-        data = encode(list(args))
+        data = encode(list(args), pickle=self.pickle)
         b = B.mp_buf()
         c = self.conn()
         rc = lib.mp_mgr_call(c.h, kind.encode(), name.encode(), method.encode(), data, len(data), ctypes.byref(b))
         if rc:
             self.fail(rc, c, override)
-        return decode(take_buf(b))
+        return decode(take_buf(b), pickle=self.pickle)
 
     def fail(self, rc, c, override=None):
         """Raises the error of status `rc`, returned by a call on `c`."""
@@ -223,29 +235,71 @@ _clients = {}
 _clients_lock = threading.Lock()
 
 
-def _client_for(address, authkey):
+def _client_for(address, authkey, pickle=None):
     with _clients_lock:
-        c = _clients.get((address, authkey))
+        c = _clients.get((address, authkey, pickle))
         if c is None:
-            c = _clients[(address, authkey)] = _Client(address, authkey)
+            c = _clients[(address, authkey, pickle)] = _Client(address, authkey, pickle=pickle)
         return c
 
 
-def _rebuild(cls, address, authkey, kind, name, extra):
+_ANY = object()
+
+
+def _client_at(address, pickle=_ANY):
+    """A client of this process for the server at `address` (C form):
+    one it already has (with the serializer `pickle` if one has it), else
+    a new one with the process's authkey, as multiprocessing's proxies
+    authenticate when unpickled."""
+    with _clients_lock:
+        found = [c for (a, _, _), c in _clients.items() if a == address]
+    for c in found:
+        if pickle is _ANY or c.pickle == pickle:
+            return c
+    key = found[0].authkey if found else bytes(multiprocessing.current_process().authkey)
+    return _client_for(address, key, None if pickle is _ANY else pickle)
+
+
+def _rebuild(cls, address, authkey, kind, name, extra, pickle=None):
     if authkey is None:
-        with _clients_lock:
-            found = [c for (a, _), c in _clients.items() if a == address]
-        client = found[0] if found else _client_for(address, bytes(multiprocessing.current_process().authkey))
+        client = _client_at(address, pickle)
     else:
-        client = _client_for(address, authkey)
+        client = _client_for(address, authkey, pickle)
     p = cls.__new__(cls)
-    _BaseProxy.__init__(p, client, kind, name)
+    BaseProxy.__init__(p, client, kind, name)
     p._restore(extra)
     return p
 
 
-class _BaseProxy:
+# A manager object's kind (docs/PROTOCOL.md) -> multiprocessing's typeid
+# of the same object (what a proxy's repr and _token show).
+_TYPEIDS = {
+    "dict": "dict", "list": "list", "namespace": "Namespace", "value": "Value", "array": "Array",
+    "queue": "Queue", "lock": "Lock", "rlock": "RLock", "semaphore": "Semaphore",
+    "bounded_semaphore": "BoundedSemaphore", "event": "Event", "condition": "Condition", "barrier": "Barrier",
+}
+
+Token = collections.namedtuple("Token", "typeid address id")
+Token.__doc__ = """What identifies a proxy's object, as multiprocessing's
+``Token``: `typeid` (``'dict'``, ``'Namespace'``, ...), the server's
+`address` and `id`, the object's name on the server."""
+
+
+class BaseProxy:
+    """The base of every manager proxy (``multiprocessing.managers.BaseProxy``):
+    ``isinstance(p, BaseProxy)`` holds for all of them.
+
+    A proxy is the object's kind, its name on the server and the
+    server's address: it pickles as those (to a child process), and it
+    crosses as a value (put in a queue, stored in a manager dict, list,
+    Namespace or Value, inside containers too) as the mpipc reference
+    REF ``[kind, name, address]`` (docs/PROTOCOL.md, "References to
+    manager objects"), which a Python receiver turns into a proxy of the
+    same object. ``_token`` (``typeid``, ``address``, ``id`` = the name)
+    and ``_callmethod`` are multiprocessing's names."""
+
     _kind = None
+    _typeid = None  # set by register()ed factories; else _TYPEIDS[kind]
     _OVERRIDE = None  # status -> exception class, for this kind of proxy
 
     def __init__(self, client, kind, name):
@@ -261,20 +315,61 @@ class _BaseProxy:
 
     @property
     def name(self):
-        """The object's name on the server (how other processes and languages reach it)."""
+        """The object's name on the server (how other processes and
+        languages reach it). A Namespace has no such attribute (its
+        attributes are the user's): ``ns._token.id`` or ``ns._id`` there."""
         return self._name
+
+    @property
+    def _id(self):
+        """The object's name on the server (multiprocessing's ``_id``)."""
+        return self._name
+
+    @property
+    def _token(self):
+        """``Token(typeid, address, id)``, as multiprocessing's proxies have."""
+        return Token(self._typeid or _TYPEIDS.get(self._kind, self._kind), _from_c_address(self._client.address),
+                     self._name)
+
+    def __mpipc_ref__(self):
+        """(kind, name, server address in the C form): how the codec
+        writes this proxy as a value (the REF tag)."""
+        return (self._kind, self._name, self._client.address)
 
     def _callmethod(self, method, args=(), override=None):
         return self._client.call(self._kind, self._name, method, args, override or self._OVERRIDE)
+
+    def _getvalue(self):
+        """A local copy of the object's value where it has one
+        (multiprocessing's ``_getvalue``)."""
+        raise TypeError("a manager %s has no value to copy" % self._kind)
 
     def __reduce__(self):
         # By name: address, kind and name. The authkey travels only to a
         # child being spawned, as Python's proxies do.
         key = self._client.authkey if multiprocessing.context.get_spawning_popen() is not None else None
-        return (_rebuild, (type(self), self._client.address, key, self._kind, self._name, self._extra()))
+        return (_rebuild, (type(self), self._client.address, key, self._kind, self._name, self._extra(),
+                           self._client.pickle))
 
     def __repr__(self):
-        return "<%s %s %r>" % (type(self).__name__, self._kind, self._name)
+        # As multiprocessing's (no call to the server, so a repr never
+        # fails or blocks), plus the object's name.
+        return "<%s object, typeid %r, name %r at %#x>" % (
+            type(self).__name__, self._token.typeid, self._name, id(self))
+
+    def __str__(self):
+        # As multiprocessing's: the state of the object on the server (its
+        # referent's str), or the repr with a note when the call fails.
+        try:
+            return self._state()
+        except Exception:
+            return repr(self)[:-1] + "; '__str__()' failed>"
+
+    def _state(self):
+        return repr(self)
+
+
+_BaseProxy = BaseProxy  # the name before it was public
 
 
 # --------------------------------------------------------------------------
@@ -321,25 +416,27 @@ _MEMO_MAX = 4096
 _MISS = object()
 
 
-def _enc_key(key):
-    """(CBOR bytes, c_size_t length) of a dict key."""
+def _enc_key(key, pickle=None):
+    """(CBOR bytes, c_size_t length) of a dict key (`pickle`: the
+    client's serializer opt-in, which never changes how an int or a str
+    is written)."""
     t = type(key)
     if t is int or t is str:
         e = _KEYS.get(key)
         if e is not None:
             return e
-        b = encode(key)
+        b = encode(key, pickle=False)
         e = (b, _c_size(len(b)))
         if len(b) <= _KEY_CACHE_LEN:
             if len(_KEYS) >= _KEYS_MAX:
                 _KEYS.clear()
             _KEYS[key] = e
         return e
-    b = encode(key)
+    b = encode(key, pickle=pickle)
     return b, _c_size(len(b))
 
 
-class DictProxy(_BaseProxy, collections.abc.MutableMapping):
+class DictProxy(BaseProxy, collections.abc.MutableMapping):
     """A shared dict (``MutableMapping``); every method is one atomic
     server call. Extras: ``incr(key, delta=1)``, ``compare_and_set(key,
     expected, new)``.
@@ -375,18 +472,19 @@ class DictProxy(_BaseProxy, collections.abc.MutableMapping):
             v = memo[1].get(key, _MISS)
             if v is not _MISS and not _dict_version(c.hc, cname, rx[6]) and rx[5].value == memo[0]:
                 return v
-        kb, kl = _enc_key(key)
+        kb, kl = _enc_key(key, client.pickle)
         rc = _dict_get_into(c.hc, cname, kb, kl, rx[0], rx[4], rx[3], rx[6])
         if rc == 0:
             data = bytes(rx[1][:rx[2].value])
             # One well-formed item from the library: a plain value needs
-            # none of _codec.decode's checks; anything else gets them.
+            # none of _codec.decode's checks; anything else gets them
+            # (tags included: a tuple, a proxy reference, a pickle).
             try:
                 v = _loads(data)
             except Exception:
-                return decode(data)  # raises the binding's DecodeError
+                return decode(data, pickle=client.pickle)  # raises the binding's DecodeError
             if type(v) not in _PLAIN:
-                return decode(data)
+                return decode(data, pickle=client.pickle)
             ver = rx[5].value
             if ver and (t is int or t is str):
                 if memo is None or memo[0] != ver:
@@ -404,9 +502,9 @@ class DictProxy(_BaseProxy, collections.abc.MutableMapping):
         client.fail(rc, c)
 
     def __setitem__(self, key, value):
-        kb, kl = _enc_key(key)
-        vb = encode(value)
         client = self._client
+        kb, kl = _enc_key(key, client.pickle)
+        vb = encode(value, pickle=client.pickle)
         c = client.conn()
         cname = self._cname
         if cname is None:
@@ -425,7 +523,38 @@ class DictProxy(_BaseProxy, collections.abc.MutableMapping):
         return self._callmethod("len")
 
     def __iter__(self):
-        return iter(self.keys())
+        # As multiprocessing's (an iterator on the server's dict): a
+        # RuntimeError when the dict changed size during the iteration.
+        # The keys come in one call; the size is checked before each next
+        # one: while the local replica's version stays the same nothing
+        # changed (one read of a counter in shared memory), else len()
+        # (read from the replica, or a round trip without one).
+        # The keys are read now, as iter() of a dict starts at once.
+        return self._iterate(self.keys())
+
+    def _iterate(self, keys):
+        n = len(keys)
+        c = self._client.conn()  # (kept: its replica's counter is read below)
+        rx = c.rx or c.make_rx()
+        cname = self._cname
+        if cname is None:
+            cname = self._cname = self._name.encode()
+        hc, out, ver = c.hc, rx[6], rx[5]
+        seen = [0]
+
+        def changed():
+            v = 0 if _dict_version(hc, cname, out) else ver.value
+            if v and v == seen[0]:
+                return False
+            seen[0] = v  # read before len(): a later change moves it again
+            return self.__len__() != n
+
+        for k in keys:
+            if changed():
+                raise RuntimeError("dictionary changed size during iteration")
+            yield k
+        if n and changed():
+            raise RuntimeError("dictionary changed size during iteration")
 
     def __contains__(self, key):
         return self._callmethod("contains", [key])
@@ -497,11 +626,14 @@ class DictProxy(_BaseProxy, collections.abc.MutableMapping):
 
     __hash__ = None
 
-    def __repr__(self):
-        return repr(self.copy())
+    def _getvalue(self):
+        return self.copy()
+
+    def _state(self):
+        return str(self.copy())
 
 
-class ListProxy(_BaseProxy, collections.abc.MutableSequence):
+class ListProxy(BaseProxy, collections.abc.MutableSequence):
     """A shared list (``MutableSequence``); each method is one atomic
     server call."""
 
@@ -555,6 +687,27 @@ class ListProxy(_BaseProxy, collections.abc.MutableSequence):
         self.extend(xs)
         return self
 
+    # As multiprocessing's ListProxy: ``+`` and ``*`` give a plain list,
+    # ``+=`` and ``*=`` change the shared list and keep the proxy (there
+    # is no __radd__: ``[1] + proxy`` is a TypeError there too).
+    def __add__(self, other):
+        return self.copy() + other
+
+    def __mul__(self, n):
+        return self.copy() * n
+
+    __rmul__ = __mul__
+
+    def __imul__(self, n):
+        """``l *= n``: two calls (a copy, then an extend or a clear), so
+        not atomic, unlike multiprocessing's server-side ``__imul__``."""
+        n = n.__index__()
+        if n <= 0:
+            self.clear()
+        elif n > 1:
+            self.extend(self.copy() * (n - 1))
+        return self
+
     def index(self, x, start=None, stop=None):
         args = [x] + ([start] if start is not None or stop is not None else []) + ([stop] if stop is not None else [])
         try:
@@ -592,7 +745,21 @@ class ListProxy(_BaseProxy, collections.abc.MutableSequence):
         return self._callmethod("contains", [x])
 
     def __iter__(self):
-        return iter(self.copy())
+        # As multiprocessing's ListProxy (iterated by index until
+        # IndexError): a live view that sees items appended meanwhile and
+        # ends at the list's current end; fetched in slices (16 items,
+        # doubling up to 1024) rather than a round trip per item.
+        i, step = 0, 16
+        while True:
+            chunk = self._callmethod("getslice", [i, i + step])
+            if not chunk:
+                return
+            yield from chunk
+            i += len(chunk)
+            step = min(step * 2, 1024)
+
+    def __reversed__(self):
+        return reversed(self.copy())
 
     def clear(self):
         self._callmethod("clear")
@@ -606,31 +773,44 @@ class ListProxy(_BaseProxy, collections.abc.MutableSequence):
 
     __hash__ = None
 
-    def __repr__(self):
-        return repr(self.copy())
+    def _getvalue(self):
+        return self.copy()
+
+    def _state(self):
+        return str(self.copy())
 
 
-class NamespaceProxy(_BaseProxy):
-    """A shared namespace: attributes live on the server."""
+class NamespaceProxy(BaseProxy):
+    """A shared namespace: attributes live on the server.
+
+    Every attribute whose name does not start with ``_`` is the user's (on
+    the server), as in multiprocessing's NamespaceProxy: ``ns.name = "Bob";
+    ns.name == "Bob"``. The proxy's own attributes all start with ``_``:
+    the object's name on the server is ``ns._token.id`` (or ``ns._id``); a
+    Namespace with a chosen server name is made with
+    ``manager.named("cfg").Namespace(x=1)``. Names starting with ``_`` are
+    attributes of this proxy object only, as in multiprocessing."""
 
     _OVERRIDE = {B.MP_E_NOTFOUND: AttributeMissing}
 
-    def __getattr__(self, key):
-        if key.startswith("_"):
-            raise AttributeError(key)
+    def __getattribute__(self, key):
+        # __getattribute__, not __getattr__: a user's attribute must win
+        # over anything the proxy's classes define (``name`` included).
+        if key[:1] == "_":
+            return object.__getattribute__(self, key)
         try:
-            return self._callmethod("getattr", [key])
+            return object.__getattribute__(self, "_callmethod")("getattr", [key])
         except AttributeMissing:
             raise AttributeError("'Namespace' object has no attribute %r" % key) from None
 
     def __setattr__(self, key, value):
-        if key.startswith("_"):
+        if key[:1] == "_":
             object.__setattr__(self, key, value)
         else:
             self._callmethod("setattr", [key, value])
 
     def __delattr__(self, key):
-        if key.startswith("_"):
+        if key[:1] == "_":
             object.__delattr__(self, key)
             return
         try:
@@ -638,13 +818,12 @@ class NamespaceProxy(_BaseProxy):
         except AttributeMissing:
             raise AttributeError(key) from None
 
-    def __repr__(self):
+    def _state(self):
         d = self._callmethod("dict")
-        return "Namespace(%s)" % ", ".join("%s=%r" % kv for kv in d.items())
+        return "Namespace(%s)" % ", ".join(sorted("%s=%r" % kv for kv in d.items() if not kv[0].startswith("_")))
 
 
-
-class ValueProxy(_BaseProxy):
+class ValueProxy(BaseProxy):
     """A shared value: ``get()``, ``set(v)``, ``.value``; extras
     ``incr(delta=1)`` and ``compare_and_set(expected, new)``."""
 
@@ -662,11 +841,24 @@ class ValueProxy(_BaseProxy):
     def compare_and_set(self, expected, new):
         return self._callmethod("compare_and_set", [expected, new])
 
-    def __repr__(self):
-        return "%s(%r)" % (type(self).__name__, self.get())
+    # The typecode given to manager.Value() (the server keeps none): for
+    # str(), as multiprocessing's ``Value('i', 3)``; None when this proxy
+    # came by name or as a reference.
+    _typecode = None
+
+    def _restore(self, extra):
+        self._typecode = extra
+
+    def _extra(self):
+        return self._typecode
+
+    def _state(self):
+        if self._typecode is None:
+            return "Value(%r)" % (self.get(),)
+        return "Value(%r, %r)" % (self._typecode, self.get())
 
 
-class ArrayProxy(_BaseProxy):
+class ArrayProxy(BaseProxy):
     """A shared fixed-length array of one typecode."""
 
     def __len__(self):
@@ -707,21 +899,24 @@ class ArrayProxy(_BaseProxy):
         """Atomically adds `delta` to integer element `index`; returns the new value."""
         return self._callmethod("incr", [index, delta])
 
-    def __repr__(self):
-        return "Array(%r, %r)" % (self.typecode, self.tolist())
+    def _state(self):
+        # As the array.array multiprocessing's ArrayProxy shows.
+        items = self.tolist()
+        return "array(%r, %r)" % (self.typecode, items) if items else "array(%r)" % (self.typecode,)
 
 
 # --------------------------------------------------------------------------
 # Queue and the synchronisation kinds
 
 
-class QueueProxy(_BaseProxy):
+class QueueProxy(BaseProxy):
     """A queue held by the server (``queue.Queue`` semantics plus
     ``task_done``/``join``)."""
 
     def put(self, obj, block=True, timeout=None):
+        # (An object the codec cannot carry raises EncodeError, a
+        # TypeError, before anything is sent: each call encodes first.)
         ms = timeout_ms(timeout) if block else 0
-        encode(obj)  # TypeError before anything is sent
         self._client.call_sliced(self._kind, self._name, "put", [obj], ms, _FULL, {_FULL: Full})
 
     def get(self, block=True, timeout=None):
@@ -753,11 +948,14 @@ class QueueProxy(_BaseProxy):
         self._client.call_sliced(self._kind, self._name, "join", [], timeout_ms(timeout), _TIMEOUT,
                                  {_TIMEOUT: Timeout})
 
+    def _state(self):
+        return "<Queue %r: qsize=%d>" % (self._name, self.qsize())
+
 
 _PERM = {B.MP_E_PERM: NotOwner}
 
 
-class AcquirerProxy(_BaseProxy):
+class AcquirerProxy(BaseProxy):
     """Lock / RLock / Semaphore / BoundedSemaphore held by the server,
     owned by the connection (thread) that acquired it."""
 
@@ -803,8 +1001,15 @@ class AcquirerProxy(_BaseProxy):
     def __exit__(self, *exc):
         self.release()
 
+    def _state(self):
+        # As threading's: "<unlocked ... Lock>", "<... Semaphore ...: value=2>".
+        if self._kind in ("semaphore", "bounded_semaphore"):
+            return "<%s %r: value=%d>" % (_TYPEIDS[self._kind], self._name, self.get_value())
+        return "<%s %s %r>" % ("locked" if self.locked() else "unlocked", _TYPEIDS.get(self._kind, self._kind),
+                               self._name)
 
-class EventProxy(_BaseProxy):
+
+class EventProxy(BaseProxy):
     def is_set(self):
         return self._callmethod("is_set")
 
@@ -824,6 +1029,9 @@ class EventProxy(_BaseProxy):
                 return False
             if left > 0:
                 left -= step
+
+    def _state(self):
+        return "<Event %r: %s>" % (self._name, "set" if self.is_set() else "unset")
 
 
 class ConditionProxy(AcquirerProxy):
@@ -854,8 +1062,11 @@ class ConditionProxy(AcquirerProxy):
     def notify_all(self):
         self._callmethod("notify_all", [], _PERM)
 
+    def _state(self):
+        return "<Condition %r>" % (self._name,)
 
-class BarrierProxy(_BaseProxy):
+
+class BarrierProxy(BaseProxy):
     def _restore(self, extra):
         self._timeout = extra
 
@@ -885,6 +1096,12 @@ class BarrierProxy(_BaseProxy):
     def broken(self):
         return self._callmethod("broken")
 
+    def _state(self):
+        # As threading.Barrier's: "waiters=1/2", or "broken".
+        if self.broken:
+            return "<Barrier %r: broken>" % (self._name,)
+        return "<Barrier %r: waiters=%d/%d>" % (self._name, self.n_waiting, self.parties)
+
 
 # --------------------------------------------------------------------------
 # the manager
@@ -902,17 +1119,39 @@ def _stop_server(h, pid, tmpdir):
                 pass
 
 
-class SyncManager:
-    """``multiprocessing.managers.SyncManager``: ``start()`` runs the
+def _serializer_flag(serializer):
+    """The codec's `pickle` argument for a manager's `serializer`."""
+    if serializer == "xmlrpclib":
+        raise ValueError("mpipc: serializer='xmlrpclib' is not supported: manager values cross as CBOR "
+                         "(readable by every language), or as pickle between Python processes with "
+                         "serializer='pickle'")
+    return _codec.serializer_flag(serializer)  # None: the module default (mpipc.set_serializer)
+
+
+class BaseManager:
+    """``multiprocessing.managers.BaseManager``: ``start()`` runs the
     server (threads of this process); ``connect()`` attaches to a running
-    one (ours, another process's, or ``mpipc manager serve``).
+    one (ours, another process's, or ``mpipc manager serve``). Its
+    factories are the typeids ``register()``ed on its class (SyncManager
+    has them all).
 
     ``address``: a socket path, ``(host, port)``, or ``unix:...``/``tcp:...``;
     None = a new Unix socket in a private temporary directory. ``authkey``:
     None = ``multiprocessing.current_process().authkey`` (as Python); pass
-    ``b""`` for no authentication (a Unix socket is mode 0600 anyway)."""
+    ``b""`` for no authentication (a Unix socket is mode 0600 anyway).
+
+    ``serializer``: None = the module default (``mpipc.set_serializer``,
+    CBOR unless changed); ``"pickle"`` lets values CBOR cannot carry cross
+    as pickles between Python processes (docs/TYPES.md; read pickle's
+    security warning: unpickling runs code chosen by whoever wrote the
+    value); ``"cbor"`` never pickles; ``"xmlrpclib"`` raises ValueError.
+    Unlike multiprocessing, the default is not pickle: values stay
+    readable by every language."""
+
+    _registry = {}
 
     def __init__(self, address=None, authkey=None, serializer=None, ctx=None, *, shutdown_timeout=None):
+        self._pickle = _serializer_flag(serializer)
         self._address = address
         if authkey is None:
             authkey = bytes(multiprocessing.current_process().authkey)
@@ -955,7 +1194,7 @@ class SyncManager:
         if rc:
             raise error(rc)
         self._caddress = buf.value.decode()
-        self._client = _client_for(self._caddress, self._authkey)
+        self._client = _client_for(self._caddress, self._authkey, self._pickle)
         if initializer is not None:
             initializer(*initargs)
         return self
@@ -965,7 +1204,7 @@ class SyncManager:
         if self._address is None:
             raise ValueError("connect() needs an address")
         self._caddress = _to_c_address(self._address)
-        self._client = _client_for(self._caddress, self._authkey)
+        self._client = _client_for(self._caddress, self._authkey, self._pickle)
         self._client.call("manager", "", "ping")
         return self
 
@@ -1032,17 +1271,139 @@ class SyncManager:
     def __exit__(self, *exc):
         self.shutdown()
 
-    # -- object factories ---------------------------------------------------
+    # -- objects -------------------------------------------------------------
 
     def _proxy(self, cls, kind, name, create_args=None):
         if self._client is None:
             raise ValueError("manager not started or connected")
+        if name is None:
+            name = getattr(_naming, "name", None)
+            _naming.name = None  # one object per named() call
         if name is None:
             name = gen_name("m" + kind[:3])
         # Created now (as Python's manager does), or attached if the name
         # exists with this kind (TypeError for another kind).
         self._client.call(kind, name, "create", create_args or [])
         return cls(self._client, kind, name)
+
+    def named(self, name):
+        """The factories of this manager making (or attaching to) the object
+        called `name` on the server: ``m.named("cfg").Namespace(x=1)``,
+        ``m.named("jobs").Queue(100)``. For ``Namespace``, whose keyword
+        arguments are all attributes (``m.Namespace(name="Bob").name ==
+        "Bob"``, as multiprocessing's), this is the way to choose its name;
+        the other factories also take ``name=``."""
+        return _Named(self, name)
+
+    def delete(self, name):
+        """Removes the object `name` from the server; True if it existed."""
+        return self._client.call("manager", name, "delete")
+
+    def objects(self):
+        """[(name, kind), ...] of every object on the server."""
+        return [tuple(x) for x in self._client.call("manager", "", "list")]
+
+    @classmethod
+    def register(cls, typeid, callable=None, proxytype=None, exposed=None, method_to_typeid=None,
+                 create_method=True):
+        """Adds the factory method `typeid` to this manager class, as
+        multiprocessing's ``register``, for the kinds the server holds.
+
+        The server is written in Rust: it cannot run Python callables. So
+        `callable` is either None or one of the constructors of the
+        built-in kinds -- ``dict``, ``list``, ``queue.Queue``,
+        ``threading.Lock`` / ``RLock`` / ``Semaphore`` /
+        ``BoundedSemaphore`` / ``Event`` / ``Condition`` / ``Barrier``,
+        ``multiprocessing.managers.Namespace`` / ``Value`` / ``Array`` --
+        and ``m.<typeid>(*args)`` then makes a new object of that kind, as
+        the built-in factory does. Any other callable raises TypeError at
+        ``register`` time.
+
+        With ``callable=None`` (how a client of a multiprocessing
+        BaseManager registers a typeid the server defines):
+        ``m.<typeid>(*args)`` is the object *named* `typeid` on the
+        server, created on first use (so every process that calls it
+        meets the same object: the ``register('get_queue')`` pattern), of
+        the kind `proxytype` says, or, if `typeid` is a built-in name
+        (``'dict'``, ``'Queue'``, ...), a new object as above. With
+        neither, the kind is that of the existing object of that name on
+        the server (LookupError if there is none).
+
+        `proxytype`: an mpipc proxy type (``DictProxy``, ..., or a
+        subclass, whose extra methods then come with the proxies), or
+        multiprocessing's proxy type of the same name; None or
+        ``AutoProxy`` = the kind's own. `exposed` and `method_to_typeid`
+        are accepted and ignored (the proxies expose the kinds' methods).
+        `create_method=False` registers without adding a method."""
+        if not isinstance(typeid, str):
+            raise TypeError("register(): typeid must be a str, not %s" % type(typeid).__name__)
+        if "_registry" not in cls.__dict__:
+            cls._registry = dict(cls._registry)
+        pt = _mp_proxytype(proxytype)
+        if pt is not None and not (isinstance(pt, type) and issubclass(pt, BaseProxy)):
+            raise TypeError("mpipc: register(%r): proxytype must be one of mpipc.managers' proxy types (or a "
+                            "subclass), not %r" % (typeid, proxytype))
+        if callable is not None:
+            base = _builtin_for_callable(callable)
+            if base is None:
+                raise TypeError(
+                    "mpipc: register(%r, callable=%r): the manager server is written in Rust and cannot run "
+                    "Python callables; register a built-in kind instead (callable=dict, list, queue.Queue, "
+                    "threading.Lock/RLock/Semaphore/BoundedSemaphore/Event/Condition/Barrier, "
+                    "multiprocessing.managers.Namespace/Value/Array, or callable=None with an mpipc proxytype "
+                    "for the object named %r on the server)" % (typeid, callable, typeid))
+            named = False
+        elif typeid in _FACTORIES:
+            base, named = typeid, False
+        else:
+            root = _proxy_root(pt) if pt is not None else None
+            # (AcquirerProxy alone does not say which kind: a Lock, the common case.)
+            base, named = "Lock" if root is AcquirerProxy else _PROXY_BUILTIN.get(root), True
+        if pt is not None and base is not None and not issubclass(pt, _FACTORY_CLASS[base]):
+            raise TypeError("mpipc: register(%r): proxytype %s does not fit a %s"
+                            % (typeid, pt.__name__, base))
+        cls._registry[typeid] = (callable, exposed, method_to_typeid, proxytype)
+        if create_method:
+            method = _registered_factory(typeid, base, pt, named)
+            method.__name__ = typeid
+            setattr(cls, typeid, method)
+
+
+class _Named:
+    """manager.named(name): the manager's factories, each making or
+    attaching to the object `name`."""
+
+    __slots__ = ("_manager", "_objname")
+
+    def __init__(self, manager, name):
+        self._manager = manager
+        self._objname = name
+
+    def __getattr__(self, typeid):
+        factory = getattr(self._manager, typeid)
+        name = self._objname
+
+        def make(*args, **kwds):
+            _naming.name = name
+            try:
+                return factory(*args, **kwds)
+            finally:
+                _naming.name = None
+        return make
+
+
+# The name a manager.named(...) factory gives the object it makes (read
+# and cleared by the next _proxy call of this thread).
+_naming = threading.local()
+
+
+class SyncManager(BaseManager):
+    """``multiprocessing.managers.SyncManager``: a BaseManager with every
+    built-in kind (dict, list, Namespace, Value, Array, Queue,
+    JoinableQueue, Lock, RLock, Semaphore, BoundedSemaphore, Event,
+    Condition, Barrier). Each factory makes a new object with a generated
+    name, or, with ``name=...`` (or ``named(...)``), makes or attaches to
+    the object of that name."""
 
     def dict(self, *args, name=None, **kwargs):
         """A shared dict (``dict(mapping_or_pairs, **kw)`` initial content)."""
@@ -1057,14 +1418,18 @@ class SyncManager:
             li.extend(sequence)
         return li
 
-    def Namespace(self, *, name=None, **kwds):
-        ns = self._proxy(NamespaceProxy, "namespace", name)
+    def Namespace(self, /, **kwds):
+        """A shared namespace with the attributes `kwds` (every keyword is
+        an attribute, as multiprocessing's: ``Namespace(name="Bob").name ==
+        "Bob"``). A chosen server name: ``manager.named("cfg").Namespace(...)``."""
+        ns = self._proxy(NamespaceProxy, "namespace", None)
         for k, v in kwds.items():
             setattr(ns, k, v)
         return ns
 
     def Value(self, typecode, value, lock=True, *, name=None):
         v = self._proxy(ValueProxy, "value", name, [value])
+        v._typecode = typecode
         return v
 
     def Array(self, typecode, sequence, lock=True, *, name=None):
@@ -1103,24 +1468,130 @@ class SyncManager:
         b._timeout = timeout
         return b
 
-    def delete(self, name):
-        """Removes the object `name` from the server; True if it existed."""
-        return self._client.call("manager", name, "delete")
 
-    def objects(self):
-        """[(name, kind), ...] of every object on the server."""
-        return [tuple(x) for x in self._client.call("manager", "", "list")]
+# register(): the built-in factories (SyncManager's methods), by typeid.
+_FACTORY_CLASS = {
+    "dict": DictProxy, "list": ListProxy, "Namespace": NamespaceProxy, "Value": ValueProxy, "Array": ArrayProxy,
+    "Queue": QueueProxy, "JoinableQueue": QueueProxy, "Lock": AcquirerProxy, "RLock": AcquirerProxy,
+    "Semaphore": AcquirerProxy, "BoundedSemaphore": AcquirerProxy, "Event": EventProxy,
+    "Condition": ConditionProxy, "Barrier": BarrierProxy,
+}
+_FACTORIES = frozenset(_FACTORY_CLASS)
+# SyncManager's own factories, as defined (a register() of the same typeid
+# on SyncManager replaces its attribute, not these).
+_BUILTIN_FACTORY = {t: SyncManager.__dict__[t] for t in _FACTORIES}
+SyncManager._registry = {t: (None, None, None, c) for t, c in _FACTORY_CLASS.items()}
+# The typeid a proxy type stands for when register() gets no callable.
+_PROXY_BUILTIN = {
+    DictProxy: "dict", ListProxy: "list", NamespaceProxy: "Namespace", ValueProxy: "Value", ArrayProxy: "Array",
+    QueueProxy: "Queue", EventProxy: "Event", ConditionProxy: "Condition", BarrierProxy: "Barrier",
+}
+# A manager object's kind -> its proxy type (decoding a reference).
+_KIND_CLASS = {
+    "dict": DictProxy, "list": ListProxy, "namespace": NamespaceProxy, "value": ValueProxy, "array": ArrayProxy,
+    "queue": QueueProxy, "lock": AcquirerProxy, "rlock": AcquirerProxy, "semaphore": AcquirerProxy,
+    "bounded_semaphore": AcquirerProxy, "event": EventProxy, "condition": ConditionProxy, "barrier": BarrierProxy,
+}
 
 
-def Manager(address=None, authkey=None):
-    """A started SyncManager (``multiprocessing.Manager()``)."""
-    return SyncManager(address, authkey).start()
+def _proxy_root(pt):
+    """The built-in proxy type `pt` is (or derives from)."""
+    for c in pt.__mro__:
+        if c in _PROXY_BUILTIN or c is AcquirerProxy:
+            return c
+    return None
 
 
-def connect_manager(address, authkey=None):
+def _builtin_for_callable(fn):
+    """The built-in typeid whose constructor `fn` is, or None."""
+    import multiprocessing.managers as mm
+
+    table = {
+        dict: "dict", list: "list", _queue.Queue: "Queue", threading.Lock: "Lock", threading.RLock: "RLock",
+        threading.Semaphore: "Semaphore", threading.BoundedSemaphore: "BoundedSemaphore",
+        threading.Event: "Event", threading.Condition: "Condition", threading.Barrier: "Barrier",
+        mm.Namespace: "Namespace", mm.Value: "Value", mm.Array: "Array",
+    }
+    try:
+        return table.get(fn)
+    except TypeError:  # unhashable
+        return None
+
+
+def _mp_proxytype(pt):
+    """multiprocessing's proxy types -> ours (AutoProxy -> None)."""
+    if pt is None or (isinstance(pt, type) and issubclass(pt, BaseProxy)):
+        return pt
+    import multiprocessing.managers as mm
+
+    if pt is mm.AutoProxy:
+        return None
+    if getattr(pt, "__module__", None) == mm.__name__:
+        ours = {"DictProxy": DictProxy, "ListProxy": ListProxy, "NamespaceProxy": NamespaceProxy,
+                "ValueProxy": ValueProxy, "ArrayProxy": ArrayProxy, "AcquirerProxy": AcquirerProxy,
+                "EventProxy": EventProxy, "ConditionProxy": ConditionProxy, "BarrierProxy": BarrierProxy,
+                "BaseProxy": None}.get(getattr(pt, "__name__", None), pt)
+        return ours
+    return pt
+
+
+def _registered_factory(typeid, base, pt, named):
+    """The method register() adds: see BaseManager.register."""
+
+    def finish(p):
+        if pt is not None and type(p) is not pt:
+            p.__class__ = pt  # a subclass of the built-in proxy type (checked in register)
+        p._typeid = typeid
+        return p
+
+    if not named:
+        def method(self, /, *args, **kwds):
+            return finish(_BUILTIN_FACTORY[base](self, *args, **kwds))
+        return method
+
+    def method(self, /, *args, **kwds):
+        b = base
+        if b is None:  # AutoProxy: the kind of the existing object of that name
+            kinds = [k for n, k in self.objects() if n == typeid]
+            if not kinds:
+                raise LookupError("mpipc: no object named %r on the manager server, and register(%r) gave no "
+                                  "proxytype to create one" % (typeid, typeid))
+            cls = _KIND_CLASS.get(kinds[0])
+            if cls is None:
+                raise TypeError("mpipc: the object %r on the server is a %r, which Python has no proxy for"
+                                % (typeid, kinds[0]))
+            return finish(cls(self._client, kinds[0], typeid))
+        _naming.name = typeid
+        try:
+            return finish(_BUILTIN_FACTORY[b](self, *args, **kwds))
+        finally:
+            _naming.name = None
+    return method
+
+
+def _resolve_ref(kind, name, address):
+    """The codec's REF decoder (docs/PROTOCOL.md, "References to manager
+    objects"): a proxy of `kind` for the object `name` of the server at
+    `address`, through a client this process already has for that
+    server, else one authenticated with the process's authkey."""
+    cls = _KIND_CLASS.get(kind, BaseProxy)
+    p = cls.__new__(cls)
+    BaseProxy.__init__(p, _client_at(address), kind, name)
+    return p
+
+
+_codec.set_ref_resolver(_resolve_ref)
+
+
+def Manager(address=None, authkey=None, serializer=None):
+    """A started SyncManager (``multiprocessing.Manager()``); see
+    BaseManager for `serializer`."""
+    return SyncManager(address, authkey, serializer).start()
+
+
+def connect_manager(address, authkey=None, serializer=None):
     """A SyncManager connected to the server at `address`. `authkey` None
     means no authentication (as ``mpipc manager serve`` without
     ``--authkey-file``)."""
-    m = SyncManager(address, b"" if authkey is None else authkey)
+    m = SyncManager(address, b"" if authkey is None else authkey, serializer)
     return m.connect()
-

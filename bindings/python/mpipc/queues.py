@@ -10,6 +10,11 @@ only make things stricter or faster:
   survives the death of the producer;
 - ``qsize``/``empty``/``full`` are exact.
 
+Values cross as CBOR (docs/TYPES.md), readable by every language; with
+``serializer="pickle"`` (or ``mpipc.set_serializer("pickle")``) an object
+CBOR cannot carry is pickled inside the message, for Python receivers
+that opted in too (_codec).
+
 ``close``/``join_thread``/``cancel_join_thread`` exist for compatibility
 (there is no thread to join). Every queue is joinable underneath (the C
 queue counts unfinished tasks), so a JoinableQueue and a Queue opened on
@@ -20,8 +25,8 @@ import ctypes
 
 from . import _bindings as B
 from ._codec import (
-    _DECODE_ERRORS, _PLAIN, _tls as _ctls, new_encoder, MARK, MARK_VALUE, MAX_DEPTH, PAD_AFTER, PAD_BEFORE, _loads, _marshal, decode,
-    decode_framed, encode,
+    _PASS, _PLAIN, _tls as _ctls, new_encoder, MARK, MARK_VALUE, MAX_DEPTH, PAD_AFTER, PAD_BEFORE, SEMANTIC, _loads,
+    _marshal, decode, decode_error, encode, serializer_flag, trailing_error, walk,
 )
 from ._common import (
     BIG_MESSAGE, FOREVER, SLICE_MS, Named, _tls, cname, framed_rx, gen_name, grow_framed_rx, read_out, take_buf,
@@ -60,13 +65,6 @@ _rx = framed_rx
 _grow_rx = grow_framed_rx
 
 
-def _decode_rx(view, k):
-    """Decode the k-byte message received at PAD_BEFORE in view."""
-    end = PAD_BEFORE + k
-    view[end:end + PAD_AFTER] = MARK
-    return decode_framed(view[:end + PAD_AFTER])
-
-
 class Queue(Named):
     """A process-shared FIFO queue, openable by name from any process and
     language (``multiprocessing.Queue``).
@@ -83,7 +81,12 @@ class Queue(Named):
       (FileExistsError), False = attach only (FileNotFoundError);
     - ``unlink_on_close``: unlink the name when this (creating) process
       closes or drops the queue; default: True iff the name was generated;
-    - ``max_message``: largest message in bytes (default: what fits).
+    - ``max_message``: largest message in bytes (default: what fits);
+    - ``serializer``: None = the module default (``mpipc.get_serializer()``
+      when each message is put or got), ``"cbor"``, or ``"pickle"``:
+      objects CBOR cannot carry are pickled (Python to Python only; both
+      ends must opt in; unpickling runs the sender's code: trusted
+      processes only).
     """
 
     _kind = "Queue"
@@ -91,7 +94,9 @@ class Queue(Named):
     _unlink_fn = lib.mpq_unlink
 
     def __init__(self, maxsize=0, *, name=None, create=None, unlink_on_close=None, capacity_bytes=0,
-                 max_message=0, ctx=None):
+                 max_message=0, ctx=None, serializer=None):
+        self._pickle = serializer_flag(serializer)
+        self._sem = SEMANTIC[self._pickle]
         generated = name is None
         if generated:
             name = gen_name("q")
@@ -112,13 +117,18 @@ class Queue(Named):
         self._maxsize = self._options().maxsize
 
     @classmethod
-    def _attach(cls, name):
+    def _attach(cls, name, serializer=None):
         q = cls.__new__(cls)
-        Queue.__init__(q, name=name, create=False, unlink_on_close=False)
+        Queue.__init__(q, name=name, create=False, unlink_on_close=False, serializer=serializer)
         return q
 
+    @property
+    def serializer(self):
+        """The serializer given to the constructor (None: the module default)."""
+        return None if self._pickle is None else "pickle" if self._pickle else "cbor"
+
     def __reduce__(self):
-        return (type(self)._attach, (self.name,))
+        return (type(self)._attach, (self.name, self.serializer))
 
     def _options(self):
         o = B.mpq_options()
@@ -144,20 +154,28 @@ class Queue(Named):
         message exceeds ``max_message``."""
         if self._closed:
             raise self._closed_error()
-        # _codec.encode, inlined on the hot path: this thread's cbor2
-        # encoder once (a persistent encoder saves cbor2.dumps' set-up);
-        # the careful encoder only on failure or for a possible
-        # half-precision float.
-        try:
-            enc = _ctls.enc
-        except AttributeError:
-            enc = _ctls.enc = new_encoder()
-        try:
-            data = enc(obj)
-        except Exception:
-            data = encode(obj)  # raises EncodeError (and renews the encoder)
-        if 0xF9 in data:  # (an int needle: 10x faster than b"\xf9")
-            data = encode(obj)
+        pk = self._pickle
+        if pk is None:
+            # _codec.encode, inlined on the hot path: this thread's cbor2
+            # encoder once (a persistent encoder saves cbor2.dumps'
+            # set-up); the careful encoder only on failure or for a
+            # possible half-precision float.
+            try:
+                enc = _ctls.enc
+            except AttributeError:
+                enc = _ctls.enc = new_encoder()
+            try:
+                data = enc(obj)
+            except _PASS:
+                _ctls.__dict__.pop("enc", None)  # (its state after a failed message is unknown)
+                raise
+            except BaseException:  # (pyo3's PanicException is no Exception)
+                _ctls.__dict__.pop("enc", None)
+                data = encode(obj)  # raises EncodeError (with a fresh encoder)
+            if 0xF9 in data:  # (an int needle: 10x faster than b"\xf9")
+                data = encode(obj)
+        else:
+            data = encode(obj, pk)
         if block and timeout is None:
             hc = self._hc
             ln = _c_size(len(data))
@@ -206,7 +224,8 @@ class Queue(Named):
         ``e.args[1]``."""
         if self._closed:
             raise self._closed_error()
-        datas = [encode(o) for o in objs]
+        pk = self._pickle
+        datas = [encode(o, pk) for o in objs]
         n = len(datas)
         if n == 0:
             return
@@ -262,24 +281,27 @@ class Queue(Named):
             buf, view, n, nref, cap = _tls.rx
         if rc:
             if rc == _BUFSIZE:
-                return decode(self._get_big(n.value, timeout_ms(timeout) if block else 0))
+                return decode(self._get_big(n.value, timeout_ms(timeout) if block else 0), self._pickle)
             raise error(rc)
         # _codec.decode_framed, inlined on the hot path (see _codec.MARK).
         end = PAD_BEFORE + n.value
         view[end:end + PAD_AFTER] = MARK
         framed = view[:end + PAD_AFTER]
         try:
-            pair = _loads(framed, max_depth=_DEPTH)
-        except _DECODE_ERRORS:
-            return decode_framed(framed)  # raises DecodeError
+            pair = _loads(framed, max_depth=_DEPTH, semantic_decoders=self._sem)
+        except _PASS:
+            raise
+        except BaseException as e:  # (pyo3's PanicException is no Exception)
+            # (Not decoded again: a PICKLE or REF in it may have run.)
+            raise decode_error(e, framed) from None
         if pair[1] != MARK_VALUE:
-            return decode_framed(framed)  # raises DecodeError
+            raise trailing_error(framed)
         value = pair[0]
         if type(value) not in _PLAIN:
             try:
                 _marshal(value)
             except Exception:
-                return decode_framed(framed)
+                return walk(value, framed)
         return value
 
     def _get_wait(self, ms):
@@ -339,6 +361,7 @@ class Queue(Named):
             raise self._closed_error()
         if max_n < 1:
             raise ValueError("max_n must be at least 1")
+        pk = self._pickle
         buf, view, n, nref, cap = _rx()
         lens = (ctypes.c_size_t * max_n)()
         got = ctypes.c_size_t()
@@ -361,7 +384,7 @@ class Queue(Named):
         off = PAD_BEFORE
         for i in range(got.value):
             k = lens[i]
-            out.append(decode(view[off:off + k]))
+            out.append(decode(view[off:off + k], pk))
             off += k
         return out
 

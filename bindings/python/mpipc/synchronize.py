@@ -327,6 +327,14 @@ class Event(Named):
             return False
         raise error(rc)
 
+    def __repr__(self):
+        # multiprocessing's "<Event at 0x... unset>", plus the name.
+        if getattr(self, "_closed", False):
+            state = "closed"
+        else:
+            state = "set" if self.is_set() else "unset"
+        return "<%s at %#x %s name=%r>" % (type(self).__qualname__, id(self), state, getattr(self, "name", None))
+
 
 class Condition(Named):
     """A named process-shared condition variable

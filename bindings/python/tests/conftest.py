@@ -1,4 +1,5 @@
-"""Shared fixtures: unique names, a fork context, child supervision, and a
+"""Shared fixtures: unique names, the start method's context (fork, and
+spawn too for the core primitives' modules), child supervision, and a
 session check that nothing this run created is left in /dev/shm."""
 
 import itertools
@@ -105,13 +106,29 @@ def names(name):
                 pass
 
 
-@pytest.fixture(scope="session")
-def ctx():
-    return multiprocessing.get_context("fork")
+# The modules whose cross-process cases run under both start methods, as
+# CPython's test_multiprocessing runs its cases once per start method: the
+# core primitives (queues, pipes, locks and the other sync objects, shared
+# values), whose child targets are module-level functions, so a spawned
+# child can import them and get every argument pickled (mpipc objects by
+# name, Connections as descriptors). The other modules' children are forked.
+BOTH_START_METHODS = ("test_queue", "test_sync", "test_pipe", "test_shared", "test_issue18_surface")
+
+
+def pytest_generate_tests(metafunc):
+    if "ctx" in metafunc.fixturenames and metafunc.module.__name__.rpartition(".")[2] in BOTH_START_METHODS:
+        metafunc.parametrize("ctx", ["fork", "spawn"], indirect=True)
+
+
+@pytest.fixture
+def ctx(request):
+    """The multiprocessing context children start with: fork, and in the
+    modules of BOTH_START_METHODS also spawn (each case runs twice)."""
+    return multiprocessing.get_context(getattr(request, "param", "fork"))
 
 
 def run_child(ctx, target, *args, timeout=20):
-    """Run target(*args) in a forked child; return its exit code."""
+    """Run target(*args) in a child started by `ctx`; return its exit code."""
     p = ctx.Process(target=target, args=args)
     p.start()
     p.join(timeout)

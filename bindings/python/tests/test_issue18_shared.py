@@ -177,7 +177,7 @@ def test_raw_and_synchronized_objects_cross_processes(method):
     # The raw objects' += are unsynchronised (two children may race: each
     # of them wrote at least once); the locked counts are exact.
     reports = [out.get() for _ in range(2)]
-    assert reports == [["c_int_Array_4", True, lock.name, "bool"]] * 2
+    assert reports == [("c_int_Array_4", True, lock.name, "bool")] * 2
     assert ext[1] == 400 and rext.value == 400 and sync_b.value is False
     assert 1 <= raw_a[0] <= 2 and raw_p.x in (3, 5) and raw_v.value in (1.5, 2.0)
     for o in (raw_a, raw_v, raw_p, sync_b, ext, rext, lock, rlock, out):

@@ -25,7 +25,7 @@ def test_fifo_and_values_round_trip(name):
     for v in (SMALL, None, [1, (2, 3)], b"\x00", "t", 2 ** 70, -0.5):
         q.put(v)
     assert q.qsize() == 7
-    assert [q.get() for _ in range(7)] == [SMALL, None, [1, [2, 3]], b"\x00", "t", 2 ** 70, -0.5]
+    assert [q.get() for _ in range(7)] == [SMALL, None, [1, (2, 3)], b"\x00", "t", 2 ** 70, -0.5]
     q.close()
 
 

@@ -3,7 +3,7 @@
 import {
   Queue, Pipe, connect, Listener, wait, connectManager, serveManager, SharedMemory, SharedArray, Value,
   ShareableList, Lock, RLock, Condition, Semaphore, Event, Barrier, EmptyError, MpipcError, Tag, Float64,
-  encode, decode, STATUS, type Cbor,
+  encode, decode, STATUS, ManagerRef, type Cbor,
 } from '../../index';
 
 interface Job { id: number; name: string; vals: number[] }
@@ -56,6 +56,18 @@ async function main(): Promise<void> {
   const lst = m.list('L');
   await lst.append(1);
   const first = await lst.get(0);
+  // A manager reference: sent as a value, opened with the manager API.
+  const ref = new ManagerRef('dict', 'stats', srv.address);
+  await lst.append(ref);
+  const got0 = await lst.get(1);
+  if (got0 instanceof ManagerRef) {
+    const kind: string = got0.kind;
+    const opened = m.open(got0);
+    await opened.call('len');
+    console.log(kind);
+  }
+  const dd = m.open(ref as ManagerRef & { kind: 'dict' });
+  await dd.set('via-ref', 1);
   const lk = m.lock('lk');
   await lk.withLock(async () => 1);
   await m.proxy('set', 's').call('add', 1);

@@ -77,7 +77,8 @@ static void sleep_ms(long ms) {
 
 typedef struct {
     char *name;
-    char *hex;
+    char *hex; /* what the sender wrote: hex, or hex_plain from Go and Node */
+    char *hex_plain; /* a Python tuple as the plain array (NULL: the value holds no tuple) */
     uint8_t *bytes;
     size_t len;
 } vector;
@@ -210,6 +211,8 @@ static const char *json_vector(const char *p, vector *v) {
             p = json_string(p, &v->name);
         else if (strcmp(key, "hex") == 0)
             p = json_string(p, &v->hex);
+        else if (strcmp(key, "hex_plain") == 0)
+            p = json_string(p, &v->hex_plain);
         else
             p = json_skip(p);
         free(key);
@@ -219,6 +222,11 @@ static const char *json_vector(const char *p, vector *v) {
     }
     if (!v->name || !v->hex)
         die("vectors: a valid vector without name or hex");
+    /* Go and Node write a Python tuple as the plain array (PEERS.md); the
+     * driver names the sender in MPIPC_E2E_SENDER. C itself sends hex. */
+    const char *sender = getenv("MPIPC_E2E_SENDER");
+    if (v->hex_plain && sender && (strcmp(sender, "go") == 0 || strcmp(sender, "node") == 0))
+        v->hex = v->hex_plain;
     size_t n = strlen(v->hex) / 2;
     v->bytes = malloc(n ? n : 1);
     for (size_t i = 0; i < n; i++)

@@ -18,7 +18,11 @@ import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import mpipc from '../../../../bindings/node/index.js';
 
-const { Queue, Connection, Listener, connect, connectManager, SharedArray, Lock, encode, decode, Tag, Float64 } = mpipc;
+const { Queue, Connection, Listener, connect, connectManager, SharedArray, Lock, encode, decode, Tag, Float64, ManagerRef } = mpipc;
+
+// The sender's language (the driver sets MPIPC_E2E_SENDER): Go and Node
+// write a Python tuple as the plain array, the vector's hex_plain (PEERS.md).
+const PLAIN_SENDER = ['go', 'node'].includes(process.env.MPIPC_E2E_SENDER);
 
 const AUTHKEY = Buffer.from('polyglot');
 const TIMEOUT = 10000;
@@ -61,6 +65,8 @@ function build(d) {
   if ('text' in d) return d.text;
   if ('bytes' in d) return Buffer.from(d.bytes, 'hex');
   if ('array' in d) return d.array.map(build);
+  if ('tuple' in d) return d.tuple.map(build); // a Python tuple is an Array here
+  if ('ref' in d) return new ManagerRef(...d.ref);
   if ('map' in d) {
     const entries = d.map.map(([k, v]) => [build(k), build(v)]);
     if (entries.every(([k]) => typeof k === 'string')) return Object.fromEntries(entries);
@@ -84,6 +90,7 @@ function asSent(value, d) {
     return value;
   }
   if ('array' in d && Array.isArray(value)) return value.map((x, i) => (i < d.array.length ? asSent(x, d.array[i]) : x));
+  if ('tuple' in d && Array.isArray(value)) return value.map((x, i) => (i < d.tuple.length ? asSent(x, d.tuple[i]) : x));
   if ('map' in d) {
     const entries = value instanceof Map ? [...value.entries()] : value && typeof value === 'object' ? Object.entries(value) : null;
     if (entries === null) return value;
@@ -105,7 +112,11 @@ function show(v) {
 function load(path) {
   const doc = JSON.parse(readFileSync(path, 'utf8'));
   if (!doc.valid || doc.valid.length === 0) die('no valid vector');
-  return doc.valid.map((v) => ({ ...v, bytes: Buffer.from(v.hex, 'hex'), native: build(v.value) }));
+  // bytes: what the sender wrote; plain: what Node writes (hex_plain for a tuple).
+  return doc.valid.map((v) => {
+    const plain = Buffer.from(v.hex_plain ?? v.hex, 'hex');
+    return { ...v, bytes: PLAIN_SENDER ? plain : Buffer.from(v.hex, 'hex'), plain, native: build(v.value) };
+  });
 }
 
 // ---- checks ----
@@ -140,12 +151,12 @@ function checkDecoded(what, v, got) {
     fail(`${what}: vector ${v.name}: re-encoding the decoded value: ${e}`);
     return;
   }
-  if (!re.equals(v.bytes)) fail(`${what}: vector ${v.name}: decoded and re-encoded ${re.toString('hex')}, want ${v.hex}`);
+  if (!re.equals(v.plain)) fail(`${what}: vector ${v.name}: decoded and re-encoded ${re.toString('hex')}, want ${v.plain.toString('hex')}`);
 }
 
 /** Raw bytes received for vector v: its canonical encoding; then decode and re-encode. */
 function checkRaw(what, v, data) {
-  if (!Buffer.from(data).equals(v.bytes)) fail(`${what}: vector ${v.name}: got bytes ${Buffer.from(data).toString('hex')}, want ${v.hex}`);
+  if (!Buffer.from(data).equals(v.bytes)) fail(`${what}: vector ${v.name}: got bytes ${Buffer.from(data).toString('hex')}, want ${v.bytes.toString('hex')}`);
   let got;
   try {
     got = decode(data);

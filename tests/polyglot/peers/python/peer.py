@@ -6,8 +6,10 @@
 Uses the Python binding (``import mpipc``, bindings/python; run with
 build/venv-python/bin/python, the package found through PYTHONPATH and the
 library through MPIPC_LIB). Native values are built from the vectors'
-descriptions (dict for maps, in order; tuple for array keys; int; float;
-str; bytes; an aware datetime for tag 1; cbor2.CBORTag for other tags) and
+descriptions (dict for maps, in order; tuple for {tuple} and array keys;
+int; float; str; bytes; an aware datetime for tag 1; PeerRef, an object
+with ``__mpipc_ref__``, for {ref}, which the codec's REF resolver gives
+back; cbor2.CBORTag for other tags) and
 sent with the object API (put, send, d[k] = v, append). Received messages
 are taken as raw bytes where the API allows (get_bytes, recv_bytes; the
 manager proxies only return decoded values), compared with the vector's
@@ -32,6 +34,9 @@ from mpipc.connection import Connection
 
 AUTHKEY = b"polyglot"
 TIMEOUT = 10.0
+# The sender's language (the driver sets it for both peers): Go and Node
+# write a tuple as the plain array, the vector's hex_plain (PEERS.md).
+PLAIN_SENDER = os.environ.get("MPIPC_E2E_SENDER") in ("go", "node")
 
 failed = 0
 
@@ -52,10 +57,30 @@ def ready():
     sys.stdout.flush()
 
 
-def build(d):
-    """The Python value a vector's description stands for."""
+class PeerRef:
+    """A manager reference (REF) as this peer sends and receives it: not a
+    proxy (the vectors' addresses have no server), but encoded the same
+    way, through ``__mpipc_ref__``."""
+
+    def __init__(self, kind, name, address):
+        self.ref = (kind, name, address)
+
+    def __mpipc_ref__(self):
+        return self.ref
+
+    def __eq__(self, other):
+        return isinstance(other, PeerRef) and other.ref == self.ref
+
+    def __repr__(self):
+        return "PeerRef%r" % (self.ref,)
+
+
+def build(d, tagged=True):
+    """The Python value a vector's description stands for; a {tuple} is a
+    list when not `tagged` (the bytes a Go or Node sender wrote), except in
+    a map key, where every array is a tuple."""
     if "tag" in d:
-        inner = build(d["value"])
+        inner = build(d["value"], tagged)
         if d["tag"] == 1:
             return datetime.datetime.fromtimestamp(inner, datetime.timezone.utc)
         return cbor2.CBORTag(d["tag"], inner)
@@ -73,9 +98,14 @@ def build(d):
     if k == "bytes":
         return bytes.fromhex(v)
     if k == "array":
-        return [build(x) for x in v]
+        return [build(x, tagged) for x in v]
+    if k == "tuple":
+        items = [build(x, tagged) for x in v]
+        return tuple(items) if tagged else items
+    if k == "ref":
+        return PeerRef(*v)
     if k == "map":
-        return {key(build(kv[0])): build(kv[1]) for kv in v}
+        return {key(build(kv[0], tagged)): build(kv[1], tagged) for kv in v}
     die("unknown description %r" % (d,))
 
 
@@ -108,8 +138,12 @@ def load(path):
     if not vs:
         die("no valid vector")
     for v in vs:
-        v["bytes"] = bytes.fromhex(v["hex"])
-        v["native"] = build(v["value"])
+        # What the sender wrote: hex_plain (a tuple as the plain array) from
+        # Go and Node, hex from the others (this peer always sends hex).
+        v["plain"] = PLAIN_SENDER and "hex_plain" in v
+        v["bytes"] = bytes.fromhex(v["hex_plain"] if v["plain"] else v["hex"])
+        v["native"] = build(v["value"], not v["plain"])
+        v["send"] = build(v["value"])
     return vs
 
 
@@ -123,15 +157,20 @@ def check_decoded(what, v, got):
     except Exception as e:  # noqa: BLE001 - report any encoder failure
         fail("%s: vector %s: re-encoding the decoded value: %r" % (what, v["name"], e))
         return
-    if re != v["bytes"]:
-        fail("%s: vector %s: decoded and re-encoded %s, want %s" % (what, v["name"], re.hex(), v["hex"]))
+    if v["plain"]:
+        # Plain bytes of a tuple: Python re-encodes every map key's array as
+        # a tuple (TUPLE-tagged), so the bytes may differ; the value may not.
+        if not same(mpipc.decode(re), got):
+            fail("%s: vector %s: re-encoded %s decodes to another value" % (what, v["name"], re.hex()))
+    elif re != v["bytes"]:
+        fail("%s: vector %s: decoded and re-encoded %s, want %s" % (what, v["name"], re.hex(), v["bytes"].hex()))
 
 
 def check_raw(what, v, data):
     """Raw bytes received for vector v: its canonical encoding; then decode
     and re-encode."""
     if data != v["bytes"]:
-        fail("%s: vector %s: got bytes %s, want %s" % (what, v["name"], data.hex(), v["hex"]))
+        fail("%s: vector %s: got bytes %s, want %s" % (what, v["name"], data.hex(), v["bytes"].hex()))
     try:
         got = mpipc.decode(data)
     except Exception as e:  # noqa: BLE001
@@ -145,7 +184,7 @@ def queue(vs, send, name):
     ready()
     if send:
         for v in vs:
-            q.put(v["native"], timeout=TIMEOUT)
+            q.put(v["send"], timeout=TIMEOUT)
         q.close()
         return
     for v in vs:
@@ -162,7 +201,7 @@ def queue(vs, send, name):
 
 def send_all(vs, c):
     for v in vs:
-        c.send(v["native"])
+        c.send(v["send"])
 
 
 def recv_all(vs, c, what):
@@ -232,9 +271,9 @@ def manager(vs, send, name):
     li = m.list(name=name + "-list")
     if send:
         for i, v in enumerate(vs):
-            d[i] = v["native"]
+            d[i] = v["send"]
         for v in vs:
-            li.append(v["native"])
+            li.append(v["send"])
         return
     if len(d) != len(vs):
         fail("dict holds %d entries, want %d" % (len(d), len(vs)))
@@ -402,6 +441,10 @@ def main():
         die("role %s: want send or recv" % role)
     fn = {"queue": queue, "pipe": lambda vs, s, n: pipe(vs, s), "listener": listener, "manager": manager,
           "array": array, "lock": lock}.get(prim) or die("unknown primitive %s" % prim)
+    # Decode every REF as a PeerRef (after managers.py registered its own).
+    import mpipc.managers  # noqa: F401
+    from mpipc import _codec
+    _codec.set_ref_resolver(PeerRef)
     fn(load(path), role == "send", name)
     if failed:
         print("python peer: %s %s: %d check(s) failed" % (role, prim, failed), file=sys.stderr)

@@ -13,6 +13,7 @@
 
 use ciborium::Value;
 use mpipc::array::Number;
+use mpipc::manager::cbor::{TAG_REF, TAG_TUPLE};
 use mpipc::manager::protocol::{decode_value, encode_value};
 use mpipc::pipe::{connect, Connection, Listener, ListenerOptions};
 use mpipc::sync::{Deadline, LockState, OpenOptions};
@@ -29,9 +30,13 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Vector {
     name: String,
-    hex: String,
+    /// The bytes the sender wrote: `hex_plain` (a Python tuple as the
+    /// plain array) from Go and Node, `hex` from the others.
     bytes: Vec<u8>,
+    /// What those bytes decode to here (Rust keeps the TUPLE tag of `hex`).
     value: Value,
+    /// What this peer sends (with the TUPLE tag, as Python writes it).
+    send: Value,
 }
 
 struct Peer {
@@ -61,8 +66,12 @@ fn to_hex(b: &[u8]) -> String {
     s
 }
 
-/// The ciborium value a vector's description stands for.
-fn build(d: &Json) -> Value {
+/// The ciborium value a vector's description stands for: a {tuple} is the
+/// TUPLE tag around its array, or the bare array when `plain`; a {ref} the
+/// REF tag around `[kind, name, address]` (docs/TYPES.md).
+fn build(d: &Json, plain: bool) -> Value {
+    // (the fn `build` inside: the closure's own name is not in scope yet)
+    let build = |d: &Json| build(d, plain);
     let obj = d.as_object().unwrap_or_else(|| die(format!("description {d} is not an object")));
     if let Some(tag) = obj.get("tag") {
         return Value::Tag(tag.as_u64().unwrap(), Box::new(build(&d["value"])));
@@ -91,6 +100,20 @@ fn build(d: &Json) -> Value {
         "text" => Value::Text(v.as_str().unwrap().to_owned()),
         "bytes" => Value::Bytes(hex(v.as_str().unwrap())),
         "array" => Value::Array(v.as_array().unwrap().iter().map(build).collect()),
+        "tuple" => {
+            let items = Value::Array(v.as_array().unwrap().iter().map(build).collect());
+            if plain {
+                items
+            } else {
+                Value::Tag(TAG_TUPLE, Box::new(items))
+            }
+        }
+        "ref" => Value::Tag(
+            TAG_REF,
+            Box::new(Value::Array(
+                v.as_array().unwrap().iter().map(|s| Value::Text(s.as_str().unwrap().into())).collect(),
+            )),
+        ),
         "map" => Value::Map(
             v.as_array()
                 .unwrap()
@@ -119,17 +142,21 @@ impl Peer {
     fn load(path: &str) -> Peer {
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| die(format!("{path}: {e}")));
         let doc: Json = serde_json::from_str(&text).unwrap_or_else(|e| die(format!("{path}: {e}")));
+        // The sender's language (set by the driver): Go and Node write a
+        // Python tuple as the plain array (PEERS.md).
+        let plain_sender = matches!(std::env::var("MPIPC_E2E_SENDER").as_deref(), Ok("go" | "node"));
         let vectors: Vec<Vector> = doc["valid"]
             .as_array()
             .unwrap_or_else(|| die("no \"valid\" list"))
             .iter()
             .map(|v| {
-                let h = v["hex"].as_str().unwrap().to_owned();
+                let plain = plain_sender && v.get("hex_plain").is_some();
+                let h = if plain { &v["hex_plain"] } else { &v["hex"] };
                 Vector {
                     name: v["name"].as_str().unwrap().to_owned(),
-                    bytes: hex(&h),
-                    hex: h,
-                    value: build(&v["value"]),
+                    bytes: hex(h.as_str().unwrap()),
+                    value: build(&v["value"], plain),
+                    send: build(&v["value"], false),
                 }
             })
             .collect();
@@ -148,7 +175,7 @@ impl Peer {
     /// decodes to the described value and encodes back to itself.
     fn check(&mut self, what: &str, i: usize, got: &[u8]) {
         let v = &self.vectors[i];
-        let (name, want_hex) = (v.name.clone(), v.hex.clone());
+        let (name, want_hex) = (v.name.clone(), to_hex(&v.bytes));
         if got != v.bytes.as_slice() {
             self.fail(format!("{what}: vector {name}: got bytes {}, want {want_hex}", to_hex(got)));
         }
@@ -175,7 +202,7 @@ impl Peer {
     }
 
     fn encoded(&self, i: usize) -> Vec<u8> {
-        encode_value(&self.vectors[i].value)
+        encode_value(&self.vectors[i].send)
     }
 }
 
@@ -272,11 +299,11 @@ fn manager(p: &mut Peer, send: bool, name: &str) {
     let n = p.vectors.len();
     if send {
         for i in 0..n {
-            m.call("dict", &dname, "set", vec![Value::Integer((i as u64).into()), p.vectors[i].value.clone()])
+            m.call("dict", &dname, "set", vec![Value::Integer((i as u64).into()), p.vectors[i].send.clone()])
                 .unwrap_or_else(|e| die(format!("dict set of vector {}: {e}", p.vectors[i].name)));
         }
         for i in 0..n {
-            m.call("list", &lname, "append", vec![p.vectors[i].value.clone()])
+            m.call("list", &lname, "append", vec![p.vectors[i].send.clone()])
                 .unwrap_or_else(|e| die(format!("list append of vector {}: {e}", p.vectors[i].name)));
         }
         return;

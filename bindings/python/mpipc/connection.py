@@ -24,8 +24,8 @@ import time
 
 from . import _bindings as B
 from ._codec import (
-    _PASS, _PLAIN, _tls as _ctls, MARK, MARK_VALUE, MAX_DEPTH, PAD_AFTER, PAD_BEFORE, _loads, _marshal,
-    SEMANTIC, decode, decode_error, encode, new_encoder, trailing_error, walk,
+    _PASS, _PLAIN, MARK, MARK_VALUE, MAX_DEPTH, PAD_AFTER, PAD_BEFORE, _loads, _marshal, SEMANTIC, decode,
+    decode_error, encode, trailing_error, walk,
 )
 
 _SEM_AUTO = SEMANTIC[None]  # tag decoders following the module's serializer default
@@ -217,25 +217,9 @@ class Connection:
         cannot carry it)."""
         if not self._writable:
             raise OSError("connection is read-only")
-        # _codec.encode, inlined on the hot path (as Queue.put): this
-        # thread's persistent cbor2 encoder; encode() (which makes the
-        # thread's encoder when it has none, and raises EncodeError) only on
-        # failure, or again for a possible half-precision float.
-        try:
-            enc = _ctls.enc
-        except AttributeError:
-            enc = _ctls.enc = new_encoder()
-        try:
-            data = enc(obj)
-        except _PASS:
-            _ctls.__dict__.pop("enc", None)  # (its state after a failed message is unknown)
-            raise
-        except BaseException:  # (pyo3's PanicException is no Exception)
-            _ctls.__dict__.pop("enc", None)
-            data = encode(obj)  # raises EncodeError (with a fresh encoder)
-        if 0xF9 in data:  # (an int needle: 10x faster than b"\xf9")
-            data = encode(obj)
-        self._send_data(data)
+        # (_codec.encode itself: inlining it as Queue.put does measured
+        # within noise for a pipe, whose send costs a syscall.)
+        self._send_data(encode(obj))
 
     # -- receive ------------------------------------------------------------
 

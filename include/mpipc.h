@@ -138,9 +138,10 @@
 // `mp_array_unlock`, `mp_array_get_i64`, `mp_array_get_u64`,
 // `mp_array_get_f64`, `mp_array_set_i64`, `mp_array_set_u64`,
 // `mp_array_set_f64`, `mp_array_incr`, `mp_array_read`,
-// `mp_array_write`, `mp_array_close`, `mp_array_unlink`, and
-// `mp_value_open`, `mp_value_get_i64`, `mp_value_set_i64`,
-// `mp_value_get_f64`, `mp_value_set_f64`.
+// `mp_array_write`, `mp_array_close`, `mp_array_unlink`, the lock
+// queries `mp_array_lock_held_by_me`, `mp_array_locked`,
+// `mp_array_lock_depth`, and `mp_value_open`, `mp_value_get_i64`,
+// `mp_value_set_i64`, `mp_value_get_f64`, `mp_value_set_f64`.
 typedef struct mp_array mp_array;
 
 // A named process-shared barrier (Python's `Barrier`). Thread-safe.
@@ -195,7 +196,10 @@ typedef struct mp_listener mp_listener;
 // with `MP_E_OWNER_DEAD`. Segment: `/dev/shm/mpipc.lock.<name>`, mode 0600.
 //
 // Methods: `mp_lock_open`, `mp_lock_acquire`, `mp_lock_release`,
-// `mp_lock_owner_deaths`, `mp_lock_close`, `mp_lock_unlink`.
+// `mp_lock_owner_deaths`, `mp_lock_close`, `mp_lock_unlink`, and the
+// queries `mp_lock_held_by_me`, `mp_lock_locked`, `mp_lock_depth` (who
+// holds it, as the lock itself records it: bindings ask rather than
+// track).
 typedef struct mp_lock mp_lock;
 
 // A connection to a manager server (ours, embedded with `mp_mgr_serve`
@@ -699,6 +703,39 @@ void mp_array_close(struct mp_array *a);
 // `name` is a NUL-terminated string.
 mp_status mp_array_unlink(const char *name);
 
+// Whether the calling thread holds the array's lock (see
+// `mp_lock_held_by_me`).
+//
+// # Returns
+// `MP_OK`; `MP_E_UNSUPPORTED` (created without a lock).
+//
+// # Safety
+// `a` live; `out` writable.
+mp_status mp_array_lock_held_by_me(struct mp_array *a,
+                                   bool *out);
+
+// Whether any thread of any process holds the array's lock, read without
+// acquiring it (see `mp_lock_locked`).
+//
+// # Returns
+// `MP_OK`; `MP_E_UNSUPPORTED` (created without a lock).
+//
+// # Safety
+// `a` live; `out` writable.
+mp_status mp_array_locked(struct mp_array *a,
+                          bool *out);
+
+// The calling thread's recursion depth on the array's lock, 0 when it
+// does not hold it (see `mp_lock_depth`).
+//
+// # Returns
+// `MP_OK`; `MP_E_UNSUPPORTED` (created without a lock).
+//
+// # Safety
+// `a` live; `out` writable.
+mp_status mp_array_lock_depth(struct mp_array *a,
+                              uint32_t *out);
+
 // Opens the barrier `name` for `parties` parties: creates it, or attaches
 // (the count must match). `parties` 0 attaches only, to any count.
 //
@@ -1142,6 +1179,42 @@ void mp_lock_close(struct mp_lock *l);
 // # Safety
 // `name` is a NUL-terminated string.
 mp_status mp_lock_unlink(const char *name);
+
+// Whether the calling thread holds the lock (ownership is per OS thread:
+// another thread of this process holding it is "no"). Answered by the
+// lock itself: the same whichever handle of it did the acquiring.
+//
+// # Returns
+// `MP_OK`.
+//
+// # Safety
+// `l` live; `out` writable.
+mp_status mp_lock_held_by_me(struct mp_lock *l,
+                             bool *out);
+
+// Whether any thread of any process holds the lock (Python's `locked()`):
+// a snapshot, read without acquiring, so it never takes the lock from
+// another acquirer nor consumes a dead holder's `MP_E_OWNER_DEAD` (a lock
+// whose holder died reads as not locked; the next acquire reports it).
+//
+// # Returns
+// `MP_OK`.
+//
+// # Safety
+// `l` live; `out` writable.
+mp_status mp_lock_locked(struct mp_lock *l,
+                         bool *out);
+
+// How many times the calling thread holds the lock: an RLock's recursion
+// depth, 1 for a held Lock, 0 when this thread does not hold it.
+//
+// # Returns
+// `MP_OK`.
+//
+// # Safety
+// `l` live; `out` writable.
+mp_status mp_lock_depth(struct mp_lock *l,
+                        uint32_t *out);
 
 // Connects to the manager at `address` and authenticates with `authkey`
 // (if `keylen > 0`), within `timeout_ms`.

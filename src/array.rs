@@ -437,6 +437,25 @@ impl Array {
         Ok(())
     }
 
+    /// Whether the calling thread holds the array's lock
+    /// ([`LockWord::held_by_me`]); [`ErrorKind::Unsupported`] without a lock.
+    pub fn lock_held_by_me(&self) -> Result<bool> {
+        Ok(self.lock_word()?.held_by_me())
+    }
+
+    /// Whether any thread holds the array's lock ([`LockWord::is_locked`]);
+    /// [`ErrorKind::Unsupported`] without a lock.
+    pub fn is_locked(&self) -> Result<bool> {
+        Ok(self.lock_word()?.is_locked())
+    }
+
+    /// The calling thread's recursion depth on the array's lock, 0 when it
+    /// does not hold it ([`LockWord::depth`]); [`ErrorKind::Unsupported`]
+    /// without a lock.
+    pub fn lock_depth(&self) -> Result<u32> {
+        Ok(self.lock_word()?.depth())
+    }
+
     /// How many holders died holding the lock.
     pub fn owner_deaths(&self) -> u64 {
         self.lock_word().map_or(0, |w| w.owner_deaths())

@@ -311,61 +311,41 @@ func (a *Array) sliceOf(s any) (unsafe.Pointer, int, error) {
 	var ok bool
 	switch tc := a.typecode; v := s.(type) {
 	case []int8:
-		ok, n = tc == 'b', len(v)
-		if n > 0 {
-			p = unsafe.Pointer(&v[0])
-		}
+		p, n, ok = sliceData(v, tc == 'b')
 	case []uint8:
-		ok, n = tc == 'B' || tc == 'c', len(v)
-		if n > 0 {
-			p = unsafe.Pointer(&v[0])
-		}
+		p, n, ok = sliceData(v, tc == 'B' || tc == 'c')
 	case []int16:
-		ok, n = tc == 'h', len(v)
-		if n > 0 {
-			p = unsafe.Pointer(&v[0])
-		}
+		p, n, ok = sliceData(v, tc == 'h')
 	case []uint16:
-		ok, n = tc == 'H', len(v)
-		if n > 0 {
-			p = unsafe.Pointer(&v[0])
-		}
+		p, n, ok = sliceData(v, tc == 'H')
 	case []int32:
-		ok, n = tc == 'i', len(v)
-		if n > 0 {
-			p = unsafe.Pointer(&v[0])
-		}
+		p, n, ok = sliceData(v, tc == 'i')
 	case []uint32:
-		ok, n = tc == 'I', len(v)
-		if n > 0 {
-			p = unsafe.Pointer(&v[0])
-		}
+		p, n, ok = sliceData(v, tc == 'I')
 	case []int64:
-		ok, n = tc == 'q' || tc == 'l', len(v)
-		if n > 0 {
-			p = unsafe.Pointer(&v[0])
-		}
+		p, n, ok = sliceData(v, tc == 'q' || tc == 'l')
 	case []uint64:
-		ok, n = tc == 'Q' || tc == 'L', len(v)
-		if n > 0 {
-			p = unsafe.Pointer(&v[0])
-		}
+		p, n, ok = sliceData(v, tc == 'Q' || tc == 'L')
 	case []float32:
-		ok, n = tc == 'f', len(v)
-		if n > 0 {
-			p = unsafe.Pointer(&v[0])
-		}
+		p, n, ok = sliceData(v, tc == 'f')
 	case []float64:
-		ok, n = tc == 'd', len(v)
-		if n > 0 {
-			p = unsafe.Pointer(&v[0])
-		}
+		p, n, ok = sliceData(v, tc == 'd')
 	}
 	if !ok {
 		return nil, 0, &Error{Code: ErrType, Op: "Array",
 			Msg: fmt.Sprintf("%T does not hold elements of typecode %q", s, rune(a.typecode))}
 	}
 	return p, n, nil
+}
+
+// sliceData is one arm of sliceOf: v's data pointer (nil when v is empty,
+// as there is no element to point at) and length, and whether v's element
+// type matches the typecode (match, as the arm computed it).
+func sliceData[T any](v []T, match bool) (unsafe.Pointer, int, bool) {
+	if len(v) == 0 {
+		return nil, 0, match
+	}
+	return unsafe.Pointer(&v[0]), len(v), match
 }
 
 // Read copies len(dst) elements from index start into dst, under the

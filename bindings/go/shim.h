@@ -10,8 +10,9 @@
  * into an *Error and frees it). The success path costs one compare.
  *
  * No logic of the library is repeated here: the wrappers only forward.
- * The few helpers below (the thread id, the Condition's lock check) exist
- * because Go has no thread identity of its own.
+ * Who holds a lock is the lock's own record (mp_lock_held_by_me and
+ * friends): the one helper with a condition in it, the Condition's "lock
+ * must be held" check, asks it.
  */
 #ifndef MPIPC_GO_SHIM_H
 #define MPIPC_GO_SHIM_H
@@ -20,8 +21,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 /* The library exists for x86-64 Linux with glibc only (ffi.go defines
  * MPGO_UNSUPPORTED_PLATFORM for other GOOS/GOARCH, whatever the C compiler
@@ -38,13 +37,6 @@
 static inline char *mpgo_last_error(void) {
     const char *m = mp_last_error();
     return strdup(m ? m : "");
-}
-
-/* The calling OS thread's id, cached per thread (one TLS read after the first). */
-static __thread int32_t mpgo_tid_cache;
-static inline int32_t mpgo_tid(void) {
-    if (mpgo_tid_cache == 0) mpgo_tid_cache = (int32_t)syscall(SYS_gettid);
-    return mpgo_tid_cache;
 }
 
 #define MPGO(name, params, args)                                  \
@@ -124,6 +116,7 @@ MPGO(mp_shm_unlink, (const char *name, char **err_), (name))
 MPGO(mp_shm_unlink_raw, (const char *name, char **err_), (name))
 MPGO(mp_array_open, (const char *name, char tc, size_t len, uint32_t flags, mp_array **out, char **err_),
      (name, tc, len, flags, out))
+MPGO(mp_array_lock, (mp_array *a, int64_t t, char **err_), (a, t))
 MPGO(mp_array_unlock, (mp_array *a, char **err_), (a))
 MPGO(mp_array_get_i64, (mp_array *a, size_t i, int64_t *out, char **err_), (a, i, out))
 MPGO(mp_array_get_u64, (mp_array *a, size_t i, uint64_t *out, char **err_), (a, i, out))
@@ -145,6 +138,8 @@ MPGO(mp_slist_unlink, (const char *name, char **err_), (name))
 
 /* ---- locks and friends ---- */
 MPGO(mp_lock_open, (const char *name, uint32_t flags, mp_lock **out, char **err_), (name, flags, out))
+MPGO(mp_lock_acquire, (mp_lock *l, int64_t t, char **err_), (l, t))
+MPGO(mp_lock_release, (mp_lock *l, char **err_), (l))
 MPGO(mp_lock_owner_deaths, (mp_lock *l, uint64_t *out, char **err_), (l, out))
 MPGO(mp_lock_unlink, (const char *name, char **err_), (name))
 MPGO(mp_sem_open, (const char *name, uint32_t v, uint32_t flags, mp_sem **out, char **err_), (name, v, flags, out))
@@ -159,6 +154,7 @@ MPGO(mp_event_is_set, (mp_event *e, bool *out, char **err_), (e, out))
 MPGO(mp_event_wait, (mp_event *e, int64_t t, char **err_), (e, t))
 MPGO(mp_event_unlink, (const char *name, char **err_), (name))
 MPGO(mp_cond_open, (const char *name, uint32_t flags, mp_cond **out, char **err_), (name, flags, out))
+MPGO(mp_cond_wait, (mp_cond *c, mp_lock *l, int64_t t, char **err_), (c, l, t))
 MPGO(mp_cond_unlink, (const char *name, char **err_), (name))
 MPGO(mp_barrier_open, (const char *name, uint32_t parties, uint32_t flags, mp_barrier **out, char **err_),
      (name, parties, flags, out))
@@ -170,91 +166,18 @@ MPGO(mp_barrier_n_waiting, (mp_barrier *b, uint32_t *out, char **err_), (b, out)
 MPGO(mp_barrier_broken, (mp_barrier *b, bool *out, char **err_), (b, out))
 MPGO(mp_barrier_unlink, (const char *name, char **err_), (name))
 
-/*
- * Which thread of this process holds a lock, and how deep (RLock): kept
- * beside each Go Lock so that Condition.Notify can check, as Python does,
- * that the caller holds the condition's lock (mp_cond_notify does not know
- * the lock; DECISIONS.md leaves the check to bindings). Only the holder
- * thread writes it, inside these wrappers, so it is exact; other threads
- * only read `owner`.
- */
-typedef struct mpgo_lock_track {
-    int32_t owner; /* tid of the holder thread, 0 = none (atomic) */
-    int32_t depth; /* recursion depth, written by the holder only */
-} mpgo_lock_track;
-
-static inline void mpgo_track_take(mpgo_lock_track *tr, int32_t me, bool fresh) {
-    if (!fresh && __atomic_load_n(&tr->owner, __ATOMIC_RELAXED) == me) {
-        tr->depth++;
-    } else {
-        tr->depth = 1;
-        __atomic_store_n(&tr->owner, me, __ATOMIC_RELEASE);
-    }
-}
-
-static inline mp_status go_mp_lock_acquire(mp_lock *l, int64_t t, mpgo_lock_track *tr, char **err_) {
-    mp_status s = mp_lock_acquire(l, t);
-    /* OWNER_DEAD: the lock is held now; the old track may name a thread of
-     * ours that died holding it, so start afresh. */
-    if (s == MP_OK || s == MP_E_OWNER_DEAD) mpgo_track_take(tr, mpgo_tid(), s == MP_E_OWNER_DEAD);
-    if (s != MP_OK) *err_ = mpgo_last_error();
-    return s;
-}
-
-static inline mp_status go_mp_lock_release(mp_lock *l, mpgo_lock_track *tr, char **err_) {
-    int32_t me = mpgo_tid();
-    bool mine = __atomic_load_n(&tr->owner, __ATOMIC_RELAXED) == me;
-    int32_t depth = tr->depth;
-    /* Give the track up before the lock: the next holder writes it. */
-    if (mine && depth <= 1) {
-        tr->depth = 0;
-        __atomic_store_n(&tr->owner, 0, __ATOMIC_RELEASE);
-    } else if (mine) {
-        tr->depth = depth - 1;
-    }
-    mp_status s = mp_lock_release(l);
-    if (s != MP_OK) {
-        if (mine) { /* not released after all */
-            tr->depth = depth;
-            __atomic_store_n(&tr->owner, me, __ATOMIC_RELEASE);
-        }
-        *err_ = mpgo_last_error();
-    }
-    return s;
-}
-
-static inline mp_status go_mp_array_lock(mp_array *a, int64_t t, char **err_) {
-    mp_status s = mp_array_lock(a, t);
-    if (s != MP_OK) *err_ = mpgo_last_error();
-    return s;
-}
-
-/* Waits on `c` with `l` held; the lock is released inside mp_cond_wait and
- * held again at the same depth when it returns. */
-static inline mp_status go_mp_cond_wait(mp_cond *c, mp_lock *l, mpgo_lock_track *tr, int64_t t, char **err_) {
-    int32_t me = mpgo_tid();
-    bool mine = __atomic_load_n(&tr->owner, __ATOMIC_RELAXED) == me;
-    int32_t depth = tr->depth;
-    if (mine) {
-        tr->depth = 0;
-        __atomic_store_n(&tr->owner, 0, __ATOMIC_RELEASE);
-    }
-    mp_status s = mp_cond_wait(c, l, t);
-    if (mine) { /* held again (OK, TIMEOUT, OWNER_DEAD; FULL never let it go) */
-        tr->depth = depth;
-        __atomic_store_n(&tr->owner, me, __ATOMIC_RELEASE);
-    }
-    if (s != MP_OK) *err_ = mpgo_last_error();
-    return s;
-}
-
-/* Notify, with Python's check that the caller holds the lock. */
-static inline mp_status go_mp_cond_notify(mp_cond *c, size_t n, bool all, const mpgo_lock_track *tr, char **err_) {
-    if (__atomic_load_n(&tr->owner, __ATOMIC_ACQUIRE) != mpgo_tid()) {
+/* Notify, with Python's check that the caller holds the lock (mp_cond_notify
+ * does not know the lock; DECISIONS.md leaves the check to bindings). The
+ * lock answers who holds it; asking in the same C call as the notify keeps
+ * both on one OS thread. */
+static inline mp_status go_mp_cond_notify(mp_cond *c, mp_lock *l, size_t n, bool all, char **err_) {
+    bool held = false;
+    mp_status s = mp_lock_held_by_me(l, &held);
+    if (s == MP_OK && !held) {
         *err_ = strdup("cannot notify on an un-acquired lock: hold the condition's lock (Python's RuntimeError)");
         return MP_E_PERM;
     }
-    mp_status s = all ? mp_cond_notify_all(c) : mp_cond_notify(c, n);
+    if (s == MP_OK) s = all ? mp_cond_notify_all(c) : mp_cond_notify(c, n);
     if (s != MP_OK) *err_ = mpgo_last_error();
     return s;
 }

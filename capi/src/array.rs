@@ -25,9 +25,10 @@ use std::ffi::{c_char, c_void};
 /// `mp_array_unlock`, `mp_array_get_i64`, `mp_array_get_u64`,
 /// `mp_array_get_f64`, `mp_array_set_i64`, `mp_array_set_u64`,
 /// `mp_array_set_f64`, `mp_array_incr`, `mp_array_read`,
-/// `mp_array_write`, `mp_array_close`, `mp_array_unlink`, and
-/// `mp_value_open`, `mp_value_get_i64`, `mp_value_set_i64`,
-/// `mp_value_get_f64`, `mp_value_set_f64`.
+/// `mp_array_write`, `mp_array_close`, `mp_array_unlink`, the lock
+/// queries `mp_array_lock_held_by_me`, `mp_array_locked`,
+/// `mp_array_lock_depth`, and `mp_value_open`, `mp_value_get_i64`,
+/// `mp_value_set_i64`, `mp_value_get_f64`, `mp_value_set_f64`.
 pub struct mp_array {
     _private: [u8; 0],
 }
@@ -423,4 +424,58 @@ pub unsafe extern "C" fn mp_array_close(a: *mut mp_array) {
 pub unsafe extern "C" fn mp_array_unlink(name: *const c_char) -> mp_status {
     // SAFETY: forwarded contract.
     unsafe { unlink_named(name, Array::unlink) }
+}
+
+/// Whether the calling thread holds the array's lock (see
+/// `mp_lock_held_by_me`).
+///
+/// # Returns
+/// `MP_OK`; `MP_E_UNSUPPORTED` (created without a lock).
+///
+/// # Safety
+/// `a` live; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn mp_array_lock_held_by_me(a: *mut mp_array, out: *mut bool) -> mp_status {
+    // SAFETY: a is a live handle or NULL (checked); out per the contract.
+    unsafe { with_handle(a, |a| result_out(a.lock_held_by_me(), out)) }
+}
+
+/// Whether any thread of any process holds the array's lock, read without
+/// acquiring it (see `mp_lock_locked`).
+///
+/// # Returns
+/// `MP_OK`; `MP_E_UNSUPPORTED` (created without a lock).
+///
+/// # Safety
+/// `a` live; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn mp_array_locked(a: *mut mp_array, out: *mut bool) -> mp_status {
+    // SAFETY: a is a live handle or NULL (checked); out per the contract.
+    unsafe { with_handle(a, |a| result_out(a.is_locked(), out)) }
+}
+
+/// The calling thread's recursion depth on the array's lock, 0 when it
+/// does not hold it (see `mp_lock_depth`).
+///
+/// # Returns
+/// `MP_OK`; `MP_E_UNSUPPORTED` (created without a lock).
+///
+/// # Safety
+/// `a` live; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn mp_array_lock_depth(a: *mut mp_array, out: *mut u32) -> mp_status {
+    // SAFETY: a is a live handle or NULL (checked); out per the contract.
+    unsafe { with_handle(a, |a| result_out(a.lock_depth(), out)) }
+}
+
+/// Writes a query's answer to `out`, or reports its error (`out` untouched).
+///
+/// # Safety
+/// `out` is NULL or writable.
+unsafe fn result_out<T>(r: mpipc::error::Result<T>, out: *mut T) -> mp_status {
+    match r {
+        // SAFETY: forwarded contract (NULL is reported, not written).
+        Ok(v) => unsafe { write_out(out, v) },
+        Err(e) => set_last_error(&e),
+    }
 }

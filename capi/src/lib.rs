@@ -32,6 +32,7 @@ pub mod sem;
 pub mod shareable_list;
 pub mod shm;
 pub mod status;
+pub mod status_text;
 pub mod version;
 
 pub use bytes::mp_buf;

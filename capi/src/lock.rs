@@ -13,7 +13,10 @@ use std::ffi::c_char;
 /// with `MP_E_OWNER_DEAD`. Segment: `/dev/shm/mpipc.lock.<name>`, mode 0600.
 ///
 /// Methods: `mp_lock_open`, `mp_lock_acquire`, `mp_lock_release`,
-/// `mp_lock_owner_deaths`, `mp_lock_close`, `mp_lock_unlink`.
+/// `mp_lock_owner_deaths`, `mp_lock_close`, `mp_lock_unlink`, and the
+/// queries `mp_lock_held_by_me`, `mp_lock_locked`, `mp_lock_depth` (who
+/// holds it, as the lock itself records it: bindings ask rather than
+/// track).
 pub struct mp_lock {
     _private: [u8; 0],
 }
@@ -107,4 +110,49 @@ pub unsafe extern "C" fn mp_lock_close(l: *mut mp_lock) {
 pub unsafe extern "C" fn mp_lock_unlink(name: *const c_char) -> mp_status {
     // SAFETY: forwarded contract.
     unsafe { unlink_named(name, Lock::unlink) }
+}
+
+/// Whether the calling thread holds the lock (ownership is per OS thread:
+/// another thread of this process holding it is "no"). Answered by the
+/// lock itself: the same whichever handle of it did the acquiring.
+///
+/// # Returns
+/// `MP_OK`.
+///
+/// # Safety
+/// `l` live; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn mp_lock_held_by_me(l: *mut mp_lock, out: *mut bool) -> mp_status {
+    // SAFETY: l is a live handle or NULL (checked); out per the contract.
+    unsafe { with_handle(l, |l| write_out(out, l.held_by_me())) }
+}
+
+/// Whether any thread of any process holds the lock (Python's `locked()`):
+/// a snapshot, read without acquiring, so it never takes the lock from
+/// another acquirer nor consumes a dead holder's `MP_E_OWNER_DEAD` (a lock
+/// whose holder died reads as not locked; the next acquire reports it).
+///
+/// # Returns
+/// `MP_OK`.
+///
+/// # Safety
+/// `l` live; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn mp_lock_locked(l: *mut mp_lock, out: *mut bool) -> mp_status {
+    // SAFETY: l is a live handle or NULL (checked); out per the contract.
+    unsafe { with_handle(l, |l| write_out(out, l.is_locked())) }
+}
+
+/// How many times the calling thread holds the lock: an RLock's recursion
+/// depth, 1 for a held Lock, 0 when this thread does not hold it.
+///
+/// # Returns
+/// `MP_OK`.
+///
+/// # Safety
+/// `l` live; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn mp_lock_depth(l: *mut mp_lock, out: *mut u32) -> mp_status {
+    // SAFETY: l is a live handle or NULL (checked); out per the contract.
+    unsafe { with_handle(l, |l| write_out(out, l.depth())) }
 }

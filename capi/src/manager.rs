@@ -527,6 +527,7 @@ mod tests {
     use crate::bytes::mp_buf_free;
     use crate::manager_server::*;
     use crate::status::*;
+    use crate::status_text::mp_last_error;
     use mpipc::manager::protocol::encode_value;
     use std::ptr::{null, null_mut};
 

@@ -166,13 +166,13 @@ impl Link {
 impl ManagerClient {
     /// Connects (and authenticates, with an authkey) within `timeout`.
     pub fn connect(address: &str, opts: &ListenerOptions, timeout: Option<Duration>) -> Result<ManagerClient> {
-        let conn = Self::dial(address, opts, timeout, super::server::SPIN_US)?;
+        let conn = Self::dial(address, opts, timeout, super::protocol::SPIN_US)?;
         Ok(ManagerClient {
             address: address.to_owned(),
             opts: opts.clone(),
-            spin_us: AtomicU32::new(super::server::SPIN_US),
+            spin_us: AtomicU32::new(super::protocol::SPIN_US),
             connected: AtomicBool::new(true),
-            link: Mutex::new(Link::new(conn, super::server::SPIN_US)),
+            link: Mutex::new(Link::new(conn, super::protocol::SPIN_US)),
             local_reads: AtomicBool::new(local_reads_default()),
             replicas: Mutex::new(Replicas::default()),
             alive_checked_ms: std::sync::atomic::AtomicU64::new(coarse_ms()),
@@ -182,7 +182,7 @@ impl ManagerClient {
     fn dial(address: &str, opts: &ListenerOptions, timeout: Option<Duration>, spin_us: u32) -> Result<Connection> {
         let conn = connect(address, opts, timeout)?;
         // The reply to a small request comes back within microseconds:
-        // spin for it rather than pay a wake-up (see server::SPIN_US).
+        // spin for it rather than pay a wake-up (see protocol::SPIN_US).
         conn.set_spin_us(spin_us);
         Ok(conn)
     }
@@ -734,13 +734,13 @@ impl ManagerClient {
         let mut start = 0;
         for &end in &link.ends {
             let size = (end - start) as u64;
-            if size > super::server::MAX_REQUEST {
+            if size > super::protocol::MAX_REQUEST {
                 link.trim();
                 return Err(Error::new(
                     ErrorKind::TooBig,
                     format!(
                         "a request of {size} bytes exceeds the manager's limit of {} bytes",
-                        super::server::MAX_REQUEST
+                        super::protocol::MAX_REQUEST
                     ),
                 ));
             }

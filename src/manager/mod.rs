@@ -9,6 +9,7 @@
 
 pub mod cbor;
 mod client;
+mod kinds;
 pub mod objects;
 pub mod protocol;
 pub(crate) mod replica;
@@ -16,7 +17,8 @@ pub(crate) mod server;
 pub mod values;
 
 pub use client::{Item, ManagerClient, RawArgs};
-pub use server::{ManagerServer, MAX_REQUEST};
+pub use protocol::MAX_REQUEST;
+pub use server::ManagerServer;
 
 #[cfg(test)]
 mod tests;

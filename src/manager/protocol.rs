@@ -14,6 +14,14 @@ use super::cbor::{head, read_head, scan, scan_item, Form};
 use crate::error::{Error, ErrorKind, Result};
 use ciborium::Value;
 
+/// Largest request frame the server accepts: 64 MiB. Here rather than in
+/// the server because the client checks it too, before sending.
+pub const MAX_REQUEST: u64 = 64 << 20;
+
+/// How long a connection thread and a client busy-poll for the next
+/// message before sleeping, at most (both ends of a connection use it).
+pub(crate) const SPIN_US: u32 = 50;
+
 /// Deepest nesting of arrays/maps accepted in a request.
 pub const MAX_DEPTH: usize = 128;
 

@@ -7,7 +7,7 @@
 
 use super::cbor::encode_into;
 use super::objects::{Args, CallCtx, ConnId, Kind, Registry};
-use super::protocol::{start_ok_reply, write_err_reply, RawRequest, Reply, Request};
+use super::protocol::{start_ok_reply, write_err_reply, RawRequest, Reply, Request, MAX_REQUEST, SPIN_US};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipe::{Address, Connection, Listener, ListenerOptions};
 
@@ -18,9 +18,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
-
-/// Largest request frame the server accepts: 64 MiB.
-pub const MAX_REQUEST: u64 = 64 << 20;
 
 pub(crate) struct Shared {
     registry: Registry,
@@ -164,10 +161,6 @@ impl Drop for ManagerServer {
         }
     }
 }
-
-/// How long a connection thread (and a client, see client.rs) busy-polls
-/// for the next message before sleeping, at most.
-pub(crate) const SPIN_US: u32 = 50;
 
 /// The stack of a connection thread (requests are decoded, served and
 /// encoded on it, so nesting limits must fit it): 1 MiB, in every build.

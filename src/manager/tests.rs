@@ -694,7 +694,7 @@ fn a_damaged_or_stuck_replica_sends_reads_to_the_server() {
     }
     assert_eq!(a.call("dict", "d", "get", vec![i(3)]).unwrap(), i(30));
     let served = a.local_read_count();
-    let (obj, _) = s.registry().get_or_create(objects::Kind::Dict, "d", &[]).unwrap();
+    let (obj, _) = s.registry().get_or_create(objects::Kind::parse("dict").unwrap(), "d", &[]).unwrap();
     // Every slot's offset and length pointed far outside the arena.
     assert!(obj.with_replica(|w| {
         for slot in 0..w.slots() {
@@ -712,7 +712,7 @@ fn a_damaged_or_stuck_replica_sends_reads_to_the_server() {
     let d = client(&s);
     d.call("dict", "e", "set", vec![i(1), i(2)]).unwrap();
     assert_eq!(d.call("dict", "e", "get", vec![i(1)]).unwrap(), i(2));
-    let (obj, _) = s.registry().get_or_create(objects::Kind::Dict, "e", &[]).unwrap();
+    let (obj, _) = s.registry().get_or_create(objects::Kind::parse("dict").unwrap(), "e", &[]).unwrap();
     let before = d.local_read_count();
     assert!(obj.with_replica(|w| w.begin_forever()));
     assert_eq!(d.call("dict", "e", "get", vec![i(1)]).unwrap(), i(2));
@@ -977,4 +977,55 @@ fn a_tuple_key_and_the_same_array_are_one_key() {
     // A TUPLE tag around anything but an array is refused before any method runs.
     let bad = Value::Tag(TAG_TUPLE, Box::new(i(1)));
     assert_eq!(c.call("dict", "rpc", "set", vec![bad, i(1)]).unwrap_err().kind(), ErrorKind::Invalid);
+}
+
+/// Creation arguments that make an object of each kind (the kinds that
+/// need some).
+fn create_args(kind: &str) -> Vec<Value> {
+    match kind {
+        "barrier" => vec![i(2)],
+        "array" => vec![t("i"), i(3)],
+        _ => vec![],
+    }
+}
+
+#[test]
+fn method_table_is_what_objects_answer() {
+    // Every method of a kind's table reaches code that implements it: no
+    // call answers "has no method" (the kinds' own fallback). Blocking
+    // methods see a stopping server, so none waits.
+    let stopping = std::sync::atomic::AtomicBool::new(true);
+    let ctx = objects::CallCtx { conn: 1, stopping: &stopping, local: false, pass_fd: Default::default() };
+    for spec in objects::KINDS {
+        let kind = objects::Kind::parse(spec.name).unwrap();
+        assert_eq!(kind.name(), spec.name);
+        let obj = objects::Object::new(kind, &create_args(spec.name)).unwrap();
+        for m in spec.methods {
+            if let Err(e) = obj.call(m, &[], &ctx) {
+                assert!(!e.message().contains("has no method"), "{}.{m}: {e:?}", spec.name);
+            }
+        }
+        // A method not in the table is refused before the object is reached.
+        let e = obj.call("frobnicate", &[], &ctx).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+        assert_eq!(e.message(), format!("{} has no method \"frobnicate\"", spec.name));
+    }
+    assert_eq!(objects::Kind::parse("frobnicate").unwrap_err().kind(), ErrorKind::Unsupported);
+}
+
+#[test]
+fn method_table_file_is_current() {
+    // docs/manager-methods.json is what the bindings' proxy tests read:
+    // it must be the table. MPIPC_BLESS=1 rewrites it.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/manager-methods.json");
+    let want = objects::methods_json();
+    if std::env::var_os("MPIPC_BLESS").is_some() {
+        std::fs::write(&path, &want).unwrap();
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "{} is not the method table: regenerate it with `MPIPC_BLESS=1 cargo test --lib method_table_file`",
+        path.display()
+    );
 }

@@ -152,9 +152,32 @@ impl LockWord {
         Ok(st)
     }
 
-    /// Whether the calling thread holds the lock.
+    /// Whether the calling thread holds the lock. The recorded owner is
+    /// confirmed by the mutex's own word ([`RobustMutex::holder_tid`]): a
+    /// thread that reuses the id of a holder that died is not taken for
+    /// the holder.
     pub fn held_by_me(&self) -> bool {
-        self.owner_tid.load(Ordering::Relaxed) == current_tid()
+        let me = current_tid();
+        // Relaxed: see the field; only this thread can have stored `me`.
+        self.owner_tid.load(Ordering::Relaxed) == me && self.mutex.holder_tid() == me
+    }
+
+    /// Whether any thread (of any process) holds the lock: a snapshot,
+    /// taken without touching the lock, so a holder that died is reported
+    /// to the next acquirer as usual (and reads as not held).
+    pub fn is_locked(&self) -> bool {
+        self.mutex.holder_tid() != 0
+    }
+
+    /// How many times the calling thread holds the lock: its recursion
+    /// depth (1 for a held Lock), 0 when it does not hold it.
+    pub fn depth(&self) -> u32 {
+        if self.held_by_me() {
+            // Relaxed: written by this thread (the holder) only.
+            self.depth.load(Ordering::Relaxed)
+        } else {
+            0
+        }
     }
 
     /// How many holders died holding it.
@@ -239,9 +262,19 @@ impl Lock {
         self.word().is_recursive()
     }
 
-    /// Whether the calling thread holds it.
+    /// See [`LockWord::held_by_me`].
     pub fn held_by_me(&self) -> bool {
         self.word().held_by_me()
+    }
+
+    /// See [`LockWord::is_locked`].
+    pub fn is_locked(&self) -> bool {
+        self.word().is_locked()
+    }
+
+    /// See [`LockWord::depth`].
+    pub fn depth(&self) -> u32 {
+        self.word().depth()
     }
 
     /// How many holders died holding it.

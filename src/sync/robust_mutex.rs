@@ -33,6 +33,10 @@ const SPIN_LIMIT: std::time::Duration = std::time::Duration::from_micros(20);
 
 /// The longest backoff between two polls, in `pause` instructions.
 const MAX_PAUSE: u32 = 256;
+
+/// The TID bits of a robust futex word (`FUTEX_TID_MASK` of
+/// `<linux/futex.h>`, not in the libc crate).
+const FUTEX_TID_MASK: i32 = 0x3fff_ffff;
 use crate::error::{Error, ErrorKind, Result};
 use std::cell::UnsafeCell;
 
@@ -221,6 +225,25 @@ impl RobustMutex {
         unsafe { (*self.inner.get().cast::<AtomicI32>()).load(Ordering::Relaxed) == 0 }
     }
 
+    /// The kernel thread id of the thread holding the mutex, 0 when free
+    /// (also when its holder died and nobody has taken it since). A
+    /// snapshot, for queries (who holds it, is it held): it never takes or
+    /// disturbs the mutex, so a dead holder stays reported to the next
+    /// acquirer.
+    pub fn holder_tid(&self) -> i32 {
+        // SAFETY: as in looks_free: the mutex begins with glibc's futex
+        // word, read atomically. For a robust mutex that word is also the
+        // kernel's robust-futex ABI (Documentation/locking/robust-futex-ABI):
+        // the holder's TID in the low 30 bits, FUTEX_WAITERS and
+        // FUTEX_OWNER_DIED above; the kernel clears the TID when the
+        // holder dies. So the answer is the kernel's own notion of owner.
+        // Relaxed: a snapshot that publishes nothing; a thread reading its
+        // own tid here wrote it itself (program order), and any other
+        // answer may be stale the moment it is read anyway.
+        let word = unsafe { (*self.inner.get().cast::<AtomicI32>()).load(Ordering::Relaxed) };
+        word & FUTEX_TID_MASK
+    }
+
     /// Locks without a guard if free: `Ok(None)` when another holder has it.
     pub fn try_acquire(&self) -> Result<Option<LockState>> {
         // SAFETY: the mutex was initialised by `init`.
@@ -267,11 +290,6 @@ impl RobustMutex {
         // SAFETY: the mutex was initialised; EINVAL (not in owner-died
         // state, or not held) is harmless and ignored.
         unsafe { libc::pthread_mutex_consistent(self.inner.get()) };
-    }
-
-    /// Locks if free. `Ok(None)` when another holder has it.
-    pub fn try_lock(&self) -> Result<Option<(RobustMutexGuard<'_>, LockState)>> {
-        Ok(self.try_acquire()?.map(|st| (RobustMutexGuard { mutex: self }, st)))
     }
 }
 

@@ -45,8 +45,10 @@ fn lock_owner_rules_and_rlock_depth() {
 
     let rn = name("rlock");
     let r = Lock::open(&rn, true, &O).unwrap();
-    for _ in 0..3 {
+    assert!(!r.is_locked() && !r.held_by_me() && r.depth() == 0);
+    for d in 1..=3 {
         assert_eq!(r.acquire(&Deadline::Now).unwrap(), Some(LockState::Clean));
+        assert!(r.is_locked() && r.held_by_me() && r.depth() == d);
     }
     r.release().unwrap();
     r.release().unwrap();
@@ -56,6 +58,12 @@ fn lock_owner_rules_and_rlock_depth() {
         std::thread::spawn(move || r2.acquire(&Deadline::Now).unwrap().is_none()).join().unwrap()
     };
     assert!(busy, "held at depth 1 still");
+    let seen = {
+        let r2 = r2.clone();
+        std::thread::spawn(move || (r2.is_locked(), r2.held_by_me(), r2.depth())).join().unwrap()
+    };
+    assert_eq!(seen, (true, false, 0), "another thread sees it held, not by itself");
+    assert_eq!((r2.held_by_me(), r2.depth()), (true, 1), "the lock records its holder, not the handle");
     r.release().unwrap();
     assert_eq!(r.release().unwrap_err().kind(), ErrorKind::Permission);
     let free = std::thread::spawn(move || {
@@ -351,8 +359,11 @@ fn a_lock_holder_killed_hands_over_with_owner_died() {
         // SAFETY: reading our pipe.
         assert_eq!(unsafe { libc::read(r[0], b.as_mut_ptr().cast(), 1) }, 1);
         assert_eq!(l.acquire(&Deadline::Now).unwrap(), None, "held by the child");
+        assert!(l.is_locked() && !l.held_by_me() && l.depth() == 0, "the child's, not ours");
         kill_and_reap(pid);
-        assert_eq!(l.acquire(&ms(5000)).unwrap(), Some(LockState::OwnerDied));
+        assert!(!l.is_locked(), "the kernel cleared the dead holder's id");
+        assert_eq!(l.acquire(&ms(5000)).unwrap(), Some(LockState::OwnerDied), "the query took no death away");
+        assert!(l.is_locked() && l.held_by_me() && l.depth() == 1);
         assert_eq!(l.owner_deaths(), 1);
         l.release().unwrap();
         assert_eq!(l.release().unwrap_err().kind(), ErrorKind::Permission, "depth reset to 1 on recovery");

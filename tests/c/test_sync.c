@@ -23,6 +23,14 @@
  *     process's try-acquire times out until the last release); Lock vs
  *     RLock names -> MP_E_TYPE; a 50 ms acquire of a lock held elsewhere
  *     -> MP_E_TIMEOUT after >= 45 ms.
+ * 3b. Ownership queries (mp_lock_held_by_me / _locked / _depth and the
+ *     mp_array_* ones): free, held here (through either of two handles),
+ *     asked by another thread and another process (held false, locked
+ *     true, depth 0), held by another process, a killed holder (not
+ *     locked, and the next acquire still gets MP_E_OWNER_DEAD), RLock
+ *     depths 1..3 up and down, an array lock at depth 2 (a typed accessor
+ *     in between leaves it so); no lock -> MP_E_UNSUPPORTED; NULL handle
+ *     or out -> MP_E_NULL.
  *  4. Semaphore: counts across processes; try-acquire on 0 and a timed
  *     acquire -> MP_E_TIMEOUT; a blocked child is woken by a release;
  *     BoundedSemaphore released past its initial value -> MP_E_INVAL with
@@ -745,6 +753,199 @@ static void test_ownership(void) {
     printf("ownership: foreign release (process, thread) MP_E_PERM; Lock twice MP_E_INVAL; RLock x3 needs 3 releases; "
            "Lock/RLock MP_E_TYPE; 50 ms acquire timed out after %.1f ms (parent), %.1f ms (child)\n",
            dt_parent, dt_child);
+}
+
+/* ------------------------------------------------------------------ */
+/* 3b. Ownership queries                                                */
+/* ------------------------------------------------------------------ */
+
+/* What the three queries of a lock (or an array's lock) answer. */
+struct answers {
+    bool held, locked;
+    uint32_t depth;
+};
+
+static struct answers ask_lock(mp_lock *l) {
+    struct answers a = {true, false, 99};
+    CHECK_OK(mp_lock_held_by_me(l, &a.held));
+    CHECK_OK(mp_lock_locked(l, &a.locked));
+    CHECK_OK(mp_lock_depth(l, &a.depth));
+    return a;
+}
+
+static struct answers ask_array(mp_array *arr) {
+    struct answers a = {true, false, 99};
+    CHECK_OK(mp_array_lock_held_by_me(arr, &a.held));
+    CHECK_OK(mp_array_locked(arr, &a.locked));
+    CHECK_OK(mp_array_lock_depth(arr, &a.depth));
+    return a;
+}
+
+#define ANSWERS(a, h, lk, d) CHECK((a).held == (h) && (a).locked == (lk) && (a).depth == (d))
+
+/* Another thread of this process asks about a lock the main thread holds. */
+struct ask_arg {
+    mp_lock *l;
+    mp_status st[3];
+    struct answers a;
+};
+
+static void *thread_ask(void *p) {
+    struct ask_arg *t = p;
+    t->st[0] = mp_lock_held_by_me(t->l, &t->a.held);
+    t->st[1] = mp_lock_locked(t->l, &t->a.locked);
+    t->st[2] = mp_lock_depth(t->l, &t->a.depth);
+    return NULL;
+}
+
+/* A child asks about a lock (opened by name) that the parent holds; exit
+ * code: held | locked << 1 | (depth > 0) << 2 (so 2: "someone else"). */
+static void ask_main(void *p) {
+    struct try_arg *a = p;
+    mp_lock *l = NULL;
+    CHILD_ST(mp_lock_open(a->name, a->flags | MP_OPEN_ATTACH_ONLY, &l), MP_OK, 40);
+    bool held = true, locked = false;
+    uint32_t depth = 99;
+    CHILD_ST(mp_lock_held_by_me(l, &held), MP_OK, 41);
+    CHILD_ST(mp_lock_locked(l, &locked), MP_OK, 42);
+    CHILD_ST(mp_lock_depth(l, &depth), MP_OK, 43);
+    mp_lock_close(l);
+    _exit((held ? 1 : 0) | (locked ? 2 : 0) | (depth ? 4 : 0));
+}
+
+/* Runs ask_main in a child and returns its exit code. */
+static int ask_in_child(struct try_arg *a) {
+    pid_t pid = spawn(ask_main, a);
+    return wait_child(pid, T_MS);
+}
+
+static void test_lock_queries(void) {
+    g_section = "3b. ownership queries";
+    reset_shared();
+    const char *ln = oname(K_LOCK, "q");
+    const char *rn = oname(K_LOCK, "q-r");
+    const char *an = oname(K_ARRAY, "q-a");
+    const char *nn = oname(K_ARRAY, "q-n");
+    mp_lock *l = NULL, *l2 = NULL, *r = NULL;
+    mp_array *a = NULL, *a2 = NULL, *n = NULL;
+    CHECK_OK(mp_lock_open(ln, MP_OPEN_CREATE_ONLY, &l));
+    CHECK_OK(mp_lock_open(ln, MP_OPEN_ATTACH_ONLY, &l2));
+    CHECK_OK(mp_lock_open(rn, MP_LOCK_RECURSIVE | MP_OPEN_CREATE_ONLY, &r));
+    CHECK_OK(mp_array_open(an, 'q', 2, MP_OPEN_CREATE_ONLY, &a));
+    CHECK_OK(mp_array_open(an, 'q', 0, MP_OPEN_ATTACH_ONLY, &a2));
+    CHECK_OK(mp_array_open(nn, 'q', 2, MP_OPEN_CREATE_ONLY | MP_ARRAY_NO_LOCK, &n));
+
+    /* free; held by this thread; asked through another handle of the same
+     * lock (the lock records its holder, not the handle) */
+    ANSWERS(ask_lock(l), false, false, 0);
+    CHECK_OK(mp_lock_acquire(l, 0));
+    ANSWERS(ask_lock(l), true, true, 1);
+    ANSWERS(ask_lock(l2), true, true, 1);
+    /* another thread of this process: locked, but not by it */
+    struct ask_arg ta = {l, {99, 99, 99}, {true, false, 99}};
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, thread_ask, &ta) == 0);
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK(ta.st[0] == MP_OK && ta.st[1] == MP_OK && ta.st[2] == MP_OK);
+    ANSWERS(ta.a, false, true, 0);
+    /* another process: the same */
+    struct try_arg qa = {ln, 0, 0, -1};
+    CHECK(ask_in_child(&qa) == 2);
+    CHECK_OK(mp_lock_release(l2)); /* through the other handle: the same lock */
+    ANSWERS(ask_lock(l), false, false, 0);
+    CHECK(ask_in_child(&qa) == 0);
+
+    /* held by another process: locked, not held by me, depth 0 */
+    struct hold_arg h = {H_LOCK, ln, 1, 0};
+    pid_t holder = start_holder(&h);
+    ANSWERS(ask_lock(l), false, true, 0);
+    release_holder(holder, &h);
+    ANSWERS(ask_lock(l), false, false, 0);
+    /* a holder that died: not locked (the kernel cleared its id), and the
+     * queries did not take the death away from the next acquirer */
+    holder = start_holder(&h);
+    kill_child(holder);
+    ANSWERS(ask_lock(l), false, false, 0);
+    CHECK_ST(mp_lock_acquire(l, 0), MP_E_OWNER_DEAD);
+    ANSWERS(ask_lock(l), true, true, 1);
+    CHECK_OK(mp_lock_release(l));
+
+    /* an RLock's depth, here and in another process holding it twice */
+    for (uint32_t d = 1; d <= 3; d++) {
+        CHECK_OK(mp_lock_acquire(r, 0));
+        ANSWERS(ask_lock(r), true, true, d);
+    }
+    struct try_arg qr = {rn, MP_LOCK_RECURSIVE, 0, -1};
+    CHECK(ask_in_child(&qr) == 2);
+    for (uint32_t d = 3; d >= 1; d--) {
+        CHECK_OK(mp_lock_release(r));
+        ANSWERS(ask_lock(r), d > 1, d > 1, d - 1);
+    }
+    struct hold_arg hr = {H_RLOCK, rn, 2, 1};
+    holder = start_holder(&hr);
+    ANSWERS(ask_lock(r), false, true, 0);
+    release_holder(holder, &hr);
+    ANSWERS(ask_lock(r), false, false, 0);
+
+    /* an array's lock: the same answers */
+    ANSWERS(ask_array(a), false, false, 0);
+    CHECK_OK(mp_array_lock(a, 0));
+    CHECK_OK(mp_array_lock(a2, 0));
+    ANSWERS(ask_array(a), true, true, 2);
+    int64_t v = 0;
+    CHECK_OK(mp_array_get_i64(a, 0, &v)); /* a typed accessor locks and unlocks one level */
+    ANSWERS(ask_array(a2), true, true, 2);
+    CHECK_OK(mp_array_unlock(a));
+    CHECK_OK(mp_array_unlock(a));
+    ANSWERS(ask_array(a), false, false, 0);
+    struct hold_arg ha = {H_ARRAY, an, 2, 2};
+    holder = start_holder(&ha);
+    ANSWERS(ask_array(a), false, true, 0);
+    release_holder(holder, &ha);
+    ANSWERS(ask_array(a), false, false, 0);
+    holder = start_holder(&ha);
+    kill_child(holder);
+    ANSWERS(ask_array(a), false, false, 0);
+    CHECK_ST(mp_array_lock(a, 0), MP_E_OWNER_DEAD);
+    ANSWERS(ask_array(a), true, true, 1);
+    CHECK_OK(mp_array_unlock(a));
+
+    /* an array without a lock: no lock to ask about, out untouched */
+    bool b = true;
+    uint32_t d = 7;
+    CHECK_ST(mp_array_lock_held_by_me(n, &b), MP_E_UNSUPPORTED);
+    CHECK_ST(mp_array_locked(n, &b), MP_E_UNSUPPORTED);
+    CHECK_ST(mp_array_lock_depth(n, &d), MP_E_UNSUPPORTED);
+    CHECK(b == true && d == 7);
+    CHECK(strlen(mp_last_error()) > 0);
+
+    /* NULL handles and outs */
+    CHECK_ST(mp_lock_held_by_me(NULL, &b), MP_E_NULL);
+    CHECK_ST(mp_lock_locked(NULL, &b), MP_E_NULL);
+    CHECK_ST(mp_lock_depth(NULL, &d), MP_E_NULL);
+    CHECK_ST(mp_lock_held_by_me(l, NULL), MP_E_NULL);
+    CHECK_ST(mp_lock_locked(l, NULL), MP_E_NULL);
+    CHECK_ST(mp_lock_depth(l, NULL), MP_E_NULL);
+    CHECK_ST(mp_array_lock_held_by_me(NULL, &b), MP_E_NULL);
+    CHECK_ST(mp_array_locked(NULL, &b), MP_E_NULL);
+    CHECK_ST(mp_array_lock_depth(NULL, &d), MP_E_NULL);
+    CHECK_ST(mp_array_lock_held_by_me(a, NULL), MP_E_NULL);
+    CHECK_ST(mp_array_locked(a, NULL), MP_E_NULL);
+    CHECK_ST(mp_array_lock_depth(a, NULL), MP_E_NULL);
+
+    mp_lock_close(l);
+    mp_lock_close(l2);
+    mp_lock_close(r);
+    mp_array_close(a);
+    mp_array_close(a2);
+    mp_array_close(n);
+    CHECK_OK(mp_lock_unlink(ln));
+    CHECK_OK(mp_lock_unlink(rn));
+    CHECK_OK(mp_array_unlink(an));
+    CHECK_OK(mp_array_unlink(nn));
+    printf("ownership queries: held_by_me / locked / depth of a Lock, an RLock and an array lock, asked here, by "
+           "another thread, through another handle and from another process; a dead holder reads unlocked and "
+           "the next acquire still gets MP_E_OWNER_DEAD; no lock -> MP_E_UNSUPPORTED; NULL -> MP_E_NULL\n");
 }
 
 /* ------------------------------------------------------------------ */
@@ -2415,6 +2616,7 @@ int main(void) {
     test_counters();
     test_robustness();
     test_ownership();
+    test_lock_queries();
     test_semaphore();
     test_event();
     test_condition();

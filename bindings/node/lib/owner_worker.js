@@ -13,6 +13,12 @@
 // process already holds waits for the release (JS tasks of one process
 // exclude each other, as threads do in Python), while release and notify
 // run at once.
+//
+// Whether this process holds a lock is asked of the lock
+// (mp_lock_held_by_me: this thread is the process's one holder thread),
+// through whichever handle took it. The one count kept here, `taken`, is
+// not ownership but this handle's debt: the levels acquired through it and
+// not yet released, which closing the handle gives back.
 
 const { workerData, parentPort, receiveMessageOnPort } = require('node:worker_threads');
 const { performance } = require('node:perf_hooks');
@@ -20,13 +26,12 @@ const { performance } = require('node:perf_hooks');
 process.env.MPIPC_LIB = workerData.libPath;
 const { F, STATUS } = require('./ffi');
 
-const { MP_OK, MP_E_TIMEOUT, MP_E_OWNER_DEAD, MP_E_PERM, MP_E_INVAL } = STATUS;
+const { MP_OK, MP_E_TIMEOUT, MP_E_OWNER_DEAD, MP_E_PERM } = STATUS;
 const SLICE_MS = 10;
-const RETRY_MS = 5;
 const sig = new Int32Array(workerData.sig);
 const port = workerData.port;
 
-/** key -> {kind: 'lock'|'rlock'|'array', ptr, depth, queue: [op]} */
+/** key -> {kind: 'lock'|'rlock'|'array', ptr, taken, queue: [op]} */
 const locks = new Map();
 
 function reply(id, status, extra) {
@@ -48,10 +53,18 @@ function releaseC(st) {
   return st.kind === 'array' ? F.mp_array_unlock(st.ptr) : F.mp_lock_release(st.ptr);
 }
 
+const flag = new Uint8Array(1);
+
+/** Whether this thread (so this process) holds the lock, through any handle: the lock's own answer. */
+function heldC(st) {
+  const s = st.kind === 'array' ? F.mp_array_lock_held_by_me(st.ptr, flag) : F.mp_lock_held_by_me(st.ptr, flag);
+  return s === MP_OK && flag[0] !== 0;
+}
+
 function handle(m) {
   switch (m.op) {
     case 'register':
-      locks.set(m.key, { kind: m.kind, ptr: m.ptr, depth: 0, queue: [] });
+      locks.set(m.key, { kind: m.kind, ptr: m.ptr, taken: 0, queue: [] });
       return reply(m.id, MP_OK);
     case 'acquire':
     case 'condwait': {
@@ -62,14 +75,14 @@ function handle(m) {
     }
     case 'release': {
       const st = locks.get(m.key);
-      if (st.depth === 0) return replyText(m.id, MP_E_PERM, 'release of a lock this process does not hold');
       const s = releaseC(st);
-      if (s === MP_OK) st.depth--;
+      if (s === MP_E_PERM) return replyText(m.id, MP_E_PERM, 'release of a lock this process does not hold');
+      if (s === MP_OK && st.taken > 0) st.taken--;
       return reply(m.id, s);
     }
     case 'notify': {
       const st = locks.get(m.key);
-      if (st.depth === 0) return replyText(m.id, MP_E_PERM, 'notify on a condition whose lock this process does not hold');
+      if (!heldC(st)) return replyText(m.id, MP_E_PERM, 'notify on a condition whose lock this process does not hold');
       const s = m.all ? F.mp_cond_notify_all(m.cond) : F.mp_cond_notify(m.cond, m.n);
       return reply(m.id, s);
     }
@@ -80,7 +93,7 @@ function handle(m) {
       const st = locks.get(m.key);
       if (st) {
         for (const op of st.queue) replyText(op.id, -1000, 'closed while waiting');
-        while (st.depth > 0 && releaseC(st) === MP_OK) st.depth--;
+        while (st.taken > 0 && releaseC(st) === MP_OK) st.taken--;
         locks.delete(m.key);
       }
       return reply(m.id, MP_OK);
@@ -103,11 +116,12 @@ function handle(m) {
 }
 
 /** Whether the head of `st`'s queue can run now. */
-function runnable(st, now = performance.now()) {
+function runnable(st) {
   const op = st.queue[0];
   if (!op) return false;
-  if (op.op === 'acquire' && st.kind === 'lock' && st.depth > 0) return false; // wait for our own release
-  if (op.retryAt !== undefined && op.retryAt > now) return false;
+  // A Lock this process holds (through any handle): wait for its release,
+  // which is a request, so the loop asks again after it.
+  if (op.op === 'acquire' && st.kind === 'lock' && heldC(st)) return false;
   return true;
 }
 
@@ -119,16 +133,9 @@ function runSlice(st, slice) {
   let s;
   if (op.op === 'acquire') {
     s = acquireC(st, t);
-    if (s === MP_OK || s === MP_E_OWNER_DEAD) st.depth++;
-    if (s === MP_E_INVAL && st.kind === 'lock') {
-      // Held by this thread through another handle of the same lock: wait
-      // for that handle's release as for our own (checked every RETRY_MS).
-      op.retryAt = performance.now() + RETRY_MS;
-      if (performance.now() < op.deadline) return undefined;
-      s = MP_E_TIMEOUT;
-    }
+    if (s === MP_OK || s === MP_E_OWNER_DEAD) st.taken++;
   } else {
-    if (st.depth === 0) {
+    if (!heldC(st)) {
       st.queue.shift();
       return replyText(op.id, MP_E_PERM, 'wait on a condition whose lock this process does not hold');
     }
@@ -145,12 +152,12 @@ function expire(now) {
   for (const st of locks.values()) {
     const keep = [];
     st.queue.forEach((op, i) => {
-      const running = i === 0 && runnable(st, now);
+      const running = i === 0 && runnable(st);
       if (!running && op.deadline <= now) {
         replyText(op.id, MP_E_TIMEOUT, 'timed out');
       } else {
         keep.push(op);
-        if (!running) next = Math.min(next, op.deadline, op.retryAt === undefined ? Infinity : op.retryAt);
+        if (!running) next = Math.min(next, op.deadline);
       }
     });
     st.queue = keep;

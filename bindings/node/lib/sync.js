@@ -28,6 +28,13 @@ function ownerDiedWarning(what) {
  * The main thread's side of a lock operated by the owner thread: the
  * registration, the depth this process holds, and the requests. Used by
  * Lock/RLock and by SharedArray's lock.
+ *
+ * `depth` counts this handle's granted acquires minus the releases it has
+ * sent: what lets release(), notify() and the array accessors answer
+ * synchronously, without a round trip. It cannot be asked of the lock
+ * from here (the lock's holder is the owner thread, not this one); the
+ * owner thread asks the lock itself (mp_lock_held_by_me) wherever it
+ * decides something.
  */
 class OwnedLock {
   constructor(handle, kind) {

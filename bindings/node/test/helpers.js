@@ -61,4 +61,23 @@ function leftovers() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-module.exports = { PREFIX, uniq, sockAddr, child, leftovers, sleep };
+/**
+ * Resolves once a 10 ms interval timer has run `n` times: the event loop
+ * went round its timers `n` times, however long a loaded machine takes for
+ * it (a state to wait for, where counting ticks in a fixed time would
+ * depend on the load).
+ */
+function timerTicks(n) {
+  return new Promise((resolve) => {
+    let ticks = 0;
+    const iv = setInterval(() => {
+      ticks += 1;
+      if (ticks === n) {
+        clearInterval(iv);
+        resolve();
+      }
+    }, 10);
+  });
+}
+
+module.exports = { PREFIX, uniq, sockAddr, child, leftovers, sleep, timerTicks };

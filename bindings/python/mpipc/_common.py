@@ -32,6 +32,7 @@ import multiprocessing.util
 import os
 import secrets
 import threading
+import time
 import weakref
 
 from . import _bindings as B
@@ -72,6 +73,27 @@ def threading_timeout_ms(blocking, timeout):
     if timeout < 0:
         raise ValueError("timeout value must be a non-negative number")
     return max(1, math.ceil(timeout * 1000.0)) if timeout > 0 else 0
+
+
+def wait_for(wait, predicate, timeout=None):
+    """threading.Condition.wait_for over any condition's `wait(timeout)`:
+    calls wait until predicate() is true or `timeout` seconds (None:
+    forever) have passed; returns the last value of predicate(). The one
+    copy for mpipc's Condition and the manager's ConditionProxy."""
+    endtime = None
+    waittime = timeout
+    result = predicate()
+    while not result:
+        if waittime is not None:
+            if endtime is None:
+                endtime = time.monotonic() + waittime
+            else:
+                waittime = endtime - time.monotonic()
+                if waittime <= 0:
+                    break
+        wait(waittime)
+        result = predicate()
+    return result
 
 
 def gen_name(prefix):
@@ -126,12 +148,7 @@ def rx_buffer(need=0):
     if buf is None or len(buf) < need:
         size = max(need, 2 * len(buf) if buf is not None else 64 << 10)
         buf = _tls.buf = (ctypes.c_char * size)()
-        _tls.view = memoryview(buf).cast("B")
     return buf
-
-
-def rx_view():
-    return _tls.view
 
 
 def framed_rx():

@@ -37,7 +37,7 @@ import cbor2
 from . import _bindings as B
 from . import _codec
 from ._codec import decode, encode
-from ._common import SLICE_MS, FOREVER, gen_name, register_after_fork, take_buf, threading_timeout_ms, timeout_ms
+from ._common import SLICE_MS, FOREVER, gen_name, register_after_fork, take_buf, threading_timeout_ms, timeout_ms, wait_for
 from ._errors import (
     AttributeMissing, ConnectionLost, Empty, Full, IndexOutOfRange, KeyMissing, NotInList, NotOwner, Timeout,
     error,
@@ -1041,20 +1041,7 @@ class ConditionProxy(AcquirerProxy):
         return self._callmethod("wait", [timeout_ms(timeout)], _PERM)
 
     def wait_for(self, predicate, timeout=None):
-        endtime = None
-        waittime = timeout
-        result = predicate()
-        while not result:
-            if waittime is not None:
-                if endtime is None:
-                    endtime = time.monotonic() + waittime
-                else:
-                    waittime = endtime - time.monotonic()
-                    if waittime <= 0:
-                        break
-            self.wait(waittime)
-            result = predicate()
-        return result
+        return wait_for(self.wait, predicate, timeout)
 
     def notify(self, n=1):
         self._callmethod("notify", [n], _PERM)

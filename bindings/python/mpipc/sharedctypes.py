@@ -29,10 +29,13 @@ lock's try-acquire and its release, both made without releasing the GIL
 -- and two reads/writes of the mapped data through a memoryview. An
 element is read or written in place only when this thread holds the lock
 through this very object (or the array has no lock); otherwise it goes
-through the library, which takes the lock around the access. Which thread
-holds the lock through which object is tracked here (see _ArrayLock),
-conservatively: whenever the tracking might be stale, an access takes the
-library's path, which is always right.
+through the library, which takes the lock around the access. Who holds
+the lock is the lock's own business (``mp_array_lock_held_by_me`` answers
+it); asking on every access would cost a foreign call, so each object keeps
+a hint instead (see _ArrayLock): "this thread took the lock through me and
+has not released it since". The hint may say no when the answer is yes
+(then the access takes the library's path, which is always right), never
+the reverse.
 """
 
 import ctypes
@@ -144,14 +147,14 @@ def _open_array(tc, length, lock, name, create):
 
 
 # --------------------------------------------------------------------------
-# Who holds an array's lock, as this process knows it.
+# The in-place hint: which thread took an array's lock through which object.
 #
 # Each thread has a token: an object of its own, kept in a threading.local.
 # Unlike threading.get_ident(), a token is never reused: a thread that
-# exits holding a lock leaves its token in the lock's record, and a new
+# exits holding a lock leaves its token in the arrays' hints, and a new
 # thread (which may get the same ident) gets a new token. A forked child
 # gets a new token too (its only thread is not the parent's thread, and
-# does not hold what the parent held), so every record inherited from the
+# does not hold what the parent held), so every hint inherited from the
 # parent reads "someone else".
 
 _tls = threading.local()
@@ -175,7 +178,7 @@ _arrays = weakref.WeakSet()
 
 def _forget_owner(token):
     """A thread released, through one object, a lock level it took through
-    another (two Array objects of one array in this process): every record
+    another (two Array objects of one array in this process): every hint
     that says this thread holds a lock may now be wrong, so drop them all.
     Their arrays take the library's path (always right) until this thread
     acquires through them again. Rare: one object per array and process
@@ -183,10 +186,9 @@ def _forget_owner(token):
     for arr in list(_arrays):
         if arr._owner is token:
             arr._owner = None
-            arr._depth = 0
 
 
-# The owner record of an array without a lock: never any thread's token,
+# The hint of an array without a lock: never any thread's token,
 # and tested first, so that every access of such an array is in place.
 _NO_LOCK = object()
 
@@ -195,15 +197,18 @@ class _ArrayLock:
     """The lock beside an array's data (recursive, robust): what
     ``get_lock()`` returns.
 
-    The C lock is the truth; every acquire and release calls it. The array
-    also records which thread holds it through this object (``_owner``,
-    that thread's token) and how many times (``_depth``), so that its
-    element accessors know when they may touch the data in place. The
-    record may say "not held" when the thread does hold the lock (then
-    the accessors take the library's path, which locks again, recursively),
-    never the reverse: it is set right after the C lock was taken, and
-    dropped when the lock is released through here or (by _forget_owner)
-    through anything else.
+    The C lock is the truth: every acquire and release calls it, and it
+    alone knows who holds it and how deep (``mp_array_lock_held_by_me``,
+    ``mp_array_lock_depth``). The array keeps only a hint for its element
+    accessors' in-place path (``_owner``: the token of the thread that last
+    took the lock through this object, None after any release): not a
+    count, so once a nested level is released the outer level's accesses
+    take the library's path, which locks again, recursively, and is right.
+    The hint may say "not held" when the thread does hold the lock, never
+    the reverse: it is set right after the C lock was taken, and dropped
+    when the lock is released through here or (by _forget_owner) through
+    anything else. Every decision with a visible outcome (an error, a
+    wait) is the library's.
 
     Under contention (two processes taking turns, the common case of a
     shared counter) nearly every acquire finds the lock busy and waits, and
@@ -226,7 +231,7 @@ class _ArrayLock:
     def _acquire(self, rc, ms, token):
         """The rest of an acquire whose try-acquire returned `rc` (not 0):
         waits (releasing the GIL) up to `ms` (-1: forever) while it is
-        busy, then records the holder."""
+        busy, then sets the hint."""
         if rc == _TIMEOUT and ms != 0:
             hc = self._hc
             if ms < 0:
@@ -249,11 +254,7 @@ class _ArrayLock:
             if rc != _OWNER_DEAD:
                 self._failed(rc)
         arr = self._arr
-        if arr._owner is token:
-            arr._depth += 1
-        else:
-            arr._owner = token
-            arr._depth = 1
+        arr._owner = token
         if rc:
             # stacklevel 4: the warning names the caller of acquire/__enter__.
             owner_died(arr, "array lock", stacklevel=4)
@@ -271,11 +272,7 @@ class _ArrayLock:
         if rc:
             return self._acquire(rc, ms, token)
         arr = self._arr
-        if arr._owner is token:
-            arr._depth += 1
-        else:
-            arr._owner = token
-            arr._depth = 1
+        arr._owner = token
         arr.owner_died = False
         return True
 
@@ -289,13 +286,7 @@ class _ArrayLock:
             token = _new_token()
         arr = self._arr
         if arr._owner is token:
-            # The depth is read only while _owner is someone's token: left
-            # as it is when the record is dropped.
-            d = arr._depth - 1
-            if d:
-                arr._depth = d
-            else:
-                arr._owner = None
+            arr._owner = None
         else:
             _forget_owner(token)
 
@@ -311,11 +302,7 @@ class _ArrayLock:
         if rc:
             return self._acquire(rc, -1, token)
         arr = self._arr
-        if arr._owner is token:
-            arr._depth += 1
-        else:
-            arr._owner = token
-            arr._depth = 1
+        arr._owner = token
         arr.owner_died = False
         return True
 
@@ -329,11 +316,7 @@ class _ArrayLock:
             token = _new_token()
         arr = self._arr
         if arr._owner is token:
-            d = arr._depth - 1
-            if d:
-                arr._depth = d
-            else:
-                arr._owner = None
+            arr._owner = None
         else:
             _forget_owner(token)
 
@@ -353,10 +336,9 @@ class _Shared(Named):
         self._float = self._typecode in "fd"
         self._lock = _ArrayLock(self, out.value) if lock else None
         self.owner_died = False
-        # Which thread holds the lock through this object: its token (see
-        # _ArrayLock), None, or _NO_LOCK for an array without a lock.
+        # The in-place hint (see _ArrayLock): a thread's token, None, or
+        # _NO_LOCK for an array without a lock.
         self._owner = None if lock else _NO_LOCK
-        self._depth = 0
         if lock:
             _arrays.add(self)
         # The data, mapped, as a memoryview of the typecode's native format
@@ -581,7 +563,7 @@ class SynchronizedArray(_Shared):
 
     # The element accessors' fast path: an int index (and, to write, a value
     # of the array's Python type), and this thread holds the lock through
-    # this object (the record is this thread's token) or there is no lock:
+    # this object (the hint is this thread's token) or there is no lock:
     # the mapped data in place, through the memoryview. Everything else --
     # and anything the memoryview refuses: an index out of range
     # (IndexError), a value out of the typecode's range (ValueError), a
@@ -729,10 +711,9 @@ class _Segment(Named):
         self.length = lib.mp_array_len(h)
         self.address = lib.mp_array_ptr(h)
         # What _ArrayLock records (see _Shared): this object has no fast
-        # path of its own, the record is only kept consistent.
+        # path of its own, the hint is only kept consistent.
         self.owner_died = False
         self._owner = None
-        self._depth = 0
         self._lock = None
         if lock:
             self._lock = _ArrayLock(self, h)

@@ -18,10 +18,9 @@ the warnings module if a death must stop the program.
 """
 
 import ctypes
-import threading
 
 from . import _bindings as B
-from ._common import FOREVER, SLICE_MS, Named, cname, gen_name, open_flags, open_handle, read_out, threading_timeout_ms
+from ._common import FOREVER, SLICE_MS, Named, cname, gen_name, open_flags, open_handle, read_out, threading_timeout_ms, wait_for
 from ._errors import NotOwner, error, owner_died
 from ._ffi import gil, lib
 
@@ -36,6 +35,12 @@ _PERM_AS_RUNTIME = {B.MP_E_PERM: NotOwner}
 # argument. Only a busy lock goes on to the blocking, GIL-releasing call.
 _lock_try = gil.mp_lock_acquire
 _lock_release = gil.mp_lock_release
+# The ownership queries never wait either: the lock's own record of who
+# holds it (the binding keeps no copy).
+_held_by_me = gil.mp_lock_held_by_me
+_locked = gil.mp_lock_locked
+_flag = ctypes.c_bool
+_byref = ctypes.byref
 _NO_WAIT = ctypes.c_int64(0)
 # mp_cond_waiting.slot before mp_cond_wait_begin wrote it.
 _NOT_WAITING = 0xFFFFFFFF
@@ -119,9 +124,15 @@ class Lock(Named):
         _setup(self, name, create, unlink_on_close, "lock",
                lambda n, f: open_handle(lib.mp_lock_open, n, f | self._flags))
         self.owner_died = False
-        self._owner = None
-        self._depth = 0
         self._hc = ctypes.c_void_p(self._h)
+        # locked()'s out-parameter, made once. Shared by the threads that
+        # call locked() on this object, which is harmless: the C call runs
+        # under the GIL, and whatever answer the flag holds when read is
+        # the lock's state at a moment inside the reading call (the only
+        # promise of a snapshot). Not for _is_owned, whose answer is the
+        # calling thread's own.
+        self._locked_out = _flag()
+        self._locked_ref = _byref(self._locked_out)
 
     @classmethod
     def _attach(cls, name):
@@ -144,13 +155,11 @@ class Lock(Named):
             # release.
             rc = _sliced(lib.mp_lock_acquire, h, ms, undo=_undo_lock(h))
         if rc == 0:
-            self._acquired()
             self.owner_died = False
             return True
         if rc == _TIMEOUT:
             return False
         if rc == _OWNER_DEAD:
-            self._acquired()
             owner_died(self, type(self).__name__)
             return True
         if rc == B.MP_E_INVAL and not self._flags:
@@ -161,35 +170,34 @@ class Lock(Named):
             return False
         raise error(rc)
 
-    def _acquired(self):
-        # This thread's ownership, tracked here for Condition's "lock must be
-        # held" checks (the C lock knows it too, but has no call to ask).
-        self._owner = threading.get_ident()
-        self._depth += 1
-
     def release(self):
         """Releases; RuntimeError if this thread does not hold it."""
         self._ptr()  # ValueError if closed
         rc = _lock_release(self._hc)
         if rc:
             raise error(rc, _PERM_AS_RUNTIME)
-        self._depth -= 1
-        if self._depth <= 0:
-            self._depth = 0
-            self._owner = None
 
     def _is_owned(self):
-        return self._owner == threading.get_ident() and self._depth > 0
+        """Whether this thread holds the lock (through any handle): asked of
+        the lock, which records its holder (for Condition's checks)."""
+        if self._closed:
+            self._ptr()  # ValueError
+        out = _flag()
+        rc = _held_by_me(self._hc, _byref(out))
+        if rc:
+            raise error(rc)
+        return out.value
 
     def locked(self):
-        """Whether anyone holds the lock (a snapshot)."""
-        if self._is_owned():
-            return True
-        rc = lib.mp_lock_acquire(self._ptr(), 0)
-        if rc in (0, _OWNER_DEAD):
-            lib.mp_lock_release(self._h)
-            return False
-        return True
+        """Whether anyone holds the lock (a snapshot, read without taking
+        it: a holder that died reads as not holding it, and the next
+        acquire still reports that death)."""
+        if self._closed:
+            self._ptr()  # ValueError
+        rc = _locked(self._hc, self._locked_ref)
+        if rc:
+            raise error(rc)
+        return self._locked_out.value
 
     @property
     def owner_deaths(self):
@@ -417,22 +425,7 @@ class Condition(Named):
 
     def wait_for(self, predicate, timeout=None):
         """Waits until predicate() is true (threading's wait_for)."""
-        import time
-
-        endtime = None
-        waittime = timeout
-        result = predicate()
-        while not result:
-            if waittime is not None:
-                if endtime is None:
-                    endtime = time.monotonic() + waittime
-                else:
-                    waittime = endtime - time.monotonic()
-                    if waittime <= 0:
-                        break
-            self.wait(waittime)
-            result = predicate()
-        return result
+        return wait_for(self.wait, predicate, timeout)
 
     def notify(self, n=1):
         """Wakes up to `n` waiters (the lock must be held)."""

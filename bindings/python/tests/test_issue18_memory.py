@@ -160,6 +160,9 @@ def test_shareable_list_sizing_across_processes(method):
 
 VICTIM = r"""
 import os, signal, sys
+# The test stops this process with SIGTERM: its default action, whatever
+# disposition the test run was started with.
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
 import mpipc
 from mpipc import _tracker
 from mpipc.shared_memory import SharedMemory, ShareableList

@@ -279,3 +279,38 @@ def test_objects_open_by_name_from_another_program(name):
     python("import mpipc, sys; mpipc.Event(name=sys.argv[1], create=False).set()", name)
     assert ev.is_set()
     ev.unlink()
+
+
+def test_locked_and_ownership_are_the_locks_own_answers(ctx, name):
+    # locked() reads the lock without taking it: held by another process it
+    # is True; once that holder is killed it is False, and it has taken
+    # nothing away: the next acquire still reports the death.
+    lock = Lock(name=name)
+    started = Event()
+    p = start_child(ctx, _hold, name, started)
+    assert started.wait(10)
+    assert lock.locked() and not lock._is_owned()
+    os.kill(p.pid, signal.SIGKILL)
+    p.join()
+    assert not lock.locked()
+    assert lock.owner_deaths == 0
+    with pytest.warns(mpipc.OwnerDiedWarning):
+        assert lock.acquire(timeout=10) is True
+    assert lock.owner_died and lock.owner_deaths == 1
+    # Held by this thread: through another handle of the same lock too (the
+    # lock records its holder, not the handle), but not by another thread.
+    other = Lock(name=name, create=False)
+    assert lock.locked() and lock._is_owned() and other._is_owned()
+    seen = []
+    t = threading.Thread(target=lambda: seen.append((other.locked(), other._is_owned())))
+    t.start()
+    t.join()
+    assert seen == [(True, False)]
+    other.release()  # the same lock: released through either handle
+    assert not lock.locked() and not lock._is_owned()
+    with pytest.raises(RuntimeError):
+        lock.release()
+    other.close()
+    lock.unlink()
+    lock.close()
+    started.close()

@@ -14,12 +14,12 @@ MPIPC_BASE_PATH := $(PATH)
 MPIPC_TOOL_DIRS := $(CURDIR)/build/tools/go/bin $(CURDIR)/build/tools/node/bin
 export PATH = $(subst $() ,,$(foreach d,$(MPIPC_TOOL_DIRS),$(if $(wildcard $(d)/.),$(d):)))$(MPIPC_BASE_PATH)
 
-.PHONY: demo test deps build build-release header check-format lint rust-tests c-tests c-examples rust-examples go-tests python-tests node-tests e2e-tests demo-test bench-smoke bench torture clean
+.PHONY: demo test deps build build-release header check-format lint rust-tests c-tests c-examples cpp-examples rust-examples go-tests python-tests node-tests e2e-tests demo-test bench-smoke bench torture clean
 
 demo: deps build-release go-prebuilt
 	bash examples/polyglot_demo/run.sh target/release
 
-test: deps check-format lint rust-tests c-tests c-examples rust-examples go-tests python-tests node-tests e2e-tests demo-test install-test cleanroom-test torture-smoke hygiene-smoke fuzz-smoke sanitize-smoke bench-smoke
+test: deps check-format lint rust-tests c-tests c-examples cpp-examples rust-examples go-tests python-tests node-tests e2e-tests demo-test install-test cleanroom-test torture-smoke hygiene-smoke fuzz-smoke sanitize-smoke bench-smoke
 	@echo "make test: all suites passed"
 
 # Tools the build needs beyond Cargo.lock: a C compiler, Python 3, valgrind,
@@ -104,8 +104,14 @@ node-tests: build-release
 	cd bindings/node && MPIPC_LIB=$(CURDIR)/target/release/libmpipc.so npm test
 
 # Every C example (examples/c), built and run; each checks its own result.
+# They encode their objects with libcbor (pkg-config libcbor; make deps).
 c-examples: build-release
 	bash examples/c/run_all.sh target/release
+
+# Every C++ example (examples/cpp: mpipc.hpp + mpipc_json.hpp, objects as
+# nlohmann::json; pkg-config nlohmann_json, make deps), built and run.
+cpp-examples: build-release
+	bash examples/cpp/run_all.sh target/release
 
 # Every Rust example (examples/rust), built and run; each checks its own result.
 rust-examples:
@@ -117,7 +123,7 @@ demo-test: build-release go-prebuilt python-tests node-tests
 	bash tests/demo/test_polyglot_demo.sh target/release
 
 # The cross-language matrix (tests/polyglot/PEERS.md): every primitive, every
-# ordered pair of C, Go, Node, Python and Rust, exchanging the shared CBOR
+# ordered pair of C, C++, Go, Node, Python and Rust, exchanging the shared CBOR
 # vectors bit for bit. Needs what the binding suites install.
 e2e-tests: build-release go-prebuilt python-tests node-tests
 	build/venv-python/bin/python -m pytest -q tests/polyglot/test_e2e.py

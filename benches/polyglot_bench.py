@@ -92,7 +92,8 @@ def peers(build, langs):
     if build:
         if "c" in langs:
             run_build(["gcc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-I", os.path.join(ROOT, "include"),
-                       os.path.join(PEERS, "c", "peer.c"), "-L", RELEASE, "-lmpipc", "-Wl,-rpath," + RELEASE,
+                       os.path.join(PEERS, "c", "peer.c"), "-L", RELEASE, "-lmpipc", "-lcbor",  # libcbor-dev
+                       "-Wl,-rpath," + RELEASE,
                        "-o", argv["c"][0]])
         if "go" in langs:
             run_build(["go", "build", "-o", argv["go"][0], "."], cwd=os.path.join(PEERS, "go"))

@@ -57,9 +57,9 @@ fn num(args: &[String], name: &str) -> u64 {
 /// Children announce readiness on `<ctl>` and wait for one "go" on `<ctl>-go`.
 fn handshake(ctl: &str) -> Queue {
     let c = Queue::open(ctl, &QueueOptions::default()).expect("ctl");
-    c.put(b"ready").expect("ready");
+    c.put_bytes(b"ready").expect("ready");
     let go = Queue::open(&format!("{ctl}-go"), &QueueOptions::default()).expect("go");
-    go.get().expect("go");
+    go.get_bytes().expect("go");
     c
 }
 
@@ -79,7 +79,7 @@ fn producer(args: &[String]) {
         }
     } else if batch <= 1 {
         while sent < n {
-            q.put(&msg).expect("put");
+            q.put_bytes(&msg).expect("put");
             sent += 1;
         }
     } else {
@@ -89,7 +89,7 @@ fn producer(args: &[String]) {
             sent += q.put_many(&msgs[..k], None).expect("put_many") as u64;
         }
     }
-    ctl.put(format!("sent {sent}").as_bytes()).expect("report");
+    ctl.put_bytes(format!("sent {sent}").as_bytes()).expect("report");
 }
 
 fn consumer(args: &[String]) {
@@ -154,7 +154,7 @@ fn consumer(args: &[String]) {
         }
     }
     assert_eq!(bytes, got * size as u64, "every message arrives whole");
-    ctl.put(format!("done {got}").as_bytes()).expect("done");
+    ctl.put_bytes(format!("done {got}").as_bytes()).expect("done");
 }
 
 fn pinger(args: &[String]) {
@@ -172,16 +172,16 @@ fn pinger(args: &[String]) {
     let mut rtts = Vec::with_capacity(rounds);
     for i in 0..rounds + rounds / 10 {
         let t = Instant::now();
-        q1.put(&msg).unwrap();
+        q1.put_bytes(&msg).unwrap();
         q2.get_into(&mut buf, None).unwrap();
         if i >= rounds / 10 {
             rtts.push(t.elapsed().as_nanos() as u64);
         }
     }
-    q1.put(b"").unwrap(); // tells the ponger to stop
+    q1.put_bytes(b"").unwrap(); // tells the ponger to stop
     rtts.sort_unstable();
     let pct = |p: f64| rtts[((rtts.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
-    ctl.put(format!("done {} {} {}", pct(0.5), pct(0.99), pct(0.0)).as_bytes()).unwrap();
+    ctl.put_bytes(format!("done {} {} {}", pct(0.5), pct(0.99), pct(0.0)).as_bytes()).unwrap();
 }
 
 fn ponger(args: &[String]) {
@@ -199,7 +199,7 @@ fn ponger(args: &[String]) {
         if n == 0 {
             return;
         }
-        q2.put(&buf[..n]).unwrap();
+        q2.put_bytes(&buf[..n]).unwrap();
     }
 }
 
@@ -220,13 +220,14 @@ fn run_children(
     let n = children.len();
     let mut procs: Vec<Child> = children.into_iter().map(|a| Command::new(&exe).args(a).spawn().unwrap()).collect();
     for _ in 0..n {
-        assert_eq!(c.get_timeout(Some(Duration::from_secs(30))).expect("child ready"), b"ready");
+        assert_eq!(c.get_bytes_timeout(Some(Duration::from_secs(30))).expect("child ready"), b"ready");
     }
     let t0 = Instant::now();
     for _ in 0..n {
-        go.put(b"go").unwrap();
+        go.put_bytes(b"go").unwrap();
     }
-    let report = || String::from_utf8(c.get_timeout(Some(Duration::from_secs(300))).expect("child report")).unwrap();
+    let report =
+        || String::from_utf8(c.get_bytes_timeout(Some(Duration::from_secs(300))).expect("child report")).unwrap();
     let sent: u64 = (0..producers).map(|_| report()["sent ".len()..].parse::<u64>().unwrap()).sum();
     if let Some(q) = data {
         q.shutdown(false).unwrap();

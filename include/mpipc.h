@@ -215,7 +215,8 @@ typedef struct mp_lock mp_lock;
 // `mp_mgr_dict_get`, `mp_mgr_dict_get_into`, `mp_mgr_dict_version`,
 // `mp_mgr_dict_del`, `mp_mgr_dict_len`, `mp_mgr_dict_incr`,
 // `mp_mgr_set_spin`, `mp_mgr_set_local_reads`, `mp_mgr_reconnect`,
-// `mp_mgr_is_connected`, `mp_mgr_close`.
+// `mp_mgr_is_connected`, `mp_mgr_close`; JSON (docs/TYPES.md, "JSON
+// bridge"): `mp_mgr_dict_set_json`, `mp_mgr_dict_get_json`.
 //
 // When the server goes away, the call that notices fails with `MP_E_EOF`
 // ("connection to the manager at ... lost"), and so does every later call
@@ -256,7 +257,8 @@ typedef struct mp_mgr_server mp_mgr_server;
 // `mp_pipe_connect_ex`, `mp_pipe_send`, `mp_pipe_recv`,
 // `mp_pipe_recv_timeout`, `mp_pipe_recv_into`, `mp_pipe_poll`,
 // `mp_pipe_fileno`, `mp_pipe_has_buffered`, `mp_pipe_set_max_frame`,
-// `mp_pipe_set_spin`, `mp_wait`, `mp_pipe_close`.
+// `mp_pipe_set_spin`, `mp_wait`, `mp_pipe_close`; JSON (docs/TYPES.md,
+// "JSON bridge"): `mp_pipe_send_json`, `mp_pipe_recv_json`.
 typedef struct mp_pipe mp_pipe;
 
 // A named process-shared semaphore (Python's `Semaphore` /
@@ -316,7 +318,8 @@ typedef struct mp_slist mp_slist;
 // `mpq_qsize`, `mpq_empty`, `mpq_full`, `mpq_task_done`, `mpq_join`,
 // `mpq_shutdown`, `mpq_options_of`, `mpq_set_spin`, `mpq_close`,
 // `mpq_unlink`; zero-copy: `mpq_reserve`, `mpq_commit`, `mpq_cancel`,
-// `mpq_get_view`, `mpq_release_view`.
+// `mpq_get_view`, `mpq_release_view`; JSON (docs/TYPES.md, "JSON
+// bridge"): `mpq_put_json`, `mpq_put_json_timeout`, `mpq_get_json`.
 typedef struct mpq mpq;
 
 // The result of every fallible call: `MP_OK` (0) or a negative `MP_E_*`
@@ -1046,6 +1049,62 @@ void mp_event_close(struct mp_event *e);
 // `name` is a NUL-terminated string.
 mp_status mp_event_unlink(const char *name);
 
+// Converts JSON text to one CBOR item, following docs/TYPES.md's JSON
+// bridge: objects keep their key order; integers of any size (beyond 64
+// bits: bignums); a number with a fraction or an exponent is a 64-bit
+// float; and the extended forms `{"$bytes": "<base64>"}`,
+// `{"$float": "NaN" | "Infinity" | "-Infinity"}`,
+// `{"$tag": n, "$value": v}` and `{"$map": [[key, value], ...]}` for
+// what JSON lacks.
+//
+// # Arguments
+// - `json`: the text, UTF-8, `len` bytes (need not be NUL-terminated).
+// - `out`: receives the CBOR on `MP_OK` (free it with `mp_buf_free`).
+//
+// # Returns
+// `MP_OK`; `MP_E_INVAL`: not JSON or not UTF-8 (the message says where),
+// an extended form with the wrong content, nesting deeper than 128, a
+// number out of range (`1e400`, an integer of more than 4300 digits);
+// `MP_E_TYPE`: a PICKLE tag (`{"$tag": 1836085355, ...}`); `MP_E_NULL`.
+//
+// # Safety
+// `json` points to `len` readable bytes (NULL if 0); `out` is valid.
+mp_status mp_json_to_cbor(const char *json,
+                          size_t len,
+                          struct mp_buf *out);
+
+// Converts one CBOR item to JSON text (compact), the inverse of
+// `mp_json_to_cbor`: bytes, non-finite floats, tags and maps with keys
+// other than text in their extended forms; a TUPLE as a plain array; a
+// float always with a fraction or an exponent (`1.0`), so it reads back a
+// float.
+//
+// # Arguments
+// - `cbor`: one CBOR item, `len` bytes.
+// - `out_json`: receives the text on `MP_OK`, UTF-8 and NUL-terminated;
+//   free it with `mp_json_free`.
+//
+// # Returns
+// `MP_OK`; `MP_E_INVAL`: not valid CBOR under docs/TYPES.md (truncated,
+// trailing bytes, nesting deeper than 128, a reserved simple value, ...);
+// `MP_E_TYPE`: a PICKLE (only Python with its opt-in reads one), an
+// integer of more than 4300 digits; `MP_E_NULL`.
+//
+// # Safety
+// `cbor` points to `len` readable bytes (NULL if 0); `out_json` is valid.
+mp_status mp_cbor_to_json(const uint8_t *cbor,
+                          size_t len,
+                          char **out_json);
+
+// Frees JSON text returned by the library (`mp_cbor_to_json`,
+// `mpq_get_json`, `mp_pipe_recv_json`, `mp_mgr_dict_get_json`). NULL is a
+// no-op.
+//
+// # Safety
+// `json` is NULL or text returned by the library, not freed before and
+// not used afterwards.
+void mp_json_free(char *json);
+
 // Binds a listener at `address` (`unix:/path`, `unix:@name`,
 // `tcp:host:port`, port 0 = any). With `keylen > 0`, every accepted peer
 // must pass the HMAC handshake with `authkey`. TCP without an authkey is
@@ -1450,6 +1509,51 @@ mp_status mp_mgr_is_connected(struct mp_mgr *m,
 // `m` is NULL or a live handle, not used afterwards.
 void mp_mgr_close(struct mp_mgr *m);
 
+// `dict[key] = val` on the dict named `dict`, key and value given as
+// JSON texts (converted as `mp_json_to_cbor` converts them; docs/TYPES.md,
+// "JSON bridge"): `mp_mgr_dict_set_json(m, "jobs", "\"j1\"",
+// "{\"id\": 1}")` is Python's `jobs["j1"] = {"id": 1}`. A text key is a
+// JSON string, quotes included.
+//
+// # Arguments
+// - `key_json`, `val_json`: the texts, UTF-8 and NUL-terminated.
+//
+// # Returns
+// `MP_OK`; `MP_E_INVAL` (either text is not JSON, holds an extended form
+// with the wrong content or nests deeper than the limit: the message
+// names `key_json` or `val_json`; nothing is sent); `MP_E_TYPE` (a
+// PICKLE tag, or a key the manager cannot hash); otherwise as
+// `mp_mgr_dict_set`.
+//
+// # Safety
+// `m` live; `dict`, `key_json`, `val_json` NUL-terminated.
+mp_status mp_mgr_dict_set_json(struct mp_mgr *m,
+                               const char *dict,
+                               const char *key_json,
+                               const char *val_json);
+
+// `dict[key]` as JSON text, the key given as JSON text (both converted
+// as the JSON bridge converts them; docs/TYPES.md): a value Python stored
+// with `d["j1"] = {"id": 1}` reads `{"id":1}` with key `"\"j1\""`.
+//
+// # Arguments
+// - `key_json`: the key, UTF-8 and NUL-terminated.
+// - `out_json`: receives the value on `MP_OK`, UTF-8 and NUL-terminated;
+//   free it with `mp_json_free`.
+//
+// # Returns
+// `MP_OK`; `MP_E_NOTFOUND` when the key is absent; `MP_E_INVAL` (the key
+// is not JSON, ...); `MP_E_TYPE` (the value holds a Python pickle, or an
+// integer of more than 4300 digits: read it with `mp_mgr_dict_get`);
+// otherwise as `mp_mgr_dict_get`.
+//
+// # Safety
+// `m` live; `dict` and `key_json` NUL-terminated; `out_json` valid.
+mp_status mp_mgr_dict_get_json(struct mp_mgr *m,
+                               const char *dict,
+                               const char *key_json,
+                               char **out_json);
+
 // Starts a manager server at `address` (`unix:/path`, `unix:@name`, or
 // `tcp:host:port`, which requires an authkey). With `keylen > 0` every
 // client must authenticate with `authkey`.
@@ -1691,6 +1795,44 @@ mp_status mp_wait(struct mp_pipe *const *pipes,
 // # Safety
 // `p` is NULL or a live handle, not used afterwards.
 void mp_pipe_close(struct mp_pipe *p);
+
+// Sends a JSON text as one CBOR message (Python's `send`): converted as
+// `mp_json_to_cbor` converts it (docs/TYPES.md, "JSON bridge") before
+// anything is sent, so a Python peer's `recv()` gives the dict, list, ...
+// the text spells.
+//
+// # Arguments
+// - `json`: the text, UTF-8 and NUL-terminated.
+//
+// # Returns
+// `MP_OK`; `MP_E_INVAL` (not JSON, an extended form with the wrong
+// content, nesting deeper than 128: nothing is sent); `MP_E_TYPE` (a
+// PICKLE tag); otherwise as `mp_pipe_send`.
+//
+// # Safety
+// `p` is a live handle; `json` is a NUL-terminated string.
+mp_status mp_pipe_send_json(struct mp_pipe *p,
+                            const char *json);
+
+// Receives one message, waiting at most `timeout_ms` for it to start,
+// and gives it as JSON text, converted as `mp_cbor_to_json` converts it
+// (a Python peer's `send({"id": 1})` reads `{"id":1}`).
+//
+// # Arguments
+// - `out_json`: receives the text on `MP_OK`, UTF-8 and NUL-terminated;
+//   free it with `mp_json_free`.
+//
+// # Returns
+// `MP_OK`; `MP_E_CORRUPT` (the message is not valid CBOR) and
+// `MP_E_TYPE` (it holds a Python pickle, or an integer of more than 4300
+// digits): the message is consumed all the same, as the bindings' decode
+// errors consume it; otherwise as `mp_pipe_recv_timeout`.
+//
+// # Safety
+// `p` live; `out_json` valid.
+mp_status mp_pipe_recv_json(struct mp_pipe *p,
+                            char **out_json,
+                            int64_t timeout_ms);
 
 // Opens the queue `name`, creating it if it does not exist.
 //
@@ -2020,6 +2162,59 @@ mp_status mpq_get_view(struct mpq *q,
 // `q` is the live handle that made `v`; `v` is valid.
 mp_status mpq_release_view(struct mpq *q,
                            const struct mpq_view *v);
+
+// Puts a JSON text as one CBOR message, blocking while the queue is full:
+// `mpq_put_json(q, "{\"id\": 1}")` reaches a Python consumer as the dict
+// `{"id": 1}`, a Node one as the object. The text is converted as
+// `mp_json_to_cbor` converts it (docs/TYPES.md, "JSON bridge"), before
+// anything is put.
+//
+// # Arguments
+// - `json`: the text, UTF-8 and NUL-terminated.
+//
+// # Returns
+// `MP_OK` once the message is in the queue; `MP_E_INVAL` (not JSON, an
+// extended form with the wrong content, nesting deeper than 128: nothing
+// is put); `MP_E_TYPE` (a PICKLE tag); otherwise as `mpq_put`.
+//
+// # Safety
+// `q` is a live handle; `json` is a NUL-terminated string.
+mp_status mpq_put_json(struct mpq *q,
+                       const char *json);
+
+// `mpq_put_json`, waiting at most `timeout_ms` for room (0 = do not wait,
+// negative = forever).
+//
+// # Returns
+// As `mpq_put_json`, plus `MP_E_FULL` when the time ran out.
+//
+// # Safety
+// `q` is a live handle; `json` is a NUL-terminated string.
+mp_status mpq_put_json_timeout(struct mpq *q,
+                               const char *json,
+                               int64_t timeout_ms);
+
+// Takes the oldest message, waiting at most `timeout_ms` (0 = do not
+// wait, negative = forever), and gives it as JSON text, converted as
+// `mp_cbor_to_json` converts it: what a Python producer's
+// `q.put({"id": 1})` put reads `{"id":1}`.
+//
+// # Arguments
+// - `out_json`: receives the text on `MP_OK`, UTF-8 and NUL-terminated;
+//   free it with `mp_json_free`.
+//
+// # Returns
+// `MP_OK`; `MP_E_EMPTY` when the time ran out; `MP_E_SHUTDOWN` once shut
+// down and drained; `MP_E_CORRUPT` (the message is not valid CBOR) and
+// `MP_E_TYPE` (it holds a Python pickle, or an integer of more than 4300
+// digits): the message is consumed all the same, as the bindings' decode
+// errors consume it (`mpq_get` then `mp_cbor_to_json` keep the bytes).
+//
+// # Safety
+// `q` is a live handle; `out_json` is valid.
+mp_status mpq_get_json(struct mpq *q,
+                       char **out_json,
+                       int64_t timeout_ms);
 
 // Opens the semaphore `name`, creating it with `value` units (at most
 // 2^31 - 1; ignored when attaching).

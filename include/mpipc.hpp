@@ -16,6 +16,15 @@
 // - Bytes are mpipc::bytes (std::vector<std::uint8_t>); messages and
 //   manager values are CBOR when other languages read them
 //   (docs/TYPES.md), but the wrapper passes the bytes through as they are.
+//   mpipc::cbor holds the few CBOR helpers the manager proxies need (text,
+//   integers, arrays of encoded items); objects (nlohmann::json) are put
+//   and got by the optional header mpipc_json.hpp, which this one does not
+//   include (this header needs nothing beyond the C++17 library).
+// - Manager objects have typed proxies in mpipc::mgr (Dict, List, Value,
+//   Lock with a Guard), templates over a codec: mgr::Dict and friends take
+//   and return CBOR bytes; mpipc_json.hpp's mgr::JsonDict ... take
+//   nlohmann::json values. A proxy refers to its Manager, which must
+//   outlive it (and stay where it is: do not move the Manager meanwhile).
 // - Thread safety is the C handle's (mpipc.h): handles may be shared
 //   between threads; a handle object itself must not be moved or destroyed
 //   while another thread uses it.
@@ -27,6 +36,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -139,7 +149,224 @@ template <class T, void (*Close)(T *)> class handle {
 
 inline void close_server(mp_mgr_server *s) { mp_mgr_server_shutdown(s); }
 
+/// The length of the CBOR item at data[pos..n): every major type,
+/// indefinite lengths, tags; throws mpipc::error(MP_E_INVAL) for a
+/// truncated or malformed item or one nested deeper than 128 (TYPES.md's
+/// limit). Used to split a manager reply into its items without decoding.
+inline size_t cbor_skip(const std::uint8_t *data, size_t n, size_t pos, int depth = 0) {
+    auto bad = [](const char *why) { return error(MP_E_INVAL, std::string("invalid CBOR: ") + why); };
+    if (depth > 128) {
+        throw bad("nesting deeper than 128");
+    }
+    if (pos >= n) {
+        throw bad("truncated item");
+    }
+    const size_t start = pos;
+    const std::uint8_t ib = data[pos++];
+    const int major = ib >> 5;
+    const int info = ib & 0x1f;
+    std::uint64_t arg = 0;
+    if (info < 24) {
+        arg = static_cast<std::uint64_t>(info);
+    } else if (info <= 27) {
+        const size_t len = size_t{1} << (info - 24);
+        if (n - pos < len) {
+            throw bad("truncated head");
+        }
+        for (size_t i = 0; i < len; i++) {
+            arg = (arg << 8) | data[pos++];
+        }
+    } else if (info == 31 && major >= 2 && major <= 5) {
+        // Indefinite length: items (chunks) until the break byte 0xff.
+        for (;;) {
+            if (pos >= n) {
+                throw bad("missing break");
+            }
+            if (data[pos] == 0xff) {
+                return pos + 1 - start;
+            }
+            pos += cbor_skip(data, n, pos, depth + 1);
+            if (major == 5) {
+                pos += cbor_skip(data, n, pos, depth + 1);
+            }
+        }
+    } else {
+        throw bad("reserved additional information");
+    }
+    switch (major) {
+    case 2:
+    case 3:
+        if (arg > n - pos) {
+            throw bad("length beyond the message");
+        }
+        return pos + static_cast<size_t>(arg) - start;
+    case 4:
+    case 5: {
+        // Each item takes at least one byte: a count beyond what is left
+        // is refused before looping.
+        if (arg > n - pos) {
+            throw bad("length beyond the message");
+        }
+        const std::uint64_t items = major == 5 ? arg * 2 : arg;
+        for (std::uint64_t i = 0; i < items; i++) {
+            pos += cbor_skip(data, n, pos, depth + 1);
+        }
+        return pos - start;
+    }
+    case 6:
+        return pos + cbor_skip(data, n, pos, depth + 1) - start;
+    default:
+        return pos - start;
+    }
+}
+
 } // namespace detail
+
+/// The few CBOR helpers the byte-level API needs (RFC 8949, as
+/// docs/TYPES.md writes it: shortest heads, definite lengths). For whole
+/// objects use mpipc_json.hpp (nlohmann::json) or any CBOR library.
+namespace cbor {
+
+/// Appends a head (major type 0..7, argument n) in its shortest form.
+inline void head(bytes &out, std::uint8_t major, std::uint64_t n) {
+    const auto m = static_cast<std::uint8_t>(major << 5);
+    if (n < 24) {
+        out.push_back(static_cast<std::uint8_t>(m | n));
+        return;
+    }
+    int len = n <= 0xff ? 1 : n <= 0xffff ? 2 : n <= 0xffffffffULL ? 4 : 8;
+    out.push_back(static_cast<std::uint8_t>(m | (len == 1 ? 24 : len == 2 ? 25 : len == 4 ? 26 : 27)));
+    for (int i = len - 1; i >= 0; i--) {
+        out.push_back(static_cast<std::uint8_t>(n >> (8 * i)));
+    }
+}
+
+/// A text string item.
+inline bytes text(std::string_view s) {
+    bytes out;
+    head(out, 3, s.size());
+    out.insert(out.end(), s.begin(), s.end());
+    return out;
+}
+
+/// An integer item.
+inline bytes integer(std::int64_t v) {
+    bytes out;
+    if (v >= 0) {
+        head(out, 0, static_cast<std::uint64_t>(v));
+    } else {
+        // -1 - v without overflow for INT64_MIN.
+        head(out, 1, ~static_cast<std::uint64_t>(v));
+    }
+    return out;
+}
+
+/// The null item.
+inline bytes null() { return bytes{0xf6}; }
+
+/// A boolean item.
+inline bytes boolean(bool b) { return bytes{static_cast<std::uint8_t>(b ? 0xf5 : 0xf4)}; }
+
+/// An array of already encoded items.
+inline bytes array(std::initializer_list<const bytes *> items) {
+    bytes out;
+    head(out, 4, items.size());
+    for (const bytes *b : items) {
+        out.insert(out.end(), b->begin(), b->end());
+    }
+    return out;
+}
+
+/// An array of already encoded items.
+inline bytes array(const std::vector<bytes> &items) {
+    bytes out;
+    head(out, 4, items.size());
+    for (const bytes &b : items) {
+        out.insert(out.end(), b.begin(), b.end());
+    }
+    return out;
+}
+
+/// The items of an encoded array, each as its own encoded bytes; throws
+/// MP_E_TYPE if `b` is not one array, MP_E_INVAL if it is malformed.
+inline std::vector<bytes> split_array(const bytes &b) {
+    std::vector<bytes> out;
+    if (b.empty() || (b[0] >> 5) != 4) {
+        throw error(MP_E_TYPE, "expected a CBOR array");
+    }
+    if (detail::cbor_skip(b.data(), b.size(), 0) != b.size()) {
+        throw error(MP_E_INVAL, "invalid CBOR: trailing bytes after the item");
+    }
+    size_t pos = 1;
+    const int info = b[0] & 0x1f;
+    if (info >= 24 && info <= 27) {
+        pos += size_t{1} << (info - 24);
+    }
+    while (pos < b.size() && !(info == 31 && b[pos] == 0xff)) {
+        size_t len = detail::cbor_skip(b.data(), b.size(), pos);
+        out.emplace_back(b.begin() + static_cast<std::ptrdiff_t>(pos),
+                         b.begin() + static_cast<std::ptrdiff_t>(pos + len));
+        pos += len;
+    }
+    return out;
+}
+
+/// The integer an item holds (within int64); MP_E_TYPE otherwise.
+inline std::int64_t to_int(const bytes &b) {
+    if (b.empty() || (b[0] >> 5) > 1 || detail::cbor_skip(b.data(), b.size(), 0) != b.size()) {
+        throw error(MP_E_TYPE, "expected a CBOR integer");
+    }
+    std::uint64_t arg = 0;
+    const int info = b[0] & 0x1f;
+    if (info < 24) {
+        arg = static_cast<std::uint64_t>(info);
+    } else {
+        for (size_t i = 1; i < b.size(); i++) {
+            arg = (arg << 8) | b[i];
+        }
+    }
+    if (arg > static_cast<std::uint64_t>(INT64_MAX)) {
+        throw error(MP_E_TYPE, "CBOR integer beyond int64");
+    }
+    const auto v = static_cast<std::int64_t>(arg);
+    return (b[0] >> 5) == 0 ? v : -1 - v;
+}
+
+/// The boolean an item holds; MP_E_TYPE otherwise.
+inline bool to_bool(const bytes &b) {
+    if (b.size() != 1 || (b[0] != 0xf4 && b[0] != 0xf5)) {
+        throw error(MP_E_TYPE, "expected a CBOR boolean");
+    }
+    return b[0] == 0xf5;
+}
+
+} // namespace cbor
+
+namespace mgr {
+/// The codec of the byte-level proxies: values are CBOR items as bytes,
+/// passed through unchanged. A codec is a type with `value_type`,
+/// `static bytes encode(const value_type &)` and
+/// `static value_type decode(bytes)`; mpipc_json.hpp adds one for
+/// nlohmann::json.
+struct raw_codec {
+    /// One CBOR item.
+    using value_type = bytes;
+    /// The item as it is.
+    static bytes encode(const bytes &v) { return v; }
+    /// The item as it is.
+    static bytes decode(bytes b) { return b; }
+};
+template <class Codec> class BasicDict;
+template <class Codec> class BasicList;
+template <class Codec> class BasicValue;
+class Lock;
+/// A manager dict of CBOR items.
+using Dict = BasicDict<raw_codec>;
+/// A manager list of CBOR items.
+using List = BasicList<raw_codec>;
+/// A manager value holding a CBOR item.
+using Value = BasicValue<raw_codec>;
+} // namespace mgr
 
 /// Common members of every wrapper: native(), close(), operator bool.
 template <class T, void (*Close)(T *)> class object {
@@ -356,7 +583,373 @@ class Manager : public object<mp_mgr, mp_mgr_close> {
         detail::check(mp_mgr_dict_incr(native(), dict.c_str(), key.data(), key.size(), delta, &v));
         return v;
     }
+    /// A proxy of the dict `name` (created on first use), CBOR items as bytes.
+    mgr::Dict dict(const std::string &name);
+    /// A proxy of the list `name` (created on first use), CBOR items as bytes.
+    mgr::List list(const std::string &name);
+    /// A proxy of the value `name` (created on first use, null).
+    mgr::Value value(const std::string &name);
+    /// A proxy of the lock `name` (an RLock with `recursive`).
+    mgr::Lock lock(const std::string &name, bool recursive = false);
 };
+
+/// Typed proxies of manager objects (docs/PROTOCOL.md §4): each method is
+/// one request, atomic on the server. Templates over a codec (see
+/// raw_codec); errors throw mpipc::error with the server's status and
+/// message (MP_E_NOTFOUND for a missing key, MP_E_INDEX, MP_E_TYPE ...).
+namespace mgr {
+
+namespace detail {
+/// One method call on (kind, name) with an encoded argument array.
+inline bytes call(Manager &m, const char *kind, const std::string &name, const char *method, const bytes &args) {
+    mp_buf b{};
+    mpipc::detail::check(mp_mgr_call(m.native(), kind, name.c_str(), method, args.data(), args.size(), &b));
+    return mpipc::detail::take(b);
+}
+/// The empty argument array.
+inline const bytes &no_args() {
+    static const bytes empty{0x80};
+    return empty;
+}
+} // namespace detail
+
+/// Common state of the proxies: the manager and the object's name.
+class proxy {
+  public:
+    /// The object's name on the server.
+    const std::string &name() const noexcept { return name_; }
+
+  protected:
+    proxy(Manager &m, std::string name) : m_(&m), name_(std::move(name)) {}
+    Manager *m_;
+    std::string name_;
+};
+
+/// A manager dict: dict (Python's DictProxy), keys and values through Codec.
+template <class Codec> class BasicDict : public proxy {
+  public:
+    /// The key and value type of the codec.
+    using value_type = typename Codec::value_type;
+    /// A proxy of the dict `name` on `m` (created on first use).
+    BasicDict(Manager &m, std::string name) : proxy(m, std::move(name)) {}
+    /// dict[key] = value.
+    void set(const value_type &key, const value_type &value) {
+        const bytes k = Codec::encode(key), v = Codec::encode(value);
+        mpipc::detail::check(mp_mgr_dict_set(m_->native(), name_.c_str(), k.data(), k.size(), v.data(), v.size()));
+    }
+    /// dict[key]; throws MP_E_NOTFOUND when absent.
+    value_type get(const value_type &key) {
+        const bytes k = Codec::encode(key);
+        mp_buf b{};
+        mpipc::detail::check(mp_mgr_dict_get(m_->native(), name_.c_str(), k.data(), k.size(), &b));
+        return Codec::decode(mpipc::detail::take(b));
+    }
+    /// dict.get(key, fallback): `fallback` when absent.
+    value_type get(const value_type &key, const value_type &fallback) {
+        const bytes k = Codec::encode(key), d = Codec::encode(fallback);
+        return Codec::decode(call("get", cbor::array({&k, &d})));
+    }
+    /// dict[key], or std::nullopt when absent.
+    std::optional<value_type> find(const value_type &key) {
+        const bytes k = Codec::encode(key);
+        mp_buf b{};
+        mp_status s = mp_mgr_dict_get(m_->native(), name_.c_str(), k.data(), k.size(), &b);
+        if (s == MP_E_NOTFOUND) {
+            return std::nullopt;
+        }
+        mpipc::detail::check(s);
+        return Codec::decode(mpipc::detail::take(b));
+    }
+    /// key in dict.
+    bool contains(const value_type &key) { return cbor::to_bool(call1("contains", key)); }
+    /// del dict[key]; throws MP_E_NOTFOUND when absent.
+    void del(const value_type &key) {
+        const bytes k = Codec::encode(key);
+        mpipc::detail::check(mp_mgr_dict_del(m_->native(), name_.c_str(), k.data(), k.size()));
+    }
+    /// len(dict).
+    size_t size() {
+        size_t n = 0;
+        mpipc::detail::check(mp_mgr_dict_len(m_->native(), name_.c_str(), &n));
+        return n;
+    }
+    /// Atomic dict[key] += delta (absent counts as 0); the new value.
+    /// MP_E_TYPE if the value is not an integer.
+    std::int64_t incr(const value_type &key, std::int64_t delta = 1) {
+        const bytes k = Codec::encode(key);
+        std::int64_t v = 0;
+        mpipc::detail::check(mp_mgr_dict_incr(m_->native(), name_.c_str(), k.data(), k.size(), delta, &v));
+        return v;
+    }
+    /// Atomically sets dict[key] = desired iff it is present and equal to
+    /// `expected` (never inserts); whether it did.
+    bool compare_and_set(const value_type &key, const value_type &expected, const value_type &desired) {
+        const bytes k = Codec::encode(key), e = Codec::encode(expected), d = Codec::encode(desired);
+        return cbor::to_bool(call("compare_and_set", cbor::array({&k, &e, &d})));
+    }
+    /// dict.setdefault(key, fallback): the value, inserting `fallback` if absent.
+    value_type setdefault(const value_type &key, const value_type &fallback) {
+        const bytes k = Codec::encode(key), d = Codec::encode(fallback);
+        return Codec::decode(call("setdefault", cbor::array({&k, &d})));
+    }
+    /// dict.pop(key); throws MP_E_NOTFOUND when absent.
+    value_type pop(const value_type &key) { return Codec::decode(call1("pop", key)); }
+    /// The keys, in insertion order.
+    std::vector<value_type> keys() { return decode_all(call("keys", detail::no_args())); }
+    /// The values, in insertion order.
+    std::vector<value_type> values() { return decode_all(call("values", detail::no_args())); }
+    /// The (key, value) pairs, in insertion order.
+    std::vector<std::pair<value_type, value_type>> items() {
+        std::vector<std::pair<value_type, value_type>> out;
+        for (bytes &pair : cbor::split_array(call("items", detail::no_args()))) {
+            std::vector<bytes> kv = cbor::split_array(pair);
+            if (kv.size() != 2) {
+                throw error(MP_E_INVAL, "dict items: a pair is not a 2-element array");
+            }
+            out.emplace_back(Codec::decode(std::move(kv[0])), Codec::decode(std::move(kv[1])));
+        }
+        return out;
+    }
+    /// dict.update(pairs): all or nothing.
+    void update(const std::vector<std::pair<value_type, value_type>> &pairs) {
+        std::vector<bytes> enc;
+        enc.reserve(pairs.size());
+        for (const auto &kv : pairs) {
+            const bytes k = Codec::encode(kv.first), v = Codec::encode(kv.second);
+            enc.push_back(cbor::array({&k, &v}));
+        }
+        const bytes arr = cbor::array(enc);
+        call("update", cbor::array({&arr}));
+    }
+    /// dict.clear().
+    void clear() { call("clear", detail::no_args()); }
+
+  private:
+    bytes call(const char *method, const bytes &args) { return detail::call(*m_, "dict", name_, method, args); }
+    bytes call1(const char *method, const value_type &x) {
+        const bytes e = Codec::encode(x);
+        return call(method, cbor::array({&e}));
+    }
+    static std::vector<value_type> decode_all(const bytes &arr) {
+        std::vector<value_type> out;
+        for (bytes &b : cbor::split_array(arr)) {
+            out.push_back(Codec::decode(std::move(b)));
+        }
+        return out;
+    }
+};
+
+/// A manager list (Python's ListProxy); indices count from the end when
+/// negative, as in Python.
+template <class Codec> class BasicList : public proxy {
+  public:
+    /// The element type of the codec.
+    using value_type = typename Codec::value_type;
+    /// A proxy of the list `name` on `m` (created on first use).
+    BasicList(Manager &m, std::string name) : proxy(m, std::move(name)) {}
+    /// list.append(x).
+    void append(const value_type &x) { call1("append", x); }
+    /// list.extend(xs).
+    void extend(const std::vector<value_type> &xs) {
+        const bytes arr = encode_all(xs);
+        call("extend", cbor::array({&arr}));
+    }
+    /// list.insert(i, x).
+    void insert(std::int64_t i, const value_type &x) {
+        const bytes ib = cbor::integer(i), e = Codec::encode(x);
+        call("insert", cbor::array({&ib, &e}));
+    }
+    /// list[i]; MP_E_INDEX out of range.
+    value_type get(std::int64_t i) {
+        const bytes ib = cbor::integer(i);
+        return Codec::decode(call("getitem", cbor::array({&ib})));
+    }
+    /// list[i] = x; MP_E_INDEX out of range.
+    void set(std::int64_t i, const value_type &x) {
+        const bytes ib = cbor::integer(i), e = Codec::encode(x);
+        call("setitem", cbor::array({&ib, &e}));
+    }
+    /// del list[i]; MP_E_INDEX out of range.
+    void del(std::int64_t i) {
+        const bytes ib = cbor::integer(i);
+        call("delitem", cbor::array({&ib}));
+    }
+    /// list.pop(i); MP_E_INDEX when empty or out of range.
+    value_type pop(std::int64_t i = -1) {
+        const bytes ib = cbor::integer(i);
+        return Codec::decode(call("pop", cbor::array({&ib})));
+    }
+    /// len(list).
+    size_t size() { return static_cast<size_t>(cbor::to_int(call("len", detail::no_args()))); }
+    /// x in list.
+    bool contains(const value_type &x) { return cbor::to_bool(call1("contains", x)); }
+    /// list.index(x); MP_E_NOTFOUND when absent.
+    std::int64_t index(const value_type &x) { return cbor::to_int(call1("index", x)); }
+    /// list.count(x).
+    std::int64_t count(const value_type &x) { return cbor::to_int(call1("count", x)); }
+    /// list.remove(x) (the first equal); MP_E_NOTFOUND when absent.
+    void remove(const value_type &x) { call1("remove", x); }
+    /// list.clear().
+    void clear() { call("clear", detail::no_args()); }
+    /// list.reverse().
+    void reverse() { call("reverse", detail::no_args()); }
+    /// list.sort(reverse=...); MP_E_TYPE for unorderable elements (the
+    /// list is left unchanged).
+    void sort(bool reverse_order = false) {
+        const bytes r = cbor::boolean(reverse_order);
+        call("sort", cbor::array({&r}));
+    }
+    /// list[start:stop] (Python's clamping; negative from the end).
+    std::vector<value_type> slice(std::int64_t start, std::int64_t stop) {
+        const bytes a = cbor::integer(start), b = cbor::integer(stop);
+        return decode_all(call("getslice", cbor::array({&a, &b})));
+    }
+    /// Every element, in order.
+    std::vector<value_type> copy() { return decode_all(call("copy", detail::no_args())); }
+
+  private:
+    bytes call(const char *method, const bytes &args) { return detail::call(*m_, "list", name_, method, args); }
+    bytes call1(const char *method, const value_type &x) {
+        const bytes e = Codec::encode(x);
+        return call(method, cbor::array({&e}));
+    }
+    static bytes encode_all(const std::vector<value_type> &xs) {
+        std::vector<bytes> enc;
+        enc.reserve(xs.size());
+        for (const value_type &x : xs) {
+            enc.push_back(Codec::encode(x));
+        }
+        return cbor::array(enc);
+    }
+    static std::vector<value_type> decode_all(const bytes &arr) {
+        std::vector<value_type> out;
+        for (bytes &b : cbor::split_array(arr)) {
+            out.push_back(Codec::decode(std::move(b)));
+        }
+        return out;
+    }
+};
+
+/// A manager value (Python's Manager().Value, any CBOR item): created
+/// holding null.
+template <class Codec> class BasicValue : public proxy {
+  public:
+    /// The value type of the codec.
+    using value_type = typename Codec::value_type;
+    /// A proxy of the value `name` on `m` (created on first use).
+    BasicValue(Manager &m, std::string name) : proxy(m, std::move(name)) {}
+    /// The value.
+    value_type get() { return Codec::decode(call("get", detail::no_args())); }
+    /// Replaces the value.
+    void set(const value_type &v) {
+        const bytes e = Codec::encode(v);
+        call("set", cbor::array({&e}));
+    }
+    /// Atomic value += delta (null counts as 0); the new value. MP_E_TYPE
+    /// if it holds something else than an integer.
+    std::int64_t incr(std::int64_t delta = 1) {
+        const bytes d = cbor::integer(delta);
+        return cbor::to_int(call("incr", cbor::array({&d})));
+    }
+    /// Atomically replaces the value with `desired` iff it equals
+    /// `expected`; whether it did.
+    bool compare_and_set(const value_type &expected, const value_type &desired) {
+        const bytes e = Codec::encode(expected), d = Codec::encode(desired);
+        return cbor::to_bool(call("compare_and_set", cbor::array({&e, &d})));
+    }
+
+  private:
+    bytes call(const char *method, const bytes &args) { return detail::call(*m_, "value", name_, method, args); }
+};
+
+/// A manager lock (kind "lock", or "rlock" when recursive), owned by the
+/// Manager connection that acquired it: the server releases it when that
+/// connection ends. Lockable (std::lock_guard, std::unique_lock), and
+/// hold() returns an RAII Guard.
+class Lock : public proxy {
+  public:
+    /// Holds the lock from hold() until destroyed (or release()); move-only.
+    class Guard {
+      public:
+        /// Takes over `o`'s hold (o then holds nothing).
+        Guard(Guard &&o) noexcept : l_(std::exchange(o.l_, nullptr)) {}
+        /// Releases what this guard holds, then takes over `o`'s hold.
+        Guard &operator=(Guard &&o) noexcept {
+            if (this != &o) {
+                unlock_quietly();
+                l_ = std::exchange(o.l_, nullptr);
+            }
+            return *this;
+        }
+        Guard(const Guard &) = delete;
+        Guard &operator=(const Guard &) = delete;
+        /// Releases the lock; an error is swallowed here (a destructor does
+        /// not throw): call release() to see it.
+        ~Guard() { unlock_quietly(); }
+        /// Releases now (throws like Lock::release). Idempotent.
+        void release() {
+            if (l_ != nullptr) {
+                std::exchange(l_, nullptr)->release();
+            }
+        }
+        /// Whether this guard still holds the lock.
+        bool owns_lock() const noexcept { return l_ != nullptr; }
+
+      private:
+        friend class Lock;
+        explicit Guard(Lock *l) noexcept : l_(l) {}
+        void unlock_quietly() noexcept {
+            if (l_ != nullptr) {
+                try {
+                    std::exchange(l_, nullptr)->release();
+                } catch (...) {
+                    // The connection is gone or the lock was released
+                    // behind the guard's back: nothing left to release.
+                }
+            }
+        }
+        Lock *l_;
+    };
+
+    /// A proxy of the lock `name` on `m` (an RLock with `recursive`).
+    Lock(Manager &m, std::string name, bool recursive = false)
+        : proxy(m, std::move(name)), kind_(recursive ? "rlock" : "lock") {}
+    /// Acquires, waiting at most `timeout`; false when it runs out.
+    /// MP_E_INVAL when this connection already holds a (non-recursive) lock.
+    bool acquire(milliseconds timeout = forever) {
+        const bytes t = timeout.count() < 0 ? cbor::null() : cbor::integer(static_cast<std::int64_t>(timeout.count()));
+        return cbor::to_bool(call("acquire", cbor::array({&t})));
+    }
+    /// Releases; MP_E_PERM when this connection does not hold it.
+    void release() { call("release", detail::no_args()); }
+    /// Whether anyone holds it.
+    bool locked() { return cbor::to_bool(call("locked", detail::no_args())); }
+    /// Acquires (waiting at most `timeout`, MP_E_TIMEOUT when it runs out)
+    /// and returns the guard that releases it.
+    [[nodiscard]] Guard hold(milliseconds timeout = forever) {
+        if (!acquire(timeout)) {
+            throw error(MP_E_TIMEOUT, "manager lock '" + name_ + "' not acquired in time");
+        }
+        return Guard(this);
+    }
+    /// Lockable: acquire without a time limit.
+    void lock() { acquire(forever); }
+    /// Lockable: acquire if free now.
+    bool try_lock() { return acquire(milliseconds{0}); }
+    /// Lockable: release.
+    void unlock() { release(); }
+
+  private:
+    bytes call(const char *method, const bytes &args) { return detail::call(*m_, kind_, name_, method, args); }
+    const char *kind_;
+};
+
+} // namespace mgr
+
+inline mgr::Dict Manager::dict(const std::string &name) { return mgr::Dict(*this, name); }
+inline mgr::List Manager::list(const std::string &name) { return mgr::List(*this, name); }
+inline mgr::Value Manager::value(const std::string &name) { return mgr::Value(*this, name); }
+inline mgr::Lock Manager::lock(const std::string &name, bool recursive) { return mgr::Lock(*this, name, recursive); }
 
 /// A manager server in this process (mp_mgr_serve); the destructor shuts
 /// it down.

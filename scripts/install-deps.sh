@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the build and tests need beyond Rust's Cargo.lock, if it is
 # missing: a C compiler (gcc), Python 3 with venv (benchmark baseline, the
-# Python binding), valgrind (C
-# tests), Go >= bindings/go/go.mod's `go` line (the Go binding), Node >=
+# Python binding), valgrind (C tests), libcbor (the C examples and peers),
+# nlohmann/json (the C++ JSON header), Go >= bindings/go/go.mod's `go` line
+# (the Go binding), Node >=
 # bindings/node/package.json's engines (the Node binding) with npm.
 # Distribution packages come from apt. A Go or Node older than needed (Debian
 # 12, Ubuntu 24.04) gets the pinned toolchain of scripts/toolchains.sh in
@@ -43,6 +44,13 @@ command -v make >/dev/null || missing+=(make)
 command -v g++ >/dev/null || missing+=(g++)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v cmake >/dev/null || missing+=(cmake)
+# Libraries found by their pkg-config module (or, without pkg-config yet,
+# their header): libcbor for the C examples, the polyglot demo's C worker
+# and the C peer of tests/polyglot (objects encoded with libcbor);
+# nlohmann/json for the optional C++ header include/mpipc_json.hpp.
+have_lib() { { command -v pkg-config >/dev/null && pkg-config --exists "$1"; } || [[ -e /usr/include/$2 ]]; }
+have_lib libcbor cbor.h || missing+=(libcbor-dev)
+have_lib nlohmann_json nlohmann/json.hpp || missing+=(nlohmann-json3-dev)
 command -v go >/dev/null || missing+=(golang-go)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)

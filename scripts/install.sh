@@ -18,6 +18,7 @@
 #   LIBDIR/pkgconfig/mpipc.pc       pkg-config
 #   LIBDIR/cmake/mpipc/mpipcConfig.cmake, mpipcConfigVersion.cmake
 #   PREFIX/include/mpipc.h, mpipc.hpp   C header, C++17 RAII wrapper
+#   PREFIX/include/mpipc_json.hpp       C++ objects as nlohmann::json (optional; needs nlohmann/json)
 #   PREFIX/bin/mpipc                    the command (ls, get, put, gc, manager serve, ...)
 #
 # The installed library and command are stripped (--strip-unneeded: the
@@ -186,7 +187,7 @@ install_stripped "$BUILD/libmpipc.so" "$L/libmpipc.so.$VERSION" 0755
 ln -sfn "libmpipc.so.$VERSION" "$L/$SONAME"
 ln -sfn "$SONAME" "$L/libmpipc.so"
 install_stripped "$BUILD/libmpipc.a" "$L/libmpipc.a" 0644
-install -m 0644 "$ROOT/include/mpipc.h" "$ROOT/include/mpipc.hpp" "$D/include/"
+install -m 0644 "$ROOT/include/mpipc.h" "$ROOT/include/mpipc.hpp" "$ROOT/include/mpipc_json.hpp" "$D/include/"
 
 echo "install: mpipc $VERSION installed in $D (libraries in $L)"
 if [[ -n $DESTDIR ]]; then

@@ -176,26 +176,91 @@ impl ErrorKind {
     }
 }
 
+/// Which half of the CBOR mapping (docs/TYPES.md) failed, for an error of
+/// the typed API ([`Error::codec`]).
+///
+/// The [`ErrorKind`] of such an error is the C status another binding
+/// would report (Python's `EncodeError` and `DecodeError` carry the same
+/// codes): [`ErrorKind::Type`] for `Encode`, [`ErrorKind::Corrupt`] for
+/// `Decode`. `ErrorKind` is the C status table, so the distinction lives
+/// here rather than in two new status codes.
+///
+/// # Examples
+/// ```
+/// use mpipc::{Codec, ErrorKind};
+/// let e = mpipc::codec::decode::<String>(b"\x01").unwrap_err(); // 1 is not text
+/// assert_eq!(e.codec(), Some(Codec::Decode));
+/// assert_eq!(e.kind(), ErrorKind::Corrupt);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Codec {
+    /// A value could not be encoded (at `put` / `send` / a manager call,
+    /// before anything was written).
+    Encode,
+    /// A message or a manager result is not valid CBOR, or not of the type
+    /// asked for. A queue or pipe message is consumed all the same (it
+    /// could never be decoded); `get_bytes` / `recv_bytes` read raw bytes.
+    Decode,
+}
+
 /// An error of the Rust API: a stable [`ErrorKind`] plus a message that
 /// names the object and the values involved.
+///
+/// # Examples
+/// ```
+/// use mpipc::{ErrorKind, Queue, QueueOptions};
+/// use std::time::Duration;
+/// let name = format!("doc-error-{}", std::process::id());
+/// let q = Queue::open(&name, &QueueOptions::default())?;
+/// let e = q.get_timeout::<String>(Some(Duration::ZERO)).unwrap_err();
+/// assert_eq!(e.kind(), ErrorKind::Empty);
+/// assert!(e.to_string().ends_with("(MP_E_EMPTY)"));
+/// Queue::unlink(&name)?;
+/// # Ok::<(), mpipc::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
     message: Cow<'static, str>,
     /// For [`ErrorKind::BufSize`]: the size the caller's buffer needs.
     needed: usize,
+    /// For an error of the CBOR mapping: which half.
+    codec: Option<Codec>,
 }
 
 impl Error {
     /// An error with a message; static strings cost no allocation, which
     /// matters for `Empty`/`Full` returned by non-blocking calls in a loop.
     pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Error {
-        Error { kind, message: message.into(), needed: 0 }
+        Error { kind, message: message.into(), needed: 0, codec: None }
+    }
+
+    /// An error of the CBOR mapping: kind [`ErrorKind::Type`] for
+    /// [`Codec::Encode`], [`ErrorKind::Corrupt`] for [`Codec::Decode`].
+    ///
+    /// # Examples
+    /// ```
+    /// use mpipc::{Codec, Error, ErrorKind};
+    /// let e = Error::with_codec(Codec::Decode, "not a job");
+    /// assert_eq!((e.kind(), e.codec()), (ErrorKind::Corrupt, Some(Codec::Decode)));
+    /// ```
+    pub fn with_codec(which: Codec, message: impl Into<Cow<'static, str>>) -> Error {
+        let kind = match which {
+            Codec::Encode => ErrorKind::Type,
+            Codec::Decode => ErrorKind::Corrupt,
+        };
+        Error { kind, message: message.into(), needed: 0, codec: Some(which) }
     }
 
     /// A [`ErrorKind::BufSize`] error telling how many bytes are needed.
     pub fn buf_size(needed: usize) -> Error {
-        Error { kind: ErrorKind::BufSize, message: Cow::Borrowed("buffer too small for the message"), needed }
+        Error {
+            kind: ErrorKind::BufSize,
+            message: Cow::Borrowed("buffer too small for the message"),
+            needed,
+            codec: None,
+        }
     }
 
     /// An [`ErrorKind::Io`] (or a more precise kind for well-known errno
@@ -232,6 +297,19 @@ impl Error {
     /// For [`ErrorKind::BufSize`], the buffer size needed; otherwise 0.
     pub fn needed(&self) -> usize {
         self.needed
+    }
+
+    /// For an error of the typed API's CBOR mapping, which half failed
+    /// (see [`Codec`]); `None` for every other error.
+    ///
+    /// # Examples
+    /// ```
+    /// let e = mpipc::codec::decode::<u32>(b"\x61x").unwrap_err(); // "x" is not a u32
+    /// assert_eq!(e.codec(), Some(mpipc::Codec::Decode));
+    /// assert_eq!(mpipc::Error::new(mpipc::ErrorKind::Empty, "empty").codec(), None);
+    /// ```
+    pub fn codec(&self) -> Option<Codec> {
+        self.codec
     }
 }
 

@@ -34,6 +34,9 @@ compile_error!("mpipc supports x86-64 Linux with glibc only: its shared-memory l
 
 /// SharedMemory, Array and Value.
 pub mod array;
+/// Rust values as CBOR (serde), following docs/TYPES.md: what the typed
+/// `put` / `get` / `send` / `recv` and the manager proxies use.
+pub mod codec;
 /// Errors of the Rust API.
 pub mod error;
 /// Entry points for the fuzz targets (fuzz/, docs/FUZZING.md): not a
@@ -41,6 +44,9 @@ pub mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+/// The JSON bridge: JSON text to CBOR and back, following docs/TYPES.md
+/// (what the C ABI's `mp_json_to_cbor`, `mpq_put_json`, ... use).
+pub mod json;
 /// The Manager: server and client of shared named objects.
 pub mod manager;
 /// Pipe / Connection / Listener / Client.
@@ -56,7 +62,7 @@ pub mod shm;
 pub mod sync;
 
 pub use array::{Array, Guarded, Number, SharedMemory, TypeCode};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Codec, Error, ErrorKind, Result};
 pub use manager::{ManagerClient, ManagerServer};
 pub use pipe::{Connection, Listener, ListenerOptions};
 pub use queue::{Queue, QueueOptions};

@@ -95,8 +95,8 @@ fn put_then_get_round_trips_json() {
 fn get_shows_what_json_cannot_in_diagnostic_notation() {
     let n = Name::new("diag");
     let q = queue(&n);
-    q.put(b"\xa1\x01\x42\xde\xad").unwrap(); // {1: h'dead'}
-    q.put(b"\xff\xfe").unwrap(); // not CBOR
+    q.put_bytes(b"\xa1\x01\x42\xde\xad").unwrap(); // {1: h'dead'}
+    q.put_bytes(b"\xff\xfe").unwrap(); // not CBOR
     assert_eq!(expect(&["get", &n.0], 0).0.trim(), "{1: h'dead'}");
     let (out, err) = expect(&["get", &n.0], 0);
     assert_eq!(out.trim(), "h'fffe'");
@@ -126,7 +126,7 @@ fn missing_objects_fail_with_exit_1() {
 fn ls_and_stat_describe_objects() {
     let n = Name::new("ls");
     let q = queue(&n);
-    q.put(b"\x01").unwrap();
+    q.put_bytes(b"\x01").unwrap();
     let attach_or_create = OpenOptions { open_mode: OpenMode::CreateOrAttach, mode: 0, any_owner: false };
     let ev = Event::open(&n.0, &attach_or_create).unwrap();
     ev.set();
@@ -218,7 +218,7 @@ fn gc_keeps_what_hidden_processes_may_use_unless_told() {
 fn watch_prints_count_lines() {
     let n = Name::new("watch");
     let q = queue(&n);
-    q.put(b"\x01").unwrap();
+    q.put_bytes(b"\x01").unwrap();
     let (out, _) = expect(&["watch", &n.0, "--interval", "10", "--count", "3"], 0);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 4, "{out}");

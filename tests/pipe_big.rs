@@ -45,7 +45,7 @@ fn main() {
         for k in 0..size / CHUNK {
             msg.extend_from_slice(&chunk(k, &base));
         }
-        b.send(&msg).expect("send");
+        b.send_bytes(&msg).expect("send");
         drop(b);
         // SAFETY: end the child without running the parent's destructors.
         unsafe { libc::_exit(0) };
@@ -54,12 +54,12 @@ fn main() {
     let t = Instant::now();
     // The default max_frame (1 GiB) refuses anything bigger.
     a.set_max_frame(4 * GIB as u64);
-    let got = a.recv().expect("recv");
+    let got = a.recv_bytes().expect("recv");
     let secs = t.elapsed().as_secs_f64();
     let mut ok = got.len() == size;
     ok &= got.chunks(CHUNK).enumerate().all(|(k, c)| c == &chunk(k, &base)[..]);
     drop(got);
-    ok &= a.recv().map_err(|e| e.kind()) == Err(mpipc::ErrorKind::Eof);
+    ok &= a.recv_bytes().map_err(|e| e.kind()) == Err(mpipc::ErrorKind::Eof);
     let mut st = 0;
     // SAFETY: waiting for our child.
     unsafe { libc::waitpid(pid, &mut st, 0) };

@@ -56,10 +56,10 @@ fn serve_python_client(addr_for_bind: &str, py_addr: &str) {
     let py_addr = if py_addr.is_empty() { l.address().to_string() } else { py_addr.to_owned() };
     let mut child = python(PY_CLIENT, &[&py_addr, "s3cret"]);
     let c = l.accept(T).unwrap();
-    assert_eq!(c.recv_timeout(T).unwrap(), b"hello from python");
+    assert_eq!(c.recv_bytes_timeout(T).unwrap(), b"hello from python");
     let big: Vec<u8> = (0..8_000_000u32).map(|i| (i % 253) as u8).collect();
-    c.send(&big).unwrap();
-    let back = c.recv_timeout(T).unwrap();
+    c.send_bytes(&big).unwrap();
+    let back = c.recv_bytes_timeout(T).unwrap();
     assert!(back.iter().eq(big.iter().rev()));
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -111,9 +111,9 @@ fn our_client_to_python_listener() {
     let p = sock("listener");
     let (mut child, mut out) = python_listener(&p, "k3y");
     let c = connect(&format!("unix:{p}"), &key(b"k3y"), T).unwrap();
-    c.send(b"abc").unwrap();
-    assert_eq!(c.recv_timeout(T).unwrap(), b"cba");
-    assert_eq!(c.recv_timeout(T).unwrap_err().kind(), ErrorKind::Eof, "Python closed its end");
+    c.send_bytes(b"abc").unwrap();
+    assert_eq!(c.recv_bytes_timeout(T).unwrap(), b"cba");
+    assert_eq!(c.recv_bytes_timeout(T).unwrap_err().kind(), ErrorKind::Eof, "Python closed its end");
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
     assert_eq!(line.trim(), "OK");
@@ -176,7 +176,7 @@ fn python_312_style_handshake_with_sha256_and_sha384() {
         let l = Listener::bind(&format!("unix:{p}"), &key(b"modern")).unwrap();
         let child = python(PY_MODERN_CLIENT, &[&p, "modern", digest]);
         let c = l.accept(T).unwrap();
-        assert_eq!(c.recv_timeout(T).unwrap(), b"modern ok");
+        assert_eq!(c.recv_bytes_timeout(T).unwrap(), b"modern ok");
         let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),

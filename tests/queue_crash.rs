@@ -31,14 +31,14 @@ fn holder_killed_before_its_commit_leaves_the_old_state() {
     let name = unique("precommit");
     let _ = Queue::unlink(&name);
     let q = Queue::open(&name, &QueueOptions { capacity_bytes: 1024, ..Default::default() }).unwrap();
-    q.put(b"before").unwrap();
+    q.put_bytes(b"before").unwrap();
     kill_mid_put(&name, false);
     // The next locker recovers the lock; the half-made put is invisible.
     assert_eq!(q.qsize().unwrap(), 1);
     assert_eq!(q.owner_deaths(), 1);
-    assert_eq!(q.get().unwrap(), b"before");
-    q.put(b"after").unwrap();
-    assert_eq!(q.get().unwrap(), b"after");
+    assert_eq!(q.get_bytes().unwrap(), b"before");
+    q.put_bytes(b"after").unwrap();
+    assert_eq!(q.get_bytes().unwrap(), b"after");
     assert_eq!(q.unfinished_tasks().unwrap(), 2);
     Queue::unlink(&name).unwrap();
 }
@@ -57,7 +57,7 @@ fn holder_killed_after_its_commit_wakes_a_sleeping_consumer() {
             let q = Queue::open(&name, &QueueOptions::default()).unwrap();
             q.set_spin_us(0);
             let t = Instant::now();
-            (q.get_timeout(Some(Duration::from_secs(10))), t.elapsed())
+            (q.get_bytes_timeout(Some(Duration::from_secs(10))), t.elapsed())
         })
     };
     std::thread::sleep(Duration::from_millis(50));
@@ -101,25 +101,25 @@ fn a_process_killed_between_reserve_and_commit_does_not_wedge_the_queue() {
     let name = unique("deadreserve");
     let _ = Queue::unlink(&name);
     let q = Queue::open(&name, &QueueOptions { capacity_bytes: 4096, ..Default::default() }).unwrap();
-    q.put(b"before").unwrap();
+    q.put_bytes(b"before").unwrap();
     let (mut holder, len) = hold_claim(&name, "reserve", 100);
     assert_eq!(len, 100);
-    q.put(b"after").unwrap(); // placed behind the reservation
-    assert_eq!(q.get().unwrap(), b"before");
+    q.put_bytes(b"after").unwrap(); // placed behind the reservation
+    assert_eq!(q.get_bytes().unwrap(), b"before");
     // The reservation's owner is alive: readers wait in front of it.
     assert_eq!(q.qsize().unwrap(), 1);
-    assert_eq!(q.get_timeout(Some(Duration::ZERO)).unwrap_err().kind(), mpipc::ErrorKind::Empty);
+    assert_eq!(q.get_bytes_timeout(Some(Duration::ZERO)).unwrap_err().kind(), mpipc::ErrorKind::Empty);
     holder.kill().unwrap();
     holder.wait().unwrap();
     // Killed between reserve and commit: the reservation is dropped, the
     // message behind it is delivered, nothing else is lost or duplicated.
-    assert_eq!(q.get_timeout(Some(Duration::ZERO)).unwrap(), b"after");
+    assert_eq!(q.get_bytes_timeout(Some(Duration::ZERO)).unwrap(), b"after");
     assert_eq!(q.qsize().unwrap(), 0);
     assert_eq!(q.bytes_used().unwrap(), 0);
     assert_eq!(q.owner_deaths(), 1);
     assert_eq!(q.unfinished_tasks().unwrap(), 2, "the dropped reservation was never a message");
-    q.put(b"again").unwrap();
-    assert_eq!(q.get().unwrap(), b"again");
+    q.put_bytes(b"again").unwrap();
+    assert_eq!(q.get_bytes().unwrap(), b"again");
     Queue::unlink(&name).unwrap();
 }
 
@@ -129,20 +129,20 @@ fn a_consumer_killed_holding_a_view_frees_its_bytes() {
     let _ = Queue::unlink(&name);
     // Room for the viewed message and one more of the same size, not two.
     let q = Queue::open(&name, &QueueOptions { capacity_bytes: 256, ..Default::default() }).unwrap();
-    q.put(&[1u8; 100]).unwrap();
-    q.put(&[2u8; 100]).unwrap();
+    q.put_bytes(&[1u8; 100]).unwrap();
+    q.put_bytes(&[2u8; 100]).unwrap();
     let (mut holder, len) = hold_claim(&name, "view", 0);
     assert_eq!(len, 100);
     assert_eq!(q.qsize().unwrap(), 1, "the viewed message left the queue");
     // Its bytes are still reserved: a third message does not fit.
-    assert_eq!(q.put_timeout(&[3u8; 100], Some(Duration::ZERO)).unwrap_err().kind(), mpipc::ErrorKind::Full);
+    assert_eq!(q.put_bytes_timeout(&[3u8; 100], Some(Duration::ZERO)).unwrap_err().kind(), mpipc::ErrorKind::Full);
     holder.kill().unwrap();
     holder.wait().unwrap();
     // The next put that needs the bytes finds the view's owner dead.
-    q.put_timeout(&[3u8; 100], Some(Duration::ZERO)).unwrap();
+    q.put_bytes_timeout(&[3u8; 100], Some(Duration::ZERO)).unwrap();
     assert_eq!(q.owner_deaths(), 1);
-    assert_eq!(q.get().unwrap(), vec![2u8; 100]);
-    assert_eq!(q.get().unwrap(), vec![3u8; 100]);
+    assert_eq!(q.get_bytes().unwrap(), vec![2u8; 100]);
+    assert_eq!(q.get_bytes().unwrap(), vec![3u8; 100]);
     assert_eq!(q.bytes_used().unwrap(), 0);
     Queue::unlink(&name).unwrap();
 }

@@ -127,13 +127,13 @@ impl Answer {
 /// `prefix + edit(right digest)`, returns the server's verdict.
 fn handshake(addr: &str, answer: Answer, edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     let c = connect(addr, &ListenerOptions::default(), Some(T)).expect("connect");
-    let challenge = c.recv_timeout(Some(T)).expect("challenge");
+    let challenge = c.recv_bytes_timeout(Some(T)).expect("challenge");
     let payload = challenge.strip_prefix(b"#CHALLENGE#").expect("a #CHALLENGE# first");
     assert!(payload.starts_with(b"{sha256}") && payload.len() == 8 + 40, "{payload:?}");
     let (prefix, mut digest) = answer.right(payload);
     edit(&mut digest);
-    c.send(&[prefix, &digest[..]].concat()).expect("send the response");
-    c.recv_timeout(Some(T)).expect("verdict")
+    c.send_bytes(&[prefix, &digest[..]].concat()).expect("send the response");
+    c.recv_bytes_timeout(Some(T)).expect("verdict")
 }
 
 #[test]

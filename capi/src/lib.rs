@@ -22,6 +22,7 @@ pub(crate) mod boundary;
 pub mod bytes;
 pub mod cond;
 pub mod event;
+pub mod json;
 pub mod listener;
 pub mod lock;
 pub mod manager;

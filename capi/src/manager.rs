@@ -5,6 +5,7 @@ use super::boundary::{
     len_status, str_arg, try_status, with_handle, Castable,
 };
 use super::bytes::mp_buf;
+use super::json::{cbor_of_json_arg, json_of_received};
 use super::status::{mp_status, set_last_error, MP_OK};
 use super::timeout_of_ms;
 use ciborium::Value;
@@ -27,7 +28,8 @@ use std::ffi::c_char;
 /// `mp_mgr_dict_get`, `mp_mgr_dict_get_into`, `mp_mgr_dict_version`,
 /// `mp_mgr_dict_del`, `mp_mgr_dict_len`, `mp_mgr_dict_incr`,
 /// `mp_mgr_set_spin`, `mp_mgr_set_local_reads`, `mp_mgr_reconnect`,
-/// `mp_mgr_is_connected`, `mp_mgr_close`.
+/// `mp_mgr_is_connected`, `mp_mgr_close`; JSON (docs/TYPES.md, "JSON
+/// bridge"): `mp_mgr_dict_set_json`, `mp_mgr_dict_get_json`.
 ///
 /// When the server goes away, the call that notices fails with `MP_E_EOF`
 /// ("connection to the manager at ... lost"), and so does every later call
@@ -519,6 +521,91 @@ pub unsafe extern "C" fn mp_mgr_is_connected(m: *mut mp_mgr, out: *mut bool) -> 
 pub unsafe extern "C" fn mp_mgr_close(m: *mut mp_mgr) {
     // SAFETY: per the contract.
     boundary_or((), || unsafe { free_handle(m) })
+}
+
+/// `dict[key] = val` on the dict named `dict`, key and value given as
+/// JSON texts (converted as `mp_json_to_cbor` converts them; docs/TYPES.md,
+/// "JSON bridge"): `mp_mgr_dict_set_json(m, "jobs", "\"j1\"",
+/// "{\"id\": 1}")` is Python's `jobs["j1"] = {"id": 1}`. A text key is a
+/// JSON string, quotes included.
+///
+/// # Arguments
+/// - `key_json`, `val_json`: the texts, UTF-8 and NUL-terminated.
+///
+/// # Returns
+/// `MP_OK`; `MP_E_INVAL` (either text is not JSON, holds an extended form
+/// with the wrong content or nests deeper than the limit: the message
+/// names `key_json` or `val_json`; nothing is sent); `MP_E_TYPE` (a
+/// PICKLE tag, or a key the manager cannot hash); otherwise as
+/// `mp_mgr_dict_set`.
+///
+/// # Safety
+/// `m` live; `dict`, `key_json`, `val_json` NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn mp_mgr_dict_set_json(
+    m: *mut mp_mgr,
+    dict: *const c_char,
+    key_json: *const c_char,
+    val_json: *const c_char,
+) -> mp_status {
+    // SAFETY: m is a live handle or NULL (checked); the rest per the contract.
+    unsafe {
+        with_handle(m, |c| {
+            let (k, v) = match (cbor_of_json_arg(key_json, "key_json"), cbor_of_json_arg(val_json, "val_json")) {
+                (Ok(k), Ok(v)) => (k, v),
+                (Err(s), _) | (_, Err(s)) => return s,
+            };
+            let (k, v) = match (item(k.as_ptr(), k.len(), "key_json"), item(v.as_ptr(), v.len(), "val_json")) {
+                (Ok(k), Ok(v)) => (k, v),
+                (Err(s), _) | (_, Err(s)) => return s,
+            };
+            dict_call(c, dict, "set", &[k, v], |_| Ok(())).map_or_else(|s| s, |()| MP_OK)
+        })
+    }
+}
+
+/// `dict[key]` as JSON text, the key given as JSON text (both converted
+/// as the JSON bridge converts them; docs/TYPES.md): a value Python stored
+/// with `d["j1"] = {"id": 1}` reads `{"id":1}` with key `"\"j1\""`.
+///
+/// # Arguments
+/// - `key_json`: the key, UTF-8 and NUL-terminated.
+/// - `out_json`: receives the value on `MP_OK`, UTF-8 and NUL-terminated;
+///   free it with `mp_json_free`.
+///
+/// # Returns
+/// `MP_OK`; `MP_E_NOTFOUND` when the key is absent; `MP_E_INVAL` (the key
+/// is not JSON, ...); `MP_E_TYPE` (the value holds a Python pickle, or an
+/// integer of more than 4300 digits: read it with `mp_mgr_dict_get`);
+/// otherwise as `mp_mgr_dict_get`.
+///
+/// # Safety
+/// `m` live; `dict` and `key_json` NUL-terminated; `out_json` valid.
+#[no_mangle]
+pub unsafe extern "C" fn mp_mgr_dict_get_json(
+    m: *mut mp_mgr,
+    dict: *const c_char,
+    key_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> mp_status {
+    // SAFETY: m is a live handle or NULL (checked); the rest per the contract.
+    unsafe {
+        with_handle(m, |c| {
+            check_not_null!(out_json);
+            let k = match cbor_of_json_arg(key_json, "key_json") {
+                Ok(k) => k,
+                Err(s) => return s,
+            };
+            let k = match item(k.as_ptr(), k.len(), "key_json") {
+                Ok(k) => k,
+                Err(s) => return s,
+            };
+            match dict_call(c, dict, "get", &[k], |r| Ok(r.to_vec())) {
+                Ok(v) => json_of_received(&v, "value", out_json),
+                Err(s) => s,
+            }
+        })
+    }
 }
 
 #[cfg(test)]

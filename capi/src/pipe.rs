@@ -6,6 +6,7 @@ use super::boundary::{
     len_status, split_messages, status_of, try_status, with_handle, Castable, Handle,
 };
 use super::bytes::mp_buf;
+use super::json::{cbor_of_json_arg, json_of_received};
 use super::status::{mp_status, set_last_error, MP_OK};
 use super::timeout_of_ms;
 use mpipc::error::{Error, ErrorKind};
@@ -32,7 +33,8 @@ use std::os::fd::{FromRawFd, OwnedFd};
 /// `mp_pipe_connect_ex`, `mp_pipe_send`, `mp_pipe_recv`,
 /// `mp_pipe_recv_timeout`, `mp_pipe_recv_into`, `mp_pipe_poll`,
 /// `mp_pipe_fileno`, `mp_pipe_has_buffered`, `mp_pipe_set_max_frame`,
-/// `mp_pipe_set_spin`, `mp_wait`, `mp_pipe_close`.
+/// `mp_pipe_set_spin`, `mp_wait`, `mp_pipe_close`; JSON (docs/TYPES.md,
+/// "JSON bridge"): `mp_pipe_send_json`, `mp_pipe_recv_json`.
 pub struct mp_pipe {
     _private: [u8; 0],
 }
@@ -176,7 +178,7 @@ pub unsafe extern "C" fn mp_pipe_send(p: *mut mp_pipe, data: *const u8, len: usi
                 Ok(m) => m,
                 Err(s) => return s,
             };
-            status_of(c.send(msg))
+            status_of(c.send_bytes(msg))
         })
     }
 }
@@ -239,7 +241,7 @@ pub unsafe extern "C" fn mp_pipe_recv_timeout(p: *mut mp_pipe, out: *mut mp_buf,
     unsafe {
         with_handle(p, |c| {
             check_not_null!(out);
-            let v = try_status!(c.recv_timeout(timeout_of_ms(timeout_ms)));
+            let v = try_status!(c.recv_bytes_timeout(timeout_of_ms(timeout_ms)));
             *out = mp_buf::from_vec(v);
             MP_OK
         })
@@ -420,6 +422,63 @@ pub unsafe extern "C" fn mp_wait(
 pub unsafe extern "C" fn mp_pipe_close(p: *mut mp_pipe) {
     // SAFETY: per the contract.
     boundary_or((), || unsafe { free_handle(p) })
+}
+
+/// Sends a JSON text as one CBOR message (Python's `send`): converted as
+/// `mp_json_to_cbor` converts it (docs/TYPES.md, "JSON bridge") before
+/// anything is sent, so a Python peer's `recv()` gives the dict, list, ...
+/// the text spells.
+///
+/// # Arguments
+/// - `json`: the text, UTF-8 and NUL-terminated.
+///
+/// # Returns
+/// `MP_OK`; `MP_E_INVAL` (not JSON, an extended form with the wrong
+/// content, nesting deeper than 128: nothing is sent); `MP_E_TYPE` (a
+/// PICKLE tag); otherwise as `mp_pipe_send`.
+///
+/// # Safety
+/// `p` is a live handle; `json` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mp_pipe_send_json(p: *mut mp_pipe, json: *const c_char) -> mp_status {
+    // SAFETY: p is a live handle or NULL (checked); json per the contract.
+    unsafe {
+        with_handle(p, |c| {
+            let cbor = match cbor_of_json_arg(json, "json") {
+                Ok(m) => m,
+                Err(s) => return s,
+            };
+            status_of(c.send_bytes(&cbor))
+        })
+    }
+}
+
+/// Receives one message, waiting at most `timeout_ms` for it to start,
+/// and gives it as JSON text, converted as `mp_cbor_to_json` converts it
+/// (a Python peer's `send({"id": 1})` reads `{"id":1}`).
+///
+/// # Arguments
+/// - `out_json`: receives the text on `MP_OK`, UTF-8 and NUL-terminated;
+///   free it with `mp_json_free`.
+///
+/// # Returns
+/// `MP_OK`; `MP_E_CORRUPT` (the message is not valid CBOR) and
+/// `MP_E_TYPE` (it holds a Python pickle, or an integer of more than 4300
+/// digits): the message is consumed all the same, as the bindings' decode
+/// errors consume it; otherwise as `mp_pipe_recv_timeout`.
+///
+/// # Safety
+/// `p` live; `out_json` valid.
+#[no_mangle]
+pub unsafe extern "C" fn mp_pipe_recv_json(p: *mut mp_pipe, out_json: *mut *mut c_char, timeout_ms: i64) -> mp_status {
+    // SAFETY: p is a live handle or NULL (checked); out_json per the contract.
+    unsafe {
+        with_handle(p, |c| {
+            check_not_null!(out_json);
+            let msg = try_status!(c.recv_bytes_timeout(timeout_of_ms(timeout_ms)));
+            json_of_received(&msg, "message", out_json)
+        })
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use super::boundary::{
     status_of, str_arg, try_status, with_handle, Castable,
 };
 use super::bytes::mp_buf;
+use super::json::{cbor_of_json_arg, json_of_received};
 use super::status::{mp_status, set_last_error, MP_OK};
 use super::timeout_of_ms;
 use mpipc::error::{Error, ErrorKind};
@@ -31,7 +32,8 @@ use std::ffi::c_char;
 /// `mpq_qsize`, `mpq_empty`, `mpq_full`, `mpq_task_done`, `mpq_join`,
 /// `mpq_shutdown`, `mpq_options_of`, `mpq_set_spin`, `mpq_close`,
 /// `mpq_unlink`; zero-copy: `mpq_reserve`, `mpq_commit`, `mpq_cancel`,
-/// `mpq_get_view`, `mpq_release_view`.
+/// `mpq_get_view`, `mpq_release_view`; JSON (docs/TYPES.md, "JSON
+/// bridge"): `mpq_put_json`, `mpq_put_json_timeout`, `mpq_get_json`.
 pub struct mpq {
     _private: [u8; 0],
 }
@@ -154,7 +156,7 @@ pub unsafe extern "C" fn mpq_put_timeout(q: *mut mpq, data: *const u8, len: usiz
                 Ok(m) => m,
                 Err(s) => return s,
             };
-            status_of(q.put_timeout(msg, timeout_of_ms(timeout_ms)))
+            status_of(q.put_bytes_timeout(msg, timeout_of_ms(timeout_ms)))
         })
     }
 }
@@ -227,7 +229,7 @@ pub unsafe extern "C" fn mpq_get_timeout(q: *mut mpq, out: *mut mp_buf, timeout_
     unsafe {
         with_handle(q, |q| {
             check_not_null!(out);
-            let v = try_status!(q.get_timeout(timeout_of_ms(timeout_ms)));
+            let v = try_status!(q.get_bytes_timeout(timeout_of_ms(timeout_ms)));
             *out = mp_buf::from_vec(v);
             MP_OK
         })
@@ -670,6 +672,80 @@ pub unsafe extern "C" fn mpq_release_view(q: *mut mpq, v: *const mpq_view) -> mp
         with_handle(q, |q| {
             check_not_null!(v);
             status_of(q.release_raw((*v).id))
+        })
+    }
+}
+
+/// Puts a JSON text as one CBOR message, blocking while the queue is full:
+/// `mpq_put_json(q, "{\"id\": 1}")` reaches a Python consumer as the dict
+/// `{"id": 1}`, a Node one as the object. The text is converted as
+/// `mp_json_to_cbor` converts it (docs/TYPES.md, "JSON bridge"), before
+/// anything is put.
+///
+/// # Arguments
+/// - `json`: the text, UTF-8 and NUL-terminated.
+///
+/// # Returns
+/// `MP_OK` once the message is in the queue; `MP_E_INVAL` (not JSON, an
+/// extended form with the wrong content, nesting deeper than 128: nothing
+/// is put); `MP_E_TYPE` (a PICKLE tag); otherwise as `mpq_put`.
+///
+/// # Safety
+/// `q` is a live handle; `json` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_put_json(q: *mut mpq, json: *const c_char) -> mp_status {
+    // SAFETY: forwarded contract.
+    unsafe { mpq_put_json_timeout(q, json, -1) }
+}
+
+/// `mpq_put_json`, waiting at most `timeout_ms` for room (0 = do not wait,
+/// negative = forever).
+///
+/// # Returns
+/// As `mpq_put_json`, plus `MP_E_FULL` when the time ran out.
+///
+/// # Safety
+/// `q` is a live handle; `json` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_put_json_timeout(q: *mut mpq, json: *const c_char, timeout_ms: i64) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked); json per the contract.
+    unsafe {
+        with_handle(q, |q| {
+            let cbor = match cbor_of_json_arg(json, "json") {
+                Ok(c) => c,
+                Err(s) => return s,
+            };
+            status_of(q.put_bytes_timeout(&cbor, timeout_of_ms(timeout_ms)))
+        })
+    }
+}
+
+/// Takes the oldest message, waiting at most `timeout_ms` (0 = do not
+/// wait, negative = forever), and gives it as JSON text, converted as
+/// `mp_cbor_to_json` converts it: what a Python producer's
+/// `q.put({"id": 1})` put reads `{"id":1}`.
+///
+/// # Arguments
+/// - `out_json`: receives the text on `MP_OK`, UTF-8 and NUL-terminated;
+///   free it with `mp_json_free`.
+///
+/// # Returns
+/// `MP_OK`; `MP_E_EMPTY` when the time ran out; `MP_E_SHUTDOWN` once shut
+/// down and drained; `MP_E_CORRUPT` (the message is not valid CBOR) and
+/// `MP_E_TYPE` (it holds a Python pickle, or an integer of more than 4300
+/// digits): the message is consumed all the same, as the bindings' decode
+/// errors consume it (`mpq_get` then `mp_cbor_to_json` keep the bytes).
+///
+/// # Safety
+/// `q` is a live handle; `out_json` is valid.
+#[no_mangle]
+pub unsafe extern "C" fn mpq_get_json(q: *mut mpq, out_json: *mut *mut c_char, timeout_ms: i64) -> mp_status {
+    // SAFETY: q is a live handle or NULL (checked); out_json per the contract.
+    unsafe {
+        with_handle(q, |q| {
+            check_not_null!(out_json);
+            let msg = try_status!(q.get_bytes_timeout(timeout_of_ms(timeout_ms)));
+            json_of_received(&msg, "message", out_json)
         })
     }
 }

@@ -1,7 +1,7 @@
 /*
  * worker_c.c: the C worker of the polyglot demo, on the raw C ABI
- * (include/mpipc.h) with a hand-written CBOR reader and writer
- * (examples/c/common/minicbor.h).
+ * (include/mpipc.h), encoding and decoding its objects with libcbor
+ * (through the helpers of examples/c/common/mpcbor.h).
  *
  *   worker_c JOBS_QUEUE RESULTS_QUEUE CONTROL_ADDR MANAGER_ADDR COUNTS_DICT
  *   (authkey, hex, in $DEMO_AUTHKEY_HEX)
@@ -17,7 +17,7 @@
 #define _GNU_SOURCE
 #endif
 #include "mpipc.h"
-#include "minicbor.h"
+#include "mpcbor.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -43,12 +43,13 @@ static size_t unhex(const char *s, uint8_t *out, size_t cap) {
     return n;
 }
 
-static void send_msg(mp_pipe *c, const cbw *w, const char *what) {
-    if (w->overflow) {
-        fprintf(stderr, "%s: %s: message too large\n", g_name, what);
-        exit(1);
-    }
-    mp_status st = mp_pipe_send(c, w->buf, w->len);
+/* Encodes `obj`, sends it on the control connection and releases it. */
+static void send_msg(mp_pipe *c, cbor_item_t *obj, const char *what) {
+    unsigned char *buf;
+    size_t len = mpcbor_encode(obj, &buf);
+    cbor_decref(&obj);
+    mp_status st = mp_pipe_send(c, buf, len);
+    free(buf);
     if (st) die(what, st);
 }
 
@@ -75,16 +76,18 @@ int main(int argc, char **argv) {
     mp_pipe *ctl;
     if ((st = mp_pipe_connect(ctl_addr, key, keylen, 10000, &ctl))) die("mp_pipe_connect", st);
 
-    cbw w = {0};
-    cbw_map(&w, 4);
-    cbw_text(&w, "cmd"), cbw_text(&w, "ready");
-    cbw_text(&w, "worker"), cbw_text(&w, g_name);
-    cbw_text(&w, "lang"), cbw_text(&w, "c");
-    cbw_text(&w, "pid"), cbw_int(&w, getpid());
-    send_msg(ctl, &w, "send ready");
+    cbor_item_t *ready = mpcbor_ok(cbor_new_definite_map(4));
+    mpcbor_map_set(ready, "cmd", mpcbor_text("ready"));
+    mpcbor_map_set(ready, "worker", mpcbor_text(g_name));
+    mpcbor_map_set(ready, "lang", mpcbor_text("c"));
+    mpcbor_map_set(ready, "pid", mpcbor_int(getpid()));
+    send_msg(ctl, ready, "send ready");
 
-    cbw dict_key = {0}; /* the manager dict key: the text g_name */
-    cbw_text(&dict_key, g_name);
+    /* The manager dict key: the text g_name, encoded once. */
+    cbor_item_t *key_item = mpcbor_text(g_name);
+    unsigned char *dict_key;
+    size_t dict_key_len = mpcbor_encode(key_item, &dict_key);
+    cbor_decref(&key_item);
 
     int64_t processed = 0;
     for (;;) {
@@ -95,36 +98,45 @@ int main(int argc, char **argv) {
             st = mp_pipe_recv_timeout(ctl, &c, 0);
             if (st == MP_E_EMPTY) continue;
             if (st) die("control recv", st);
-            int stop = cbr_find_text_is(c.ptr, c.len, "cmd", "stop");
+            cbor_item_t *cmd = mpcbor_decode(c.ptr, c.len);
             mp_buf_free(&c);
+            bool stop = mpcbor_text_is(mpcbor_get(cmd, "cmd"), "stop");
+            if (cmd) cbor_decref(&cmd);
             if (stop) break;
             continue;
         }
         if (st) die("mpq_get_timeout", st);
+        /* The job map (its payload text included) becomes a libcbor item. */
+        cbor_item_t *job = mpcbor_decode(m.ptr, m.len);
         int64_t id, x;
-        if (cbr_find_int(m.ptr, m.len, "id", &id) || cbr_find_int(m.ptr, m.len, "x", &x)) {
+        if (!mpcbor_get_int(job, "id", &id) || !mpcbor_get_int(job, "x", &x)) {
             fprintf(stderr, "%s: a job without integer id and x (%zu bytes)\n", g_name, m.len);
             return 1;
         }
         mp_buf_free(&m);
+        cbor_decref(&job);
 
-        cbw r = {0};
-        cbw_map(&r, 3);
-        cbw_text(&r, "id"), cbw_int(&r, id);
-        cbw_text(&r, "worker"), cbw_text(&r, g_name);
-        cbw_text(&r, "y"), cbw_int(&r, x * x);
-        if ((st = mpq_put(results, r.buf, r.len))) die("mpq_put result", st);
+        cbor_item_t *result = mpcbor_ok(cbor_new_definite_map(3));
+        mpcbor_map_set(result, "id", mpcbor_int(id));
+        mpcbor_map_set(result, "worker", mpcbor_text(g_name));
+        mpcbor_map_set(result, "y", mpcbor_int(x * x));
+        unsigned char *buf;
+        size_t len = mpcbor_encode(result, &buf);
+        cbor_decref(&result);
+        st = mpq_put(results, buf, len);
+        free(buf);
+        if (st) die("mpq_put result", st);
         int64_t now;
-        if ((st = mp_mgr_dict_incr(mgr, counts, dict_key.buf, dict_key.len, 1, &now))) die("mp_mgr_dict_incr", st);
+        if ((st = mp_mgr_dict_incr(mgr, counts, dict_key, dict_key_len, 1, &now))) die("mp_mgr_dict_incr", st);
         processed++;
     }
 
-    w = (cbw){0};
-    cbw_map(&w, 3);
-    cbw_text(&w, "cmd"), cbw_text(&w, "bye");
-    cbw_text(&w, "worker"), cbw_text(&w, g_name);
-    cbw_text(&w, "processed"), cbw_int(&w, processed);
-    send_msg(ctl, &w, "send bye");
+    free(dict_key);
+    cbor_item_t *bye = mpcbor_ok(cbor_new_definite_map(3));
+    mpcbor_map_set(bye, "cmd", mpcbor_text("bye"));
+    mpcbor_map_set(bye, "worker", mpcbor_text(g_name));
+    mpcbor_map_set(bye, "processed", mpcbor_int(processed));
+    send_msg(ctl, bye, "send bye");
 
     mp_pipe_close(ctl);
     mp_mgr_close(mgr);

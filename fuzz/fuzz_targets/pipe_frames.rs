@@ -49,12 +49,12 @@ fuzz_target!(|data: &[u8]| {
                     let len = announced(rest).expect("BufSize without a valid header");
                     assert!(len <= max_frame && len > into_cap as u64, "BufSize for {len} bytes");
                     assert_eq!(e.needed() as u64, len, "BufSize must tell the size needed");
-                    conn.recv_timeout(Some(Duration::ZERO))
+                    conn.recv_bytes_timeout(Some(Duration::ZERO))
                 }
                 Err(e) => Err(e),
             }
         } else {
-            conn.recv_timeout(Some(Duration::ZERO))
+            conn.recv_bytes_timeout(Some(Duration::ZERO))
         };
         match (expect, got) {
             (Expect::Message(m, used), Ok(v)) => {
@@ -69,7 +69,7 @@ fuzz_target!(|data: &[u8]| {
             (expect, got) => panic!("frame {n}: expected {expect:?}, got {got:?}"),
         }
         // Once failed, it keeps failing the same way.
-        let again = conn.recv_timeout(Some(Duration::ZERO)).expect_err("a receive after the end must fail");
+        let again = conn.recv_bytes_timeout(Some(Duration::ZERO)).expect_err("a receive after the end must fail");
         let first = match next_frame(rest, max_frame) {
             Expect::Eof => ErrorKind::Eof,
             Expect::Corrupt => ErrorKind::Corrupt,

@@ -80,7 +80,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(q.max_message() + 8 <= q.capacity_bytes(), "geometry not validated");
                 if ops {
                     for _ in 0..4 {
-                        match q.get_timeout(z) {
+                        match q.get_bytes_timeout(z) {
                             Ok(m) => assert!(m.len() <= q.max_message(), "message over max_message"),
                             Err(e) => check_status(&e),
                         }
@@ -94,7 +94,7 @@ fuzz_target!(|data: &[u8]| {
                         Ok((n, bytes)) => assert!(n <= 8 && bytes <= 256 && lens[..n].iter().sum::<usize>() == bytes),
                         Err(e) => check_status(&e),
                     }
-                    if let Err(e) = q.put_timeout(b"fuzz", z) {
+                    if let Err(e) = q.put_bytes_timeout(b"fuzz", z) {
                         check_status(&e);
                     }
                     for r in

@@ -11,7 +11,7 @@
 #
 #   /usr/lib/x86_64-linux-gnu/libmpipc.so.X.Y.Z, libmpipc.so.X, libmpipc.so,
 #       libmpipc.a, pkgconfig/mpipc.pc, cmake/mpipc/mpipcConfig*.cmake
-#   /usr/include/mpipc.h, mpipc.hpp
+#   /usr/include/mpipc.h, mpipc.hpp, mpipc_json.hpp
 #   /usr/bin/mpipc
 #   /usr/share/doc/mpipc/copyright (machine-readable: MIT or Apache-2.0),
 #       changelog.gz, THIRD-PARTY.gz (the Rust crates linked in, with
@@ -164,6 +164,7 @@ Architecture: amd64
 Maintainer: $MAINTAINER
 Installed-Size: $installed_size
 Depends: $depends
+Suggests: nlohmann-json3-dev
 Section: libs
 Priority: optional
 Homepage: $HOMEPAGE
@@ -176,7 +177,8 @@ Description: Python multiprocessing's primitives for C, C++ and any language
  Barrier. Values cross between languages as CBOR.
  .
  This package holds the C library (libmpipc.so.$MAJOR and libmpipc.a), the C
- header mpipc.h, the header-only C++17 wrapper mpipc.hpp, the pkg-config
+ header mpipc.h, the header-only C++17 wrapper mpipc.hpp (and mpipc_json.hpp,
+ objects as nlohmann::json, which needs nlohmann-json3-dev), the pkg-config
  and CMake files (find_package(mpipc)), and the mpipc command (list,
  inspect, put and get, run a manager server). x86-64 Linux (glibc) only.
 EOF
@@ -198,7 +200,7 @@ contents=$(dpkg-deb --contents "$WORK/$DEB")
 for f in "./usr/lib/$MULTIARCH/libmpipc.so.$VERSION" "./usr/lib/$MULTIARCH/libmpipc.so.$MAJOR -> libmpipc.so.$VERSION" \
     "./usr/lib/$MULTIARCH/libmpipc.so -> libmpipc.so.$MAJOR" "./usr/lib/$MULTIARCH/libmpipc.a" \
     "./usr/lib/$MULTIARCH/pkgconfig/mpipc.pc" "./usr/lib/$MULTIARCH/cmake/mpipc/mpipcConfig.cmake" \
-    ./usr/include/mpipc.h ./usr/include/mpipc.hpp ./usr/bin/mpipc ./usr/share/doc/mpipc/copyright; do
+    ./usr/include/mpipc.h ./usr/include/mpipc.hpp ./usr/include/mpipc_json.hpp ./usr/bin/mpipc ./usr/share/doc/mpipc/copyright; do
     grep -qF -- " $f" <<<"$contents" || die "$DEB lacks $f"
 done
 if grep -v ' root/root ' <<<"$contents" | grep -q .; then die "$DEB has files not owned by root"; fi

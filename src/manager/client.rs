@@ -431,7 +431,7 @@ impl ManagerClient {
         link.next_id += 1;
         link.tx.clear();
         put_request(&mut link.tx, id, "dict", name, "replica", |tx| tx.push(0x80));
-        let got = conn.send(&link.tx).and_then(|()| fdpass::recv_frame_with_fd(conn.fileno(), MAX_REPLICA_REPLY));
+        let got = conn.send_bytes(&link.tx).and_then(|()| fdpass::recv_frame_with_fd(conn.fileno(), MAX_REPLICA_REPLY));
         let checked = got.and_then(|(frame, fd)| {
             if frame.starts_with(b"#CHALLENGE#") {
                 // As in `read_reply`: we came without the server's key.
@@ -791,7 +791,7 @@ impl ManagerClient {
     ) -> Result<()> {
         let count = ends.len();
         if count == 1 {
-            conn.send(tx)?;
+            conn.send_bytes(tx)?;
             return Self::read_reply(conn, first, rx, |r| on_reply(0, 1, r));
         }
         let payload = |i: usize| &tx[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];

@@ -4,6 +4,15 @@
 //! authentication (Python's `multiprocessing.Manager()`, plus atomic
 //! read-modify-write and lock release on disconnect).
 //!
+//! Typed access: [`ManagerClient::dict`](crate::manager::ManagerClient::dict),
+//! [`list`](crate::manager::ManagerClient::list),
+//! [`value`](crate::manager::ManagerClient::value),
+//! [`lock`](crate::manager::ManagerClient::lock) give proxies
+//! ([`Dict`](crate::manager::Dict), [`List`](crate::manager::List),
+//! [`Value`](crate::manager::Value), [`Lock`](crate::manager::Lock)) whose
+//! keys and values are serde types;
+//! [`call`](crate::manager::ManagerClient::call) is the dynamic path.
+//!
 //! Protocol: [`protocol`](crate::manager::protocol); methods:
 //! [`objects`](crate::manager::objects); docs/PROTOCOL.md §4.
 
@@ -12,12 +21,14 @@ mod client;
 mod kinds;
 pub mod objects;
 pub mod protocol;
+mod proxies;
 pub(crate) mod replica;
 pub(crate) mod server;
 pub mod values;
 
 pub use client::{Item, ManagerClient, RawArgs};
 pub use protocol::MAX_REQUEST;
+pub use proxies::{Dict, List, Lock, LockGuard, Value};
 pub use server::ManagerServer;
 
 #[cfg(test)]

@@ -199,7 +199,7 @@ fn accept_loop(listener: Listener, shared: Arc<Shared>) {
                                 // user, no key) learns why, as a reply with
                                 // id 0, rather than from a bare EOF.
                                 if e.kind() == ErrorKind::Permission {
-                                    let _ = conn.send(&Reply { id: 0, result: Err(e.clone()) }.encode());
+                                    let _ = conn.send_bytes(&Reply { id: 0, result: Err(e.clone()) }.encode());
                                 }
                                 eprintln!("mpipc manager: connection refused: {e}");
                             }
@@ -354,7 +354,7 @@ fn recv_frame(conn: &Connection, rx: &mut Vec<u8>) -> Result<usize> {
 /// write (a single reply allocates nothing).
 fn send_replies(conn: &Connection, out: &[u8], ends: &[usize]) -> Result<()> {
     if let [end] = ends {
-        return conn.send(&out[..*end]);
+        return conn.send_bytes(&out[..*end]);
     }
     let parts: Vec<&[u8]> =
         ends.iter().enumerate().map(|(i, &end)| &out[if i == 0 { 0 } else { ends[i - 1] }..end]).collect();

@@ -194,11 +194,11 @@ fn pipelined_requests_and_bad_frames() {
     // Garbage on a raw connection gets an error reply; the server and the
     // stored data are fine.
     let raw = crate::pipe::connect(&s.address().to_string(), &ListenerOptions::default(), None).unwrap();
-    raw.send(b"\xff\x00garbage").unwrap();
-    let reply = protocol::Reply::decode(&raw.recv().unwrap()).unwrap();
+    raw.send_bytes(b"\xff\x00garbage").unwrap();
+    let reply = protocol::Reply::decode(&raw.recv_bytes().unwrap()).unwrap();
     assert_eq!(reply.result.unwrap_err().kind(), ErrorKind::Invalid);
-    raw.send(&[0x7b, 0x40, 0, 0, 0, 0, 0, 0, 0]).unwrap();
-    assert!(protocol::Reply::decode(&raw.recv().unwrap()).unwrap().result.is_err());
+    raw.send_bytes(&[0x7b, 0x40, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+    assert!(protocol::Reply::decode(&raw.recv_bytes().unwrap()).unwrap().result.is_err());
     drop(raw);
     assert_eq!(c.call("dict", "p", "get", vec![i(999)]).unwrap(), i(999 * 999));
 
@@ -213,9 +213,9 @@ fn pipelined_requests_and_bad_frames() {
     let mut huge = std::os::unix::net::UnixStream::connect_addr(&sa).unwrap();
     huge.write_all(&((MAX_REQUEST + 1) as u32).to_be_bytes()).unwrap();
     let conn = crate::pipe::Connection::from_owned_fd(huge.try_clone().unwrap().into()).unwrap();
-    let reply = protocol::Reply::decode(&conn.recv().unwrap()).unwrap();
+    let reply = protocol::Reply::decode(&conn.recv_bytes().unwrap()).unwrap();
     assert_eq!(reply.result.unwrap_err().kind(), ErrorKind::TooBig);
-    assert_eq!(conn.recv().unwrap_err().kind(), ErrorKind::Eof);
+    assert_eq!(conn.recv_bytes().unwrap_err().kind(), ErrorKind::Eof);
     let mut partial = std::os::unix::net::UnixStream::connect_addr(&sa).unwrap();
     partial.write_all(b"\x00\x00\x01\x00only part of a request").unwrap();
     drop(partial);
@@ -479,8 +479,8 @@ fn requests_in_other_encoders_forms_are_served_alike() {
     let s = server("forms");
     let raw = crate::pipe::connect(&s.address().to_string(), &ListenerOptions::default(), None).unwrap();
     let ask = |frame: &[u8]| {
-        raw.send(frame).unwrap();
-        raw.recv().unwrap()
+        raw.send_bytes(frame).unwrap();
+        raw.recv_bytes().unwrap()
     };
     let usual = |id: u8, method: &str, args: &[u8]| {
         [&[0x85, id, 0x64][..], b"dict", &[0x61, b'd', 0x60 + method.len() as u8], method.as_bytes(), args].concat()

@@ -134,18 +134,18 @@ fn random_bytes(n: usize) -> Result<Vec<u8>> {
 pub fn deliver_challenge(conn: &Connection, key: &[u8], timeout: Duration) -> Result<()> {
     let mut message = b"{sha256}".to_vec();
     message.extend(random_bytes(MESSAGE_LENGTH)?);
-    conn.send(&[CHALLENGE, &message].concat())?;
+    conn.send_bytes(&[CHALLENGE, &message].concat())?;
     let response = recv_small(conn, timeout)?;
     let ok = match digest_and_payload(&response) {
         Ok((digest, _, mac)) => digest.verify(key, &message, mac),
         Err(_) => false,
     };
     if ok {
-        conn.send(WELCOME)?;
+        conn.send_bytes(WELCOME)?;
         Ok(())
     } else {
         // Best effort: the peer may already be gone.
-        let _ = conn.send(FAILURE);
+        let _ = conn.send_bytes(FAILURE);
         Err(auth_err("the peer's digest was wrong: authkeys differ"))
     }
 }
@@ -162,7 +162,7 @@ pub fn answer_challenge(conn: &Connection, key: &[u8], timeout: Duration) -> Res
     let (digest, legacy, _) = digest_and_payload(payload)?;
     let mac = digest.mac(key, payload);
     let response = if legacy { mac } else { [b"{", digest.name(), b"}", &mac[..]].concat() };
-    conn.send(&response)?;
+    conn.send_bytes(&response)?;
     let verdict = recv_small(conn, timeout)?;
     if verdict == WELCOME {
         Ok(())
@@ -204,10 +204,10 @@ mod tests {
     fn legacy_md5_challenge_is_answered_with_raw_md5() {
         let (a, b) = pipe(true).unwrap();
         let random = [7u8; 20];
-        a.send(&[CHALLENGE, &random].concat()).unwrap();
-        a.send(WELCOME).unwrap(); // queued: b reads it as the verdict after answering
+        a.send_bytes(&[CHALLENGE, &random].concat()).unwrap();
+        a.send_bytes(WELCOME).unwrap(); // queued: b reads it as the verdict after answering
         answer_challenge(&b, b"key", Duration::from_secs(5)).unwrap();
-        let answer = a.recv().unwrap();
+        let answer = a.recv_bytes().unwrap();
         assert_eq!(answer, Digest::Md5.mac(b"key", &random), "legacy answers are the raw 16-byte HMAC-MD5");
     }
 

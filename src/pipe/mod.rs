@@ -28,6 +28,8 @@ pub use listener::{connect, Listener, ListenerOptions, HANDSHAKE_TIMEOUT};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::sync::{AdaptiveSpin, Deadline};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -233,10 +235,79 @@ impl Connection {
         self.spin.set_max_us(us);
     }
 
-    /// Sends one message (Python's `send_bytes`). Large messages are
-    /// streamed; the call returns once the kernel has taken every byte.
-    /// [`ErrorKind::Eof`] if the peer has closed.
-    pub fn send(&self, msg: &[u8]) -> Result<()> {
+    /// Sends `value` encoded as CBOR (docs/TYPES.md; Python's `send(obj)`
+    /// with mpipc's encoding, Go's `Send`): any `Serialize` value.
+    ///
+    /// The errors of [`Connection::send_bytes`], and
+    /// [`Codec::Encode`](crate::Codec::Encode) when the value cannot be encoded (nothing is
+    /// sent). A byte slice, `Vec<u8>` or byte array is refused that way
+    /// (serde would write an array of integers): raw bytes go through
+    /// [`Connection::send_bytes`].
+    ///
+    /// # Examples
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// let (a, b) = mpipc::pipe::pipe(true)?;
+    /// a.send(&BTreeMap::from([("id", 1.5)]))?;
+    /// let m: BTreeMap<String, f64> = b.recv()?;
+    /// assert_eq!(m["id"], 1.5);
+    /// b.send(&(1, "two", [3.0]))?;
+    /// let t: (u8, String, Vec<f64>) = a.recv()?;
+    /// assert_eq!(t, (1, "two".into(), vec![3.0]));
+    /// # Ok::<(), mpipc::Error>(())
+    /// ```
+    pub fn send<T: Serialize + ?Sized>(&self, value: &T) -> Result<()> {
+        crate::codec::refuse_raw_bytes::<T>("send")?;
+        crate::codec::with_encoded(value, |msg| self.send_bytes(msg))
+    }
+
+    /// Receives one message and decodes it as a `T` (any
+    /// `DeserializeOwned`; [`ciborium::Value`] for any shape), blocking.
+    ///
+    /// The errors of [`Connection::recv_bytes`], and
+    /// [`Codec::Decode`](crate::Codec::Decode) when the message is not CBOR or not a `T` (it
+    /// is consumed all the same).
+    ///
+    /// # Examples
+    /// ```
+    /// let (a, b) = mpipc::pipe::pipe(true)?;
+    /// a.send(&vec![Some(1), None])?;
+    /// assert_eq!(b.recv::<Vec<Option<i32>>>()?, vec![Some(1), None]);
+    /// # Ok::<(), mpipc::Error>(())
+    /// ```
+    pub fn recv<T: DeserializeOwned>(&self) -> Result<T> {
+        self.recv_timeout(None)
+    }
+
+    /// [`Connection::recv`] waiting at most `timeout` for the message to
+    /// start: [`ErrorKind::Empty`] on expiry, and the other errors of
+    /// [`Connection::recv_bytes_timeout`].
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// let (a, b) = mpipc::pipe::pipe(true)?;
+    /// let e = b.recv_timeout::<String>(Some(Duration::ZERO)).unwrap_err();
+    /// assert_eq!(e.kind(), mpipc::ErrorKind::Empty);
+    /// drop(a);
+    /// # Ok::<(), mpipc::Error>(())
+    /// ```
+    pub fn recv_timeout<T: DeserializeOwned>(&self, timeout: Option<Duration>) -> Result<T> {
+        crate::codec::decode(&self.recv_bytes_timeout(timeout)?)
+    }
+
+    /// Sends one message of raw bytes (Python's `send_bytes`). Large
+    /// messages are streamed; the call returns once the kernel has taken
+    /// every byte. [`ErrorKind::Eof`] if the peer has closed.
+    ///
+    /// # Examples
+    /// ```
+    /// let (a, b) = mpipc::pipe::pipe(true)?;
+    /// a.send_bytes(b"raw")?;
+    /// assert_eq!(b.recv_bytes()?, b"raw");
+    /// # Ok::<(), mpipc::Error>(())
+    /// ```
+    pub fn send_bytes(&self, msg: &[u8]) -> Result<()> {
         if !self.writable {
             return Err(Error::new(ErrorKind::Invalid, "this end of the pipe is read-only"));
         }
@@ -342,13 +413,24 @@ impl Connection {
         Ok(())
     }
 
-    /// Receives one message, waiting at most `timeout` for it to start
-    /// (`None` = forever, zero = only if one is already here).
+    /// Receives one message of raw bytes, waiting at most `timeout` for it
+    /// to start (`None` = forever, zero = only if one is already here).
     /// [`ErrorKind::Empty`] on expiry, [`ErrorKind::Eof`] once the peer has
     /// closed and nothing is left, [`ErrorKind::TooBig`] for a frame over
     /// [`Connection::max_frame`] (refused before allocating; the connection
     /// is then unusable, as the stream cannot be resynchronised).
-    pub fn recv_timeout(&self, timeout: Option<Duration>) -> Result<Vec<u8>> {
+    ///
+    /// # Examples
+    /// ```
+    /// use mpipc::ErrorKind;
+    /// use std::time::Duration;
+    /// let (a, b) = mpipc::pipe::pipe(true)?;
+    /// assert_eq!(b.recv_bytes_timeout(Some(Duration::ZERO)).unwrap_err().kind(), ErrorKind::Empty);
+    /// drop(a);
+    /// assert_eq!(b.recv_bytes_timeout(None).unwrap_err().kind(), ErrorKind::Eof);
+    /// # Ok::<(), mpipc::Error>(())
+    /// ```
+    pub fn recv_bytes_timeout(&self, timeout: Option<Duration>) -> Result<Vec<u8>> {
         let mut rx = self.rx_lock()?;
         let (len, hdr) = self.next_frame(&mut rx, Deadline::from_timeout(timeout))?;
         // Not zero-filled: for large messages zeroing costs as much as a
@@ -369,9 +451,17 @@ impl Connection {
         Ok(v)
     }
 
-    /// Receives one message, blocking.
-    pub fn recv(&self) -> Result<Vec<u8>> {
-        self.recv_timeout(None)
+    /// Receives one message of raw bytes, blocking (Python's `recv_bytes`).
+    ///
+    /// # Examples
+    /// ```
+    /// let (a, b) = mpipc::pipe::pipe(true)?;
+    /// a.send("hi")?;
+    /// assert_eq!(b.recv_bytes()?, b"\x62hi"); // the CBOR of "hi"
+    /// # Ok::<(), mpipc::Error>(())
+    /// ```
+    pub fn recv_bytes(&self) -> Result<Vec<u8>> {
+        self.recv_bytes_timeout(None)
     }
 
     /// Receives one message into `buf`, returning its length. If `buf` is

@@ -20,37 +20,37 @@ fn messages_of_every_size_round_trip_in_order() {
     let sizes = [0usize, 1, 3, 64, 4095, 65536, 65537, 300_000];
     let writer = std::thread::spawn(move || {
         for &n in &sizes {
-            a.send(&vec![(n % 251) as u8; n]).unwrap();
+            a.send_bytes(&vec![(n % 251) as u8; n]).unwrap();
         }
         a
     });
     for &n in &sizes {
-        let m = b.recv().unwrap();
+        let m = b.recv_bytes().unwrap();
         assert_eq!(m.len(), n);
         assert!(m.iter().all(|&x| x == (n % 251) as u8));
     }
     drop(writer.join().unwrap());
-    assert_eq!(b.recv().unwrap_err().kind(), ErrorKind::Eof);
-    assert_eq!(b.recv().unwrap_err().kind(), ErrorKind::Eof, "EOF is sticky");
+    assert_eq!(b.recv_bytes().unwrap_err().kind(), ErrorKind::Eof);
+    assert_eq!(b.recv_bytes().unwrap_err().kind(), ErrorKind::Eof, "EOF is sticky");
     assert!(b.poll(NOW).unwrap(), "EOF counts as readable, as in Python");
 }
 
 #[test]
 fn frames_are_pythons() {
     let (c, mut raw) = raw_pair();
-    c.send(b"abc").unwrap();
+    c.send_bytes(b"abc").unwrap();
     let mut hdr = [0u8; 7];
     std::io::Read::read_exact(&mut raw, &mut hdr).unwrap();
     assert_eq!(&hdr, b"\x00\x00\x00\x03abc");
     // The long form (-1 then 8 bytes) is accepted for any size.
     raw.write_all(b"\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x02hi").unwrap();
-    assert_eq!(c.recv().unwrap(), b"hi");
+    assert_eq!(c.recv_bytes().unwrap(), b"hi");
 }
 
 #[test]
 fn recv_into_too_small_keeps_the_message() {
     let (a, b) = pipe(true).unwrap();
-    a.send(b"hello world").unwrap();
+    a.send_bytes(b"hello world").unwrap();
     let mut small = [0u8; 4];
     let e = b.recv_into(&mut small, NOW).unwrap_err();
     assert_eq!((e.kind(), e.needed()), (ErrorKind::BufSize, 11));
@@ -65,18 +65,18 @@ fn oversized_and_invalid_frames_are_refused_before_allocating() {
     // A length prefix of 2^62: refused at once, nothing allocated.
     raw.write_all(b"\xff\xff\xff\xff\x40\x00\x00\x00\x00\x00\x00\x00").unwrap();
     let t = Instant::now();
-    assert_eq!(c.recv().unwrap_err().kind(), ErrorKind::TooBig);
+    assert_eq!(c.recv_bytes().unwrap_err().kind(), ErrorKind::TooBig);
     assert!(t.elapsed() < Duration::from_secs(1));
-    assert_eq!(c.recv().unwrap_err().kind(), ErrorKind::TooBig, "the stream stays refused");
+    assert_eq!(c.recv_bytes().unwrap_err().kind(), ErrorKind::TooBig, "the stream stays refused");
 
     let (c, mut raw) = raw_pair();
     c.set_max_frame(10);
     raw.write_all(b"\x00\x00\x00\x0bhello world").unwrap();
-    assert_eq!(c.recv().unwrap_err().kind(), ErrorKind::TooBig);
+    assert_eq!(c.recv_bytes().unwrap_err().kind(), ErrorKind::TooBig);
 
     let (c, mut raw) = raw_pair();
     raw.write_all(b"\xff\xff\xff\xfbgarbage").unwrap();
-    assert_eq!(c.recv().unwrap_err().kind(), ErrorKind::Corrupt);
+    assert_eq!(c.recv_bytes().unwrap_err().kind(), ErrorKind::Corrupt);
 }
 
 #[test]
@@ -84,7 +84,7 @@ fn peer_gone_mid_frame_is_eof_not_a_hang() {
     let (c, mut raw) = raw_pair();
     raw.write_all(b"\x00\x00\x01\x00only part").unwrap();
     drop(raw);
-    let e = c.recv().unwrap_err();
+    let e = c.recv_bytes().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Eof);
     assert!(e.message().contains("middle"));
 }
@@ -93,11 +93,11 @@ fn peer_gone_mid_frame_is_eof_not_a_hang() {
 fn send_to_a_closed_peer_is_eof_not_sigpipe() {
     let (a, b) = pipe(true).unwrap();
     drop(b);
-    assert_eq!(a.send(b"x").unwrap_err().kind(), ErrorKind::Eof);
+    assert_eq!(a.send_bytes(b"x").unwrap_err().kind(), ErrorKind::Eof);
     let (r, w) = pipe(false).unwrap();
     drop(r);
     // A plain pipe would raise SIGPIPE and kill the test process.
-    assert_eq!(w.send(b"x").unwrap_err().kind(), ErrorKind::Eof);
+    assert_eq!(w.send_bytes(b"x").unwrap_err().kind(), ErrorKind::Eof);
 }
 
 /// The thread that last received a SIGPIPE (0: none), set by
@@ -130,7 +130,7 @@ fn a_pipe_send_with_a_sigpipe_handler_consumes_the_signal() {
         assert!(!sigpipe_ignored());
         let (r, w) = pipe(false).unwrap();
         drop(r);
-        let e = w.send(b"x").unwrap_err();
+        let e = w.send_bytes(b"x").unwrap_err();
         let tid = libc::gettid();
         assert_eq!(libc::sigaction(libc::SIGPIPE, &old, std::ptr::null_mut()), 0);
         assert_eq!(e.kind(), ErrorKind::Eof);
@@ -142,30 +142,30 @@ fn a_pipe_send_with_a_sigpipe_handler_consumes_the_signal() {
 #[test]
 fn one_way_pipes_know_their_direction() {
     let (r, w) = pipe(false).unwrap();
-    assert_eq!(r.send(b"x").unwrap_err().kind(), ErrorKind::Invalid);
-    assert_eq!(w.recv_timeout(NOW).unwrap_err().kind(), ErrorKind::Invalid);
-    w.send(b"one way").unwrap();
-    assert_eq!(r.recv().unwrap(), b"one way");
+    assert_eq!(r.send_bytes(b"x").unwrap_err().kind(), ErrorKind::Invalid);
+    assert_eq!(w.recv_bytes_timeout(NOW).unwrap_err().kind(), ErrorKind::Invalid);
+    w.send_bytes(b"one way").unwrap();
+    assert_eq!(r.recv_bytes().unwrap(), b"one way");
 }
 
 #[test]
 fn timeouts_poll_and_wait() {
     let (a, b) = pipe(true).unwrap();
-    assert_eq!(b.recv_timeout(NOW).unwrap_err().kind(), ErrorKind::Empty);
+    assert_eq!(b.recv_bytes_timeout(NOW).unwrap_err().kind(), ErrorKind::Empty);
     let t = Instant::now();
-    assert_eq!(b.recv_timeout(Some(Duration::from_millis(30))).unwrap_err().kind(), ErrorKind::Empty);
+    assert_eq!(b.recv_bytes_timeout(Some(Duration::from_millis(30))).unwrap_err().kind(), ErrorKind::Empty);
     assert!(t.elapsed() >= Duration::from_millis(29));
     assert!(!b.poll(NOW).unwrap());
     let (c, d) = pipe(true).unwrap();
     assert!(wait(&[&b, &d], NOW).unwrap().is_empty());
-    c.send(b"1").unwrap();
-    c.send(b"2").unwrap();
+    c.send_bytes(b"1").unwrap();
+    c.send_bytes(b"2").unwrap();
     assert_eq!(wait(&[&b, &d], Some(Duration::from_secs(5))).unwrap(), vec![1]);
-    assert_eq!(d.recv().unwrap(), b"1");
+    assert_eq!(d.recv_bytes().unwrap(), b"1");
     // "2" is now in d's buffer, not in the socket: still reported ready.
     assert_eq!(wait(&[&b, &d], NOW).unwrap(), vec![1]);
     assert!(d.poll(NOW).unwrap());
-    assert_eq!(d.recv().unwrap(), b"2");
+    assert_eq!(d.recv_bytes().unwrap(), b"2");
     drop(a);
 }
 
@@ -176,9 +176,9 @@ fn from_fd_refuses_other_descriptors() {
     // Giving up a descriptor whose received bytes sit in our buffer would
     // lose them: refused.
     let (a, b) = pipe(true).unwrap();
-    b.send(b"one").unwrap();
-    b.send(b"two").unwrap();
-    assert_eq!(a.recv().unwrap(), b"one");
+    b.send_bytes(b"one").unwrap();
+    b.send_bytes(b"two").unwrap();
+    assert_eq!(a.recv_bytes().unwrap(), b"one");
     assert_eq!(a.into_owned_fd().unwrap_err().kind(), ErrorKind::Invalid);
     let (a, _b) = pipe(true).unwrap();
     let fd = a.into_owned_fd().unwrap();
@@ -208,12 +208,12 @@ fn unix_listener_authenticates_and_is_owner_only() {
             Some(Duration::from_secs(5)),
         )
         .unwrap();
-        c.send(b"ping").unwrap();
-        c.recv().unwrap()
+        c.send_bytes(b"ping").unwrap();
+        c.recv_bytes().unwrap()
     });
     let s = l.accept(Some(Duration::from_secs(5))).unwrap();
-    assert_eq!(s.recv().unwrap(), b"ping");
-    s.send(b"pong").unwrap();
+    assert_eq!(s.recv_bytes().unwrap(), b"ping");
+    s.send_bytes(b"pong").unwrap();
     assert_eq!(client.join().unwrap(), b"pong");
 
     let addr = format!("unix:{path}");
@@ -237,8 +237,10 @@ fn abstract_and_tcp_listeners() {
     let name = format!("unix:@mpipc-ut-{}", std::process::id());
     let l = Listener::bind(&name, &ListenerOptions::default()).unwrap();
     let n2 = name.clone();
-    let t = std::thread::spawn(move || connect(&n2, &ListenerOptions::default(), None).unwrap().send(b"abs").unwrap());
-    assert_eq!(l.accept(None).unwrap().recv().unwrap(), b"abs");
+    let t = std::thread::spawn(move || {
+        connect(&n2, &ListenerOptions::default(), None).unwrap().send_bytes(b"abs").unwrap()
+    });
+    assert_eq!(l.accept(None).unwrap().recv_bytes().unwrap(), b"abs");
     t.join().unwrap();
 
     assert_eq!(Listener::bind("tcp:127.0.0.1:0", &ListenerOptions::default()).unwrap_err().kind(), ErrorKind::Invalid);
@@ -248,8 +250,9 @@ fn abstract_and_tcp_listeners() {
     let addr = l.address().to_string();
     assert!(addr.starts_with("tcp:127.0.0.1:") && !addr.ends_with(":0"), "{addr}");
     let o2 = opts.clone();
-    let t = std::thread::spawn(move || connect(&addr, &o2, Some(Duration::from_secs(5))).unwrap().recv().unwrap());
-    l.accept(Some(Duration::from_secs(5))).unwrap().send(b"over tcp").unwrap();
+    let t =
+        std::thread::spawn(move || connect(&addr, &o2, Some(Duration::from_secs(5))).unwrap().recv_bytes().unwrap());
+    l.accept(Some(Duration::from_secs(5))).unwrap().send_bytes(b"over tcp").unwrap();
     assert_eq!(t.join().unwrap(), b"over tcp");
     let insecure = ListenerOptions { allow_tcp_without_authkey: true, ..Default::default() };
     Listener::bind("tcp:127.0.0.1:0", &insecure).unwrap();
@@ -266,13 +269,16 @@ fn send_many_is_many_sends() {
     });
     let mut got = Vec::new();
     for _ in 0..3000 {
-        got.push(b.recv_timeout(Some(Duration::from_secs(10))).unwrap());
+        got.push(b.recv_bytes_timeout(Some(Duration::from_secs(10))).unwrap());
     }
     assert_eq!(got, w.join().unwrap());
     let (r, w) = pipe(false).unwrap();
     assert_eq!(r.send_many(&[b"x"]).unwrap_err().kind(), ErrorKind::Invalid);
     w.send_many(&[&b"one"[..], b"", b"three"]).unwrap();
-    assert_eq!((r.recv().unwrap(), r.recv().unwrap(), r.recv().unwrap()), (b"one".to_vec(), vec![], b"three".to_vec()));
+    assert_eq!(
+        (r.recv_bytes().unwrap(), r.recv_bytes().unwrap(), r.recv_bytes().unwrap()),
+        (b"one".to_vec(), vec![], b"three".to_vec())
+    );
 }
 
 #[test]
@@ -285,28 +291,28 @@ fn spinning_receives_see_messages_eof_and_timeouts() {
         let writer = std::thread::spawn(move || {
             for &n in &sizes {
                 std::thread::sleep(Duration::from_micros(300));
-                w.send(&vec![(n % 13) as u8; n]).unwrap();
+                w.send_bytes(&vec![(n % 13) as u8; n]).unwrap();
             }
             w
         });
         for &n in &sizes {
-            let m = r.recv().unwrap();
+            let m = r.recv_bytes().unwrap();
             assert_eq!(m.len(), n, "duplex={duplex}");
             assert!(m.iter().all(|&x| x == (n % 13) as u8));
         }
         // A timeout shorter than the spin budget still expires on time.
         let t = Instant::now();
-        assert_eq!(r.recv_timeout(Some(Duration::from_millis(1))).unwrap_err().kind(), ErrorKind::Empty);
+        assert_eq!(r.recv_bytes_timeout(Some(Duration::from_millis(1))).unwrap_err().kind(), ErrorKind::Empty);
         assert!(t.elapsed() < Duration::from_secs(2));
-        assert_eq!(r.recv_timeout(NOW).unwrap_err().kind(), ErrorKind::Empty);
+        assert_eq!(r.recv_bytes_timeout(NOW).unwrap_err().kind(), ErrorKind::Empty);
         drop(writer.join().unwrap());
         // EOF seen while spinning is EOF, not a hang or an error.
-        assert_eq!(r.recv().unwrap_err().kind(), ErrorKind::Eof, "duplex={duplex}");
+        assert_eq!(r.recv_bytes().unwrap_err().kind(), ErrorKind::Eof, "duplex={duplex}");
     }
     // A peer gone mid-frame while the receiver spins.
     let (c, mut raw) = raw_pair();
     c.set_spin_us(1_000);
     raw.write_all(b"\x00\x00\x01\x00part").unwrap();
     drop(raw);
-    assert_eq!(c.recv().unwrap_err().kind(), ErrorKind::Eof);
+    assert_eq!(c.recv_bytes().unwrap_err().kind(), ErrorKind::Eof);
 }

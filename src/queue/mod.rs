@@ -44,6 +44,8 @@ pub use layout::{LAYOUT_VERSION, MAX_CLAIMS};
 use crate::error::{Error, ErrorKind, Result};
 use crate::shm::{self, Access, OpenMode, Segment, SegmentKind};
 use crate::sync::{AdaptiveSpin, Deadline, EventWord, LockState, RobustMutex};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::time::Duration;
 
 /// The ring size used when [`QueueOptions::capacity_bytes`] is 0: 1 MiB.
@@ -92,10 +94,12 @@ pub struct QueueOptions {
 /// use std::time::Duration;
 /// let name = format!("doc-queue-{}", std::process::id());
 /// let q = Queue::open(&name, &QueueOptions { maxsize: 100, ..Default::default() })?;
-/// q.put(b"hello")?;
-/// assert_eq!(q.qsize()?, 1);
-/// assert_eq!(q.get()?, b"hello");
-/// assert_eq!(q.get_timeout(Some(Duration::ZERO)).unwrap_err().kind(), mpipc::ErrorKind::Empty);
+/// q.put("hello")?; // any serde value, as CBOR (docs/TYPES.md)
+/// q.put_bytes(b"raw")?; // or raw bytes, outside the contract
+/// assert_eq!(q.qsize()?, 2);
+/// assert_eq!(q.get::<String>()?, "hello");
+/// assert_eq!(q.get_bytes()?, b"raw");
+/// assert_eq!(q.get_timeout::<String>(Some(Duration::ZERO)).unwrap_err().kind(), mpipc::ErrorKind::Empty);
 /// Queue::unlink(&name)?;
 /// # Ok::<(), mpipc::Error>(())
 /// ```
@@ -267,16 +271,95 @@ impl Queue {
         self.spin.set_max_us(us);
     }
 
-    /// Puts a message, blocking while the queue is full.
-    pub fn put(&self, msg: &[u8]) -> Result<()> {
-        self.put_timeout(msg, None)
+    /// Puts `value`, encoded as CBOR (docs/TYPES.md), blocking while the
+    /// queue is full: any `Serialize` value (a struct, a map, a tuple, a
+    /// [`ciborium::Value`] built by hand), which a Python, Go or Node
+    /// consumer gets as its dict / map / object.
+    ///
+    /// The errors of [`Queue::put_bytes`], and [`Codec::Encode`](crate::Codec::Encode) when
+    /// the value cannot be encoded, before anything is put. A byte slice,
+    /// `Vec<u8>` or byte array is refused that way too (serde would write
+    /// an array of integers): raw bytes go through [`Queue::put_bytes`], a
+    /// CBOR byte string is `serde_bytes::Bytes`.
+    ///
+    /// # Examples
+    /// ```
+    /// use mpipc::{Queue, QueueOptions};
+    /// #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    /// struct Job { name: String, id: u32, score: f64, vals: Vec<i32> }
+    ///
+    /// let name = format!("doc-typed-{}", std::process::id());
+    /// let q = Queue::open(&name, &QueueOptions::default())?;
+    /// let job = Job { name: "a".into(), id: 1, score: 0.5, vals: vec![1, 2] };
+    /// q.put(&job)?; // Python: q.get() == {"name": "a", "id": 1, "score": 0.5, "vals": [1, 2]}
+    /// assert_eq!(q.get::<Job>()?, job);
+    /// q.put(&("job", 2))?; // a tuple is an array: ["job", 2] in Python
+    /// let v: ciborium::Value = q.get()?; // the dynamic form
+    /// assert_eq!(v, ciborium::Value::Array(vec!["job".into(), 2.into()]));
+    /// Queue::unlink(&name)?;
+    /// # Ok::<(), mpipc::Error>(())
+    /// ```
+    pub fn put<T: Serialize + ?Sized>(&self, value: &T) -> Result<()> {
+        self.put_timeout(value, None)
     }
 
-    /// Puts a message, waiting at most `timeout` for room (`None` = forever,
-    /// zero = do not wait). [`ErrorKind::Full`] when the time runs out,
-    /// [`ErrorKind::TooBig`] for a message over [`Queue::max_message`],
-    /// [`ErrorKind::Shutdown`] once the queue is shut down.
-    pub fn put_timeout(&self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
+    /// [`Queue::put`] waiting at most `timeout` for room (`None` = forever,
+    /// zero = do not wait): the errors of [`Queue::put_bytes_timeout`]
+    /// ([`ErrorKind::Full`] when the time runs out, ...).
+    ///
+    /// # Examples
+    /// ```
+    /// use mpipc::{ErrorKind, Queue, QueueOptions};
+    /// use std::time::Duration;
+    /// let name = format!("doc-typed-full-{}", std::process::id());
+    /// let q = Queue::open(&name, &QueueOptions { maxsize: 1, ..Default::default() })?;
+    /// q.put_timeout(&[1, 2, 3], Some(Duration::ZERO))?;
+    /// let e = q.put_timeout("no room", Some(Duration::ZERO)).unwrap_err();
+    /// assert_eq!(e.kind(), ErrorKind::Full);
+    /// Queue::unlink(&name)?;
+    /// # Ok::<(), mpipc::Error>(())
+    /// ```
+    pub fn put_timeout<T: Serialize + ?Sized>(&self, value: &T, timeout: Option<Duration>) -> Result<()> {
+        crate::codec::refuse_raw_bytes::<T>("put")?;
+        crate::codec::with_encoded(value, |msg| self.put_bytes_timeout(msg, timeout))
+    }
+
+    /// Puts a message of raw bytes, blocking while the queue is full
+    /// (outside the CBOR contract: Go's `PutBytes`, Python's `put_bytes`).
+    ///
+    /// # Examples
+    /// ```
+    /// use mpipc::{Queue, QueueOptions};
+    /// let name = format!("doc-bytes-{}", std::process::id());
+    /// let q = Queue::open(&name, &QueueOptions::default())?;
+    /// q.put_bytes(b"\x00raw\xff")?;
+    /// assert_eq!(q.get_bytes()?, b"\x00raw\xff");
+    /// Queue::unlink(&name)?;
+    /// # Ok::<(), mpipc::Error>(())
+    /// ```
+    pub fn put_bytes(&self, msg: &[u8]) -> Result<()> {
+        self.put_bytes_timeout(msg, None)
+    }
+
+    /// Puts a message of raw bytes, waiting at most `timeout` for room
+    /// (`None` = forever, zero = do not wait). [`ErrorKind::Full`] when the
+    /// time runs out, [`ErrorKind::TooBig`] for a message over
+    /// [`Queue::max_message`], [`ErrorKind::Shutdown`] once the queue is
+    /// shut down.
+    ///
+    /// # Examples
+    /// ```
+    /// use mpipc::{ErrorKind, Queue, QueueOptions};
+    /// use std::time::Duration;
+    /// let name = format!("doc-bytes-t-{}", std::process::id());
+    /// let q = Queue::open(&name, &QueueOptions { maxsize: 1, ..Default::default() })?;
+    /// q.put_bytes_timeout(b"one", Some(Duration::ZERO))?;
+    /// let e = q.put_bytes_timeout(b"two", Some(Duration::ZERO)).unwrap_err();
+    /// assert_eq!(e.kind(), ErrorKind::Full);
+    /// Queue::unlink(&name)?;
+    /// # Ok::<(), mpipc::Error>(())
+    /// ```
+    pub fn put_bytes_timeout(&self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
         if msg.len() >= TWO_PHASE_MIN {
             return self.put_large(msg, timeout);
         }
@@ -346,15 +429,88 @@ impl Queue {
         )
     }
 
-    /// Takes the oldest message, blocking while the queue is empty.
-    pub fn get(&self) -> Result<Vec<u8>> {
+    /// Takes the oldest message and decodes it as a `T`, blocking while the
+    /// queue is empty. `T` is any `DeserializeOwned` type: a struct, a
+    /// `HashMap`, a tuple, or [`ciborium::Value`] for a value of any shape
+    /// (see [`crate::codec`] for what decoding accepts).
+    ///
+    /// The errors of [`Queue::get_bytes`], and [`Codec::Decode`](crate::Codec::Decode) when
+    /// the message is not CBOR or not a `T`: the message is consumed all
+    /// the same (it could never be decoded), as in the other bindings.
+    ///
+    /// # Examples
+    /// ```
+    /// use mpipc::{Queue, QueueOptions};
+    /// use std::collections::HashMap;
+    /// let name = format!("doc-typed-get-{}", std::process::id());
+    /// let q = Queue::open(&name, &QueueOptions::default())?;
+    /// q.put(&HashMap::from([("id", 1)]))?;
+    /// let m: HashMap<String, i64> = q.get()?;
+    /// assert_eq!(m["id"], 1);
+    /// q.put("text")?;
+    /// let e = q.get::<i64>().unwrap_err(); // consumed, not an i64
+    /// assert_eq!(e.codec(), Some(mpipc::Codec::Decode));
+    /// assert!(q.empty()?);
+    /// Queue::unlink(&name)?;
+    /// # Ok::<(), mpipc::Error>(())
+    /// ```
+    pub fn get<T: DeserializeOwned>(&self) -> Result<T> {
         self.get_timeout(None)
     }
 
-    /// Takes the oldest message, waiting at most `timeout` (`None` =
-    /// forever, zero = do not wait). [`ErrorKind::Empty`] when the time runs
-    /// out; [`ErrorKind::Shutdown`] once the queue is shut down and drained.
-    pub fn get_timeout(&self, timeout: Option<Duration>) -> Result<Vec<u8>> {
+    /// [`Queue::get`] waiting at most `timeout` (`None` = forever, zero =
+    /// do not wait): [`ErrorKind::Empty`] when the time runs out, and the
+    /// other errors of [`Queue::get_bytes_timeout`].
+    ///
+    /// # Examples
+    /// ```
+    /// use mpipc::{ErrorKind, Queue, QueueOptions};
+    /// use std::time::Duration;
+    /// let name = format!("doc-typed-get-t-{}", std::process::id());
+    /// let q = Queue::open(&name, &QueueOptions::default())?;
+    /// let e = q.get_timeout::<String>(Some(Duration::from_millis(1))).unwrap_err();
+    /// assert_eq!(e.kind(), ErrorKind::Empty);
+    /// Queue::unlink(&name)?;
+    /// # Ok::<(), mpipc::Error>(())
+    /// ```
+    pub fn get_timeout<T: DeserializeOwned>(&self, timeout: Option<Duration>) -> Result<T> {
+        crate::codec::decode(&self.get_bytes_timeout(timeout)?)
+    }
+
+    /// Takes the oldest message as raw bytes, blocking while the queue is
+    /// empty.
+    ///
+    /// # Examples
+    /// ```
+    /// use mpipc::{Queue, QueueOptions};
+    /// let name = format!("doc-get-bytes-{}", std::process::id());
+    /// let q = Queue::open(&name, &QueueOptions::default())?;
+    /// q.put(&1)?;
+    /// assert_eq!(q.get_bytes()?, b"\x01"); // the CBOR of 1
+    /// Queue::unlink(&name)?;
+    /// # Ok::<(), mpipc::Error>(())
+    /// ```
+    pub fn get_bytes(&self) -> Result<Vec<u8>> {
+        self.get_bytes_timeout(None)
+    }
+
+    /// Takes the oldest message as raw bytes, waiting at most `timeout`
+    /// (`None` = forever, zero = do not wait). [`ErrorKind::Empty`] when
+    /// the time runs out; [`ErrorKind::Shutdown`] once the queue is shut
+    /// down and drained.
+    ///
+    /// # Examples
+    /// ```
+    /// use mpipc::{ErrorKind, Queue, QueueOptions};
+    /// use std::time::Duration;
+    /// let name = format!("doc-get-bytes-t-{}", std::process::id());
+    /// let q = Queue::open(&name, &QueueOptions::default())?;
+    /// let e = q.get_bytes_timeout(Some(Duration::ZERO)).unwrap_err();
+    /// assert_eq!(e.kind(), ErrorKind::Empty);
+    /// Queue::unlink(&name)?;
+    /// # Ok::<(), mpipc::Error>(())
+    /// ```
+    pub fn get_bytes_timeout(&self, timeout: Option<Duration>) -> Result<Vec<u8>> {
         let (mut v, claim) = self.take(timeout, |q, tx, rec| {
             let mut v = alloc_message(rec.len)?;
             if rec.len as usize >= TWO_PHASE_MIN {
@@ -540,9 +696,9 @@ impl Queue {
     /// use std::time::Duration;
     /// let name = format!("doc-join-{}", std::process::id());
     /// let q = Queue::open(&name, &QueueOptions::default())?;
-    /// q.put(b"task")?;
+    /// q.put("task")?;
     /// assert_eq!(q.join(Some(Duration::from_millis(10))).unwrap_err().kind(), ErrorKind::Timeout);
-    /// let _task = q.get()?;
+    /// let _task: String = q.get()?;
     /// q.task_done()?;
     /// q.join(None)?; // returns at once: nothing unfinished
     /// Queue::unlink(&name)?;
@@ -568,11 +724,11 @@ impl Queue {
     /// use mpipc::{ErrorKind, Queue, QueueOptions};
     /// let name = format!("doc-shutdown-{}", std::process::id());
     /// let q = Queue::open(&name, &QueueOptions::default())?;
-    /// q.put(b"last")?;
+    /// q.put("last")?;
     /// q.shutdown(false)?;
-    /// assert_eq!(q.put(b"more").unwrap_err().kind(), ErrorKind::Shutdown);
-    /// assert_eq!(q.get()?, b"last"); // drains what is left...
-    /// assert_eq!(q.get().unwrap_err().kind(), ErrorKind::Shutdown); // ...then fails, never blocks
+    /// assert_eq!(q.put("more").unwrap_err().kind(), ErrorKind::Shutdown);
+    /// assert_eq!(q.get::<String>()?, "last"); // drains what is left...
+    /// assert_eq!(q.get::<String>().unwrap_err().kind(), ErrorKind::Shutdown); // ...then fails, never blocks
     /// Queue::unlink(&name)?;
     /// # Ok::<(), mpipc::Error>(())
     /// ```

@@ -33,14 +33,14 @@ fn fifo_order_and_exact_qsize() {
     let q = Queue::open(&n.0, &opts(0, 4096)).unwrap();
     assert!(q.empty().unwrap());
     for i in 0..100u32 {
-        q.put(&i.to_le_bytes()).unwrap();
+        q.put_bytes(&i.to_le_bytes()).unwrap();
         assert_eq!(q.qsize().unwrap(), i as usize + 1);
     }
     for i in 0..100u32 {
-        assert_eq!(q.get().unwrap(), i.to_le_bytes());
+        assert_eq!(q.get_bytes().unwrap(), i.to_le_bytes());
     }
     assert_eq!(q.qsize().unwrap(), 0);
-    assert_eq!(q.get_timeout(NOW).unwrap_err().kind(), ErrorKind::Empty);
+    assert_eq!(q.get_bytes_timeout(NOW).unwrap_err().kind(), ErrorKind::Empty);
 }
 
 #[test]
@@ -51,10 +51,10 @@ fn wraps_around_the_ring_with_odd_sizes() {
     for round in 0..200usize {
         let len = (round * 7) % 40;
         let msg: Vec<u8> = (0..len).map(|i| (i + round) as u8).collect();
-        q.put_timeout(&msg, NOW).unwrap();
+        q.put_bytes_timeout(&msg, NOW).unwrap();
         let mut other = vec![0u8; 64];
         if round % 2 == 0 {
-            assert_eq!(q.get_timeout(NOW).unwrap(), msg);
+            assert_eq!(q.get_bytes_timeout(NOW).unwrap(), msg);
         } else {
             let got = q.get_into(&mut other, NOW).unwrap();
             assert_eq!(&other[..got], &msg[..]);
@@ -68,21 +68,21 @@ fn bounded_by_count_and_by_bytes() {
     let n = TempName::new("bounds");
     let q = Queue::open(&n.0, &opts(3, 4096)).unwrap();
     for _ in 0..3 {
-        q.put_timeout(b"x", NOW).unwrap();
+        q.put_bytes_timeout(b"x", NOW).unwrap();
     }
     assert!(q.full().unwrap());
-    assert_eq!(q.put_timeout(b"x", NOW).unwrap_err().kind(), ErrorKind::Full);
+    assert_eq!(q.put_bytes_timeout(b"x", NOW).unwrap_err().kind(), ErrorKind::Full);
     let t = Instant::now();
-    assert_eq!(q.put_timeout(b"x", Some(Duration::from_millis(50))).unwrap_err().kind(), ErrorKind::Full);
+    assert_eq!(q.put_bytes_timeout(b"x", Some(Duration::from_millis(50))).unwrap_err().kind(), ErrorKind::Full);
     assert!(t.elapsed() >= Duration::from_millis(45));
 
     let n2 = TempName::new("bytes");
     let q2 = Queue::open(&n2.0, &opts(0, 64)).unwrap();
     // 64-byte ring: one 40-byte message takes 48 bytes; a second does not fit.
-    q2.put_timeout(&[1u8; 40], NOW).unwrap();
-    assert_eq!(q2.put_timeout(&[1u8; 40], NOW).unwrap_err().kind(), ErrorKind::Full);
+    q2.put_bytes_timeout(&[1u8; 40], NOW).unwrap();
+    assert_eq!(q2.put_bytes_timeout(&[1u8; 40], NOW).unwrap_err().kind(), ErrorKind::Full);
     assert!(!q2.full().unwrap(), "full() speaks of maxsize only, like Python");
-    q2.put_timeout(&[2u8; 8], NOW).unwrap();
+    q2.put_bytes_timeout(&[2u8; 8], NOW).unwrap();
 }
 
 #[test]
@@ -90,8 +90,8 @@ fn too_big_changes_nothing() {
     let n = TempName::new("toobig");
     let q = Queue::open(&n.0, &QueueOptions { max_message: 16, capacity_bytes: 1024, ..Default::default() }).unwrap();
     assert_eq!(q.max_message(), 16);
-    q.put(&[0u8; 16]).unwrap();
-    let e = q.put(&[0u8; 17]).unwrap_err();
+    q.put_bytes(&[0u8; 16]).unwrap();
+    let e = q.put_bytes(&[0u8; 17]).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TooBig);
     assert_eq!(q.put_many(&[&[0u8; 1][..], &[0u8; 17][..]], NOW).unwrap_err().kind(), ErrorKind::TooBig);
     assert_eq!(q.qsize().unwrap(), 1);
@@ -102,7 +102,7 @@ fn too_big_changes_nothing() {
 fn get_into_too_small_keeps_the_message() {
     let n = TempName::new("bufsize");
     let q = Queue::open(&n.0, &opts(0, 1024)).unwrap();
-    q.put(b"hello world").unwrap();
+    q.put_bytes(b"hello world").unwrap();
     let mut small = [0u8; 4];
     let e = q.get_into(&mut small, NOW).unwrap_err();
     assert_eq!((e.kind(), e.needed()), (ErrorKind::BufSize, 11));
@@ -110,7 +110,7 @@ fn get_into_too_small_keeps_the_message() {
     let e = q.get_many_into(&mut small, &mut lens, NOW).unwrap_err();
     assert_eq!((e.kind(), e.needed()), (ErrorKind::BufSize, 11));
     assert_eq!(q.qsize().unwrap(), 1);
-    assert_eq!(q.get().unwrap(), b"hello world");
+    assert_eq!(q.get_bytes().unwrap(), b"hello world");
 }
 
 #[test]
@@ -142,12 +142,12 @@ fn joinable_task_accounting() {
     let n = TempName::new("join");
     let q = Queue::open(&n.0, &opts(0, 4096)).unwrap();
     q.join(NOW).unwrap();
-    q.put(b"a").unwrap();
-    q.put(b"b").unwrap();
+    q.put_bytes(b"a").unwrap();
+    q.put_bytes(b"b").unwrap();
     assert_eq!(q.join(Some(Duration::from_millis(20))).unwrap_err().kind(), ErrorKind::Timeout);
-    q.get().unwrap();
+    q.get_bytes().unwrap();
     q.task_done().unwrap();
-    q.get().unwrap();
+    q.get_bytes().unwrap();
     let waiter = {
         let name = n.0.clone();
         std::thread::spawn(move || {
@@ -166,22 +166,22 @@ fn joinable_task_accounting() {
 fn shutdown_drains_then_fails_and_immediate_discards() {
     let n = TempName::new("shut");
     let q = Queue::open(&n.0, &opts(0, 4096)).unwrap();
-    q.put(b"1").unwrap();
-    q.put(b"2").unwrap();
+    q.put_bytes(b"1").unwrap();
+    q.put_bytes(b"2").unwrap();
     q.shutdown(false).unwrap();
     assert!(q.is_shutdown().unwrap());
-    assert_eq!(q.put(b"3").unwrap_err().kind(), ErrorKind::Shutdown);
-    assert_eq!(q.get().unwrap(), b"1");
-    assert_eq!(q.get().unwrap(), b"2");
-    assert_eq!(q.get().unwrap_err().kind(), ErrorKind::Shutdown, "a blocking get must not hang once drained");
+    assert_eq!(q.put_bytes(b"3").unwrap_err().kind(), ErrorKind::Shutdown);
+    assert_eq!(q.get_bytes().unwrap(), b"1");
+    assert_eq!(q.get_bytes().unwrap(), b"2");
+    assert_eq!(q.get_bytes().unwrap_err().kind(), ErrorKind::Shutdown, "a blocking get must not hang once drained");
 
     let n2 = TempName::new("shut-imm");
     let q2 = Queue::open(&n2.0, &opts(0, 4096)).unwrap();
-    q2.put(b"1").unwrap();
-    q2.put(b"2").unwrap();
+    q2.put_bytes(b"1").unwrap();
+    q2.put_bytes(b"2").unwrap();
     q2.shutdown(true).unwrap();
     assert_eq!(q2.qsize().unwrap(), 0);
-    assert_eq!(q2.get_timeout(NOW).unwrap_err().kind(), ErrorKind::Shutdown);
+    assert_eq!(q2.get_bytes_timeout(NOW).unwrap_err().kind(), ErrorKind::Shutdown);
     q2.join(NOW).unwrap();
 }
 
@@ -191,15 +191,15 @@ fn shutdown_wakes_blocked_getters_and_putters() {
     let full = TempName::new("shut-full");
     let qe = Queue::open(&empty.0, &opts(1, 4096)).unwrap();
     let qf = Queue::open(&full.0, &opts(1, 4096)).unwrap();
-    qf.put(b"fills").unwrap();
+    qf.put_bytes(b"fills").unwrap();
     let spawn = |name: String, put: bool| {
         std::thread::spawn(move || {
             let q = Queue::open(&name, &QueueOptions::default()).unwrap();
             q.set_spin_us(0);
             if put {
-                q.put(b"blocked").unwrap_err().kind()
+                q.put_bytes(b"blocked").unwrap_err().kind()
             } else {
-                q.get().unwrap_err().kind()
+                q.get_bytes().unwrap_err().kind()
             }
         })
     };
@@ -210,7 +210,7 @@ fn shutdown_wakes_blocked_getters_and_putters() {
     qf.shutdown(false).unwrap();
     assert_eq!(getter.join().unwrap(), ErrorKind::Shutdown);
     assert_eq!(putter.join().unwrap(), ErrorKind::Shutdown);
-    assert_eq!(qf.get().unwrap(), b"fills", "a graceful shutdown keeps what was queued");
+    assert_eq!(qf.get_bytes().unwrap(), b"fills", "a graceful shutdown keeps what was queued");
 }
 
 #[test]
@@ -287,9 +287,9 @@ fn damaged_segments_give_clear_statuses() {
     let q = Queue::open(&n.0, &QueueOptions::default()).unwrap();
 
     // A record length scribbled over: get reports Corrupt, allocates nothing huge.
-    q.put(b"abc").unwrap();
+    q.put_bytes(b"abc").unwrap();
     scribble(&n.0, DATA_OFFSET, &(u64::MAX / 2).to_le_bytes());
-    assert_eq!(q.get_timeout(NOW).unwrap_err().kind(), ErrorKind::Corrupt);
+    assert_eq!(q.get_bytes_timeout(NOW).unwrap_err().kind(), ErrorKind::Corrupt);
     // An impossible state (tail before head) is refused, not acted on.
     let slot0_tail = 128 + 8 + 8;
     let slot_size = std::mem::size_of::<layout::StateSlot>() as u64;
@@ -315,7 +315,7 @@ fn concurrent_create_or_attach_agrees_on_one_queue() {
             let name = n.0.clone();
             std::thread::spawn(move || {
                 let q = Queue::open(&name, &opts(0, 4096)).unwrap();
-                q.put(&[i as u8]).unwrap();
+                q.put_bytes(&[i as u8]).unwrap();
                 q
             })
         })
@@ -335,11 +335,11 @@ fn blocking_get_is_woken_by_a_put() {
         let q = Queue::open(&name, &QueueOptions::default()).unwrap();
         q.set_spin_us(0);
         let start = Instant::now();
-        let m = q.get_timeout(Some(Duration::from_secs(10))).unwrap();
+        let m = q.get_bytes_timeout(Some(Duration::from_secs(10))).unwrap();
         (m, start.elapsed())
     });
     std::thread::sleep(Duration::from_millis(30));
-    q.put(b"wake up").unwrap();
+    q.put_bytes(b"wake up").unwrap();
     let (m, waited) = t.join().unwrap();
     assert_eq!(m, b"wake up");
     assert!(waited < Duration::from_secs(5));
@@ -350,10 +350,10 @@ fn positions_count_every_byte_put_and_taken() {
     let n = TempName::new("pos");
     let q = Queue::open(&n.0, &opts(0, 4096)).unwrap();
     assert_eq!(q.positions().unwrap(), (0, 0));
-    q.put(b"abc").unwrap(); // 8-byte header + 3 bytes padded to 8
-    q.put(b"12345678").unwrap();
+    q.put_bytes(b"abc").unwrap(); // 8-byte header + 3 bytes padded to 8
+    q.put_bytes(b"12345678").unwrap();
     assert_eq!(q.positions().unwrap(), (0, 32));
-    q.get().unwrap();
+    q.get_bytes().unwrap();
     let (head, tail) = q.positions().unwrap();
     assert_eq!((head, tail), (16, 32));
     assert_eq!(tail - head, q.bytes_used().unwrap() as u64);
@@ -366,17 +366,17 @@ fn reservations_keep_reservation_order_and_shrink() {
     let n = TempName::new("reserve");
     let q = Queue::open(&n.0, &opts(0, 4096)).unwrap();
     let mut a = q.reserve(100, NOW).unwrap();
-    q.put(b"behind").unwrap();
+    q.put_bytes(b"behind").unwrap();
     // Readers stop in front of the reservation; the message behind it is
     // counted (it was put) but not yet deliverable.
     assert_eq!(q.qsize().unwrap(), 1);
-    assert_eq!(q.get_timeout(NOW).unwrap_err().kind(), ErrorKind::Invalid, "own reservation in front");
+    assert_eq!(q.get_bytes_timeout(NOW).unwrap_err().kind(), ErrorKind::Invalid, "own reservation in front");
     a[..5].copy_from_slice(b"first");
     assert_eq!(a.len(), 100);
     a.commit(5).unwrap(); // the rest of the 100 bytes becomes a skip record
     assert_eq!(q.qsize().unwrap(), 2);
-    assert_eq!(q.get().unwrap(), b"first");
-    assert_eq!(q.get().unwrap(), b"behind");
+    assert_eq!(q.get_bytes().unwrap(), b"first");
+    assert_eq!(q.get_bytes().unwrap(), b"behind");
     assert_eq!(q.bytes_used().unwrap(), 0);
     assert_eq!(q.unfinished_tasks().unwrap(), 2);
 
@@ -385,7 +385,7 @@ fn reservations_keep_reservation_order_and_shrink() {
     drop(q.reserve(10, NOW).unwrap());
     assert_eq!(q.qsize().unwrap(), 0);
     assert_eq!(q.bytes_used().unwrap(), 0);
-    assert_eq!(q.get_timeout(NOW).unwrap_err().kind(), ErrorKind::Empty);
+    assert_eq!(q.get_bytes_timeout(NOW).unwrap_err().kind(), ErrorKind::Empty);
     // Committing more than reserved is refused (and cancels, in Rust).
     let r = q.reserve(8, NOW).unwrap();
     assert_eq!(r.commit(9).unwrap_err().kind(), ErrorKind::Invalid);
@@ -393,7 +393,7 @@ fn reservations_keep_reservation_order_and_shrink() {
     // Too big, zero-length.
     assert_eq!(q.reserve(q.max_message() + 1, NOW).unwrap_err().kind(), ErrorKind::TooBig);
     q.reserve(0, NOW).unwrap().commit(0).unwrap();
-    assert_eq!(q.get().unwrap(), b"");
+    assert_eq!(q.get_bytes().unwrap(), b"");
 }
 
 #[test]
@@ -427,7 +427,7 @@ fn views_hold_their_bytes_until_released_in_any_order() {
     let n = TempName::new("views");
     let q = Queue::open(&n.0, &opts(0, 256)).unwrap();
     for b in 1..=3u8 {
-        q.put(&[b; 40]).unwrap(); // 48 bytes each
+        q.put_bytes(&[b; 40]).unwrap(); // 48 bytes each
     }
     let v1 = q.get_view(NOW).unwrap();
     let v2 = q.get_view(NOW).unwrap();
@@ -441,19 +441,19 @@ fn views_hold_their_bytes_until_released_in_any_order() {
     // A put that only fits once this thread's own view is released fails
     // instead of waiting for ever.
     let v3 = q.get_view(NOW).unwrap();
-    q.put(&[4u8; 100]).unwrap();
-    assert_eq!(q.put(&[5u8; 100]).unwrap_err().kind(), ErrorKind::Invalid);
+    q.put_bytes(&[4u8; 100]).unwrap();
+    assert_eq!(q.put_bytes(&[5u8; 100]).unwrap_err().kind(), ErrorKind::Invalid);
     v3.release().unwrap();
-    q.put(&[5u8; 100]).unwrap();
-    assert_eq!(q.get().unwrap(), vec![4u8; 100]);
-    assert_eq!(q.get().unwrap(), vec![5u8; 100]);
+    q.put_bytes(&[5u8; 100]).unwrap();
+    assert_eq!(q.get_bytes().unwrap(), vec![4u8; 100]);
+    assert_eq!(q.get_bytes().unwrap(), vec![5u8; 100]);
 }
 
 #[test]
 fn a_claim_whose_thread_exits_is_recovered() {
     let n = TempName::new("threadexit");
     let q = Queue::open(&n.0, &opts(0, 4096)).unwrap();
-    q.put(b"taken").unwrap();
+    q.put_bytes(b"taken").unwrap();
     let (rid, vid) = std::thread::scope(|s| {
         s.spawn(|| {
             let v = q.get_view_raw(NOW).unwrap();
@@ -463,9 +463,9 @@ fn a_claim_whose_thread_exits_is_recovered() {
         .join()
         .unwrap()
     });
-    q.put(b"after").unwrap();
+    q.put_bytes(b"after").unwrap();
     // The next reader finds the reservation's thread gone and passes it.
-    assert_eq!(q.get_timeout(NOW).unwrap(), b"after");
+    assert_eq!(q.get_bytes_timeout(NOW).unwrap(), b"after");
     assert_eq!(q.commit_raw(rid, 1).unwrap_err().kind(), ErrorKind::Invalid);
     // The view is still named: ending it now reports it lost and frees it.
     let e = q.release_raw(vid).unwrap_err();
@@ -480,20 +480,20 @@ fn pending_reservations_count_against_maxsize_and_shutdown_drops_them() {
     let n = TempName::new("resmax");
     let q = Queue::open(&n.0, &opts(2, 4096)).unwrap();
     let r = q.reserve(8, NOW).unwrap();
-    q.put(b"one").unwrap();
-    assert_eq!(q.put_timeout(b"two", NOW).unwrap_err().kind(), ErrorKind::Full);
+    q.put_bytes(b"one").unwrap();
+    assert_eq!(q.put_bytes_timeout(b"two", NOW).unwrap_err().kind(), ErrorKind::Full);
     q.shutdown(false).unwrap();
     assert_eq!(r.commit(8).unwrap_err().kind(), ErrorKind::Shutdown);
-    assert_eq!(q.get().unwrap(), b"one", "what was committed drains");
-    assert_eq!(q.get().unwrap_err().kind(), ErrorKind::Shutdown);
+    assert_eq!(q.get_bytes().unwrap(), b"one", "what was committed drains");
+    assert_eq!(q.get_bytes().unwrap_err().kind(), ErrorKind::Shutdown);
     assert_eq!(q.reserve(8, NOW).unwrap_err().kind(), ErrorKind::Shutdown);
 
     let n2 = TempName::new("resimm");
     let q2 = Queue::open(&n2.0, &opts(0, 4096)).unwrap();
-    q2.put(b"x").unwrap();
+    q2.put_bytes(b"x").unwrap();
     let v = q2.get_view(NOW).unwrap();
     let r = q2.reserve(8, NOW).unwrap();
-    q2.put(b"y").unwrap();
+    q2.put_bytes(b"y").unwrap();
     q2.shutdown(true).unwrap();
     assert_eq!(q2.qsize().unwrap(), 0);
     assert_eq!(&v[..], b"x", "a view stays readable after an immediate shutdown");
@@ -511,10 +511,10 @@ fn large_messages_cross_the_ring_end_whole() {
     for round in 0..20usize {
         let len = big - round * 37;
         let msg: Vec<u8> = (0..len).map(|i| (i * 7 + round) as u8).collect();
-        q.put(&msg).unwrap(); // two-phase: copied outside the lock
-        q.put(&msg[..len / 2]).unwrap();
+        q.put_bytes(&msg).unwrap(); // two-phase: copied outside the lock
+        q.put_bytes(&msg[..len / 2]).unwrap();
         if round % 2 == 0 {
-            assert_eq!(q.get().unwrap(), msg);
+            assert_eq!(q.get_bytes().unwrap(), msg);
         } else {
             let got = q.get_into(&mut buf, NOW).unwrap();
             assert_eq!(&buf[..got], &msg[..]);
@@ -536,13 +536,13 @@ fn a_full_claim_table_falls_back_or_waits() {
     // gets copy under the lock instead.
     assert_eq!(q.reserve(8, NOW).unwrap_err().kind(), ErrorKind::Full);
     let big = vec![9u8; TWO_PHASE_MIN];
-    q.put(&big).unwrap();
+    q.put_bytes(&big).unwrap();
     for r in held {
         r.commit(0).unwrap();
     }
     let views: Vec<_> = (0..MAX_CLAIMS).map(|_| q.get_view(NOW).unwrap()).collect();
     assert_eq!(q.get_view(NOW).unwrap_err().kind(), ErrorKind::Empty);
-    assert_eq!(q.get().unwrap(), big);
+    assert_eq!(q.get_bytes().unwrap(), big);
     drop(views);
     assert_eq!(q.bytes_used().unwrap(), 0);
 }

@@ -2,7 +2,8 @@
 # The install test (make install-test, part of make test): installs the
 # release build into a temporary prefix with scripts/install.sh (what make
 # install runs), then builds tests/install/consumer.c and consumer.cpp
-# (and tests/install/wrapper.cpp, every class of mpipc.hpp) against the
+# (and tests/install/wrapper.cpp, every class of mpipc.hpp, and
+# json_wrapper.cpp, mpipc_json.hpp with nlohmann/json) against the
 # installed copy two ways -- pkg-config + gcc/g++ (shared, and
 # the C program statically with pkg-config --static) and CMake
 # find_package(mpipc) -- runs each (a queue put/get across fork; the C++
@@ -36,6 +37,7 @@ step() { echo "test_install: $*"; }
 for tool in pkg-config cmake g++ readelf; do
     command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/install-deps.sh installs it)"
 done
+pkg-config --exists nlohmann_json || fail "nlohmann/json is not installed (scripts/install-deps.sh installs it)"
 
 step "make install PREFIX=$PREFIX"
 make -s -C "$ROOT" install-only PREFIX="$PREFIX" BUILD_LIBDIR="$BUILD" >"$TMP/install.log"
@@ -45,7 +47,7 @@ grep -q "$PREFIX/lib is not on the dynamic loader's search path" "$TMP/install.l
 grep -q "PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig" "$TMP/install.log" || fail "no note about PKG_CONFIG_PATH"
 
 # Layout, symlinks, soname.
-for f in lib/libmpipc.so.$VERSION lib/libmpipc.a include/mpipc.h include/mpipc.hpp \
+for f in lib/libmpipc.so.$VERSION lib/libmpipc.a include/mpipc.h include/mpipc.hpp include/mpipc_json.hpp \
     lib/pkgconfig/mpipc.pc lib/cmake/mpipc/mpipcConfig.cmake lib/cmake/mpipc/mpipcConfigVersion.cmake; do
     [[ -f $PREFIX/$f ]] || fail "$f not installed"
 done
@@ -53,7 +55,9 @@ done
 [[ $(readlink "$PREFIX/lib/libmpipc.so") == "libmpipc.so.$MAJOR" ]] || fail "libmpipc.so link"
 soname=$(readelf -d "$PREFIX/lib/libmpipc.so.$VERSION" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [[ $soname == "libmpipc.so.$MAJOR" ]] || fail "installed soname is '$soname', expected libmpipc.so.$MAJOR"
-cmp -s "$ROOT/include/mpipc.h" "$PREFIX/include/mpipc.h" || fail "installed mpipc.h differs"
+for h in mpipc.h mpipc.hpp mpipc_json.hpp; do
+    cmp -s "$ROOT/include/$h" "$PREFIX/include/$h" || fail "installed $h differs"
+done
 [[ $("$PREFIX/bin/mpipc" version) == "mpipc $VERSION" ]] || fail "installed bin/mpipc version"
 
 # Stripped: no debug sections anywhere (.debug_gdb_scripts, an allocated
@@ -87,6 +91,8 @@ g++ -std=c++17 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror -o "$TMP/p
 # shellcheck disable=SC2046
 g++ -std=c++17 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror -pthread -o "$TMP/pc/wrapper_cpp" "$HERE/wrapper.cpp" $(pkg-config --cflags --libs mpipc)
 # shellcheck disable=SC2046
+g++ -std=c++17 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror -o "$TMP/pc/json_cpp" "$HERE/json_wrapper.cpp" $(pkg-config --cflags --libs mpipc nlohmann_json)
+# shellcheck disable=SC2046
 gcc -std=c11 -o "$TMP/pc/consumer_c_static" "$HERE/consumer.c" $(pkg-config --cflags mpipc) \
     "$PREFIX/lib/libmpipc.a" $(pkg-config --static --libs-only-l mpipc | sed 's/-lmpipc//')
 # The programs find the library through LD_LIBRARY_PATH, as one in a
@@ -113,6 +119,7 @@ run_wrapper() { # label binary: every class of mpipc.hpp and its errors
     step "$1 ok"
 }
 run_wrapper pc-wrapper "$TMP/pc/wrapper_cpp"
+run_wrapper pc-json "$TMP/pc/json_cpp"
 
 # 2. CMake find_package(mpipc).
 step "cmake with CMAKE_PREFIX_PATH=$PREFIX"
@@ -123,6 +130,7 @@ run cmake-c "$TMP/cmake/consumer_c"
 run cmake-cpp "$TMP/cmake/consumer_cpp"
 run cmake-c-static "$TMP/cmake/consumer_c_static"
 run_wrapper cmake-wrapper "$TMP/cmake/wrapper_cpp"
+run_wrapper cmake-json "$TMP/cmake/json_cpp"
 
 # The version file refuses what it must refuse.
 mkdir -p "$TMP/cmake-bad"

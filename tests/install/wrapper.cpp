@@ -126,6 +126,75 @@ int main(int argc, char **argv) {
         CHECK((m.call("dict", "d", "get", args) == mpipc::bytes{0x03}));
         EXPECT_ERROR(MP_E_UNSUPPORTED, m.call("dict", "d", "no_such_method", mpipc::bytes{0x80}));
         EXPECT_ERROR(MP_E_AUTH, mpipc::Manager(srv.address(), "wrong"));
+
+        // The typed proxies (mgr::Dict, List, Value, Lock) over CBOR bytes.
+        namespace cbor = mpipc::cbor;
+        mpipc::mgr::Dict d = m.dict("pd");
+        d.set(cbor::text("a"), cbor::integer(-5));
+        CHECK(d.incr(cbor::text("a"), 6) == 1);
+        CHECK(d.get(cbor::text("a")) == cbor::integer(1));
+        CHECK(!d.find(cbor::text("zz")) && d.get(cbor::text("zz"), cbor::null()) == cbor::null());
+        EXPECT_ERROR(MP_E_NOTFOUND, d.get(cbor::text("zz")));
+        CHECK(d.contains(cbor::text("a")) && d.size() == 1);
+        CHECK(!d.compare_and_set(cbor::text("a"), cbor::integer(2), cbor::integer(3)));
+        CHECK(d.compare_and_set(cbor::text("a"), cbor::integer(1), cbor::text("x")));
+        EXPECT_ERROR(MP_E_TYPE, d.incr(cbor::text("a")));
+        d.update({{cbor::text("b"), cbor::boolean(true)}});
+        CHECK((d.keys() == std::vector<mpipc::bytes>{cbor::text("a"), cbor::text("b")}));
+        CHECK(d.items().size() == 2 && d.items()[1].second == cbor::boolean(true));
+        CHECK(d.setdefault(cbor::text("c"), cbor::integer(7)) == cbor::integer(7));
+        CHECK(d.pop(cbor::text("c")) == cbor::integer(7) && d.values().size() == 2);
+        d.del(cbor::text("b"));
+        d.clear();
+        CHECK(d.size() == 0);
+        EXPECT_ERROR(MP_E_TYPE, m.list("pd").size()); // a dict by that name: kind mismatch
+        mpipc::mgr::List l = m.list("pl");
+        l.extend({cbor::integer(3), cbor::integer(1)});
+        l.append(cbor::integer(2));
+        l.insert(0, cbor::integer(9));
+        l.sort();
+        CHECK((l.copy() == std::vector<mpipc::bytes>{cbor::integer(1), cbor::integer(2), cbor::integer(3),
+                                                      cbor::integer(9)}));
+        CHECK(l.get(-1) == cbor::integer(9) && l.index(cbor::integer(2)) == 1 && l.count(cbor::integer(3)) == 1);
+        l.set(0, cbor::text("z"));
+        l.remove(cbor::integer(2));
+        l.del(0);
+        l.reverse();
+        CHECK(l.pop() == cbor::integer(3) && l.size() == 1 && l.contains(cbor::integer(9)));
+        CHECK(l.slice(0, 10).size() == 1);
+        EXPECT_ERROR(MP_E_INDEX, l.get(5));
+        EXPECT_ERROR(MP_E_NOTFOUND, l.remove(cbor::integer(42)));
+        l.clear();
+        EXPECT_ERROR(MP_E_INDEX, l.pop());
+        mpipc::mgr::Value v = m.value("pv");
+        CHECK(v.get() == cbor::null() && v.incr(4) == 4);
+        CHECK(v.compare_and_set(cbor::integer(4), cbor::text("t")) && v.get() == cbor::text("t"));
+        v.set(cbor::integer(1));
+        CHECK(v.incr(-2) == -1);
+        mpipc::mgr::Lock lk = m.lock("plk");
+        {
+            auto g = lk.hold();
+            CHECK(g.owns_lock() && lk.locked());
+            EXPECT_ERROR(MP_E_INVAL, lk.acquire(milliseconds(0))); // already held by this connection
+            mpipc::Manager other(srv.address(), "k");
+            mpipc::mgr::Lock lk2 = other.lock("plk");
+            CHECK(!lk2.acquire(milliseconds(0)));
+            EXPECT_ERROR(MP_E_TIMEOUT, (void)lk2.hold(milliseconds(10)));
+            EXPECT_ERROR(MP_E_PERM, lk2.release());
+        }
+        CHECK(!lk.locked());
+        {
+            std::lock_guard<mpipc::mgr::Lock> g(lk);
+            CHECK(lk.locked());
+        }
+        mpipc::mgr::Lock rl = m.lock("prl", true);
+        CHECK(rl.acquire() && rl.acquire());
+        rl.release();
+        CHECK(rl.locked());
+        rl.release();
+        CHECK(!rl.locked());
+        EXPECT_ERROR(MP_E_TYPE, mpipc::cbor::split_array(cbor::integer(1)));
+        EXPECT_ERROR(MP_E_INVAL, mpipc::cbor::split_array(mpipc::bytes{0x82, 0x01}));
     }
 
     // SharedMemory.

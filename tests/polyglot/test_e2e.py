@@ -1,12 +1,12 @@
 """The cross-language end-to-end matrix (tests/polyglot/PEERS.md): for every
-primitive and every ordered pair of {c, go, node, python, rust} (same-language
+primitive and every ordered pair of {c, cpp, go, node, python, rust} (same-language
 pairs included), a sender peer in one language and a receiver peer in the
 other exchange the shared CBOR vectors (tests/vectors/cbor.json) through
 mpipc, and the case passes only if both peers say every check passed.
 
     build/venv-python/bin/python -m pytest -q tests/polyglot/test_e2e.py
 
-The session fixture builds the C, Go and Rust peers once (gcc, go build,
+The session fixture builds the C, C++, Go and Rust peers once (gcc, g++, go build,
 cargo build --release --locked --example polyglot_peer) against
 target/release, and the manager cases share one `mpipc manager serve`.
 A language whose toolchain or binding is missing FAILS its cases (CI has
@@ -35,11 +35,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 HERE = os.path.join(ROOT, "tests", "polyglot")
 PEERS = os.path.join(HERE, "peers")
 VECTORS = os.path.join(ROOT, "tests", "vectors", "cbor.json")
+OBJECT_VECTORS = os.path.join(HERE, "object_map.json")  # issue 19's map, for test_object
 RELEASE = os.path.join(ROOT, "target", "release")
 LIB = os.path.join(RELEASE, "libmpipc.so")
 BUILD = os.path.join(ROOT, "build", "polyglot")
 
-LANGS = ["c", "go", "node", "python", "rust"]
+LANGS = ["c", "cpp", "go", "node", "python", "rust"]
 PRIMITIVES = ["queue", "pipe", "listener", "manager", "array", "lock"]
 AUTHKEY = b"polyglot"
 CASE_TIMEOUT = 30.0  # seconds, per case, everything included
@@ -68,11 +69,40 @@ def _run(cmd, cwd=ROOT, env=None, timeout=BUILD_TIMEOUT):
     return None
 
 
+def _pkg_config(module):
+    """(error or None, flags): `pkg-config --cflags --libs module`."""
+    if shutil.which("pkg-config") is None:
+        return "pkg-config not found on PATH", []
+    p = subprocess.run(["pkg-config", "--cflags", "--libs", module], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if p.returncode != 0:
+        return "pkg-config %s: %s (make deps installs it)" % (module, p.stdout.decode(errors="replace").strip()), []
+    return None, p.stdout.decode().split()
+
+
 def _build_c():
+    # The C peer's objects are libcbor items (Debian's libcbor-dev).
     out = os.path.join(BUILD, "c_peer")
+    err, cbor = _pkg_config("libcbor")
+    if err:
+        return err, [out]
     err = _run(["gcc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-I", os.path.join(ROOT, "include"),
-                os.path.join(PEERS, "c", "peer.c"), "-L", RELEASE, "-lmpipc", "-Wl,-rpath," + RELEASE, "-o", out])
+                os.path.join(PEERS, "c", "peer.c"), "-L", RELEASE, "-lmpipc"] + cbor
+               + ["-Wl,-rpath," + RELEASE, "-o", out])
     return err, [out]
+
+
+def _build_cpp():
+    # The C++ peer: include/mpipc.hpp + mpipc_json.hpp (nlohmann/json,
+    # Debian's nlohmann-json3-dev). Built, then checked against every vector
+    # of the file (valid, decode_only, invalid) before any case runs.
+    out = os.path.join(BUILD, "cpp_peer")
+    err, flags = _pkg_config("nlohmann_json")
+    if err:
+        return err, [out]
+    err = _run(["g++", "-std=c++17", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wconversion", "-Werror",
+                "-I", os.path.join(ROOT, "include")] + flags + [os.path.join(PEERS, "cpp", "peer.cpp"), "-L", RELEASE,
+                                                                "-lmpipc", "-Wl,-rpath," + RELEASE, "-o", out])
+    return err or _run([out, "vectors", VECTORS], timeout=60), [out]
 
 
 def _build_go():
@@ -123,7 +153,8 @@ def peers():
     if not os.path.exists(LIB):
         return {lang: ("%s is missing: build the library first (cargo build --release)" % LIB, None)
                 for lang in LANGS}
-    jobs = {"c": _build_c, "go": _build_go, "rust": _build_rust, "python": _check_python, "node": _check_node}
+    jobs = {"c": _build_c, "cpp": _build_cpp, "go": _build_go, "rust": _build_rust, "python": _check_python,
+            "node": _check_node}
     with ThreadPoolExecutor(len(jobs)) as ex:
         futs = {lang: ex.submit(fn) for lang, fn in jobs.items()}
         return {lang: f.result() for lang, f in futs.items()}
@@ -167,12 +198,12 @@ def manager_server():
 class Peer:
     """A running peer, with its stdout and stderr collected by threads."""
 
-    def __init__(self, lang, argv, role, primitive, name, env, pass_fds=()):
+    def __init__(self, lang, argv, role, primitive, name, env, pass_fds=(), vectors=VECTORS):
         self.lang, self.role = lang, role
         self.out_lines = []
         self.err = bytearray()
         self.ready = threading.Event()
-        self.proc = subprocess.Popen(argv + [role, primitive, name, VECTORS], stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(argv + [role, primitive, name, vectors], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, pass_fds=pass_fds)
         self._threads = [threading.Thread(target=self._read_out, daemon=True),
                          threading.Thread(target=self._read_err, daemon=True)]
@@ -269,7 +300,7 @@ def _cleanup(name, manager_address):
 _seq = iter(range(1, 1 << 30))
 
 
-def _exchange(primitive, sender, receiver, argvs, manager_address):
+def _exchange(primitive, sender, receiver, argvs, manager_address, vectors=VECTORS):
     """Runs one case; returns a list of problems (empty: passed)."""
     name = "e2e-%d-%d-%s-%s-%s" % (os.getpid(), next(_seq), primitive, sender, receiver)
     deadline = time.monotonic() + CASE_TIMEOUT
@@ -283,7 +314,7 @@ def _exchange(primitive, sender, receiver, argvs, manager_address):
     problems = []
 
     def start(lang, role, **kw):
-        p = Peer(lang, argvs[lang], role, primitive, name, kw.pop("env", env), **kw)
+        p = Peer(lang, argvs[lang], role, primitive, name, kw.pop("env", env), vectors=vectors, **kw)
         started.append(p)
         return p
 
@@ -369,3 +400,29 @@ def test_e2e(primitive, sender, receiver, peers, request):
     problems = _exchange(primitive, sender, receiver, argvs, manager_address)
     if problems:
         pytest.fail("%s from %s to %s:\n%s" % (primitive, sender, receiver, "\n".join(problems)), pytrace=False)
+
+
+# Issue 19's "done when": a program in a language without objects of its own
+# (C, through libcbor; C++, through mpipc_json.hpp and nlohmann::json) puts
+# the map {"name": "a", "id": 1, "score": 0.5, "vals": [1, 2]} on a queue,
+# and a Python, a Go and a Node consumer each get an equal dict / map /
+# object. It is the matrix's queue exchange over a vectors file holding just
+# that map (object_map.json): the sender builds it from its description with
+# its CBOR library; each receiver checks the bytes, the decoded value and its
+# re-encoding. Rust (the typed API: `Queue::put_timeout(&value)`, serde
+# through mpipc::codec) is a sender too.
+OBJECT_SENDERS = ["c", "cpp", "rust"]
+OBJECT_RECEIVERS = ["python", "go", "node"]
+
+
+@pytest.mark.parametrize("sender,receiver", [pytest.param(s, r, id="%s-%s" % (s, r))
+                                             for s in OBJECT_SENDERS for r in OBJECT_RECEIVERS])
+def test_object(sender, receiver, peers):
+    missing = ["%s peer unavailable: %s" % (lang, peers[lang][0]) for lang in sorted({sender, receiver})
+               if peers[lang][0]]
+    if missing:
+        pytest.fail("\n".join(missing), pytrace=False)
+    argvs = {lang: peers[lang][1] for lang in (sender, receiver)}
+    problems = _exchange("queue", sender, receiver, argvs, None, vectors=OBJECT_VECTORS)
+    if problems:
+        pytest.fail("issue 19's map from %s to %s:\n%s" % (sender, receiver, "\n".join(problems)), pytrace=False)

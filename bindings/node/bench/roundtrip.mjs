@@ -103,7 +103,7 @@ function cPeer(o, cleanups) {
   const out = path.join(dir, 'c_peer');
   const libDir = path.dirname(mpipc.libraryPath);
   execFileSync('gcc', ['-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', '-I', path.join(ROOT, 'include'),
-    path.join(ROOT, 'tests', 'polyglot', 'peers', 'c', 'peer.c'), mpipc.libraryPath, `-Wl,-rpath,${libDir}`,
+    path.join(ROOT, 'tests', 'polyglot', 'peers', 'c', 'peer.c'), mpipc.libraryPath, '-lcbor', `-Wl,-rpath,${libDir}`,
     '-o', out], { stdio: ['ignore', 'inherit', 'inherit'] });
   return out;
 }

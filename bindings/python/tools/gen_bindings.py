@@ -40,6 +40,9 @@ OUT_POINTERS = {
     "uint64_t *": "ctypes.POINTER(ctypes.c_uint64)",
     "double *": "ctypes.POINTER(ctypes.c_double)",
     "struct mp_buf *": "ctypes.POINTER(mp_buf)",
+    # Library-allocated text (the JSON bridge), freed with mp_json_free: a
+    # c_void_p keeps the address (c_char_p would copy the text and lose it).
+    "char **": "ctypes.POINTER(ctypes.c_void_p)",
     "const struct mpq_options *": "ctypes.POINTER(mpq_options)",
     "struct mpq_options *": "ctypes.POINTER(mpq_options)",
 }

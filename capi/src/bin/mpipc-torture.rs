@@ -204,7 +204,7 @@ fn producer(args: &[String]) {
                 r.commit(m.len()).map(|_| 1)
             })
         } else if batch == 1 {
-            q.put_timeout(&msgs[0], Some(Duration::from_millis(200))).map(|_| 1)
+            q.put_bytes_timeout(&msgs[0], Some(Duration::from_millis(200))).map(|_| 1)
         } else {
             q.put_many(&msgs, Some(Duration::from_millis(200)))
         };
@@ -235,7 +235,7 @@ fn consumer(args: &[String]) {
         let may_lose = if mode == 2 { lens.len() as u64 } else { 1 };
         log.pending(id).store(may_lose, Ordering::SeqCst);
         let got: Result<Vec<Vec<u8>>, mpipc::Error> = match mode {
-            0 => q.get_timeout(timeout).map(|m| vec![m]),
+            0 => q.get_bytes_timeout(timeout).map(|m| vec![m]),
             1 => q.get_into(&mut buf, timeout).map(|n| vec![buf[..n].to_vec()]),
             3 => q.get_view(timeout).and_then(|v| {
                 let m = v.to_vec();

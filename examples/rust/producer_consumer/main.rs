@@ -2,12 +2,13 @@
 //! `JoinableQueue` pattern across real processes, in Rust.
 //!
 //! The main process creates a bounded queue (maxsize 64) and starts itself
-//! again as 3 consumer processes. It puts 10000 jobs
-//! `{"id": i, "name": "item-<i>", "vals": [1.5, 2.5, 3.5]}` as CBOR (so a
-//! C, Go, Node or Python consumer could take them too), waits with `join`
+//! again as 3 consumer processes. It puts 10000 jobs, a serde struct
+//! `Job { id, name, vals }` that `Queue::put` encodes as the CBOR map
+//! `{"id": i, "name": "item-<i>", "vals": [1.5, 2.5, 3.5]}` (so a C, Go,
+//! Node or Python consumer could take them too: Python gets a dict), waits with `join`
 //! until every job was marked `task_done`, then `shutdown`s the queue: the
 //! consumers' gets drain it and fail with `ErrorKind::Shutdown`. Each
-//! consumer reports `{"count", "sum"}` on a second queue; the main process
+//! consumer reports a `Report { count, sum }` on a second queue; the main process
 //! exits non-zero unless the totals are 10000 jobs and 0 + 1 + ... + 9999.
 //! Both queues have names unique to the run and are unlinked at the end.
 //!
@@ -15,9 +16,8 @@
 //! cargo run --release --example rust_producer_consumer
 //! ```
 
-use ciborium::Value;
-use mpipc::manager::protocol::{decode_value, encode_value};
 use mpipc::{ErrorKind, OpenMode, Queue, QueueOptions};
+use serde::{Deserialize, Serialize};
 use std::process::{Child, Command, ExitCode};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -26,6 +26,21 @@ type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 const JOBS: i64 = 10_000;
 const CONSUMERS: usize = 3;
 const WAIT: Duration = Duration::from_secs(30);
+
+/// One job: a CBOR map with these three text keys.
+#[derive(Serialize, Deserialize)]
+struct Job {
+    id: i64,
+    name: String,
+    vals: Vec<f64>,
+}
+
+/// What each consumer did: `{"count": ..., "sum": ...}`.
+#[derive(Serialize, Deserialize)]
+struct Report {
+    count: i64,
+    sum: i64,
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -57,9 +72,8 @@ fn run() -> Result {
 
     let start = Instant::now();
     for i in 0..JOBS {
-        let vals = vec![1.5.into(), 2.5.into(), 3.5.into()];
-        let job = map([("id", i.into()), ("name", format!("item-{i}").into()), ("vals", Value::Array(vals))]);
-        jobs.put(&encode_value(&job))?; // blocks while 64 jobs wait
+        let job = Job { id: i, name: format!("item-{i}"), vals: vec![1.5, 2.5, 3.5] };
+        jobs.put(&job)?; // blocks while 64 jobs wait
     }
     jobs.join(Some(WAIT))?; // every job taken and marked done
     println!("main: {JOBS} jobs done in {:.3} s", start.elapsed().as_secs_f64());
@@ -72,9 +86,9 @@ fn run() -> Result {
 
     let (mut count, mut sum) = (0, 0);
     for _ in 0..CONSUMERS {
-        let report = decode_value(&done.get_timeout(Some(Duration::from_secs(5)))?)?;
-        count += int(field(&report, "count")?)?;
-        sum += int(field(&report, "sum")?)?;
+        let report: Report = done.get_timeout(Some(Duration::from_secs(5)))?;
+        count += report.count;
+        sum += report.sum;
     }
     let want_sum = JOBS * (JOBS - 1) / 2;
     println!("total: {count} jobs (want {JOBS}), sum {sum} (want {want_sum})");
@@ -90,37 +104,21 @@ fn consumer(jobs: &str, done: &str) -> Result {
     let (jobs, done) = (Queue::open(jobs, &attach)?, Queue::open(done, &attach)?);
     let (mut count, mut sum) = (0i64, 0i64);
     loop {
-        let msg = match jobs.get_timeout(Some(WAIT)) {
-            Ok(msg) => msg,
+        let job: Job = match jobs.get_timeout(Some(WAIT)) {
+            Ok(job) => job,
             Err(e) if e.kind() == ErrorKind::Shutdown => break, // shut down and drained
             Err(e) => return Err(e.into()),
         };
-        let job = decode_value(&msg)?;
-        let id = int(field(&job, "id")?)?;
-        if field(&job, "name")?.as_text() != Some(format!("item-{id}").as_str()) {
-            return Err(format!("job {id}: wrong name in {job:?}").into());
+        if job.name != format!("item-{}", job.id) || job.vals != [1.5, 2.5, 3.5] {
+            return Err(format!("job {}: wrong fields {:?} {:?}", job.id, job.name, job.vals).into());
         }
         count += 1;
-        sum += id;
+        sum += job.id;
         jobs.task_done()?;
     }
-    done.put(&encode_value(&map([("count", count.into()), ("sum", sum.into())])))?;
+    done.put(&Report { count, sum })?;
     println!("consumer {}: {count} jobs", std::process::id());
     Ok(())
-}
-
-/// A CBOR map with text keys, as every binding reads it.
-fn map<const N: usize>(fields: [(&str, Value); N]) -> Value {
-    Value::Map(fields.into_iter().map(|(k, v)| (k.into(), v)).collect())
-}
-
-fn field<'a>(m: &'a Value, key: &str) -> Result<&'a Value> {
-    let found = m.as_map().and_then(|m| m.iter().find(|(k, _)| k.as_text() == Some(key)));
-    Ok(found.map(|(_, v)| v).ok_or_else(|| format!("no {key:?} in {m:?}"))?)
-}
-
-fn int(v: &Value) -> Result<i64> {
-    Ok(v.as_integer().ok_or_else(|| format!("{v:?} is not an integer"))?.try_into()?)
 }
 
 /// `<prefix>-<pid>-<nanoseconds>`: a name no other run uses.

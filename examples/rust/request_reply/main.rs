@@ -6,8 +6,9 @@
 //! The main process listens on an abstract Unix socket (unique to the run,
 //! nothing to remove afterwards) and starts itself again as the client,
 //! which sends 100 requests `{"id", "op": "add" | "mul", "args": [i, 10*i]}`
-//! and checks every reply `{"id", "result"}`, then one unknown op that must
-//! come back as `{"id", "error"}`. The server answers until the client
+//! (a serde struct `Request`, sent with the typed `Connection::send`) and
+//! checks every reply `{"id", "result"}` (a `Reply`, read with the typed
+//! `recv`), then one unknown op that must come back as `{"id", "error"}`. The server answers until the client
 //! closes its end (`ErrorKind::Eof`) and exits non-zero unless it answered
 //! 101 requests and the client succeeded.
 //!
@@ -15,10 +16,9 @@
 //! cargo run --release --example rust_request_reply
 //! ```
 
-use ciborium::Value;
-use mpipc::manager::protocol::{decode_value, encode_value};
 use mpipc::pipe::{connect, Listener, ListenerOptions};
 use mpipc::ErrorKind;
+use serde::{Deserialize, Serialize};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -27,6 +27,25 @@ type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 const REQUESTS: i64 = 100;
 const AUTHKEY: &[u8] = b"request-reply-example";
 const WAIT: Duration = Duration::from_secs(10);
+
+/// `{"id": 3, "op": "add", "args": [3, 30]}`.
+#[derive(Serialize, Deserialize, Debug)]
+struct Request {
+    id: i64,
+    op: String,
+    args: Vec<i64>,
+}
+
+/// `{"id": 3, "result": 33}` or `{"id": -1, "error": "..."}`: the field
+/// that is `None` is left out of the map.
+#[derive(Serialize, Deserialize, Debug, Default)]
+struct Reply {
+    id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    result: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -55,12 +74,12 @@ fn run() -> Result {
     let conn = listener.accept(Some(WAIT))?; // authenticated both ways
     let mut served = 0;
     loop {
-        let msg = match conn.recv_timeout(Some(WAIT)) {
-            Ok(msg) => msg,
+        let req: Request = match conn.recv_timeout(Some(WAIT)) {
+            Ok(req) => req,
             Err(e) if e.kind() == ErrorKind::Eof => break, // the client closed its end
             Err(e) => return Err(e.into()),
         };
-        conn.send(&encode_value(&answer(&decode_value(&msg)?)?))?;
+        conn.send(&answer(&req))?;
         served += 1;
     }
     let client_ok = child.wait()?.success();
@@ -73,47 +92,29 @@ fn run() -> Result {
 }
 
 /// The reply to one request: its result, or an error for an unknown op.
-fn answer(req: &Value) -> Result<Value> {
-    let id = int(field(req, "id")?)?;
-    let args = field(req, "args")?.as_array().ok_or("args is not an array")?;
-    let args = args.iter().map(int).collect::<Result<Vec<i64>>>()?;
-    let result: i64 = match field(req, "op")?.as_text().ok_or("op is not text")? {
-        "add" => args.iter().sum(),
-        "mul" => args.iter().product(),
-        op => return Ok(map([("id", id.into()), ("error", format!("unknown op {op:?}").into())])),
+fn answer(req: &Request) -> Reply {
+    let result = match req.op.as_str() {
+        "add" => req.args.iter().sum(),
+        "mul" => req.args.iter().product(),
+        op => return Reply { id: req.id, error: Some(format!("unknown op {op:?}")), ..Default::default() },
     };
-    Ok(map([("id", id.into()), ("result", result.into())]))
+    Reply { id: req.id, result: Some(result), ..Default::default() }
 }
 
 fn client(addr: &str) -> Result {
     let conn = connect(addr, &options(), Some(WAIT))?;
     for i in 0..REQUESTS {
         let (op, want) = if i % 2 == 0 { ("add", 11 * i) } else { ("mul", 10 * i * i) };
-        let args = Value::Array(vec![i.into(), (10 * i).into()]);
-        conn.send(&encode_value(&map([("id", i.into()), ("op", op.into()), ("args", args)])))?;
-        let reply = decode_value(&conn.recv_timeout(Some(WAIT))?)?;
-        if int(field(&reply, "id")?)? != i || int(field(&reply, "result")?)? != want {
+        conn.send(&Request { id: i, op: op.into(), args: vec![i, 10 * i] })?;
+        let reply: Reply = conn.recv_timeout(Some(WAIT))?;
+        if reply.id != i || reply.result != Some(want) {
             return Err(format!("request {i}: got {reply:?}, want result {want}").into());
         }
     }
     // An unknown operation comes back as an error reply.
-    conn.send(&encode_value(&map([("id", (-1).into()), ("op", "nope".into()), ("args", Value::Array(vec![]))])))?;
-    let reply = decode_value(&conn.recv_timeout(Some(WAIT))?)?;
-    let error = field(&reply, "error")?.as_text().ok_or("no error text for an unknown op")?;
+    conn.send(&Request { id: -1, op: "nope".into(), args: vec![] })?;
+    let reply: Reply = conn.recv_timeout(Some(WAIT))?;
+    let error = reply.error.ok_or("no error text for an unknown op")?;
     println!("client {}: {REQUESTS} replies right; error reply: {error}", std::process::id());
     Ok(()) // dropping `conn` closes it: the server's recv gets Eof
-}
-
-/// A CBOR map with text keys, as every binding reads it.
-fn map<const N: usize>(fields: [(&str, Value); N]) -> Value {
-    Value::Map(fields.into_iter().map(|(k, v)| (k.into(), v)).collect())
-}
-
-fn field<'a>(m: &'a Value, key: &str) -> Result<&'a Value> {
-    let found = m.as_map().and_then(|m| m.iter().find(|(k, _)| k.as_text() == Some(key)));
-    Ok(found.map(|(_, v)| v).ok_or_else(|| format!("no {key:?} in {m:?}"))?)
-}
-
-fn int(v: &Value) -> Result<i64> {
-    Ok(v.as_integer().ok_or_else(|| format!("{v:?} is not an integer"))?.try_into()?)
 }

@@ -7,18 +7,23 @@
 //! with an authkey; `mpipc manager serve` or a Go, C or Python process
 //! would do as well) and starts itself again as 4 worker processes. Each
 //! connects with `ManagerClient` and adds 1 to `stats["hits"]` 1000 times
-//! with `incr`, then records its count under its pid in dict `per-worker`.
-//! The main process reads both back and exits non-zero unless hits = 4000
-//! and the 4 workers recorded 1000 each. Shutting the server down removes
+//! with `incr` (through the typed proxy `m.dict::<&str, i64>("stats")`),
+//! then records its count under its pid in dict `per-worker`, and, holding
+//! the manager lock `summary-lock` (an RAII guard; a name is one object of
+//! one kind on a server, so not `summary`), updates the shared value
+//! `summary`, a `Summary { workers, pids }`, with a read-modify-write that
+//! the lock keeps whole. The main process reads everything back and exits
+//! non-zero unless hits = 4000, the 4 workers recorded 1000 each and the
+//! summary lists the 4 of them. Shutting the server down removes
 //! everything (an abstract socket leaves no file).
 //!
 //! ```text
 //! cargo run --release --example rust_shared_counter
 //! ```
 
-use ciborium::Value;
 use mpipc::pipe::ListenerOptions;
 use mpipc::{ManagerClient, ManagerServer};
+use serde::{Deserialize, Serialize};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,6 +33,14 @@ const WORKERS: usize = 4;
 const N: i64 = 1000;
 const AUTHKEY: &[u8] = b"shared-counter-example";
 const WAIT: Duration = Duration::from_secs(10);
+
+/// The shared value `summary`: `{"workers": 4, "pids": [...]}` to any
+/// language (null until the first worker sets it: hence the `Option`).
+#[derive(Serialize, Deserialize, Debug, Default)]
+struct Summary {
+    workers: u32,
+    pids: Vec<u32>,
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -62,17 +75,15 @@ fn run() -> Result {
     }
 
     let m = ManagerClient::connect(&addr, &options(), Some(WAIT))?;
-    let hits = int(&m.call("dict", "stats", "get", vec!["hits".into()])?)?;
-    let Value::Array(items) = m.call("dict", "per-worker", "items", vec![])? else {
-        return Err("items is not an array".into());
-    };
+    let hits = m.dict::<String, i64>("stats").get(&"hits".into())?.ok_or("no hits")?;
+    let items = m.dict::<u32, i64>("per-worker").items()?;
     let mut recorded = 0;
-    for item in &items {
-        if let Some([pid, n]) = item.as_array().map(Vec::as_slice) {
-            println!("worker {}: {} increments", int(pid)?, int(n)?);
-            recorded += int(n)?;
-        }
+    for (pid, n) in &items {
+        println!("worker {pid}: {n} increments");
+        recorded += n;
     }
+    let summary = m.value::<Option<Summary>>("summary").get()?.unwrap_or_default();
+    println!("summary: {summary:?}");
     drop(m);
     server.shutdown(); // disconnects every client and drops every object
 
@@ -81,20 +92,31 @@ fn run() -> Result {
     if hits != want || items.len() != WORKERS || recorded != want {
         return Err("FAILED: lost updates".into());
     }
+    let mut pids = summary.pids.clone();
+    pids.sort_unstable();
+    pids.dedup();
+    if summary.workers != WORKERS as u32 || pids.len() != WORKERS {
+        return Err("FAILED: the summary lost an update".into());
+    }
     println!("OK");
     Ok(())
 }
 
 fn worker(addr: &str) -> Result {
     let m = ManagerClient::connect(addr, &options(), Some(WAIT))?;
+    let stats = m.dict::<&str, i64>("stats"); // created on first use
     for _ in 0..N {
-        // `stats["hits"] += 1`, atomically; the dict is created on first use.
-        m.call("dict", "stats", "incr", vec!["hits".into(), 1.into()])?;
+        // `stats["hits"] += 1`, atomically on the server.
+        stats.incr(&"hits", 1)?;
     }
-    m.call("dict", "per-worker", "incr", vec![std::process::id().into(), N.into()])?;
-    Ok(())
-}
+    m.dict::<u32, i64>("per-worker").incr(&std::process::id(), N)?;
 
-fn int(v: &Value) -> Result<i64> {
-    Ok(v.as_integer().ok_or_else(|| format!("{v:?} is not an integer"))?.try_into()?)
+    // A read-modify-write of a whole value: atomic only under a lock.
+    let summary = m.value::<Option<Summary>>("summary");
+    let _held = m.lock("summary-lock").acquire()?; // released when dropped, or by the server if we die
+    let mut s = summary.get()?.unwrap_or_default();
+    s.workers += 1;
+    s.pids.push(std::process::id());
+    summary.set(&Some(s))?;
+    Ok(())
 }

@@ -39,14 +39,14 @@ fn q_tput(d: Duration) -> Result<(u64, Duration), Fail> {
         let p = s.spawn(|| -> Result<u64, Fail> {
             let mut n = 0u64;
             while start.elapsed() < d {
-                q.put(&msg).map_err(e)?;
+                q.put_bytes(&msg).map_err(e)?;
                 n += 1;
             }
-            q.put(b"").map_err(e)?; // the end
+            q.put_bytes(b"").map_err(e)?; // the end
             Ok(n)
         });
         loop {
-            if q.get().map_err(e)?.is_empty() {
+            if q.get_bytes().map_err(e)?.is_empty() {
                 break;
             }
         }
@@ -63,8 +63,8 @@ fn q_latency(d: Duration) -> Result<(u64, Duration), Fail> {
     let n = std::thread::scope(|s| -> Result<u64, Fail> {
         s.spawn(|| -> Result<(), Fail> {
             loop {
-                let m = a.get().map_err(e)?;
-                b.put(&m).map_err(e)?;
+                let m = a.get_bytes().map_err(e)?;
+                b.put_bytes(&m).map_err(e)?;
                 if m.is_empty() {
                     return Ok(());
                 }
@@ -72,12 +72,12 @@ fn q_latency(d: Duration) -> Result<(u64, Duration), Fail> {
         });
         let mut n = 0u64;
         while start.elapsed() < d {
-            a.put(b"ping").map_err(e)?;
-            b.get().map_err(e)?;
+            a.put_bytes(b"ping").map_err(e)?;
+            b.get_bytes().map_err(e)?;
             n += 1;
         }
-        a.put(b"").map_err(e)?;
-        b.get().map_err(e)?;
+        a.put_bytes(b"").map_err(e)?;
+        b.get_bytes().map_err(e)?;
         Ok(n)
     })?;
     Ok((n, start.elapsed()))
@@ -92,13 +92,13 @@ fn pipe_tput(d: Duration) -> Result<(u64, Duration), Fail> {
         let p = s.spawn(|| -> Result<u64, Fail> {
             let mut n = 0u64;
             while start.elapsed() < d {
-                w.send(&msg).map_err(e)?;
+                w.send_bytes(&msg).map_err(e)?;
                 n += 1;
             }
-            w.send(b"").map_err(e)?;
+            w.send_bytes(b"").map_err(e)?;
             Ok(n)
         });
-        while !r.recv().map_err(e)?.is_empty() {}
+        while !r.recv_bytes().map_err(e)?.is_empty() {}
         p.join().map_err(|_| failed("bench: writer thread panicked"))?
     })?;
     Ok((n, start.elapsed()))

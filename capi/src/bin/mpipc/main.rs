@@ -311,7 +311,7 @@ fn cmd_put(args: &[String]) -> Res {
     let t = timeout(&a)?;
     let msg = cbor_json::json_text_to_cbor(&a.pos[1]).map_err(usage_err)?;
     let q = open_queue(&a.pos[0])?;
-    match q.put_timeout(&msg, t) {
+    match q.put_bytes_timeout(&msg, t) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == mpipc::ErrorKind::Full => Err(Fail(3, format!("the queue {:?} stayed full", a.pos[0]))),
         Err(e) => Err(lib_fail("put", e)),
@@ -323,7 +323,7 @@ fn cmd_get(args: &[String]) -> Res {
     a.expect(1, "get")?;
     let t = timeout(&a)?;
     let q = open_queue(&a.pos[0])?;
-    match q.get_timeout(t) {
+    match q.get_bytes_timeout(t) {
         Ok(m) => {
             let (text, cbor) = cbor_json::show(&m, a.has("--diag"));
             if !cbor {

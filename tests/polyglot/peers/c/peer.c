@@ -3,12 +3,18 @@
  *
  *   peer <send|recv> <queue|pipe|listener|manager|array|lock> <name> <vectors.json>
  *
- * Uses only include/mpipc.h. C has no CBOR encoder in the project, so for
- * C "the native value" of a vector is its canonical bytes: the sender sends
- * each vector's `hex` as-is, and the receiver compares the raw bytes it gets
- * with `hex`. The only CBOR written by hand is the head of a small unsigned
- * integer (the manager dict keys 0..47) and the one-element argument array
- * of `list append`.
+ * Uses include/mpipc.h and libcbor (Debian's libcbor-dev), C's CBOR
+ * library in this project (docs/TYPES.md, the "C (libcbor)" column): "the
+ * native value" of a vector is a libcbor item (cbor_item_t). The sender
+ * builds each vector's item from its description (`value`) with libcbor's
+ * builders (integers in the shortest head, floats 64-bit, definite
+ * lengths, bignums beyond 64 bits as tags 2/3, TUPLE and REF as the tagged
+ * items they are) and sends what cbor_serialize_alloc writes. The receiver
+ * compares the raw bytes with `hex`, decodes them with cbor_load into an
+ * item, compares that item with the one built from the description, and
+ * re-encodes it, which must give `hex` again. Every CBOR byte this peer
+ * writes (the manager dict keys and the argument arrays included) comes
+ * from libcbor.
  *
  * Prints READY (one line) on stdout once its object is open; diagnostics go
  * to stderr; exit 0 only if every check passed.
@@ -23,6 +29,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cbor.h>
 
 #include "mpipc.h"
 
@@ -81,7 +89,15 @@ typedef struct {
     char *hex_plain; /* a Python tuple as the plain array (NULL: the value holds no tuple) */
     uint8_t *bytes;
     size_t len;
+    cbor_item_t *item; /* the described value (every TUPLE an array when the sender is Go or Node) */
 } vector;
+
+/* Whether the sender (MPIPC_E2E_SENDER) writes a Python tuple as the plain
+ * array (PEERS.md): Go and Node. */
+static int sender_is_plain(void) {
+    const char *sender = getenv("MPIPC_E2E_SENDER");
+    return sender && (strcmp(sender, "go") == 0 || strcmp(sender, "node") == 0);
+}
 
 static vector *g_vec;
 static size_t g_nvec;
@@ -102,20 +118,34 @@ static void put_utf8(char **o, char *end, unsigned cp) {
         tmp[0] = (char)(0xc0 | (cp >> 6));
         tmp[1] = (char)(0x80 | (cp & 0x3f));
         n = 2;
-    } else {
+    } else if (cp < 0x10000) {
         tmp[0] = (char)(0xe0 | (cp >> 12));
         tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
         tmp[2] = (char)(0x80 | (cp & 0x3f));
         n = 3;
+    } else {
+        tmp[0] = (char)(0xf0 | (cp >> 18));
+        tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        tmp[3] = (char)(0x80 | (cp & 0x3f));
+        n = 4;
     }
     for (int i = 0; i < n && *o < end; i++)
         *(*o)++ = tmp[i];
 }
 
+static unsigned hex4(const char *p) {
+    unsigned cp;
+    if (sscanf(p, "%4x", &cp) != 1)
+        die("vectors: bad \\u escape");
+    return cp;
+}
+
 /* Reads a JSON string at p (which is at the opening quote); a copy, with
- * escapes decoded (surrogates as themselves: names only), goes to *out when
- * out is not NULL. Returns the position after the closing quote. */
-static const char *json_string(const char *p, char **out) {
+ * escapes decoded (a surrogate pair as its code point; NUL-terminated, and
+ * its length in *len since the text may hold a NUL), goes to *out when out
+ * is not NULL. Returns the position after the closing quote. */
+static const char *json_string_n(const char *p, char **out, size_t *len) {
     if (*p != '"')
         die("vectors: string expected at \"%.20s\"", p);
     p++;
@@ -132,9 +162,15 @@ static const char *json_string(const char *p, char **out) {
             case 'b': cp = '\b'; break;
             case 'f': cp = '\f'; break;
             case 'u':
-                if (sscanf(p + 1, "%4x", &cp) != 1)
-                    die("vectors: bad \\u escape");
+                cp = hex4(p + 1);
                 p += 4;
+                if (cp >= 0xd800 && cp < 0xdc00 && p[1] == '\\' && p[2] == 'u') {
+                    unsigned lo = hex4(p + 3);
+                    if (lo >= 0xdc00 && lo < 0xe000) {
+                        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                        p += 6;
+                    }
+                }
                 break;
             default: cp = (unsigned char)*p;
             }
@@ -152,9 +188,13 @@ static const char *json_string(const char *p, char **out) {
     if (buf) {
         *o = 0;
         *out = buf;
+        if (len)
+            *len = (size_t)(o - buf);
     }
     return p + 1;
 }
+
+static const char *json_string(const char *p, char **out) { return json_string_n(p, out, NULL); }
 
 static const char *json_skip(const char *p) {
     p = ws(p);
@@ -195,6 +235,248 @@ static int hexval(char c) {
     return 0;
 }
 
+/* ---- a vector's description (`value`) as a libcbor item ---- */
+
+#define TAG_TUPLE 0x6d707475u
+#define TAG_REF 0x6d707266u
+
+/* libcbor returns NULL only when malloc fails. */
+static cbor_item_t *ok(cbor_item_t *item) {
+    if (!item)
+        die("libcbor: out of memory");
+    return item;
+}
+
+/* An unsigned integer in the shortest head (docs/TYPES.md rule 3): libcbor
+ * writes an integer in the width it was built with, so the width follows
+ * the value (uint8 covers 0..23 in the head byte itself, and 24..255). */
+static cbor_item_t *build_uint(uint64_t v) {
+    if (v <= UINT8_MAX)
+        return ok(cbor_build_uint8((uint8_t)v));
+    if (v <= UINT16_MAX)
+        return ok(cbor_build_uint16((uint16_t)v));
+    if (v <= UINT32_MAX)
+        return ok(cbor_build_uint32((uint32_t)v));
+    return ok(cbor_build_uint64(v));
+}
+
+/* A negative integer -1 - arg, in the shortest head. */
+static cbor_item_t *build_negint(uint64_t arg) {
+    if (arg <= UINT8_MAX)
+        return ok(cbor_build_negint8((uint8_t)arg));
+    if (arg <= UINT16_MAX)
+        return ok(cbor_build_negint16((uint16_t)arg));
+    if (arg <= UINT32_MAX)
+        return ok(cbor_build_negint32((uint32_t)arg));
+    return ok(cbor_build_negint64(arg));
+}
+
+/* {int: "<decimal>"}: major type 0/1 within 64 bits, else a bignum (tag 2
+ * for n, tag 3 for -1 - n, the magnitude big-endian without leading
+ * zeros). The decimal is converted to base 256 digit by digit. */
+static cbor_item_t *build_int(const char *dec) {
+    int neg = *dec == '-';
+    const char *d = dec + neg;
+    uint8_t mag[64] = {0}; /* big-endian, fixed width */
+    size_t w = sizeof mag;
+    if (!*d)
+        die("vectors: empty integer");
+    for (; *d; d++) {
+        if (*d < '0' || *d > '9')
+            die("vectors: bad integer %s", dec);
+        unsigned carry = (unsigned)(*d - '0');
+        for (size_t i = w; i-- > 0;) {
+            unsigned x = mag[i] * 10u + carry;
+            mag[i] = (uint8_t)x;
+            carry = x >> 8;
+        }
+        if (carry)
+            die("vectors: integer %s too large", dec);
+    }
+    if (neg) { /* the argument of a negative integer: magnitude - 1 */
+        for (size_t i = w; i-- > 0;)
+            if (mag[i]-- != 0)
+                break;
+    }
+    size_t lead = 0;
+    while (lead < w && mag[lead] == 0)
+        lead++;
+    if (w - lead <= 8) {
+        uint64_t v = 0;
+        for (size_t i = lead; i < w; i++)
+            v = v << 8 | mag[i];
+        return neg ? build_negint(v) : build_uint(v);
+    }
+    cbor_item_t *bytes = ok(cbor_build_bytestring(mag + lead, w - lead));
+    cbor_item_t *tag = ok(cbor_build_tag(neg ? 3 : 2, bytes));
+    cbor_decref(&bytes); /* the tag holds its own reference */
+    return tag;
+}
+
+static const char *parse_desc(const char *p, cbor_item_t **out, int plain);
+
+/* [v, ...] as a definite array. */
+static const char *parse_desc_array(const char *p, cbor_item_t **out, int plain) {
+    cbor_item_t *items[64];
+    size_t n = 0;
+    p = ws(p);
+    if (*p != '[')
+        die("vectors: array expected at \"%.20s\"", p);
+    p = ws(p + 1);
+    while (*p != ']') {
+        if (n == 64)
+            die("vectors: array too long");
+        p = ws(parse_desc(p, &items[n++], plain));
+        if (*p == ',')
+            p = ws(p + 1);
+    }
+    cbor_item_t *a = ok(cbor_new_definite_array(n));
+    for (size_t i = 0; i < n; i++)
+        if (!cbor_array_push(a, cbor_move(items[i]))) /* the array takes the reference */
+            die("libcbor: cbor_array_push");
+    *out = a;
+    return p + 1;
+}
+
+/* Wraps `item` in tag `tag`, giving up our reference to it. */
+static cbor_item_t *tagged(uint64_t tag, cbor_item_t *item) {
+    cbor_item_t *t = ok(cbor_build_tag(tag, item));
+    cbor_decref(&item);
+    return t;
+}
+
+/* Parses one description (the grammar of the vectors file's `about`) into
+ * a new libcbor item. With `plain`, a {tuple} is the plain array. */
+static const char *parse_desc(const char *p, cbor_item_t **out, int plain) {
+    p = ws(p);
+    if (*p != '{')
+        die("vectors: description expected at \"%.20s\"", p);
+    p = ws(p + 1);
+    cbor_item_t *item = NULL, *tag_content = NULL;
+    uint64_t tag = 0;
+    int has_tag = 0;
+    while (*p != '}') {
+        char *key;
+        p = ws(json_string(p, &key));
+        if (*p != ':')
+            die("vectors: ':' expected");
+        p = ws(p + 1);
+        if (strcmp(key, "null") == 0) {
+            p = json_skip(p);
+            item = ok(cbor_new_null());
+        } else if (strcmp(key, "bool") == 0) {
+            item = ok(cbor_build_bool(strncmp(p, "true", 4) == 0));
+            p = json_skip(p);
+        } else if (strcmp(key, "int") == 0) {
+            char *dec;
+            p = json_string(p, &dec);
+            item = build_int(dec);
+            free(dec);
+        } else if (strcmp(key, "float") == 0) {
+            double d;
+            if (*p == '"') { /* "inf", "-inf", "-0.0" */
+                char *s;
+                p = json_string(p, &s);
+                d = strtod(s, NULL);
+                free(s);
+            } else {
+                char *end;
+                d = strtod(p, &end); /* glibc's strtod rounds correctly: the same double as the writer's */
+                p = end;
+            }
+            item = ok(cbor_build_float8(d)); /* always 64-bit (rule 2) */
+        } else if (strcmp(key, "text") == 0) {
+            char *s;
+            size_t n;
+            p = json_string_n(p, &s, &n);
+            item = ok(cbor_build_stringn(s, n));
+            free(s);
+        } else if (strcmp(key, "bytes") == 0) {
+            char *h;
+            p = json_string(p, &h);
+            size_t n = strlen(h) / 2;
+            uint8_t *b = malloc(n ? n : 1);
+            for (size_t i = 0; i < n; i++)
+                b[i] = (uint8_t)(hexval(h[2 * i]) << 4 | hexval(h[2 * i + 1]));
+            item = ok(cbor_build_bytestring(b, n));
+            free(b);
+            free(h);
+        } else if (strcmp(key, "array") == 0) {
+            p = parse_desc_array(p, &item, plain);
+        } else if (strcmp(key, "tuple") == 0) {
+            p = parse_desc_array(p, &item, plain);
+            if (!plain)
+                item = tagged(TAG_TUPLE, item);
+        } else if (strcmp(key, "ref") == 0) {
+            p = ws(p);
+            if (*p != '[')
+                die("vectors: ref: array expected");
+            p = ws(p + 1);
+            cbor_item_t *a = ok(cbor_new_definite_array(3));
+            while (*p != ']') {
+                char *s;
+                size_t n;
+                p = ws(json_string_n(p, &s, &n));
+                if (!cbor_array_push(a, cbor_move(ok(cbor_build_stringn(s, n)))))
+                    die("vectors: ref with more than 3 texts");
+                free(s);
+                if (*p == ',')
+                    p = ws(p + 1);
+            }
+            p++;
+            item = tagged(TAG_REF, a);
+        } else if (strcmp(key, "map") == 0) {
+            struct cbor_pair pairs[64];
+            size_t n = 0;
+            if (*p != '[')
+                die("vectors: map: array expected");
+            p = ws(p + 1);
+            while (*p != ']') {
+                if (n == 64 || *p != '[')
+                    die("vectors: map: too long, or an entry is not [k, v]");
+                p = ws(parse_desc(p + 1, &pairs[n].key, plain));
+                if (*p != ',')
+                    die("vectors: map entry: ',' expected");
+                p = ws(parse_desc(p + 1, &pairs[n].value, plain));
+                if (*p != ']')
+                    die("vectors: map entry: ']' expected");
+                n++;
+                p = ws(p + 1);
+                if (*p == ',')
+                    p = ws(p + 1);
+            }
+            p++;
+            item = ok(cbor_new_definite_map(n));
+            for (size_t i = 0; i < n; i++) /* the map takes both references */
+                if (!cbor_map_add(item, (struct cbor_pair){.key = cbor_move(pairs[i].key),
+                                                          .value = cbor_move(pairs[i].value)}))
+                    die("libcbor: cbor_map_add");
+        } else if (strcmp(key, "tag") == 0) {
+            char *end;
+            tag = strtoull(p, &end, 10);
+            p = end;
+            has_tag = 1;
+        } else if (strcmp(key, "value") == 0) {
+            p = parse_desc(p, &tag_content, plain);
+        } else {
+            die("vectors: unknown description key %s", key);
+        }
+        free(key);
+        p = ws(p);
+        if (*p == ',')
+            p = ws(p + 1);
+    }
+    if (has_tag) {
+        if (!tag_content)
+            die("vectors: {tag} without value");
+        item = tagged(tag, tag_content);
+    }
+    if (!item)
+        die("vectors: empty description");
+    *out = item;
+    return p + 1;
+}
+
 static const char *json_vector(const char *p, vector *v) {
     memset(v, 0, sizeof *v);
     p = ws(p);
@@ -213,6 +495,8 @@ static const char *json_vector(const char *p, vector *v) {
             p = json_string(p, &v->hex);
         else if (strcmp(key, "hex_plain") == 0)
             p = json_string(p, &v->hex_plain);
+        else if (strcmp(key, "value") == 0)
+            p = parse_desc(p, &v->item, sender_is_plain());
         else
             p = json_skip(p);
         free(key);
@@ -220,12 +504,12 @@ static const char *json_vector(const char *p, vector *v) {
         if (*p == ',')
             p = ws(p + 1);
     }
-    if (!v->name || !v->hex)
-        die("vectors: a valid vector without name or hex");
+    if (!v->name || !v->hex || !v->item)
+        die("vectors: a valid vector without name, hex or value");
     /* Go and Node write a Python tuple as the plain array (PEERS.md); the
-     * driver names the sender in MPIPC_E2E_SENDER. C itself sends hex. */
-    const char *sender = getenv("MPIPC_E2E_SENDER");
-    if (v->hex_plain && sender && (strcmp(sender, "go") == 0 || strcmp(sender, "node") == 0))
+     * driver names the sender in MPIPC_E2E_SENDER. C itself keeps the
+     * TUPLE tag (a tagged item) and sends hex. */
+    if (v->hex_plain && sender_is_plain())
         v->hex = v->hex_plain;
     size_t n = strlen(v->hex) / 2;
     v->bytes = malloc(n ? n : 1);
@@ -295,13 +579,100 @@ static void print_hex(char *out, size_t cap, const uint8_t *b, size_t n) {
         out[o] = 0;
 }
 
-/* The bytes received for vector v must be its canonical encoding. */
+/* Whether two libcbor items are the same value: types, integer values,
+ * float bits and width, text and bytes, array and map order, tag numbers.
+ * Strings are compared as definite (the only ones the valid vectors hold). */
+static int item_equal(const cbor_item_t *a, const cbor_item_t *b) {
+    if (cbor_typeof(a) != cbor_typeof(b))
+        return 0;
+    switch (cbor_typeof(a)) {
+    case CBOR_TYPE_UINT:
+    case CBOR_TYPE_NEGINT:
+        return cbor_get_int(a) == cbor_get_int(b);
+    case CBOR_TYPE_BYTESTRING:
+        return cbor_bytestring_is_definite(a) && cbor_bytestring_is_definite(b) &&
+               cbor_bytestring_length(a) == cbor_bytestring_length(b) &&
+               memcmp(cbor_bytestring_handle(a), cbor_bytestring_handle(b), cbor_bytestring_length(a)) == 0;
+    case CBOR_TYPE_STRING:
+        return cbor_string_is_definite(a) && cbor_string_is_definite(b) &&
+               cbor_string_length(a) == cbor_string_length(b) &&
+               memcmp(cbor_string_handle(a), cbor_string_handle(b), cbor_string_length(a)) == 0;
+    case CBOR_TYPE_ARRAY:
+        if (cbor_array_size(a) != cbor_array_size(b))
+            return 0;
+        for (size_t i = 0; i < cbor_array_size(a); i++)
+            if (!item_equal(cbor_array_handle(a)[i], cbor_array_handle(b)[i]))
+                return 0;
+        return 1;
+    case CBOR_TYPE_MAP:
+        if (cbor_map_size(a) != cbor_map_size(b))
+            return 0;
+        for (size_t i = 0; i < cbor_map_size(a); i++)
+            if (!item_equal(cbor_map_handle(a)[i].key, cbor_map_handle(b)[i].key) ||
+                !item_equal(cbor_map_handle(a)[i].value, cbor_map_handle(b)[i].value))
+                return 0;
+        return 1;
+    case CBOR_TYPE_TAG: {
+        if (cbor_tag_value(a) != cbor_tag_value(b))
+            return 0;
+        cbor_item_t *ia = cbor_tag_item(a), *ib = cbor_tag_item(b); /* increfs */
+        int eq = item_equal(ia, ib);
+        cbor_decref(&ia);
+        cbor_decref(&ib);
+        return eq;
+    }
+    case CBOR_TYPE_FLOAT_CTRL: {
+        if (cbor_float_get_width(a) != cbor_float_get_width(b))
+            return 0;
+        if (cbor_float_ctrl_is_ctrl(a))
+            return cbor_ctrl_value(a) == cbor_ctrl_value(b);
+        double da = cbor_float_get_float(a), db = cbor_float_get_float(b);
+        return memcmp(&da, &db, sizeof da) == 0; /* bits: -0.0 and NaN exactly */
+    }
+    }
+    return 0;
+}
+
+/* What a message holds for vector v: its canonical bytes (`hex`); decoded
+ * with cbor_load, the described value; re-encoded with libcbor, `hex`
+ * again. */
 static void check_bytes(const char *where, const vector *v, const uint8_t *got, size_t n) {
-    if (n == v->len && memcmp(got, v->bytes, n) == 0)
+    if (n != v->len || memcmp(got, v->bytes, n) != 0) {
+        char buf[512];
+        print_hex(buf, sizeof buf, got, n);
+        fail("%s: vector %s: got bytes %s, want %s", where, v->name, buf, v->hex);
+    }
+    struct cbor_load_result res;
+    cbor_item_t *item = cbor_load(got, n, &res);
+    if (!item) {
+        fail("%s: vector %s: cbor_load refused it (error %d at byte %zu)", where, v->name, (int)res.error.code,
+             res.error.position);
         return;
-    char buf[512];
-    print_hex(buf, sizeof buf, got, n);
-    fail("%s: vector %s: got bytes %s, want %s", where, v->name, buf, v->hex);
+    }
+    if (res.read != n)
+        fail("%s: vector %s: cbor_load read %zu of %zu bytes", where, v->name, res.read, n);
+    if (!item_equal(item, v->item))
+        fail("%s: vector %s: decoded item differs from the described value", where, v->name);
+    unsigned char *re;
+    size_t cap, rl = cbor_serialize_alloc(item, &re, &cap);
+    if (rl != v->len || memcmp(re, v->bytes, rl) != 0) {
+        char buf[512];
+        print_hex(buf, sizeof buf, re, rl);
+        fail("%s: vector %s: re-encoded as %s, want %s", where, v->name, buf, v->hex);
+    }
+    free(re);
+    cbor_decref(&item);
+}
+
+/* The bytes to send for vector v: its described item, encoded by libcbor
+ * (malloc'ed; *len set). */
+static unsigned char *encode_vector(const vector *v, size_t *len) {
+    unsigned char *buf;
+    size_t cap;
+    *len = cbor_serialize_alloc(v->item, &buf, &cap);
+    if (*len == 0)
+        die("libcbor: cannot encode vector %s", v->name);
+    return buf;
 }
 
 /* ---- primitives ---- */
@@ -312,9 +683,13 @@ static void queue_send(const char *name) {
     if (st)
         die_st("mpq_open", st);
     ready();
-    for (size_t i = 0; i < g_nvec; i++)
-        if ((st = mpq_put_timeout(q, g_vec[i].bytes, g_vec[i].len, TIMEOUT_MS)))
+    for (size_t i = 0; i < g_nvec; i++) {
+        size_t len;
+        unsigned char *b = encode_vector(&g_vec[i], &len);
+        if ((st = mpq_put_timeout(q, b, len, TIMEOUT_MS)))
             die_st(g_vec[i].name, st);
+        free(b);
+    }
     mpq_close(q);
 }
 
@@ -348,9 +723,12 @@ static int env_fd(void) {
 
 static void send_all(mp_pipe *c, const char *what) {
     for (size_t i = 0; i < g_nvec; i++) {
-        mp_status st = mp_pipe_send(c, g_vec[i].bytes, g_vec[i].len);
+        size_t len;
+        unsigned char *b = encode_vector(&g_vec[i], &len);
+        mp_status st = mp_pipe_send(c, b, len);
         if (st)
             die("%s send of vector %s: %s (%s)", what, g_vec[i].name, mp_status_str(st), mp_last_error());
+        free(b);
     }
 }
 
@@ -420,15 +798,14 @@ static void listener_role(int send, const char *name) {
     mp_pipe_close(c);
 }
 
-/* CBOR of a small unsigned integer (the dict keys 0..47). */
-static size_t uint_head(uint8_t *out, size_t i) {
-    if (i < 24) {
-        out[0] = (uint8_t)i;
-        return 1;
-    }
-    out[0] = 0x18;
-    out[1] = (uint8_t)i;
-    return 2;
+/* Encodes `item` with libcbor into out (cap bytes; the dict keys and the
+ * empty argument array are small) and releases it; returns the length. */
+static size_t encode_small(cbor_item_t *item, uint8_t *out, size_t cap) {
+    size_t n = cbor_serialize(item, out, cap);
+    cbor_decref(&item);
+    if (n == 0)
+        die("libcbor: cannot encode a small item");
+    return n;
 }
 
 static void manager_role(int send, const char *name) {
@@ -443,20 +820,28 @@ static void manager_role(int send, const char *name) {
     if (st)
         die_st("mp_mgr_connect", st);
     ready();
-    uint8_t key[2];
+    uint8_t key[16];
     if (send) {
         for (size_t i = 0; i < g_nvec; i++) {
-            size_t kl = uint_head(key, i);
-            if ((st = mp_mgr_dict_set(m, dname, key, kl, g_vec[i].bytes, g_vec[i].len)))
+            size_t kl = encode_small(build_uint(i), key, sizeof key), len;
+            unsigned char *b = encode_vector(&g_vec[i], &len);
+            if ((st = mp_mgr_dict_set(m, dname, key, kl, b, len)))
                 die("dict set of vector %s: %s (%s)", g_vec[i].name, mp_status_str(st), mp_last_error());
+            free(b);
         }
         for (size_t i = 0; i < g_nvec; i++) {
-            uint8_t *args = malloc(g_vec[i].len + 1);
-            args[0] = 0x81; /* [x] */
-            memcpy(args + 1, g_vec[i].bytes, g_vec[i].len);
+            /* The arguments: the array [item]. */
+            cbor_item_t *args = ok(cbor_new_definite_array(1));
+            if (!cbor_array_push(args, g_vec[i].item)) /* increfs: the vector keeps its reference */
+                die("libcbor: cbor_array_push");
+            unsigned char *b;
+            size_t cap, len = cbor_serialize_alloc(args, &b, &cap);
+            cbor_decref(&args);
+            if (len == 0)
+                die("libcbor: cannot encode the arguments of vector %s", g_vec[i].name);
             mp_buf r;
-            st = mp_mgr_call(m, "list", lname, "append", args, g_vec[i].len + 1, &r);
-            free(args);
+            st = mp_mgr_call(m, "list", lname, "append", b, len, &r);
+            free(b);
             if (st)
                 die("list append of vector %s: %s (%s)", g_vec[i].name, mp_status_str(st), mp_last_error());
             mp_buf_free(&r);
@@ -470,7 +855,7 @@ static void manager_role(int send, const char *name) {
     if (n != g_nvec)
         fail("dict %s holds %zu entries, want %zu", dname, n, g_nvec);
     for (size_t i = 0; i < g_nvec; i++) {
-        size_t kl = uint_head(key, i);
+        size_t kl = encode_small(build_uint(i), key, sizeof key);
         mp_buf v;
         if ((st = mp_mgr_dict_get(m, dname, key, kl, &v))) {
             fail("dict get of vector %s: %s (%s)", g_vec[i].name, mp_status_str(st), mp_last_error());
@@ -482,7 +867,9 @@ static void manager_role(int send, const char *name) {
     /* The whole list: an array of the vectors, i.e. its head followed by
      * every vector's bytes back to back. */
     mp_buf r;
-    if ((st = mp_mgr_call(m, "list", lname, "copy", (const uint8_t *)"\x80", 1, &r)))
+    uint8_t noargs[1];
+    size_t nl = encode_small(ok(cbor_new_definite_array(0)), noargs, sizeof noargs); /* [] */
+    if ((st = mp_mgr_call(m, "list", lname, "copy", noargs, nl, &r)))
         die_st("list copy", st);
     uint8_t head[3];
     size_t hl;
@@ -519,6 +906,26 @@ static void manager_role(int send, const char *name) {
             if (i + 1 == g_nvec && off != r.len)
                 fail("manager list: %zu bytes after the last vector", r.len - off);
         }
+        /* Decoded as one item: an array whose elements are the described
+         * values, each re-encoding to its hex. */
+        struct cbor_load_result res;
+        cbor_item_t *list = cbor_load(r.ptr, r.len, &res);
+        if (!list || res.read != r.len || !cbor_isa_array(list) || cbor_array_size(list) != g_nvec) {
+            fail("manager list: cbor_load did not give an array of %zu items", g_nvec);
+        } else {
+            for (size_t i = 0; i < g_nvec; i++) {
+                cbor_item_t *el = cbor_array_handle(list)[i];
+                if (!item_equal(el, g_vec[i].item))
+                    fail("manager list: vector %s: decoded item differs from the described value", g_vec[i].name);
+                unsigned char *re;
+                size_t cap, rl = cbor_serialize_alloc(el, &re, &cap);
+                if (rl != g_vec[i].len || memcmp(re, g_vec[i].bytes, rl) != 0)
+                    fail("manager list: vector %s: re-encoded differently", g_vec[i].name);
+                free(re);
+            }
+        }
+        if (list)
+            cbor_decref(&list);
     }
     mp_buf_free(&r);
     mp_mgr_close(m);

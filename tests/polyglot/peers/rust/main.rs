@@ -7,9 +7,12 @@
 //!
 //! It uses the crate's Rust API (Queue, Connection, Listener / connect,
 //! ManagerClient, Array, Lock). Native values are `ciborium::Value`s built
-//! from the vectors' descriptions and encoded with the manager codec
-//! (`encode_value`); received bytes are compared with `hex`, decoded with
-//! `decode_value`, compared with the described value and re-encoded.
+//! from the vectors' descriptions and sent with the typed API
+//! (`Queue::put_timeout`, `Connection::send`, the manager's `Dict` and
+//! `List` proxies, which encode with `mpipc::codec`); received bytes are
+//! compared with `hex`, decoded both with `decode_value` and with the typed
+//! codec (`mpipc::codec::decode::<Value>`, what `get` / `recv` use),
+//! compared with the described value and re-encoded.
 
 use ciborium::Value;
 use mpipc::array::Number;
@@ -179,6 +182,13 @@ impl Peer {
         if got != v.bytes.as_slice() {
             self.fail(format!("{what}: vector {name}: got bytes {}, want {want_hex}", to_hex(got)));
         }
+        // The typed API's decoding (`get::<Value>()`) reads the same value.
+        match mpipc::codec::decode::<Value>(got) {
+            Ok(typed) if mpipc::codec::encode(&typed).ok().as_deref() == Some(got) => {}
+            Ok(typed) => self
+                .fail(format!("{what}: vector {name}: the typed codec gave {typed:?}, which re-encodes differently")),
+            Err(e) => self.fail(format!("{what}: vector {name}: the typed codec: {e}")),
+        }
         match decode_value(got) {
             Err(e) => self.fail(format!("{what}: vector {name}: decode: {e}")),
             Ok(val) => {
@@ -200,10 +210,6 @@ impl Peer {
             }
         }
     }
-
-    fn encoded(&self, i: usize) -> Vec<u8> {
-        encode_value(&self.vectors[i].send)
-    }
 }
 
 fn queue(p: &mut Peer, send: bool, name: &str) {
@@ -212,14 +218,15 @@ fn queue(p: &mut Peer, send: bool, name: &str) {
     let n = p.vectors.len();
     if send {
         for i in 0..n {
-            q.put_timeout(&p.encoded(i), Some(TIMEOUT))
+            q.put_timeout(&p.vectors[i].send, Some(TIMEOUT))
                 .unwrap_or_else(|e| die(format!("put of vector {}: {e}", p.vectors[i].name)));
         }
         return;
     }
     for i in 0..n {
-        let m =
-            q.get_timeout(Some(TIMEOUT)).unwrap_or_else(|e| die(format!("get of vector {}: {e}", p.vectors[i].name)));
+        let m = q
+            .get_bytes_timeout(Some(TIMEOUT))
+            .unwrap_or_else(|e| die(format!("get of vector {}: {e}", p.vectors[i].name)));
         p.check("queue", i, &m);
     }
     match q.qsize() {
@@ -231,18 +238,19 @@ fn queue(p: &mut Peer, send: bool, name: &str) {
 
 fn send_all(p: &Peer, c: &Connection, what: &str) {
     for i in 0..p.vectors.len() {
-        c.send(&p.encoded(i)).unwrap_or_else(|e| die(format!("{what}: send of vector {}: {e}", p.vectors[i].name)));
+        c.send(&p.vectors[i].send)
+            .unwrap_or_else(|e| die(format!("{what}: send of vector {}: {e}", p.vectors[i].name)));
     }
 }
 
 fn recv_all(p: &mut Peer, c: &Connection, what: &str) {
     for i in 0..p.vectors.len() {
         let m = c
-            .recv_timeout(Some(TIMEOUT))
+            .recv_bytes_timeout(Some(TIMEOUT))
             .unwrap_or_else(|e| die(format!("{what}: recv of vector {}: {e}", p.vectors[i].name)));
         p.check(what, i, &m);
     }
-    match c.recv_timeout(Some(TIMEOUT)) {
+    match c.recv_bytes_timeout(Some(TIMEOUT)) {
         Err(e) if e.kind() == ErrorKind::Eof => {}
         Err(e) => p.fail(format!("{what}: after the last vector: {e}, want EOF")),
         Ok(m) => p.fail(format!("{what}: a message after the last vector: {}", to_hex(&m))),
@@ -298,12 +306,13 @@ fn manager(p: &mut Peer, send: bool, name: &str) {
     ready();
     let n = p.vectors.len();
     if send {
+        let (dict, list) = (m.dict::<u64, Value>(&dname), m.list::<Value>(&lname));
         for i in 0..n {
-            m.call("dict", &dname, "set", vec![Value::Integer((i as u64).into()), p.vectors[i].send.clone()])
+            dict.set(&(i as u64), &p.vectors[i].send)
                 .unwrap_or_else(|e| die(format!("dict set of vector {}: {e}", p.vectors[i].name)));
         }
         for i in 0..n {
-            m.call("list", &lname, "append", vec![p.vectors[i].send.clone()])
+            list.append(&p.vectors[i].send)
                 .unwrap_or_else(|e| die(format!("list append of vector {}: {e}", p.vectors[i].name)));
         }
         return;
@@ -469,12 +478,12 @@ fn bench_num(s: &str) -> u64 {
 }
 
 fn bench_put(q: &Queue, v: &Value) {
-    q.put(&encode_value(v)).unwrap_or_else(|e| die(format!("put: {e}")));
+    q.put_bytes(&encode_value(v)).unwrap_or_else(|e| die(format!("put: {e}")));
 }
 
 /// Gets and decodes one message: (its id, the decoded value).
 fn bench_get(q: &Queue) -> (u64, Value) {
-    let m = q.get().unwrap_or_else(|e| die(format!("get: {e}")));
+    let m = q.get_bytes().unwrap_or_else(|e| die(format!("get: {e}")));
     let v = decode_value(&m).unwrap_or_else(|e| die(format!("decode: {e}")));
     let id = match &v {
         Value::Map(kv) => kv.iter().find_map(|(k, x)| match (k, x) {

@@ -11,8 +11,10 @@ python_binding.json and node_qtput.json, node_rtt.json (Node round trips)
 and node_demo.json (the polyglot demo's job shares), and, when the Python
 binding's peers ran (benches/python/peers_*.py), peers_fifo.json,
 peers_zmq.json and peers_ultradict.json, and, when the cross-language
-benchmark ran (benches/polyglot_bench.py), polyglot.json; and, when the
-busy-machine section ran, busy/: load.json (the busy loops: how many, the
+benchmark ran (benches/polyglot_bench.py), polyglot.json; when the object
+puts of issue 19 ran, c_object_put.json (benches/c/object_put.c),
+c_json_bridge.json (benches/c/json_bridge.c) and rust_object_put.json
+(benches/rust_object_put.rs); and, when the busy-machine section ran, busy/: load.json (the busy loops: how many, the
 CPU time they got), runs.jsonl (one line per run: its key, side, round,
 outcome, wall time and the loops' CPU time meanwhile) and
 KEY.SIDE.ROUND.json (each completed run's output).
@@ -583,6 +585,135 @@ def big_runs_gb(entry):
     return runs
 
 
+# --------------------------------------------------------------------------
+# Objects from C and Rust (issue 19): each object path beside the bytes path
+# of the same program and run.
+
+def fmt_ns(x):
+    """Nanoseconds per message ('-' if missing)."""
+    return "-" if x is None else (f"{x:.0f} ns" if x >= 100 else f"{x:.1f} ns")
+
+
+def plural(k, word):
+    """"1 round", "7 rounds"."""
+    return f"{k} {word}{'' if k == 1 else 's'}"
+
+
+def objects_section(cobj, cjson, robj):
+    """The section "Objects from C and Rust (issue 19)": markdown lines.
+    cobj: benches/c/object_put.c's JSON, cjson: benches/c/json_bridge.c's,
+    robj: benches/rust_object_put.rs's; any may be None (not run)."""
+    out = ["## Objects from C and Rust (issue 19)\n"]
+    out.append(
+        "What it costs to put an object rather than bytes: issue 19's map "
+        "`{\"name\": \"a\", \"id\": 1, \"score\": 0.5, \"vals\": [1, 2]}` (35 bytes of CBOR) encoded for every "
+        "message, beside the put of the same 35 bytes encoded once beforehand (the floor: what the queue costs), "
+        "measured by the same program in the same run, their rounds interleaved (the order alternating or "
+        "rotating by round). Throughput rows: one producer process, one consumer process taking the raw bytes "
+        "(`mpq_get_into` / `get_into`: no decoding, so a row and its bytes row differ only by the producer's "
+        "encoding); the clock runs from the start (both processes attached) to the last message received "
+        "(object_put.c and rust_object_put.rs: to the consumer's exit). **kept** = the object path's rate / the "
+        "bytes path's rate (per-message rows: bytes time / object time); **+ per message** = the object path's "
+        "time per message minus the bytes path's (throughput rows: from 1 / rate, so it also holds what the "
+        "queue's waits cost once the producer is the slower side; the encodings alone are in the second "
+        "table). Medians over rounds; runs in order. The issue sets no target: the figures are the cost. Quiet "
+        "machine only (the busy-machine section compares mpipc with multiprocessing, which has no counterpart "
+        "of these paths).\n")
+    rows = []
+
+    def rate_row(label, obj, base, obj_runs, base_runs):
+        kept = ratio_of(obj, base)
+        extra = 1e9 / obj - 1e9 / base if obj and base else None
+        rows.append((label, fmt_figure(obj, "msg/s"), fmt_figure(base, "msg/s"), "-" if kept is None else
+                     f"{kept:.2f}x", "-" if extra is None else f"{extra:+.0f} ns",
+                     runs_m(obj_runs), runs_m(base_runs)))
+
+    def runs_m(xs):
+        return ", ".join(f"{x / 1e6:.2f}" for x in xs) + " M" if xs else "-"
+
+    def ns_row(label, obj, base, obj_runs, base_runs):
+        kept = ratio_of(base, obj)
+        rows.append((label, fmt_ns(obj) + " / msg", fmt_ns(base) + " / msg", "-" if kept is None else
+                     f"{kept:.2f}x", "-" if obj is None or base is None else f"{obj - base:+.0f} ns",
+                     ", ".join(f"{x:.0f}" for x in obj_runs) or "-", ", ".join(f"{x:.0f}" for x in base_runs) or "-"))
+
+    enc = []  # (label, median ns, runs) of the encodings alone
+    if cobj:
+        b = cobj["c_obj_put_bytes"]
+        for key, label in (("c_obj_put_libcbor", "C, libcbor items: the map built (`cbor_new_definite_map`, "
+                                                 "`cbor_build_*`, examples/c/common/mpcbor.h), "
+                                                 "`cbor_serialize_alloc`, `mpq_put`, both freed"),
+                           ("c_obj_put_stream", "C, libcbor streaming encoders (`cbor_encode_map_start`, "
+                                                "`cbor_encode_uint`, `cbor_encode_double`, ...) into a stack "
+                                                "buffer, `mpq_put`")):
+            e = cobj[key]
+            rate_row(f"{label}; 1 -> 1 processes", e["median"], b["median"], e["runs"], b["runs"])
+        enc.append(("C, libcbor items + `cbor_serialize_alloc` + frees", cobj["c_obj_encode_libcbor"]))
+        enc.append(("C, libcbor streaming encoders", cobj["c_obj_encode_stream"]))
+    if cjson:
+        runs = cjson.get("runs", {})
+
+        def jr(*path):
+            return dig(runs, path) or []
+
+        t = cjson["tput_msgs_per_s"]
+        rate_row("C, JSON bridge: `mpq_put_json` of the JSON text; 1 -> 1 processes", t["json"], t["bytes"],
+                 jr("tput_msgs_per_s", "json"), jr("tput_msgs_per_s", "bytes"))
+        pg = cjson["put_get_ns"]
+        ns_row("C, JSON bridge, one process: `mpq_put_json` then `mpq_get_into`, per message", pg["json"],
+               pg["bytes"], jr("put_get_ns", "json"), jr("put_get_ns", "bytes"))
+        ns_row("C, JSON bridge, one process: `mpq_put` then `mpq_get_json` + `mp_json_free`, per message",
+               pg["json_get"], pg["bytes"], jr("put_get_ns", "json_get"), jr("put_get_ns", "bytes"))
+        cv = cjson["convert_ns"]
+        enc.append(("C, JSON bridge: `mp_json_to_cbor` + `mp_buf_free`",
+                    {"median": cv["to_cbor"], "runs": jr("convert_ns", "to_cbor")}))
+        enc.append(("C, JSON bridge: `mp_cbor_to_json` + `mp_json_free` (the get side's conversion)",
+                    {"median": cv["to_json"], "runs": jr("convert_ns", "to_json")}))
+    if robj:
+        b = robj["r_obj_put_bytes"]
+        for key, label in (("r_obj_put_typed", "Rust, typed: `Queue::put(&job)` of a `#[derive(Serialize)]` "
+                                               "struct"),
+                           ("r_obj_put_value", "Rust, dynamic: `Queue::put(&value)` of a `ciborium::Value` "
+                                               "built for every message")):
+            e = robj[key]
+            rate_row(f"{label}; 1 -> 1 processes", e["median"], b["median"], e["runs"], b["runs"])
+        enc.append(("Rust, `mpipc::codec::encode` of the struct (into a new `Vec`)", robj["r_obj_encode_typed"]))
+    if not rows:
+        return []
+    sizes = []
+    if cobj:
+        b = cobj["c_obj_put_bytes"]
+        sizes.append(f"benches/c/object_put.c: {plural(len(b['runs']), 'round')} of {b['n']:,} messages "
+                     f"per way, a queue "
+                     f"with default options (no count limit, a 1 MiB ring)")
+    if cjson:
+        sizes.append(f"benches/c/json_bridge.c: {plural(cjson['repeat'], 'round')}"
+                     + (f" of {cjson['n_tput']:,} messages per throughput run and {cjson['n_local']:,} per "
+                        f"one-process run" if "n_tput" in cjson else "") + ", default queue options")
+    if robj:
+        b = robj["r_obj_put_bytes"]
+        sizes.append("`cargo bench --bench rust_object_put` (benches/rust_object_put.rs): "
+                     + plural(len(b["runs"]), "round")
+                     + (f" of {b['n']:,} messages per way" if b.get("n") else "")
+                     + ", `maxsize` 1024, the consumer is the bench binary re-executed")
+    out.append("Programs and sizes: " + "; ".join(sizes) + ".\n")
+    out.append("| object path | object | bytes, same program and run | kept | + per message | object runs | "
+               "bytes runs |")
+    out.append("|---|---|---|---|---|---|---|")
+    for r in rows:
+        out.append("| " + " | ".join(r) + " |")
+    out.append("")
+    if enc:
+        out.append("The encodings (or conversions) alone, no queue, one process, same programs and run:\n")
+        out.append("| encoding | per message | runs (ns) |")
+        out.append("|---|---|---|")
+        for label, e in enc:
+            out.append(f"| {label} | {fmt_ns(e['median'])} | " + ", ".join(f"{x:.0f}" for x in e.get("runs") or [])
+                       + " |")
+        out.append("")
+    return out
+
+
 def fmt_met(ok):
     """A goal's verdict: "yes", "no", or "-" when it could not be judged."""
     return "-" if ok is None else ("yes" if ok else "no")
@@ -614,6 +745,8 @@ def main():
     peers = {name: load(f"peers_{name}.json", False) for name in ("fifo", "zmq", "ultradict")}
     poly = load("polyglot.json", False)
     mload, pyload = load("mpipc_mgr_load.json", False), load("python_mgr_load.json", False)
+    cobj, cjson = load("c_object_put.json", False), load("c_json_bridge.json", False)
+    robj = load("rust_object_put.json", False)
     busy = load_busy(d)
     command = sys.argv[2]
     M = 1e6
@@ -980,6 +1113,7 @@ def main():
                     cells.append(fmt(r) if r else "-")
                 out.append(f"| **{names[a]}** | " + " | ".join(cells) + " |")
             out.append("")
+    out.extend(objects_section(cobj, cjson, robj))
     if mload:
         ml = mload["manager_load"]
         pl = pyload["manager_load"] if pyload else None
@@ -1093,7 +1227,8 @@ def main():
     out.append("```json\n" + json.dumps(pym, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(mps, indent=1) + "\n```\n")
     out.append("```json\n" + json.dumps(pys, indent=1) + "\n```\n")
-    for extra in (go_struct, go_any, node, node_rtt, node_demo, pyb, *peers.values(), poly, mload, pyload):
+    for extra in (go_struct, go_any, node, node_rtt, node_demo, pyb, *peers.values(), poly, cobj, cjson, robj, mload,
+                  pyload):
         if extra:
             out.append("```json\n" + json.dumps(extra, indent=1) + "\n```\n")
     if busy:

@@ -5,9 +5,11 @@
 # and manager round trip), the Python binding's peers (faster-fifo, pyzmq,
 # UltraDict, in build/venv-peers), the Node binding's round trips and the
 # polyglot demo's job shares, the cross-language table (every producer x
-# consumer language), and Python's multiprocessing.Queue, Pipe, Manager,
-# Array and Lock baselines in one invocation, then the busy-machine section
-# (below), and writes the comparison (default: BENCHMARKS.md).
+# consumer language), the object puts from C (libcbor, the JSON bridge) and
+# Rust (serde) beside the bytes path (issue 19), and Python's
+# multiprocessing.Queue, Pipe, Manager, Array and Lock baselines in one
+# invocation, then the busy-machine section (below), and writes the
+# comparison (default: BENCHMARKS.md).
 #
 #   benches/run.sh [--quick] [--out FILE]
 #
@@ -244,6 +246,29 @@ echo "== Polyglot demo job shares (node bench/demo_share.mjs ${quick[*]})" >&2
 (cd bindings/node && MPIPC_LIB=$PWD/../../target/release/libmpipc.so node bench/demo_share.mjs "${quick[@]}") > "$tmp/node_demo.json"
 echo "== Across languages (benches/polyglot_bench.py ${quick[*]})" >&2
 build/venv-python/bin/python benches/polyglot_bench.py "${quick[@]}" > "$tmp/polyglot.json"
+# Objects from C and Rust (issue 19): the issue's map put by a C program
+# encoding it with libcbor (items, and the streaming encoders), by the C
+# ABI's JSON bridge (mpq_put_json) and by the Rust typed API (serde), each
+# beside the put of the same bytes, measured by the same program in the
+# same run (their rounds interleave the ways). 7 rounds, not 5: each round
+# is short (0.1-0.5 s) and the ways are compared with each other.
+obj_repeat=()
+((${#quick[@]})) || obj_repeat=(--repeat 7)
+echo "== Objects from C (benches/c/object_put.c with libcbor, benches/c/json_bridge.c ${quick[*]} ${obj_repeat[*]})" >&2
+if ! cbor_flags=$(pkg-config --cflags --libs libcbor); then
+    echo "benches/run.sh: libcbor not found by pkg-config (apt install libcbor-dev, or make deps)" >&2
+    exit 1
+fi
+mkdir -p build/bench
+# shellcheck disable=SC2086 # cbor_flags is a list of flags
+gcc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude -Iexamples/c/common benches/c/object_put.c \
+    -Ltarget/release -lmpipc $cbor_flags -Wl,-rpath,"$PWD/target/release" -o build/bench/c_object_put
+gcc -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude benches/c/json_bridge.c \
+    -Ltarget/release -lmpipc -Wl,-rpath,"$PWD/target/release" -o build/bench/c_json_bridge
+build/bench/c_object_put "${quick[@]}" "${obj_repeat[@]}" > "$tmp/c_object_put.json"
+build/bench/c_json_bridge "${quick[@]}" "${obj_repeat[@]}" > "$tmp/c_json_bridge.json"
+echo "== Objects from Rust (cargo bench --bench rust_object_put -- ${quick[*]} ${obj_repeat[*]})" >&2
+cargo bench --locked --bench rust_object_put -- "${quick[@]}" "${obj_repeat[@]}" > "$tmp/rust_object_put.json"
 
 # ---------------------------------------------------------------------------
 # Busy machine (see the header).

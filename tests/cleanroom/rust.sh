@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Clean-room step for Rust (tests/cleanroom/run.sh): a new cargo project in
 # SCRATCH/rust that depends on the packaged crate (dist's mpipc-*.crate,
-# unpacked as cargo would unpack it from a registry) plus serde and
-# ciborium from crates.io; builds it, runs a producer and a consumer
+# unpacked as cargo would unpack it from a registry) plus serde from
+# crates.io (its jobs are put and got as serde types); builds it, runs a producer and a consumer
 # process, checks that depending on mpipc built no C library and left
 # nothing outside the project's target/, and leaves SCRATCH/rust/mix.
 #
@@ -31,7 +31,6 @@ publish = false
 [dependencies]
 # What \`mpipc = "$version"\` from crates.io resolves to, unpacked locally.
 mpipc = { path = "vendor/mpipc-$version", version = "$version" }
-ciborium = "0.2"
 serde = { version = "1", features = ["derive"] }
 TOML
 (cd "$APP" && cargo build --release --quiet)

@@ -1,6 +1,6 @@
 //! The clean-room Rust program (tests/cleanroom/rust.sh): a project outside
-//! the checkout that depends on the packaged `mpipc` crate, and encodes its
-//! jobs with serde + ciborium as a Rust user would.
+//! the checkout that depends on the packaged `mpipc` crate, and puts and
+//! gets its jobs as serde types, as a Rust user would.
 //!
 //!   app produce QUEUE N CONSUMERS   puts N jobs {"id", "text"} then CONSUMERS nulls
 //!   app consume QUEUE [MGR_ADDR]    takes jobs until a null; with MGR_ADDR, counts
@@ -10,7 +10,6 @@
 //!   app unlink QUEUE                removes the queue's name
 //! Each prints what it did; any mismatch exits non-zero.
 
-use ciborium::Value;
 use mpipc::{ListenerOptions, ManagerClient, Queue, QueueOptions};
 use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
@@ -48,16 +47,11 @@ fn main() -> ExitCode {
 fn produce(name: &str, n: u64, consumers: usize) -> Result {
     let opts = QueueOptions { maxsize: n as usize + consumers, ..Default::default() };
     let q = Queue::open(name, &opts)?;
-    let mut msg = Vec::new();
     for id in 0..n {
-        msg.clear();
-        ciborium::into_writer(&Job { id, text: format!("job-{id}") }, &mut msg)?;
-        q.put(&msg)?;
+        q.put(&Job { id, text: format!("job-{id}") })?;
     }
     for _ in 0..consumers {
-        msg.clear();
-        ciborium::into_writer(&Option::<Job>::None, &mut msg)?;
-        q.put(&msg)?;
+        q.put(&Option::<Job>::None)?;
     }
     println!("rust produced {n}");
     Ok(())
@@ -77,13 +71,13 @@ fn consume(name: &str, manager: Option<&str>) -> Result {
         None => None,
     };
     let (mut count, mut idsum) = (0u64, 0u64);
-    while let Some(job) = ciborium::from_reader::<Option<Job>, _>(&q.get_timeout(Some(Duration::from_secs(60)))?[..])? {
+    while let Some(job) = q.get_timeout::<Option<Job>>(Some(Duration::from_secs(60)))? {
         if job.text != format!("job-{}", job.id) {
             return Err(format!("job {} carries {:?}", job.id, job.text).into());
         }
         if let Some(c) = &client {
-            c.call("dict", "counts", "incr", vec![Value::Text("rust".into()), Value::Integer(1.into())])?;
-            c.call("dict", "counts", "incr", vec![Value::Text("idsum".into()), Value::Integer(job.id.into())])?;
+            c.dict_incr("counts", "rust", 1)?;
+            c.dict_incr("counts", "idsum", i64::try_from(job.id)?)?;
         }
         count += 1;
         idsum += job.id;

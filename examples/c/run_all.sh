@@ -15,7 +15,7 @@ if ! CBOR_FLAGS=$(pkg-config --cflags --libs libcbor); then
     echo "run_all.sh: libcbor not found by pkg-config (apt install libcbor-dev, or make deps)" >&2
     exit 1
 fi
-for ex in producer_consumer request_reply shared_counter shared_array; do
+for ex in producer_consumer request_reply shared_counter shared_array json_bridge; do
     echo "== examples/c/$ex"
     # shellcheck disable=SC2086 # CBOR_FLAGS is a list of flags
     gcc -std=c11 -Wall -Wextra -Werror -O2 -I"$ROOT/include" -I"$ROOT/examples/c/common" \

@@ -410,19 +410,34 @@ def test_e2e(primitive, sender, receiver, peers, request):
 # that map (object_map.json): the sender builds it from its description with
 # its CBOR library; each receiver checks the bytes, the decoded value and its
 # re-encoding. Rust (the typed API: `Queue::put_timeout(&value)`, serde
-# through mpipc::codec) is a sender too.
-OBJECT_SENDERS = ["c", "cpp", "rust"]
+# through mpipc::codec) is a sender too, and so is C through the C ABI's
+# JSON bridge ("cjson": the C peer with --json puts the vector's `json` text
+# with mpq_put_json). The other way, "cjson" receives what Python, Go and
+# Node put with mpq_get_json and compares it with that text
+# (OBJECT_JSON_SOURCES).
+OBJECT_SENDERS = ["c", "cjson", "cpp", "rust"]
 OBJECT_RECEIVERS = ["python", "go", "node"]
+OBJECT_JSON_SOURCES = ["python", "go", "node"]
+OBJECT_CASES = ([(s, r) for s in OBJECT_SENDERS for r in OBJECT_RECEIVERS]
+                + [(s, "cjson") for s in OBJECT_JSON_SOURCES])
 
 
-@pytest.mark.parametrize("sender,receiver", [pytest.param(s, r, id="%s-%s" % (s, r))
-                                             for s in OBJECT_SENDERS for r in OBJECT_RECEIVERS])
+def _object_peer(lang, peers):
+    """(error or None, argv) of one side of a test_object case: "cjson" is
+    the C peer with --json (PEERS.md, "Issue 19's object")."""
+    if lang == "cjson":
+        err, argv = peers["c"]
+        return err, (argv + ["--json"] if argv else argv)
+    return peers[lang]
+
+
+@pytest.mark.parametrize("sender,receiver", [pytest.param(s, r, id="%s-%s" % (s, r)) for s, r in OBJECT_CASES])
 def test_object(sender, receiver, peers):
-    missing = ["%s peer unavailable: %s" % (lang, peers[lang][0]) for lang in sorted({sender, receiver})
-               if peers[lang][0]]
+    sides = {lang: _object_peer(lang, peers) for lang in (sender, receiver)}
+    missing = ["%s peer unavailable: %s" % (lang, sides[lang][0]) for lang in sorted(sides) if sides[lang][0]]
     if missing:
         pytest.fail("\n".join(missing), pytrace=False)
-    argvs = {lang: peers[lang][1] for lang in (sender, receiver)}
+    argvs = {lang: side[1] for lang, side in sides.items()}
     problems = _exchange("queue", sender, receiver, argvs, None, vectors=OBJECT_VECTORS)
     if problems:
         pytest.fail("issue 19's map from %s to %s:\n%s" % (sender, receiver, "\n".join(problems)), pytrace=False)

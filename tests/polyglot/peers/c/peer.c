@@ -1,7 +1,14 @@
 /*
  * The C peer of the cross-language end-to-end tests (tests/polyglot/PEERS.md).
  *
- *   peer <send|recv> <queue|pipe|listener|manager|array|lock> <name> <vectors.json>
+ *   peer [--json] <send|recv> <queue|pipe|listener|manager|array|lock> <name> <vectors.json>
+ *
+ * With --json (queue only; test_e2e.py's test_object, the sender or
+ * receiver "cjson"), the peer goes through the C ABI's JSON bridge instead
+ * of libcbor: the sender puts each vector's `json` text with mpq_put_json,
+ * the receiver gets each message with mpq_get_json and compares the text
+ * with `json` (the bridge's compact form), then converts it back with
+ * mp_json_to_cbor, which must give `hex`.
  *
  * Uses include/mpipc.h and libcbor (Debian's libcbor-dev), C's CBOR
  * library in this project (docs/TYPES.md, the "C (libcbor)" column): "the
@@ -90,6 +97,7 @@ typedef struct {
     uint8_t *bytes;
     size_t len;
     cbor_item_t *item; /* the described value (every TUPLE an array when the sender is Go or Node) */
+    char *json; /* the value as the JSON bridge writes it (NULL: the vector has no `json`; --json needs it) */
 } vector;
 
 /* Whether the sender (MPIPC_E2E_SENDER) writes a Python tuple as the plain
@@ -495,6 +503,8 @@ static const char *json_vector(const char *p, vector *v) {
             p = json_string(p, &v->hex);
         else if (strcmp(key, "hex_plain") == 0)
             p = json_string(p, &v->hex_plain);
+        else if (strcmp(key, "json") == 0)
+            p = json_string(p, &v->json);
         else if (strcmp(key, "value") == 0)
             p = parse_desc(p, &v->item, sender_is_plain());
         else
@@ -711,6 +721,54 @@ static void queue_recv(const char *name) {
         die_st("mpq_qsize", st);
     if (n != 0)
         fail("queue: %zu messages left after the last vector", n);
+    mpq_close(q);
+}
+
+/* --json: the queue exchange through the JSON bridge (the header comment). */
+static void queue_send_json(const char *name) {
+    mpq *q;
+    mp_status st = mpq_open(name, NULL, &q);
+    if (st)
+        die_st("mpq_open", st);
+    ready();
+    for (size_t i = 0; i < g_nvec; i++)
+        if ((st = mpq_put_json_timeout(q, g_vec[i].json, TIMEOUT_MS)))
+            die_st(g_vec[i].name, st);
+    mpq_close(q);
+}
+
+static void queue_recv_json(const char *name) {
+    mpq *q;
+    mp_status st = mpq_open(name, NULL, &q);
+    if (st)
+        die_st("mpq_open", st);
+    ready();
+    for (size_t i = 0; i < g_nvec; i++) {
+        const vector *v = &g_vec[i];
+        char *json;
+        if ((st = mpq_get_json(q, &json, TIMEOUT_MS)))
+            die("queue get (JSON) of vector %s: %s (%s)", v->name, mp_status_str(st), mp_last_error());
+        if (strcmp(json, v->json) != 0)
+            fail("queue (JSON): vector %s: got %s, want %s", v->name, json, v->json);
+        mp_buf b;
+        if ((st = mp_json_to_cbor(json, strlen(json), &b))) {
+            fail("queue (JSON): vector %s: mp_json_to_cbor of what mpq_get_json gave: %s (%s)", v->name,
+                 mp_status_str(st), mp_last_error());
+        } else {
+            if (b.len != v->len || memcmp(b.ptr, v->bytes, b.len) != 0) {
+                char buf[512];
+                print_hex(buf, sizeof buf, b.ptr, b.len);
+                fail("queue (JSON): vector %s: back to CBOR as %s, want %s", v->name, buf, v->hex);
+            }
+            mp_buf_free(&b);
+        }
+        mp_json_free(json);
+    }
+    size_t n;
+    if ((st = mpq_qsize(q, &n)))
+        die_st("mpq_qsize", st);
+    if (n != 0)
+        fail("queue (JSON): %zu messages left after the last vector", n);
     mpq_close(q);
 }
 
@@ -1208,14 +1266,26 @@ static int bench_main(int argc, char **argv) {
 int main(int argc, char **argv) {
     if (argc >= 2 && strncmp(argv[1], "bench-", 6) == 0)
         return bench_main(argc, argv);
+    int json = argc == 6 && strcmp(argv[1], "--json") == 0;
+    if (json) { /* drop the flag, keeping the program's name in argv[0] */
+        argv[1] = argv[0];
+        argv++, argc--;
+    }
     if (argc != 5)
-        die("usage: %s <send|recv> <primitive> <name> <vectors.json>", argv[0]);
+        die("usage: %s [--json] <send|recv> <primitive> <name> <vectors.json>", argv[0]);
     int send = strcmp(argv[1], "send") == 0;
     if (!send && strcmp(argv[1], "recv") != 0)
         die("role %s: want send or recv", argv[1]);
     const char *prim = argv[2], *name = argv[3];
     load_vectors(argv[4]);
-    if (strcmp(prim, "queue") == 0)
+    if (json) {
+        if (strcmp(prim, "queue") != 0)
+            die("--json: only the queue exchange goes through the JSON bridge, not %s", prim);
+        for (size_t i = 0; i < g_nvec; i++)
+            if (!g_vec[i].json)
+                die("--json: vector %s has no \"json\" text", g_vec[i].name);
+        send ? queue_send_json(name) : queue_recv_json(name);
+    } else if (strcmp(prim, "queue") == 0)
         send ? queue_send(name) : queue_recv(name);
     else if (strcmp(prim, "pipe") == 0)
         pipe_role(send);

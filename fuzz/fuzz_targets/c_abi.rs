@@ -39,6 +39,7 @@ use mpipc_ffi::sem::*;
 use mpipc_ffi::shareable_list::*;
 use mpipc_ffi::shm::*;
 use mpipc_ffi::status::*;
+use mpipc_ffi::status_text::mp_last_error_message;
 use mpipc_ffi::MP_OPEN_ATTACH_ONLY;
 use mpipc::fuzzing::{remove_segment, write_segment, SegmentShape};
 use mpipc::shm::SegmentKind;

@@ -52,12 +52,19 @@
 // an array of pairs, is written as the tag / the map; any other object is
 // a plain map.
 //
+// Tag 55799 (self-described CBOR) is dropped wherever it appears and never
+// written (TYPES.md rule 8).
+//
 // Errors throw mpipc::error: MP_E_INVAL for invalid CBOR (truncated,
 // trailing bytes, reserved heads, simple values other than
 // false/true/null/undefined, invalid UTF-8, nesting deeper than 128, a
-// TUPLE not around an array, a REF not around three texts) and for a json
-// value that cannot be written (invalid UTF-8, a discarded value, nesting
-// deeper than 128); MP_E_TYPE for a PICKLE. A message that fails to
+// TUPLE not around an array, a REF not around three texts, tag 0 not
+// around a text, tag 1 not around an integer or a float, tags 2/3 not
+// around bytes, a map with two equal keys: 1 and 1.0 are one key, TYPES.md
+// rule 5) and for a json value that cannot be written (invalid UTF-8, a
+// discarded value, nesting deeper than 128, a $map form with two equal
+// keys, a $tag 0 / 1 / 2 / 3 form around the wrong content); MP_E_TYPE
+// for a PICKLE. A message that fails to
 // decode has been taken from its queue or pipe (it could never be
 // decoded).
 #ifndef MPIPC_JSON_HPP
@@ -67,6 +74,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -141,6 +149,243 @@ inline std::vector<std::uint8_t> strip(const std::uint8_t *p, size_t n) {
     return std::vector<std::uint8_t>(p + i, p + n);
 }
 
+
+// ------------------------------------------------------------- map keys
+
+/// Tag 55799 (self-described CBOR) means nothing: dropped wherever it
+/// appears (docs/TYPES.md rule 8). The position past any run of its heads
+/// at p[pos] (a well-formed head is not required: the caller reads on).
+inline size_t skip_self_described(const std::uint8_t *p, size_t n, size_t pos) {
+    for (;;) {
+        if (pos >= n || (p[pos] >> 5) != 6) {
+            return pos;
+        }
+        const int info = p[pos] & 0x1f;
+        if (info < 24 || info > 27) {
+            return pos;
+        }
+        const size_t len = size_t{1} << (info - 24);
+        if (n - pos - 1 < len) {
+            return pos;
+        }
+        std::uint64_t v = 0;
+        for (size_t i = 0; i < len; i++) {
+            v = (v << 8) | p[pos + 1 + i];
+        }
+        if (v != 55799) {
+            return pos;
+        }
+        pos += 1 + len;
+    }
+}
+
+/// The head at p[pos] of an item already checked well-formed: major type,
+/// additional information, argument (a float's bits for 25..27).
+struct raw_head {
+    int major;
+    int info;
+    std::uint64_t arg;
+};
+
+inline raw_head read_raw(const std::uint8_t *p, size_t &pos) {
+    const std::uint8_t ib = p[pos++];
+    raw_head h{ib >> 5, ib & 0x1f, 0};
+    if (h.info < 24) {
+        h.arg = static_cast<std::uint64_t>(h.info);
+    } else if (h.info <= 27) {
+        for (size_t i = 0; i < (size_t{1} << (h.info - 24)); i++) {
+            h.arg = (h.arg << 8) | p[pos++];
+        }
+    }
+    return h;
+}
+
+/// A checked string's content (definite or chunked), appended to s.
+inline size_t raw_string(const std::uint8_t *p, size_t pos, const raw_head &h, std::vector<std::uint8_t> &s) {
+    if (h.info != 31) {
+        s.insert(s.end(), p + pos, p + pos + static_cast<size_t>(h.arg));
+        return pos + static_cast<size_t>(h.arg);
+    }
+    while (p[pos] != 0xff) {
+        const raw_head c = read_raw(p, pos);
+        pos = raw_string(p, pos, c, s);
+    }
+    return pos + 1;
+}
+
+/// The key bytes of an integer from its sign and big-endian magnitude
+/// (negative: the value is -1 - magnitude, as tag 3): a plain head when
+/// it fits 64 bits, else the bignum without leading zeros.
+inline void key_bignum(bytes &out, bool negative, const std::uint8_t *m, size_t n) {
+    std::vector<std::uint8_t> mag = strip(m, n);
+    if (mag.size() <= 8) {
+        std::uint64_t v = 0;
+        for (std::uint8_t x : mag) {
+            v = (v << 8) | x;
+        }
+        cbor::head(out, negative ? 1 : 0, v);
+        return;
+    }
+    cbor::head(out, 6, negative ? 3 : 2);
+    cbor::head(out, 2, mag.size());
+    out.insert(out.end(), mag.begin(), mag.end());
+}
+
+/// The key bytes of a double: the integer it equals when finite and
+/// integral (-0.0 is 0; beyond 64 bits a bignum), else its 64 bits (a NaN
+/// equals only a NaN of the same bits).
+inline void key_double(bytes &out, double d) {
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, &d, sizeof bits);
+    const int field = static_cast<int>((bits >> 52) & 0x7ff);
+    const int e = field - 1075; // d = mantissa * 2^e
+    std::uint64_t mant = bits & ((std::uint64_t{1} << 52) - 1);
+    const bool negative = (bits >> 63) != 0;
+    const bool integral = field == 0x7ff ? false
+                          : field == 0   ? mant == 0
+                                         : e >= 0 || (-e < 53 && (mant & ((std::uint64_t{1} << -e) - 1)) == 0);
+    if (!integral) {
+        out.push_back(0xfb);
+        for (int i = 7; i >= 0; i--) {
+            out.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+        }
+        return;
+    }
+    if (field == 0) {
+        cbor::head(out, 0, 0);
+        return;
+    }
+    mant |= std::uint64_t{1} << 52;
+    std::vector<std::uint8_t> m;
+    const std::uint64_t v = e <= 0 ? mant >> -e : mant << (e % 8);
+    for (int i = 7; i >= 0; i--) {
+        m.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    }
+    if (e > 0) {
+        m.insert(m.end(), static_cast<size_t>(e / 8), 0);
+    }
+    if (negative) { // CBOR's negative integers hold |d| - 1
+        for (size_t i = m.size(); i-- > 0;) {
+            if (m[i]--) {
+                break;
+            }
+        }
+    }
+    key_bignum(out, negative, m.data(), m.size());
+}
+
+/// Appends the key bytes of the checked item at p[pos] and returns its
+/// end: two items are equal under mpipc's key equality (docs/TYPES.md
+/// "Map keys": numbers by value, 1 == 1.0 == 2(h'01'), 0 == -0.0;
+/// booleans are not numbers; text by code points; bytes bytewise; arrays
+/// element-wise; the TUPLE tag ignored) exactly when these bytes are (the
+/// Rust crate's mpipc::manager::cbor::key_bytes, mpcbor.h's
+/// mpcbor_key_bytes).
+inline size_t key_bytes(const std::uint8_t *p, size_t n, size_t pos, bytes &out) {
+    pos = skip_self_described(p, n, pos);
+    const raw_head h = read_raw(p, pos);
+    switch (h.major) {
+    case 0:
+    case 1:
+        cbor::head(out, static_cast<std::uint8_t>(h.major), h.arg);
+        return pos;
+    case 2:
+    case 3: {
+        std::vector<std::uint8_t> str;
+        pos = raw_string(p, pos, h, str);
+        cbor::head(out, static_cast<std::uint8_t>(h.major), str.size());
+        out.insert(out.end(), str.begin(), str.end());
+        return pos;
+    }
+    case 4:
+    case 5: {
+        bytes items;
+        std::uint64_t count = 0;
+        const int per = h.major == 5 ? 2 : 1;
+        for (; h.info == 31 ? p[pos] != 0xff : count < h.arg; count++) {
+            for (int i = 0; i < per; i++) {
+                pos = key_bytes(p, n, pos, items);
+            }
+        }
+        cbor::head(out, static_cast<std::uint8_t>(h.major), count);
+        out.insert(out.end(), items.begin(), items.end());
+        return h.info == 31 ? pos + 1 : pos;
+    }
+    case 6:
+        if (h.arg == tag::tuple) {
+            return key_bytes(p, n, pos, out);
+        }
+        if (h.arg == 2 || h.arg == 3) {
+            pos = skip_self_described(p, n, pos);
+            const raw_head c = read_raw(p, pos);
+            std::vector<std::uint8_t> mag;
+            pos = raw_string(p, pos, c, mag);
+            key_bignum(out, h.arg == 3, mag.data(), mag.size());
+            return pos;
+        }
+        cbor::head(out, 6, h.arg);
+        return key_bytes(p, n, pos, out);
+    default: // 7: checked, so false, true, null, undefined or a float
+        if (h.info == 20 || h.info == 21) {
+            out.push_back(h.info == 20 ? 0xf4 : 0xf5);
+        } else if (h.info == 22 || h.info == 23) {
+            out.push_back(0xf6); // undefined reads as null
+        } else if (h.info == 25) {
+            const unsigned e = (h.arg >> 10) & 0x1f, m = h.arg & 0x3ff;
+            const double d = e == 0 ? std::ldexp(m, -24) : e != 31 ? std::ldexp(m + 1024, static_cast<int>(e) - 25)
+                                                         : m == 0 ? INFINITY
+                                                                  : NAN;
+            key_double(out, (h.arg & 0x8000) ? -d : d);
+        } else if (h.info == 26) {
+            const auto b32 = static_cast<std::uint32_t>(h.arg);
+            float f = 0;
+            std::memcpy(&f, &b32, sizeof f);
+            key_double(out, static_cast<double>(f));
+        } else {
+            double d = 0;
+            std::memcpy(&d, &h.arg, sizeof d);
+            key_double(out, d);
+        }
+        return pos;
+    }
+}
+
+/// Throws unless the checked keys starting at p[starts[i]] are all
+/// different under mpipc's key equality (sorted key bytes).
+inline void check_keys(const std::uint8_t *p, size_t n, const std::vector<size_t> &starts, bool encoding) {
+    if (starts.size() < 2) {
+        return;
+    }
+    std::vector<bytes> keys(starts.size());
+    for (size_t i = 0; i < starts.size(); i++) {
+        key_bytes(p, n, starts[i], keys[i]);
+    }
+    std::sort(keys.begin(), keys.end());
+    if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) {
+        const std::string why = "a map holds two equal keys (TYPES.md rule 5: 1 and 1.0 are one key)";
+        throw encoding ? error(MP_E_INVAL, why) : invalid(why);
+    }
+}
+
+/// Whether the content of a tag 0..3 at p[pos] (looking through tag
+/// 55799) is what TYPES.md fixes: tag 0 a text, tag 1 an integer or a
+/// float, tags 2 and 3 a byte string. Other tags: true.
+inline bool tag_content_ok(std::uint64_t t, const std::uint8_t *p, size_t n, size_t pos) {
+    pos = skip_self_described(p, n, pos);
+    if (t > 3 || pos >= n) {
+        return true; // the content's own read says "truncated"
+    }
+    const int major = p[pos] >> 5, info = p[pos] & 0x1f;
+    switch (t) {
+    case 0:
+        return major == 3;
+    case 1:
+        return major <= 1 || (major == 7 && info >= 25 && info <= 27);
+    default:
+        return major == 2;
+    }
+}
+
 // ---------------------------------------------------------------- encoder
 
 template <class J> void encode(bytes &out, const J &j, int depth);
@@ -206,6 +451,25 @@ template <class J> bool encode_extended(bytes &out, const J &j, int depth) {
             encode_binary<J>(out, b);
             return true;
         }
+        // Tags 0-3 around what every decoder refuses (TYPES.md "Times").
+        if (n == 0 && !v.is_string()) {
+            throw error(MP_E_INVAL, "tag 0 (a date-time) must hold a string");
+        }
+        // A binary of subtype 2/3 that fits 64 bits is written as the plain
+        // integer (-2^64 .. -2^63-1 are held so): a number too.
+        if (n == 1 && !v.is_number() &&
+            !(v.is_binary() && v.get_binary().has_subtype() &&
+              (v.get_binary().subtype() == 2 || v.get_binary().subtype() == 3) &&
+              strip(v.get_binary().data(), v.get_binary().size()).size() <= 8)) {
+            throw error(MP_E_INVAL, "tag 1 (epoch seconds) must hold a number of at most 64 bits");
+        }
+        if (n == 2 || n == 3) {
+            throw error(MP_E_INVAL, "a bignum (tag 2 or 3) must hold bytes");
+        }
+        if (n == 55799) { // self-described CBOR: never written (TYPES.md rule 8)
+            encode(out, v, depth);
+            return true;
+        }
         cbor::head(out, 6, n);
         encode(out, v, depth + 1);
         return true;
@@ -221,10 +485,14 @@ template <class J> bool encode_extended(bytes &out, const J &j, int depth) {
             }
         }
         cbor::head(out, 5, pairs.size());
+        std::vector<size_t> keys;
         for (const J &p : pairs) {
+            keys.push_back(out.size());
             encode(out, p[0], depth + 1);
             encode(out, p[1], depth + 1);
         }
+        // Two equal keys (1 and 1.0): what every decoder refuses.
+        check_keys(out.data(), out.size(), keys, true);
         return true;
     }
     return false;
@@ -399,6 +667,7 @@ template <class J> class reader {
         if (depth > max_depth) {
             throw invalid("nesting deeper than 128");
         }
+        pos_ = skip_self_described(p_, n_, pos_); // dropped: its content in its place, at its depth
         const std::uint8_t ib = byte();
         const int major = ib >> 5;
         const int info = ib & 0x1f;
@@ -458,8 +727,10 @@ template <class J> class reader {
                 throw invalid("length beyond the message");
             }
             std::vector<std::pair<J, J>> pairs;
+            std::vector<size_t> keys;
             bool text_keys = true;
             for (std::uint64_t i = 0; indef ? !at_break() : i < len; i++) {
+                keys.push_back(pos_);
                 J k = item(depth + 1);
                 J v = item(depth + 1);
                 text_keys = text_keys && k.is_string();
@@ -470,8 +741,12 @@ template <class J> class reader {
                 for (auto &kv : pairs) {
                     obj[kv.first.template get<typename J::string_t>()] = std::move(kv.second);
                 }
+                if (obj.size() != pairs.size()) { // a repeated text key merged
+                    throw invalid("a map holds two equal keys (TYPES.md rule 5)");
+                }
                 return obj;
             }
+            check_keys(p_, n_, keys, false);
             J arr = J::array();
             for (auto &kv : pairs) {
                 arr.push_back(J::array({std::move(kv.first), std::move(kv.second)}));
@@ -485,7 +760,13 @@ template <class J> class reader {
             if (indef) {
                 throw invalid("indefinite tag");
             }
-            const bool content_is_bytes = pos_ < n_ && (p_[pos_] >> 5) == 2;
+            if (!tag_content_ok(t, p_, n_, pos_)) {
+                throw invalid(t == 0   ? "tag 0 (a date-time) must hold a text string"
+                              : t == 1 ? "tag 1 (epoch seconds) must hold an integer or a float"
+                                       : "tags 2 and 3 (bignums) must hold a byte string");
+            }
+            const size_t at = skip_self_described(p_, n_, pos_);
+            const bool content_is_bytes = at < n_ && (p_[at] >> 5) == 2;
             J v = item(depth + 1);
             if (t == tag::pickle) {
                 if (!content_is_bytes) {

@@ -15,10 +15,16 @@
 //! [`ciborium::Value`] is written as the manager's encoder writes it (tags
 //! included, through ciborium's tag convention).
 //!
+//! The bytes are then checked as a decoder checks them: a value that holds
+//! an item deeper than 128, a map with two equal keys (`1` and `1.0`) or
+//! a tag 0-3 around the wrong content is refused (TYPES.md rule 7).
+//!
 //! **Decoding** first checks and decodes the message with the manager's
 //! strict decoder ([`crate::manager::protocol::decode_value`]: trailing
-//! bytes, nesting deeper than 128, reserved simple values and invalid UTF-8
-//! are refused, lengths are never trusted beyond the message), then feeds
+//! bytes, nesting deeper than 128, reserved simple values, invalid UTF-8,
+//! maps with two equal keys and tags 0-3 around the wrong content are
+//! refused, tag 55799 is dropped, lengths are never trusted beyond the
+//! message), then feeds
 //! the value to `T`'s `Deserialize` through this module's deserializer,
 //! which is lenient where the languages differ:
 //! - an integer is accepted for a float (Node sends `1.0` as `1`);
@@ -55,7 +61,10 @@ use serde::Serialize;
 ///
 /// Errors: [`Codec::Encode`] (kind [`ErrorKind::Type`](crate::ErrorKind::Type)) when the
 /// value's `Serialize` fails (a `Path` that is not UTF-8, a poisoned
-/// `Mutex`, ...).
+/// `Mutex`, ...), or when the value holds what every decoder refuses
+/// (docs/TYPES.md rule 7: an item deeper than 128, a map with two equal
+/// keys such as `1` and `1.0`, tags 0-3 around the wrong content); nothing
+/// is written then.
 ///
 /// # Examples
 /// ```
@@ -86,6 +95,15 @@ pub fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Resul
     value.serialize(&mut ser::Enc { out: &mut *out }).map_err(|e| {
         out.truncate(len);
         Error::with_codec(Codec::Encode, format!("cannot encode the value: {e}"))
+    })?;
+    // Nothing is written that a decoder refuses (TYPES.md rule 7): the
+    // bytes go through the strict decoder's checks (an item deeper than
+    // 128, a map with two equal keys, tags 0-3 or mpipc's tags around the
+    // wrong content). One pass over the bytes, nothing allocated for the
+    // usual value.
+    crate::manager::cbor::scan(&out[len..], crate::manager::protocol::MAX_DEPTH).map(|_| ()).map_err(|e| {
+        out.truncate(len);
+        Error::with_codec(Codec::Encode, format!("cannot encode the value: {}", e.message()))
     })
 }
 

@@ -18,8 +18,9 @@
 //! | PICKLE (`0x6d70706b`) | refused both ways ([`ErrorKind::Type`]) |
 //!
 //! Parsing is serde_json's (with a visitor that builds a
-//! [`ciborium::Value`] directly, so objects keep their key order and
-//! duplicate keys, as TYPES.md rule 5 asks); encoding is the manager's
+//! [`ciborium::Value`] directly, so objects keep their key order, as
+//! TYPES.md rule 5 asks; a repeated name is refused, as every decoder
+//! refuses a map with two equal keys); encoding is the manager's
 //! deterministic encoder ([`crate::manager::cbor::encode`]: 64-bit floats,
 //! shortest integer heads, definite lengths), decoding its strict, bounded
 //! decoder ([`crate::manager::protocol::decode_value`]). Writing JSON is
@@ -45,7 +46,7 @@
 //! multiple of its input's length.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::manager::cbor::{TAG_PICKLE, TAG_REF, TAG_TUPLE};
+use crate::manager::cbor::{TAG_PICKLE, TAG_REF, TAG_SELF_DESCRIBED, TAG_TUPLE};
 use crate::manager::protocol::{decode_value, encode_value, MAX_DEPTH};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -319,6 +320,10 @@ impl<'s> Item<'s> {
                         check_depth(v, depth + 1)?;
                     }
                 }
+                if let Some(k) = repeated(&entries) {
+                    let k = serde_json::to_string(k).unwrap_or_default();
+                    return Err(invalid(format!("duplicate key {k} in an object (TYPES.md rule 5)")));
+                }
                 Ok(Value::Map(entries.into_iter().map(|(k, v)| (Value::Text(k), v)).collect()))
             }
         }
@@ -451,7 +456,24 @@ fn pairs(v: Option<Value>) -> Result<Value> {
             _ => return Err(invalid(BAD)),
         }
     }
+    // Two equal keys (1 and 1.0 are one key): what every decoder refuses.
+    crate::manager::cbor::check_map_keys(&out).map_err(|_| {
+        invalid("duplicate key in {\"$map\": ...}: two keys are equal (1 and 1.0 are one key, TYPES.md rule 5)")
+    })?;
     Ok(Value::Map(out))
+}
+
+/// The first name that an object's `entries` repeat, if any.
+fn repeated(entries: &[(String, Value)]) -> Option<&str> {
+    if entries.len() <= 16 {
+        return entries
+            .iter()
+            .enumerate()
+            .find(|(i, (k, _))| entries[i + 1..].iter().any(|(j, _)| j == k))
+            .map(|(_, (k, _))| k.as_str());
+    }
+    let mut seen = std::collections::HashSet::with_capacity(entries.len());
+    entries.iter().map(|(k, _)| k.as_str()).find(|k| !seen.insert(*k))
 }
 
 /// The tag of a `{"$tag": t, "$value": v}` form, refused where TYPES.md
@@ -459,6 +481,12 @@ fn pairs(v: Option<Value>) -> Result<Value> {
 fn tag(t: u64, v: Value) -> Result<Value> {
     match t {
         2 | 3 => Err(invalid("tags 2 and 3 (bignums) are written as JSON integer literals, not in $tag form")),
+        0 if !matches!(v, Value::Text(_)) => Err(invalid("{\"$tag\": 0, ...} (a date-time) must hold a string")),
+        1 if !matches!(v, Value::Integer(_) | Value::Float(_)) => {
+            Err(invalid("{\"$tag\": 1, ...} (epoch seconds) must hold a number of at most 64 bits"))
+        }
+        // Self-described CBOR means nothing: dropped, never written.
+        TAG_SELF_DESCRIBED => Ok(v),
         TAG_PICKLE => Err(pickle()),
         TAG_TUPLE if !matches!(v, Value::Array(_)) => Err(invalid(BAD_TUPLE)),
         TAG_REF if !is_ref_content(&v) => Err(invalid(BAD_REF)),

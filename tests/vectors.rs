@@ -1,9 +1,13 @@
 //! The CBOR test vectors of docs/TYPES.md (tests/vectors/cbor.json), on the
 //! Rust side: the manager's codec decodes every valid vector into the value
 //! it describes and encodes it back to exactly the same bytes, decodes the
-//! other encoders' forms, and refuses every invalid one. The bindings' suites run the same file.
+//! other encoders' forms, and refuses every invalid one; the typed codec
+//! refuses to encode every `encode_invalid` value. The bindings' suites run the same file.
 //! mpipc's own tags (TUPLE, REF, PICKLE; docs/TYPES.md) stay tags here:
-//! the manager stores them as Python wrote them.
+//! the manager stores them as Python wrote them. Rust has no time type:
+//! tags 0 and 1 are tags (`generic` or not), and it keeps map order, so
+//! `reencoded` (Go's and Node's) does not apply; `refused_by` names
+//! bindings that are not Rust.
 
 use ciborium::Value;
 use mpipc::manager::cbor::{TAG_PICKLE, TAG_REF, TAG_TUPLE};
@@ -23,7 +27,20 @@ fn build(d: &Json) -> Value {
 
 fn build_as(d: &Json, plain: bool) -> Value {
     let build = |d: &Json| build_as(d, plain);
-    let (k, v) = d.as_object().unwrap().iter().next().unwrap();
+    if let Some(n) = d.get("nest") {
+        // n one-element arrays (or n tags) around the value.
+        let mut v = build(&d["value"]);
+        for _ in 0..n.as_u64().unwrap() {
+            v = match d.get("tag") {
+                Some(t) => Value::Tag(t.as_u64().unwrap(), Box::new(v)),
+                None => Value::Array(vec![v]),
+            };
+        }
+        return v;
+    }
+    // The kind is the one key besides a tag's "value" and "generic" (serde_json
+    // sorts keys: "generic" comes first).
+    let (k, v) = d.as_object().unwrap().iter().find(|(k, _)| !matches!(k.as_str(), "value" | "generic")).unwrap();
     match k.as_str() {
         "null" => Value::Null,
         "bool" => Value::Bool(v.as_bool().unwrap()),
@@ -43,6 +60,7 @@ fn build_as(d: &Json, plain: bool) -> Value {
             }
         }
         "float" => Value::Float(match v {
+            Json::String(s) if s == "nan" => f64::from_bits(0x7ff8_0000_0000_0000),
             Json::String(s) => s.parse().unwrap(),
             n => n.as_f64().unwrap(),
         }),
@@ -75,7 +93,14 @@ fn build_as(d: &Json, plain: bool) -> Value {
     }
 }
 
-/// Equality that tells -0.0 from 0.0 (bytes are compared separately).
+/// The vector file.
+fn vectors() -> Json {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/cbor.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Equality that tells -0.0 from 0.0 and a NaN from a NaN of other bits
+/// (bytes are compared separately).
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
@@ -90,8 +115,7 @@ fn same(a: &Value, b: &Value) -> bool {
 
 #[test]
 fn every_vector_round_trips_and_every_invalid_one_is_refused() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/cbor.json");
-    let doc: Json = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let doc = vectors();
     let valid = doc["valid"].as_array().unwrap();
     assert!(valid.len() >= 40);
     for v in valid {
@@ -158,8 +182,7 @@ fn every_vector_round_trips_and_every_invalid_one_is_refused() {
 fn the_typed_codec_follows_the_vectors() {
     use mpipc::codec;
     use mpipc::Codec;
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/cbor.json");
-    let doc: Json = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let doc = vectors();
     for v in doc["valid"].as_array().unwrap() {
         let name = v["name"].as_str().unwrap();
         let bytes = hex(v["hex"].as_str().unwrap());
@@ -185,4 +208,38 @@ fn the_typed_codec_follows_the_vectors() {
         let e = codec::decode::<Value>(&hex(v["hex"].as_str().unwrap())).expect_err(name);
         assert_eq!(e.codec(), Some(Codec::Decode), "{name}: {e}");
     }
+}
+
+/// Issue 21's sections on the Rust side: the `times` vectors keep their
+/// tag (Rust has no time type; a canonical one re-encodes to itself), and
+/// every `encode_invalid` value Rust can hold is refused by the typed
+/// encoder, nothing written (the manager's `encode_value` writes what it
+/// is given: it only re-encodes what its decoder accepted).
+#[test]
+fn times_keep_their_tag_and_encoders_refuse_what_decoders_refuse() {
+    use mpipc::codec;
+    use mpipc::Codec;
+    let doc = vectors();
+    for v in doc["times"].as_array().unwrap() {
+        let name = v["name"].as_str().unwrap();
+        let bytes = hex(v["hex"].as_str().unwrap());
+        let got = decode_value(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(matches!(got, Value::Tag(0 | 1, _)), "{name}: {got:?}");
+    }
+    let mut refused = 0;
+    for v in doc["encode_invalid"].as_array().unwrap() {
+        let name = v["name"].as_str().unwrap();
+        if v["value"].get("text_utf8").is_some() {
+            continue; // a Rust String cannot hold it
+        }
+        let value = build(&v["value"]);
+        let mut out = vec![0xaa];
+        let e = codec::encode_into(&value, &mut out).expect_err(name);
+        assert_eq!(e.codec(), Some(Codec::Encode), "{name}: {e}");
+        assert_eq!(out, [0xaa], "{name}: nothing written");
+        // And what it would have written is refused by the decoder.
+        assert!(decode_value(&encode_value(&value)).is_err(), "{name}");
+        refused += 1;
+    }
+    assert!(refused >= 8, "{refused}");
 }

@@ -114,6 +114,19 @@ func BenchmarkEncodeSmall(b *testing.B) {
 	}
 }
 
+// The object as a map[string]any (what Put of such a map encodes).
+func BenchmarkEncodeSmallAny(b *testing.B) {
+	buf := getBuf()
+	vals := []any{1.5, 2.5, 3.5}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		buf.Reset()
+		if err := marshalTo(buf, map[string]any{"id": i, "name": "item-x", "vals": vals}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkDecodeSmallStruct(b *testing.B) {
 	data, _ := Marshal(smallObj{ID: 1, Name: "item-1", Vals: benchVals})
 	var s smallObj

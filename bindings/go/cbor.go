@@ -2,11 +2,14 @@ package mpipc
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"math/big"
+	"reflect"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
@@ -22,21 +25,28 @@ import (
 //	bignum (tags 2/3)             *big.Int / big.Int       *big.Int beyond 64 bits, else int64/uint64 as above
 //	float                         float32 and float64,     float64 (half, single and double accepted)
 //	                              ALWAYS as float64 (0xfb)
-//	text                          string                   string
+//	text                          string (valid UTF-8)     string
 //	bytes                         []byte                   []byte (cbor.ByteString as a map key)
 //	array                         slices, arrays           []any
-//	map                           maps, structs,           map[any]any (an array key becomes an ArrayKey);
-//	                              OrderedMap (in order)    decode into *OrderedMap to keep the order
-//	tag 1 (epoch seconds)         time.Time (int if whole, time.Time (tag 0, RFC 3339 text, too)
-//	                              else float64)
+//	map                           maps (keys sorted by     map[any]any (an array key becomes an ArrayKey);
+//	                              their bytes), structs    decode into *OrderedMap to keep the order
+//	                              (field order),
+//	                              OrderedMap (in order)
+//	tag 1 (epoch seconds)         time.Time (int if whole, time.Time to the nearest ns (tag 0, RFC 3339
+//	                              else the nearest         text, too); cbor.Tag if Go's time cannot hold it
+//	                              float64)
 //	mpipc TUPLE tag 0x6d707475    (never written)          []any (the tag dropped; a Python tuple)
 //	mpipc REF tag 0x6d707266      ManagerRef               ManagerRef (a manager object; open it with Manager)
 //	mpipc PICKLE tag 0x6d70706b   (never written)          refused: a decode error (a Python pickle)
-//	other tags                    cbor.Tag                 cbor.Tag
+//	tag 55799 (self-described)    (never written)          dropped: its content in its place
+//	other tags                    cbor.Tag                 cbor.Tag (writes back to the same bytes)
 //
-// Refused on decode: simple values other than false, true, null and
-// undefined; reserved heads; invalid UTF-8; trailing bytes; nesting deeper
-// than 128; lengths beyond the data. Only definite lengths are encoded.
+// Refused on decode (cbor_check.go's checkWire, before fxamacker): simple
+// values other than false, true, null and undefined; reserved heads;
+// invalid UTF-8; trailing bytes; an item deeper than 128 (the top item at
+// depth 0; D3); tags 0-3 around the wrong content (D2); a map with two
+// equal keys (D4); lengths beyond the data. Only definite lengths are
+// encoded; the encoder (cbor_enc.go) refuses what the decoder refuses.
 //
 // Decoding into a typed value (a struct, map[string]T, []T, ...) follows
 // fxamacker/cbor's rules: struct fields match map keys by their `cbor`
@@ -48,19 +58,21 @@ import (
 // two cases (*big.Int above 2^63-1, and an error for an array map key),
 // and for mpipc's tags (a cbor.Tag for a tuple and for a reference: use a
 // slice and a ManagerRef field instead; a pickle is refused everywhere).
-// Go maps have no order: encoding a Go map writes its entries in Go's
-// (random) iteration order; use a struct or an OrderedMap where the order
-// matters.
+// Go maps have no order: encoding a Go map writes its entries sorted by
+// their encoded keys (D5); use a struct or an OrderedMap where the order
+// matters. A map inside a struct is written by fxamacker/cbor in Go's
+// iteration order (its sort option would sort struct fields too).
 
 var (
-	encMode cbor.UserBufferEncMode
-	decMode cbor.DecMode
+	encMode       cbor.UserBufferEncMode
+	structEncMode cbor.UserBufferEncMode // for structs and cbor.Marshalers (cbor_enc.go)
+	decMode       cbor.DecMode
 )
 
 func init() {
 	var err error
 	encMode, err = cbor.EncOptions{
-		Sort:          cbor.SortNone,          // map entries in iteration order, structs in field order (fast; the Rust core keeps the order it gets)
+		Sort:          cbor.SortNone,          // structs in field order (fxamacker's sort would sort fields too); encodeValue sorts Go maps itself
 		ShortestFloat: cbor.ShortestFloatNone, // never shorten a float64 to float16/32 (every language reads the same value)
 		NaNConvert:    cbor.NaNConvertNone,    // a float64 NaN stays a float64 NaN (0xfb)
 		InfConvert:    cbor.InfConvertNone,    // infinities stay float64 too
@@ -72,6 +84,13 @@ func init() {
 		String:        cbor.StringToTextString,
 	}.UserBufferEncMode()
 	if err != nil {
+		panic("mpipc: CBOR encoding options: " + err.Error())
+	}
+	// Structs: times as RFC 3339 text with every nanosecond (tag 0), which
+	// viaFxamacker turns into tag 1, exactly rounded (D2).
+	opts := encMode.EncOptions()
+	opts.Time = cbor.TimeRFC3339Nano
+	if structEncMode, err = opts.UserBufferEncMode(); err != nil {
 		panic("mpipc: CBOR encoding options: " + err.Error())
 	}
 	// Only false, true, null and undefined (read as null) are accepted
@@ -91,15 +110,15 @@ func init() {
 		BigIntDec:            cbor.BigIntDecodePointer,         // bignums as *big.Int
 		MapKeyByteString:     cbor.MapKeyByteStringAllowed,     // a bytes key becomes cbor.ByteString (Go cannot key a map by []byte)
 		UnrecognizedTagToAny: cbor.UnrecognizedTagNumAndContentToAny,
-		TimeTagToAny:         cbor.TimeTagToTime,
+		TimeTagToAny:         cbor.TimeTagToTime, // typed targets; into any, tags 0 and 1 are decided by timeFromTag
 		SimpleValues:         simpleValues,
 		UTF8:                 cbor.UTF8RejectInvalid,
-		DupMapKey:            cbor.DupMapKeyQuiet,
+		DupMapKey:            cbor.DupMapKeyQuiet,     // checkWire refused equal keys already (D4)
 		IndefLength:          cbor.IndefLengthAllowed, // other encoders may stream
 		// DefaultMapType stays nil: maps decode into map[any]any by the
 		// decoder's direct path; naming map[any]any here would route
 		// every map through reflection (slower, same result).
-		MaxNestedLevels:  128,        // docs/TYPES.md: nesting deeper than 128 is refused
+		MaxNestedLevels:  65535,      // checkWire applies docs/TYPES.md's 128 first, exactly (D3)
 		MaxArrayElements: 2147483647, // the message size is the limit, as in the core
 		MaxMapPairs:      2147483647,
 	}.DecMode()
@@ -108,10 +127,11 @@ func init() {
 	}
 }
 
-// EncMode is the package's CBOR encoding mode (for callers that want to
-// encode exactly as the package does, e.g. into their own buffers).
-// Note that it encodes a Go float32 as CBOR float32; Marshal widens those
-// to float64 as the contract asks.
+// EncMode is the CBOR encoding mode the package gives fxamacker/cbor (for
+// callers that want its options, e.g. into their own buffers). Marshal
+// does more (cbor_enc.go): float32 widened to float64, map keys sorted,
+// times exactly rounded, invalid UTF-8, colliding keys and values deeper
+// than 128 (cycles) refused.
 func EncMode() cbor.EncMode { return encMode }
 
 // DecMode is the package's CBOR decoding mode. Unmarshal adds the two
@@ -130,22 +150,19 @@ func Marshal(v any) ([]byte, error) {
 // marshalTo appends the encoding of v to buf.
 func marshalTo(buf *bytes.Buffer, v any) error {
 	start := buf.Len()
-	if err := encMode.MarshalToBuffer(v, buf); err != nil {
-		buf.Truncate(start)
-		return fmt.Errorf("mpipc: encode: %w", err)
-	}
-	// Widen float32 (0xfa) items to float64. The byte scan is a cheap
-	// filter: 0xfa inside a string or an integer only costs a walk.
-	if bytes.IndexByte(buf.Bytes()[start:], 0xfa) >= 0 {
-		enc := append([]byte(nil), buf.Bytes()[start:]...)
-		out, _, err := rewrite(make([]byte, 0, len(enc)+16), enc, 0, rewriteFloats, 0)
-		if err != nil {
+	if isStruct(reflect.TypeOf(v)) { // straight into buf (cbor_enc.go)
+		if err := structTo(buf, v, 0); err != nil {
 			buf.Truncate(start)
 			return fmt.Errorf("mpipc: encode: %w", err)
 		}
-		buf.Truncate(start)
-		buf.Write(out)
+		return nil
 	}
+	out, err := encodeValue(buf.AvailableBuffer(), v) // cbor_enc.go
+	if err != nil {
+		buf.Truncate(start)
+		return fmt.Errorf("mpipc: encode: %w", err)
+	}
+	buf.Write(out) // no copy when out is still buf's own spare capacity
 	return nil
 }
 
@@ -174,8 +191,8 @@ func Unmarshal(data []byte, v any) error {
 // bytes; but it would also take a pickle's bytes for a []byte, hence the
 // check.
 func unmarshalTyped(data []byte, v any) error {
-	if _, _, err := untuple(data); err != nil {
-		return err
+	if err := checkWire(data, 0); err != nil { // D2-D4 and mpipc's tags (cbor_check.go)
+		return decodeError(err)
 	}
 	if err := decMode.Unmarshal(data, v); err != nil {
 		return decodeError(err)
@@ -203,25 +220,82 @@ var (
 	errRef    = errors.New(`mpipc's REF tag (0x6d707266) must hold [kind, name, address], three text strings`)
 )
 
-// untuple returns data with every TUPLE tag dropped (a Go program sees a
-// Python tuple as the array it holds), after checking mpipc's tags: a
-// PICKLE is refused, a TUPLE or REF with other content too. found is
-// whether data holds any of them (only then is data copied).
-func untuple(data []byte) (out []byte, found bool, err error) {
-	if bytes.Index(data, mpipcTagHead) < 0 {
-		return data, false, nil
+// tag0Priv and tag1Priv stand for tags 0 and 1 while fxamacker/cbor
+// decodes into any (private; never leave this package): fxamacker would
+// truncate a float time, and make a zero time of a NaN; fixValue decides
+// instead (timeFromTag).
+const (
+	tag0Priv = 0x6d707430 // "mpt0"
+	tag1Priv = tag0Priv + 1
+	// escTag holds a tag of the message whose number is one of these
+	// private ones (or arrayKeyTag, or escTag): bytes, the tag number (8
+	// bytes) then its content's encoding, which fixValue decodes back into
+	// that tag. So a message's own tag is never taken for a private one.
+	escTag = 0x6d707865 // "mpxe"
+)
+
+// arrayKeyAt is where the array of a map key at p starts, if the key is
+// one: after any self-described and TUPLE tags.
+func arrayKeyAt(src []byte, p int) int {
+	for p < len(src) {
+		if q := skipSelfDescribed(src, p); q != p {
+			p = q
+			continue
+		}
+		if p+5 <= len(src) && src[p] == 0xda && binary.BigEndian.Uint32(src[p+1:]) == tupleTag {
+			p += 5
+			continue
+		}
+		break
 	}
-	// The rewriter trusts its input: check it first (nesting counted with
-	// the tags, as every decoder counts it), so malformed data gets
-	// fxamacker's error.
-	if err := decMode.Wellformed(data); err != nil {
-		return nil, false, decodeError(err)
+	return min(p, len(src)-1)
+}
+
+// tagAroundContainer reports whether src[p] starts a tag, other than the
+// ones decoding turns into comparable Go values (times, bignums, REF), whose
+// content (through any further tags) is an array or a map: a key that
+// becomes a TagKey.
+func tagAroundContainer(src []byte, p int) bool {
+	first := true
+	for p < len(src) && src[p]>>5 == 6 {
+		n, next, ok := tagHead(src, p)
+		if !ok {
+			return false
+		}
+		if first && (n <= 3 || n == refTag || isPrivateTag(n)) {
+			return false
+		}
+		first = false
+		p = next
 	}
-	out, _, err = rewrite(make([]byte, 0, len(data)), data, 0, rewriteMpipcTags, 0)
-	if err != nil {
-		return nil, false, decodeError(err)
+	return !first && p < len(src) && (src[p]>>5 == 4 || src[p]>>5 == 5)
+}
+
+// tagHead reads the tag head at src[p]: its number and where its content
+// starts; false when the head is cut short or not a tag.
+func tagHead(src []byte, p int) (uint64, int, bool) {
+	ai := src[p] & 0x1f
+	switch {
+	case ai < 24:
+		return uint64(ai), p + 1, true
+	case ai <= 27:
+		n := 1 << (ai - 24)
+		if p+1+n > len(src) {
+			return 0, 0, false
+		}
+		var v uint64
+		for _, b := range src[p+1 : p+1+n] {
+			v = v<<8 | uint64(b)
+		}
+		return v, p + 1 + n, true
 	}
-	return out, true, nil
+	return 0, 0, false
+}
+
+// isPrivateTag reports whether n is one of the tag numbers decoding uses
+// for itself (escaped by rewriteEscape when a message holds one).
+func isPrivateTag(n uint64) bool {
+	return n == tag0Priv || n == tag1Priv || n == arrayKeyTag || n == escTag
 }
 
 // ManagerRef is a reference to a manager object (mpipc's REF tag,
@@ -296,12 +370,29 @@ func decodeAny(data []byte) (any, error) {
 // decodeAnySlow decodes data with fxamacker/cbor: every value and every
 // error of the contract.
 func decodeAnySlow(data []byte) (any, error) {
-	data, mpipcTags, err := untuple(data)
-	if err != nil {
-		return nil, err
+	if err := checkWire(data, 0); err != nil { // D2-D4 and mpipc's tags (cbor_check.go)
+		return nil, decodeError(err)
+	}
+	// TUPLE tags dropped (a Go program sees a Python tuple as the array it
+	// holds), tags 0 and 1 made private (see tag0Priv); cheap byte filters
+	// say when there may be any.
+	orig := data
+	var mode rewriteMode
+	if bytes.Index(data, mpipcTagHead) >= 0 {
+		mode |= rewriteMpipcTags | rewriteEscape
+	}
+	if bytes.IndexByte(data, 0xc0) >= 0 || bytes.IndexByte(data, 0xc1) >= 0 || bytes.IndexByte(data, 0xd8) >= 0 {
+		mode |= rewriteTimeTags
+	}
+	if mode != 0 {
+		out, _, err := rewrite(make([]byte, 0, len(data)+16), data, 0, mode, 0)
+		if err != nil {
+			return nil, decodeError(err)
+		}
+		data = out
 	}
 	var x any
-	err = decMode.Unmarshal(data, &x)
+	err := decMode.Unmarshal(data, &x)
 	arrayKeys := false
 	if err != nil {
 		var ke *cbor.InvalidMapKeyTypeError
@@ -311,7 +402,9 @@ func decodeAnySlow(data []byte) (any, error) {
 		// A map with an array key (a Python tuple): Go cannot key a map by
 		// a slice. Rewrite every array key as tag(arrayKeyTag, bytes(its
 		// encoding)), decode again, and turn those keys into ArrayKey.
-		re, _, rerr := rewrite(make([]byte, 0, len(data)+32), data, 0, rewriteArrayKeys, 0)
+		// From the message as it came (orig), the first rewrite again
+		// with the array keys: the bytes of an ArrayKey are the sender's.
+		re, _, rerr := rewrite(make([]byte, 0, len(orig)+32), orig, 0, mode|rewriteArrayKeys, 0)
 		if rerr != nil {
 			return nil, decodeError(err)
 		}
@@ -324,10 +417,12 @@ func decodeAnySlow(data []byte) (any, error) {
 	// Integers above 2^63-1 came back as *big.Int (so did bignums): make
 	// the ones that fit 64 bits int64/uint64. Only data holding a 64-bit
 	// head (0x1b) or a bignum tag (0xc2/0xc3) can have any.
-	// A REF (mpipcTags) becomes a ManagerRef there too.
-	if arrayKeys || mpipcTags || bytes.IndexByte(data, 0x1b) >= 0 || bytes.IndexByte(data, 0xc2) >= 0 ||
+	// A REF becomes a ManagerRef there too, tags 0 and 1 times.
+	if arrayKeys || mode != 0 || bytes.IndexByte(data, 0x1b) >= 0 || bytes.IndexByte(data, 0xc2) >= 0 ||
 		bytes.IndexByte(data, 0xc3) >= 0 {
-		x = fixValue(x)
+		if x, err = fixValueChecked(x); err != nil {
+			return nil, decodeError(err)
+		}
 	}
 	return x, nil
 }
@@ -379,6 +474,31 @@ func (k ArrayKey) String() string {
 	s, err := cbor.Diagnose([]byte(k))
 	if err != nil {
 		return fmt.Sprintf("ArrayKey(%x)", string(k))
+	}
+	return s
+}
+
+// TagKey is a map key that was a tag around an array or a map (other than
+// mpipc's TUPLE and REF): Go cannot key a map by a cbor.Tag holding a
+// slice or a map, so the key holds the tag's CBOR encoding, as ArrayKey
+// holds an array's. It encodes back to the same tag, so such a map passes
+// through Go unchanged (docs/TYPES.md, rule 8). A tag around a scalar stays
+// a cbor.Tag key.
+type TagKey string
+
+// MarshalCBOR encodes the key as the tag it stands for.
+func (k TagKey) MarshalCBOR() ([]byte, error) {
+	if len(k) == 0 || k[0]>>5 != 6 {
+		return nil, fmt.Errorf("mpipc: TagKey does not hold a CBOR tag")
+	}
+	return []byte(k), nil
+}
+
+// String shows the key in CBOR diagnostic notation, e.g. 100([1]).
+func (k TagKey) String() string {
+	s, err := cbor.Diagnose([]byte(k))
+	if err != nil {
+		return fmt.Sprintf("TagKey(%x)", string(k))
 	}
 	return s
 }
@@ -470,12 +590,21 @@ func fixValue(x any) any {
 		out := make(map[any]any, len(v))
 		for k, e := range v {
 			nk, _ := fixKey(k)
+			if !hashable(nk) {
+				panic(fixError{fmt.Errorf("a map key Go cannot hold (a tag around an array or a map): %v", nk)})
+			}
 			out[nk] = fixValue(e)
 		}
 		return out
 	case cbor.Tag:
+		if v.Number == tag0Priv || v.Number == tag1Priv {
+			return timeFromTag(v.Number-tag0Priv, fixValue(v.Content))
+		}
+		if t, ok := unescape(v); ok {
+			return t
+		}
 		if v.Number == refTag {
-			// untuple checked the content: three text strings.
+			// checkWire checked the content: three text strings.
 			if a, ok := v.Content.([]any); ok && len(a) == 3 {
 				k, _ := a[0].(string)
 				n, _ := a[1].(string)
@@ -489,13 +618,134 @@ func fixValue(x any) any {
 	return x
 }
 
+// unescape is the message's own tag that escTag t holds.
+func unescape(t cbor.Tag) (cbor.Tag, bool) {
+	var b []byte
+	switch c := t.Content.(type) {
+	case []byte:
+		b = c
+	case cbor.ByteString:
+		b = []byte(c)
+	}
+	if t.Number != escTag || len(b) < 9 {
+		return cbor.Tag{}, false
+	}
+	content, err := decodeAnySlow(b[8:]) // checked with the message
+	if err != nil {
+		return cbor.Tag{}, false
+	}
+	return cbor.Tag{Number: binary.BigEndian.Uint64(b), Content: content}, true
+}
+
+// fixError carries a refusal out of fixValue's recursion (a panic that
+// fixValueChecked recovers, as encoding/json does for its errors).
+type fixError struct{ err error }
+
+// fixValueChecked is fixValue, with its refusal as an error.
+func fixValueChecked(x any) (v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fe, ok := r.(fixError)
+			if !ok {
+				panic(r)
+			}
+			err = fe.err
+		}
+	}()
+	return fixValue(x), nil
+}
+
+// hashable reports whether k can key a Go map without a run-time panic.
+func hashable(k any) bool {
+	switch x := k.(type) {
+	case nil:
+		return true
+	case cbor.Tag:
+		return hashable(x.Content)
+	case []any, map[any]any, []byte:
+		return false
+	}
+	return reflect.TypeOf(k).Comparable()
+}
+
+// minUnix and maxUnix bound the times decoded as time.Time: RFC 3339's
+// years, 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z, in every
+// binding (docs/TYPES.md, D2), although Go's time holds more: a time
+// outside them passes through as the tag in every language, so all give
+// back the same bytes (Python's datetime holds no more).
+const (
+	minUnix = -62135596800
+	maxUnix = 253402300799
+)
+
+func timeFromTag(n uint64, c any) any {
+	switch x := c.(type) {
+	case string:
+		if t, err := time.Parse(time.RFC3339Nano, x); err == nil && n == 0 && inRFC3339Years(t) {
+			return t
+		}
+	case int64:
+		if n == 1 && x >= minUnix && x <= maxUnix {
+			return time.Unix(x, 0)
+		}
+	case float64:
+		if t, ok := floatTime(x); ok && n == 1 {
+			return t
+		}
+	}
+	return cbor.Tag{Number: n, Content: c}
+}
+
+// inRFC3339Years reports whether t (in UTC) falls in years 1 .. 9999.
+func inRFC3339Years(t time.Time) bool {
+	s := t.Unix()
+	return s >= minUnix && s <= maxUnix
+}
+
+// floatTime is the time f seconds after the epoch, to the nearest
+// nanosecond (ties to even); false outside RFC 3339's years.
+func floatTime(f float64) (time.Time, bool) {
+	if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > -minUnix+1 {
+		return time.Time{}, false
+	}
+	x := new(big.Float).SetPrec(256).SetFloat64(f)
+	x.Mul(x, big.NewFloat(1e9)) // exact: 53 + 30 bits
+	ns, _ := x.Int(nil)         // toward zero
+	rem := new(big.Float).SetPrec(256).Sub(x, new(big.Float).SetPrec(256).SetInt(ns))
+	if c := rem.Abs(rem).Cmp(big.NewFloat(0.5)); c > 0 || c == 0 && ns.Bit(0) == 1 {
+		if f > 0 {
+			ns.Add(ns, big.NewInt(1))
+		} else {
+			ns.Sub(ns, big.NewInt(1))
+		}
+	}
+	sec, nsec := new(big.Int).DivMod(ns, big.NewInt(1e9), new(big.Int)) // nsec in [0, 1e9)
+	if !sec.IsInt64() || sec.Int64() < minUnix || sec.Int64() > maxUnix {
+		return time.Time{}, false
+	}
+	return time.Unix(sec.Int64(), nsec.Int64()), true
+}
+
 func fixKey(k any) (any, bool) {
 	switch v := k.(type) {
 	case cbor.Tag:
 		if v.Number == arrayKeyTag {
 			if bs, ok := v.Content.(cbor.ByteString); ok {
+				if len(bs) > 0 && bs[0]>>5 == 6 {
+					return TagKey(bs), true
+				}
 				return ArrayKey(bs), true
 			}
+		}
+		if v.Number == tag0Priv || v.Number == tag1Priv {
+			return timeFromTag(v.Number-tag0Priv, fixValue(v.Content)), true
+		}
+		if t, ok := unescape(v); ok {
+			return t, true
+		}
+		if c, changed := fixKey(v.Content); changed { // a private tag or a big integer inside
+			v.Content = c
+			return v, true
 		}
 	case *big.Int:
 		nk := fixValue(v)
@@ -515,9 +765,12 @@ const arrayKeyTag = 0x6d706b79 // "mpky"
 type rewriteMode int
 
 const (
-	rewriteFloats    rewriteMode = iota // float16/32 -> float64
-	rewriteArrayKeys                    // array map keys -> tag(arrayKeyTag, bytes)
-	rewriteMpipcTags                    // TUPLE tags dropped; PICKLE, bad TUPLE / REF refused
+	rewriteFloats    rewriteMode = 1 << iota // float16/32 -> float64
+	rewriteArrayKeys                         // array map keys -> tag(arrayKeyTag, bytes)
+	rewriteMpipcTags                         // TUPLE tags dropped; PICKLE, bad TUPLE / REF refused
+	rewriteTimeTags                          // decoding: tags 0 and 1 -> tag0Priv / tag1Priv (fixValue decides)
+	rewriteTimes                             // encoding: tag 0 around RFC 3339 text -> tag 1, exactly (viaFxamacker)
+	rewriteEscape                            // decoding: a tag numbered as a private one -> escTag (see there)
 )
 
 var errMalformed = errors.New("malformed CBOR")
@@ -531,30 +784,22 @@ func head(src []byte, pos int) (major byte, ai byte, arg uint64, next int, err e
 	b := src[pos]
 	major, ai = b>>5, b&0x1f
 	pos++
-	var n int
+	rest := src[pos:]
 	switch {
 	case ai < 24:
 		return major, ai, uint64(ai), pos, nil
-	case ai == 24:
-		n = 1
-	case ai == 25:
-		n = 2
-	case ai == 26:
-		n = 4
-	case ai == 27:
-		n = 8
+	case ai == 24 && len(rest) >= 1:
+		return major, ai, uint64(rest[0]), pos + 1, nil
+	case ai == 25 && len(rest) >= 2:
+		return major, ai, uint64(binary.BigEndian.Uint16(rest)), pos + 2, nil
+	case ai == 26 && len(rest) >= 4:
+		return major, ai, uint64(binary.BigEndian.Uint32(rest)), pos + 4, nil
+	case ai == 27 && len(rest) >= 8:
+		return major, ai, binary.BigEndian.Uint64(rest), pos + 8, nil
 	case ai == 31:
 		return major, ai, 0, pos, nil
-	default:
-		return 0, 0, 0, 0, errMalformed
 	}
-	if pos+n > len(src) {
-		return 0, 0, 0, 0, errMalformed
-	}
-	for i := 0; i < n; i++ {
-		arg = arg<<8 | uint64(src[pos+i])
-	}
-	return major, ai, arg, pos + n, nil
+	return 0, 0, 0, 0, errMalformed
 }
 
 func appendHead(dst []byte, major byte, arg uint64) []byte {
@@ -640,9 +885,11 @@ func rewrite(dst, src []byte, pos int, mode rewriteMode, depth int) ([]byte, int
 					return append(dst, 0xff), p + 1, nil
 				}
 			}
-			if mode == rewriteArrayKeys && p < len(src) && src[p]>>5 == 4 {
-				// Re-encode the key (floats widened too) and wrap it.
-				key, np, err := rewrite(nil, src, p, rewriteFloats, depth+1)
+			if mode&rewriteArrayKeys != 0 && p < len(src) && (src[arrayKeyAt(src, p)]>>5 == 4 ||
+				tagAroundContainer(src, arrayKeyAt(src, p))) {
+				// Re-encode the key (floats widened, TUPLE tags dropped, tags
+				// 0 and 1 as they are) and wrap it.
+				key, np, err := rewrite(nil, src, arrayKeyAt(src, p), rewriteFloats|rewriteMpipcTags, depth+1)
 				if err != nil {
 					return nil, 0, err
 				}
@@ -659,7 +906,29 @@ func rewrite(dst, src []byte, pos int, mode rewriteMode, depth int) ([]byte, int
 		}
 		return dst, p, nil
 	case 6:
-		if mode == rewriteMpipcTags && ai == 26 {
+		if arg == selfDescribedTag { // no meaning (D1): its content in its place
+			return rewrite(dst, src, next, mode, depth+1)
+		}
+		if mode&rewriteEscape != 0 && isPrivateTag(arg) {
+			_, end, err := rewrite(nil, src, next, 0, depth+1)
+			if err != nil {
+				return nil, 0, err
+			}
+			dst = appendHead(dst, 6, escTag)
+			dst = appendHead(dst, 2, uint64(8+end-next))
+			dst = binary.BigEndian.AppendUint64(dst, arg)
+			return append(dst, src[next:end]...), end, nil
+		}
+		if mode&rewriteTimeTags != 0 && arg <= 1 {
+			dst = appendHead(dst, 6, tag0Priv+arg)
+			return rewrite(dst, src, next, mode, depth+1)
+		}
+		if mode&rewriteTimes != 0 && arg == 0 {
+			if out, np, ok := rfc3339ToEpoch(dst, src, next); ok {
+				return out, np, nil
+			}
+		}
+		if mode&rewriteMpipcTags != 0 && ai == 26 {
 			switch arg {
 			case tupleTag:
 				if next >= len(src) || src[next]>>5 != 4 {
@@ -679,11 +948,11 @@ func rewrite(dst, src []byte, pos int, mode rewriteMode, depth int) ([]byte, int
 	default: // 7: simple values and floats
 		switch ai {
 		case 25: // float16
-			if mode == rewriteFloats {
+			if mode&rewriteFloats != 0 {
 				return appendFloat64(dst, float64(half(uint16(arg)))), next, nil
 			}
 		case 26: // float32
-			if mode == rewriteFloats {
+			if mode&rewriteFloats != 0 {
 				return appendFloat64(dst, float64(math.Float32frombits(uint32(arg)))), next, nil
 			}
 		case 31:

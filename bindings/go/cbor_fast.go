@@ -30,7 +30,7 @@ import (
 //	text (definite, valid UTF-8)           string
 //	bytes (definite)                       []byte, cbor.ByteString as a map key
 //	array (definite, not a map key)        []any
-//	map (definite, not a map key)          map[any]any, the last of duplicate keys kept
+//	map (definite, not a map key)          map[any]any (two equal keys: fxamacker's path refuses it)
 //	mpipc's TUPLE tag (not a map key)      the array it holds, as above
 //	tag (not a map key)                    that item alone decoded by fxamacker/cbor
 //	                                       (time.Time, *big.Int, cbor.Tag, ManagerRef;
@@ -214,6 +214,7 @@ func (d *fastDecoder) item(depth int, key bool) (any, bool) {
 			return nil, false
 		}
 		m := make(map[any]any, int(arg))
+		floatKeys := false
 		for i := uint64(0); i < arg; i++ {
 			k, ok := d.item(depth+1, true)
 			if !ok {
@@ -223,7 +224,16 @@ func (d *fastDecoder) item(depth int, key bool) (any, bool) {
 			if !ok {
 				return nil, false
 			}
-			m[k] = e // a duplicate key: the last value wins, as with DupMapKeyQuiet
+			if _, f := k.(float64); f {
+				floatKeys = true
+			}
+			m[k] = e
+		}
+		// Two equal keys (D4) are refused, by fxamacker's path (checkWire):
+		// Go's equality merged them (fewer entries than written), or they
+		// are a float and the integer it equals, or two NaNs of one bits.
+		if len(m) != int(arg) || floatKeys && !distinctNumbers(m) {
+			return nil, false
 		}
 		return m, true
 	case 7:
@@ -259,8 +269,8 @@ func (d *fastDecoder) item(depth int, key bool) (any, bool) {
 
 // tagged decodes the tag item at start (item() has read its head) with
 // fxamacker/cbor, as a message of its own: decodeAnySlow gives a tag the
-// same value alone as inside a message (the self-described tag is
-// stripped in both places, a bignum becomes int64/uint64 when it fits, an
+// same value alone as inside a message (checkWire's rules apply to it,
+// the self-described tag is dropped in both places, a bignum becomes int64/uint64 when it fits, an
 // array key in its content an ArrayKey). So a timestamp in a map does not
 // send the whole message to the slow path. ok is false when the item is
 // malformed or refused (the whole message then goes to fxamacker, which
@@ -340,4 +350,31 @@ func (d *fastDecoder) intern(b []byte) any {
 	s := string(b)
 	slot.s, slot.v = s, s
 	return slot.v
+}
+
+// distinctNumbers reports whether no float key of m equals another key
+// under mpipc's key equality that Go's equality misses: an integral float
+// and the int64 of its value, two NaNs of the same bits. (The fast path's
+// keys hold no uint64 and no *big.Int.)
+func distinctNumbers(m map[any]any) bool {
+	var nans []uint64
+	for k := range m {
+		f, ok := k.(float64)
+		switch {
+		case !ok:
+		case f != f:
+			b := math.Float64bits(f)
+			for _, o := range nans {
+				if o == b {
+					return false
+				}
+			}
+			nans = append(nans, b)
+		case f == math.Trunc(f) && math.Abs(f) < 1<<63:
+			if _, dup := m[int64(f)]; dup {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand"
 	"os"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -50,9 +52,8 @@ func fastCases(t testing.TB) map[string][]byte {
 		"bytes":                    hexb("43010203"),
 		"text utf-8":               hexb("63e282ac"),
 		"scalar keys":              hexb("a6" + "01" + "61" + "61" + "20" + "61" + "62" + "fb3fd0000000000000" + "6163" + "f5" + "6164" + "f6" + "6165" + "4101" + "6166"),
-		"duplicate keys":           hexb("a4" + "6161" + "01" + "6161" + "02" + "01" + "03" + "01" + "04"),
-		"float zero keys":          hexb("a2" + "fb0000000000000000" + "01" + "fb8000000000000000" + "02"),
-		"nan keys":                 hexb("a2" + "fb7ff8000000000000" + "01" + "fb7ff8000000000000" + "02"),
+		"nan keys of two bits":     hexb("a2" + "fb7ff8000000000000" + "01" + "fb7ff8000000000001" + "02"),
+		"int and float keys":       hexb("a3" + "01" + "01" + "fb3ff8000000000000" + "02" + "fb4000000000000000" + "03"),
 		"nested":                   hexb("a2" + "6161" + "a1" + "6162" + "82" + "01" + "a0" + "6163" + "81" + "81" + "81" + "f6"),
 		"tag 1":                    hexb("c11a514b67b0"),
 		"tag 0":                    hexb("c074323031332d30332d32315432303a30343a30305a"),
@@ -77,6 +78,11 @@ func fastCases(t testing.TB) map[string][]byte {
 func slowCases() map[string][]byte {
 	return map[string][]byte{
 		"tag key":             hexb("a1" + "c11a514b67b0" + "01"),
+		"duplicate keys":      hexb("a4" + "6161" + "01" + "6161" + "02" + "01" + "03" + "01" + "04"),
+		"float zero keys":     hexb("a2" + "fb0000000000000000" + "01" + "fb8000000000000000" + "02"),
+		"nan keys":            hexb("a2" + "fb7ff8000000000000" + "01" + "fb7ff8000000000000" + "02"),
+		"1 and 1.0 keys":      hexb("a2" + "01" + "01" + "fb3ff0000000000000" + "02"),
+		"2.0 and 2 keys":      hexb("a2" + "fb4000000000000000" + "01" + "02" + "02"),
 		"tag, bad content":    hexb("c16161"),
 		"tag, indefinite":     hexb("d82a" + "9f01ff"),
 		"tag, truncated":      hexb("a1" + "6161" + "d82a"),
@@ -338,7 +344,12 @@ func identicalAny(a, b any) bool {
 				continue
 			}
 			w, ok := y[k]
-			if !ok || !identicalAny(v, w) {
+			if !ok { // a key that cannot be looked up (a *big.Int): by their encodings (keys sorted)
+				ex, err1 := Marshal(x)
+				ey, err2 := Marshal(y)
+				return err1 == nil && err2 == nil && bytes.Equal(ex, ey)
+			}
+			if !identicalAny(v, w) {
 				return false
 			}
 		}
@@ -346,6 +357,91 @@ func identicalAny(a, b any) bool {
 	case cbor.Tag:
 		y := b.(cbor.Tag)
 		return x.Number == y.Number && identicalAny(x.Content, y.Content)
+	case time.Time: // the same instant (tag 0 keeps its offset, tag 1 is Local)
+		return x.Equal(b.(time.Time))
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+// FuzzRoundTrip: whatever the decoder accepts, the encoder writes (the
+// encoder refuses only what the decoder refuses, D3/D4), and what it
+// wrote reads back to a value that writes the same bytes.
+func FuzzRoundTrip(f *testing.F) {
+	for _, data := range fastCases(f) {
+		f.Add(data)
+	}
+	for _, data := range vectorInputs(f) {
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var v any
+		if Unmarshal(data, &v) != nil {
+			return
+		}
+		enc, err := Marshal(v)
+		if err != nil {
+			t.Fatalf("%x decoded to %#v, which does not encode: %v", data, v, err)
+		}
+		var back any
+		if err := Unmarshal(enc, &back); err != nil {
+			t.Fatalf("%x: re-encoded %x refused: %v", data, enc, err)
+		}
+		// Go's encoding is deterministic (keys sorted): the value read back
+		// writes the same bytes.
+		if again, err := Marshal(back); err != nil || !bytes.Equal(again, enc) {
+			t.Fatalf("%x: %#v wrote %x, read back as %#v, which wrote %x (%v)", data, v, enc, back, again, err)
+		}
+	})
+}
+
+// TestCBORMutations: seeded byte mutations of the cases and the shared
+// vectors (a fixed seed: the same inputs every run). For each input:
+// quickCheck never passes what checkWire refuses; the fast path agrees
+// with fxamacker's; whatever decodes encodes, and what it writes reads
+// back to a value that writes the same bytes (FuzzRoundTrip explores
+// further with `go test -fuzz`).
+func TestCBORMutations(t *testing.T) {
+	seeds := vectorInputs(t)
+	for _, d := range fastCases(t) {
+		seeds = append(seeds, d)
+	}
+	r := rand.New(rand.NewSource(21))
+	n := 30000
+	if testing.Short() {
+		n = 3000
+	}
+	for i := 0; i < n; i++ {
+		d := append([]byte(nil), seeds[r.Intn(len(seeds))]...)
+		for j := 0; j < 1+r.Intn(4) && len(d) > 0; j++ {
+			switch p := r.Intn(len(d)); r.Intn(3) {
+			case 0:
+				d[p] = byte(r.Intn(256))
+			case 1:
+				d = append(d[:p], d[p+1:]...)
+			default:
+				d = append(d[:p], append([]byte{byte(r.Intn(256))}, d[p:]...)...)
+			}
+		}
+		if quickCheck(d) {
+			if err := checkWireKeys(d, 0, true); err != nil {
+				t.Fatalf("%x: quickCheck passes, checkWire refuses: %v", d, err)
+			}
+		}
+		checkFastAgrees(t, d)
+		var v any
+		if Unmarshal(d, &v) != nil {
+			continue
+		}
+		enc, err := Marshal(v)
+		if err != nil {
+			t.Fatalf("%x decoded to %#v, which does not encode: %v", d, v, err)
+		}
+		var back any
+		if err := Unmarshal(enc, &back); err != nil {
+			t.Fatalf("%x: wrote %x, refused: %v", d, enc, err)
+		}
+		if again, err := Marshal(back); err != nil || !bytes.Equal(again, enc) {
+			t.Fatalf("%x: wrote %x, then %x (%v)", d, enc, again, err)
+		}
+	}
 }

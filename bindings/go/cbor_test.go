@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -350,5 +351,319 @@ func TestCBORMpipcTags(t *testing.T) {
 	var raw []byte
 	if err := Unmarshal(hexb("da6d70706b4100"), &raw); err == nil {
 		t.Errorf("a pickle decoded into []byte: %x", raw)
+	}
+}
+
+// Bug 3 of issue 21, the issue's exact bytes: a NaN key beside a 64-bit
+// integer stays one entry (the value fix-up never re-inserts), and the
+// map writes back with its keys sorted (D5).
+func TestCBORNaNKeyBesideBigInt(t *testing.T) {
+	in := hexb("a2fb7ff800000000000001616b1bffffffffffffffff")
+	var v any
+	must(t, Unmarshal(in, &v))
+	m := v.(map[any]any)
+	if len(m) != 2 || m["k"] != uint64(math.MaxUint64) {
+		t.Fatalf("got %#v", m)
+	}
+	for k, e := range m {
+		if f, ok := k.(float64); ok && (math.Float64bits(f) != 0x7ff8000000000000 || e != int64(1)) {
+			t.Fatalf("NaN entry %v: %#v", k, e)
+		}
+	}
+	out, err := Marshal(m)
+	must(t, err)
+	if want := "a2616b1bfffffffffffffffffb7ff800000000000001"; hex.EncodeToString(out) != want {
+		t.Fatalf("re-encoded %x, want %s", out, want)
+	}
+}
+
+type cbNode struct {
+	Name string
+	Next *cbNode
+}
+
+type cbHolder struct{ V any }
+
+// Bug 4: a cyclic value is refused with an error at the nesting limit
+// (D3), never a stack overflow; so is any value deeper than 128.
+func TestCBORCyclesRefused(t *testing.T) {
+	s := []any{nil}
+	s[0] = s
+	m := map[string]any{}
+	m["self"] = m
+	n := &cbNode{Name: "a"}
+	n.Next = n
+	var x any
+	x = &x
+	h := &cbHolder{}
+	h.V = h
+	om := OrderedMap{{Key: "k"}}
+	om[0].Value = om
+	mk := map[any]any{}
+	mk["x"] = []any{mk}
+	for name, v := range map[string]any{"slice": s, "map": m, "pointer": n, "interface": x, "struct": h, "OrderedMap": om, "map[any]any": mk} {
+		b, err := Marshal(v)
+		if err == nil || !strings.Contains(err.Error(), "deeper than 128") {
+			t.Errorf("%s: %x, %v", name, b, err)
+		}
+	}
+	// Through a queue: refused at put, nothing written.
+	q, _ := tempQueue(t, QueueOptions{})
+	if err := q.Put(s); err == nil {
+		t.Fatal("cyclic put accepted")
+	}
+	if n, _ := q.Qsize(); n != 0 {
+		t.Fatal("something was written")
+	}
+	// Depth (D3): 128 arrays around 1 are written, 129 refused; 128 empty
+	// arrays around an empty one too; a tag counts as an array.
+	nest := func(k int, inner any, tag bool) any {
+		for i := 0; i < k; i++ {
+			if tag {
+				inner = cbor.Tag{Number: 99, Content: inner}
+			} else {
+				inner = []any{inner}
+			}
+		}
+		return inner
+	}
+	for _, tc := range []struct {
+		v  any
+		ok bool
+	}{
+		{nest(128, 1, false), true}, {nest(129, 1, false), false}, {nest(128, []any{}, false), true},
+		{nest(128, []any{1}, false), false}, {nest(128, 1, true), true}, {nest(129, 1, true), false},
+		{nest(127, map[string]any{"a": 1}, false), true}, {nest(128, map[string]any{"a": 1}, false), false},
+		{nest(127, time.Unix(0, 0), false), true}, {nest(128, time.Unix(0, 0), false), false},
+		{nest(127, struct{ A int }{1}, false), true}, {nest(128, struct{ A int }{1}, false), false},
+	} {
+		b, err := Marshal(tc.v)
+		if (err == nil) != tc.ok {
+			t.Errorf("%.40x...: %v, want ok=%v", b, err, tc.ok)
+			continue
+		}
+		if tc.ok {
+			var back any
+			if err := Unmarshal(b, &back); err != nil {
+				t.Errorf("written %.40x... but refused: %v", b, err)
+			}
+		}
+	}
+}
+
+type cbEmbedded struct{ E string }
+
+// Bug 5 / D7: a string that is not UTF-8 is refused, wherever it is; a
+// []byte is bytes.
+func TestCBORInvalidUTF8Refused(t *testing.T) {
+	bad := "a\xffb"
+	for name, v := range map[string]any{
+		"string": bad, "in []any": []any{1, bad}, "map key": map[string]int{bad: 1}, "map value": map[any]any{"k": bad},
+		"struct field": struct{ S string }{bad}, "[]string": []string{bad}, "tag content": cbor.Tag{Number: 32, Content: bad},
+		"nested struct field": &struct{ In struct{ A, S string } }{struct{ A, S string }{"ok", bad}},
+		"embedded struct field": struct {
+			cbEmbedded
+			N int
+		}{cbEmbedded{bad}, 1},
+		"struct []string": struct{ L []string }{[]string{"a", bad}},
+		"struct map key":  struct{ M map[string]int }{map[string]int{bad: 1}},
+	} {
+		if b, err := Marshal(v); err == nil || !strings.Contains(err.Error(), "UTF-8") {
+			t.Errorf("%s: %x, %v", name, b, err)
+		}
+	}
+	b, err := Marshal([]byte(bad))
+	must(t, err)
+	if hex.EncodeToString(b) != "4361ff62" {
+		t.Errorf("bytes: %x", b)
+	}
+	q, _ := tempQueue(t, QueueOptions{})
+	if err := q.Put(bad); err == nil {
+		t.Fatal("invalid text put")
+	}
+	if n, _ := q.Qsize(); n != 0 {
+		t.Fatal("something was written")
+	}
+}
+
+// D5: a Go map is written with its keys sorted by their encoded bytes
+// (the same bytes every time); a struct in field order; an OrderedMap in
+// its order.
+func TestCBORMapOrder(t *testing.T) {
+	m := map[string]any{}
+	for i := 0; i < 50; i++ {
+		m[strconv.Itoa(i*7)] = i
+	}
+	first, err := Marshal(m)
+	must(t, err)
+	for i := 0; i < 20; i++ {
+		again, err := Marshal(m)
+		must(t, err)
+		if !bytes.Equal(first, again) {
+			t.Fatal("a map's bytes differ between two encodings")
+		}
+	}
+	var om OrderedMap
+	must(t, Unmarshal(first, &om))
+	for i := 1; i < len(om); i++ {
+		a, _ := Marshal(om[i-1].Key)
+		b, _ := Marshal(om[i].Key)
+		if bytes.Compare(a, b) >= 0 {
+			t.Fatalf("keys %v, %v out of order", om[i-1].Key, om[i].Key)
+		}
+	}
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{map[any]any{"b": 1, int64(10): 2, "a": 3, true: 4, -1: 5}, "a50a0220056161036162" + "01f504"},
+		{map[int]string{300: "x", 2: "y", -3: "z"}, "a30261791901" + "2c6178" + "22617a"},
+		{struct {
+			B int `cbor:"b"`
+			A int `cbor:"a"`
+		}{1, 2}, "a26162016161" + "02"},
+		{OrderedMap{{Key: "b", Value: 1}, {Key: "a", Value: 2}}, "a2616201616102"},
+	} {
+		b, err := Marshal(tc.v)
+		if err != nil || hex.EncodeToString(b) != tc.want {
+			t.Errorf("%#v: %x (%v), want %s", tc.v, b, err, tc.want)
+		}
+	}
+}
+
+// D4: two equal keys (mpipc's key equality) are refused when written and
+// when read, into any and into typed values.
+func TestCBORCollidingKeys(t *testing.T) {
+	nan := math.Float64frombits(0x7ff8000000000000)
+	nanMap := map[float64]int{}
+	nanMap[nan] = 1
+	nanMap[nan] = 2 // a Go map keeps both
+	for name, v := range map[string]any{
+		"1 and 1.0":            map[any]any{int64(1): "a", 1.0: "b"},
+		"0 and -0.0":           map[any]any{0: "a", math.Copysign(0, -1): "b"},
+		"uint 2^63 and 2^63.0": map[any]any{uint64(1 << 63): "a", float64(1 << 63): "b"},
+		"two NaNs":             nanMap,
+		"[1] and [1.0]":        map[any]any{mustKey(1): "a", mustKey(1.0): "b"},
+		"OrderedMap":           OrderedMap{{Key: "a", Value: 1}, {Key: "a", Value: 2}},
+		"in a struct":          struct{ M map[any]any }{map[any]any{1: 1, 1.0: 2}},
+		"bignum and float":     map[any]any{new(big.Int).Lsh(big.NewInt(1), 64): 1, math.Ldexp(1, 64): 2},
+	} {
+		if b, err := Marshal(v); err == nil || !strings.Contains(err.Error(), "equal keys") {
+			t.Errorf("%s: %x, %v", name, b, err)
+		}
+	}
+	// Distinct keys stay distinct: true and 1, 1 and 1.5, text and bytes.
+	if _, err := Marshal(map[any]any{true: 1, int64(1): 2, 1.5: 3, "a": 4, cbor.ByteString("a"): 5}); err != nil {
+		t.Error(err)
+	}
+	for _, in := range []string{"a2616101616102", "a2016161fb3ff00000000000006162", "a2fb7ff800000000000001fb7ff800000000000002"} {
+		var a any
+		var typed map[string]int
+		var anyMap map[any]int
+		var st struct{ A int }
+		for _, target := range []any{&a, &typed, &anyMap, &st} {
+			if err := Unmarshal(hexb(in), target); err == nil || !strings.Contains(err.Error(), "equal keys") {
+				t.Errorf("%s into %T: %v", in, target, err)
+			}
+		}
+	}
+}
+
+// D2: times are written as tag 1, an integer when whole, else the double
+// nearest the exact time; read to the nearest nanosecond; a tag 1 or 0
+// Go's time cannot hold stays the tag.
+func TestCBORTimes(t *testing.T) {
+	type stamped struct {
+		T time.Time `cbor:"t"`
+	}
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{time.Unix(0, -1000000), "c1fbbf50624dd2f1a9fc"},                // -0.001, not -0.0010000000000000009
+		{time.Unix(1, 1000000), "c1fb3ff004189374bc6a"},                 // 1.001
+		{time.Unix(-2, 999000000), "c1fbbff004189374bc6a"},              // -1.001
+		{time.Unix(1700000000, 500000000), "c1fb41d954fc40200000"},      // beyond 2^53 ns: exactly rounded
+		{time.Unix(1700000000, 0), "c11a6553f100"},                      // whole: an integer
+		{time.Time{}, "c13b0000000e7791f6ff"},                           // year 1: -62135596800
+		{stamped{time.Unix(0, -1000000)}, "a16174c1fbbf50624dd2f1a9fc"}, // in a struct too
+		{stamped{time.Unix(1700000000, 0)}, "a16174c11a6553f100"},
+	} {
+		b, err := Marshal(tc.v)
+		if err != nil || hex.EncodeToString(b) != tc.want {
+			t.Errorf("%v: %x (%v), want %s", tc.v, b, err, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		in   string
+		want time.Time
+	}{
+		{"c1fb3ff004189374bc6a", time.Unix(1, 1000000)},    // 1.001: to the nearest ns, not truncated
+		{"c1fbbff004189374bc6a", time.Unix(-2, 999000000)}, // -1.001
+		{"c1fb3f50624dd2f1a9fc", time.Unix(0, 1000000)},    // 0.001
+		{"c13b0000000e7791f6ff", time.Unix(-62135596800, 0)},
+	} {
+		var v any
+		must(t, Unmarshal(hexb(tc.in), &v))
+		if got, ok := v.(time.Time); !ok || !got.Equal(tc.want) {
+			t.Errorf("%s: %#v, want %v", tc.in, v, tc.want)
+		}
+		if re, err := Marshal(v); err != nil || hex.EncodeToString(re) != tc.in {
+			t.Errorf("%s: re-encoded %x (%v)", tc.in, re, err)
+		}
+	}
+	for _, in := range []string{"c1fb7ff8000000000000", "c1fb7ff0000000000000", "c11bffffffffffffffff", "c06568656c6c6f", "a16174c1fb7ff8000000000000"} {
+		var v any
+		must(t, Unmarshal(hexb(in), &v))
+		if re, err := Marshal(v); err != nil || hex.EncodeToString(re) != in {
+			t.Errorf("%s: %#v re-encoded %x (%v)", in, v, re, err)
+		}
+	}
+}
+
+// D1, D2: tag 55799 is never written; tags 0-3 only around their content.
+func TestCBORTagsWritten(t *testing.T) {
+	b, err := Marshal(cbor.Tag{Number: 55799, Content: 1})
+	must(t, err)
+	if hex.EncodeToString(b) != "01" {
+		t.Errorf("55799(1) written %x", b)
+	}
+	for _, v := range []cbor.Tag{{Number: 0, Content: 5}, {Number: 1, Content: "x"}, {Number: 2, Content: 1}, {Number: 3, Content: []any{}}} {
+		if b, err := Marshal(v); err == nil {
+			t.Errorf("%v written %x", v, b)
+		}
+	}
+	for _, v := range []cbor.Tag{{Number: 0, Content: "x"}, {Number: 1, Content: math.NaN()}, {Number: 2, Content: []byte{1}}} {
+		if _, err := Marshal(v); err != nil {
+			t.Errorf("%v: %v", v, err)
+		}
+	}
+}
+
+// A tag around an array or a map as a map key (found by the differential
+// test, tests/polyglot/test_differential.py): Go keys its map by a TagKey
+// and writes the same bytes back; a tag around a scalar stays a cbor.Tag.
+func TestTagKeyRoundTrip(t *testing.T) {
+	for _, h := range []string{"a2810100da6d7074c1810101", "a1d86481010a", "a1d864d865a1010203", "a1d8640102"} {
+		b, _ := hex.DecodeString(h)
+		var v any
+		if err := Unmarshal(b, &v); err != nil {
+			t.Fatalf("%s: %v", h, err)
+		}
+		out, err := Marshal(v)
+		if err != nil || hex.EncodeToString(out) != h {
+			t.Fatalf("%s: re-encoded %x (%v)", h, out, err)
+		}
+	}
+	b, _ := hex.DecodeString("a1d86481010a")
+	var v any
+	if err := Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	for k := range v.(map[any]any) {
+		tk, ok := k.(TagKey)
+		if !ok || tk.String() != "100([1])" {
+			t.Fatalf("key %#v, want TagKey 100([1])", k)
+		}
 	}
 }

@@ -2,11 +2,13 @@ package mpipc
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"math"
 	"math/big"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,11 +25,14 @@ import (
 // to its value.
 
 type vector struct {
-	Name     string          `json:"name"`
-	Hex      string          `json:"hex"`
-	HexPlain string          `json:"hex_plain"` // a tuple's bytes as Go writes them (no TUPLE tag)
-	Value    json.RawMessage `json:"value"`
-	Pickle   json.RawMessage `json:"pickle"` // an invalid vector that is a Python pickle
+	Name      string            `json:"name"`
+	Hex       string            `json:"hex"`
+	HexPlain  string            `json:"hex_plain"` // a tuple's bytes as Go writes them (no TUPLE tag)
+	Value     json.RawMessage   `json:"value"`
+	Pickle    json.RawMessage   `json:"pickle"`     // an invalid vector that is a Python pickle
+	Reencoded map[string]string `json:"reencoded"`  // what a binding writes for the decoded value (Go: keys sorted, D5)
+	RefusedBy []string          `json:"refused_by"` // bindings that refuse this valid vector
+	Encoded   map[string]string `json:"encoded"`    // times: what each binding writes for the decoded time
 }
 
 func TestSharedCBORVectors(t *testing.T) {
@@ -36,9 +41,11 @@ func TestSharedCBORVectors(t *testing.T) {
 		t.Skipf("no vectors: %v", err)
 	}
 	var file struct {
-		Valid      []vector `json:"valid"`
-		Invalid    []vector `json:"invalid"`
-		DecodeOnly []vector `json:"decode_only"`
+		Valid         []vector `json:"valid"`
+		Invalid       []vector `json:"invalid"`
+		DecodeOnly    []vector `json:"decode_only"`
+		Times         []vector `json:"times"`
+		EncodeInvalid []vector `json:"encode_invalid"`
 	}
 	must(t, json.Unmarshal(raw, &file))
 	if len(file.Valid) == 0 || len(file.Invalid) == 0 || len(file.DecodeOnly) == 0 {
@@ -48,6 +55,13 @@ func TestSharedCBORVectors(t *testing.T) {
 	for _, v := range file.Valid {
 		data := hexb(v.Hex)
 		desc := parseDesc(t, v.Value)
+		if slices.Contains(v.RefusedBy, "go") {
+			var got any
+			if err := Unmarshal(data, &got); err == nil {
+				t.Errorf("%s: accepted as %#v", v.Name, got)
+			}
+			continue
+		}
 		var got any
 		if err := Unmarshal(data, &got); err != nil {
 			t.Errorf("%s: decode: %v", v.Name, err)
@@ -75,13 +89,14 @@ func TestSharedCBORVectors(t *testing.T) {
 		if !bytes.Equal(enc, data) {
 			t.Errorf("%s: encoded %x, want %x", v.Name, enc, data)
 		}
-		// A value decoded into any re-encodes to the same bytes when it
-		// holds no map of two entries or more (a Go map has no order).
-		if !hasBigMap(desc) {
-			re, err := Marshal(got)
-			if err != nil || !bytes.Equal(re, data) {
-				t.Errorf("%s: decoded then re-encoded %x (%v), want %x", v.Name, re, err, data)
-			}
+		// A value decoded into any re-encodes to the same bytes, or to
+		// reencoded["go"] (a map[any]any writes its keys sorted, D5).
+		want := data
+		if r, ok := v.Reencoded["go"]; ok {
+			want = hexb(r)
+		}
+		if re, err := Marshal(got); err != nil || !bytes.Equal(re, want) {
+			t.Errorf("%s: decoded then re-encoded %x (%v), want %x", v.Name, re, err, want)
 		}
 		// Into an OrderedMap, the top level's order survives too (nested
 		// maps are map[any]any).
@@ -130,18 +145,52 @@ func TestSharedCBORVectors(t *testing.T) {
 			t.Errorf("%s: decoded %#v, want %#v", v.Name, got, want)
 		}
 	}
-	// Nesting: 128 levels are accepted, 129 refused.
-	deep := func(n int) []byte { return append(bytes.Repeat([]byte{0x81}, n-1), 0x80) }
+	// Times (D2): decoded to a time.Time, to the nearest nanosecond, and
+	// written as encoded["go"].
+	for _, v := range file.Times {
+		var got any
+		if err := Unmarshal(hexb(v.Hex), &got); err != nil {
+			t.Errorf("%s: %v", v.Name, err)
+			continue
+		}
+		if _, ok := got.(time.Time); !ok {
+			t.Errorf("%s: decoded %#v, want a time.Time", v.Name, got)
+			continue
+		}
+		if re, err := Marshal(got); err != nil || hex.EncodeToString(re) != v.Encoded["go"] {
+			t.Errorf("%s: %v written %x (%v), want %s", v.Name, got, re, err, v.Encoded["go"])
+		}
+	}
+	// Values every encoder refuses (D2, D3, D4, D7): an error, nothing written.
+	if len(file.EncodeInvalid) == 0 {
+		t.Error("no encode_invalid vectors")
+	}
+	for _, v := range file.EncodeInvalid {
+		val := encodeForm(parseDesc(t, v.Value))
+		if b, err := Marshal(val); err == nil {
+			t.Errorf("%s: encoded as %x", v.Name, b)
+		}
+		q := new(bytes.Buffer)
+		q.WriteString("prefix")
+		if err := marshalTo(q, val); err == nil || q.String() != "prefix" {
+			t.Errorf("%s: marshalTo left %q (%v)", v.Name, q.String(), err)
+		}
+	}
+	// Nesting (D3): 128 arrays around 1 accepted, 129 refused; 129 nested
+	// empty arrays accepted (the innermost is at depth 128).
+	deep := func(n int, inner byte) []byte { return append(bytes.Repeat([]byte{0x81}, n), inner) }
 	var got any
-	must(t, Unmarshal(deep(128), &got))
-	if err := Unmarshal(deep(129), &got); err == nil {
-		t.Error("nesting of 129 accepted")
+	must(t, Unmarshal(deep(128, 0x01), &got))
+	must(t, Unmarshal(deep(128, 0x80), &got))
+	if err := Unmarshal(deep(129, 0x01), &got); err == nil {
+		t.Error("1 at depth 129 accepted")
 	}
 }
 
 // desc is a parsed value description of the vector grammar.
 type desc struct {
 	kind  string // null bool int float text bytes array map tag ref (a tuple is an array: Go drops the tag)
+	gen   bool   // a tag 0 or 1 that is the generic cbor.Tag (a time Go cannot hold)
 	b     bool
 	i     *big.Int
 	f     float64
@@ -181,6 +230,8 @@ func parseDesc(t *testing.T, raw json.RawMessage) desc {
 					d.f = math.Inf(-1)
 				case "-0.0":
 					d.f = math.Copysign(0, -1)
+				case "nan":
+					d.f = math.Float64frombits(0x7ff8000000000000)
 				default:
 					t.Fatalf("float %q", s)
 				}
@@ -190,6 +241,10 @@ func parseDesc(t *testing.T, raw json.RawMessage) desc {
 		case "text":
 			d.kind = "text"
 			must(t, json.Unmarshal(v, &d.s))
+		case "text_utf8": // not UTF-8: a Go string holds the bytes
+			var s string
+			must(t, json.Unmarshal(v, &s))
+			d.kind, d.s = "text", string(hexb(s))
 		case "bytes":
 			var s string
 			must(t, json.Unmarshal(v, &s))
@@ -213,8 +268,13 @@ func parseDesc(t *testing.T, raw json.RawMessage) desc {
 				d.pairs = append(d.pairs, [2]desc{parseDesc(t, p[0]), parseDesc(t, p[1])})
 			}
 		case "tag":
-			d.kind = "tag"
+			if _, nest := m["nest"]; !nest {
+				d.kind = "tag"
+			}
 			must(t, json.Unmarshal(v, &d.tag))
+		case "generic":
+			must(t, json.Unmarshal(v, &d.gen))
+		case "nest":
 		case "value":
 		default:
 			t.Fatalf("unknown description %q", k)
@@ -223,6 +283,20 @@ func parseDesc(t *testing.T, raw json.RawMessage) desc {
 	if d.kind == "tag" {
 		in := parseDesc(t, m["value"])
 		d.inner = &in
+	}
+	if n, ok := m["nest"]; ok { // k one-element arrays (or tags d.tag) around the value
+		var k int
+		must(t, json.Unmarshal(n, &k))
+		out := parseDesc(t, m["value"])
+		for i := 0; i < k; i++ {
+			in := out
+			if _, tagged := m["tag"]; tagged {
+				out = desc{kind: "tag", tag: d.tag, inner: &in}
+			} else {
+				out = desc{kind: "array", items: []desc{in}}
+			}
+		}
+		return out
 	}
 	return d
 }
@@ -263,8 +337,15 @@ func decodedForm(d desc) any {
 		}
 		return out
 	case "tag":
-		if d.tag == 1 {
+		if d.tag == 1 && !d.gen {
 			return epochTime(d.inner)
+		}
+		if d.tag == 0 && !d.gen {
+			tm, err := time.Parse(time.RFC3339Nano, d.inner.s)
+			if err != nil {
+				panic(err)
+			}
+			return tm
 		}
 		return cbor.Tag{Number: d.tag, Content: decodedForm(*d.inner)}
 	case "ref":
@@ -319,8 +400,8 @@ func encodeForm(d desc) any {
 		}
 		return om
 	case "tag":
-		if d.tag == 1 {
-			return epochTime(d.inner)
+		if !d.gen && (d.tag == 1 && (d.inner.kind == "int" || d.inner.kind == "float") || d.tag == 0 && d.inner.kind == "text") {
+			return decodedForm(d) // a time.Time
 		}
 		return cbor.Tag{Number: d.tag, Content: encodeForm(*d.inner)}
 	}
@@ -373,7 +454,20 @@ func sameValue(a, b any) bool {
 		if !ok || len(x) != len(y) {
 			return false
 		}
+		nans := map[uint64]any{} // NaN keys cannot be looked up: by bits
+		for k, w := range y {
+			if f, ok := k.(float64); ok && f != f {
+				nans[math.Float64bits(f)] = w
+			}
+		}
 		for k, v := range x {
+			if f, ok := k.(float64); ok && f != f {
+				w, ok := nans[math.Float64bits(f)]
+				if !ok || !sameValue(v, w) {
+					return false
+				}
+				continue
+			}
 			w, ok := y[k]
 			if !ok || !sameValue(v, w) {
 				return false

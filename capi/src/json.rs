@@ -4,7 +4,7 @@
 //! `mp_pipe_send_json`, `mp_mgr_dict_set_json`, ...) live in their objects'
 //! files and use the helpers here.
 
-use super::boundary::{boundary, boundary_or, bytes_arg, check_not_null, null_arg};
+use super::boundary::{boundary, boundary_or, bytes_arg, check_not_null, null_arg, try_arg};
 use super::bytes::mp_buf;
 use super::status::{mp_status, set_last_error, MP_OK};
 use mpipc::error::{Error, ErrorKind};
@@ -35,10 +35,7 @@ pub unsafe extern "C" fn mp_json_to_cbor(json: *const c_char, len: usize, out: *
     boundary(|| {
         check_not_null!(out);
         // SAFETY: per the contract.
-        let text = match unsafe { bytes_arg(json.cast::<u8>(), len, "json") } {
-            Ok(t) => t,
-            Err(s) => return s,
-        };
+        let text = try_arg!(unsafe { bytes_arg(json.cast::<u8>(), len, "json") });
         let Ok(text) = std::str::from_utf8(text) else {
             return set_last_error(&Error::new(ErrorKind::Invalid, "json: invalid JSON: the text is not UTF-8"));
         };
@@ -77,10 +74,7 @@ pub unsafe extern "C" fn mp_cbor_to_json(cbor: *const u8, len: usize, out_json: 
     boundary(|| {
         check_not_null!(out_json);
         // SAFETY: per the contract.
-        let bytes = match unsafe { bytes_arg(cbor, len, "cbor") } {
-            Ok(b) => b,
-            Err(s) => return s,
-        };
+        let bytes = try_arg!(unsafe { bytes_arg(cbor, len, "cbor") });
         match mpipc::json::from_cbor(bytes) {
             // SAFETY: out_json is non-NULL and writable per the contract.
             Ok(text) => unsafe { text_out(&text, out_json) },

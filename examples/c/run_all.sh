@@ -22,6 +22,11 @@ for ex in producer_consumer request_reply shared_counter shared_array json_bridg
         "$ROOT/examples/c/$ex/$ex.c" -L"$LIBDIR" -lmpipc $CBOR_FLAGS -Wl,-rpath,"$LIBDIR" -o "$OUT/$ex"
     timeout 120 "$OUT/$ex"
 done
+echo "== examples/c/common/test_mpcbor (mpcbor.h against tests/vectors/cbor.json)"
+# shellcheck disable=SC2086 # CBOR_FLAGS is a list of flags
+gcc -std=c11 -Wall -Wextra -Werror -O2 -I"$ROOT/examples/c/common" "$ROOT/examples/c/common/test_mpcbor.c" \
+    $CBOR_FLAGS -o "$OUT/test_mpcbor"
+"$OUT/test_mpcbor" "$ROOT/tests/vectors/cbor.json"
 echo "== examples/c/queue_demo"
 JOBS=20000 bash "$ROOT/examples/c/queue_demo/run.sh" "$LIBDIR"
 echo "run_all.sh: every C example passed"

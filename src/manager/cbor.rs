@@ -10,7 +10,14 @@
 //!   remaining byte);
 //! - nesting is limited to [`super::protocol::MAX_DEPTH`];
 //! - text must be UTF-8; reserved additional-information values,
-//!   unexpected breaks and trailing bytes are errors.
+//!   unexpected breaks and trailing bytes are errors;
+//! - tags 0 to 3 must hold what docs/TYPES.md fixes (tag 0 a text, tag 1
+//!   an integer or a float, tags 2 and 3 a byte string), and mpipc's own
+//!   tags theirs;
+//! - a map must not hold two equal keys under mpipc's key equality
+//!   ([`key_bytes`]: numbers by value, the TUPLE tag ignored);
+//! - tag 55799 (self-described CBOR) is dropped wherever it appears, its
+//!   content read in its place (docs/TYPES.md rule 8).
 //!
 //! Encoding is deterministic: shortest heads, floats always as 64-bit.
 //! Decoding accepts every
@@ -96,6 +103,9 @@ pub fn encode_into(v: &Value, out: &mut Vec<u8>) {
                 encode_into(x, out);
             }
         }
+        // Tag 55799 means nothing (RFC 8949 §3.4.6): never written, as
+        // every binding drops it (docs/TYPES.md rule 8).
+        Value::Tag(TAG_SELF_DESCRIBED, x) => encode_into(x, out),
         Value::Tag(t, x) => {
             head(out, 6, *t);
             encode_into(x, out);
@@ -131,6 +141,10 @@ pub const TAG_PICKLE: u64 = 0x6d70_706b;
 /// mpipc's tag of a manager object reference (ASCII "mprf") around
 /// `[kind, name, address]`, three text strings.
 pub const TAG_REF: u64 = 0x6d70_7266;
+
+/// Tag 55799, "self-described CBOR": no meaning (RFC 8949 §3.4.6); the
+/// decoder drops it wherever it appears and the encoder never writes it.
+pub const TAG_SELF_DESCRIBED: u64 = 55799;
 
 /// Whether `v` is what [`TAG_REF`] must hold: an array of three texts.
 fn is_ref_content(v: &Value) -> bool {
@@ -227,6 +241,251 @@ struct Decoder<'a> {
 const BAD_TUPLE: &str = "the TUPLE tag (0x6d707475) must hold an array";
 const BAD_PICKLE: &str = "the PICKLE tag (0x6d70706b) must hold a byte string";
 const BAD_REF: &str = "the REF tag (0x6d707266) must hold [kind, name, address], three text strings";
+const BAD_TIME_TEXT: &str = "tag 0 (a date-time) must hold a text string";
+const BAD_TIME_NUMBER: &str = "tag 1 (epoch seconds) must hold an integer or a float";
+const BAD_BIGNUM: &str = "tags 2 and 3 (bignums) must hold a byte string";
+const EQUAL_KEYS: &str = "a map holds two equal keys (docs/TYPES.md rule 5: 1 and 1.0 are one key)";
+
+/// The head of the item at `b[pos]`, looking through any tag 55799 in
+/// front of it: its major type and additional information; `None` where
+/// the bytes end (the caller's own read then says "truncated") or a head
+/// is malformed (idem).
+fn content_head(b: &[u8], mut pos: usize) -> Option<(u8, u8)> {
+    loop {
+        let (major, info) = (*b.get(pos)? >> 5, *b.get(pos)? & 0x1f);
+        if major == 6 {
+            if let Some((_, Some(TAG_SELF_DESCRIBED), end)) = read_head(b, pos) {
+                pos = end;
+                continue;
+            }
+        }
+        return Some((major, info));
+    }
+}
+
+/// Refuses the content of tags 0 to 3 that docs/TYPES.md does not allow
+/// (rule 6, "Times"), given the content's head ([`content_head`]); a
+/// bignum is a tag, not an integer head, so tag 1 refuses it.
+fn check_tag_content(tag: u64, content: Option<(u8, u8)>) -> Result<()> {
+    let Some((major, info)) = content else { return Ok(()) };
+    let (ok, why) = match tag {
+        0 => (major == 3, BAD_TIME_TEXT),
+        1 => (major <= 1 || (major == 7 && (25..=27).contains(&info)), BAD_TIME_NUMBER),
+        2 | 3 => (major == 2, BAD_BIGNUM),
+        _ => return Ok(()),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(why))
+    }
+}
+
+/// Appends the canonical key bytes of `v` to `out`: two values are equal
+/// under mpipc's key equality (docs/TYPES.md "Map keys", PROTOCOL.md §4)
+/// exactly when these bytes are. Numbers by value: an integral float is
+/// written as the integer (a bignum beyond 64 bits) it equals, `-0.0` as
+/// `0`, a bignum that fits 64 bits as that integer; other floats by their
+/// bits (a NaN equals a NaN of the same bits); the TUPLE tag and tag 55799
+/// are looked through at any depth; everything else as [`encode_into`]
+/// writes it (booleans are not numbers, text is compared by code points,
+/// bytes bytewise).
+pub fn key_bytes_into(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Float(f) if f.is_finite() && f.fract() == 0.0 => integral_float_key(*f, out),
+        Value::Tag(TAG_TUPLE | TAG_SELF_DESCRIBED, x) => key_bytes_into(x, out),
+        Value::Tag(t @ (2 | 3), x) if matches!(**x, Value::Bytes(_)) => {
+            let Value::Bytes(b) = &**x else { unreachable!("matched above") };
+            bignum_key(*t == 3, b, out)
+        }
+        Value::Tag(t, x) => {
+            head(out, 6, *t);
+            key_bytes_into(x, out);
+        }
+        Value::Array(a) => {
+            head(out, 4, a.len() as u64);
+            a.iter().for_each(|x| key_bytes_into(x, out));
+        }
+        Value::Map(m) => {
+            head(out, 5, m.len() as u64);
+            for (k, x) in m {
+                key_bytes_into(k, out);
+                key_bytes_into(x, out);
+            }
+        }
+        other => encode_into(other, out),
+    }
+}
+
+/// The canonical key bytes of `v` ([`key_bytes_into`]).
+pub fn key_bytes(v: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16);
+    key_bytes_into(v, &mut out);
+    out
+}
+
+/// The key bytes of the integer a bignum stands for: `negative` (tag 3,
+/// the value -1 - magnitude) and its big-endian magnitude, leading zeros
+/// ignored; a plain integer head when it fits 64 bits.
+fn bignum_key(negative: bool, magnitude: &[u8], out: &mut Vec<u8>) {
+    let m = &magnitude[magnitude.iter().position(|&b| b != 0).unwrap_or(magnitude.len())..];
+    if m.len() <= 8 {
+        let n = m.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        head(out, if negative { 1 } else { 0 }, n);
+    } else {
+        head(out, 6, if negative { 3 } else { 2 });
+        head(out, 2, m.len() as u64);
+        out.extend_from_slice(m);
+    }
+}
+
+/// The key bytes of a finite integral float: the integer it equals.
+fn integral_float_key(f: f64, out: &mut Vec<u8>) {
+    let a = f.abs();
+    if a < 18_446_744_073_709_551_616.0 {
+        // Below 2^64 the float converts exactly (it is integral).
+        let n = a as u64;
+        if f < 0.0 && n > 0 {
+            head(out, 1, n - 1);
+        } else {
+            head(out, 0, n); // -0.0 is 0
+        }
+        return;
+    }
+    // |f| >= 2^64: mantissa * 2^exp with exp >= 11, as big-endian bytes.
+    let bits = a.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as u32 - 1075;
+    let mant = (bits & ((1u64 << 52) - 1)) | (1u64 << 52);
+    let wide = (mant as u128) << (exp % 8);
+    let mut mag: Vec<u8> = wide.to_be_bytes().to_vec();
+    mag.extend(std::iter::repeat_n(0u8, (exp / 8) as usize));
+    if f < 0.0 {
+        // Tag 3 holds |f| - 1: borrow through the trailing zero bytes.
+        for b in mag.iter_mut().rev() {
+            let (v, borrow) = b.overflowing_sub(1);
+            *b = v;
+            if !borrow {
+                break;
+            }
+        }
+    }
+    bignum_key(f < 0.0, &mag, out);
+}
+
+/// Refuses a map whose keys are not all different under mpipc's key
+/// equality ([`key_bytes`]). Text keys (the common case) are compared as
+/// they are; other keys through their key bytes. Small maps pairwise,
+/// larger ones sorted: O(n log n), memory bounded by the keys' size.
+fn check_keys<'v>(keys: impl ExactSizeIterator<Item = &'v Value> + Clone) -> Result<()> {
+    let n = keys.len();
+    if n < 2 {
+        return Ok(());
+    }
+    if keys.clone().all(|k| matches!(k, Value::Text(_))) {
+        let text = |k: &'v Value| match k {
+            Value::Text(t) => t.as_str(),
+            _ => unreachable!("all text"),
+        };
+        if n <= SMALL_MAP {
+            let mut fps = [0u64; SMALL_MAP];
+            let mut strs = [""; SMALL_MAP];
+            for (i, k) in keys.enumerate() {
+                strs[i] = text(k);
+                fps[i] = fingerprint(strs[i].as_bytes());
+            }
+            return if small_distinct(&fps[..n], |i, j| strs[i] == strs[j]) {
+                Ok(())
+            } else {
+                Err(invalid(EQUAL_KEYS))
+            };
+        }
+        let mut ks: Vec<&str> = keys.map(text).collect();
+        ks.sort_unstable();
+        return if ks.windows(2).any(|w| w[0] == w[1]) { Err(invalid(EQUAL_KEYS)) } else { Ok(()) };
+    }
+    if n <= SMALL_MAP {
+        // Keys equal only to keys of their own variant, as they are (no
+        // integral float, no tag, no container): compared directly.
+        let mut fps = [0u64; SMALL_MAP];
+        let mut ks: [Option<&Value>; SMALL_MAP] = [None; SMALL_MAP];
+        let mut simple = true;
+        for (i, k) in keys.clone().enumerate() {
+            ks[i] = Some(k);
+            fps[i] = match k {
+                Value::Integer(x) => (i128::from(*x) as u64) ^ 1,
+                Value::Text(t) => fingerprint(t.as_bytes()) ^ 2,
+                Value::Bytes(b) => fingerprint(b) ^ 3,
+                Value::Float(f) if !(f.is_finite() && f.fract() == 0.0) => f.to_bits(),
+                Value::Bool(b) => 4 + u64::from(*b),
+                Value::Null => 6,
+                _ => {
+                    simple = false;
+                    break;
+                }
+            };
+        }
+        if simple {
+            let same = |i: usize, j: usize| match (ks[i], ks[j]) {
+                (Some(Value::Float(a)), Some(Value::Float(b))) => a.to_bits() == b.to_bits(),
+                (a, b) => a == b,
+            };
+            return if small_distinct(&fps[..n], same) { Ok(()) } else { Err(invalid(EQUAL_KEYS)) };
+        }
+    }
+    let mut buf = Vec::with_capacity(n * 4);
+    let mut spans = Vec::with_capacity(n);
+    for k in keys {
+        let start = buf.len();
+        key_bytes_into(k, &mut buf);
+        spans.push(start..buf.len());
+    }
+    distinct(&buf, spans)
+}
+
+/// Maps of at most this many keys are checked pairwise, on fingerprints,
+/// with nothing allocated; larger ones sorted.
+const SMALL_MAP: usize = 16;
+
+/// A cheap digest of a key's bytes (its length, first and last 8 bytes):
+/// equal bytes give equal fingerprints, so two keys need comparing only
+/// when their fingerprints are equal.
+fn fingerprint(b: &[u8]) -> u64 {
+    let n = b.len();
+    let word = |s: &[u8]| s.iter().rev().fold(0u64, |acc, &c| (acc << 8) | u64::from(c));
+    let (head, tail) = if n >= 8 { (word(&b[..8]), word(&b[n - 8..])) } else { (word(b), 0) };
+    head ^ tail.rotate_left(29) ^ (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// Whether no two of the keys whose fingerprints are `fps` are equal,
+/// `same(i, j)` comparing keys i and j where their fingerprints agree.
+fn small_distinct(fps: &[u64], same: impl Fn(usize, usize) -> bool) -> bool {
+    for i in 1..fps.len() {
+        for j in 0..i {
+            if fps[i] == fps[j] && same(i, j) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Refuses a map whose keys are not all different under mpipc's key
+/// equality ([`key_bytes`]), as the decoder does: for the encoders that
+/// build a map themselves (the JSON bridge's `$map` form).
+pub fn check_map_keys(pairs: &[(Value, Value)]) -> Result<()> {
+    check_keys(pairs.iter().map(|(k, _)| k))
+}
+
+/// Whether the byte ranges `spans` of `buf` are all different (else the
+/// equal-keys error).
+fn distinct(buf: &[u8], mut spans: Vec<std::ops::Range<usize>>) -> Result<()> {
+    spans.sort_unstable_by(|a, b| buf[a.clone()].cmp(&buf[b.clone()]));
+    if spans.windows(2).any(|w| buf[w[0].clone()] == buf[w[1].clone()]) {
+        Err(invalid(EQUAL_KEYS))
+    } else {
+        Ok(())
+    }
+}
 
 /// What an item head announced.
 enum Arg {
@@ -278,7 +537,18 @@ impl Decoder<'_> {
         if depth > self.max_depth {
             return Err(invalid("nesting too deep"));
         }
-        let ib = self.byte()?;
+        let mut ib = self.byte()?;
+        // Tag 55799 is dropped: its content is read in its place, at its
+        // depth (a loop, so a long run of them costs no stack).
+        while ib >> 5 == 6 {
+            match read_head(self.b, self.pos - 1) {
+                Some((_, Some(TAG_SELF_DESCRIBED), end)) => {
+                    self.pos = end;
+                    ib = self.byte()?;
+                }
+                _ => break,
+            }
+        }
         let (major, info) = (ib >> 5, ib & 0x1f);
         if major == 7 {
             return Ok(match info {
@@ -336,13 +606,16 @@ impl Decoder<'_> {
                         }
                     }
                 }
+                check_keys(pairs.iter().map(|(k, _)| k))?;
                 Value::Map(pairs)
             }
             6 => {
                 let tag = num(&arg)?;
+                check_tag_content(tag, content_head(self.b, self.pos))?;
                 let inner = self.value(depth + 1)?;
                 match (tag, &inner) {
-                    // Bignums that fit in 128 bits become plain integers.
+                    // Bignums that fit in 128 bits become plain integers
+                    // (their content is a byte string: checked above).
                     (2 | 3, Value::Bytes(b)) if b.len() <= 16 => {
                         let mut buf = [0u8; 16];
                         buf[16 - b.len()..].copy_from_slice(b);
@@ -540,7 +813,19 @@ impl Scanner<'_> {
         if depth > self.max_depth {
             return Err(invalid("nesting too deep"));
         }
-        let ib = self.byte()?;
+        let mut ib = self.byte()?;
+        // Tag 55799, as the decoder drops it (so the bytes are not the
+        // canonical encoding of what they decode to).
+        while ib >> 5 == 6 {
+            match read_head(self.b, self.pos - 1) {
+                Some((_, Some(TAG_SELF_DESCRIBED), end)) => {
+                    self.pos = end;
+                    self.form |= Form::NOT_CANONICAL;
+                    ib = self.byte()?;
+                }
+                _ => break,
+            }
+        }
         let (major, info) = (ib >> 5, ib & 0x1f);
         if major == 7 {
             match info {
@@ -554,8 +839,9 @@ impl Scanner<'_> {
                 }
                 27 => {
                     let f = f64::from_be_bytes(self.take(8)?.try_into().expect("8"));
-                    // values::canonical's test for a key that is an integer.
-                    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                    // A key turns it into the integer it equals (values::
+                    // canonical below 9e15, key_bytes at any size).
+                    if f.is_finite() && f.fract() == 0.0 {
                         self.form |= Form::INTEGRAL_FLOAT;
                     }
                 }
@@ -574,25 +860,41 @@ impl Scanner<'_> {
                 num(&arg)?;
             }
             2 | 3 => self.string(major, arg)?,
-            4 | 5 => {
-                let per = if major == 4 { 1 } else { 2 };
-                if major == 5 {
-                    self.form |= Form::MAP_OR_TAG;
-                }
-                match arg {
-                    Arg::Num(n) => {
-                        for _ in 0..self.len(n, per)? * per {
-                            self.item(depth + 1)?;
-                        }
-                    }
-                    Arg::Indefinite => {
-                        while !self.at_break()? {
-                            for _ in 0..per {
-                                self.item(depth + 1)?;
-                            }
-                        }
+            4 => match arg {
+                Arg::Num(n) => {
+                    for _ in 0..self.len(n, 1)? {
+                        self.item(depth + 1)?;
                     }
                 }
+                Arg::Indefinite => {
+                    while !self.at_break()? {
+                        self.item(depth + 1)?;
+                    }
+                }
+            },
+            5 => {
+                self.form |= Form::MAP_OR_TAG;
+                let n = match arg {
+                    Arg::Num(n) => Some(self.len(n, 2)?),
+                    Arg::Indefinite => None,
+                };
+                let mut keys = KeySpans::default();
+                loop {
+                    match n {
+                        Some(n) if keys.len() == n => break,
+                        None if self.at_break()? => break,
+                        _ => {}
+                    }
+                    // The key's own form says whether its bytes are its
+                    // key bytes already.
+                    let (start, outer) = (self.pos, self.form);
+                    self.form = 0;
+                    self.item(depth + 1)?;
+                    keys.push((start, self.pos, self.form == 0));
+                    self.form |= outer;
+                    self.item(depth + 1)?;
+                }
+                self.distinct_keys(&keys)?;
             }
             6 => {
                 let tag = num(&arg)?;
@@ -602,9 +904,12 @@ impl Scanner<'_> {
                 if (tag == 2 || tag == 3) && self.b.get(self.pos).is_some_and(|b| b >> 5 == 2) {
                     self.form |= Form::NOT_CANONICAL;
                 }
-                // mpipc's own tags: the decoder's content checks, on the
-                // content's head (the item itself is scanned as usual).
-                let content = self.b.get(self.pos).map(|b| b >> 5);
+                // Tags 0-3 and mpipc's own tags: the decoder's content
+                // checks, on the content's head (the item itself is
+                // scanned as usual).
+                let head = content_head(self.b, self.pos);
+                check_tag_content(tag, head)?;
+                let content = head.map(|(major, _)| major);
                 match tag {
                     TAG_TUPLE if content.is_some_and(|m| m != 4) => return Err(invalid(BAD_TUPLE)),
                     TAG_PICKLE if content.is_some_and(|m| m != 2) => return Err(invalid(BAD_PICKLE)),
@@ -619,14 +924,88 @@ impl Scanner<'_> {
     }
 }
 
+/// The keys of a map being scanned: each key's start and end in the input
+/// and whether those bytes are its key bytes already ([`Form::plain_key`]).
+/// The first [`SMALL_MAP`] kept inline: a small map allocates nothing.
+#[derive(Default)]
+struct KeySpans {
+    inline: [(usize, usize, bool); SMALL_MAP],
+    n: usize,
+    more: Vec<(usize, usize, bool)>,
+}
+
+impl KeySpans {
+    fn len(&self) -> usize {
+        self.n
+    }
+    fn push(&mut self, k: (usize, usize, bool)) {
+        if self.n < self.inline.len() {
+            self.inline[self.n] = k;
+        } else {
+            self.more.push(k);
+        }
+        self.n += 1;
+    }
+    fn iter(&self) -> impl Iterator<Item = &(usize, usize, bool)> + Clone {
+        self.inline[..self.n.min(self.inline.len())].iter().chain(self.more.iter())
+    }
+}
+
 impl Scanner<'_> {
+    /// The decoder's equal-keys check on a scanned map's keys: keys whose
+    /// bytes are their key bytes compared as they are (pairwise when few,
+    /// else sorted), any other key decoded for its key bytes.
+    fn distinct_keys(&self, keys: &KeySpans) -> Result<()> {
+        let n = keys.len();
+        if n < 2 {
+            return Ok(());
+        }
+        let b = self.b;
+        if keys.iter().all(|k| k.2) {
+            if n <= SMALL_MAP {
+                let mut fps = [0u64; SMALL_MAP];
+                let mut spans = [(0usize, 0usize); SMALL_MAP];
+                for (i, &(start, end, _)) in keys.iter().enumerate() {
+                    spans[i] = (start, end);
+                    fps[i] = fingerprint(&b[start..end]);
+                }
+                let same = |i: usize, j: usize| b[spans[i].0..spans[i].1] == b[spans[j].0..spans[j].1];
+                return if small_distinct(&fps[..n], same) { Ok(()) } else { Err(invalid(EQUAL_KEYS)) };
+            }
+            return distinct(b, keys.iter().map(|k| k.0..k.1).collect());
+        }
+        let mut buf = Vec::new();
+        let mut spans = Vec::with_capacity(n);
+        for &(start, end, plain) in keys.iter() {
+            let at = buf.len();
+            if plain {
+                buf.extend_from_slice(&b[start..end]);
+            } else {
+                // Already scanned: well-formed and within the depth.
+                key_bytes_into(&decode(&b[start..end], self.max_depth)?, &mut buf);
+            }
+            spans.push(at..buf.len());
+        }
+        distinct(&buf, spans)
+    }
+
     /// Scans the content of a REF tag, at `depth`: as [`Scanner::item`]
     /// does, and it must be an array of exactly three text strings.
     fn ref_content(&mut self, depth: usize) -> Result<()> {
         if depth > self.max_depth {
             return Err(invalid("nesting too deep"));
         }
-        let ib = self.byte()?;
+        let mut ib = self.byte()?;
+        while ib >> 5 == 6 {
+            match read_head(self.b, self.pos - 1) {
+                Some((_, Some(TAG_SELF_DESCRIBED), end)) => {
+                    self.pos = end;
+                    self.form |= Form::NOT_CANONICAL;
+                    ib = self.byte()?;
+                }
+                _ => break,
+            }
+        }
         if ib >> 5 != 4 {
             return Err(invalid(BAD_REF));
         }
@@ -641,7 +1020,7 @@ impl Scanner<'_> {
                 None if self.at_break()? => break,
                 _ => {}
             }
-            if count == 3 || self.b.get(self.pos).is_some_and(|b| b >> 5 != 3) {
+            if count == 3 || content_head(self.b, self.pos).is_some_and(|(m, _)| m != 3) {
                 return Err(invalid(BAD_REF));
             }
             self.item(depth + 1)?;
@@ -817,7 +1196,12 @@ mod tests {
                 4 => Value::Bool(next() % 2 == 0),
                 5 => Value::Null,
                 6 => Value::Array((0..next() % 5).map(|_| gen(next, depth + 1)).collect()),
-                _ => Value::Map((0..next() % 4).map(|_| (gen(next, depth + 1), gen(next, depth + 1))).collect()),
+                _ => {
+                    // Keys all different (else the decoder refuses the map).
+                    let mut seen = std::collections::HashSet::new();
+                    let pairs = (0..next() % 4).map(|_| (gen(next, depth + 1), gen(next, depth + 1)));
+                    Value::Map(pairs.filter(|(k, _)| seen.insert(key_bytes(k))).collect())
+                }
             }
         }
         for _ in 0..5000 {
@@ -945,6 +1329,130 @@ mod tests {
         assert!(form(&[0xa1, 0x01, 0x02]).canonical());
         assert!(!form(&[0xa1, 0x01, 0x02]).plain_key());
         assert!(!form(&[0xc2, 0x41, 0x05]).canonical());
+    }
+
+    fn h(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    /// Issue 21's rules (docs/TYPES.md D1 to D4) in the decoder and the
+    /// scanner alike: tags 0 to 3 around the wrong content refused, tag
+    /// 55799 dropped (a long run of them costs no stack), maps with two
+    /// equal keys refused whatever their size and the keys' forms.
+    #[test]
+    fn tag_contents_self_described_and_equal_keys() {
+        let refused = [
+            "c0 01",
+            "c0 4161",
+            "c1 6161",
+            "c1 f5",
+            "c1 f6",
+            "c1 80",
+            "c1 c2 41 01",
+            "c2 01",
+            "c2 6161",
+            "c3 80",
+            "c3 fb3ff8000000000000",
+            "82 01 c1 6161",
+            "a1 c2 6161 01",
+            "c1 d9d9f7 6161",
+            "c2 d9d9f7 01",
+            "a2 01 00 fb3ff0000000000000 01",
+            "a2 00 00 fb8000000000000000 01",
+            "a2 6161 01 6161 02",
+            "a2 f93c00 00 fa3f800000 01",
+            "a2 01 00 c2 41 01 01",
+            "a2 01 00 c2 43 000001 01",
+            "a2 fb7ff8000000000000 01 fb7ff8000000000000 02",
+            "a2 820102 01 da6d707475 820102 02",
+            "a2 1b0020000000000000 01 fb4340000000000000 02",
+            "a2 c249010000000000000000 01 fb43f0000000000000 02",
+            "a2 3bffffffffffffffff 01 fbc3f0000000000000 02",
+            "a2 c350ffffffffffffffffffffffffffffffff 01 fbc7f0000000000000 02",
+            "a2 01 00 d9d9f7 01 01",
+            "bf 01 00 01 00 ff",
+            "81 a2 6161 01 6161 02",
+            "a1 a2 01 00 01 00 00",
+        ];
+        for b in refused {
+            let bytes = h(b);
+            assert_eq!(decode(&bytes, 128).unwrap_err().kind(), ErrorKind::Invalid, "{b}");
+            scan_agrees(&bytes, 128);
+        }
+        let accepted = [
+            ("d9d9f7 01", "01"),
+            ("d9d9f7 d9d9f7 82 d9d9f7 01 02", "82 01 02"),
+            ("a1 d9d9f7 6161 01", "a1 6161 01"),
+            ("c1 d9d9f7 01", "c1 01"),
+            ("c1 f93c00", "c1 fb3ff0000000000000"),
+            ("c0 6161", "c0 6161"),
+            ("c2 d9d9f7 41 05", "05"),
+            ("da6d707266 d9d9f7 83 60 d9d9f7 60 60", "da6d707266 83 60 60 60"),
+            ("a2 f5 00 01 01", "a2 f5 00 01 01"),
+            ("a2 4161 00 6161 01", "a2 4161 00 6161 01"),
+            ("a2 1b0020000000000001 01 fb4340000000000000 02", "a2 1b0020000000000001 01 fb4340000000000000 02"),
+            ("a2 fb7ff8000000000000 01 fb7ff8000000000001 02", "a2 fb7ff8000000000000 01 fb7ff8000000000001 02"),
+            ("a2 81 01 00 81 81 01 01", "a2 81 01 00 81 81 01 01"),
+        ];
+        for (b, want) in accepted {
+            let bytes = h(b);
+            let v = decode(&bytes, 128).unwrap_or_else(|e| panic!("{b}: {e}"));
+            assert_eq!(encode(&v), h(want), "{b}");
+            scan_agrees(&bytes, 128);
+        }
+        // 55799 is never written, and a run of a million costs no stack.
+        assert_eq!(encode(&Value::Tag(TAG_SELF_DESCRIBED, Box::new(Value::Integer(1.into())))), h("01"));
+        let mut run = h("d9d9f7").repeat(1_000_000);
+        run.push(0x01);
+        assert_eq!(decode(&run, 128).unwrap(), Value::Integer(1.into()));
+        assert!(scan(&run, 128).is_ok_and(|f| !f.canonical()));
+        // Large maps (sorted, not pairwise): text keys and mixed keys.
+        let mut many = vec![0xb8, 40];
+        for i in 0..40u8 {
+            many.extend([0x62, b'k', b'0' + i % 39, 0x00]); // the last key is "k0" again
+        }
+        assert!(decode(&many, 128).is_err() && scan(&many, 128).is_err());
+        many[2 + 39 * 4 + 2] = b'~'; // the last key made unique
+
+        assert!(decode(&many, 128).is_ok() && scan(&many, 128).is_ok());
+        let mut mixed = vec![0xb8, 40];
+        for i in 0..40u8 {
+            let k = if i == 39 { h("fb4032000000000000") } else { encode(&Value::Integer(i.into())) }; // 18.0 == 18
+            mixed.extend(k);
+            mixed.push(0x00);
+        }
+        assert!(decode(&mixed, 128).unwrap_err().message().contains("equal keys"), "mixed");
+        scan_agrees(&mixed, 128);
+        let at = mixed.len() - 9; // 18.0 becomes 18.5
+        mixed[at..at + 8].copy_from_slice(&18.5f64.to_be_bytes());
+        assert!(decode(&mixed, 128).is_ok() && scan(&mixed, 128).is_ok());
+    }
+
+    /// Key bytes: numbers by value in every form, floats beyond 64 bits too.
+    #[test]
+    fn key_bytes_compare_numbers_by_value() {
+        let f = |x: f64| key_bytes(&Value::Float(x));
+        let i = |x: i128| key_bytes(&Value::Integer(x.try_into().unwrap()));
+        let big = |t: u64, b: &str| key_bytes(&Value::Tag(t, Box::new(Value::Bytes(h(b)))));
+        assert_eq!(f(1.0), i(1));
+        assert_eq!(f(-0.0), i(0));
+        assert_eq!(f(-1.0), i(-1));
+        assert_eq!(f(9007199254740992.0), i(9007199254740992));
+        assert_ne!(f(9007199254740992.0), i(9007199254740993));
+        assert_eq!(f(18446744073709551615.0), big(2, "010000000000000000")); // rounds to 2^64
+        assert_eq!(f(-18446744073709551616.0), i(-18446744073709551616));
+        assert_eq!(f(-340282366920938463463374607431768211456.0), big(3, "ffffffffffffffffffffffffffffffff"));
+        assert_eq!(big(2, "0000000001"), i(1));
+        assert_eq!(big(3, "00"), i(-1));
+        assert_ne!(f(1.5), i(1));
+        assert_ne!(f(f64::NAN), f(f64::from_bits(0x7ff8_0000_0000_0001)));
+        assert_eq!(f(f64::NAN), f(f64::NAN));
+        assert_ne!(key_bytes(&Value::Bool(true)), i(1));
+        assert_eq!(
+            key_bytes(&Value::Tag(TAG_TUPLE, Box::new(Value::Array(vec![Value::Float(1.0)])))),
+            key_bytes(&Value::Array(vec![Value::Integer(1.into())]))
+        );
     }
 
     #[test]

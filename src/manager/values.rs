@@ -25,7 +25,14 @@ pub fn value_bytes(v: &Value) -> Vec<u8> {
 
 fn canonical(v: &Value, as_key: bool) -> Result<Value> {
     Ok(match v {
-        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::Integer((*f as i64).into()),
+        // An integral float is the integer it equals, exactly (2^53 and
+        // 2^53.0 are one key, as in Python); below 2^64 in magnitude it
+        // converts exactly and fits CBOR's integers (-2^64 ..= 2^64-1).
+        Value::Float(f)
+            if f.fract() == 0.0 && (-18_446_744_073_709_551_616.0..18_446_744_073_709_551_616.0).contains(f) =>
+        {
+            Value::Integer(ciborium::value::Integer::try_from(*f as i128).expect("within -2^64 ..= 2^64-1"))
+        }
         Value::Array(a) => Value::Array(a.iter().map(|x| canonical(x, as_key)).collect::<Result<_>>()?),
         // A tuple is hashable, and as a key it is the array it holds (a key
         // compares as Python compares it; in Python only the tuple can be a
@@ -140,11 +147,125 @@ pub fn add_int(current: Option<&Value>, delta: i64, what: &str) -> Result<Value>
         None | Some(Value::Null) => 0i64,
         Some(Value::Integer(n)) => i64::try_from(i128::from(*n))
             .map_err(|_| Error::new(ErrorKind::Invalid, format!("{what}: value out of the 64-bit range")))?,
-        Some(_) => return Err(Error::new(ErrorKind::Type, format!("{what}: value is not an integer"))),
+        Some(v) => {
+            return Err(Error::new(
+                ErrorKind::Type,
+                format!("{what}: the value is {}, not an integer: {}", type_name(v), display(v)),
+            ))
+        }
     };
     let new =
         cur.checked_add(delta).ok_or_else(|| Error::new(ErrorKind::Invalid, format!("{what}: integer overflow")))?;
     Ok(Value::Integer(new.into()))
+}
+
+/// What a value is, in words a user of any binding reads (for messages):
+/// "text", "bytes", "a float", ...
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Integer(_) => "an integer",
+        Value::Bytes(_) => "bytes",
+        Value::Float(_) => "a float",
+        Value::Text(_) => "text",
+        Value::Bool(_) => "a boolean",
+        Value::Null => "null",
+        Value::Tag(super::cbor::TAG_TUPLE, _) => "a tuple",
+        Value::Tag(..) => "a tagged value",
+        Value::Array(_) => "an array",
+        Value::Map(_) => "a map",
+        _ => "a value of another type",
+    }
+}
+
+/// The longest rendering [`display`] gives before it cuts the rest.
+const DISPLAY_MAX: usize = 120;
+
+/// `v` written as a user of any binding wrote it, for messages such as
+/// `KeyError: "x"`: CBOR's diagnostic notation (RFC 8949 §8), which is
+/// also how JSON, JavaScript, Go and C write text, numbers, booleans and
+/// arrays (`"x"`, `1`, `1.5`, `true`, `null`, `[1, "a"]`, bytes as
+/// `h'0102'`, other tags as `1(...)`), with Python's tuple (mpipc's TUPLE
+/// tag) as `(1, 2)`. Never Rust's debug form (`Text("x")`). Cut after
+/// 120 characters with an ellipsis: a message names a key, it does not
+/// dump it.
+pub fn display(v: &Value) -> String {
+    let mut out = String::new();
+    write_diag(v, &mut out);
+    if out.chars().count() > DISPLAY_MAX {
+        out = out.chars().take(DISPLAY_MAX).collect::<String>() + "…";
+    }
+    out
+}
+
+fn write_diag(v: &Value, out: &mut String) {
+    use std::fmt::Write;
+    // Deep values are cut long before the depth matters, but the
+    // recursion must not run far past what is shown.
+    if out.len() > DISPLAY_MAX * 4 {
+        return;
+    }
+    let list = |items: &mut dyn Iterator<Item = &Value>, out: &mut String| {
+        for (i, x) in items.enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            write_diag(x, out);
+        }
+    };
+    match v {
+        Value::Integer(n) => {
+            let _ = write!(out, "{}", i128::from(*n));
+        }
+        Value::Float(f) if f.is_nan() => out.push_str("NaN"),
+        Value::Float(f) if f.is_infinite() => out.push_str(if *f > 0.0 { "Infinity" } else { "-Infinity" }),
+        // A whole float keeps its point (1.0, not 1): it is not the integer.
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e16 => {
+            let _ = write!(out, "{f:.1}");
+        }
+        Value::Float(f) => {
+            let _ = write!(out, "{f}");
+        }
+        // JSON's escapes, which are also diagnostic notation's.
+        Value::Text(t) => out.push_str(&serde_json::to_string(t).unwrap_or_else(|_| format!("{t:?}"))),
+        Value::Bytes(b) => {
+            out.push_str("h'");
+            for x in b.iter().take(DISPLAY_MAX) {
+                let _ = write!(out, "{x:02x}");
+            }
+            out.push('\'');
+        }
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Null => out.push_str("null"),
+        Value::Array(a) => {
+            out.push('[');
+            list(&mut a.iter(), out);
+            out.push(']');
+        }
+        Value::Tag(super::cbor::TAG_TUPLE, inner) if matches!(**inner, Value::Array(_)) => {
+            let Value::Array(a) = &**inner else { return };
+            out.push('(');
+            list(&mut a.iter(), out);
+            out.push_str(if a.len() == 1 { ",)" } else { ")" });
+        }
+        Value::Tag(t, inner) => {
+            let _ = write!(out, "{t}(");
+            write_diag(inner, out);
+            out.push(')');
+        }
+        Value::Map(m) => {
+            out.push('{');
+            for (i, (k, x)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_diag(k, out);
+                out.push_str(": ");
+                write_diag(x, out);
+            }
+            out.push('}');
+        }
+        _ => out.push_str("undefined"),
+    }
 }
 
 #[cfg(test)]
@@ -192,5 +313,35 @@ mod tests {
         assert_eq!(add_int(None, 5, "incr").unwrap(), i(5));
         assert_eq!(add_int(Some(&i(i64::MAX)), 1, "incr").unwrap_err().kind(), ErrorKind::Invalid);
         assert_eq!(add_int(Some(&Value::Text("x".into())), 1, "incr").unwrap_err().kind(), ErrorKind::Type);
+    }
+
+    /// Messages show values as the user wrote them (issue 20, item 6):
+    /// `KeyError: "x"`, never Rust's `Text("x")`.
+    #[test]
+    fn values_are_shown_as_users_write_them() {
+        use crate::manager::cbor::TAG_TUPLE;
+        let i = |n: i64| Value::Integer(n.into());
+        let t = |s: &str| Value::Text(s.into());
+        assert_eq!(display(&t("x")), r#""x""#);
+        assert_eq!(display(&t("a\"b\n")), r#""a\"b\n""#);
+        assert_eq!(display(&i(-7)), "-7");
+        assert_eq!(display(&Value::Integer(u64::MAX.into())), "18446744073709551615");
+        assert_eq!(display(&Value::Float(1.0)), "1.0");
+        assert_eq!(display(&Value::Float(1.5)), "1.5");
+        assert_eq!(display(&Value::Float(f64::NAN)), "NaN");
+        assert_eq!(display(&Value::Float(f64::NEG_INFINITY)), "-Infinity");
+        assert_eq!(display(&Value::Bytes(vec![1, 0xab])), "h'01ab'");
+        assert_eq!(display(&Value::Bool(true)), "true");
+        assert_eq!(display(&Value::Null), "null");
+        assert_eq!(display(&Value::Array(vec![i(1), t("a")])), r#"[1, "a"]"#);
+        assert_eq!(display(&Value::Tag(TAG_TUPLE, Box::new(Value::Array(vec![i(1), i(2)])))), "(1, 2)");
+        assert_eq!(display(&Value::Tag(TAG_TUPLE, Box::new(Value::Array(vec![i(1)])))), "(1,)");
+        assert_eq!(display(&Value::Tag(1, Box::new(i(0)))), "1(0)");
+        assert_eq!(display(&Value::Map(vec![(t("k"), i(1))])), r#"{"k": 1}"#);
+        let long = display(&t(&"y".repeat(1000)));
+        assert!(long.ends_with('…') && long.chars().count() == DISPLAY_MAX + 1, "{long}");
+        // The incr refusal names what the value is.
+        let e = add_int(Some(&t("x")), 1, "incr").unwrap_err();
+        assert_eq!(e.message(), r#"incr: the value is text, not an integer: "x""#);
     }
 }

@@ -127,8 +127,19 @@ static void test_conversions(void) {
     round_trip("{\"$value\": \"x\", \"$tag\": 32}", "{\"$tag\":32,\"$value\":\"x\"}");
     round_trip("{\"$map\": [[1, \"one\"], [[1, 2], null], [{\"$bytes\": \"AQ==\"}, 2]]}",
                "{\"$map\":[[1,\"one\"],[[1,2],null],[{\"$bytes\":\"AQ==\"},2]]}");
-    /* Key order and duplicate keys are kept; other $ keys are plain keys. */
-    round_trip("{\"b\": 1, \"a\": 2, \"b\": 3, \"$other\": 4}", "{\"b\":1,\"a\":2,\"b\":3,\"$other\":4}");
+    /* Key order is kept; other $ keys are plain keys. A repeated name is
+     * refused (docs/TYPES.md rule 5: no map holds two equal keys), and so
+     * are two equal keys of a $map (1 and 1.0) and CBOR holding them. */
+    round_trip("{\"b\": 1, \"a\": 2, \"c\": 3, \"$other\": 4}", "{\"b\":1,\"a\":2,\"c\":3,\"$other\":4}");
+    refused("{\"b\": 1, \"a\": 2, \"b\": 3}", 24, MP_E_INVAL, "duplicate key \"b\"");
+    refused("{\"$map\": [[1, 0], [1.0, 1]]}", 28, MP_E_INVAL, "duplicate key");
+    refused("{\"$tag\": 1, \"$value\": \"x\"}", 26, MP_E_INVAL, "must hold a number");
+    {
+        static const uint8_t equal_keys[] = {0xa2, 0x01, 0x00, 0xfb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0x01};
+        char *js = NULL;
+        CHECK_ST(mp_cbor_to_json(equal_keys, sizeof equal_keys, &js), MP_E_INVAL);
+        CHECK(error_has("equal keys") && js == NULL);
+    }
     /* A TUPLE is a plain array in JSON. */
     round_trip("{\"$tag\": 1836086389, \"$value\": [1, \"a\"]}", "[1,\"a\"]");
     /* 128 nested arrays: the limit, as on the CBOR. */

@@ -74,6 +74,192 @@ const MAX_DEPTH = 128;
 const TWO_64 = 1n << 64n;
 const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
 const utf8Fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** Self-described CBOR (RFC 8949 §3.4.6): no meaning, dropped on decode, never written (TYPES.md). */
+const SELF_DESCRIBED_TAG = 55799;
+/** The largest magnitude of a JavaScript Date, in milliseconds since the epoch (ECMA-262 TimeClip). */
+const MAX_DATE_MS = 8.64e15;
+/**
+ * RFC 3339's years, 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z, in
+ * milliseconds since the epoch: the times every binding decodes as its time
+ * type (docs/TYPES.md, D2), although a Date holds more; outside them tags 0
+ * and 1 pass through in every language, so all give back the same bytes.
+ */
+const MIN_TIME_MS = -62135596800000;
+const MAX_TIME_MS = 253402300799999;
+
+/** Whether `ms` falls in RFC 3339's years (see MIN_TIME_MS). */
+function inTimeRange(ms) {
+  return ms >= MIN_TIME_MS && ms <= MAX_TIME_MS;
+}
+
+// ---------------------------------------------------------------- times
+
+/**
+ * The Date of tag 1's `secs` (seconds since the epoch), rounded to the
+ * nearest millisecond (ties to even, as Python's datetime), or null when
+ * it falls outside RFC 3339's years (NaN, infinities, before year 1, after
+ * 9999, although a Date holds more: see MIN_TIME_MS): the tag then
+ * passes through (docs/TYPES.md, times). Rounding, not truncating: 1.001
+ * must come back 1.001, and 1.001 * 1000 is 1000.9999999999999.
+ */
+function epochDate(secs) {
+  const p = secs * 1000; // fl(secs * 1000): the decision below is exact, see roundTie
+  if (!(Math.abs(p) <= MAX_DATE_MS + 1)) return null; // NaN fails this too
+  let ms;
+  if (Math.abs(p) >= 2 ** 52) {
+    // Doubles here are integers, and fl() of the exact product already is
+    // its nearest integer, ties to even.
+    ms = p;
+  } else {
+    const f = Math.floor(p);
+    const h = f + 0.5; // exact below 2^52
+    // Rounding is monotonic and h is a double, so p and the exact product
+    // lie on the same side of h, unless p lands on h itself.
+    if (p < h) ms = f;
+    else if (p > h) ms = f + 1;
+    else ms = roundTie(secs, f);
+  }
+  if (!inTimeRange(ms)) return null;
+  return new Date(ms);
+}
+
+const tieView = new DataView(new ArrayBuffer(8));
+
+/**
+ * fl(secs * 1000) is exactly f + 0.5: decides with integers whether the
+ * exact product is above, below or on it (then the even one of f, f + 1).
+ */
+function roundTie(secs, f) {
+  tieView.setFloat64(0, Math.abs(secs));
+  const hi = tieView.getUint32(0);
+  const lo = tieView.getUint32(4);
+  const be = (hi >>> 20) & 0x7ff;
+  let m = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
+  if (be !== 0) m |= 1n << 52n;
+  const e = (be === 0 ? 1 : be) - 1075; // |secs| = m * 2^e; e < 0, as the product has a fraction
+  // Compare secs * 1000 = ±m * 1000 * 2^e with (2f + 1) / 2, both times 2^(1 - e).
+  const lhs = (secs < 0 ? -m : m) * 2000n;
+  const rhs = (2n * BigInt(f) + 1n) << BigInt(-e);
+  if (lhs < rhs) return f;
+  if (lhs > rhs) return f + 1;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+
+/** Days from 1970-01-01 to the proleptic Gregorian date y-m-d (H. Hinnant's days_from_civil). */
+function daysFromCivil(y, m, d) {
+  y -= m <= 2 ? 1 : 0;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/**
+ * The Date of tag 0's text when it is an RFC 3339 date-time
+ * (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`, upper-case T and Z, as Go's
+ * time.RFC3339 reads it), rounded to the nearest millisecond (ties to
+ * even); else null, and the tag passes through. Not `new Date(text)`, which
+ * takes many other forms ("2020", "March 7, 2020") and local times. A leap
+ * second (:60) no Date holds: null.
+ */
+function rfc3339Date(s) {
+  const m = RFC3339.exec(s);
+  if (m === null) return null;
+  const y = +m[1];
+  const mo = +m[2];
+  const d = +m[3];
+  const h = +m[4];
+  const mi = +m[5];
+  const sec = +m[6];
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59) return null;
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  if (d > [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1]) return null;
+  let off = 0;
+  if (m[8] !== undefined) {
+    const oh = +m[9];
+    const om = +m[10];
+    if (oh > 23 || om > 59) return null;
+    off = (oh * 60 + om) * (m[8] === '-' ? -1 : 1);
+  }
+  let frac = 0;
+  const digits = m[7];
+  if (digits !== undefined) {
+    frac = +(digits + '00').slice(0, 3);
+    const rest = digits.slice(3);
+    if (rest !== '') {
+      const half = rest.charCodeAt(0) - 48;
+      const above = /[1-9]/.test(rest.slice(1));
+      if (half > 5 || (half === 5 && (above || frac % 2 === 1))) frac += 1;
+    }
+  }
+  const ms = (((daysFromCivil(y, mo, d) * 24 + h) * 60 + mi - off) * 60 + sec) * 1000 + frac;
+  return inTimeRange(ms) ? new Date(ms) : null;
+}
+
+// ---------------------------------------------------------------- map keys
+
+/**
+ * A string equal for two map keys exactly when mpipc's key equality (D4 of
+ * docs/TYPES.md) makes them one key, or when JavaScript cannot keep them
+ * apart: numbers by their exact value whatever their type (1 and 1.0, 0
+ * and -0.0, 2^64 as a BigInt and as a number are one key; so are two NaNs,
+ * which one Map cannot hold twice), booleans apart from numbers, bytes
+ * bytewise, arrays element-wise, a TUPLE or 55799 tag looked through.
+ * Takes decoded values and the values the encoder accepts (Float64,
+ * undefined, Tag objects).
+ */
+function keySig(k) {
+  switch (typeof k) {
+    case 'string':
+      return JSON.stringify(k);
+    case 'number':
+      return numberSig(k);
+    case 'bigint':
+      return 'n' + k;
+    case 'boolean':
+      return k ? 'T' : 'F';
+    case 'undefined':
+      return 'z';
+    default:
+      break;
+  }
+  if (k === null) return 'z';
+  if (Array.isArray(k)) return '[' + k.map(keySig).join(',') + ']';
+  if (k instanceof Uint8Array) return 'x' + Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('hex');
+  if (k instanceof Float64) return numberSig(k.value);
+  if (k instanceof Date) return 'd' + k.getTime();
+  if (k instanceof ManagerRef) return 'r' + JSON.stringify([k.kind, k.name, k.address]);
+  if (k instanceof Map) return '{' + [...k].map(([a, b]) => keySig(a) + ':' + keySig(b)).join(',') + '}';
+  if (isTag(k)) {
+    const t = tagNumber(k.tag);
+    if (t === SELF_DESCRIBED_TAG || t === TUPLE_TAG) return keySig(k.value);
+    return 'g' + t + '(' + keySig(k.value) + ')';
+  }
+  if (typeof k === 'object') return '{' + Object.keys(k).map((a) => keySig(a) + ':' + keySig(k[a])).join(',') + '}';
+  return '?' + String(k);
+}
+
+/** A number's exact value: an integer in decimal digits (as a BigInt's), else its shortest form. */
+function numberSig(x) {
+  if (Number.isSafeInteger(x)) return 'n' + x; // String(-0) is "0"
+  if (Number.isInteger(x)) return 'n' + BigInt(x); // 2^64 as 18446744073709551616, not 1.8446744073709552e+19
+  return 'n' + x; // a fraction ("1.5", "1e-7"), NaN or an infinity: never an integer's digits
+}
+
+/** A Tag of this file or of cbor-x (same shape). */
+function isTag(v) {
+  if (v instanceof Tag) return true;
+  const proto = Object.getPrototypeOf(v);
+  return proto !== null && proto.constructor !== undefined && proto.constructor.name === 'Tag' && 'tag' in v && 'value' in v;
+}
+
+/** A tag number as a number when it is one (a BigInt tag within 2^53 - 1 too), else as given. */
+function tagNumber(t) {
+  return typeof t === 'bigint' && t >= 0n && t <= MAX_SAFE_BIG ? Number(t) : t;
+}
 
 // ---------------------------------------------------------------- encoding
 
@@ -81,8 +267,10 @@ const utf8Fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * A number to be encoded as a float even when it is integral (TYPES.md rule
  * 4: `1.0` stays a float). JavaScript has one number type, so a plain `1`
  * or `1.0` is encoded as the integer 1; wrap it (`new Float64(1)`) where a
- * peer must see a float. Decoding never produces a Float64: floats decode as
- * plain numbers.
+ * peer must see a float. Decoding produces a Float64 in one place only: the
+ * value of a tag 1 that no Date holds (passed through, docs/TYPES.md "Times")
+ * whose float is integral, so that it is sent back as the same float. Any
+ * other float decodes as a plain number.
  */
 class Float64 {
   constructor(value) {
@@ -145,7 +333,7 @@ class Encoder {
     this.pos += 8;
   }
 
-  bigint(v) {
+  bigint(v, depth) {
     if (v >= 0n && v < TWO_64) {
       if (v <= MAX_SAFE_BIG) return this.head(0, Number(v));
       this.room(9);
@@ -163,7 +351,9 @@ class Encoder {
       this.pos += 8;
       return;
     }
-    // A bignum (tag 2, or 3 for -1 - n): big-endian bytes, no leading zeros.
+    // A bignum (tag 2, or 3 for -1 - n): big-endian bytes, no leading zeros,
+    // one level below the tag (rule 6).
+    if (depth >= MAX_DEPTH) throw deepError();
     let n = v >= 0n ? v : -1n - v;
     const bytes = [];
     while (n > 0n) {
@@ -232,7 +422,7 @@ class Encoder {
         this.buf[this.pos++] = 0xf6;
         return;
       case 'bigint':
-        return this.bigint(v);
+        return this.bigint(v, depth);
       case 'object':
         break;
       default:
@@ -243,43 +433,37 @@ class Encoder {
       this.buf[this.pos++] = 0xf6;
       return;
     }
-    if (depth >= MAX_DEPTH) throw new EncodeError(`nesting deeper than ${MAX_DEPTH} levels (or a cycle)`);
+    // D3 of docs/TYPES.md: the top item is at depth 0, an item inside an
+    // array, a map or a tag one deeper, and nothing deeper than MAX_DEPTH is
+    // written (what every decoder refuses). So a container at MAX_DEPTH may
+    // be written only empty. A cycle ends here too.
     const d = depth + 1;
     if (Array.isArray(v)) {
-      this.head(4, v.length);
-      for (let i = 0; i < v.length; i++) this.value(v[i], d);
+      const n = v.length;
+      if (d > MAX_DEPTH && n !== 0) throw deepError();
+      this.head(4, n);
+      for (let i = 0; i < n; i++) this.value(v[i], d);
       return;
     }
     const proto = Object.getPrototypeOf(v);
     if (proto === Object.prototype || proto === null) return this.object(v, d);
     if (v instanceof Uint8Array) return this.bytes(v);
-    if (v instanceof Map) {
-      this.head(5, v.size);
-      for (const [k, x] of v) {
-        this.value(k, d);
-        this.value(x, d);
-      }
-      return;
-    }
+    if (v instanceof Map) return this.map(v, d);
+    if (v instanceof Float64) return this.float64(v.value);
     if (v instanceof Date) {
+      if (d > MAX_DEPTH) throw deepError();
       const ms = v.getTime();
       if (Number.isNaN(ms)) throw new EncodeError('an invalid Date cannot be sent');
+      // Whole seconds as an integer, else ms / 1000: IEEE division is
+      // exactly rounded, so this is the double nearest the exact time (D2).
       this.head(6, 1);
       const secs = ms / 1000;
       if (Number.isSafeInteger(secs)) this.value(secs, d);
       else this.float64(secs);
       return;
     }
-    if (v instanceof Float64) return this.float64(v.value);
-    if (v instanceof ManagerRef) return this.ref(v);
-    if (v instanceof Tag || (proto && proto.constructor && proto.constructor.name === 'Tag' && 'tag' in v && 'value' in v)) {
-      const t = v.tag;
-      if (typeof t === 'bigint') this.headBigTag(t);
-      else if (Number.isSafeInteger(t) && t >= 0) this.head(6, t);
-      else throw new EncodeError(`invalid tag number ${t}`);
-      this.value(v.value, d);
-      return;
-    }
+    if (v instanceof ManagerRef) return this.ref(v, d);
+    if (isTag(v)) return this.tag(v, d);
     if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Set || v instanceof WeakMap ||
         v instanceof WeakSet || v instanceof Promise) {
       throw new EncodeError(`a ${v.constructor.name} cannot be sent (docs/TYPES.md): ` +
@@ -289,8 +473,9 @@ class Encoder {
     return this.object(v, d);
   }
 
-  /** A ManagerRef: the REF tag around [kind, name, address]. */
-  ref(v) {
+  /** A ManagerRef: the REF tag around [kind, name, address] (the texts one level below the array). */
+  ref(v, d) {
+    if (d + 1 > MAX_DEPTH) throw deepError();
     this.head(6, REF_TAG);
     this.head(4, 3);
     this.string(v.kind);
@@ -307,14 +492,170 @@ class Encoder {
     this.pos += 8;
   }
 
+  /**
+   * A tagged value. Tags 0-3 only around what their decoders accept (D2:
+   * text, an integer or a float, a byte string), mpipc's around theirs;
+   * 55799 is never written (its content is, in its place: D1).
+   */
+  tag(v, d) {
+    const t = tagNumber(v.tag);
+    const x = v.value;
+    switch (t) {
+      case 0:
+        if (typeof x !== 'string') throw new EncodeError('tag 0 (a date/time text) must hold a string');
+        break;
+      case 1:
+        if ((typeof x !== 'number' && typeof x !== 'bigint' && !(x instanceof Float64)) ||
+            (typeof x === 'bigint' && (x < -TWO_64 || x >= TWO_64))) {
+          throw new EncodeError('tag 1 (epoch time) must hold a number, a 64-bit BigInt or a Float64 (or send a Date)');
+        }
+        break;
+      case 2:
+      case 3:
+        if (!(x instanceof Uint8Array)) throw new EncodeError(`tag ${t} (a bignum) must hold a Uint8Array (or send a BigInt)`);
+        break;
+      case SELF_DESCRIBED_TAG:
+        return this.value(x, d - 1);
+      // mpipc's own tags only around what their readers accept (rule 7).
+      case TUPLE_TAG:
+        if (!Array.isArray(x)) throw new EncodeError("mpipc's TUPLE tag (0x6d707475) must hold an Array");
+        break;
+      case REF_TAG:
+        if (!Array.isArray(x) || x.length !== 3 || x.some((s) => typeof s !== 'string')) {
+          throw new EncodeError("mpipc's REF tag (0x6d707266) must hold [kind, name, address], three strings (or send a ManagerRef)");
+        }
+        break;
+      case PICKLE_TAG:
+        if (!(x instanceof Uint8Array)) throw new EncodeError("mpipc's PICKLE tag (0x6d70706b) must hold a Uint8Array");
+        break;
+      default:
+        break;
+    }
+    if (d > MAX_DEPTH) throw deepError();
+    if (typeof t === 'bigint') this.headBigTag(t);
+    else if (Number.isSafeInteger(t) && t >= 0) this.head(6, t);
+    else throw new EncodeError(`invalid tag number ${t}`);
+    this.value(x, d);
+  }
+
+  /**
+   * A Map, in its order. Two keys that are one key to mpipc (D4: 1n and 1,
+   * 1 and new Float64(1), null and undefined, equal bytes or arrays) are
+   * refused, as every decoder refuses such a map (the scratch buffer is
+   * dropped, nothing is sent). The Map itself keeps string, number and
+   * boolean keys apart (SameValueZero is mpipc's equality among them);
+   * only a BigInt, a Float64 or a 55799 Tag can be one key with one of
+   * them (plainTwin); every other key is compared by keySig, and only once
+   * there are two such keys.
+   */
+  map(m, d) {
+    const n = m.size;
+    if (d > MAX_DEPTH && n !== 0) throw deepError();
+    this.head(5, n);
+    let first = NO_TWIN; // the first key compared by keySig (no Set while it is the only one; null is a key)
+    let seen = null;
+    for (const [k, x] of m) {
+      const t = typeof k;
+      if (t !== 'string' && t !== 'number' && t !== 'boolean') {
+        const twin = plainTwin(k);
+        if (twin !== NO_TWIN && m.has(twin)) throw collision(k);
+        if (first === NO_TWIN) {
+          first = k;
+        } else {
+          if (seen === null) seen = new Set([keySig(first)]);
+          const sig = keySig(k);
+          if (seen.has(sig)) throw collision(k);
+          seen.add(sig);
+        }
+      }
+      this.value(k, d);
+      this.value(x, d);
+    }
+  }
+
   object(o, d) {
     const keys = Object.keys(o);
+    if (d > MAX_DEPTH && keys.length !== 0) throw deepError();
     this.head(5, keys.length);
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i];
       this.string(k);
       this.value(o[k], d);
     }
+  }
+}
+
+const NO_TWIN = Symbol('no twin');
+
+/**
+ * The string, number or boolean key that is one key with Map key `k` (a
+ * BigInt's number, a Float64's number, a 55799 Tag's content), or NO_TWIN.
+ */
+function plainTwin(k) {
+  switch (typeof k) {
+    case 'bigint': {
+      const x = Number(k);
+      return BigInt(x) === k ? x : NO_TWIN;
+    }
+    case 'object':
+      if (k === null) return NO_TWIN;
+      if (k instanceof Float64) return k.value;
+      if (isTag(k) && tagNumber(k.tag) === SELF_DESCRIBED_TAG) {
+        const c = k.value;
+        const t = typeof c;
+        return t === 'string' || t === 'number' || t === 'boolean' ? c : plainTwin(c);
+      }
+      return NO_TWIN;
+    default:
+      return NO_TWIN;
+  }
+}
+
+function collision(k) {
+  return new EncodeError(`a Map with two keys that are one key in CBOR (docs/TYPES.md): ${describeKey(k)}`);
+}
+
+function deepError() {
+  const e = new EncodeError(`nesting deeper than ${MAX_DEPTH} levels (docs/TYPES.md, "Nesting depth")`);
+  e.tooDeep = true; // wrapEncodeError tells a cycle apart
+  return e;
+}
+
+/**
+ * Whether `v` contains itself (only run once encoding stopped at the depth
+ * limit, to say which it was). Depth-first, each object explored once.
+ */
+function isCyclic(v) {
+  const open = new Set();
+  const done = new Set();
+  const visit = (x) => {
+    if (x === null || typeof x !== 'object' || done.has(x)) return false;
+    if (open.has(x)) return true;
+    if (open.size > 4 * MAX_DEPTH) return false; // deep, not (yet) a cycle: deep it is
+    open.add(x);
+    let kids = [];
+    if (Array.isArray(x)) kids = x;
+    else if (x instanceof Map) kids = [...x.keys(), ...x.values()];
+    else if (isTag(x)) kids = [x.value];
+    else if (!(x instanceof Uint8Array || x instanceof Date || x instanceof Float64 || x instanceof ManagerRef)) kids = Object.values(x);
+    for (const k of kids) if (visit(k)) return true;
+    open.delete(x);
+    done.add(x);
+    return false;
+  };
+  try {
+    return visit(v);
+  } catch {
+    return false;
+  }
+}
+
+/** A map key for an error message. */
+function describeKey(k) {
+  try {
+    return require('node:util').inspect(k, { depth: 2, breakLength: Infinity });
+  } catch {
+    return String(k);
   }
 }
 
@@ -329,7 +670,7 @@ function encodeShared(v, startDepth = 0) {
   try {
     shared.value(v, startDepth);
   } catch (e) {
-    throw wrapEncodeError(e);
+    throw wrapEncodeError(e, v);
   }
   return shared.buf.subarray(0, shared.pos);
 }
@@ -342,8 +683,11 @@ function encode(v, startDepth = 0) {
   return Buffer.from(encodeShared(v, startDepth));
 }
 
-function wrapEncodeError(e) {
-  if (e instanceof EncodeError) return e;
+function wrapEncodeError(e, v) {
+  if (e instanceof EncodeError) {
+    if (e.tooDeep && isCyclic(v)) return new EncodeError('a cyclic value (one that contains itself) cannot be sent');
+    return e;
+  }
   if (e instanceof RangeError) return new EncodeError(`cannot encode: ${e.message} (a cycle?)`);
   return e;
 }
@@ -364,7 +708,7 @@ function encodeMany(values, enc = shared) {
       lens[i] = BigInt(enc.pos - start);
     }
   } catch (e) {
-    throw wrapEncodeError(e);
+    throw wrapEncodeError(e, values);
   }
   return { data: enc.buf.subarray(0, enc.pos), lens };
 }
@@ -395,11 +739,13 @@ class Decoder {
     this.dv = null;
     this.dvBuffer = null; // the ArrayBuffer this.dv covers (reused across messages of one buffer)
     this.base = 0; // this.b's offset in it
+    this.bignumEnd = -1; // where the last bignum decoded ended (tag 1 refuses one)
   }
 
   reset(bytes) {
     this.b = bytes;
     this.pos = 0;
+    this.bignumEnd = -1;
     this.end = bytes.length;
     if (bytes.buffer !== this.dvBuffer) {
       this.dvBuffer = bytes.buffer;
@@ -551,11 +897,55 @@ class Decoder {
     }
   }
 
+  /**
+   * A map: a plain object while every key is text; at the first other key,
+   * decoded again from its first entry as a Map (so a Map keeps the written
+   * order: an object would have put integer-like keys first). Two keys that
+   * are one key (D4 of docs/TYPES.md; keySig) are refused.
+   */
   map(ai, depth) {
     const indefinite = ai === 31;
     const n = indefinite ? Infinity : this.length(ai, 2);
-    let obj = {};
-    let map = null;
+    const start = this.pos;
+    const obj = {};
+    let count = 0;
+    for (; count < n; count++) {
+      if (indefinite) {
+        this.need(1);
+        if (this.b[this.pos] === 0xff) {
+          this.pos++;
+          break;
+        }
+      }
+      const k = this.value(depth + 1);
+      if (typeof k !== 'string') {
+        this.pos = start;
+        return this.mapAsMap(n, indefinite, depth);
+      }
+      const v = this.value(depth + 1);
+      if (k === '__proto__') {
+        Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
+      } else {
+        obj[k] = v;
+      }
+    }
+    // D4: a key written twice leaves fewer properties than entries. One
+    // count at the end is cheaper than a look-up a key (a missing key walks
+    // the prototype chain), and Object.keys of a message shape seen before
+    // comes from V8's enum cache.
+    if (count > 1 && Object.keys(obj).length !== count) {
+      this.pos = start;
+      this.mapAsMap(n, indefinite, depth); // throws, naming the key
+      throw fail('a map with two keys that are one key (docs/TYPES.md)');
+    }
+    return obj;
+  }
+
+  /** The entries of a map from its first one, as a Map (see map). */
+  mapAsMap(n, indefinite, depth) {
+    const map = new Map();
+    let first = null; // the first key compared by keySig (no Set while it is the only one)
+    let seen = null; // keySig of those keys; the others: map.has
     for (let i = 0; i < n; i++) {
       if (indefinite) {
         this.need(1);
@@ -566,48 +956,74 @@ class Decoder {
       }
       const k = this.value(depth + 1);
       const v = this.value(depth + 1);
-      if (map === null && typeof k === 'string') {
-        if (k === '__proto__') {
-          Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
+      // Decoded, a text, boolean, null or number key within ±(2^53 - 1) or
+      // with a fraction is one key with another exactly when the Map says
+      // so (SameValueZero: 1 and 1.0, 0 and -0.0, two NaNs). Integers
+      // beyond are a BigInt or a number, one key when their values are
+      // equal; object keys (bytes, arrays, Dates, tags, maps) by keySig.
+      const t = typeof k;
+      if (t === 'bigint' || (t === 'number' && Number.isInteger(k) && !Number.isSafeInteger(k)) || (t === 'object' && k !== null)) {
+        if (first === null) {
+          first = k;
         } else {
-          obj[k] = v;
+          if (seen === null) seen = new Set([keySig(first)]);
+          const sig = keySig(k);
+          if (seen.has(sig)) throw duplicateKey(k);
+          seen.add(sig);
         }
-        continue;
-      }
-      if (map === null) {
-        map = new Map(Object.entries(obj));
-        obj = null;
+      } else if (map.has(k)) {
+        throw duplicateKey(k);
       }
       map.set(k, v);
     }
-    return map === null ? obj : map;
+    return map;
   }
 
   tag(ai, depth) {
     if (ai === 31) throw fail('an indefinite length on a tag');
-    const t = this.arg(ai);
+    let t = this.arg(ai);
+    // Tag 55799 is dropped before anything is counted (D1, D3): its content
+    // takes its place and its depth. A loop, not recursion, for a run of them.
+    while (t === SELF_DESCRIBED_TAG) {
+      this.need(1);
+      const ib = this.b[this.pos];
+      if (ib >> 5 !== 6) return this.value(depth);
+      this.pos++;
+      if ((ib & 0x1f) === 31) throw fail('an indefinite length on a tag');
+      t = this.arg(ib & 0x1f);
+    }
+    const first = this.pos < this.end ? this.b[this.pos] : 0; // the content's initial byte (a float?)
     const v = this.value(depth + 1);
+    // docs/TYPES.md D1, D2: tags 0-3 must hold their type (else refused);
+    // a time no Date holds passes through as the Tag; 55799 is dropped.
     switch (t) {
       case 2:
       case 3: {
-        if (!(v instanceof Uint8Array)) return new Tag(v, t);
+        if (!(v instanceof Uint8Array)) throw fail(`tag ${t} (a bignum) must hold a byte string`);
         let n = 0n;
         for (const x of v) n = (n << 8n) | BigInt(x);
         if (t === 3) n = -1n - n;
+        this.bignumEnd = this.pos;
         return n >= -MAX_SAFE_BIG && n <= MAX_SAFE_BIG ? Number(n) : n;
       }
-      case 1:
-        if (typeof v === 'number' || typeof v === 'bigint') {
-          const d = new Date(Number(v) * 1000);
-          if (!Number.isNaN(d.getTime())) return d;
-        }
-        return new Tag(v, t);
-      case 0:
-        if (typeof v === 'string') {
-          const d = new Date(v);
-          if (!Number.isNaN(d.getTime())) return d;
-        }
-        return new Tag(v, t);
+      case 1: {
+        // A bignum is a tag, not an integer head (D2): refused, even one
+        // that decoded to a number (its content ended where a bignum did).
+        if (this.bignumEnd === this.pos) throw fail('tag 1 (epoch time) must hold an integer or a float, not a bignum');
+        if (typeof v === 'bigint') return new Tag(v, 1); // beyond 2^53 s: no Date
+        if (typeof v !== 'number') throw fail('tag 1 (epoch time) must hold an integer or a float');
+        const date = epochDate(v);
+        if (date !== null) return date;
+        // Passed through: an integral float stays a float when re-encoded
+        // (rule 4), so it is kept as a Float64 (the one place decoding makes one).
+        if (first >= 0xf9 && first <= 0xfb && Number.isSafeInteger(v)) return new Tag(new Float64(v), 1);
+        return new Tag(v, 1);
+      }
+      case 0: {
+        if (typeof v !== 'string') throw fail('tag 0 (a date/time text) must hold a text string');
+        const date = rfc3339Date(v);
+        return date === null ? new Tag(v, 0) : date;
+      }
       case TUPLE_TAG:
         if (!Array.isArray(v)) throw fail("mpipc's TUPLE tag (0x6d707475) must hold an array");
         return v;
@@ -657,6 +1073,10 @@ class Decoder {
         throw fail('a simple value other than false, true, null and undefined');
     }
   }
+}
+
+function duplicateKey(k) {
+  return fail(`a map with two keys that are one key (docs/TYPES.md): ${describeKey(k)}`);
 }
 
 /** Decodes exactly one item from `bytes` (a Uint8Array); throws DecodeError. */

@@ -24,8 +24,8 @@ import time
 
 from . import _bindings as B
 from ._codec import (
-    _PASS, _PLAIN, MARK, MARK_VALUE, MAX_DEPTH, PAD_AFTER, PAD_BEFORE, _loads, _marshal, SEMANTIC, decode,
-    decode_error, encode, trailing_error, walk,
+    _PASS, _PLAIN, MARK, MARK_VALUE, MAX_DEPTH, PAD_AFTER, PAD_BEFORE, _loads, SEMANTIC, decode,
+    _MARSHAL_NAN, _marshal, decode_failed, encode, trailing_error, walk,
 )
 
 _SEM_AUTO = SEMANTIC[None]  # tag decoders following the module's serializer default
@@ -351,19 +351,21 @@ class Connection:
         view[end:end + PAD_AFTER] = MARK
         framed = view[:end + PAD_AFTER]
         try:
-            pair = _loads(framed, max_depth=_DEPTH, semantic_decoders=_SEM_AUTO)
+            pair = _loads(framed, max_depth=_DEPTH, semantic_decoders=_SEM_AUTO, allow_duplicate_keys=False)
         except _PASS:
             raise
         except BaseException as e:  # (pyo3's PanicException is no Exception)
-            # (Not decoded again: a PICKLE or REF in it may have run.)
-            raise decode_error(e, framed) from None
+            return decode_failed(e, framed, _SEM_AUTO)  # raises its DecodeError (but see decode_failed)
         if pair[1] != MARK_VALUE:
             raise trailing_error(framed)
         value = pair[0]
         if type(value) not in _PLAIN:
+            # _codec.check(value, framed), inlined.
             try:
-                _marshal(value)
+                out = _marshal(value)
             except Exception:
+                return walk(value, framed)
+            if (0xFF in out or 0x7F in out) and len(_MARSHAL_NAN.findall(out)) > 1:
                 return walk(value, framed)
         return value
 

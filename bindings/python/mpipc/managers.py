@@ -478,7 +478,12 @@ class DictProxy(BaseProxy, collections.abc.MutableMapping):
             data = bytes(rx[1][:rx[2].value])
             # One well-formed item from the library: a plain value needs
             # none of _codec.decode's checks; anything else gets them
-            # (tags included: a tuple, a proxy reference, a pickle).
+            # (tags included: a tuple, a proxy reference, a pickle). A tag
+            # at the top (major type 6, 0xc0-0xdf) goes there first:
+            # cbor2.loads applies its own tag meanings (tag 28 reads as
+            # its content), which can look like a plain value.
+            if 0xC0 <= data[0] < 0xE0:
+                return decode(data, pickle=client.pickle)
             try:
                 v = _loads(data)
             except Exception:

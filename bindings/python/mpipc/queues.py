@@ -26,7 +26,7 @@ import ctypes
 from . import _bindings as B
 from ._codec import (
     _PASS, _PLAIN, _tls as _ctls, new_encoder, MARK, MARK_VALUE, MAX_DEPTH, PAD_AFTER, PAD_BEFORE, SEMANTIC, _loads,
-    _marshal, decode, decode_error, encode, serializer_flag, trailing_error, walk,
+    _MARSHAL_NAN, _marshal, decode, decode_failed, encode, serializer_flag, trailing_error, walk,
 )
 from ._common import (
     BIG_MESSAGE, FOREVER, SLICE_MS, Named, _tls, cname, framed_rx, gen_name, grow_framed_rx, read_out, take_buf,
@@ -288,19 +288,21 @@ class Queue(Named):
         view[end:end + PAD_AFTER] = MARK
         framed = view[:end + PAD_AFTER]
         try:
-            pair = _loads(framed, max_depth=_DEPTH, semantic_decoders=self._sem)
+            pair = _loads(framed, max_depth=_DEPTH, semantic_decoders=self._sem, allow_duplicate_keys=False)
         except _PASS:
             raise
         except BaseException as e:  # (pyo3's PanicException is no Exception)
-            # (Not decoded again: a PICKLE or REF in it may have run.)
-            raise decode_error(e, framed) from None
+            return decode_failed(e, framed, self._sem)  # raises its DecodeError (but see decode_failed)
         if pair[1] != MARK_VALUE:
             raise trailing_error(framed)
         value = pair[0]
         if type(value) not in _PLAIN:
+            # _codec.check(value, framed), inlined.
             try:
-                _marshal(value)
+                out = _marshal(value)
             except Exception:
+                return walk(value, framed)
+            if (0xFF in out or 0x7F in out) and len(_MARSHAL_NAN.findall(out)) > 1:
                 return walk(value, framed)
         return value
 

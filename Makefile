@@ -126,7 +126,18 @@ demo-test: build-release go-prebuilt python-tests node-tests
 # ordered pair of C, C++, Go, Node, Python and Rust, exchanging the shared CBOR
 # vectors bit for bit. Needs what the binding suites install.
 e2e-tests: build-release go-prebuilt python-tests node-tests
-	build/venv-python/bin/python -m pytest -q tests/polyglot/test_e2e.py
+	build/venv-python/bin/python -m pytest -q tests/polyglot/test_e2e.py tests/polyglot/test_differential.py
+
+# The differential test of every codec (tests/polyglot/test_differential.py,
+# issue 21), long: DIFF_COUNT generated values and DIFF_MUTATIONS mutated
+# messages per codec from a random seed (printed on failure; MPIPC_DIFF_SEED
+# replays one). make test runs it short with a fixed seed; make fuzz runs this.
+DIFF_COUNT ?= 20000
+DIFF_MUTATIONS ?= 5000
+differential-long: build-release go-prebuilt python-tests node-tests
+	MPIPC_DIFF_SEED=$${MPIPC_DIFF_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \
+	MPIPC_DIFF_COUNT=$(DIFF_COUNT) MPIPC_DIFF_MUTATIONS=$(DIFF_MUTATIONS) \
+	build/venv-python/bin/python -m pytest -q tests/polyglot/test_differential.py
 
 # The benchmarks in their quick form: they must keep working, the figures
 # of a smoke run mean nothing.
@@ -214,13 +225,14 @@ FUZZ_SMOKE_SECONDS ?= 15
 FUZZ_SECONDS ?= 600
 FUZZ_TARGETS ?=
 
-.PHONY: fuzz-smoke fuzz fuzz-cmin sanitize sanitize-smoke
+.PHONY: fuzz-smoke fuzz fuzz-cmin sanitize sanitize-smoke differential-long
 
 fuzz-smoke:
 	bash scripts/fuzz.sh run $(FUZZ_SMOKE_SECONDS)
 
 fuzz:
 	bash scripts/fuzz.sh run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	$(MAKE) differential-long
 
 fuzz-cmin:
 	bash scripts/fuzz.sh cmin $(FUZZ_TARGETS)

@@ -40,6 +40,9 @@
 #include <cbor.h>
 
 #include "mpipc.h"
+/* mpcbor_decode: the checked decode the C examples document (rule 6 before
+ * cbor_load allocates), used by the differential echo. */
+#include "../../../../examples/c/common/mpcbor.h"
 
 static const uint8_t AUTHKEY[] = "polyglot";
 #define AUTHKEY_LEN 8
@@ -98,7 +101,11 @@ typedef struct {
     size_t len;
     cbor_item_t *item; /* the described value (every TUPLE an array when the sender is Go or Node) */
     char *json; /* the value as the JSON bridge writes it (NULL: the vector has no `json`; --json needs it) */
+    int skip;   /* left out of this exchange by both peers (see skipped()) */
 } vector;
+
+/* The primitive of this run (argv[2]): the manager leaves out the deepest vectors. */
+static const char *g_prim = "";
 
 /* Whether the sender (MPIPC_E2E_SENDER) writes a Python tuple as the plain
  * array (PEERS.md): Go and Node. */
@@ -363,6 +370,7 @@ static const char *parse_desc(const char *p, cbor_item_t **out, int plain) {
     cbor_item_t *item = NULL, *tag_content = NULL;
     uint64_t tag = 0;
     int has_tag = 0;
+    long nest = -1; /* {nest: k, [tag: n,] value: v}: k arrays (or tags n) around v */
     while (*p != '}') {
         char *key;
         p = ws(json_string(p, &key));
@@ -382,7 +390,7 @@ static const char *parse_desc(const char *p, cbor_item_t **out, int plain) {
             free(dec);
         } else if (strcmp(key, "float") == 0) {
             double d;
-            if (*p == '"') { /* "inf", "-inf", "-0.0" */
+            if (*p == '"') { /* "inf", "-inf", "-0.0", "nan" (glibc's strtod: the quiet NaN 0x7ff8000000000000) */
                 char *s;
                 p = json_string(p, &s);
                 d = strtod(s, NULL);
@@ -466,6 +474,12 @@ static const char *parse_desc(const char *p, cbor_item_t **out, int plain) {
             has_tag = 1;
         } else if (strcmp(key, "value") == 0) {
             p = parse_desc(p, &tag_content, plain);
+        } else if (strcmp(key, "nest") == 0) {
+            char *end;
+            nest = strtol(p, &end, 10);
+            p = end;
+        } else if (strcmp(key, "generic") == 0) { /* C has no time type: every tag is a tagged item */
+            p = json_skip(p);
         } else {
             die("vectors: unknown description key %s", key);
         }
@@ -474,7 +488,20 @@ static const char *parse_desc(const char *p, cbor_item_t **out, int plain) {
         if (*p == ',')
             p = ws(p + 1);
     }
-    if (has_tag) {
+    if (nest >= 0) {
+        if (!tag_content)
+            die("vectors: {nest} without value");
+        for (item = tag_content; nest > 0; nest--) {
+            if (has_tag) {
+                item = tagged(tag, item);
+            } else {
+                cbor_item_t *a = ok(cbor_new_definite_array(1));
+                if (!cbor_array_push(a, cbor_move(item)))
+                    die("libcbor: cbor_array_push");
+                item = a;
+            }
+        }
+    } else if (has_tag) {
         if (!tag_content)
             die("vectors: {tag} without value");
         item = tagged(tag, tag_content);
@@ -485,8 +512,98 @@ static const char *parse_desc(const char *p, cbor_item_t **out, int plain) {
     return p + 1;
 }
 
+/* The depth of the deepest item of `it` (docs/TYPES.md D3: the top item is
+ * at depth 0, an item inside an array, a map or a tag one deeper). */
+static size_t item_depth(cbor_item_t *it) {
+    size_t d = 0;
+    if (cbor_isa_array(it)) {
+        for (size_t i = 0; i < cbor_array_size(it); i++) {
+            size_t c = 1 + item_depth(cbor_array_handle(it)[i]);
+            d = c > d ? c : d;
+        }
+    } else if (cbor_isa_map(it)) {
+        for (size_t i = 0; i < cbor_map_size(it); i++) {
+            size_t k = 1 + item_depth(cbor_map_handle(it)[i].key), x = 1 + item_depth(cbor_map_handle(it)[i].value);
+            d = k > d ? k : d;
+            d = x > d ? x : d;
+        }
+    } else if (cbor_isa_tag(it)) {
+        cbor_item_t *c = cbor_tag_item(it); /* a new reference */
+        d = 1 + item_depth(c);
+        cbor_decref(&c);
+    }
+    return d;
+}
+
+/* Whether `it` (built with every tuple a TUPLE tag) holds an untagged array
+ * (an {array}) inside a map key: Python cannot send that value (a key's
+ * list is a tuple there, written with the TUPLE tag). */
+static int array_in_key(cbor_item_t *it, int in_key) {
+    int found = 0;
+    if (cbor_isa_array(it)) {
+        found = in_key;
+        for (size_t i = 0; !found && i < cbor_array_size(it); i++)
+            found = array_in_key(cbor_array_handle(it)[i], in_key);
+    } else if (cbor_isa_map(it)) {
+        for (size_t i = 0; !found && i < cbor_map_size(it); i++)
+            found = array_in_key(cbor_map_handle(it)[i].key, 1) || array_in_key(cbor_map_handle(it)[i].value, in_key);
+    } else if (cbor_isa_tag(it)) {
+        cbor_item_t *c = cbor_tag_item(it);
+        if (cbor_tag_value(it) == TAG_TUPLE && cbor_isa_array(c)) /* a {tuple}: its items, not the array */
+            for (size_t i = 0; !found && i < cbor_array_size(c); i++)
+                found = array_in_key(cbor_array_handle(c)[i], in_key);
+        else
+            found = array_in_key(c, in_key);
+        cbor_decref(&c);
+    }
+    return found;
+}
+
+/* Reads a JSON array of texts (a vector's refused_by): whether it holds
+ * the sender's language, and dies if it holds "c" (this peer has no check
+ * of a refusal: no vector asks one of C). */
+static const char *json_refused_by(const char *p, int *by_sender) {
+    const char *sender = getenv("MPIPC_E2E_SENDER");
+    if (*p != '[')
+        die("vectors: refused_by: array expected");
+    p = ws(p + 1);
+    while (*p != ']') {
+        char *b;
+        p = ws(json_string(p, &b));
+        if (strcmp(b, "c") == 0)
+            die("vectors: a vector refused by C (refused_by): this peer does not check refusals");
+        if (sender && strcmp(b, sender) == 0)
+            *by_sender = 1;
+        free(b);
+        if (*p == ',')
+            p = ws(p + 1);
+    }
+    return p + 1;
+}
+
+/* Skips a vector's reencoded object; dies if it names "c" (libcbor writes
+ * back what it read: no vector says otherwise). */
+static const char *json_reencoded(const char *p) {
+    if (*p != '{')
+        die("vectors: reencoded: object expected");
+    p = ws(p + 1);
+    while (*p != '}') {
+        char *b;
+        p = ws(json_string(p, &b));
+        if (strcmp(b, "c") == 0)
+            die("vectors: a vector re-encoded otherwise by C (reencoded): this peer does not check that");
+        free(b);
+        p = ws(json_skip(ws(p + 1)));
+        if (*p == ',')
+            p = ws(p + 1);
+    }
+    return p + 1;
+}
+
 static const char *json_vector(const char *p, vector *v) {
     memset(v, 0, sizeof *v);
+    const char *desc = NULL;
+    int by_sender = 0;
     p = ws(p);
     if (*p != '{')
         die("vectors: object expected in \"valid\"");
@@ -506,7 +623,11 @@ static const char *json_vector(const char *p, vector *v) {
         else if (strcmp(key, "json") == 0)
             p = json_string(p, &v->json);
         else if (strcmp(key, "value") == 0)
-            p = parse_desc(p, &v->item, sender_is_plain());
+            p = parse_desc(desc = p, &v->item, sender_is_plain());
+        else if (strcmp(key, "refused_by") == 0)
+            p = json_refused_by(p, &by_sender);
+        else if (strcmp(key, "reencoded") == 0)
+            p = json_reencoded(p);
         else
             p = json_skip(p);
         free(key);
@@ -516,6 +637,17 @@ static const char *json_vector(const char *p, vector *v) {
     }
     if (!v->name || !v->hex || !v->item)
         die("vectors: a valid vector without name, hex or value");
+    /* Left out by both peers alike (PEERS.md, "Vectors a peer leaves out"):
+     * the sender's binding refuses it (it cannot build the value), Python
+     * sends an {array} map key, or the manager carries a value too deep to
+     * sit in a call's argument array (D3's limit is 128). Depth and keys
+     * are those of the description, every tuple its TUPLE tag. */
+    cbor_item_t *tagged_item;
+    parse_desc(desc, &tagged_item, 0);
+    const char *sender = getenv("MPIPC_E2E_SENDER");
+    v->skip = by_sender || (sender && strcmp(sender, "python") == 0 && array_in_key(tagged_item, 0)) ||
+              (strcmp(g_prim, "manager") == 0 && item_depth(tagged_item) >= 128);
+    cbor_decref(&tagged_item);
     /* Go and Node write a Python tuple as the plain array (PEERS.md); the
      * driver names the sender in MPIPC_E2E_SENDER. C itself keeps the
      * TUPLE tag (a tagged item) and sends hex. */
@@ -561,7 +693,11 @@ static void load_vectors(const char *path) {
             while (*p != ']') {
                 if (g_nvec == cap)
                     g_vec = realloc(g_vec, (cap *= 2) * sizeof *g_vec);
-                p = ws(json_vector(p, &g_vec[g_nvec++]));
+                p = ws(json_vector(p, &g_vec[g_nvec]));
+                if (g_vec[g_nvec].skip)
+                    cbor_decref(&g_vec[g_nvec].item); /* the rest is not freed: one load a run */
+                else
+                    g_nvec++;
                 if (*p == ',')
                     p = ws(p + 1);
             }
@@ -1263,9 +1399,75 @@ static int bench_main(int argc, char **argv) {
     return 0;
 }
 
+/* Puts the differential echo's answer for a message that could not be
+ * decoded ('D') or encoded ('E'): 0xff, the letter and the reason. */
+static void echo_refused(mpq *dst, char kind, const char *why) {
+    char msg[600];
+    int n = snprintf(msg, sizeof msg, "\xff%c%s", kind, why);
+    mp_status st = mpq_put_timeout(dst, (const uint8_t *)msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1,
+                                   60000);
+    if (st)
+        die_st("echo: put", st);
+}
+
+/* The differential test's echo (tests/polyglot/test_differential.py): each
+ * message of queue in_name decoded and encoded again onto out_name, either
+ * with libcbor (mpcbor_decode, cbor_serialize_alloc) or, with --json,
+ * through the C ABI's JSON bridge (mp_cbor_to_json, then mpq_put_json); a
+ * message that does not decode (or encode) is answered with 0xff 'D'
+ * (0xff 'E') and the reason; 0xff "STOP" ends it. */
+static int echo_role(int json, const char *in_name, const char *out_name) {
+    mpq *src, *dst;
+    mp_status st;
+    if ((st = mpq_open(in_name, NULL, &src)) || (st = mpq_open(out_name, NULL, &dst)))
+        die_st("mpq_open", st);
+    ready();
+    for (;;) {
+        mp_buf m;
+        if ((st = mpq_get_timeout(src, &m, 60000)))
+            die_st("echo: get", st);
+        if (m.len == 5 && memcmp(m.ptr, "\xffSTOP", 5) == 0) {
+            mp_buf_free(&m);
+            break;
+        }
+        if (json) {
+            char *text = NULL;
+            if ((st = mp_cbor_to_json(m.ptr, m.len, &text))) {
+                echo_refused(dst, 'D', mp_last_error());
+            } else {
+                if ((st = mpq_put_json_timeout(dst, text, 60000)))
+                    echo_refused(dst, 'E', mp_last_error());
+                mp_json_free(text);
+            }
+        } else {
+            cbor_item_t *item = mpcbor_decode(m.ptr, m.len);
+            if (item == NULL) {
+                echo_refused(dst, 'D', "mpcbor_decode refused it");
+            } else {
+                unsigned char *out;
+                size_t cap, len = cbor_serialize_alloc(item, &out, &cap);
+                if (len == 0)
+                    echo_refused(dst, 'E', "cbor_serialize_alloc failed");
+                else if ((st = mpq_put_timeout(dst, out, len, 60000)))
+                    die_st("echo: put", st);
+                free(out);
+                cbor_decref(&item);
+            }
+        }
+        mp_buf_free(&m);
+    }
+    mpq_close(src);
+    mpq_close(dst);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 2 && strncmp(argv[1], "bench-", 6) == 0)
         return bench_main(argc, argv);
+    if (argc == 4 && strcmp(argv[1], "echo") == 0)
+        return echo_role(0, argv[2], argv[3]);
+    if (argc == 5 && strcmp(argv[1], "--json") == 0 && strcmp(argv[2], "echo") == 0)
+        return echo_role(1, argv[3], argv[4]);
     int json = argc == 6 && strcmp(argv[1], "--json") == 0;
     if (json) { /* drop the flag, keeping the program's name in argv[0] */
         argv[1] = argv[0];
@@ -1276,7 +1478,7 @@ int main(int argc, char **argv) {
     int send = strcmp(argv[1], "send") == 0;
     if (!send && strcmp(argv[1], "recv") != 0)
         die("role %s: want send or recv", argv[1]);
-    const char *prim = argv[2], *name = argv[3];
+    const char *prim = g_prim = argv[2], *name = argv[3];
     load_vectors(argv[4]);
     if (json) {
         if (strcmp(prim, "queue") != 0)

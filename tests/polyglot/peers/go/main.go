@@ -67,6 +67,10 @@ type desc struct {
 	tag   uint64
 	inner *desc
 	ref   mpipc.ManagerRef // kind "ref"
+	// generic: a tag 0 or 1 that no time.Time holds (TYPES.md D2): the
+	// generic cbor.Tag, not a time.
+	generic bool
+	tuple   bool // an "array" that the description calls a {tuple}
 }
 
 func parseDesc(raw json.RawMessage) desc {
@@ -98,6 +102,8 @@ func parseDesc(raw json.RawMessage) desc {
 					d.f = math.Inf(-1)
 				case "-0.0":
 					d.f = math.Copysign(0, -1)
+				case "nan": // the quiet NaN 0x7ff8000000000000 (math.NaN() has another payload)
+					d.f = math.Float64frombits(0x7ff8000000000000)
 				default:
 					f, err := strconv.ParseFloat(s, 64)
 					if err != nil {
@@ -122,7 +128,7 @@ func parseDesc(raw json.RawMessage) desc {
 		case "array", "tuple": // Go has no tuple: a Python tuple is an array here
 			var items []json.RawMessage
 			must(json.Unmarshal(v, &items))
-			d.kind, d.items = "array", []desc{}
+			d.kind, d.items, d.tuple = "array", []desc{}, k == "tuple"
 			for _, it := range items {
 				d.items = append(d.items, parseDesc(it))
 			}
@@ -136,16 +142,99 @@ func parseDesc(raw json.RawMessage) desc {
 		case "tag":
 			d.kind = "tag"
 			must(json.Unmarshal(v, &d.tag))
-		case "value":
+		case "generic":
+			must(json.Unmarshal(v, &d.generic))
+		case "value", "nest":
 		default:
 			die("unknown description %q", k)
 		}
+	}
+	if raw, ok := m["nest"]; ok {
+		// {nest: k, [tag: n,] value: v}: k one-element arrays (or tags n) around v.
+		var k int
+		must(json.Unmarshal(raw, &k))
+		out := parseDesc(m["value"])
+		for ; k > 0; k-- {
+			in := out
+			if d.kind == "tag" {
+				out = desc{kind: "tag", tag: d.tag, inner: &in}
+			} else {
+				out = desc{kind: "array", items: []desc{in}}
+			}
+		}
+		return out
 	}
 	if d.kind == "tag" {
 		in := parseDesc(m["value"])
 		d.inner = &in
 	}
 	return d
+}
+
+// isTime: d is a tag 0 or 1 that Go decodes as a time.Time.
+func isTime(d desc) bool {
+	return d.kind == "tag" && (d.tag == 0 || d.tag == 1) && !d.generic
+}
+
+// depth is the depth of d's deepest item (TYPES.md D3: the top item is at
+// depth 0, an item inside an array, a map or a tag one deeper).
+func depth(d desc) int {
+	switch d.kind {
+	case "int":
+		m := new(big.Int).Set(d.i) // the head's argument: n, or -1-n for a negative n
+		if m.Sign() < 0 {
+			m.Neg(m).Sub(m, big.NewInt(1))
+		}
+		if m.BitLen() > 64 {
+			return 1 // a bignum: tag 2/3 around bytes
+		}
+	case "array":
+		n := -1
+		for _, it := range d.items {
+			n = max(n, depth(it))
+		}
+		if d.tuple {
+			return n + 2 // TUPLE, the array
+		}
+		return n + 1
+	case "map":
+		n := -1
+		for _, p := range d.pairs {
+			n = max(n, depth(p[0]), depth(p[1]))
+		}
+		return n + 1
+	case "tag":
+		return 1 + depth(*d.inner)
+	case "ref":
+		return 2
+	}
+	return 0
+}
+
+// arrayInKey: d has an {array} (not a {tuple}) inside a map key, which
+// Python cannot send (a key's list is a tuple there, written with the
+// TUPLE tag).
+func arrayInKey(d desc, inKey bool) bool {
+	switch d.kind {
+	case "array":
+		if inKey && !d.tuple {
+			return true
+		}
+		for _, it := range d.items {
+			if arrayInKey(it, inKey) {
+				return true
+			}
+		}
+	case "map":
+		for _, p := range d.pairs {
+			if arrayInKey(p[0], true) || arrayInKey(p[1], inKey) {
+				return true
+			}
+		}
+	case "tag":
+		return arrayInKey(*d.inner, inKey)
+	}
+	return false
 }
 
 func intValue(i *big.Int) any {
@@ -164,6 +253,18 @@ func epochTime(d *desc) time.Time {
 	}
 	sec, frac := math.Modf(d.f)
 	return time.Unix(int64(sec), int64(math.Round(frac*1e9)))
+}
+
+// timeOf is the time.Time of a tag 0 (RFC 3339 text) or 1 (epoch seconds).
+func timeOf(d desc) time.Time {
+	if d.tag == 1 {
+		return epochTime(d.inner)
+	}
+	t, err := time.Parse(time.RFC3339Nano, d.inner.s)
+	if err != nil {
+		die("tag 0 %q: %v", d.inner.s, err)
+	}
+	return t
 }
 
 // native is the Go value the sender sends for d.
@@ -195,8 +296,8 @@ func native(d desc) any {
 		}
 		return om
 	case "tag":
-		if d.tag == 1 {
-			return epochTime(d.inner)
+		if isTime(d) {
+			return timeOf(d)
 		}
 		return cbor.Tag{Number: d.tag, Content: native(*d.inner)}
 	case "ref":
@@ -247,8 +348,8 @@ func decodedForm(d desc) any {
 		}
 		return out
 	case "tag":
-		if d.tag == 1 {
-			return epochTime(d.inner)
+		if isTime(d) {
+			return timeOf(d)
 		}
 		return cbor.Tag{Number: d.tag, Content: decodedForm(*d.inner)}
 	case "ref":
@@ -298,6 +399,15 @@ func sameValue(a, b any) bool {
 		}
 		for k, v := range x {
 			w, ok := y[k]
+			if !ok {
+				// A NaN key is found by no lookup (NaN != NaN): by bits.
+				for k2, v2 := range y {
+					if sameValue(k, k2) {
+						w, ok = v2, true
+						break
+					}
+				}
+			}
 			if !ok || !sameValue(v, w) {
 				return false
 			}
@@ -340,18 +450,41 @@ func hasNestedBigMap(d desc) bool {
 // ---- vectors and checks ----
 
 type vector struct {
-	Name     string          `json:"name"`
-	Hex      string          `json:"hex"`
-	HexPlain string          `json:"hex_plain"`
-	Value    json.RawMessage `json:"value"`
-	bytes    []byte          // what the sender wrote (hex_plain from Go and Node, else hex)
-	plain    []byte          // what Go writes: hex_plain if the value holds a tuple, else hex
-	desc     desc
+	Name      string            `json:"name"`
+	Hex       string            `json:"hex"`
+	HexPlain  string            `json:"hex_plain"`
+	Value     json.RawMessage   `json:"value"`
+	RefusedBy []string          `json:"refused_by"` // the bindings whose decoder refuses hex
+	Reencoded map[string]string `json:"reencoded"`  // binding: what it writes for the decoded value
+	bytes     []byte            // what the sender wrote (hex_plain from Go and Node, else hex)
+	plain     []byte            // what Go writes for the decoded value: reencoded["go"], else hex_plain if the value holds a tuple, else hex
+	ordered   []byte            // what Go writes for an OrderedMap decoding of the value: hex_plain or hex
+	refused   bool              // Go's decoder refuses it ("go" in RefusedBy)
+	desc      desc
 }
 
-// plainSender: the sender (MPIPC_E2E_SENDER, set by the driver) writes a
-// Python tuple as the plain array, as Go does (PEERS.md).
-var plainSender = os.Getenv("MPIPC_E2E_SENDER") == "go" || os.Getenv("MPIPC_E2E_SENDER") == "node"
+// sender is the sender's language (MPIPC_E2E_SENDER, set by the driver for
+// both peers); plainSender: it writes a Python tuple as the plain array, as
+// Go does (PEERS.md).
+var sender = os.Getenv("MPIPC_E2E_SENDER")
+var plainSender = sender == "go" || sender == "node"
+
+// maxDepth is D3's limit (docs/TYPES.md): no item deeper than 128.
+const maxDepth = 128
+
+// skipped: vector v is left out of this exchange by both peers alike
+// (PEERS.md, "Vectors a peer leaves out"): the sender's binding refuses it
+// (it cannot build the value), Python sends an {array} map key (a tuple
+// there, written with the TUPLE tag), or the manager carries a value too
+// deep to sit in a call's argument array.
+func skipped(v *vector, primitive string) bool {
+	for _, b := range v.RefusedBy {
+		if b == sender {
+			return true
+		}
+	}
+	return (sender == "python" && arrayInKey(v.desc, false)) || (primitive == "manager" && depth(v.desc) >= maxDepth)
+}
 
 func must(err error) {
 	if err != nil {
@@ -367,28 +500,39 @@ func unhex(s string) []byte {
 	return b
 }
 
-func load(path string) []vector {
+func load(path, primitive string) []vector {
 	raw, err := os.ReadFile(path)
 	must(err)
 	var file struct {
 		Valid []vector `json:"valid"`
 	}
 	must(json.Unmarshal(raw, &file))
-	if len(file.Valid) == 0 {
-		die("no valid vector in %s", path)
-	}
+	var vs []vector
 	for i := range file.Valid {
-		v := &file.Valid[i]
-		v.bytes, v.plain = unhex(v.Hex), unhex(v.Hex)
+		v := file.Valid[i]
+		v.bytes, v.ordered = unhex(v.Hex), unhex(v.Hex)
 		if v.HexPlain != "" {
-			v.plain = unhex(v.HexPlain)
+			v.ordered = unhex(v.HexPlain)
 			if plainSender {
-				v.bytes = v.plain
+				v.bytes = v.ordered
 			}
 		}
+		v.plain = v.ordered
+		if h, ok := v.Reencoded["go"]; ok {
+			v.plain = unhex(h)
+		}
+		for _, b := range v.RefusedBy {
+			v.refused = v.refused || b == "go"
+		}
 		v.desc = parseDesc(v.Value)
+		if !skipped(&v, primitive) {
+			vs = append(vs, v)
+		}
 	}
-	return file.Valid
+	if len(vs) == 0 {
+		die("no valid vector in %s", path)
+	}
+	return vs
 }
 
 // check: raw bytes received for v are the sender's canonical encoding,
@@ -399,22 +543,30 @@ func check(what string, v *vector, got []byte) {
 		fail("%s: vector %s: got bytes %x, want %x", what, v.Name, got, v.bytes)
 	}
 	var x any
-	if err := mpipc.Unmarshal(got, &x); err != nil {
+	err := mpipc.Unmarshal(got, &x)
+	if v.refused {
+		if err == nil {
+			fail("%s: vector %s: decoded %#v, want a decode error (refused_by)", what, v.Name, x)
+		}
+		return
+	}
+	if err != nil {
 		fail("%s: vector %s: decode: %v", what, v.Name, err)
 		return
 	}
 	if want := decodedForm(v.desc); !sameValue(x, want) {
 		fail("%s: vector %s: decoded %#v, want %#v", what, v.Name, x, want)
 	}
-	switch {
-	case !hasBigMap(v.desc):
-		re, err := mpipc.Marshal(x)
-		if err != nil || !bytes.Equal(re, v.plain) {
-			fail("%s: vector %s: decoded and re-encoded %x (%v), want %x", what, v.Name, re, err, v.plain)
-		}
-	case v.desc.kind == "map" && !hasNestedBigMap(v.desc):
+	// A map[any]any has no order: Go writes its keys sorted by their
+	// encoded bytes (TYPES.md D5), the vector's reencoded["go"] where that
+	// differs from the order written.
+	re, err := mpipc.Marshal(x)
+	if err != nil || !bytes.Equal(re, v.plain) {
+		fail("%s: vector %s: decoded and re-encoded %x (%v), want %x", what, v.Name, re, err, v.plain)
+	}
+	if v.desc.kind == "map" && len(v.desc.pairs) > 1 && !hasNestedBigMap(v.desc) {
 		// A map of several entries: decoded into the binding's OrderedMap
-		// (a Go map has no order), it must re-encode exactly.
+		// (the order-keeping form), it must re-encode exactly.
 		var om mpipc.OrderedMap
 		if err := mpipc.Unmarshal(got, &om); err != nil {
 			fail("%s: vector %s: decode into OrderedMap: %v", what, v.Name, err)
@@ -433,21 +585,8 @@ func check(what string, v *vector, got []byte) {
 			}
 		}
 		re, err := mpipc.Marshal(om)
-		if err != nil || !bytes.Equal(re, v.plain) {
-			fail("%s: vector %s: decoded (OrderedMap) and re-encoded %x (%v), want %x", what, v.Name, re, err, v.plain)
-		}
-	default:
-		// A map of several entries below the top level decodes into a Go
-		// map, whose order is lost (bindings/go README): the re-encoding
-		// holds the same entries, so it has the same length and decodes to
-		// the same value.
-		re, err := mpipc.Marshal(x)
-		var back any
-		if err == nil {
-			err = mpipc.Unmarshal(re, &back)
-		}
-		if err != nil || len(re) != len(v.plain) || !sameValue(back, x) {
-			fail("%s: vector %s: decoded and re-encoded %x (%v): not the same entries as %x", what, v.Name, re, err, got)
+		if err != nil || !bytes.Equal(re, v.ordered) {
+			fail("%s: vector %s: decoded (OrderedMap) and re-encoded %x (%v), want %x", what, v.Name, re, err, v.ordered)
 		}
 	}
 }
@@ -703,9 +842,53 @@ func lockRole(send bool, name string) {
 	l.Close()
 }
 
+// echoRole is the differential test's echo (tests/polyglot/test_differential.py):
+// each message of queue inName decoded with mpipc.Unmarshal into an `any`
+// and encoded again with mpipc.Marshal onto outName; a message that does not
+// decode (or encode) is answered with "\xffD" ("\xffE") and the reason;
+// "\xffSTOP" ends it.
+func echoRole(inName, outName string) {
+	src, err := mpipc.OpenQueue(inName, mpipc.QueueOptions{})
+	if err != nil {
+		die("OpenQueue %s: %v", inName, err)
+	}
+	defer src.Close()
+	dst, err := mpipc.OpenQueue(outName, mpipc.QueueOptions{})
+	if err != nil {
+		die("OpenQueue %s: %v", outName, err)
+	}
+	defer dst.Close()
+	ready()
+	for {
+		raw, err := src.GetBytesTimeout(60 * time.Second)
+		if err != nil {
+			die("echo: get: %v", err)
+		}
+		if string(raw) == "\xffSTOP" {
+			return
+		}
+		var v any
+		var answer []byte
+		if err := mpipc.Unmarshal(raw, &v); err != nil {
+			answer = append([]byte("\xffD"), err.Error()...)
+		} else if out, err := mpipc.Marshal(v); err != nil {
+			answer = append([]byte("\xffE"), err.Error()...)
+		} else {
+			answer = out
+		}
+		if err := dst.PutBytesTimeout(answer, 60*time.Second); err != nil {
+			die("echo: put: %v", err)
+		}
+	}
+}
+
 func main() {
 	if len(os.Args) >= 2 && strings.HasPrefix(os.Args[1], "bench-") {
 		benchMain(os.Args[1:])
+		return
+	}
+	if len(os.Args) == 4 && os.Args[1] == "echo" {
+		echoRole(os.Args[2], os.Args[3])
 		return
 	}
 	if len(os.Args) != 5 {
@@ -716,7 +899,7 @@ func main() {
 		die("role %s: want send or recv", role)
 	}
 	send := role == "send"
-	vs := load(os.Args[4])
+	vs := load(os.Args[4], prim)
 	switch prim {
 	case "queue":
 		queueRole(vs, send, name)

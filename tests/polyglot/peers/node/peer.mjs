@@ -22,7 +22,12 @@ const { Queue, Connection, Listener, connect, connectManager, SharedArray, Lock,
 
 // The sender's language (the driver sets MPIPC_E2E_SENDER): Go and Node
 // write a Python tuple as the plain array, the vector's hex_plain (PEERS.md).
-const PLAIN_SENDER = ['go', 'node'].includes(process.env.MPIPC_E2E_SENDER);
+const SENDER = process.env.MPIPC_E2E_SENDER;
+const PLAIN_SENDER = ['go', 'node'].includes(SENDER);
+const ME = 'node'; // this binding's name in the vectors' 'reencoded' and 'refused_by'
+// D3 of docs/TYPES.md: nothing deeper than 128. A manager call's argument
+// array (and a list copy's result) puts a value one level below the top.
+const MAX_DEPTH = 128;
 
 const AUTHKEY = Buffer.from('polyglot');
 const TIMEOUT = 10000;
@@ -45,12 +50,33 @@ function ready() {
 
 // ---- descriptions ----
 
-/** The native value a description stands for, as a decoder returns it. */
-function build(d) {
+/**
+ * A canonical decimal integer 0 .. 2^32-2: an array index, which a plain
+ * object puts before its other keys, ascending (TYPES.md D5).
+ */
+function isArrayIndex(k) {
+  return typeof k === 'string' && /^(0|[1-9][0-9]*)$/.test(k) && Number(k) <= 2 ** 32 - 2;
+}
+
+/**
+ * The native value a description stands for, as a decoder returns it; with
+ * `forSend`, as this peer sends it: a map of text keys among which an
+ * array index is a Map (a plain object would put that key first).
+ */
+function build(d, forSend = false) {
+  const b = (x) => build(x, forSend);
+  if ('nest' in d) {
+    // {nest: k, [tag: n,] value: v}: k one-element arrays (or tags n) around v.
+    let v = b(d.value);
+    for (let i = 0; i < d.nest; i++) v = 'tag' in d ? new Tag(v, d.tag) : [v];
+    return v;
+  }
   if ('tag' in d) {
-    const inner = build(d.value);
-    if (d.tag === 1) return new Date(Number(inner) * 1000);
-    return new Tag(inner, d.tag);
+    const inner = b(d.value);
+    // A time, to the nearest millisecond (D2); {generic}: no Date holds it.
+    if (d.tag === 1 && !d.generic) return new Date(Math.round(Number(inner) * 1000));
+    if (d.tag === 0 && !d.generic) return new Date(inner);
+    return new Tag(inner, typeof d.tag === 'string' ? BigInt(d.tag) : d.tag); // a string: see load
   }
   if ('null' in d) return null;
   if ('bool' in d) return d.bool;
@@ -60,16 +86,18 @@ function build(d) {
   }
   if ('float' in d) {
     const f = d.float;
-    return f === 'inf' ? Infinity : f === '-inf' ? -Infinity : f === '-0.0' ? -0 : Number(f);
+    return f === 'inf' ? Infinity : f === '-inf' ? -Infinity : f === '-0.0' ? -0 : f === 'nan' ? NaN : Number(f);
   }
   if ('text' in d) return d.text;
   if ('bytes' in d) return Buffer.from(d.bytes, 'hex');
-  if ('array' in d) return d.array.map(build);
-  if ('tuple' in d) return d.tuple.map(build); // a Python tuple is an Array here
+  if ('array' in d) return d.array.map(b);
+  if ('tuple' in d) return d.tuple.map(b); // a Python tuple is an Array here
   if ('ref' in d) return new ManagerRef(...d.ref);
   if ('map' in d) {
-    const entries = d.map.map(([k, v]) => [build(k), build(v)]);
-    if (entries.every(([k]) => typeof k === 'string')) return Object.fromEntries(entries);
+    const entries = d.map.map(([k, v]) => [b(k), b(v)]);
+    if (entries.every(([k]) => typeof k === 'string') && !(forSend && entries.some(([k]) => isArrayIndex(k)))) {
+      return Object.fromEntries(entries);
+    }
     return new Map(entries);
   }
   die(`unknown description ${JSON.stringify(d)}`);
@@ -81,24 +109,82 @@ function build(d) {
  * integer (1.0 is 1) is wrapped in Float64, as a Node program sends an
  * integral float.
  */
-function asSent(value, d) {
+function asSent(value, d, forSend = false) {
+  const s = (x, dx) => asSent(x, dx, forSend);
+  if ('nest' in d) {
+    // Peel the k levels, wrap what is inside, and build them again.
+    let inner = value;
+    for (let i = 0; i < d.nest; i++) inner = 'tag' in d ? inner.value : inner[0];
+    let v = s(inner, d.value);
+    for (let i = 0; i < d.nest; i++) v = 'tag' in d ? new Tag(v, d.tag) : [v];
+    return v;
+  }
   if ('float' in d) {
+    // A -0.0 map key: a Map holds it as +0 (D6), so the sender wraps it as a
+    // program must to send -0.0 as a key; a decoded one is the integer 0.
+    if (forSend && d.float === '-0.0') return new Float64(-0);
     if (typeof value === 'number' && Number.isInteger(value) && !Object.is(value, -0) &&
-        Math.abs(value) <= Number.MAX_SAFE_INTEGER) {
+        Math.abs(value) <= Number.MAX_SAFE_INTEGER && d.float !== '-0.0') {
       return new Float64(value);
     }
     return value;
   }
-  if ('array' in d && Array.isArray(value)) return value.map((x, i) => (i < d.array.length ? asSent(x, d.array[i]) : x));
-  if ('tuple' in d && Array.isArray(value)) return value.map((x, i) => (i < d.tuple.length ? asSent(x, d.tuple[i]) : x));
+  if ('array' in d && Array.isArray(value)) return value.map((x, i) => (i < d.array.length ? s(x, d.array[i]) : x));
+  if ('tuple' in d && Array.isArray(value)) return value.map((x, i) => (i < d.tuple.length ? s(x, d.tuple[i]) : x));
   if ('map' in d) {
-    const entries = value instanceof Map ? [...value.entries()] : value && typeof value === 'object' ? Object.entries(value) : null;
-    if (entries === null) return value;
-    const sent = entries.map(([k, v], i) => (i < d.map.length ? [asSent(k, d.map[i][0]), asSent(v, d.map[i][1])] : [k, v]));
-    return value instanceof Map ? new Map(sent) : Object.fromEntries(sent);
+    if (value instanceof Map) {
+      const entries = [...value.entries()];
+      return new Map(entries.map(([k, v], i) => (i < d.map.length ? [s(k, d.map[i][0]), s(v, d.map[i][1])] : [k, v])));
+    }
+    if (!value || typeof value !== 'object') return value;
+    // A plain object's keys are texts (nothing to wrap); JavaScript may
+    // have reordered them: each value goes with its key's description.
+    const byKey = new Map(d.map.map(([k, v]) => [k.text, v]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, byKey.has(k) ? s(v, byKey.get(k)) : v]));
   }
-  if ('tag' in d && d.tag !== 1 && value instanceof Tag) return new Tag(asSent(value.value, d.value), value.tag);
+  if ('tag' in d && (d.generic || (d.tag !== 0 && d.tag !== 1)) && value instanceof Tag) return new Tag(s(value.value, d.value), value.tag);
   return value;
+}
+
+/** The depth of the deepest item of description d (TYPES.md D3: the top item 0). */
+function depth(d) {
+  if ('nest' in d) return d.nest + depth(d.value);
+  if ('tag' in d) return 1 + depth(d.value);
+  if ('int' in d) {
+    const n = BigInt(d.int);
+    return n >= 2n ** 64n || n < -(2n ** 64n) ? 1 : 0; // a bignum: tag 2/3 around bytes
+  }
+  const most = (xs) => xs.reduce((m, x) => Math.max(m, depth(x)), -1);
+  if ('array' in d) return 1 + most(d.array);
+  if ('tuple' in d) return 2 + most(d.tuple);
+  if ('ref' in d) return 2;
+  if ('map' in d) return 1 + most(d.map.flat());
+  return 0;
+}
+
+/**
+ * Whether description d has an {array} (not a {tuple}) inside a map key,
+ * which Python cannot send (a key's list is a tuple there, written with
+ * the TUPLE tag).
+ */
+function arrayInKey(d, inKey = false) {
+  if ('nest' in d) return (inKey && !('tag' in d)) || arrayInKey(d.value, inKey);
+  if ('tag' in d) return arrayInKey(d.value, inKey);
+  if ('array' in d) return inKey || d.array.some((x) => arrayInKey(x, inKey));
+  if ('tuple' in d) return d.tuple.some((x) => arrayInKey(x, inKey));
+  if ('map' in d) return d.map.some(([k, v]) => arrayInKey(k, true) || arrayInKey(v, inKey));
+  return false;
+}
+
+/**
+ * Whether vector v is left out of this exchange, by both peers alike
+ * (PEERS.md, "Vectors a peer leaves out"): the sender's binding refuses it
+ * (it cannot build the value), Python sends an {array} map key, or the
+ * manager carries a value too deep to sit in a call's argument array.
+ */
+function skipped(v, prim) {
+  return (v.refused_by ?? []).includes(SENDER) || (SENDER === 'python' && arrayInKey(v.value)) ||
+    (prim === 'manager' && depth(v.value) >= MAX_DEPTH);
 }
 
 function show(v) {
@@ -109,13 +195,26 @@ function show(v) {
   }
 }
 
-function load(path) {
-  const doc = JSON.parse(readFileSync(path, 'utf8'));
-  if (!doc.valid || doc.valid.length === 0) die('no valid vector');
-  // bytes: what the sender wrote; plain: what Node writes (hex_plain for a tuple).
-  return doc.valid.map((v) => {
+function load(path, prim) {
+  // A tag number beyond 2^53 would lose its low bits as a JSON number: it
+  // is read as a decimal string, a BigInt in build (the decoder's form).
+  const text = readFileSync(path, 'utf8').replace(/"tag":(\s*)([0-9]{16,})/g, '"tag":$1"$2"');
+  const doc = JSON.parse(text);
+  const vs = (doc.valid ?? []).filter((v) => !skipped(v, prim));
+  if (vs.length === 0) die('no valid vector');
+  // bytes: what the sender wrote; plain: what Node writes for the decoded
+  // value (its 'reencoded', else hex_plain for a tuple, else hex); refused:
+  // Node's decoder refuses it; send: the value this peer sends.
+  return vs.map((v) => {
     const plain = Buffer.from(v.hex_plain ?? v.hex, 'hex');
-    return { ...v, bytes: PLAIN_SENDER ? plain : Buffer.from(v.hex, 'hex'), plain, native: build(v.value) };
+    return {
+      ...v,
+      bytes: PLAIN_SENDER ? plain : Buffer.from(v.hex, 'hex'),
+      plain: v.reencoded?.[ME] !== undefined ? Buffer.from(v.reencoded[ME], 'hex') : plain,
+      refused: (v.refused_by ?? []).includes(ME),
+      native: build(v.value),
+      send: asSent(build(v.value, true), v.value, true),
+    };
   });
 }
 
@@ -154,9 +253,22 @@ function checkDecoded(what, v, got) {
   if (!re.equals(v.plain)) fail(`${what}: vector ${v.name}: decoded and re-encoded ${re.toString('hex')}, want ${v.plain.toString('hex')}`);
 }
 
+/** A vector Node's decoder refuses ('refused_by'): `get()` (a decode) throws DecodeError. */
+async function checkRefused(what, v, get) {
+  let got;
+  try {
+    got = await get();
+  } catch (e) {
+    if (!(e instanceof mpipc.DecodeError)) fail(`${what}: vector ${v.name}: decoding threw ${e}, want DecodeError (refused_by)`);
+    return;
+  }
+  fail(`${what}: vector ${v.name}: decoded ${show(got)}, want DecodeError (refused_by)`);
+}
+
 /** Raw bytes received for vector v: its canonical encoding; then decode and re-encode. */
-function checkRaw(what, v, data) {
+async function checkRaw(what, v, data) {
   if (!Buffer.from(data).equals(v.bytes)) fail(`${what}: vector ${v.name}: got bytes ${Buffer.from(data).toString('hex')}, want ${v.bytes.toString('hex')}`);
+  if (v.refused) return checkRefused(what, v, () => decode(data));
   let got;
   try {
     got = decode(data);
@@ -173,7 +285,7 @@ async function queue(vs, send, name) {
   const q = new Queue(name);
   ready();
   if (send) {
-    for (const v of vs) await q.put(asSent(v.native, v.value), { timeout: TIMEOUT });
+    for (const v of vs) await q.put(v.send, { timeout: TIMEOUT });
     q.close();
     return;
   }
@@ -184,7 +296,7 @@ async function queue(vs, send, name) {
     } catch (e) {
       die(`queue: get of vector ${v.name}: ${e}`);
     }
-    checkRaw('queue', v, data);
+    await checkRaw('queue', v, data);
   }
   const n = q.qsize();
   if (n !== 0) fail(`queue: ${n} messages left after the last vector`);
@@ -194,7 +306,7 @@ async function queue(vs, send, name) {
 async function sendAll(vs, c, what) {
   for (const v of vs) {
     try {
-      await c.send(asSent(v.native, v.value));
+      await c.send(v.send);
     } catch (e) {
       die(`${what}: send of vector ${v.name}: ${e}`);
     }
@@ -209,7 +321,7 @@ async function recvAll(vs, c, what) {
     } catch (e) {
       die(`${what}: recv of vector ${v.name}: ${e}`);
     }
-    checkRaw(what, v, data);
+    await checkRaw(what, v, data);
   }
   try {
     const extra = await c.recvBytes({ timeout: TIMEOUT });
@@ -268,14 +380,18 @@ async function manager(vs, send, name) {
   const d = m.dict(`${name}-dict`);
   const l = m.list(`${name}-list`);
   if (send) {
-    for (let i = 0; i < vs.length; i++) await d.set(i, asSent(vs[i].native, vs[i].value));
-    for (const v of vs) await l.append(asSent(v.native, v.value));
+    for (let i = 0; i < vs.length; i++) await d.set(i, vs[i].send);
+    for (const v of vs) await l.append(v.send);
     m.close();
     return;
   }
   const n = await d.len();
   if (n !== vs.length) fail(`dict holds ${n} entries, want ${vs.length}`);
   for (let i = 0; i < vs.length; i++) {
+    if (vs[i].refused) {
+      await checkRefused('manager dict', vs[i], () => d.get(i));
+      continue;
+    }
     let got;
     try {
       got = await d.get(i);
@@ -284,6 +400,17 @@ async function manager(vs, send, name) {
       continue;
     }
     checkDecoded('manager dict', vs[i], got);
+  }
+  if (vs.some((v) => v.refused)) {
+    // A copy of the whole list cannot decode where an item is refused: item by item.
+    const n = await l.len();
+    if (n !== vs.length) fail(`manager list holds ${n} items, want ${vs.length}`);
+    for (let i = 0; i < vs.length; i++) {
+      if (vs[i].refused) await checkRefused('manager list', vs[i], () => l.get(i));
+      else checkDecoded('manager list', vs[i], await l.get(i));
+    }
+    m.close();
+    return;
   }
   const items = await l.copy();
   if (items.length !== vs.length) fail(`manager list holds ${items.length} items, want ${vs.length}`);
@@ -435,14 +562,48 @@ async function bench(args) {
   process.exit(0);
 }
 
+// The differential test's echo (tests/polyglot/test_differential.py): each
+// message of queue `inName` decoded with decode() and encoded again with
+// encode() onto `outName`; a message that does not decode (or encode) is
+// answered with 0xff 'D' (0xff 'E') and the reason; 0xff 'STOP' ends it.
+async function echo(inName, outName) {
+  const src = new Queue(inName);
+  const dst = new Queue(outName);
+  ready();
+  const marker = (kind, e) => Buffer.concat([Buffer.from([0xff]), Buffer.from(kind + String(e && e.message ? e.message : e))]);
+  for (;;) {
+    const raw = await src.getBytes({ timeout: 60000 });
+    if (raw.length === 5 && raw[0] === 0xff && raw.subarray(1).toString() === 'STOP') break;
+    let answer;
+    let value;
+    try {
+      value = decode(raw);
+    } catch (e) {
+      answer = marker('D', e);
+    }
+    if (answer === undefined) {
+      try {
+        answer = encode(value);
+      } catch (e) {
+        answer = marker('E', e);
+      }
+    }
+    await dst.putBytes(answer, { timeout: 60000 });
+  }
+  src.close();
+  dst.close();
+  process.exit(0);
+}
+
 async function main() {
   const args = process.argv.slice(2);
   if (args.length >= 1 && args[0].startsWith('bench-')) return bench(args);
+  if (args.length === 3 && args[0] === 'echo') return echo(args[1], args[2]);
   if (args.length !== 4) die('usage: peer.mjs <send|recv> <primitive> <name> <vectors.json>');
   const [role, prim, name, path] = args;
   if (role !== 'send' && role !== 'recv') die(`role ${role}: want send or recv`);
   const send = role === 'send';
-  const vs = load(path);
+  const vs = load(path, prim);
   switch (prim) {
     case 'queue': await queue(vs, send, name); break;
     case 'pipe': await pipe(vs, send); break;

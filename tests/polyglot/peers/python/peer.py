@@ -36,7 +36,12 @@ AUTHKEY = b"polyglot"
 TIMEOUT = 10.0
 # The sender's language (the driver sets it for both peers): Go and Node
 # write a tuple as the plain array, the vector's hex_plain (PEERS.md).
-PLAIN_SENDER = os.environ.get("MPIPC_E2E_SENDER") in ("go", "node")
+SENDER = os.environ.get("MPIPC_E2E_SENDER")
+PLAIN_SENDER = SENDER in ("go", "node")
+ME = "python"  # this binding's name in the vectors' 'reencoded' and 'refused_by'
+# D3 of docs/TYPES.md: nothing deeper than 128. A manager call's argument
+# array (and a list copy's result) puts a value one level below the top.
+MAX_DEPTH = 128
 
 failed = 0
 
@@ -79,11 +84,18 @@ def build(d, tagged=True):
     """The Python value a vector's description stands for; a {tuple} is a
     list when not `tagged` (the bytes a Go or Node sender wrote), except in
     a map key, where every array is a tuple."""
+    if "nest" in d:  # {nest: k, [tag: n,] value: v}: k one-element arrays (or tags n) around v
+        v = build(d["value"], tagged)
+        for _ in range(d["nest"]):
+            v = cbor2.CBORTag(d["tag"], v) if "tag" in d else [v]
+        return v
     if "tag" in d:
         inner = build(d["value"], tagged)
-        if d["tag"] == 1:
+        if d["tag"] == 1 and not d.get("generic"):
             return datetime.datetime.fromtimestamp(inner, datetime.timezone.utc)
-        return cbor2.CBORTag(d["tag"], inner)
+        if d["tag"] == 0 and not d.get("generic"):
+            return datetime.datetime.fromisoformat(inner.replace("Z", "+00:00"))
+        return cbor2.CBORTag(d["tag"], inner)  # {generic}: a time no datetime holds passes through
     (k, v), = d.items()
     if k == "null":
         return None
@@ -114,6 +126,50 @@ def key(k):
     return tuple(key(x) for x in k) if isinstance(k, list) else k
 
 
+def depth(d):
+    """The depth of the deepest item of description d (D3: the top item is
+    at depth 0; an item inside an array, a map or a tag is one deeper)."""
+    if "nest" in d:
+        return d["nest"] + depth(d["value"])
+    if "tag" in d:
+        return 1 + depth(d["value"])
+    (k, v), = d.items()
+    if k == "int":
+        return 1 if not -2 ** 64 <= int(v) < 2 ** 64 else 0  # a bignum: tag 2/3 around bytes
+    if k in ("array", "tuple"):
+        inner = 1 + max((depth(x) for x in v), default=-1)
+        return inner + 1 if k == "tuple" else inner
+    if k == "ref":
+        return 2  # REF, its array, the texts
+    if k == "map":
+        return 1 + max((depth(x) for kv in v for x in kv), default=-1)
+    return 0
+
+
+def array_in_key(d, in_key=False):
+    """Whether description d has an {array} inside a map key: Python makes
+    every array in a key a tuple (a list is not hashable), which it writes
+    with the TUPLE tag (docs/TYPES.md), so it cannot send such a value."""
+    if "nest" in d or "tag" in d:
+        return ("nest" in d and "tag" not in d and in_key) or array_in_key(d["value"], in_key)
+    (k, v), = d.items()
+    if k in ("array", "tuple"):
+        return (k == "array" and in_key) or any(array_in_key(x, in_key) for x in v)
+    if k == "map":
+        return any(array_in_key(kv[0], True) or array_in_key(kv[1], in_key) for kv in v)
+    return False
+
+
+def skipped(v, prim):
+    """Whether vector v is left out of this exchange, by both peers alike
+    (PEERS.md, "Vectors a peer leaves out"): the sender's binding refuses
+    it ('refused_by': it cannot build the value), Python sends it (an
+    {array} in a map key, which Python cannot build), or it goes through
+    the manager and is too deep to sit in a call's argument array."""
+    return (SENDER in v.get("refused_by", ()) or (SENDER == "python" and array_in_key(v["value"]))
+            or (prim == "manager" and depth(v["value"]) >= MAX_DEPTH))
+
+
 def same(a, b):
     """Equality that tells -0.0 from 0.0, 1 from 1.0 and True from 1, and
     keeps map order."""
@@ -131,10 +187,10 @@ def same(a, b):
     return a == b
 
 
-def load(path):
+def load(path, prim):
     with open(path) as f:
         doc = json.load(f)
-    vs = doc["valid"]
+    vs = [v for v in doc["valid"] if not skipped(v, prim)]
     if not vs:
         die("no valid vector")
     for v in vs:
@@ -142,8 +198,15 @@ def load(path):
         # Go and Node, hex from the others (this peer always sends hex).
         v["plain"] = PLAIN_SENDER and "hex_plain" in v
         v["bytes"] = bytes.fromhex(v["hex_plain"] if v["plain"] else v["hex"])
-        v["native"] = build(v["value"], not v["plain"])
-        v["send"] = build(v["value"])
+        # Python's decoder refuses it (a dict cannot keep true and 1 apart).
+        v["refused"] = ME in v.get("refused_by", ())
+        # What Python writes for the decoded value where it is not the bytes received.
+        v["reencoded"] = bytes.fromhex(v["reencoded"][ME]) if ME in v.get("reencoded", {}) else None
+        # An {array} in a map key comes back a tuple, which Python writes with the TUPLE tag.
+        v["tuple_keys"] = array_in_key(v["value"])
+        if not v["refused"]:
+            v["native"] = build(v["value"], not v["plain"])
+            v["send"] = build(v["value"])
     return vs
 
 
@@ -157,9 +220,14 @@ def check_decoded(what, v, got):
     except Exception as e:  # noqa: BLE001 - report any encoder failure
         fail("%s: vector %s: re-encoding the decoded value: %r" % (what, v["name"], e))
         return
-    if v["plain"]:
-        # Plain bytes of a tuple: Python re-encodes every map key's array as
-        # a tuple (TUPLE-tagged), so the bytes may differ; the value may not.
+    if v["reencoded"] is not None:
+        if re != v["reencoded"]:
+            fail("%s: vector %s: decoded and re-encoded %s, want %s (its 'reencoded')" % (
+                what, v["name"], re.hex(), v["reencoded"].hex()))
+    elif v["plain"] or v["tuple_keys"]:
+        # Plain bytes of a tuple, or an array in a map key: Python re-encodes
+        # every map key's array as a tuple (TUPLE-tagged), so the bytes may
+        # differ; the value may not.
         if not same(mpipc.decode(re), got):
             fail("%s: vector %s: re-encoded %s decodes to another value" % (what, v["name"], re.hex()))
     elif re != v["bytes"]:
@@ -171,12 +239,28 @@ def check_raw(what, v, data):
     and re-encode."""
     if data != v["bytes"]:
         fail("%s: vector %s: got bytes %s, want %s" % (what, v["name"], data.hex(), v["bytes"].hex()))
+    if v["refused"]:
+        check_refused(what, v, lambda: mpipc.decode(data))
+        return
     try:
         got = mpipc.decode(data)
     except Exception as e:  # noqa: BLE001
         fail("%s: vector %s: decode: %r" % (what, v["name"], e))
         return
     check_decoded(what, v, got)
+
+
+def check_refused(what, v, get):
+    """A vector Python's decoder refuses ('refused_by'): `get()` (a decode)
+    raises mpipc.DecodeError."""
+    try:
+        got = get()
+    except mpipc.DecodeError:
+        return
+    except Exception as e:  # noqa: BLE001 - any other failure is reported as such
+        fail("%s: vector %s: decoding raised %r, want mpipc.DecodeError (refused_by)" % (what, v["name"], e))
+        return
+    fail("%s: vector %s: decoded %r, want mpipc.DecodeError (refused_by)" % (what, v["name"], got))
 
 
 def queue(vs, send, name):
@@ -278,17 +362,27 @@ def manager(vs, send, name):
     if len(d) != len(vs):
         fail("dict holds %d entries, want %d" % (len(d), len(vs)))
     for i, v in enumerate(vs):
+        if v["refused"]:
+            check_refused("manager dict", v, lambda: d[i])
+            continue
         try:
             got = d[i]
         except KeyError:
             fail("manager dict: vector %s: key %d missing" % (v["name"], i))
             continue
         check_decoded("manager dict", v, got)
-    items = li.copy()
-    if len(items) != len(vs):
-        fail("manager list holds %d items, want %d" % (len(items), len(vs)))
-    for v, got in zip(vs, items):
-        check_decoded("manager list", v, got)
+    if len(li) != len(vs):
+        fail("manager list holds %d items, want %d" % (len(li), len(vs)))
+    if not any(v["refused"] for v in vs):
+        for v, got in zip(vs, li.copy()):
+            check_decoded("manager list", v, got)
+        return
+    # A copy of the whole list cannot decode where an item is refused: item by item.
+    for i, v in enumerate(vs):
+        if v["refused"]:
+            check_refused("manager list", v, lambda: li[i])
+        else:
+            check_decoded("manager list", v, li[i])
 
 
 def bits(f):
@@ -430,9 +524,41 @@ def bench(args):
             "bench-pong <q1> <q2> <total>")
 
 
+def echo(in_name, out_name):
+    """The differential test's echo (tests/polyglot/test_differential.py):
+    each message of queue `in_name` decoded with mpipc.decode and encoded
+    again with mpipc.encode onto `out_name`; a message that does not decode
+    (or encode) is answered with b"\\xffD" (b"\\xffE") and the reason; b"\\xffSTOP"
+    ends it. The driver's queues exist; REFs come back as PeerRef."""
+    from mpipc import _codec
+    _codec.set_ref_resolver(PeerRef)
+    src, dst = mpipc.Queue(name=in_name, create=False), mpipc.Queue(name=out_name, create=False)
+    ready()
+    while True:
+        raw = src.get_bytes(timeout=60)
+        if raw == b"\xffSTOP":
+            break
+        try:
+            value = mpipc.decode(raw)
+        except Exception as e:  # every decode failure is the answer, whatever its class
+            dst.put_bytes(b"\xffD" + ("%s: %s" % (type(e).__name__, e)).encode("utf-8", "replace"))
+            continue
+        try:
+            out = mpipc.encode(value)
+        except Exception as e:
+            dst.put_bytes(b"\xffE" + ("%s: %s" % (type(e).__name__, e)).encode("utf-8", "replace"))
+            continue
+        dst.put_bytes(out)
+    src.close()
+    dst.close()
+
+
 def main():
     if len(sys.argv) >= 2 and sys.argv[1].startswith("bench-"):
         bench(sys.argv[1:])
+        return
+    if len(sys.argv) == 4 and sys.argv[1] == "echo":
+        echo(sys.argv[2], sys.argv[3])
         return
     if len(sys.argv) != 5:
         die("usage: peer.py <send|recv> <primitive> <name> <vectors.json>")
@@ -445,7 +571,7 @@ def main():
     import mpipc.managers  # noqa: F401
     from mpipc import _codec
     _codec.set_ref_resolver(PeerRef)
-    fn(load(path), role == "send", name)
+    fn(load(path, prim), role == "send", name)
     if failed:
         print("python peer: %s %s: %d check(s) failed" % (role, prim, failed), file=sys.stderr)
         sys.exit(1)

@@ -125,8 +125,8 @@ fn lock_uncontended(d: Duration) -> Result<(u64, Duration), Fail> {
 
 /// Runs every workload and prints the table.
 pub fn run(args: &[String]) -> Res {
-    let a = Args::parse(args, &["--duration-ms"], &[])?;
-    a.expect(0, "bench")?;
+    let a = Args::parse("bench", args, &["--duration-ms"], &[])?;
+    a.expect(&[])?;
     let d = Duration::from_millis(a.num::<u64>("--duration-ms")?.unwrap_or(300).max(1));
     type Workload = fn(Duration) -> Result<(u64, Duration), Fail>;
     let all: [(&str, &str, Workload); 4] = [

@@ -60,8 +60,10 @@ fn attach() -> OpenOptions {
 
 /// What can be known about a segment, as `key=value` pairs. Reads the
 /// common header itself, then attaches through the library (attach only:
-/// nothing is ever created) for the kind's own figures.
-pub fn details(s: &Seg) -> Vec<(String, String)> {
+/// nothing is ever created) for the kind's own figures. A queue's figures
+/// need its lock: waited for at most `busy_wait`, then the queue is
+/// reported `busy` (with the library's message, naming the holder).
+pub fn details(s: &Seg, busy_wait: std::time::Duration) -> Vec<(String, String)> {
     let mut d = Vec::new();
     match read_header(s) {
         Ok((layout, kind)) if kind == s.kind as u32 => d.push(("layout".into(), layout.to_string())),
@@ -80,13 +82,26 @@ pub fn details(s: &Seg) -> Vec<(String, String)> {
                 let opts =
                     QueueOptions { open_mode: Some(OpenMode::AttachOnly), any_owner: true, ..Default::default() };
                 let q = Queue::open(&s.name, &opts)?;
-                d.push(("messages".into(), q.qsize()?.to_string()));
-                d.push(("bytes_used".into(), q.bytes_used()?.to_string()));
+                // One snapshot under the lock, waited for at most busy_wait.
+                let st = match q.stats(Some(busy_wait)) {
+                    Ok(st) => Some(st),
+                    Err(e) if e.kind() == mpipc::ErrorKind::Timeout => {
+                        d.push(("busy".into(), e.message().to_owned()));
+                        None
+                    }
+                    Err(e) => return Err(e),
+                };
+                if let Some(st) = st {
+                    d.push(("messages".into(), st.messages.to_string()));
+                    d.push(("bytes_used".into(), st.bytes_used.to_string()));
+                }
                 d.push(("capacity".into(), q.capacity_bytes().to_string()));
                 d.push(("maxsize".into(), q.maxsize().to_string()));
                 d.push(("max_message".into(), q.max_message().to_string()));
-                d.push(("unfinished".into(), q.unfinished_tasks()?.to_string()));
-                d.push(("shutdown".into(), q.is_shutdown()?.to_string()));
+                if let Some(st) = st {
+                    d.push(("unfinished".into(), st.unfinished.to_string()));
+                    d.push(("shutdown".into(), st.shutdown.to_string()));
+                }
                 d.push(("owner_deaths".into(), q.owner_deaths().to_string()));
             }
             SegmentKind::Block => {
@@ -117,6 +132,7 @@ pub fn details(s: &Seg) -> Vec<(String, String)> {
             SegmentKind::Lock => {
                 let l = Lock::open(&s.name, false, &attach()).or_else(|_| Lock::open(&s.name, true, &attach()))?;
                 d.push(("recursive".into(), l.is_recursive().to_string()));
+                d.push(("locked".into(), l.is_locked().to_string()));
                 d.push(("owner_deaths".into(), l.owner_deaths().to_string()));
             }
             SegmentKind::Semaphore => {
@@ -152,6 +168,53 @@ pub fn details(s: &Seg) -> Vec<(String, String)> {
     d
 }
 
+/// The state of a segment in a few words, for `ls` (what [`details`]
+/// found, the figure that matters most for its kind).
+pub fn summary(kind: SegmentKind, d: &[(String, String)]) -> String {
+    let get = |k: &str| d.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let n = |k: &str| get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let plural = |k: &str, one: &str| {
+        let x = n(k);
+        format!("{x} {one}{}", if x == 1 { "" } else { "s" })
+    };
+    if let Some(e) = get("error") {
+        return format!("error: {e}");
+    }
+    if get("busy").is_some() {
+        return "busy: its lock stays held (ls -l or stat says by whom)".to_owned();
+    }
+    let yes = |k: &str| get(k) == Some("true");
+    match kind {
+        SegmentKind::Queue => {
+            let mut s = plural("messages", "message");
+            if yes("shutdown") {
+                s.push_str(", shut down");
+            }
+            s
+        }
+        SegmentKind::Block => String::new(),
+        SegmentKind::Array => match get("typecode") {
+            Some(tc) => format!("{} of '{tc}'", plural("length", "item")),
+            None => String::new(),
+        },
+        SegmentKind::Lock => {
+            let what = if yes("recursive") { "recursive, " } else { "" };
+            format!("{what}{}", if yes("locked") { "locked" } else { "free" })
+        }
+        SegmentKind::Semaphore => format!("value {}", n("value")),
+        SegmentKind::Event => (if yes("set") { "set" } else { "not set" }).to_owned(),
+        SegmentKind::Condition => format!("{} waiting", n("waiters")),
+        SegmentKind::Barrier => {
+            let mut s = format!("{} of {} waiting", n("waiting"), n("parties"));
+            if yes("broken") {
+                s.push_str(", broken");
+            }
+            s
+        }
+        SegmentKind::ShareableList => plural("items", "item"),
+    }
+}
+
 /// The common header's layout version and kind, read from the file.
 fn read_header(s: &Seg) -> Result<(u32, u32), String> {
     use std::io::Read;
@@ -173,7 +236,8 @@ pub fn mode_string(meta: &std::fs::Metadata) -> String {
 
 /// Who uses which segment: every process's mappings (/proc/PID/maps, by
 /// device and inode) and open descriptors (/proc/PID/fd). Processes whose
-/// /proc entries cannot be read are remembered by user id.
+/// maps or descriptors cannot be read are remembered with their effective
+/// user id.
 pub struct Users {
     /// (dev, inode, pid) of every mapping or descriptor of a /dev/shm file.
     uses: Vec<(u64, u64, u32)>,
@@ -220,8 +284,8 @@ impl Users {
                 Err(_) => readable = false,
             }
             if !readable {
-                if let Ok(m) = std::fs::metadata(&dir) {
-                    u.hidden.push((pid, m.uid()));
+                if let Some(uid) = effective_uid(&dir) {
+                    u.hidden.push((pid, uid));
                 }
             }
         }
@@ -237,17 +301,26 @@ impl Users {
         v
     }
 
-    /// Whether a process that could not be inspected might use the
-    /// segment: one of its owner's, or anyone's when the mode lets others
-    /// open it.
-    pub fn maybe_hidden_user(&self, s: &Seg) -> bool {
-        !self.hidden_pids(s).is_empty()
-    }
-
-    /// The processes that could not be inspected and could use the
-    /// segment (see [`Users::maybe_hidden_user`]).
-    pub fn hidden_pids(&self, s: &Seg) -> Vec<String> {
+    /// The processes that could not be inspected and might use the
+    /// segment: those of its owner, or anyone's when the mode lets others
+    /// open it (sorted).
+    pub fn hidden_pids(&self, s: &Seg) -> Vec<u32> {
         let shared = s.meta.permissions().mode() & 0o066 != 0;
-        self.hidden.iter().filter(|(_, uid)| shared || *uid == s.meta.uid()).map(|(p, _)| p.to_string()).collect()
+        let mut v: Vec<u32> =
+            self.hidden.iter().filter(|(_, uid)| shared || *uid == s.meta.uid()).map(|(p, _)| *p).collect();
+        v.sort_unstable();
+        v
     }
+}
+
+/// The effective user id of the process of /proc/PID `dir`, from its
+/// `status` (readable whatever the process: the owner of the /proc/PID
+/// directory itself is root for a process that made itself non-dumpable,
+/// and would hide the real user), else the directory's owner.
+fn effective_uid(dir: &std::path::Path) -> Option<u32> {
+    let from_status = std::fs::read_to_string(dir.join("status")).ok().and_then(|st| {
+        // "Uid:\treal\teffective\tsaved\tfs"
+        st.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|ids| ids.split_whitespace().nth(1)?.parse().ok())
+    });
+    from_status.or_else(|| std::fs::metadata(dir).ok().map(|m| m.uid()))
 }

@@ -433,22 +433,26 @@ typedef struct mpq_view {
 // length out-parameter and nothing was consumed.
 #define MP_E_BUFSIZE -8
 
-// No object of that name.
+// No object of that name, or no such key (a manager dict's KeyError).
 #define MP_E_NOTFOUND -9
 
 // The name exists and exclusive creation was asked for.
 #define MP_E_EXISTS -10
 
-// The name exists as an object of another kind.
+// Of the wrong type: a value the call cannot use (an incr on text, an
+// item a ShareableList cannot hold), or a name held by an object of
+// another kind (or by a directory or other non-file in /dev/shm).
 #define MP_E_TYPE -11
 
 // The object was made by an incompatible layout version.
 #define MP_E_VERSION -12
 
-// Shared state failed validation.
+// Shared state, a frame or a CBOR message failed validation (malformed
+// CBOR included).
 #define MP_E_CORRUPT -13
 
-// Permission denied.
+// Permission denied, or a name refused because another user could have
+// planted it (another user's private object, a symbolic link in /dev/shm).
 #define MP_E_PERM -14
 
 // Any other operating-system error.
@@ -2277,7 +2281,8 @@ mp_status mp_sem_unlink(const char *name);
 // `MP_OK`; `MP_E_TYPE` (an item that is not a scalar); `MP_E_INVAL`
 // (not a CBOR array, an element count that differs from the existing
 // list, bad name or flags); `MP_E_EXISTS`; `MP_E_NOTFOUND`;
-// `MP_E_CORRUPT`.
+// `MP_E_CORRUPT` (`items_cbor` is not well-formed CBOR, or the list's
+// segment failed validation).
 //
 // # Safety
 // `name` is a NUL-terminated string; `items_cbor` is NULL or holds `len`
@@ -2309,7 +2314,8 @@ mp_status mp_slist_get(struct mp_slist *l,
 // Stores the CBOR scalar `item` at `index`.
 //
 // # Returns
-// `MP_OK`; `MP_E_INDEX`; `MP_E_TYPE` (not a scalar); `MP_E_TOOBIG`
+// `MP_OK`; `MP_E_INDEX`; `MP_E_TYPE` (not a scalar); `MP_E_CORRUPT`
+// (`item` is not well-formed CBOR); `MP_E_TOOBIG`
 // (a text or byte string longer than the slot's capacity; nothing
 // changes).
 //
@@ -2405,9 +2411,9 @@ mp_status mp_shm_unlink(const char *name);
 // `name` is a NUL-terminated string.
 mp_status mp_shm_unlink_raw(const char *name);
 
-// Returns a static, human-readable name for a status code, e.g.
-// `"MP_E_EMPTY: empty"`. Never NULL; never to be freed. Unknown codes give
-// `"MP_E_UNKNOWN: unknown status"`.
+// Returns a static, human-readable name for a status code: its C name and
+// what it means, e.g. `"MP_E_EMPTY: empty"`. Never NULL; never to be
+// freed. Unknown codes give `"MP_E_UNKNOWN: unknown status"`.
 //
 // Thread-safe.
 const char *mp_status_str(mp_status code);

@@ -8,7 +8,8 @@
 //   default-constructed object holds nothing, and using it throws
 //   mpipc::error with status MP_E_NULL.
 // - Every failing call throws mpipc::error, carrying the mp_status
-//   (status()), its name (status_name()) and mp_last_error()'s message
+//   (status()), mp_status_str()'s name and meaning of it (status_name(),
+//   e.g. "MP_E_NOTFOUND: not found") and mp_last_error()'s message
 //   (message()). Calls with a timeout that report "time ran out" as a
 //   value instead (try_get, acquire, wait, ...) say so in their comment.
 // - Timeouts are std::chrono::milliseconds: mpipc::forever (negative) waits
@@ -64,7 +65,9 @@ class error : public std::runtime_error {
           message_(std::move(message)) {}
     /// The C status code (MP_E_*).
     mp_status status() const noexcept { return status_; }
-    /// The code's name, e.g. "MP_E_EMPTY".
+    /// The code's C name and what it means, as mp_status_str() gives them:
+    /// e.g. "MP_E_NOTFOUND: not found" (static, never freed). what() starts
+    /// with the same text; compare status() with MP_E_* to tell codes apart.
     const char *status_name() const noexcept { return mp_status_str(status_); }
     /// mp_last_error()'s message at the time of the failure.
     const std::string &message() const noexcept { return message_; }

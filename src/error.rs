@@ -8,105 +8,155 @@
 //! stores the message for `mp_last_error_message`.
 
 use std::borrow::Cow;
+use std::ffi::CStr;
 use std::fmt;
 
-/// What went wrong, independent of the message text.
+/// Declares [`ErrorKind`] and everything derived from it from ONE table:
+/// one row per kind, `doc, Variant = code, "MP_E_NAME", "description"`.
 ///
-/// The discriminants are the C status codes (`MP_E_*` in `include/mpipc.h`):
-/// this enum *is* the table, and `capi/src/status.rs` (the C library crate) re-exports each value
-/// as a constant with a unit test that walks every variant. Values are
-/// append-only: a retired kind keeps its number reserved.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(i32)]
-#[non_exhaustive]
-pub enum ErrorKind {
+/// This table is the one source of the status codes (issue 20, item 4):
+/// the enum, [`ErrorKind::ALL`], [`ErrorKind::c_name`],
+/// [`ErrorKind::description`] and [`ErrorKind::status_text`] (what C's
+/// `mp_status_str` returns) are generated from it. The `MP_E_*` constants
+/// of the C library (`capi/src/status.rs`, which cbindgen turns into the
+/// header's `#define`s and so cannot be macro-generated) and, through the
+/// header, the Python, Go and Node tables are checked against it by tests
+/// (`capi/src/status_text.rs`, `bindings/*`).
+macro_rules! error_kinds {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $code:literal, $c_name:literal, $desc:literal; )*) => {
+        /// What went wrong, independent of the message text.
+        ///
+        /// The discriminants are the C status codes (`MP_E_*` in
+        /// `include/mpipc.h`): this enum *is* the table (see the
+        /// `error_kinds!` rows in this file). Values are append-only: a
+        /// retired kind keeps its number reserved.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(i32)]
+        #[non_exhaustive]
+        pub enum ErrorKind {
+            $( $(#[doc = $doc])* $variant = $code, )*
+        }
+
+        /// How many kinds the table has.
+        const KIND_COUNT: usize = [$($code),*].len();
+
+        impl ErrorKind {
+            /// Every kind, in code order: used by tests that walk the table.
+            pub const ALL: [ErrorKind; KIND_COUNT] = [$(ErrorKind::$variant),*];
+
+            /// The symbolic C name of the code, e.g. `"MP_E_EMPTY"`.
+            pub const fn c_name(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$variant => $c_name,)*
+                }
+            }
+
+            /// A short description of the kind, used when no detail is
+            /// available.
+            pub const fn description(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$variant => $desc,)*
+                }
+            }
+
+            /// The C name and the description, as C's `mp_status_str`
+            /// returns them: e.g. `"MP_E_EMPTY: empty"`, NUL-terminated,
+            /// static.
+            ///
+            /// # Examples
+            /// ```
+            /// let t = mpipc::ErrorKind::Empty.status_text();
+            /// assert_eq!(t.to_str().unwrap(), "MP_E_EMPTY: empty");
+            /// ```
+            pub fn status_text(self) -> &'static CStr {
+                match self {
+                    $(ErrorKind::$variant => {
+                        // Built at compile time (a NUL inside a row is a
+                        // build error, not a runtime one), and a static,
+                        // not a const: C callers may compare the pointers
+                        // mp_status_str returns, which must not differ
+                        // between calls.
+                        static TEXT: &CStr = match CStr::from_bytes_with_nul(
+                            concat!($c_name, ": ", $desc, "\0").as_bytes(),
+                        ) {
+                            Ok(t) => t,
+                            Err(_) => panic!("a status text holds a NUL byte"),
+                        };
+                        TEXT
+                    })*
+                }
+            }
+        }
+    };
+}
+
+error_kinds! {
     /// A required pointer argument was NULL (C ABI only).
-    Null = -1,
+    Null = -1, "MP_E_NULL", "a required pointer argument was NULL";
     /// An argument is invalid: a bad name, an option out of range, an
     /// operation not allowed in this state (e.g. `task_done` called too often).
-    Invalid = -2,
+    Invalid = -2, "MP_E_INVAL", "invalid argument or operation";
     /// A wait ran out of time where no more specific status applies
     /// (e.g. `join`).
-    Timeout = -3,
+    Timeout = -3, "MP_E_TIMEOUT", "timed out";
     /// Nothing to receive: the queue was empty until the deadline.
-    Empty = -4,
+    Empty = -4, "MP_E_EMPTY", "empty";
     /// No room: the queue stayed full until the deadline.
-    Full = -5,
+    Full = -5, "MP_E_FULL", "full";
     /// The queue was shut down: puts fail at once, gets fail once it is drained.
-    Shutdown = -6,
+    Shutdown = -6, "MP_E_SHUTDOWN", "shut down";
     /// A message is larger than the object's configured maximum.
-    TooBig = -7,
+    TooBig = -7, "MP_E_TOOBIG", "message too big";
     /// The caller's buffer is too small; the required size is reported and
     /// nothing was consumed.
-    BufSize = -8,
-    /// No object of that name exists (attach-only open, unlink).
-    NotFound = -9,
+    BufSize = -8, "MP_E_BUFSIZE", "buffer too small";
+    /// No object of that name exists (attach-only open, unlink), or no such
+    /// key (Python's KeyError from a manager dict).
+    NotFound = -9, "MP_E_NOTFOUND", "not found";
     /// An object of that name exists and exclusive creation was asked for.
-    Exists = -10,
-    /// An object of that name exists but is of another kind.
-    Type = -11,
+    Exists = -10, "MP_E_EXISTS", "already exists";
+    /// Of the wrong type: a value the operation cannot use (an `incr` on
+    /// text, an item a ShareableList cannot hold, a value the CBOR mapping
+    /// cannot carry), or a name held by an object of another kind (or by
+    /// a directory or other non-file in `/dev/shm`).
+    Type = -11, "MP_E_TYPE", "wrong type: a value the call cannot use, or a name held by another kind of object";
     /// An object of that name was made by an incompatible layout version.
-    Version = -12,
-    /// Shared state failed validation (bad magic, impossible sizes or
-    /// positions): the object was not touched further.
-    Corrupt = -13,
+    Version = -12, "MP_E_VERSION", "incompatible layout version";
+    /// Shared state, a frame or a CBOR message failed validation (bad
+    /// magic, impossible sizes or positions, malformed CBOR): the object
+    /// was not touched further.
+    Corrupt = -13, "MP_E_CORRUPT", "corrupt: shared state or a message failed validation";
     /// The operating system refused access (permissions, mode 0600 of another
-    /// user).
-    Permission = -14,
+    /// user), or mpipc refused to use a name another user could have planted
+    /// (a private object of another user, a symbolic link in `/dev/shm`).
+    Permission = -14, "MP_E_PERM", "permission denied";
     /// Any other operating-system error; the message carries errno's text.
-    Io = -15,
+    Io = -15, "MP_E_IO", "operating-system error";
     /// A Rust panic was caught at the C boundary (C ABI only).
-    Panic = -16,
+    Panic = -16, "MP_E_PANIC", "internal panic caught at the C boundary";
     /// The handle was poisoned by an earlier panic and must be closed
     /// (C ABI only).
-    Poisoned = -17,
+    Poisoned = -17, "MP_E_POISONED", "handle poisoned by an earlier panic";
     /// The peer closed the connection and no message is left to receive.
-    Eof = -18,
+    Eof = -18, "MP_E_EOF", "end of file: the peer closed the connection";
     /// Authentication failed: wrong key, or the peer does not speak the
     /// handshake.
-    Auth = -19,
+    Auth = -19, "MP_E_AUTH", "authentication failed";
     /// An index out of range (Python's IndexError), or a pop from an
     /// empty container.
-    Index = -20,
+    Index = -20, "MP_E_INDEX", "index out of range";
     /// No such method for this kind of object, or no such kind.
-    Unsupported = -21,
+    Unsupported = -21, "MP_E_UNSUPPORTED", "no such method or kind";
     /// A barrier is broken (aborted, reset, or a wait timed out), as
     /// Python's BrokenBarrierError.
-    Broken = -22,
+    Broken = -22, "MP_E_BROKEN", "barrier broken";
     /// The lock was acquired, but its previous holder died holding it: the
     /// data it guards may be half updated. The caller holds the lock and
     /// should check or repair that data (the lock itself is usable again).
-    OwnerDead = -23,
+    OwnerDead = -23, "MP_E_OWNER_DEAD", "acquired; the previous holder died holding it";
 }
 
 impl ErrorKind {
-    /// Every kind, in code order: used by tests that walk the table.
-    pub const ALL: [ErrorKind; 23] = [
-        ErrorKind::Null,
-        ErrorKind::Invalid,
-        ErrorKind::Timeout,
-        ErrorKind::Empty,
-        ErrorKind::Full,
-        ErrorKind::Shutdown,
-        ErrorKind::TooBig,
-        ErrorKind::BufSize,
-        ErrorKind::NotFound,
-        ErrorKind::Exists,
-        ErrorKind::Type,
-        ErrorKind::Version,
-        ErrorKind::Corrupt,
-        ErrorKind::Permission,
-        ErrorKind::Io,
-        ErrorKind::Panic,
-        ErrorKind::Poisoned,
-        ErrorKind::Eof,
-        ErrorKind::Auth,
-        ErrorKind::Index,
-        ErrorKind::Unsupported,
-        ErrorKind::Broken,
-        ErrorKind::OwnerDead,
-    ];
-
     /// The C status code (`MP_E_*`) of this kind; always negative.
     pub const fn code(self) -> i32 {
         self as i32
@@ -115,64 +165,6 @@ impl ErrorKind {
     /// The kind whose code is `code`, if any.
     pub fn from_code(code: i32) -> Option<ErrorKind> {
         ErrorKind::ALL.iter().copied().find(|k| k.code() == code)
-    }
-
-    /// The symbolic C name of the code, e.g. `"MP_E_EMPTY"`.
-    pub const fn c_name(self) -> &'static str {
-        match self {
-            ErrorKind::Null => "MP_E_NULL",
-            ErrorKind::Invalid => "MP_E_INVAL",
-            ErrorKind::Timeout => "MP_E_TIMEOUT",
-            ErrorKind::Empty => "MP_E_EMPTY",
-            ErrorKind::Full => "MP_E_FULL",
-            ErrorKind::Shutdown => "MP_E_SHUTDOWN",
-            ErrorKind::TooBig => "MP_E_TOOBIG",
-            ErrorKind::BufSize => "MP_E_BUFSIZE",
-            ErrorKind::NotFound => "MP_E_NOTFOUND",
-            ErrorKind::Exists => "MP_E_EXISTS",
-            ErrorKind::Type => "MP_E_TYPE",
-            ErrorKind::Version => "MP_E_VERSION",
-            ErrorKind::Corrupt => "MP_E_CORRUPT",
-            ErrorKind::Permission => "MP_E_PERM",
-            ErrorKind::Io => "MP_E_IO",
-            ErrorKind::Panic => "MP_E_PANIC",
-            ErrorKind::Poisoned => "MP_E_POISONED",
-            ErrorKind::Eof => "MP_E_EOF",
-            ErrorKind::Auth => "MP_E_AUTH",
-            ErrorKind::Index => "MP_E_INDEX",
-            ErrorKind::Unsupported => "MP_E_UNSUPPORTED",
-            ErrorKind::Broken => "MP_E_BROKEN",
-            ErrorKind::OwnerDead => "MP_E_OWNER_DEAD",
-        }
-    }
-
-    /// A short description of the kind, used when no detail is available.
-    pub const fn description(self) -> &'static str {
-        match self {
-            ErrorKind::Null => "a required pointer argument was NULL",
-            ErrorKind::Invalid => "invalid argument or operation",
-            ErrorKind::Timeout => "timed out",
-            ErrorKind::Empty => "empty",
-            ErrorKind::Full => "full",
-            ErrorKind::Shutdown => "shut down",
-            ErrorKind::TooBig => "message too big",
-            ErrorKind::BufSize => "buffer too small",
-            ErrorKind::NotFound => "not found",
-            ErrorKind::Exists => "already exists",
-            ErrorKind::Type => "object is of another kind",
-            ErrorKind::Version => "incompatible layout version",
-            ErrorKind::Corrupt => "shared state is corrupt",
-            ErrorKind::Permission => "permission denied",
-            ErrorKind::Io => "operating-system error",
-            ErrorKind::Panic => "internal panic caught at the C boundary",
-            ErrorKind::Poisoned => "handle poisoned by an earlier panic",
-            ErrorKind::Eof => "end of file: the peer closed the connection",
-            ErrorKind::Auth => "authentication failed",
-            ErrorKind::Index => "index out of range",
-            ErrorKind::Unsupported => "no such method or kind",
-            ErrorKind::Broken => "barrier broken",
-            ErrorKind::OwnerDead => "acquired; the previous holder died holding it",
-        }
     }
 }
 

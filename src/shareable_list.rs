@@ -85,10 +85,13 @@ const SLOT_BEING_WRITTEN: u32 = u32::MAX;
 const CBOR_NULL: u8 = 0xf6;
 
 /// Checks that `b` is exactly one CBOR scalar of the kinds a ShareableList
-/// holds; [`ErrorKind::Type`] otherwise.
+/// holds: [`ErrorKind::Corrupt`] when `b` is not well-formed CBOR
+/// (truncated, trailing bytes, a reserved head, text that is not UTF-8:
+/// what every binding reports as a decode error), [`ErrorKind::Type`] for
+/// well-formed CBOR a list cannot hold (arrays, maps, tags, indefinite
+/// lengths, simple values other than false, true and null).
 pub fn check_scalar(b: &[u8]) -> Result<()> {
-    let bad = |why: &str| Err(Error::new(ErrorKind::Type, format!("not a ShareableList item: {why}")));
-    let Some(&first) = b.first() else { return bad("empty") };
+    let Some(&first) = b.first() else { return Err(malformed("empty")) };
     let (major, info) = (first >> 5, first & 0x1f);
     let arg_len = match info {
         0..=23 => 0,
@@ -96,31 +99,55 @@ pub fn check_scalar(b: &[u8]) -> Result<()> {
         25 => 2,
         26 => 4,
         27 => 8,
-        _ => return bad("indefinite or reserved length"),
+        28..=30 => return Err(malformed("a reserved head")),
+        _ => return Err(indefinite(major)),
     };
     if b.len() < 1 + arg_len {
-        return bad("truncated");
+        return Err(malformed("truncated"));
     }
     let arg = if arg_len == 0 { info as u64 } else { b[1..1 + arg_len].iter().fold(0u64, |a, &x| (a << 8) | x as u64) };
     let head = 1 + arg_len;
     match major {
         0 | 1 if b.len() == head => Ok(()),
+        0 | 1 => Err(malformed("trailing bytes")),
         2 | 3 => {
-            if (b.len() - head) as u64 != arg {
-                return bad("length does not match");
+            let have = (b.len() - head) as u64;
+            if have != arg {
+                return Err(malformed(if have < arg { "truncated" } else { "trailing bytes" }));
             }
             if major == 3 && std::str::from_utf8(&b[head..]).is_err() {
-                return bad("text is not UTF-8");
+                return Err(malformed("text is not UTF-8"));
             }
             Ok(())
         }
         7 => match (info, b.len()) {
             (20..=22, 1) | (25, 3) | (26, 5) | (27, 9) => Ok(()),
-            _ => bad("only false, true, null and floats among simple values"),
+            (20..=22 | 25..=27, _) => Err(malformed("trailing bytes")),
+            _ => Err(not_an_item("only false, true, null and floats among simple values")),
         },
-        4 | 5 => bad("arrays and maps cannot be stored (scalars only)"),
-        6 => bad("tagged items cannot be stored (scalars only)"),
-        _ => bad("trailing bytes"),
+        4 | 5 => Err(not_an_item("arrays and maps cannot be stored (scalars only)")),
+        _ => Err(not_an_item("tagged items cannot be stored (scalars only)")),
+    }
+}
+
+/// Bytes that are not well-formed CBOR ([`ErrorKind::Corrupt`], the status
+/// of a decode error in every binding).
+fn malformed(why: &str) -> Error {
+    Error::new(ErrorKind::Corrupt, format!("not well-formed CBOR: {why}"))
+}
+
+/// Well-formed CBOR that a ShareableList cannot hold ([`ErrorKind::Type`]).
+fn not_an_item(why: &str) -> Error {
+    Error::new(ErrorKind::Type, format!("not a ShareableList item (int, float, bool, str, bytes or null): {why}"))
+}
+
+/// The error for an item whose head has additional information 31: an
+/// indefinite length (well-formed for strings, arrays and maps, which a
+/// list does not store) or a misplaced "break" (malformed).
+fn indefinite(major: u8) -> Error {
+    match major {
+        2..=5 => not_an_item("indefinite-length items cannot be stored"),
+        _ => malformed("a break or indefinite length where none can be"),
     }
 }
 
@@ -145,14 +172,19 @@ fn initial_capacity(b: &[u8]) -> usize {
 }
 
 /// Splits a definite-length CBOR array of scalars into its items' bytes
-/// (each checked with [`check_scalar`]).
+/// (each checked with [`check_scalar`]): [`ErrorKind::Invalid`] for
+/// well-formed CBOR that is not such an array (or has too many items),
+/// [`ErrorKind::Corrupt`] for bytes that are not well-formed CBOR.
 pub fn split_items(b: &[u8]) -> Result<Vec<&[u8]>> {
     let bad = |why: &str| Error::new(ErrorKind::Invalid, format!("items must be a CBOR array: {why}"));
-    let (&first, _) = b.split_first().ok_or_else(|| bad("empty"))?;
+    let (&first, _) = b.split_first().ok_or_else(|| malformed("empty"))?;
     if first >> 5 != 4 {
         return Err(bad("not an array"));
     }
-    let (n, mut pos) = head_arg(b).ok_or_else(|| bad("bad length"))?;
+    if first & 0x1f == 31 {
+        return Err(bad("an indefinite-length array (give its length)"));
+    }
+    let (n, mut pos) = head_arg(b).ok_or_else(|| malformed("a truncated or reserved head"))?;
     if n > SLIST_MAX_ITEMS as u64 {
         return Err(bad("too many items"));
     }
@@ -161,7 +193,7 @@ pub fn split_items(b: &[u8]) -> Result<Vec<&[u8]>> {
     for _ in 0..n {
         let rest = &b[pos..];
         if rest.is_empty() {
-            return Err(bad("fewer items than its length says"));
+            return Err(malformed("truncated: fewer items than the array's length says"));
         }
         let len = scalar_len(rest)?;
         check_scalar(&rest[..len])?;
@@ -169,7 +201,7 @@ pub fn split_items(b: &[u8]) -> Result<Vec<&[u8]>> {
         pos += len;
     }
     if pos != b.len() {
-        return Err(bad("trailing bytes after the array"));
+        return Err(malformed("trailing bytes after the array"));
     }
     Ok(items)
 }
@@ -190,23 +222,31 @@ fn head_arg(b: &[u8]) -> Option<(u64, usize)> {
     Some((arg, 1 + n))
 }
 
-/// The encoded length of the scalar at the start of `b` ([`ErrorKind::Type`]
-/// for non-scalars or truncation).
+/// The encoded length of the scalar at the start of `b` (not empty):
+/// [`ErrorKind::Type`] for an item a list cannot hold,
+/// [`ErrorKind::Corrupt`] for a truncated or malformed one.
 fn scalar_len(b: &[u8]) -> Result<usize> {
-    let bad = || Error::new(ErrorKind::Type, "not a ShareableList item (int, float, bool, str, bytes or null)");
-    let (arg, head) = head_arg(b).ok_or_else(bad)?;
-    let len = match b[0] >> 5 {
+    let (major, info) = (b[0] >> 5, b[0] & 0x1f);
+    match info {
+        28..=30 => return Err(malformed("a reserved head")),
+        31 => return Err(indefinite(major)),
+        _ => {}
+    }
+    let (arg, head) = head_arg(b).ok_or_else(|| malformed("truncated"))?;
+    let len = match major {
         0 | 1 => head,
-        2 | 3 => usize::try_from(arg).ok().and_then(|a| a.checked_add(head)).ok_or_else(bad)?,
-        7 => match b[0] & 0x1f {
+        // A length beyond the address space is a length beyond `b`.
+        2 | 3 => usize::try_from(arg).ok().and_then(|a| a.checked_add(head)).unwrap_or(usize::MAX),
+        7 => match info {
             20..=22 => 1,
             25..=27 => head,
-            _ => return Err(bad()),
+            _ => return Err(not_an_item("only false, true, null and floats among simple values")),
         },
-        _ => return Err(bad()),
+        4 | 5 => return Err(not_an_item("arrays and maps cannot be stored (scalars only)")),
+        _ => return Err(not_an_item("tagged items cannot be stored (scalars only)")),
     };
     if len > b.len() {
-        return Err(bad());
+        return Err(malformed("truncated"));
     }
     Ok(len)
 }
@@ -417,7 +457,8 @@ impl ShareableList {
     }
 
     /// Stores the CBOR scalar `item` at `i`: [`ErrorKind::Type`] for a
-    /// non-scalar, [`ErrorKind::TooBig`] when its value's own bytes (see
+    /// non-scalar, [`ErrorKind::Corrupt`] for bytes that are not
+    /// well-formed CBOR, [`ErrorKind::TooBig`] when its value's own bytes (see
     /// the module doc) exceed the slot's capacity.
     pub fn set(&self, i: usize, item: &[u8]) -> Result<()> {
         self.check_index(i)?;
@@ -448,18 +489,29 @@ mod tests {
         let items = split_items(&[0x84, 0x01, 0x62, b'h', b'i', 0xf6, 0xfa, 0, 0, 0, 0]).unwrap();
         assert_eq!(items, vec![&[0x01][..], &[0x62, b'h', b'i'], &[0xf6], &[0xfa, 0, 0, 0, 0]]);
         assert!(split_items(&[0x80]).unwrap().is_empty());
-        for bad in [
-            &[][..],
-            &[0x01],
-            &[0x82, 0x01],
-            &[0x81, 0x01, 0x02],
-            &[0x9f, 0xff],
-            &[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
-        ] {
+        // Well-formed CBOR but not a definite array of at most the limit.
+        for bad in [&[0x01][..], &[0x9f, 0xff], &[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]] {
             assert_eq!(split_items(bad).unwrap_err().kind(), ErrorKind::Invalid, "{bad:x?}");
         }
-        for bad in [&[0x81, 0x80][..], &[0x81, 0xc1, 0x00], &[0x81, 0x62, b'h']] {
+        // Items a list cannot hold.
+        for bad in [&[0x81, 0x80][..], &[0x81, 0xc1, 0x00], &[0x81, 0x5f, 0xff]] {
             assert_eq!(split_items(bad).unwrap_err().kind(), ErrorKind::Type, "{bad:x?}");
+        }
+        // Not well-formed CBOR: a decode error, MP_E_CORRUPT (issue 20, item 6).
+        for bad in [
+            &[][..],
+            &[0x82, 0x01],
+            &[0x81, 0x01, 0x02],
+            &[0x98],
+            &[0x9c],
+            &[0x81, 0x62, b'h'],
+            &[0x81, 0x1c],
+            &[0x81, 0xff],
+            &[0x81, 0x7b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        ] {
+            let e = split_items(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Corrupt, "{bad:x?}: {e}");
+            assert!(e.message().starts_with("not well-formed CBOR"), "{e}");
         }
     }
 
@@ -479,20 +531,25 @@ mod tests {
         ] {
             check_scalar(ok).unwrap_or_else(|e| panic!("{ok:x?}: {e}"));
         }
+        // Well-formed, but not an item a list holds.
+        for bad in [&[0x80][..], &[0xa0], &[0xc2, 0x41, 1], &[0xf7], &[0xf8, 0x20], &[0x5f, 0xff], &[0x7f, 0xff]] {
+            assert_eq!(check_scalar(bad).unwrap_err().kind(), ErrorKind::Type, "{bad:x?}");
+        }
+        // Malformed: MP_E_CORRUPT, as a decode error is in every binding.
         for bad in [
             &[][..],
             &[0x18],
             &[0x00, 0x00],
             &[0x43, 1, 0],
+            &[0x41, 1, 0],
             &[0x62, 0xff, 0xfe],
-            &[0x80],
-            &[0xa0],
-            &[0xc2, 0x41, 1],
-            &[0xf7],
-            &[0x5f, 0xff],
             &[0xfb, 0],
+            &[0xf6, 0],
+            &[0x1c],
+            &[0xff],
+            &[0x1f],
         ] {
-            assert_eq!(check_scalar(bad).unwrap_err().kind(), ErrorKind::Type, "{bad:x?}");
+            assert_eq!(check_scalar(bad).unwrap_err().kind(), ErrorKind::Corrupt, "{bad:x?}");
         }
     }
 

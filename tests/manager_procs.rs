@@ -191,3 +191,53 @@ impl Drop for Reaped {
 fn address_of(c: &ManagerClient) -> String {
     c.address().to_owned()
 }
+
+/// `serve` at the address of a live server is refused (Exists), and the
+/// running server does not log the probe that found it live as a refused
+/// connection (issue 20, item 6: with an authkey, the server's challenge
+/// to the probe, which had already hung up, logged "connection refused:
+/// send: Broken pipe"). The probe's connection is accepted before the
+/// next client's (one listening socket, first in first out), and the
+/// server's shutdown joins every connection thread, so once the server
+/// has exited anything the probe made it log is in its stderr. A client
+/// with the wrong key is still logged as refused: real refusals stay.
+#[test]
+fn serving_at_a_live_address_leaves_the_running_server_quiet() {
+    use std::io::Read;
+    let path = format!("/tmp/mpipc-it-live-{}.sock", std::process::id());
+    let keyfile = format!("/tmp/mpipc-it-live-{}.key", std::process::id());
+    std::fs::write(&keyfile, b"live-address-test-key").unwrap();
+    let address = format!("unix:{path}");
+    let mut server = Command::new(MPIPC)
+        .args(["manager", "serve", "--address", &address, "--authkey-file", &keyfile])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = server.stderr.take().unwrap();
+    // The "serving at" line, read a byte at a time so that nothing after
+    // it is taken from the pipe.
+    let mut first = Vec::new();
+    let mut byte = [0u8];
+    while first.last() != Some(&b'\n') && stderr.read(&mut byte).unwrap() == 1 {
+        first.push(byte[0]);
+    }
+    assert!(String::from_utf8_lossy(&first).contains("serving at"), "{}", String::from_utf8_lossy(&first));
+
+    let keyed = ListenerOptions { authkey: Some(b"live-address-test-key".to_vec()), ..ListenerOptions::default() };
+    let e = mpipc::ManagerServer::serve(&address, &keyed).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::Exists, "{e}");
+    let wrong = ListenerOptions { authkey: Some(b"another key".to_vec()), ..ListenerOptions::default() };
+    assert_eq!(ManagerClient::connect(&address, &wrong, T).err().unwrap().kind(), ErrorKind::Auth);
+    let me = ManagerClient::connect(&address, &keyed, T).unwrap();
+    me.call("dict", "d", "set", vec![Value::Text("k".into()), Value::Integer(1.into())]).unwrap();
+    drop(me);
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGTERM) };
+    let mut log = String::new();
+    stderr.read_to_string(&mut log).unwrap();
+    assert!(server.wait().unwrap().success());
+    let _ = std::fs::remove_file(&keyfile);
+    let refused: Vec<&str> = log.lines().filter(|l| l.contains("connection refused")).collect();
+    assert_eq!(refused.len(), 1, "only the wrong key is a refusal:\n{log}");
+    assert!(refused[0].contains("MP_E_AUTH"), "{log}");
+}

@@ -237,3 +237,58 @@ fn digest_comparison_costs_the_same_wherever_the_mismatch_is() {
     assert!(subtle_first && subtle_last, "the comparison no longer goes through subtle::ConstantTimeEq");
     assert!(!memcmp_first && !memcmp_last, "memcmp/bcmp is called inside Digest::verify");
 }
+
+/// Names in /dev/shm held by a planted symbolic link or a directory give a
+/// status and a message that say so (issue 20, item 6; it was a bare
+/// MP_E_IO): a link is refused with MP_E_PERM (mpipc never follows one),
+/// a directory is MP_E_TYPE, each message naming the path and what was
+/// found, on every path that meets them (attach, create-or-attach, a raw
+/// block, unlink). The file names are the ones docs/PROTOCOL.md gives.
+#[test]
+fn planted_links_and_directories_in_dev_shm_are_named() {
+    use mpipc::{ErrorKind, Lock, OpenMode, OpenOptions, Queue, QueueOptions, SharedMemory};
+    let opts = |open_mode| OpenOptions { open_mode, ..OpenOptions::default() };
+    let pid = std::process::id();
+    let name = format!("t-planted-{pid}");
+    let path = format!("/dev/shm/mpipc.lock.{name}");
+    let target = format!("/dev/shm/t-planted-target-{pid}");
+    std::fs::write(&target, [0u8; 4096]).unwrap();
+
+    std::os::unix::fs::symlink(&target, &path).unwrap();
+    for mode in [OpenMode::AttachOnly, OpenMode::CreateOrAttach] {
+        let e = Lock::open(&name, false, &opts(mode)).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Permission, "{e}");
+        assert!(e.message().contains(&format!("{path} is a symbolic link to {target}")), "{e}");
+        assert!(e.message().contains("never follows"), "{e}");
+    }
+    let e = Lock::open(&name, false, &opts(OpenMode::CreateOnly)).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::Exists, "{e}");
+    // Unlinking removes the link itself, never what it points to.
+    Lock::unlink(&name).unwrap();
+    assert!(std::fs::metadata(&target).is_ok());
+
+    std::fs::create_dir(&path).unwrap();
+    for mode in [OpenMode::AttachOnly, OpenMode::CreateOrAttach] {
+        let e = Lock::open(&name, false, &opts(mode)).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Type, "{e}");
+        assert!(e.message().contains(&format!("{path} is a directory, not a shared-memory segment")), "{e}");
+    }
+    let e = Lock::unlink(&name).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Type, "{e}");
+    assert!(e.message().contains("is a directory"), "{e}");
+    std::fs::remove_dir(&path).unwrap();
+
+    // A queue's name, and a raw POSIX block's.
+    let qpath = format!("/dev/shm/mpipc.q.{name}");
+    std::os::unix::fs::symlink(&target, &qpath).unwrap();
+    let e = Queue::open(&name, &QueueOptions::default()).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::Permission, "{e}");
+    std::fs::remove_file(&qpath).unwrap();
+    let raw = format!("t-planted-raw-{pid}");
+    std::os::unix::fs::symlink(&target, format!("/dev/shm/{raw}")).unwrap();
+    let e = SharedMemory::open_raw(&raw, 0, &opts(OpenMode::AttachOnly)).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::Permission, "{e}");
+    assert!(e.message().contains("is a symbolic link"), "{e}");
+    std::fs::remove_file(format!("/dev/shm/{raw}")).unwrap();
+    std::fs::remove_file(&target).unwrap();
+}

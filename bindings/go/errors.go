@@ -33,10 +33,10 @@ const (
 	ErrBufSize     Code = -8  // MP_E_BUFSIZE: a buffer is too small (handled inside this package)
 	ErrNotFound    Code = -9  // MP_E_NOTFOUND: no object of that name; KeyError from a manager
 	ErrExists      Code = -10 // MP_E_EXISTS: the name exists and exclusive creation was asked for
-	ErrType        Code = -11 // MP_E_TYPE: the name is another kind of object; TypeError from a manager
+	ErrType        Code = -11 // MP_E_TYPE: a value of the wrong type (an incr on text), or the name is another kind of object (Python's TypeError)
 	ErrVersion     Code = -12 // MP_E_VERSION: made by an incompatible layout version
-	ErrCorrupt     Code = -13 // MP_E_CORRUPT: shared state or a frame failed validation
-	ErrPerm        Code = -14 // MP_E_PERM: permission denied; releasing a lock not held
+	ErrCorrupt     Code = -13 // MP_E_CORRUPT: shared state, a frame or a CBOR message failed validation (a decode error)
+	ErrPerm        Code = -14 // MP_E_PERM: permission denied; releasing a lock not held; a symbolic link planted in /dev/shm
 	ErrIO          Code = -15 // MP_E_IO: any other operating-system error
 	ErrPanic       Code = -16 // MP_E_PANIC: a panic was caught inside the library
 	ErrPoisoned    Code = -17 // MP_E_POISONED: the handle was poisoned by an earlier panic; close it

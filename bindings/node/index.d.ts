@@ -56,7 +56,7 @@ export type Cbor =
   | Map<Cbor, Cbor>
   | { [key: string]: Cbor };
 
-/** A decoded value: as Cbor, with Buffer for bytes and no undefined/Float64. */
+/** A decoded value: as Cbor, with Buffer for bytes, no undefined, and a Float64 only as the value of a passed-through tag 1 (docs/TYPES.md "Times"). */
 export type Decoded = any;
 
 /**

@@ -1,7 +1,9 @@
 //! `mp_array_*` and `mp_value_*`: named typed arrays (Python's `Array`
 //! and `Value`).
 
-use super::boundary::{acquire_status, bytes_arg, bytes_arg_mut, open_named, status_of, unlink_named, with_handle};
+use super::boundary::{
+    acquire_status, bytes_arg, bytes_arg_mut, open_named, status_of, try_arg, unlink_named, with_handle,
+};
 use super::boundary::{write_out, Castable, Handle};
 use super::status::{mp_status, set_last_error, MP_OK};
 use mpipc::array::{Array, Guarded, Number};
@@ -306,10 +308,8 @@ pub unsafe extern "C" fn mp_array_read(a: *mut mp_array, start: usize, out: *mut
             let Some(bytes) = count.checked_mul(a.typecode().size()) else {
                 return set_last_error(&Error::new(ErrorKind::Index, "count too large"));
             };
-            match bytes_arg_mut(out.cast::<u8>(), bytes, "out") {
-                Ok(buf) => guarded_of(a.read(start, buf)),
-                Err(s) => s,
-            }
+            let buf = try_arg!(bytes_arg_mut(out.cast::<u8>(), bytes, "out"));
+            guarded_of(a.read(start, buf))
         })
     }
 }
@@ -335,10 +335,8 @@ pub unsafe extern "C" fn mp_array_write(
             let Some(bytes) = count.checked_mul(a.typecode().size()) else {
                 return set_last_error(&Error::new(ErrorKind::Index, "count too large"));
             };
-            match bytes_arg(data.cast::<u8>(), bytes, "data") {
-                Ok(buf) => guarded_of(a.write(start, buf)),
-                Err(s) => s,
-            }
+            let buf = try_arg!(bytes_arg(data.cast::<u8>(), bytes, "data"));
+            guarded_of(a.write(start, buf))
         })
     }
 }

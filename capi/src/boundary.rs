@@ -158,6 +158,25 @@ macro_rules! try_status {
 }
 pub(crate) use try_status;
 
+/// Evaluates an argument conversion ([`str_arg`], [`bytes_arg`],
+/// [`bytes_arg_mut`], [`endpoint_args`], [`split_messages`], ...: a
+/// `Result<T, mp_status>` whose error the conversion has already recorded
+/// in the last-error slot) and returns the status early on failure.
+///
+/// rustls-ffi's `try_ref_from_ptr!` / `try_slice!` shape: the conversion
+/// and the early return are one expression at the call site, so the
+/// arguments are converted one after the other and the first bad one is
+/// both the status returned and the message left in the slot.
+macro_rules! try_arg {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(status) => return status,
+        }
+    };
+}
+pub(crate) use try_arg;
+
 /// Reads a C string argument as UTF-8.
 ///
 /// # Safety
@@ -254,10 +273,7 @@ pub(crate) unsafe fn open_named<C: Castable>(
     boundary(|| {
         check_not_null!(out);
         // SAFETY: per the contract.
-        let name = match unsafe { str_arg(name, "name") } {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
+        let name = try_arg!(unsafe { str_arg(name, "name") });
         let opts = try_status!(open_options(flags, kind_flags));
         let obj = try_status!(open(name, &opts));
         // SAFETY: out is non-NULL and writable per the contract.
@@ -273,10 +289,7 @@ pub(crate) unsafe fn open_named<C: Castable>(
 pub(crate) unsafe fn unlink_named(name: *const c_char, unlink: fn(&str) -> Result<()>) -> mp_status {
     boundary(|| {
         // SAFETY: per the contract.
-        let name = match unsafe { str_arg(name, "name") } {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
+        let name = try_arg!(unsafe { str_arg(name, "name") });
         status_of(unlink(name))
     })
 }
@@ -426,5 +439,22 @@ mod tests {
             assert_eq!(str_arg(c"\xff".as_ptr(), "name").unwrap_err(), crate::status::MP_E_INVAL);
             assert_eq!(str_arg(c"ok".as_ptr(), "name").unwrap(), "ok");
         }
+    }
+
+    #[test]
+    fn try_arg_stops_at_the_first_bad_argument() {
+        fn two(a: *const c_char, b: *const c_char) -> mp_status {
+            // SAFETY: the test passes NULL or NUL-terminated strings.
+            let _a = try_arg!(unsafe { str_arg(a, "a") });
+            // SAFETY: as above.
+            let _b = try_arg!(unsafe { str_arg(b, "b") });
+            MP_OK
+        }
+        assert_eq!(two(c"x".as_ptr(), c"y".as_ptr()), MP_OK);
+        // Both bad: the status and the message are the first one's.
+        assert_eq!(two(std::ptr::null(), c"\xff".as_ptr()), MP_E_NULL);
+        assert!(last_error_text().contains("`a`"), "{}", last_error_text());
+        assert_eq!(two(c"x".as_ptr(), c"\xff".as_ptr()), crate::status::MP_E_INVAL);
+        assert!(last_error_text().contains("`b`"), "{}", last_error_text());
     }
 }

@@ -1,7 +1,7 @@
 //! `mp_listener_*`: Python's `multiprocessing.connection.Listener`.
 
 use super::boundary::{
-    boundary, boundary_or, check_not_null, copy_text_out, endpoint_args, free_handle, into_handle, try_status,
+    boundary, boundary_or, check_not_null, copy_text_out, endpoint_args, free_handle, into_handle, try_arg, try_status,
     with_handle, Castable,
 };
 use super::pipe::mp_pipe;
@@ -89,10 +89,7 @@ pub unsafe extern "C" fn mp_listener_bind_ex(
             return set_last_error(&Error::new(ErrorKind::Invalid, format!("unknown flags {flags:#x}")));
         }
         // SAFETY: per the contract.
-        let (address, mut opts) = match unsafe { endpoint_args(address, authkey, keylen) } {
-            Ok(a) => a,
-            Err(s) => return s,
-        };
+        let (address, mut opts) = try_arg!(unsafe { endpoint_args(address, authkey, keylen) });
         opts.allow_tcp_without_authkey = flags & MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY != 0;
         opts.allow_other_users = flags & MP_LISTENER_ALLOW_OTHER_USERS != 0;
         let l = try_status!(Listener::bind(address, &opts));

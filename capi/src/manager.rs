@@ -2,7 +2,7 @@
 
 use super::boundary::{
     boundary, boundary_or, bytes_arg, bytes_arg_mut, check_not_null, endpoint_args, free_handle, into_handle,
-    len_status, str_arg, try_status, with_handle, Castable,
+    len_status, str_arg, try_arg, try_status, with_handle, Castable,
 };
 use super::bytes::mp_buf;
 use super::json::{cbor_of_json_arg, json_of_received};
@@ -65,10 +65,7 @@ pub unsafe extern "C" fn mp_mgr_connect(
     boundary(|| {
         check_not_null!(out);
         // SAFETY: per the contract.
-        let (address, opts) = match unsafe { endpoint_args(address, authkey, keylen) } {
-            Ok(a) => a,
-            Err(s) => return s,
-        };
+        let (address, opts) = try_arg!(unsafe { endpoint_args(address, authkey, keylen) });
         let c = try_status!(ManagerClient::connect(address, &opts, timeout_of_ms(timeout_ms)));
         // SAFETY: out is non-NULL and writable.
         unsafe { *out = into_handle::<mp_mgr>(c) };
@@ -109,15 +106,10 @@ pub unsafe extern "C" fn mp_mgr_call(
     unsafe {
         with_handle(m, |c| {
             check_not_null!(result_cbor);
-            let (kind, name, method, args) = match (
-                str_arg(kind, "kind"),
-                str_arg(name, "name"),
-                str_arg(method, "method"),
-                bytes_arg(args_cbor, args_len, "args_cbor"),
-            ) {
-                (Ok(k), Ok(n), Ok(m), Ok(a)) => (k, n, m, a),
-                (Err(s), ..) | (_, Err(s), ..) | (_, _, Err(s), _) | (.., Err(s)) => return s,
-            };
+            let kind = try_arg!(str_arg(kind, "kind"));
+            let name = try_arg!(str_arg(name, "name"));
+            let method = try_arg!(str_arg(method, "method"));
+            let args = try_arg!(bytes_arg(args_cbor, args_len, "args_cbor"));
             let out = try_status!(c.call_encoded(kind, name, method, args));
             *result_cbor = mp_buf::from_vec(out);
             MP_OK
@@ -149,10 +141,7 @@ pub unsafe extern "C" fn mp_mgr_call_many(
     unsafe {
         with_handle(m, |c| {
             check_not_null!(results_cbor);
-            let reqs = match bytes_arg(reqs_cbor, len, "reqs_cbor") {
-                Ok(r) => r,
-                Err(s) => return s,
-            };
+            let reqs = try_arg!(bytes_arg(reqs_cbor, len, "reqs_cbor"));
             let out = try_status!(c.pipeline_encoded(reqs));
             *results_cbor = mp_buf::from_vec(out);
             MP_OK
@@ -199,10 +188,8 @@ pub unsafe extern "C" fn mp_mgr_dict_set(
     // SAFETY: m is a live handle or NULL (checked); the rest per the contract.
     unsafe {
         with_handle(m, |c| {
-            let (k, v) = match (item(key, klen, "key"), item(val, vlen, "val")) {
-                (Ok(k), Ok(v)) => (k, v),
-                (Err(s), _) | (_, Err(s)) => return s,
-            };
+            let k = try_arg!(item(key, klen, "key"));
+            let v = try_arg!(item(val, vlen, "val"));
             dict_call(c, dict, "set", &[k, v], |_| Ok(())).map_or_else(|s| s, |()| MP_OK)
         })
     }
@@ -227,10 +214,7 @@ pub unsafe extern "C" fn mp_mgr_dict_get(
     unsafe {
         with_handle(m, |c| {
             check_not_null!(val);
-            let k = match item(key, klen, "key") {
-                Ok(k) => k,
-                Err(s) => return s,
-            };
+            let k = try_arg!(item(key, klen, "key"));
             match dict_call(c, dict, "get", &[k], |r| Ok(r.to_vec())) {
                 Ok(v) => {
                     *val = mp_buf::from_vec(v);
@@ -275,10 +259,9 @@ pub unsafe extern "C" fn mp_mgr_dict_get_into(
     unsafe {
         with_handle(m, |c| {
             check_not_null!(out_len);
-            let (k, buf, dict) = match (item(key, klen, "key"), bytes_arg_mut(buf, cap, "buf"), str_arg(dict, "dict")) {
-                (Ok(k), Ok(b), Ok(d)) => (k, b, d),
-                (Err(s), ..) | (_, Err(s), _) | (.., Err(s)) => return s,
-            };
+            let k = try_arg!(item(key, klen, "key"));
+            let buf = try_arg!(bytes_arg_mut(buf, cap, "buf"));
+            let dict = try_arg!(str_arg(dict, "dict"));
             let got = c.dict_get_versioned(dict, k, |r| {
                 let dst = buf.get_mut(..r.len()).ok_or_else(|| Error::buf_size(r.len()))?;
                 dst.copy_from_slice(r);
@@ -308,10 +291,7 @@ pub unsafe extern "C" fn mp_mgr_dict_version(m: *mut mp_mgr, dict: *const c_char
     unsafe {
         with_handle(m, |c| {
             check_not_null!(out);
-            let dict = match str_arg(dict, "dict") {
-                Ok(d) => d,
-                Err(s) => return s,
-            };
+            let dict = try_arg!(str_arg(dict, "dict"));
             *out = c.local_version(dict);
             MP_OK
         })
@@ -335,10 +315,7 @@ pub unsafe extern "C" fn mp_mgr_dict_del(
     // SAFETY: m is a live handle or NULL (checked); the rest per the contract.
     unsafe {
         with_handle(m, |c| {
-            let k = match item(key, klen, "key") {
-                Ok(k) => k,
-                Err(s) => return s,
-            };
+            let k = try_arg!(item(key, klen, "key"));
             dict_call(c, dict, "del", &[k], |_| Ok(())).map_or_else(|s| s, |()| MP_OK)
         })
     }
@@ -388,10 +365,7 @@ pub unsafe extern "C" fn mp_mgr_dict_incr(
     unsafe {
         with_handle(m, |c| {
             check_not_null!(out_new);
-            let k = match item(key, klen, "key") {
-                Ok(k) => k,
-                Err(s) => return s,
-            };
+            let k = try_arg!(item(key, klen, "key"));
             let mut buf = [0u8; 9];
             let d = Item::new(encode_i64(delta, &mut buf)).expect("an encoded integer is one item");
             match dict_call(c, dict, "incr", &[k, d], int_of) {
@@ -551,14 +525,10 @@ pub unsafe extern "C" fn mp_mgr_dict_set_json(
     // SAFETY: m is a live handle or NULL (checked); the rest per the contract.
     unsafe {
         with_handle(m, |c| {
-            let (k, v) = match (cbor_of_json_arg(key_json, "key_json"), cbor_of_json_arg(val_json, "val_json")) {
-                (Ok(k), Ok(v)) => (k, v),
-                (Err(s), _) | (_, Err(s)) => return s,
-            };
-            let (k, v) = match (item(k.as_ptr(), k.len(), "key_json"), item(v.as_ptr(), v.len(), "val_json")) {
-                (Ok(k), Ok(v)) => (k, v),
-                (Err(s), _) | (_, Err(s)) => return s,
-            };
+            let k = try_arg!(cbor_of_json_arg(key_json, "key_json"));
+            let v = try_arg!(cbor_of_json_arg(val_json, "val_json"));
+            let k = try_arg!(item(k.as_ptr(), k.len(), "key_json"));
+            let v = try_arg!(item(v.as_ptr(), v.len(), "val_json"));
             dict_call(c, dict, "set", &[k, v], |_| Ok(())).map_or_else(|s| s, |()| MP_OK)
         })
     }
@@ -592,14 +562,8 @@ pub unsafe extern "C" fn mp_mgr_dict_get_json(
     unsafe {
         with_handle(m, |c| {
             check_not_null!(out_json);
-            let k = match cbor_of_json_arg(key_json, "key_json") {
-                Ok(k) => k,
-                Err(s) => return s,
-            };
-            let k = match item(k.as_ptr(), k.len(), "key_json") {
-                Ok(k) => k,
-                Err(s) => return s,
-            };
+            let k = try_arg!(cbor_of_json_arg(key_json, "key_json"));
+            let k = try_arg!(item(k.as_ptr(), k.len(), "key_json"));
             match dict_call(c, dict, "get", &[k], |r| Ok(r.to_vec())) {
                 Ok(v) => json_of_received(&v, "value", out_json),
                 Err(s) => s,
@@ -945,7 +909,7 @@ mod tests {
                 res,
                 Value::Array(vec![
                     Value::Array(vec![i(0), Value::Array(vec![Value::Float(1.5), i(5)])]),
-                    Value::Array(vec![i(MP_E_NOTFOUND as i64), Value::Text("KeyError: Integer(Integer(2))".into())]),
+                    Value::Array(vec![i(MP_E_NOTFOUND as i64), Value::Text("KeyError: 2".into())]),
                     Value::Array(vec![i(0), i(2)]),
                 ])
             );

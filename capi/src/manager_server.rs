@@ -1,7 +1,8 @@
 //! `mp_mgr_serve` / `mp_mgr_server_*`: an embedded manager server.
 
 use super::boundary::{
-    boundary, check_not_null, copy_text_out, endpoint_args, free_handle, into_handle, try_status, with_handle, Castable,
+    boundary, check_not_null, copy_text_out, endpoint_args, free_handle, into_handle, try_arg, try_status, with_handle,
+    Castable,
 };
 use super::status::{mp_status, MP_OK};
 use mpipc::manager::ManagerServer;
@@ -47,10 +48,7 @@ pub unsafe extern "C" fn mp_mgr_serve(
     boundary(|| {
         check_not_null!(out);
         // SAFETY: per the contract.
-        let (address, opts) = match unsafe { endpoint_args(address, authkey, keylen) } {
-            Ok(a) => a,
-            Err(s) => return s,
-        };
+        let (address, opts) = try_arg!(unsafe { endpoint_args(address, authkey, keylen) });
         let s = try_status!(ManagerServer::serve(address, &opts));
         // SAFETY: out is non-NULL and writable.
         unsafe { *out = into_handle::<mp_mgr_server>(s) };

@@ -3,7 +3,7 @@
 
 use super::boundary::{
     boundary, boundary_or, bytes_arg, bytes_arg_mut, check_not_null, endpoint_args, free_handle, into_handle,
-    len_status, split_messages, status_of, try_status, with_handle, Castable, Handle,
+    len_status, split_messages, status_of, try_arg, try_status, with_handle, Castable, Handle,
 };
 use super::bytes::mp_buf;
 use super::json::{cbor_of_json_arg, json_of_received};
@@ -149,10 +149,7 @@ pub unsafe extern "C" fn mp_pipe_connect_ex(
             return set_last_error(&Error::new(ErrorKind::Invalid, format!("unknown flags {flags:#x}")));
         }
         // SAFETY: per the contract.
-        let (address, mut opts) = match unsafe { endpoint_args(address, authkey, keylen) } {
-            Ok(a) => a,
-            Err(s) => return s,
-        };
+        let (address, mut opts) = try_arg!(unsafe { endpoint_args(address, authkey, keylen) });
         opts.allow_tcp_without_authkey = flags & MP_PIPE_CONNECT_ALLOW_TCP_WITHOUT_AUTHKEY != 0;
         let c = try_status!(pipe::connect(address, &opts, timeout_of_ms(timeout_ms)));
         // SAFETY: out is non-NULL and writable.
@@ -174,10 +171,7 @@ pub unsafe extern "C" fn mp_pipe_send(p: *mut mp_pipe, data: *const u8, len: usi
     // SAFETY: p is a live handle or NULL (checked).
     unsafe {
         with_handle(p, |c| {
-            let msg = match bytes_arg(data, len, "data") {
-                Ok(m) => m,
-                Err(s) => return s,
-            };
+            let msg = try_arg!(bytes_arg(data, len, "data"));
             status_of(c.send_bytes(msg))
         })
     }
@@ -203,10 +197,7 @@ pub unsafe extern "C" fn mp_pipe_send_many(
     // SAFETY: p is a live handle or NULL (checked).
     unsafe {
         with_handle(p, |c| {
-            let msgs = match split_messages(data, lens, n) {
-                Ok(m) => m,
-                Err(s) => return s,
-            };
+            let msgs = try_arg!(split_messages(data, lens, n));
             status_of(c.send_many(&msgs))
         })
     }
@@ -269,10 +260,7 @@ pub unsafe extern "C" fn mp_pipe_recv_into(
     unsafe {
         with_handle(p, |c| {
             check_not_null!(out_len);
-            let buf = match bytes_arg_mut(buf, cap, "buf") {
-                Ok(b) => b,
-                Err(s) => return s,
-            };
+            let buf = try_arg!(bytes_arg_mut(buf, cap, "buf"));
             len_status(c.recv_into(buf, timeout_of_ms(timeout_ms)), out_len)
         })
     }
@@ -392,11 +380,9 @@ pub unsafe extern "C" fn mp_wait(
     boundary(|| {
         check_not_null!(nready);
         // SAFETY: per the contract, pipes holds n handles and ready_idx has n slots.
-        let (handles, out) =
-            match unsafe { (bytes_arg_mut(pipes.cast_mut(), n, "pipes"), bytes_arg_mut(ready_idx, n, "ready_idx")) } {
-                (Ok(h), Ok(o)) => (h, o),
-                (Err(s), _) | (_, Err(s)) => return s,
-            };
+        let handles = try_arg!(unsafe { bytes_arg_mut(pipes.cast_mut(), n, "pipes") });
+        // SAFETY: as above.
+        let out = try_arg!(unsafe { bytes_arg_mut(ready_idx, n, "ready_idx") });
         let mut conns = Vec::with_capacity(n);
         for &h in handles.iter() {
             if h.is_null() {
@@ -444,10 +430,7 @@ pub unsafe extern "C" fn mp_pipe_send_json(p: *mut mp_pipe, json: *const c_char)
     // SAFETY: p is a live handle or NULL (checked); json per the contract.
     unsafe {
         with_handle(p, |c| {
-            let cbor = match cbor_of_json_arg(json, "json") {
-                Ok(m) => m,
-                Err(s) => return s,
-            };
+            let cbor = try_arg!(cbor_of_json_arg(json, "json"));
             status_of(c.send_bytes(&cbor))
         })
     }

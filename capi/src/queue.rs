@@ -2,7 +2,7 @@
 
 use super::boundary::{
     boundary, bytes_arg, bytes_arg_mut, check_not_null, free_handle, into_handle, len_status, split_messages,
-    status_of, str_arg, try_status, with_handle, Castable,
+    status_of, str_arg, try_arg, try_status, with_handle, Castable,
 };
 use super::bytes::mp_buf;
 use super::json::{cbor_of_json_arg, json_of_received};
@@ -95,10 +95,7 @@ pub unsafe extern "C" fn mpq_open(name: *const c_char, opts: *const mpq_options,
     boundary(|| {
         check_not_null!(out);
         // SAFETY: per the contract.
-        let name = match unsafe { str_arg(name, "name") } {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
+        let name = try_arg!(unsafe { str_arg(name, "name") });
         // SAFETY: opts is NULL or points to a valid mpq_options.
         let o = if opts.is_null() { mpq_options::default() } else { unsafe { *opts } };
         let open_mode = match o.flags & !MPQ_ANY_OWNER {
@@ -152,10 +149,7 @@ pub unsafe extern "C" fn mpq_put_timeout(q: *mut mpq, data: *const u8, len: usiz
     // SAFETY: q is a live handle or NULL (checked).
     unsafe {
         with_handle(q, |q| {
-            let msg = match bytes_arg(data, len, "data") {
-                Ok(m) => m,
-                Err(s) => return s,
-            };
+            let msg = try_arg!(bytes_arg(data, len, "data"));
             status_of(q.put_bytes_timeout(msg, timeout_of_ms(timeout_ms)))
         })
     }
@@ -188,10 +182,7 @@ pub unsafe extern "C" fn mpq_put_many(
     unsafe {
         with_handle(q, |q| {
             check_not_null!(out_put);
-            let msgs = match split_messages(data, lens, n) {
-                Ok(m) => m,
-                Err(s) => return s,
-            };
+            let msgs = try_arg!(split_messages(data, lens, n));
             let put = try_status!(q.put_many(&msgs, timeout_of_ms(timeout_ms)));
             *out_put = put;
             MP_OK
@@ -259,10 +250,7 @@ pub unsafe extern "C" fn mpq_get_into(
     unsafe {
         with_handle(q, |q| {
             check_not_null!(out_len);
-            let buf = match bytes_arg_mut(buf, cap, "buf") {
-                Ok(b) => b,
-                Err(s) => return s,
-            };
+            let buf = try_arg!(bytes_arg_mut(buf, cap, "buf"));
             len_status(q.get_into(buf, timeout_of_ms(timeout_ms)), out_len)
         })
     }
@@ -303,14 +291,8 @@ pub unsafe extern "C" fn mpq_get_many(
             if max_n == 0 {
                 return set_last_error(&Error::new(ErrorKind::Invalid, "max_n must be at least 1"));
             }
-            let lens = match bytes_arg_mut(lens, max_n, "lens") {
-                Ok(l) => l,
-                Err(s) => return s,
-            };
-            let buf = match bytes_arg_mut(buf, cap, "buf") {
-                Ok(b) => b,
-                Err(s) => return s,
-            };
+            let lens = try_arg!(bytes_arg_mut(lens, max_n, "lens"));
+            let buf = try_arg!(bytes_arg_mut(buf, cap, "buf"));
             match q.get_many_into(buf, lens, timeout_of_ms(timeout_ms)) {
                 Ok((n, bytes)) => {
                     *out_n = n;
@@ -491,10 +473,7 @@ pub unsafe extern "C" fn mpq_close(q: *mut mpq) {
 pub unsafe extern "C" fn mpq_unlink(name: *const c_char) -> mp_status {
     boundary(|| {
         // SAFETY: per the contract.
-        let name = match unsafe { str_arg(name, "name") } {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
+        let name = try_arg!(unsafe { str_arg(name, "name") });
         status_of(Queue::unlink(name))
     })
 }
@@ -711,10 +690,7 @@ pub unsafe extern "C" fn mpq_put_json_timeout(q: *mut mpq, json: *const c_char, 
     // SAFETY: q is a live handle or NULL (checked); json per the contract.
     unsafe {
         with_handle(q, |q| {
-            let cbor = match cbor_of_json_arg(json, "json") {
-                Ok(c) => c,
-                Err(s) => return s,
-            };
+            let cbor = try_arg!(cbor_of_json_arg(json, "json"));
             status_of(q.put_bytes_timeout(&cbor, timeout_of_ms(timeout_ms)))
         })
     }

@@ -1,6 +1,6 @@
 //! `mp_slist_*`: named ShareableList.
 
-use super::boundary::{bytes_arg, open_named, status_of, unlink_named, with_handle, write_out, Castable};
+use super::boundary::{bytes_arg, open_named, status_of, try_arg, unlink_named, with_handle, write_out, Castable};
 use super::bytes::mp_buf;
 use super::status::{mp_status, set_last_error, MP_OK};
 use mpipc::shareable_list::{split_items, ShareableList};
@@ -37,7 +37,8 @@ impl Castable for mp_slist {
 /// `MP_OK`; `MP_E_TYPE` (an item that is not a scalar); `MP_E_INVAL`
 /// (not a CBOR array, an element count that differs from the existing
 /// list, bad name or flags); `MP_E_EXISTS`; `MP_E_NOTFOUND`;
-/// `MP_E_CORRUPT`.
+/// `MP_E_CORRUPT` (`items_cbor` is not well-formed CBOR, or the list's
+/// segment failed validation).
 ///
 /// # Safety
 /// `name` is a NUL-terminated string; `items_cbor` is NULL or holds `len`
@@ -54,10 +55,7 @@ pub unsafe extern "C" fn mp_slist_open(
         None
     } else {
         // SAFETY: per the contract.
-        match unsafe { bytes_arg(items_cbor, len, "items_cbor") } {
-            Ok(b) => Some(b),
-            Err(s) => return s,
-        }
+        Some(try_arg!(unsafe { bytes_arg(items_cbor, len, "items_cbor") }))
     };
     // SAFETY: forwarded contract.
     unsafe {
@@ -107,7 +105,8 @@ pub unsafe extern "C" fn mp_slist_get(l: *mut mp_slist, index: usize, out: *mut 
 /// Stores the CBOR scalar `item` at `index`.
 ///
 /// # Returns
-/// `MP_OK`; `MP_E_INDEX`; `MP_E_TYPE` (not a scalar); `MP_E_TOOBIG`
+/// `MP_OK`; `MP_E_INDEX`; `MP_E_TYPE` (not a scalar); `MP_E_CORRUPT`
+/// (`item` is not well-formed CBOR); `MP_E_TOOBIG`
 /// (a text or byte string longer than the slot's capacity; nothing
 /// changes).
 ///
@@ -116,12 +115,7 @@ pub unsafe extern "C" fn mp_slist_get(l: *mut mp_slist, index: usize, out: *mut 
 #[no_mangle]
 pub unsafe extern "C" fn mp_slist_set(l: *mut mp_slist, index: usize, item: *const u8, len: usize) -> mp_status {
     // SAFETY: l is a live handle or NULL (checked); item per the contract.
-    unsafe {
-        with_handle(l, |l| match bytes_arg(item, len, "item") {
-            Ok(b) => status_of(l.set(index, b)),
-            Err(s) => s,
-        })
-    }
+    unsafe { with_handle(l, |l| status_of(l.set(index, try_arg!(bytes_arg(item, len, "item"))))) }
 }
 
 /// Slot `index`'s capacity in the value's own bytes (see `mp_slist`).

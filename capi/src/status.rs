@@ -33,17 +33,21 @@ pub const MP_E_TOOBIG: mp_status = -7;
 /// The caller's buffer is too small; the size needed was written to the
 /// length out-parameter and nothing was consumed.
 pub const MP_E_BUFSIZE: mp_status = -8;
-/// No object of that name.
+/// No object of that name, or no such key (a manager dict's KeyError).
 pub const MP_E_NOTFOUND: mp_status = -9;
 /// The name exists and exclusive creation was asked for.
 pub const MP_E_EXISTS: mp_status = -10;
-/// The name exists as an object of another kind.
+/// Of the wrong type: a value the call cannot use (an incr on text, an
+/// item a ShareableList cannot hold), or a name held by an object of
+/// another kind (or by a directory or other non-file in /dev/shm).
 pub const MP_E_TYPE: mp_status = -11;
 /// The object was made by an incompatible layout version.
 pub const MP_E_VERSION: mp_status = -12;
-/// Shared state failed validation.
+/// Shared state, a frame or a CBOR message failed validation (malformed
+/// CBOR included).
 pub const MP_E_CORRUPT: mp_status = -13;
-/// Permission denied.
+/// Permission denied, or a name refused because another user could have
+/// planted it (another user's private object, a symbolic link in /dev/shm).
 pub const MP_E_PERM: mp_status = -14;
 /// Any other operating-system error.
 pub const MP_E_IO: mp_status = -15;
@@ -65,8 +69,10 @@ pub const MP_E_BROKEN: mp_status = -22;
 /// holds it and should repair the data it guards.
 pub const MP_E_OWNER_DEAD: mp_status = -23;
 
-/// The status code of a core error kind (the table lives in
-/// [`ErrorKind`]; the constants above mirror it and a test checks both).
+/// The status code of a core error kind. The table lives in [`ErrorKind`]
+/// (src/error.rs); the constants above are written out because cbindgen
+/// reads them for the header, and `status_text.rs`'s tests check that the
+/// header's codes are exactly that table.
 pub(crate) fn status_of_kind(kind: ErrorKind) -> mp_status {
     kind.code()
 }

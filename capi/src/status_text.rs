@@ -7,11 +7,12 @@
 
 use super::boundary::{boundary, boundary_or};
 use super::status::*;
+use mpipc::error::ErrorKind;
 use std::ffi::{c_char, CStr};
 
-/// Returns a static, human-readable name for a status code, e.g.
-/// `"MP_E_EMPTY: empty"`. Never NULL; never to be freed. Unknown codes give
-/// `"MP_E_UNKNOWN: unknown status"`.
+/// Returns a static, human-readable name for a status code: its C name and
+/// what it means, e.g. `"MP_E_EMPTY: empty"`. Never NULL; never to be
+/// freed. Unknown codes give `"MP_E_UNKNOWN: unknown status"`.
 ///
 /// Thread-safe.
 #[no_mangle]
@@ -19,33 +20,14 @@ pub extern "C" fn mp_status_str(code: mp_status) -> *const c_char {
     boundary_or(c"MP_E_UNKNOWN: unknown status".as_ptr(), || status_cstr(code).as_ptr())
 }
 
+/// The text of `code`: the core's status table ([`ErrorKind::status_text`],
+/// the one source of every code's name and description), plus `MP_OK`,
+/// which is not an error kind.
 fn status_cstr(code: mp_status) -> &'static CStr {
-    match code {
-        MP_OK => c"MP_OK: success",
-        MP_E_NULL => c"MP_E_NULL: a required pointer argument was NULL",
-        MP_E_INVAL => c"MP_E_INVAL: invalid argument or operation",
-        MP_E_TIMEOUT => c"MP_E_TIMEOUT: timed out",
-        MP_E_EMPTY => c"MP_E_EMPTY: empty",
-        MP_E_FULL => c"MP_E_FULL: full",
-        MP_E_SHUTDOWN => c"MP_E_SHUTDOWN: shut down",
-        MP_E_TOOBIG => c"MP_E_TOOBIG: message too big",
-        MP_E_BUFSIZE => c"MP_E_BUFSIZE: buffer too small",
-        MP_E_NOTFOUND => c"MP_E_NOTFOUND: not found",
-        MP_E_EXISTS => c"MP_E_EXISTS: already exists",
-        MP_E_TYPE => c"MP_E_TYPE: object is of another kind",
-        MP_E_VERSION => c"MP_E_VERSION: incompatible layout version",
-        MP_E_CORRUPT => c"MP_E_CORRUPT: shared state is corrupt",
-        MP_E_PERM => c"MP_E_PERM: permission denied",
-        MP_E_IO => c"MP_E_IO: operating-system error",
-        MP_E_PANIC => c"MP_E_PANIC: internal panic caught at the C boundary",
-        MP_E_POISONED => c"MP_E_POISONED: handle poisoned by an earlier panic",
-        MP_E_EOF => c"MP_E_EOF: end of file: the peer closed the connection",
-        MP_E_AUTH => c"MP_E_AUTH: authentication failed",
-        MP_E_INDEX => c"MP_E_INDEX: index out of range",
-        MP_E_UNSUPPORTED => c"MP_E_UNSUPPORTED: no such method or kind",
-        MP_E_BROKEN => c"MP_E_BROKEN: barrier broken",
-        MP_E_OWNER_DEAD => c"MP_E_OWNER_DEAD: acquired; the previous holder died holding it",
-        _ => c"MP_E_UNKNOWN: unknown status",
+    match ErrorKind::from_code(code) {
+        Some(kind) => kind.status_text(),
+        None if code == MP_OK => c"MP_OK: success",
+        None => c"MP_E_UNKNOWN: unknown status",
     }
 }
 
@@ -117,43 +99,49 @@ mod tests {
     use super::*;
     use mpipc::error::{Error, ErrorKind};
 
+    /// The header's `MP_E_*` codes (from the constants of status.rs, which
+    /// cbindgen reads) are exactly the core's table, name for name and
+    /// value for value, and `mp_status_str` gives the table's text.
     #[test]
-    fn every_kind_maps_to_its_constant() {
-        let table = [
-            (ErrorKind::Null, MP_E_NULL),
-            (ErrorKind::Invalid, MP_E_INVAL),
-            (ErrorKind::Timeout, MP_E_TIMEOUT),
-            (ErrorKind::Empty, MP_E_EMPTY),
-            (ErrorKind::Full, MP_E_FULL),
-            (ErrorKind::Shutdown, MP_E_SHUTDOWN),
-            (ErrorKind::TooBig, MP_E_TOOBIG),
-            (ErrorKind::BufSize, MP_E_BUFSIZE),
-            (ErrorKind::NotFound, MP_E_NOTFOUND),
-            (ErrorKind::Exists, MP_E_EXISTS),
-            (ErrorKind::Type, MP_E_TYPE),
-            (ErrorKind::Version, MP_E_VERSION),
-            (ErrorKind::Corrupt, MP_E_CORRUPT),
-            (ErrorKind::Permission, MP_E_PERM),
-            (ErrorKind::Io, MP_E_IO),
-            (ErrorKind::Panic, MP_E_PANIC),
-            (ErrorKind::Poisoned, MP_E_POISONED),
-            (ErrorKind::Eof, MP_E_EOF),
-            (ErrorKind::Auth, MP_E_AUTH),
-            (ErrorKind::Index, MP_E_INDEX),
-            (ErrorKind::Unsupported, MP_E_UNSUPPORTED),
-            (ErrorKind::Broken, MP_E_BROKEN),
-            (ErrorKind::OwnerDead, MP_E_OWNER_DEAD),
-        ];
-        assert_eq!(table.len(), ErrorKind::ALL.len());
-        for (kind, code) in table {
-            assert_eq!(status_of_kind(kind), code, "{kind:?}");
+    fn the_header_codes_are_the_core_table() {
+        let header = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../include/mpipc.h")).unwrap();
+        let mut defined: Vec<(String, i32)> = header
+            .lines()
+            .filter_map(|l| {
+                let mut words = l.strip_prefix("#define ")?.split_whitespace();
+                let name = words.next().filter(|n| n.starts_with("MP_E_"))?;
+                Some((name.to_string(), words.next()?.parse().ok()?))
+            })
+            .collect();
+        defined.sort_by_key(|d| -d.1);
+        let table: Vec<(String, i32)> = ErrorKind::ALL.iter().map(|k| (k.c_name().to_string(), k.code())).collect();
+        assert_eq!(defined, table, "include/mpipc.h's MP_E_* codes differ from src/error.rs's table");
+        for kind in ErrorKind::ALL {
+            assert_eq!(status_of_kind(kind), kind.code());
             // SAFETY: mp_status_str returns a static NUL-terminated string.
-            let name = unsafe { CStr::from_ptr(mp_status_str(code)) }.to_str().unwrap();
-            assert!(name.starts_with(kind.c_name()), "{name} vs {}", kind.c_name());
+            let text = unsafe { CStr::from_ptr(mp_status_str(kind.code())) };
+            assert_eq!(text, kind.status_text());
+            assert_eq!(text.to_str().unwrap(), format!("{}: {}", kind.c_name(), kind.description()));
         }
+        // SAFETY: as above.
+        let ok = unsafe { CStr::from_ptr(mp_status_str(MP_OK)) };
+        assert_eq!(ok.to_str().unwrap(), "MP_OK: success");
         // SAFETY: as above.
         let unknown = unsafe { CStr::from_ptr(mp_status_str(12345)) };
         assert!(unknown.to_str().unwrap().starts_with("MP_E_UNKNOWN"));
+        // Spot checks of the constants the code uses by name.
+        assert_eq!((MP_E_NULL, MP_E_TYPE, MP_E_OWNER_DEAD), (-1, -11, -23));
+    }
+
+    /// The words of the codes a user meets for a value (issue 20, item
+    /// 6): an incr on text is MP_E_TYPE, which must not read as "the
+    /// object is of another kind" only.
+    #[test]
+    fn status_texts_say_what_happened() {
+        // SAFETY: static NUL-terminated strings.
+        let text = |c| unsafe { CStr::from_ptr(mp_status_str(c)) }.to_str().unwrap();
+        assert!(text(MP_E_TYPE).contains("a value the call cannot use"), "{}", text(MP_E_TYPE));
+        assert!(text(MP_E_CORRUPT).contains("message"), "{}", text(MP_E_CORRUPT));
     }
 
     #[test]

@@ -16,10 +16,10 @@ use super::values::key_bytes;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipe::{connect, fdpass, Connection, ListenerOptions};
 use ciborium::Value;
+use parking_lot::{Mutex, MutexGuard};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// A connection to a manager. Thread-safe: calls from several threads are
@@ -188,14 +188,16 @@ impl ManagerClient {
     }
 
     fn link(&self) -> MutexGuard<'_, Link> {
-        // A panic while holding the lock cannot leave the link half
-        // updated in a way that matters: at worst ids are ahead.
-        self.link.lock().unwrap_or_else(|e| e.into_inner())
+        // parking_lot does not poison, which is right here: a panic while
+        // holding the lock cannot leave the link half updated in a way
+        // that matters (at worst ids are ahead).
+        self.link.lock()
     }
 
     fn replicas(&self) -> MutexGuard<'_, Replicas> {
-        // Nothing in it can be left half updated by a panic.
-        self.replicas.lock().unwrap_or_else(|e| e.into_inner())
+        // Not poisoned either: nothing in it can be left half updated by
+        // a panic.
+        self.replicas.lock()
     }
 
     /// Turns local dict reads on or off (default on, unless the
@@ -386,7 +388,7 @@ impl ManagerClient {
         }
         self.alive_checked_ms.store(now, Ordering::Relaxed);
         // A call in progress holds the link, and will notice a loss itself.
-        let Ok(mut guard) = self.link.try_lock() else { return false };
+        let Some(mut guard) = self.link.try_lock() else { return false };
         let link = &mut *guard;
         let Some(conn) = &link.conn else { return true };
         let mut b = 0u8;

@@ -23,8 +23,9 @@ use super::replica::Writer;
 use crate::error::{Error, ErrorKind, Result};
 use ciborium::Value;
 use indexmap::IndexMap;
+use parking_lot::Mutex;
 use std::borrow::Cow;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub use super::kinds::KINDS;
 
@@ -233,9 +234,11 @@ pub(crate) fn no_method(kind: &str, method: &str) -> Error {
     Error::new(ErrorKind::Unsupported, format!("{kind} has no method {method:?}"))
 }
 
-/// The error for a key a dict or set does not have (Python's KeyError).
+/// The error for a key a dict or set does not have (Python's KeyError),
+/// the key written as the user wrote it (`KeyError: "x"`,
+/// [`super::values::display`]), never in Rust's debug form.
 pub(crate) fn key_error(key: &Value) -> Error {
-    Error::new(ErrorKind::NotFound, format!("KeyError: {key:?}"))
+    Error::new(ErrorKind::NotFound, format!("KeyError: {}", super::values::display(key)))
 }
 
 /// The registry of named objects.
@@ -248,7 +251,7 @@ impl Registry {
     /// The object `name` of `kind`, created (with `create_args`) if absent.
     /// [`ErrorKind::Type`] if it exists with another kind.
     pub fn get_or_create(&self, kind: Kind, name: &str, create_args: &[Value]) -> Result<(Arc<Object>, bool)> {
-        let mut objs = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        let mut objs = self.objects.lock();
         if let Some(o) = objs.get(name) {
             if o.kind != kind {
                 return Err(Error::new(
@@ -265,7 +268,7 @@ impl Registry {
 
     /// Removes `name`; true if it existed.
     pub fn delete(&self, name: &str) -> bool {
-        let gone = self.objects.lock().unwrap_or_else(|e| e.into_inner()).shift_remove(name);
+        let gone = self.objects.lock().shift_remove(name);
         if let Some(o) = &gone {
             // Clients reading its replica must not go on seeing it.
             o.retire_replica();
@@ -275,13 +278,13 @@ impl Registry {
 
     /// `[name, kind]` of every object, in creation order.
     pub fn list(&self) -> Vec<(String, Kind)> {
-        self.objects.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|(n, o)| (n.clone(), o.kind)).collect()
+        self.objects.lock().iter().map(|(n, o)| (n.clone(), o.kind)).collect()
     }
 
     /// Every object (for releasing a dropped connection's holdings, and
     /// waking waiters at shutdown).
     pub fn all(&self) -> Vec<Arc<Object>> {
-        self.objects.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+        self.objects.lock().values().cloned().collect()
     }
 }
 

@@ -12,10 +12,11 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::pipe::{Address, Connection, Listener, ListenerOptions};
 
 use ciborium::Value;
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -142,12 +143,12 @@ impl ManagerServer {
             std::thread::sleep(Duration::from_millis(2));
         }
         // ... then end every connection's stream to unblock its reader.
-        for &fd in self.shared.conns.lock().unwrap_or_else(|e| e.into_inner()).values() {
+        for &fd in self.shared.conns.lock().values() {
             // SAFETY: fd belongs to a live connection (see `conns`);
             // shutdown(2) only ends its stream, the owner closes it.
             unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
         }
-        let threads = std::mem::take(&mut *self.shared.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        let threads = std::mem::take(&mut *self.shared.threads.lock());
         for t in threads {
             let _ = t.join();
         }
@@ -182,7 +183,7 @@ fn accept_loop(listener: Listener, shared: Arc<Shared>) {
                 // of a reply: catching it spinning saves a wake-up (tens of
                 // µs here). Idle connections' budgets decay to ~3 µs.
                 conn.set_spin_us(SPIN_US);
-                shared.conns.lock().unwrap_or_else(|e| e.into_inner()).insert(id, conn.fileno());
+                shared.conns.lock().insert(id, conn.fileno());
                 shared.live.fetch_add(1, Ordering::Relaxed);
                 let (s2, l2) = (shared.clone(), listener.clone());
                 let spawned = std::thread::Builder::new()
@@ -201,19 +202,28 @@ fn accept_loop(listener: Listener, shared: Arc<Shared>) {
                                 if e.kind() == ErrorKind::Permission {
                                     let _ = conn.send_bytes(&Reply { id: 0, result: Err(e.clone()) }.encode());
                                 }
-                                eprintln!("mpipc manager: connection refused: {e}");
+                                // A peer that hangs up before the handshake
+                                // is done (EOF, EPIPE, ECONNRESET: all Eof)
+                                // was refused by nobody: it is a probe, such
+                                // as another `serve` checking whether this
+                                // address is live (issue 20, item 6), or a
+                                // client that gave up, and it has its own
+                                // error. Only real refusals are logged.
+                                if e.kind() != ErrorKind::Eof {
+                                    eprintln!("mpipc manager: connection refused: {e}");
+                                }
                             }
                         }
                         drop(guard);
                         drop(conn);
                     });
-                let mut threads = shared.threads.lock().unwrap_or_else(|e| e.into_inner());
+                let mut threads = shared.threads.lock();
                 // Forget the threads of connections that ended.
                 threads.retain(|t| !t.is_finished());
                 match spawned {
                     Ok(t) => threads.push(t),
                     Err(e) => {
-                        shared.conns.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                        shared.conns.lock().remove(&id);
                         shared.live.fetch_sub(1, Ordering::Relaxed);
                         eprintln!("mpipc manager: cannot start a connection thread: {e}");
                     }
@@ -236,7 +246,7 @@ struct ConnGuard<'a> {
 
 impl Drop for ConnGuard<'_> {
     fn drop(&mut self) {
-        self.shared.conns.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+        self.shared.conns.lock().remove(&self.id);
         self.shared.live.fetch_sub(1, Ordering::Relaxed);
         for o in self.shared.registry.all() {
             o.release_owner(self.id);
@@ -423,10 +433,7 @@ fn manager_call(shared: &Shared, name: &str, method: &str) -> Result<Value> {
         )),
         "stats" => Ok(Value::Map(vec![
             (Value::Text("objects".into()), Value::Integer(shared.registry.list().len().into())),
-            (
-                Value::Text("connections".into()),
-                Value::Integer(shared.conns.lock().unwrap_or_else(|e| e.into_inner()).len().into()),
-            ),
+            (Value::Text("connections".into()), Value::Integer(shared.conns.lock().len().into())),
             (Value::Text("requests".into()), Value::Integer(shared.requests.load(Ordering::Relaxed).into())),
         ])),
         m => Err(Error::new(ErrorKind::Unsupported, format!("manager has no method {m:?}"))),

@@ -28,11 +28,11 @@ pub use listener::{connect, Listener, ListenerOptions, HANDSHAKE_TIMEOUT};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::sync::{AdaptiveSpin, Deadline};
+use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
 /// The default largest frame accepted by `recv`: 1 GiB.
@@ -72,6 +72,9 @@ pub struct Connection {
     /// Busy-polls the descriptor before a blocking receive (off unless
     /// [`Connection::set_spin_us`] turns it on).
     spin: AdaptiveSpin,
+    /// Serialises receives. A parking_lot mutex, not poisoned by a panic
+    /// (std's poison was recovered here anyway); a stream a failed receive
+    /// cannot resume is marked in `RxState::broken`.
     rx: Mutex<RxState>,
     /// Serialises sends; holds the iovec scratch reused by every send, so
     /// a send allocates nothing.
@@ -209,7 +212,7 @@ impl Connection {
     /// Fails with [`ErrorKind::Invalid`] if received bytes are buffered,
     /// since they would be lost.
     pub fn into_owned_fd(self) -> Result<OwnedFd> {
-        if !self.rx.lock().unwrap_or_else(|e| e.into_inner()).buffered().is_empty() {
+        if !self.rx.lock().buffered().is_empty() {
             return Err(Error::new(ErrorKind::Invalid, "received data is buffered in this process"));
         }
         Ok(self.fd)
@@ -320,7 +323,7 @@ impl Connection {
             header[..4].copy_from_slice(&(msg.len() as u32).to_be_bytes());
             4
         };
-        let mut tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
+        let mut tx = self.tx.lock();
         self.write_all(&mut [&header[..hlen], msg], &mut tx.0)
     }
 
@@ -352,7 +355,7 @@ impl Connection {
             parts.push(&h[..if m.len() as u64 > SHORT_MAX { 12 } else { 4 }]);
             parts.push(m);
         }
-        let mut tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
+        let mut tx = self.tx.lock();
         self.write_all(&mut parts, &mut tx.0)
     }
 
@@ -493,15 +496,15 @@ impl Connection {
         if !self.readable {
             return Err(Error::new(ErrorKind::Invalid, "this end of the pipe is write-only"));
         }
-        let rx = self.rx.lock().unwrap_or_else(|e| e.into_inner());
+        let rx = self.rx.lock();
         Ok(rx.broken.is_some() || !rx.buffered().is_empty())
     }
 
-    fn rx_lock(&self) -> Result<std::sync::MutexGuard<'_, RxState>> {
+    fn rx_lock(&self) -> Result<parking_lot::MutexGuard<'_, RxState>> {
         if !self.readable {
             return Err(Error::new(ErrorKind::Invalid, "this end of the pipe is write-only"));
         }
-        let rx = self.rx.lock().unwrap_or_else(|e| e.into_inner());
+        let rx = self.rx.lock();
         if let Some(e) = &rx.broken {
             return Err(e.clone());
         }

@@ -85,6 +85,23 @@ pub struct QueueOptions {
     pub any_owner: bool,
 }
 
+/// The figures of a queue at one instant ([`Queue::stats`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Messages in the queue ([`Queue::qsize`]).
+    pub messages: usize,
+    /// Bytes of the ring in use ([`Queue::bytes_used`]).
+    pub bytes_used: usize,
+    /// Messages put and not yet `task_done` ([`Queue::unfinished_tasks`]).
+    pub unfinished: usize,
+    /// Whether the queue was shut down ([`Queue::is_shutdown`]).
+    pub shutdown: bool,
+    /// Bytes ever freed from the ring ([`Queue::positions`]).
+    pub head: u64,
+    /// Bytes ever put on the ring ([`Queue::positions`]).
+    pub tail: u64,
+}
+
 /// A handle on a named shared-memory queue. Cheap to share between
 /// threads (`&Queue` is all any method needs); each process opens its own.
 ///
@@ -662,6 +679,53 @@ impl Queue {
         self.locked(|_, tx| Ok((tx.state.head, tx.state.tail)))
     }
 
+    /// The figures of the queue read in one critical section, so they agree
+    /// with each other, waiting at most `timeout` for the lock (`None` =
+    /// as long as it takes). [`ErrorKind::Timeout`] when a holder keeps the
+    /// lock longer, which a healthy queue never does (critical sections
+    /// last microseconds): its holder is stopped (SIGSTOP, a debugger) or
+    /// hung inside an operation. Monitoring tools (`mpipc ls`, `stat`,
+    /// `watch`) report such a queue busy instead of hanging on it. A holder
+    /// that died is recovered, as by every operation.
+    ///
+    /// # Examples
+    /// ```
+    /// use mpipc::{Queue, QueueOptions};
+    /// use std::time::Duration;
+    /// let name = format!("doc-stats-{}", std::process::id());
+    /// let q = Queue::open(&name, &QueueOptions::default())?;
+    /// q.put("job")?;
+    /// let s = q.stats(Some(Duration::from_millis(250)))?;
+    /// assert_eq!((s.messages, s.unfinished, s.shutdown), (1, 1, false));
+    /// assert_eq!(s.bytes_used as u64, s.tail - s.head);
+    /// Queue::unlink(&name)?;
+    /// # Ok::<(), mpipc::Error>(())
+    /// ```
+    pub fn stats(&self, timeout: Option<Duration>) -> Result<QueueStats> {
+        self.locked_until(&Deadline::from_timeout(timeout), |_, tx| {
+            let s = &tx.state;
+            Ok(QueueStats {
+                messages: s.count as usize,
+                bytes_used: s.used() as usize,
+                unfinished: s.unfinished as usize,
+                shutdown: s.shutdown != 0,
+                head: s.head,
+                tail: s.tail,
+            })
+        })
+    }
+
+    /// The error of a lock wait that ran out (see [`Queue::stats`]).
+    #[cold]
+    fn lock_stayed_held(&self) -> Error {
+        let tid = self.hdr().lock.0.mutex.holder_tid();
+        let by = if tid != 0 { format!(" by thread {tid}") } else { String::new() };
+        Error::new(
+            ErrorKind::Timeout,
+            format!("queue {:?}: its lock stayed held{by} (a process stopped or hung inside an operation)", self.name),
+        )
+    }
+
     /// The unfinished-task count: messages put and not yet `task_done`.
     pub fn unfinished_tasks(&self) -> Result<usize> {
         self.locked(|_, tx| Ok(tx.state.unfinished as usize))
@@ -987,8 +1051,16 @@ impl Queue {
     /// Runs `f` under the lock with the live state; commits the state if `f`
     /// changed it and returns Ok; fires the notifications after unlocking.
     fn locked<R>(&self, f: impl FnOnce(&Self, &mut Txn) -> Result<R>) -> Result<R> {
+        self.locked_until(&Deadline::Never, f)
+    }
+
+    /// [`Queue::locked`], waiting for the lock until `deadline` only:
+    /// [`ErrorKind::Timeout`] when it passed first.
+    fn locked_until<R>(&self, deadline: &Deadline, f: impl FnOnce(&Self, &mut Txn) -> Result<R>) -> Result<R> {
         let h = self.hdr();
-        let (guard, how) = h.lock.0.mutex.lock()?;
+        let Some((guard, how)) = h.lock.0.mutex.lock_until(deadline)? else {
+            return Err(self.lock_stayed_held());
+        };
         let state = h.state.0.load();
         // Read again rather than copied: under the lock both reads see the
         // same slot, and copying the just-filled struct stalls on store

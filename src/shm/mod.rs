@@ -168,9 +168,51 @@ pub fn unlink(kind: SegmentKind, name: &str) -> Result<()> {
     let path = cstring(&segment_path(kind, name)?)?;
     // SAFETY: `path` is a valid NUL-terminated string.
     if unsafe { libc::unlink(path.as_ptr()) } != 0 {
-        return Err(Error::last_os_error(&format!("unlink {name:?}")));
+        let err = std::io::Error::last_os_error();
+        return Err(not_a_segment(&path, name).unwrap_or_else(|| Error::from_io(&format!("unlink {name:?}"), err)));
     }
     Ok(())
+}
+
+/// The error for a name in /dev/shm held by something that is not a
+/// segment file (issue 20, item 6: a bare `MP_E_IO` said nothing): a
+/// symbolic link is refused with [`ErrorKind::Permission`] (mpipc never
+/// follows one: another user could plant it to redirect what we write,
+/// as with the name squatting `open_existing` refuses), a directory, FIFO,
+/// socket or device with [`ErrorKind::Type`] (the name is held by another
+/// kind of thing). The message names the path and what was found. `None`
+/// when the path is a regular file, or gone.
+fn not_a_segment(path: &CString, name: &str) -> Option<Error> {
+    let shown = path.to_string_lossy();
+    let meta = std::fs::symlink_metadata(&*shown).ok()?;
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        let target = std::fs::read_link(&*shown).map(|t| format!(" to {}", t.display())).unwrap_or_default();
+        return Some(Error::new(
+            ErrorKind::Permission,
+            format!(
+                "{name:?}: {shown} is a symbolic link{target}, not a shared-memory segment; mpipc never follows \
+                 links in {SHM_DIR} (one planted by another user could redirect the data): remove it if it is \
+                 not yours"
+            ),
+        ));
+    }
+    use std::os::unix::fs::FileTypeExt;
+    let what = if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_char_device() || ft.is_block_device() {
+        "a device"
+    } else {
+        return None;
+    };
+    Some(Error::new(
+        ErrorKind::Type,
+        format!("{name:?}: {shown} is {what}, not a shared-memory segment: remove it or use another name"),
+    ))
 }
 
 fn cstring(s: &str) -> Result<CString> {
@@ -429,7 +471,9 @@ fn open_existing(cpath: &CString, name: &str, mode: u32, any_owner: bool) -> Res
         let err = std::io::Error::last_os_error();
         return Err(match err.raw_os_error() {
             Some(libc::ENOENT) => Error::new(ErrorKind::NotFound, format!("{name:?} does not exist")),
-            _ => Error::from_io(&format!("open {name:?}"), err),
+            // ELOOP (a symlink, refused by O_NOFOLLOW), EISDIR, ENXIO (a
+            // socket), ...: say what holds the name.
+            _ => not_a_segment(cpath, name).unwrap_or_else(|| Error::from_io(&format!("open {name:?}"), err)),
         });
     }
     let fd = Fd(fd);
@@ -440,7 +484,9 @@ fn open_existing(cpath: &CString, name: &str, mode: u32, any_owner: bool) -> Res
         return Err(Error::last_os_error("fstat"));
     }
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return Err(Error::new(ErrorKind::Type, format!("{name:?} is not a shared-memory segment")));
+        // A FIFO or device that open accepted.
+        return Err(not_a_segment(cpath, name)
+            .unwrap_or_else(|| Error::new(ErrorKind::Type, format!("{name:?} is not a shared-memory segment"))));
     }
     // SAFETY: geteuid has no preconditions.
     if !any_owner && mode & 0o077 == 0 && st.st_uid != unsafe { libc::geteuid() } {

@@ -139,6 +139,13 @@ impl RobustMutex {
         Ok((RobustMutexGuard { mutex: self }, state))
     }
 
+    /// Locks as [`RobustMutex::lock`], waiting until `deadline`: `Ok(None)`
+    /// when it passed first (a holder stopped or hung inside its critical
+    /// section; see `Queue::stats`, which tools use to report "busy").
+    pub fn lock_until(&self, deadline: &Deadline) -> Result<Option<(RobustMutexGuard<'_>, LockState)>> {
+        Ok(self.acquire(deadline)?.map(|state| (RobustMutexGuard { mutex: self }, state)))
+    }
+
     /// Locks for state that every single store leaves consistent, so that a
     /// holder's death needs no repair: an owner-died acquisition is marked
     /// consistent at once and reported as nothing special.

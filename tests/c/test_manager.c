@@ -1333,8 +1333,12 @@ static void test_dict(void) {
     size_t mlen = 0;
     CHECK_OK(mp_last_error_message(msg, sizeof msg, &mlen));
     CHECK(strstr(msg, "KeyError") != NULL && strstr(msg, "no-such-key") != NULL);
+    /* the key as the user wrote it, never Rust's Text("...") (issue 20 item 6) */
+    CHECK(strstr(msg, "KeyError: \"no-such-key\"") != NULL && strstr(msg, "Text(") == NULL);
     CHECK_ST(mp_mgr_dict_del(m, D, missing.b, missing.n), MP_E_NOTFOUND);
     CHECK(last_error_has("KeyError"));
+    CHECK_ST(mp_mgr_dict_get(m, D, it("i", -5).b, it("i", -5).n, &none), MP_E_NOTFOUND);
+    CHECK(last_error_has("KeyError: -5"));
     CHECK_ST(mp_mgr_dict_get(m, "never-used-dict", missing.b, missing.n, &none), MP_E_NOTFOUND);
 
     /* del */
@@ -1351,6 +1355,9 @@ static void test_dict(void) {
     v = 12345;
     CHECK_ST(mp_mgr_dict_incr(m, D, txt.b, txt.n, 1, &v), MP_E_TYPE);
     CHECK(v == 12345);
+    /* the message and the status text say what happened (issue 20 item 6) */
+    CHECK(last_error_has("the value is text, not an integer"));
+    CHECK(strstr(mp_status_str(MP_E_TYPE), "a value the call cannot use") != NULL);
     b = get_item(m, D, txt);
     CHECK(is_text(cbs_of(&b), "not a number"));
     mp_buf_free(&b);

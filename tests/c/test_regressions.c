@@ -20,6 +20,12 @@
  *    loop does not look at the deadline, so with a spin of 6 s a 50 ms
  *    get/put/join returns after ~6 s.
  *
+ * C. A ShareableList given bytes that are not well-formed CBOR reported
+ *    MP_E_TYPE, the status of a value of the wrong type; every binding
+ *    reports a decode error as MP_E_CORRUPT (issue 20, item 6). Malformed
+ *    CBOR is MP_E_CORRUPT, well-formed CBOR a list cannot hold (an array,
+ *    a tag) stays MP_E_TYPE, and nothing is stored either way.
+ *
  * Prints one line per case and "N passed, M failed"; exits 1 if any failed.
  */
 #ifndef _GNU_SOURCE
@@ -236,6 +242,47 @@ static void test_timeout_with_long_spin(void) {
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* C. ShareableList: malformed CBOR is MP_E_CORRUPT                      */
+/* ------------------------------------------------------------------ */
+
+static void test_slist_malformed_cbor(void) {
+    char name[64];
+    snprintf(name, sizeof name, "creg-%ld-slist", (long)getpid());
+    static const uint8_t items[] = {0x82, 0x01, 0x63, 'a', 'b', 'c'}; /* [1, "abc"] */
+    mp_slist *l = NULL;
+    REQUIRE(mp_slist_open(name, items, sizeof items, MP_OPEN_CREATE_ONLY, &l) == MP_OK);
+
+    static const uint8_t truncated_text[] = {0x63, 'a'};   /* "a.." cut short */
+    static const uint8_t trailing[] = {0x01, 0x02};        /* 1, then a stray byte */
+    static const uint8_t bad_utf8[] = {0x62, 0xff, 0xfe};  /* text that is not UTF-8 */
+    static const uint8_t reserved[] = {0x1c};              /* a reserved head */
+    static const uint8_t array[] = {0x81, 0x01};           /* [1]: well-formed, not a scalar */
+    static const uint8_t tagged[] = {0xc1, 0x00};          /* 1(0): well-formed, tagged */
+    report("slist_set truncated text -> MP_E_CORRUPT",
+           mp_slist_set(l, 1, truncated_text, sizeof truncated_text) == MP_E_CORRUPT &&
+               strstr(mp_last_error(), "not well-formed CBOR") != NULL);
+    report("slist_set trailing bytes -> MP_E_CORRUPT", mp_slist_set(l, 0, trailing, sizeof trailing) == MP_E_CORRUPT);
+    report("slist_set bad UTF-8 -> MP_E_CORRUPT", mp_slist_set(l, 1, bad_utf8, sizeof bad_utf8) == MP_E_CORRUPT);
+    report("slist_set reserved head -> MP_E_CORRUPT", mp_slist_set(l, 0, reserved, sizeof reserved) == MP_E_CORRUPT);
+    report("slist_set array -> MP_E_TYPE", mp_slist_set(l, 0, array, sizeof array) == MP_E_TYPE);
+    report("slist_set tag -> MP_E_TYPE", mp_slist_set(l, 0, tagged, sizeof tagged) == MP_E_TYPE);
+    mp_buf b = {0};
+    REQUIRE(mp_slist_get(l, 1, &b) == MP_OK);
+    report("nothing stored by the refused sets", b.len == 4 && memcmp(b.ptr, items + 2, 4) == 0);
+    mp_buf_free(&b);
+
+    static const uint8_t short_array[] = {0x82, 0x01};      /* 2 items announced, 1 given */
+    static const uint8_t array_of_array[] = {0x81, 0x80};   /* [[]] */
+    mp_slist *l2 = NULL;
+    report("slist_open truncated array -> MP_E_CORRUPT",
+           mp_slist_open(name, short_array, sizeof short_array, 0, &l2) == MP_E_CORRUPT && l2 == NULL);
+    report("slist_open nested array -> MP_E_TYPE",
+           mp_slist_open(name, array_of_array, sizeof array_of_array, 0, &l2) == MP_E_TYPE && l2 == NULL);
+    mp_slist_close(l);
+    REQUIRE(mp_slist_unlink(name) == MP_OK);
+}
+
 int main(void) {
     g_res = mmap(NULL, sizeof *g_res, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     REQUIRE(g_res != MAP_FAILED);
@@ -243,6 +290,7 @@ int main(void) {
 
     test_calls_while_exiting();
     test_timeout_with_long_spin();
+    test_slist_malformed_cbor();
 
     if (g_failed != 0) {
         fprintf(stderr, "%u passed, %u failed\n", g_passed, g_failed);

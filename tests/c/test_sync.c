@@ -2145,9 +2145,10 @@ static void test_slist(void) {
     CHECK_ST(mp_slist_set(l, 1, arr, 1), MP_E_TYPE);
     CHECK_ST(mp_slist_set(l, 1, map, 1), MP_E_TYPE);
     CHECK_ST(mp_slist_set(l, 1, tag, 2), MP_E_TYPE);
-    CHECK_ST(mp_slist_set(l, 1, bad_utf8, 3), MP_E_TYPE);
-    CHECK_ST(mp_slist_set(l, 1, two, 2), MP_E_TYPE); /* trailing bytes */
-    CHECK_ST(mp_slist_set(l, 1, trunc, 2), MP_E_TYPE);
+    /* Bytes that are not one valid CBOR item: the decode-error status. */
+    CHECK_ST(mp_slist_set(l, 1, bad_utf8, 3), MP_E_CORRUPT);
+    CHECK_ST(mp_slist_set(l, 1, two, 2), MP_E_CORRUPT); /* trailing bytes */
+    CHECK_ST(mp_slist_set(l, 1, trunc, 2), MP_E_CORRUPT);
     CHECK_OK(mp_slist_get(l, 1, &b));
     CHECK(b.len == 1 && b.ptr[0] == 0x26); /* -7, intact */
     mp_buf_free(&b);

@@ -28,7 +28,10 @@ template <class F> static void expect_error(int line, mp_status status, F f) {
         std::fprintf(stderr, "wrapper_cpp:%d: no exception, expected %s\n", line, mp_status_str(status));
         failures++;
     } catch (const mpipc::error &e) {
-        if (e.status() != status || e.message().empty() || std::string(e.what()).find(e.status_name()) != 0) {
+        // status_name() is mp_status_str()'s "MP_E_X: meaning", as documented.
+        const std::string name = e.status_name();
+        if (e.status() != status || e.message().empty() || std::string(e.what()).find(name) != 0 ||
+            name != mp_status_str(status) || name.rfind("MP_E_", 0) != 0 || name.find(": ") == std::string::npos) {
             std::fprintf(stderr, "wrapper_cpp:%d: got %s, expected %s\n", line, e.what(), mp_status_str(status));
             failures++;
         }

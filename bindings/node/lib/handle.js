@@ -19,6 +19,7 @@
 
 const { performance } = require('node:perf_hooks');
 const { ClosedError, AbortError } = require('./errors');
+const { C } = require('./ffi');
 
 /** The longest C wait of one slice, in ms. */
 const SLICE_MS = 50;
@@ -196,7 +197,7 @@ function msOrForever(timeout) {
 function openFlags(opts) {
   if (!opts) return 0;
   if (opts.create && opts.attach) throw new TypeError('create and attach are exclusive');
-  return opts.create ? 1 : opts.attach ? 2 : 0;
+  return opts.create ? C.MP_OPEN_CREATE_ONLY : opts.attach ? C.MP_OPEN_ATTACH_ONLY : 0;
 }
 
 module.exports = { Handle, SLICE_MS, msOrForever, openFlags, runAsync, runWait, sliceMs };

@@ -8,7 +8,7 @@
 // one is running are queued and go out together in one mp_pipe_send_many,
 // in order, so a burst of sends costs one pool round trip.
 
-const { F, STATUS, takeBuf, readCString } = require('./ffi');
+const { F, C, STATUS, takeBuf, readCString } = require('./ffi');
 const { check, makeError, ClosedError } = require('./errors');
 const { Handle, msOrForever, runAsync, runWait, sliceMs } = require('./handle');
 const { AbortError } = require('./errors');
@@ -249,7 +249,7 @@ class Listener extends Handle {
   constructor(address, opts = {}) {
     const key = keyBytes(opts.authkey);
     const out = [null];
-    check(F.mp_listener_bind_ex(String(address), key, key ? key.length : 0, opts.allowTcpWithoutAuthkey ? 1 : 0, out),
+    check(F.mp_listener_bind_ex(String(address), key, key ? key.length : 0, opts.allowTcpWithoutAuthkey ? C.MP_LISTENER_ALLOW_TCP_WITHOUT_AUTHKEY : 0, out),
       `listener at ${address}`);
     super(out[0], F.mp_listener_close, `listener at ${address}`);
     this._bound = String(address);

@@ -9,7 +9,7 @@
 // pool, in slices.
 
 const { performance } = require('node:perf_hooks');
-const { F, STATUS, takeBuf } = require('./ffi');
+const { F, C, STATUS, takeBuf } = require('./ffi');
 const { check, makeError, InvalidError, EncodeError } = require('./errors');
 const { Handle, runWait } = require('./handle');
 const { SyncSpin, checkSpinUs, defaultFromEnv } = require('./spin');
@@ -42,7 +42,7 @@ class Queue extends Handle {
       capacity_bytes: opts.capacityBytes || 0,
       max_message: opts.maxMessage || 0,
       mode: opts.mode || 0,
-      flags: opts.create ? 1 : opts.attach ? 2 : 0,
+      flags: opts.create ? C.MPQ_CREATE_ONLY : opts.attach ? C.MPQ_ATTACH_ONLY : 0,
     };
     if (opts.create && opts.attach) throw new TypeError('create and attach are exclusive');
     const out = [null];

@@ -11,7 +11,7 @@
 // still reads and writes the (unlinked or not) shared memory, safely,
 // instead of crashing the process.
 
-const { F, STATUS, koffi, takeBuf } = require('./ffi');
+const { F, C, STATUS, koffi, takeBuf } = require('./ffi');
 const { check, makeError, InvalidError, WrongTypeError } = require('./errors');
 const { Handle, openFlags } = require('./handle');
 const { OwnedLock } = require('./sync');
@@ -36,7 +36,7 @@ function makeView(handle, ptr, bytes) {
 }
 
 // mp_shm_open's MP_SHM_RAW: a raw POSIX block /dev/shm/<name>, no mpipc header.
-const MP_SHM_RAW = 0x100;
+const { MP_SHM_RAW } = C;
 
 class SharedMemory extends Handle {
   /**
@@ -116,7 +116,7 @@ class SharedArray extends Handle {
   constructor(name, typecode, length = 0, opts = {}, isValue = false) {
     if (!TYPES[typecode]) throw new InvalidError(`unknown typecode ${JSON.stringify(typecode)}`);
     const out = [null];
-    const flags = openFlags(opts) | (opts.lock === false ? 256 : 0);
+    const flags = openFlags(opts) | (opts.lock === false ? C.MP_ARRAY_NO_LOCK : 0);
     const what = `${isValue ? 'value' : 'array'} '${name}'`;
     const tc = typecode.charCodeAt(0);
     check(isValue ? F.mp_value_open(String(name), tc, flags, out) : F.mp_array_open(String(name), tc, length, flags, out), what);

@@ -9,7 +9,7 @@
 // by any task of the process. Semaphores, events and barriers have no
 // owner: they wait in slices on the thread pool like queues.
 
-const { F, STATUS } = require('./ffi');
+const { F, C, STATUS } = require('./ffi');
 const { check, makeError, ClosedError, PermError } = require('./errors');
 const { Handle, msOrForever, openFlags, runWait } = require('./handle');
 const { getOwner } = require('./owner');
@@ -131,7 +131,7 @@ class Lock extends Handle {
   constructor(name, opts = {}, recursive = false) {
     const out = [null];
     const kind = recursive ? 'rlock' : 'lock';
-    check(F.mp_lock_open(String(name), openFlags(opts) | (recursive ? 256 : 0), out), `${kind} '${name}'`);
+    check(F.mp_lock_open(String(name), openFlags(opts) | (recursive ? C.MP_LOCK_RECURSIVE : 0), out), `${kind} '${name}'`);
     super(out[0], F.mp_lock_close, `${kind} '${name}'`);
     this.name = String(name);
     this._own = new OwnedLock(this, kind);
@@ -324,7 +324,7 @@ class Semaphore extends Handle {
    */
   constructor(name, value = 1, opts = {}) {
     const out = [null];
-    check(F.mp_sem_open(String(name), value >>> 0, openFlags(opts) | (opts.bounded ? 256 : 0), out), `semaphore '${name}'`);
+    check(F.mp_sem_open(String(name), value >>> 0, openFlags(opts) | (opts.bounded ? C.MP_SEM_BOUNDED : 0), out), `semaphore '${name}'`);
     super(out[0], F.mp_sem_close, `semaphore '${name}'`);
     this.name = String(name);
   }

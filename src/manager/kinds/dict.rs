@@ -11,8 +11,8 @@ use crate::manager::replica::Writer;
 use crate::manager::values::*;
 use ciborium::Value;
 use indexmap::IndexMap;
+use parking_lot::Mutex;
 use std::borrow::Cow;
-use std::sync::{Mutex, MutexGuard};
 
 /// The `dict` row of the kinds table.
 pub(super) const SPEC: KindSpec = KindSpec {
@@ -46,17 +46,9 @@ pub(super) const SPEC: KindSpec = KindSpec {
 #[derive(Debug)]
 struct Dict(Mutex<DictState>);
 
-impl Dict {
-    fn lock(&self) -> MutexGuard<'_, DictState> {
-        // Methods validate first, then mutate: a poisoned mutex holds a
-        // consistent state, so it is recovered.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
 impl ManagerObject for Dict {
     fn call_into(&self, method: &str, args: Args<'_>, ctx: &CallCtx, out: &mut Vec<u8>) -> Result<()> {
-        let mut d = self.lock();
+        let mut d = self.0.lock();
         if method == "replica" {
             return d.replica_for(ctx, out);
         }
@@ -80,12 +72,12 @@ impl ManagerObject for Dict {
     }
 
     fn retire_replica(&self) {
-        self.lock().replica = Replica::Disabled;
+        self.0.lock().replica = Replica::Disabled;
     }
 
     #[cfg(test)]
     fn with_replica(&self, f: &mut dyn FnMut(&Writer)) -> bool {
-        match &self.lock().replica {
+        match &self.0.lock().replica {
             Replica::On(w) => {
                 f(w);
                 true

@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::manager::objects::{no_method, CallCtx, ConnId, KindSpec, ManagerObject};
 use crate::manager::values::*;
 use ciborium::Value;
-use std::sync::MutexGuard;
+use parking_lot::MutexGuard;
 
 /// The `lock` row of the kinds table.
 pub(super) const LOCK: KindSpec = KindSpec {

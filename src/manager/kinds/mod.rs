@@ -7,7 +7,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::manager::objects::{CallCtx, KindSpec};
 use crate::manager::values::*;
 use ciborium::Value;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 mod array;
@@ -56,10 +56,10 @@ impl<S> Guarded<S> {
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, S> {
-        // A panic inside a method cannot leave the state half-updated in a
-        // way later calls could not handle (methods validate first, then
-        // mutate), so a poisoned mutex is recovered.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        // parking_lot does not poison: a panic inside a method (methods
+        // validate first, then mutate) leaves a state later calls handle,
+        // and the next caller simply takes the mutex.
+        self.state.lock()
     }
 
     /// Wakes every waiter (a change they may be waiting for).
@@ -94,15 +94,16 @@ impl<S> Guarded<S> {
                 return Err(Error::new(ErrorKind::Shutdown, "the manager is shutting down"));
             }
             // Bounded slices so a shutdown is noticed even without a notify.
-            let slice = Duration::from_millis(100);
-            let wait = match deadline {
-                None => slice,
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => left.min(slice),
-                    _ => return Ok((st, false)),
-                },
+            let now = Instant::now();
+            let slice_end = now + Duration::from_millis(100);
+            let until = match deadline {
+                None => slice_end,
+                Some(d) if d > now => d.min(slice_end),
+                Some(_) => return Ok((st, false)),
             };
-            st = self.cond.wait_timeout(st, wait).unwrap_or_else(|e| e.into_inner()).0;
+            // A spurious or early wake-up is harmless: the loop checks
+            // `ready` and the deadline again.
+            self.cond.wait_until(&mut st, until);
         }
     }
 }

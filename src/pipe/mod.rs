@@ -27,7 +27,7 @@ pub use address::Address;
 pub use listener::{connect, Listener, ListenerOptions, HANDSHAKE_TIMEOUT};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::sync::{AdaptiveSpin, Deadline};
+use crate::os::{AdaptiveSpin, Deadline};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

@@ -21,7 +21,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-TARGETS_ALL=(pipe_frames auth_handshake manager_requests cbor_value shm_segment c_abi)
+TARGETS_ALL=(pipe_frames auth_handshake manager_requests cbor_value segment c_abi)
 OUT=build/fuzz
 BIN=target/fuzz/x86_64-unknown-linux-gnu/release
 FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-10}
@@ -42,7 +42,7 @@ dict_of() {
 max_len_of() {
     case $1 in
         pipe_frames) echo 80000 ;;
-        shm_segment | c_abi) echo 20000 ;;
+        segment | c_abi) echo 20000 ;;
         *) echo 4096 ;;
     esac
 }

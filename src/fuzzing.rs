@@ -10,9 +10,9 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::manager::protocol::Reply;
 use crate::manager::server::{serve_connection, Shared, CONN_STACK};
+use crate::os::RobustMutex;
 use crate::pipe::{pipe, Connection};
-use crate::shm::{segment_path, SegmentKind};
-use crate::sync::RobustMutex;
+use crate::segment::{segment_path, SegmentKind};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
@@ -198,7 +198,7 @@ pub fn write_segment(kind: SegmentKind, name: &str, bytes: &[u8], shape: Segment
     let mut data = bytes.to_vec();
     data.resize(len, 0);
     if shape.fix_header && len >= 32 {
-        data[0..8].copy_from_slice(&crate::shm::SEGMENT_MAGIC.to_le_bytes());
+        data[0..8].copy_from_slice(&crate::segment::SEGMENT_MAGIC.to_le_bytes());
         // Every kind is at layout version 1 but the queue.
         let version = if kind == SegmentKind::Queue { crate::queue::LAYOUT_VERSION } else { 1 };
         data[8..12].copy_from_slice(&version.to_le_bytes());

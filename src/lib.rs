@@ -8,7 +8,8 @@
 //! `libmpipc.a`, the header and the `mpipc` command) is the separate
 //! `mpipc-ffi` crate built on this one, as rustls-ffi is on rustls: a Rust
 //! program that depends on `mpipc` builds no C library. Layering is
-//! one-way: C ABI (`mpipc-ffi`) -> Rust API -> primitives -> `shm` / `sync`.
+//! one-way: C ABI (`mpipc-ffi`) -> Rust API -> primitives -> `segment` /
+//! `os` (the layout of the sources: docs/LAYOUT.md).
 //!
 //! **Platform:** x86-64 Linux with glibc only; the crate refuses to build
 //! elsewhere (its shared-memory layouts embed glibc's x86-64
@@ -32,7 +33,7 @@
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu")))]
 compile_error!("mpipc supports x86-64 Linux with glibc only: its shared-memory layouts embed glibc's x86-64 pthread_mutex_t (docs/PROTOCOL.md)");
 
-/// SharedMemory, Array and Value.
+/// Array and Value.
 pub mod array;
 /// Rust values as CBOR (serde), following docs/TYPES.md: what the typed
 /// `put` / `get` / `send` / `recv` and the manager proxies use.
@@ -49,25 +50,31 @@ pub mod fuzzing;
 pub mod json;
 /// The Manager: server and client of shared named objects.
 pub mod manager;
+/// Futexes, deadlines, the robust mutex, thread ids and spinning: what
+/// every object waits and locks with.
+pub mod os;
 /// Pipe / Connection / Listener / Client.
 pub mod pipe;
 /// The shared-memory queue.
 pub mod queue;
+/// Named shared-memory segments: the files in /dev/shm every named object
+/// lives in, their common header and kinds.
+pub mod segment;
 /// ShareableList.
 pub mod shareable_list;
-/// Named shared-memory segments.
-pub mod shm;
-/// Futexes, deadlines, spinning, the robust mutex, and the named
-/// Lock/RLock, Semaphore, Event, Condition and Barrier.
+/// SharedMemory (the C ABI's `mp_shm_*`).
+pub mod shared_memory;
+/// The named Lock/RLock, Semaphore, Event, Condition and Barrier.
 pub mod sync;
 
-pub use array::{Array, Guarded, Number, SharedMemory, TypeCode};
+pub use array::{Array, Guarded, Number, TypeCode};
 pub use error::{Codec, Error, ErrorKind, Result};
 pub use manager::{ManagerClient, ManagerServer};
 pub use pipe::{Connection, Listener, ListenerOptions};
 pub use queue::{Queue, QueueOptions};
+pub use segment::OpenMode;
 pub use shareable_list::ShareableList;
-pub use shm::OpenMode;
+pub use shared_memory::SharedMemory;
 pub use sync::{Arrival, Barrier, Condition, Event, Lock, OpenOptions, Semaphore};
 
 /// The library version, from Cargo.toml.

@@ -24,8 +24,8 @@
 //! [`ShareableList::repairs`]).
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::shm::{self, OpenMode, SegmentKind};
-use crate::sync::{LockState, NamedSegment, OpenOptions, RobustMutex, RobustMutexGuard};
+use crate::os::{LockState, RobustMutex, RobustMutexGuard};
+use crate::segment::{self, NamedSegment, OpenMode, OpenOptions, SegmentKind};
 use std::sync::atomic::{compiler_fence, AtomicU32, AtomicU64, Ordering};
 
 /// Version 2: capacities count the value's own bytes (see the module doc).
@@ -349,7 +349,7 @@ impl ShareableList {
 
     /// Removes the name.
     pub fn unlink(name: &str) -> Result<()> {
-        shm::unlink(SegmentKind::ShareableList, name)
+        segment::unlink(SegmentKind::ShareableList, name)
     }
 
     fn entry(&self, i: usize) -> &Entry {

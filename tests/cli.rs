@@ -2,7 +2,7 @@
 //! `--help`, its output and its exit codes (0 ok, 1 failure, 2 usage, 3
 //! nothing in time), including the error paths.
 
-use mpipc::shm::SegmentKind;
+use mpipc::segment::SegmentKind;
 use mpipc::sync::OpenOptions;
 use mpipc::{Event, ListenerOptions, Lock, ManagerServer, OpenMode, Queue, QueueOptions, Semaphore};
 use std::io::BufRead;
@@ -35,7 +35,7 @@ impl Name {
 impl Drop for Name {
     fn drop(&mut self) {
         for k in SegmentKind::ALL {
-            let _ = mpipc::shm::unlink(k, &self.0);
+            let _ = mpipc::segment::unlink(k, &self.0);
         }
     }
 }

@@ -250,9 +250,9 @@ pub(crate) fn open_options(flags: u32, kind_flags: u32) -> Result<mpipc::sync::O
         return Err(Error::new(ErrorKind::Invalid, format!("unknown flags {unknown:#x}")));
     }
     let open_mode = match flags & (MP_OPEN_CREATE_ONLY | MP_OPEN_ATTACH_ONLY) {
-        0 => mpipc::shm::OpenMode::CreateOrAttach,
-        MP_OPEN_CREATE_ONLY => mpipc::shm::OpenMode::CreateOnly,
-        MP_OPEN_ATTACH_ONLY => mpipc::shm::OpenMode::AttachOnly,
+        0 => mpipc::segment::OpenMode::CreateOrAttach,
+        MP_OPEN_CREATE_ONLY => mpipc::segment::OpenMode::CreateOnly,
+        MP_OPEN_ATTACH_ONLY => mpipc::segment::OpenMode::AttachOnly,
         _ => return Err(Error::new(ErrorKind::Invalid, "MP_OPEN_CREATE_ONLY and MP_OPEN_ATTACH_ONLY together")),
     };
     Ok(mpipc::sync::OpenOptions { open_mode, mode: 0, any_owner: flags & MP_OPEN_ANY_OWNER != 0 })

@@ -10,7 +10,7 @@ use super::status::{mp_status, set_last_error, MP_OK};
 use super::timeout_of_ms;
 use mpipc::error::{Error, ErrorKind};
 use mpipc::queue::{Queue, QueueOptions, RawClaim};
-use mpipc::shm::OpenMode;
+use mpipc::segment::OpenMode;
 use std::ffi::c_char;
 
 /// A named, bounded, multi-producer multi-consumer queue of byte messages

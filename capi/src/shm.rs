@@ -2,7 +2,7 @@
 
 use super::boundary::{open_named, unlink_named, Castable, Handle};
 use super::status::mp_status;
-use mpipc::array::SharedMemory;
+use mpipc::shared_memory::SharedMemory;
 use std::ffi::{c_char, c_void};
 
 /// A named raw block of shared memory (Python's

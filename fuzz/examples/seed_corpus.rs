@@ -9,7 +9,7 @@
 use ciborium::Value;
 use mpipc::fuzzing::{answer_challenge, deliver_challenge, socketpair};
 use mpipc::manager::protocol::{encode_value, Request};
-use mpipc::shm::{segment_path, OpenMode, SegmentKind};
+use mpipc::segment::{segment_path, OpenMode, SegmentKind};
 use mpipc::{
     Array, Barrier, Condition, Connection, Event, Lock, OpenOptions, Queue, QueueOptions, Semaphore, ShareableList,
     SharedMemory,
@@ -29,7 +29,7 @@ fn wire(msgs: &[&[u8]]) -> Vec<u8> {
     let (tx, rx) = socketpair().unwrap();
     let conn = Connection::from_owned_fd(tx).unwrap();
     for m in msgs {
-        conn.send(m).unwrap();
+        conn.send_bytes(m).unwrap();
     }
     drop(conn);
     let mut out = Vec::new();
@@ -110,7 +110,7 @@ fn main() {
         let _ = deliver_challenge(&challenger, key, Duration::from_secs(5));
     });
     let peer = Connection::from_owned_fd(b).unwrap();
-    let challenge = peer.recv().unwrap();
+    let challenge = peer.recv_bytes().unwrap();
     drop(peer);
     th.join().unwrap();
     let mut answer_seed = vec![1u8, key.len() as u8];
@@ -125,10 +125,10 @@ fn main() {
     let (a, b) = socketpair().unwrap();
     let challenged = Connection::from_owned_fd(a).unwrap();
     let peer = Connection::from_owned_fd(b).unwrap();
-    peer.send(&challenge).unwrap();
-    peer.send(b"#WELCOME#").unwrap();
+    peer.send_bytes(&challenge).unwrap();
+    peer.send_bytes(b"#WELCOME#").unwrap();
     answer_challenge(&challenged, key, Duration::from_secs(5)).unwrap();
-    let response = peer.recv().unwrap();
+    let response = peer.recv_bytes().unwrap();
     let mut deliver_seed = vec![0u8, key.len() as u8];
     deliver_seed.extend(key);
     deliver_seed.extend(wire(&[&response]));
@@ -171,13 +171,13 @@ fn main() {
     // writes them): ["a" "b"] as chunks, [_ 1, 2].
     write(&dir, "cbor_value", "indefinite", &[0x9f, 0x7f, 0x61, b'a', 0x61, b'b', 0xff, 0x01, 0xff]);
 
-    // shm_segment and c_abi mode 1: segment files made by each kind.
+    // segment and c_abi mode 1: segment files made by each kind.
     let name = format!("fuzz-seed-{}", std::process::id());
     let o = OpenOptions { open_mode: OpenMode::CreateOnly, mode: 0, any_owner: false };
     let q = Queue::open(&name, &QueueOptions { capacity_bytes: 256, maxsize: 4, ..Default::default() }).unwrap();
-    q.put(b"one").unwrap();
-    q.put(&[9u8; 40]).unwrap();
-    let _ = q.get().unwrap();
+    q.put_bytes(b"one").unwrap();
+    q.put_bytes(&[9u8; 40]).unwrap();
+    let _ = q.get_bytes().unwrap();
     let segs: Vec<(SegmentKind, Box<dyn std::any::Any>)> = vec![
         (SegmentKind::Queue, Box::new(q)),
         (SegmentKind::Block, Box::new(SharedMemory::open(&name, 100, &o).unwrap())),
@@ -201,7 +201,7 @@ fn main() {
         let flags = if kind == SegmentKind::Lock { 6 } else { 2 };
         let mut seed = vec![idx as u8, flags, 0];
         seed.extend(&bytes);
-        write(&dir, "shm_segment", kind.label(), &seed);
+        write(&dir, "segment", kind.label(), &seed);
         let mut c = vec![1u8];
         c.extend(&seed);
         write(&dir, "c_abi", &format!("segment-{}", kind.label()), &c);

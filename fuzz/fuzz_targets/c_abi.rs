@@ -11,7 +11,7 @@
 //!   starting with `.`, one leading `/` ignored): an invalid name is
 //!   MP_E_INVAL and never reaches the filesystem.
 //! - 1, segments: `[kind][flags][min length / 256][bytes]` as in the
-//!   shm_segment target, opened through `mp_*_open` / `mpq_open`, then the
+//!   segment target, opened through `mp_*_open` / `mpq_open`, then the
 //!   non-blocking calls (timeouts of 0) when the locks are healthy.
 //! - 2, pipes: `[max_frame choice][stream]` received through `mp_pipe_*`
 //!   from a descriptor adopted with `mp_pipe_from_fd`, checked against the
@@ -42,7 +42,7 @@ use mpipc_ffi::status::*;
 use mpipc_ffi::status_text::mp_last_error_message;
 use mpipc_ffi::MP_OPEN_ATTACH_ONLY;
 use mpipc::fuzzing::{remove_segment, write_segment, SegmentShape};
-use mpipc::shm::SegmentKind;
+use mpipc::segment::SegmentKind;
 use std::ffi::{c_char, CString};
 use std::os::fd::IntoRawFd;
 use std::ptr::{null, null_mut};

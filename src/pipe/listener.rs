@@ -5,7 +5,7 @@ use super::address::Address;
 use super::auth::{answer_challenge, deliver_challenge};
 use super::{wait_fds, Connection};
 use crate::error::{Error, ErrorKind, Result};
-use crate::sync::Deadline;
+use crate::os::Deadline;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener};

@@ -27,7 +27,7 @@ pub use address::Address;
 pub use listener::{connect, Listener, ListenerOptions, HANDSHAKE_TIMEOUT};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::sync::{AdaptiveSpin, Deadline};
+use crate::os::{AdaptiveSpin, Deadline};
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;

@@ -34,7 +34,7 @@
 use super::layout::{record_size, skip_word, State, MAX_CLAIMS};
 use super::{Notify, Owner, Queue, Rec, Txn};
 use crate::error::{Error, ErrorKind, Result};
-use crate::sync::{Deadline, LockState, Probe, RobustMutex};
+use crate::os::{Deadline, LockState, Probe, RobustMutex};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 

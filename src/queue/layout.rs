@@ -52,8 +52,8 @@
 //! while no committed state names the slot, under the lock, before the
 //! commit that names it, so they too are either unreachable or complete.
 
-use crate::shm::SegmentHeader;
-use crate::sync::{EventWord, RobustMutex};
+use crate::os::{EventWord, RobustMutex};
+use crate::segment::SegmentHeader;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Bumped whenever anything in this file changes shape or meaning.

@@ -8,7 +8,7 @@
 //! at any instant leaves a consistent queue, and the robust mutex hands the
 //! lock to the next process. Waiting is a short adaptive spin, then a futex
 //! sleep on an event word, re-checked at least every
-//! [`crate::sync::RECHECK_INTERVAL`] in case the process that should have
+//! [`crate::os::RECHECK_INTERVAL`] in case the process that should have
 //! woken us was killed.
 //!
 //! The alternative, a lock-free slot protocol (crossbeam's `ArrayQueue`,
@@ -42,8 +42,8 @@ use layout::{
 pub use layout::{LAYOUT_VERSION, MAX_CLAIMS};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::shm::{self, Access, OpenMode, Segment, SegmentKind};
-use crate::sync::{AdaptiveSpin, Deadline, EventWord, LockState, RobustMutex};
+use crate::os::{AdaptiveSpin, Deadline, EventWord, LockState, RobustMutex};
+use crate::segment::{self, Access, OpenMode, Segment, SegmentKind};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::time::Duration;
@@ -248,7 +248,7 @@ impl Queue {
         let geo = if seg.created() { geo } else { Queue::check_existing(&seg, name, opts)? };
         Ok(Queue {
             seg: std::mem::ManuallyDrop::new(seg),
-            name: shm::validate_name(name)?.to_owned(),
+            name: segment::validate_name(name)?.to_owned(),
             geo,
             spin: AdaptiveSpin::default(),
             claims_out: std::sync::atomic::AtomicUsize::new(0),
@@ -259,7 +259,7 @@ impl Queue {
     /// the next [`Queue::open`] creates a new one. [`ErrorKind::NotFound`]
     /// if there is no such queue.
     pub fn unlink(name: &str) -> Result<()> {
-        shm::unlink(SegmentKind::Queue, name)
+        segment::unlink(SegmentKind::Queue, name)
     }
 
     /// The queue's name (without a leading `/`).

@@ -32,11 +32,9 @@
 //! phases reads a held generation as corrupt (`MP_E_CORRUPT`) if it
 //! arrives during the action.
 
-use super::futex::{futex_wait, futex_wake_all, Deadline};
-use super::named::{NamedSegment, OpenOptions};
-use super::robust_mutex::{RobustMutex, RobustMutexGuard};
 use crate::error::{Error, ErrorKind, Result};
-use crate::shm::{self, SegmentKind};
+use crate::os::{futex_wait, futex_wake_all, Deadline, RobustMutex, RobustMutexGuard};
+use crate::segment::{self, NamedSegment, OpenOptions, SegmentKind};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Orderings: every field is written only under `lock`, and read under it
@@ -122,7 +120,7 @@ impl Barrier {
 
     /// Removes the name.
     pub fn unlink(name: &str) -> Result<()> {
-        shm::unlink(SegmentKind::Barrier, name)
+        segment::unlink(SegmentKind::Barrier, name)
     }
 
     fn st(&self) -> &BarrierState {

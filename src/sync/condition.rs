@@ -20,13 +20,10 @@
 //! operations, so a timing-out waiter and a notifier racing for the same
 //! slot agree on the outcome.
 
-use super::futex::{futex_wait, futex_wake, Deadline};
 use super::lock::Lock;
-use super::named::{NamedSegment, OpenOptions};
-use super::robust_mutex::{LockState, RobustMutex};
-use super::thread_id::current_tid;
 use crate::error::{Error, ErrorKind, Result};
-use crate::shm::{self, SegmentKind};
+use crate::os::{current_tid, futex_wait, futex_wake, Deadline, LockState, RobustMutex};
+use crate::segment::{self, NamedSegment, OpenOptions, SegmentKind};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// How many threads may wait on one condition at once.
@@ -126,7 +123,7 @@ impl Condition {
 
     /// Removes the name.
     pub fn unlink(name: &str) -> Result<()> {
-        shm::unlink(SegmentKind::Condition, name)
+        segment::unlink(SegmentKind::Condition, name)
     }
 
     fn st(&self) -> &CondState {

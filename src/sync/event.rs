@@ -6,10 +6,9 @@
 //! waiter that had not yet been scheduled (as with Python's Event across
 //! processes, which is a condition variable over a flag).
 
-use super::futex::{futex_wake_all, wait_while_zero, Deadline};
-use super::named::{NamedSegment, OpenOptions};
 use crate::error::Result;
-use crate::shm::{self, SegmentKind};
+use crate::os::{futex_wake_all, wait_while_zero, Deadline};
+use crate::segment::{self, NamedSegment, OpenOptions, SegmentKind};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 #[repr(C)]
@@ -36,7 +35,7 @@ impl Event {
 
     /// Removes the name.
     pub fn unlink(name: &str) -> Result<()> {
-        shm::unlink(SegmentKind::Event, name)
+        segment::unlink(SegmentKind::Event, name)
     }
 
     fn st(&self) -> &EventState {

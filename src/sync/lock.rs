@@ -18,12 +18,9 @@
 //! happens to reuse that id is not fooled, because every "I already hold
 //! it" answer is confirmed by the mutex itself (`EDEADLK` from trylock).
 
-use super::futex::Deadline;
-use super::named::{NamedSegment, OpenOptions};
-use super::robust_mutex::{LockState, RobustMutex};
-use super::thread_id::current_tid;
 use crate::error::{Error, ErrorKind, Result};
-use crate::shm::{self, SegmentKind};
+use crate::os::{current_tid, Deadline, LockState, RobustMutex};
+use crate::segment::{self, NamedSegment, OpenOptions, SegmentKind};
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// A robust lock with an owner and a recursion depth. `#[repr(C)]`, 64
@@ -82,7 +79,7 @@ impl LockWord {
                 match rc {
                     libc::EDEADLK => true,
                     libc::EBUSY => false,
-                    rc => match super::robust_mutex::acquired_raw(rc)? {
+                    rc => match crate::os::acquired_raw(rc)? {
                         // A stale id (its holder died): we just took it.
                         Some(st) => return Ok(Some(self.took(st, me))),
                         None => false,
@@ -230,7 +227,7 @@ impl Lock {
 
     /// Removes the name; holders of open handles keep using the lock.
     pub fn unlink(name: &str) -> Result<()> {
-        shm::unlink(SegmentKind::Lock, name)
+        segment::unlink(SegmentKind::Lock, name)
     }
 
     /// The lock word (for Condition waits).

@@ -1,30 +1,26 @@
-//! Synchronisation: the building blocks shared by every primitive (futex
-//! waiting with deadlines, event words, spinning, the robust process-shared
-//! mutex) and the named primitives built on them (Lock/RLock, Semaphore,
-//! Event, Condition, Barrier).
+//! The named synchronisation primitives: Lock/RLock, Semaphore, Event,
+//! Condition, Barrier (the C ABI's `mp_lock_*`, `mp_sem_*`,
+//! `mp_event_*`, `mp_cond_*`, `mp_barrier_*`). What they are built from
+//! (futexes, deadlines, the robust mutex, spinning) is [`crate::os`]; the
+//! named segment each one lives in is [`crate::segment`].
+//!
+//! [`Deadline`](crate::os::Deadline), [`LockState`](crate::os::LockState)
+//! and [`OpenOptions`](crate::segment::OpenOptions) are re-exported here
+//! because the primitives' methods take or return them.
 
 mod barrier;
 mod condition;
-mod cpu_gate;
 mod event;
-mod futex;
 mod lock;
-mod named;
-mod robust_mutex;
 mod semaphore;
-mod spin;
-mod thread_id;
 
+pub use crate::os::{Deadline, LockState};
+pub use crate::segment::OpenOptions;
 pub use barrier::{Arrival, Barrier};
 pub use condition::{CondWait, Condition, COND_MAX_WAITERS};
 pub use event::Event;
-pub use futex::{futex_wait, futex_wake, futex_wake_all, Deadline, EventWord, RECHECK_INTERVAL};
 pub use lock::{Lock, LockWord};
-pub use named::{tail_offset, NamedSegment, OpenOptions, DEFAULT_MODE, STATE_OFFSET};
-pub use robust_mutex::{LockState, Probe, RobustMutex, RobustMutexGuard};
 pub use semaphore::{Semaphore, SEM_VALUE_MAX};
-pub use spin::AdaptiveSpin;
-pub use thread_id::current_tid;
 
 #[cfg(test)]
 mod tests;

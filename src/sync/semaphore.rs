@@ -11,12 +11,11 @@
 //! as in Python, units it acquired are gone until someone releases them.
 //! A waiter killed while asleep leaves `waiters` one too high, which costs
 //! later releases a superfluous wake syscall, nothing more; sleeps are
-//! bounded ([`RECHECK_INTERVAL`](super::RECHECK_INTERVAL)) anyway.
+//! bounded ([`RECHECK_INTERVAL`](crate::os::RECHECK_INTERVAL)) anyway.
 
-use super::futex::{futex_wake, wait_while_zero, Deadline};
-use super::named::{NamedSegment, OpenOptions};
 use crate::error::{Error, ErrorKind, Result};
-use crate::shm::{self, SegmentKind};
+use crate::os::{futex_wake, wait_while_zero, Deadline};
+use crate::segment::{self, NamedSegment, OpenOptions, SegmentKind};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 #[repr(C)]
@@ -74,7 +73,7 @@ impl Semaphore {
 
     /// Removes the name.
     pub fn unlink(name: &str) -> Result<()> {
-        shm::unlink(SegmentKind::Semaphore, name)
+        segment::unlink(SegmentKind::Semaphore, name)
     }
 
     fn st(&self) -> &SemState {

@@ -4,7 +4,8 @@
 
 use super::*;
 use crate::error::ErrorKind;
-use crate::shm::OpenMode;
+use crate::os::current_tid;
+use crate::segment::OpenMode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -56,7 +56,7 @@
  *     constructor and every unlink (200 bytes works); /dev/shm gains no
  *     entry and nothing appears in /dev, /tmp or the working directory.
  *     (A NUL inside a name cannot be passed through a C string; the Rust
- *     API refuses it: src/shm's names_are_validated.)
+ *     API refuses it: src/segment's names_are_validated.)
  *
  * fork() and threads: mp_mgr_serve starts threads, so this process never
  * serves; manager servers run in forked children.

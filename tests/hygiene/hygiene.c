@@ -66,7 +66,7 @@ static int count_dir(const char *path, const char *needle) {
 
 /* Descriptors in a /proc/PID/fd directory, leaving out the one the library
  * opens once per process and keeps: /proc/loadavg, which the idle-CPU gate
- * (src/sync/cpu_gate.rs) opens the first time a spinner finds the machine
+ * (src/os/cpu_gate.rs) opens the first time a spinner finds the machine
  * busy. On a busy machine that first time falls inside whichever row spins
  * first, and counting it made that row look like a one-descriptor leak. */
 static int count_fds(const char *dir) {

@@ -17,7 +17,7 @@
 // What it costs: the event loop is held while polling, at most the spin's
 // maximum per call (`syncSpinUs`, default DEFAULT_SYNC_SPIN_US, plus the
 // last attempt). The budget adapts per handle like the core's
-// (src/sync/spin.rs): a spin that succeeds doubles it up to the maximum,
+// (src/os/spin.rs): a spin that succeeds doubles it up to the maximum,
 // one that fails halves it down to a sixteenth, so a consumer whose peer is
 // slow or absent soon polls ~3 µs per wait; a wait that had to park and
 // still got its answer within the maximum regrows it (a spin would have
@@ -67,7 +67,7 @@ function defaultFromEnv(env = process.env) {
 // compilers running on the two cores: a C <-> Node round trip of 26 µs
 // without the spin became 36 µs with an ungated 50 µs spin, and ungated
 // runs were slower than gated ones in the same session). So, as the core's
-// waiters do (src/sync/cpu_gate.rs, the same signal, the same interval), a
+// waiters do (src/os/cpu_gate.rs, the same signal, the same interval), a
 // spin first asks whether the machine's runnable tasks (the numerator of
 // the fourth field of /proc/loadavg, this thread included) are at most the
 // CPUs this process may use. The file is kept open and read with one pread (~1.5 µs)

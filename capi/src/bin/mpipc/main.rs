@@ -20,7 +20,7 @@ mod bench;
 mod diag;
 mod segments;
 
-use mpipc::shm::SegmentKind;
+use mpipc::segment::SegmentKind;
 use mpipc::{ListenerOptions, ManagerClient, ManagerServer, OpenMode, Queue, QueueOptions};
 use segments::Seg;
 use std::process::ExitCode;
@@ -511,7 +511,7 @@ fn cmd_rm(args: &[String]) -> Res {
     let a = Args::parse("rm", args, &["--kind"], &[])?;
     a.expect(&["NAME"])?;
     let s = one(&a.pos[0], &a)?;
-    mpipc::shm::unlink(s.kind, &s.name).map_err(|e| lib_fail(&format!("cannot remove {:?}", s.name), e))?;
+    mpipc::segment::unlink(s.kind, &s.name).map_err(|e| lib_fail(&format!("cannot remove {:?}", s.name), e))?;
     println!("removed {} {}", s.kind.label(), s.name);
     Ok(())
 }
@@ -564,7 +564,7 @@ fn cmd_gc(args: &[String]) -> Res {
         match why_keep {
             Some(why) => println!("kept {} {}: {why}", s.kind.label(), s.name),
             None if dry => println!("would remove {} {}", s.kind.label(), s.name),
-            None => match mpipc::shm::unlink(s.kind, &s.name) {
+            None => match mpipc::segment::unlink(s.kind, &s.name) {
                 Ok(()) => println!("removed {} {}", s.kind.label(), s.name),
                 Err(e) if e.kind() == mpipc::ErrorKind::NotFound => {
                     println!("gone {} {}: removed meanwhile", s.kind.label(), s.name)

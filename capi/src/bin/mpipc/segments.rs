@@ -1,7 +1,7 @@
 //! Finding mpipc segments in /dev/shm, describing them, and finding who
 //! uses them (for `ls`, `stat`, `rm` and `gc`).
 
-use mpipc::shm::{SegmentKind, SEGMENT_MAGIC, SHM_DIR};
+use mpipc::segment::{SegmentKind, SEGMENT_MAGIC, SHM_DIR};
 use mpipc::sync::OpenOptions;
 use mpipc::{Array, Barrier, Condition, Event, Lock, OpenMode, Queue, QueueOptions, Semaphore, ShareableList};
 use mpipc::{SharedMemory, TypeCode};

@@ -1,12 +1,12 @@
 //! A named segment holding one `#[repr(C)]` state struct: the common shape
 //! of the named synchronisation objects and arrays.
 //!
-//! Layout: the common [`SegmentHeader`](crate::shm::SegmentHeader) (32
+//! Layout: the common [`SegmentHeader`](crate::segment::SegmentHeader) (32
 //! bytes), padding to [`STATE_OFFSET`], the state `T`, then optional
 //! trailing bytes (an array's elements) from [`NamedSegment::tail`].
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::shm::{Access, OpenMode, Segment, SegmentKind};
+use crate::segment::{Access, OpenMode, Segment, SegmentKind};
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, Ordering};

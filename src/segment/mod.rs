@@ -1,8 +1,12 @@
-//! Named shared-memory segments: create-or-attach, header validation, unlink.
+//! Named shared-memory segments: create-or-attach, header validation,
+//! unlink; the kinds of segment
+//! ([`SegmentKind`](crate::segment::SegmentKind), one row per kind); and
+//! [`NamedSegment`](crate::segment::NamedSegment) (named.rs), the segment
+//! holding one state struct that every named object but the queue lives in.
 //!
 //! A segment is a file in `/dev/shm` (what glibc's `shm_open` uses), named
 //! `mpipc.<kind>.<name>` so that objects of different kinds never collide.
-//! Every segment starts with a [`SegmentHeader`](crate::shm::SegmentHeader) (magic, layout version,
+//! Every segment starts with a [`SegmentHeader`](crate::segment::SegmentHeader) (magic, layout version,
 //! kind, sizes); attaching validates it before anything else is read.
 //!
 //! **Atomic publication.** A segment is created *unnamed* (`O_TMPFILE` on the
@@ -22,6 +26,10 @@ use std::ffi::CString;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+mod named;
+
+pub use named::{tail_offset, NamedSegment, OpenOptions, DEFAULT_MODE, STATE_OFFSET};
+
 /// Where POSIX shared memory lives on Linux.
 pub const SHM_DIR: &str = "/dev/shm";
 
@@ -31,64 +39,67 @@ pub const SEGMENT_MAGIC: u64 = u64::from_le_bytes(*b"MPIPCSEG");
 /// The longest object name accepted (bytes, after an optional leading `/`).
 pub const MAX_NAME_LEN: usize = 200;
 
-/// The kinds of segment; stored in [`SegmentHeader::kind`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum SegmentKind {
+/// Declares [`SegmentKind`] from one table with a row per kind (the
+/// table follows): its value in [`SegmentHeader::kind`], the prefix of its
+/// file names in [`SHM_DIR`] and its label in the `mpipc` command. A new
+/// kind is one row; nothing else lists the kinds.
+macro_rules! segment_kinds {
+    ($($(#[doc = $doc:literal])* $kind:ident = $value:literal { prefix: $prefix:literal, label: $label:literal },)+) => {
+        /// The kinds of segment; stored in [`SegmentHeader::kind`].
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u32)]
+        pub enum SegmentKind {
+            $($(#[doc = $doc])* $kind = $value,)+
+        }
+
+        impl SegmentKind {
+            /// Every kind, in [`SegmentKind`] value order.
+            pub const ALL: [SegmentKind; [$($value),+].len()] = [$(SegmentKind::$kind),+];
+
+            /// A short lowercase name of the kind, as the `mpipc` command shows
+            /// and accepts it: `queue`, `shm`, `array`, `lock`, `sem`, `event`,
+            /// `cond`, `barrier`, `slist`.
+            pub fn label(self) -> &'static str {
+                match self {
+                    $(SegmentKind::$kind => $label,)+
+                }
+            }
+
+            /// The file-name prefix of this kind's segments (`mpipc.q.` ...).
+            pub fn prefix(self) -> &'static str {
+                match self {
+                    $(SegmentKind::$kind => $prefix,)+
+                }
+            }
+        }
+    };
+}
+
+segment_kinds! {
     /// A [`crate::Queue`].
-    Queue = 1,
+    Queue = 1 { prefix: "mpipc.q.", label: "queue" },
     /// A raw block, [`crate::SharedMemory`].
-    Block = 2,
+    Block = 2 { prefix: "mpipc.shm.", label: "shm" },
     /// A typed [`crate::Array`] (Python's `Array` and `Value`).
-    Array = 3,
+    Array = 3 { prefix: "mpipc.a.", label: "array" },
     /// A [`crate::Lock`] (Lock or RLock).
-    Lock = 4,
+    Lock = 4 { prefix: "mpipc.lock.", label: "lock" },
     /// A [`crate::Semaphore`] (bounded or not).
-    Semaphore = 5,
+    Semaphore = 5 { prefix: "mpipc.sem.", label: "sem" },
     /// An [`crate::Event`].
-    Event = 6,
+    Event = 6 { prefix: "mpipc.ev.", label: "event" },
     /// A [`crate::Condition`].
-    Condition = 7,
+    Condition = 7 { prefix: "mpipc.cond.", label: "cond" },
     /// A [`crate::Barrier`].
-    Barrier = 8,
+    Barrier = 8 { prefix: "mpipc.bar.", label: "barrier" },
     /// A [`crate::ShareableList`].
-    ShareableList = 9,
+    ShareableList = 9 { prefix: "mpipc.sl.", label: "slist" },
 }
 
 impl SegmentKind {
-    /// Every kind, in [`SegmentKind`] value order.
-    pub const ALL: [SegmentKind; 9] = [
-        SegmentKind::Queue,
-        SegmentKind::Block,
-        SegmentKind::Array,
-        SegmentKind::Lock,
-        SegmentKind::Semaphore,
-        SegmentKind::Event,
-        SegmentKind::Condition,
-        SegmentKind::Barrier,
-        SegmentKind::ShareableList,
-    ];
-
     /// The kind stored as `value` in a [`SegmentHeader`], if any.
     pub fn from_u32(value: u32) -> Option<SegmentKind> {
         SegmentKind::ALL.into_iter().find(|k| *k as u32 == value)
-    }
-
-    /// A short lowercase name of the kind, as the `mpipc` command shows
-    /// and accepts it: `queue`, `shm`, `array`, `lock`, `sem`, `event`,
-    /// `cond`, `barrier`, `slist`.
-    pub fn label(self) -> &'static str {
-        match self {
-            SegmentKind::Queue => "queue",
-            SegmentKind::Block => "shm",
-            SegmentKind::Array => "array",
-            SegmentKind::Lock => "lock",
-            SegmentKind::Semaphore => "sem",
-            SegmentKind::Event => "event",
-            SegmentKind::Condition => "cond",
-            SegmentKind::Barrier => "barrier",
-            SegmentKind::ShareableList => "slist",
-        }
     }
 
     /// The kind and object name of a file name in [`SHM_DIR`]
@@ -98,21 +109,6 @@ impl SegmentKind {
             let name = file.strip_prefix(k.prefix())?;
             validate_name(name).ok().map(|n| (k, n))
         })
-    }
-
-    /// The file-name prefix of this kind's segments (`mpipc.q.` ...).
-    pub fn prefix(self) -> &'static str {
-        match self {
-            SegmentKind::Queue => "mpipc.q.",
-            SegmentKind::Block => "mpipc.shm.",
-            SegmentKind::Array => "mpipc.a.",
-            SegmentKind::Lock => "mpipc.lock.",
-            SegmentKind::Semaphore => "mpipc.sem.",
-            SegmentKind::Event => "mpipc.ev.",
-            SegmentKind::Condition => "mpipc.cond.",
-            SegmentKind::Barrier => "mpipc.bar.",
-            SegmentKind::ShareableList => "mpipc.sl.",
-        }
     }
 }
 
@@ -688,5 +684,8 @@ mod tests {
         }
         let labels: std::collections::HashSet<_> = SegmentKind::ALL.iter().map(|k| k.label()).collect();
         assert_eq!(labels.len(), SegmentKind::ALL.len());
+        let prefixes: std::collections::HashSet<_> = SegmentKind::ALL.iter().map(|k| k.prefix()).collect();
+        assert_eq!(prefixes.len(), SegmentKind::ALL.len());
+        assert!(SegmentKind::ALL.windows(2).all(|w| (w[0] as u32) < (w[1] as u32)), "ALL in value order");
     }
 }

@@ -1,6 +1,6 @@
 //! Header and state validation of every named shared-memory kind
-//! (src/shm/mod.rs `check_common`, queue/layout.rs + queue/mod.rs, array.rs,
-//! shareable_list.rs, sync/*) against a hostile segment file.
+//! (src/segment/mod.rs `check_common`, queue/layout.rs + queue/mod.rs,
+//! shared_memory.rs, array.rs, shareable_list.rs, sync/*) against a hostile segment file.
 //!
 //! Input: `[kind][flags][min length / 256][segment bytes...]`. The bytes are
 //! written to /dev/shm/mpipc.<kind>.<name> exactly (zero-filled up to the
@@ -17,7 +17,7 @@
 use libfuzzer_sys::fuzz_target;
 use mpipc::array::Number;
 use mpipc::fuzzing::{remove_segment, write_segment, SegmentShape};
-use mpipc::shm::{OpenMode, SegmentKind};
+use mpipc::segment::{OpenMode, SegmentKind};
 use mpipc::sync::Deadline;
 use mpipc::{
     Array, Barrier, Condition, ErrorKind, Event, Lock, OpenOptions, Queue, QueueOptions, Semaphore, ShareableList,

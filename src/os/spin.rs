@@ -176,7 +176,7 @@ enum Outcome {
 mod tests {
     use super::*;
 
-    use crate::sync::cpu_gate::test_hooks::{FAKE_YIELD, FORCED_GATE, YIELDS};
+    use crate::os::cpu_gate::test_hooks::{FAKE_YIELD, FORCED_GATE, YIELDS};
 
     /// Runs `f` with this thread's view of the gate forced, and yields
     /// reported as taking `yield_takes` (None: real yields).

@@ -12,7 +12,7 @@
 //! - A holder killed inside `pthread_mutex_unlock`, after the word is
 //!   released but before waiters are woken, could leave them asleep on a
 //!   free lock. So nobody sleeps on it without a bound: [`RobustMutex::lock`]
-//!   waits in slices of [`crate::sync::RECHECK_INTERVAL`] with `pthread_mutex_clocklock`.
+//!   waits in slices of [`crate::os::RECHECK_INTERVAL`] with `pthread_mutex_clocklock`.
 //! - A process-shared condition variable is not robust, so none is used;
 //!   waiting for state changes goes through [`super::EventWord`].
 //!
@@ -217,7 +217,7 @@ impl RobustMutex {
     }
 
     /// The pthread mutex, for callers that need a raw pthread call.
-    pub(super) fn as_ptr(&self) -> *mut libc::pthread_mutex_t {
+    pub(crate) fn as_ptr(&self) -> *mut libc::pthread_mutex_t {
         self.inner.get()
     }
 
@@ -302,7 +302,7 @@ impl RobustMutex {
 
 /// The outcome of a pthread lock call: `Ok(None)` for EBUSY (for callers
 /// that make the pthread call themselves).
-pub(super) fn acquired_raw(rc: libc::c_int) -> Result<Option<LockState>> {
+pub(crate) fn acquired_raw(rc: libc::c_int) -> Result<Option<LockState>> {
     acquired(rc)
 }
 

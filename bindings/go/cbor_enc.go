@@ -187,17 +187,8 @@ func (e *encoder) value(v any, depth int) error {
 			return err
 		}
 		e.buf = append(e.buf, b...)
-	case TagKey:
-		b, err := x.MarshalCBOR()
-		if err != nil {
-			return err
-		}
-		if err := checkWire(b, depth); err != nil {
-			return err
-		}
-		e.buf = append(e.buf, b...)
-	case ArrayKey:
-		b, err := x.MarshalCBOR()
+	case ArrayKey, TagKey: // a key held as its encoding
+		b, err := x.(cbor.Marshaler).MarshalCBOR()
 		if err != nil {
 			return err
 		}

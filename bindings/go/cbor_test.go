@@ -667,3 +667,32 @@ func TestTagKeyRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Times outside RFC 3339's years 1 .. 9999 pass through as the tag, as in
+// every binding (docs/TYPES.md, D2), although time.Time holds them.
+func TestTimesOutsideYears1To9999PassThrough(t *testing.T) {
+	for _, h := range []string{"c13b0000000e7791f700", "c1fbc22cef23ee020000", "c11b0000003afff44180",
+		"c074303030302d30312d30315430303a30303a30305a"} {
+		b, _ := hex.DecodeString(h)
+		var v any
+		if err := Unmarshal(b, &v); err != nil {
+			t.Fatalf("%s: %v", h, err)
+		}
+		if _, ok := v.(cbor.Tag); !ok {
+			t.Fatalf("%s decoded as %#v, want the tag", h, v)
+		}
+		if out, err := Marshal(v); err != nil || hex.EncodeToString(out) != h {
+			t.Fatalf("%s: re-encoded %x (%v)", h, out, err)
+		}
+	}
+	for _, h := range []string{"c13b0000000e7791f6ff", "c11b0000003afff4417f"} { // years 1 and 9999: times
+		b, _ := hex.DecodeString(h)
+		var v any
+		if err := Unmarshal(b, &v); err != nil {
+			t.Fatalf("%s: %v", h, err)
+		}
+		if _, ok := v.(time.Time); !ok {
+			t.Fatalf("%s decoded as %#v, want a time.Time", h, v)
+		}
+	}
+}

@@ -2181,10 +2181,11 @@ static void test_slist(void) {
     static const uint8_t nested[] = {0x81, 0x80}, indefinite[] = {0x9f, 0x01, 0xff};
     CHECK_ST(mp_slist_open(mn, not_array, sizeof not_array, 0, &l2), MP_E_INVAL);
     CHECK_ST(mp_slist_open(mn, map, sizeof map, 0, &l2), MP_E_INVAL);
-    CHECK_ST(mp_slist_open(mn, short_array, sizeof short_array, 0, &l2), MP_E_INVAL);
-    CHECK_ST(mp_slist_open(mn, trailing, sizeof trailing, 0, &l2), MP_E_INVAL);
+    /* Bytes that are not one well-formed CBOR item: the decode-error status. */
+    CHECK_ST(mp_slist_open(mn, short_array, sizeof short_array, 0, &l2), MP_E_CORRUPT);
+    CHECK_ST(mp_slist_open(mn, trailing, sizeof trailing, 0, &l2), MP_E_CORRUPT);
     CHECK_ST(mp_slist_open(mn, indefinite, sizeof indefinite, 0, &l2), MP_E_INVAL);
-    CHECK_ST(mp_slist_open(mn, one, 0, 0, &l2), MP_E_INVAL); /* empty, not NULL */
+    CHECK_ST(mp_slist_open(mn, one, 0, 0, &l2), MP_E_CORRUPT); /* empty, not NULL */
     CHECK_ST(mp_slist_open(mn, nested, sizeof nested, 0, &l2), MP_E_TYPE);
     CHECK(l2 == NULL);
     CHECK_ST(mp_slist_unlink(mn), MP_E_NOTFOUND); /* nothing was created */

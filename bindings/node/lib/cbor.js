@@ -76,20 +76,20 @@ const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
 const utf8Fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Self-described CBOR (RFC 8949 §3.4.6): no meaning, dropped on decode, never written (TYPES.md). */
 const SELF_DESCRIBED_TAG = 55799;
-/** The largest magnitude of a JavaScript Date, in milliseconds since the epoch (ECMA-262 TimeClip). */
-const MAX_DATE_MS = 8.64e15;
 /**
- * RFC 3339's years, 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z, in
- * milliseconds since the epoch: the times every binding decodes as its time
+ * RFC 3339's years, 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999...Z, in
+ * seconds since the epoch: the times every binding decodes as its time
  * type (docs/TYPES.md, D2), although a Date holds more; outside them tags 0
  * and 1 pass through in every language, so all give back the same bytes.
+ * The test is on the exact time, before rounding to a millisecond (Python
+ * and Go, with finer units, decode 9999-12-31T23:59:59.9999Z as a time too).
  */
-const MIN_TIME_MS = -62135596800000;
-const MAX_TIME_MS = 253402300799999;
+const MIN_TIME_S = -62135596800;
+const END_TIME_S = 253402300800; // 10000-01-01T00:00:00Z, the first second outside
 
-/** Whether `ms` falls in RFC 3339's years (see MIN_TIME_MS). */
-function inTimeRange(ms) {
-  return ms >= MIN_TIME_MS && ms <= MAX_TIME_MS;
+/** Whether `secs` (exact seconds since the epoch) falls in RFC 3339's years. */
+function inTimeRange(secs) {
+  return secs >= MIN_TIME_S && secs < END_TIME_S;
 }
 
 // ---------------------------------------------------------------- times
@@ -98,13 +98,13 @@ function inTimeRange(ms) {
  * The Date of tag 1's `secs` (seconds since the epoch), rounded to the
  * nearest millisecond (ties to even, as Python's datetime), or null when
  * it falls outside RFC 3339's years (NaN, infinities, before year 1, after
- * 9999, although a Date holds more: see MIN_TIME_MS): the tag then
+ * 9999, although a Date holds more: see MIN_TIME_S): the tag then
  * passes through (docs/TYPES.md, times). Rounding, not truncating: 1.001
  * must come back 1.001, and 1.001 * 1000 is 1000.9999999999999.
  */
 function epochDate(secs) {
   const p = secs * 1000; // fl(secs * 1000): the decision below is exact, see roundTie
-  if (!(Math.abs(p) <= MAX_DATE_MS + 1)) return null; // NaN fails this too
+  if (!inTimeRange(secs)) return null; // NaN fails this too
   let ms;
   if (Math.abs(p) >= 2 ** 52) {
     // Doubles here are integers, and fl() of the exact product already is
@@ -119,7 +119,6 @@ function epochDate(secs) {
     else if (p > h) ms = f + 1;
     else ms = roundTie(secs, f);
   }
-  if (!inTimeRange(ms)) return null;
   return new Date(ms);
 }
 
@@ -195,8 +194,8 @@ function rfc3339Date(s) {
       if (half > 5 || (half === 5 && (above || frac % 2 === 1))) frac += 1;
     }
   }
-  const ms = (((daysFromCivil(y, mo, d) * 24 + h) * 60 + mi - off) * 60 + sec) * 1000 + frac;
-  return inTimeRange(ms) ? new Date(ms) : null;
+  const whole = ((daysFromCivil(y, mo, d) * 24 + h) * 60 + mi - off) * 60 + sec;
+  return inTimeRange(whole) ? new Date(whole * 1000 + frac) : null;
 }
 
 // ---------------------------------------------------------------- map keys

@@ -572,69 +572,83 @@ impl Decoder<'_> {
             1 => Value::Integer((-1 - num(&arg)? as i128).try_into().map_err(|_| invalid("integer out of range"))?),
             2 => Value::Bytes(self.string(2, arg)?),
             3 => Value::Text(String::from_utf8(self.string(3, arg)?).map_err(|_| invalid("text is not UTF-8"))?),
-            4 => {
-                let mut items = Vec::new();
-                match arg {
-                    Arg::Num(n) => {
-                        let n = self.len(n, 1)?;
-                        items.reserve_exact(n);
-                        for _ in 0..n {
-                            items.push(self.value(depth + 1)?);
-                        }
-                    }
-                    Arg::Indefinite => {
-                        while !self.at_break()? {
-                            items.push(self.value(depth + 1)?);
-                        }
-                    }
-                }
-                Value::Array(items)
-            }
-            5 => {
-                let mut pairs = Vec::new();
-                match arg {
-                    Arg::Num(n) => {
-                        let n = self.len(n, 2)?;
-                        pairs.reserve_exact(n);
-                        for _ in 0..n {
-                            pairs.push((self.value(depth + 1)?, self.value(depth + 1)?));
-                        }
-                    }
-                    Arg::Indefinite => {
-                        while !self.at_break()? {
-                            pairs.push((self.value(depth + 1)?, self.value(depth + 1)?));
-                        }
-                    }
-                }
-                check_keys(pairs.iter().map(|(k, _)| k))?;
-                Value::Map(pairs)
-            }
-            6 => {
-                let tag = num(&arg)?;
-                check_tag_content(tag, content_head(self.b, self.pos))?;
-                let inner = self.value(depth + 1)?;
-                match (tag, &inner) {
-                    // Bignums that fit in 128 bits become plain integers
-                    // (their content is a byte string: checked above).
-                    (2 | 3, Value::Bytes(b)) if b.len() <= 16 => {
-                        let mut buf = [0u8; 16];
-                        buf[16 - b.len()..].copy_from_slice(b);
-                        let n = u128::from_be_bytes(buf);
-                        let i = if tag == 2 { i128::try_from(n).ok() } else { i128::try_from(n).ok().map(|n| -1 - n) };
-                        match i.and_then(|i| ciborium::value::Integer::try_from(i).ok()) {
-                            Some(i) => Value::Integer(i),
-                            None => Value::Tag(tag, Box::new(inner)),
-                        }
-                    }
-                    // mpipc's own tags: refused when their content is not
-                    // the one docs/TYPES.md fixes (as every binding refuses it).
-                    (TAG_TUPLE, v) if !matches!(v, Value::Array(_)) => return Err(invalid(BAD_TUPLE)),
-                    (TAG_PICKLE, v) if !matches!(v, Value::Bytes(_)) => return Err(invalid(BAD_PICKLE)),
-                    (TAG_REF, v) if !is_ref_content(v) => return Err(invalid(BAD_REF)),
-                    _ => Value::Tag(tag, Box::new(inner)),
-                }
-            }
+            4 => self.array(arg, depth)?,
+            5 => self.map(arg, depth)?,
+            6 => self.tagged(num(&arg)?, depth)?,
             _ => unreachable!("major types are 0 to 7"),
+        })
+    }
+
+    // The containers' and tags' reading, each in a function of its own
+    // (never inlined) so that the recursive `value` frame holds only what
+    // every item needs: a value 128 levels deep then fits a connection
+    // thread's stack even in a debug build under AddressSanitizer, whose
+    // frames are many times larger (sanitize-smoke overflowed 1 MiB when
+    // these were inlined).
+    #[inline(never)]
+    fn array(&mut self, arg: Arg, depth: usize) -> Result<Value> {
+        let mut items = Vec::new();
+        match arg {
+            Arg::Num(n) => {
+                let n = self.len(n, 1)?;
+                items.reserve_exact(n);
+                for _ in 0..n {
+                    items.push(self.value(depth + 1)?);
+                }
+            }
+            Arg::Indefinite => {
+                while !self.at_break()? {
+                    items.push(self.value(depth + 1)?);
+                }
+            }
+        }
+        Ok(Value::Array(items))
+    }
+
+    #[inline(never)]
+    fn map(&mut self, arg: Arg, depth: usize) -> Result<Value> {
+        let mut pairs = Vec::new();
+        match arg {
+            Arg::Num(n) => {
+                let n = self.len(n, 2)?;
+                pairs.reserve_exact(n);
+                for _ in 0..n {
+                    pairs.push((self.value(depth + 1)?, self.value(depth + 1)?));
+                }
+            }
+            Arg::Indefinite => {
+                while !self.at_break()? {
+                    pairs.push((self.value(depth + 1)?, self.value(depth + 1)?));
+                }
+            }
+        }
+        check_keys(pairs.iter().map(|(k, _)| k))?;
+        Ok(Value::Map(pairs))
+    }
+
+    #[inline(never)]
+    fn tagged(&mut self, tag: u64, depth: usize) -> Result<Value> {
+        check_tag_content(tag, content_head(self.b, self.pos))?;
+        let inner = self.value(depth + 1)?;
+        Ok(match (tag, &inner) {
+            // Bignums that fit in 128 bits become plain integers
+            // (their content is a byte string: checked above).
+            (2 | 3, Value::Bytes(b)) if b.len() <= 16 => {
+                let mut buf = [0u8; 16];
+                buf[16 - b.len()..].copy_from_slice(b);
+                let n = u128::from_be_bytes(buf);
+                let i = if tag == 2 { i128::try_from(n).ok() } else { i128::try_from(n).ok().map(|n| -1 - n) };
+                match i.and_then(|i| ciborium::value::Integer::try_from(i).ok()) {
+                    Some(i) => Value::Integer(i),
+                    None => Value::Tag(tag, Box::new(inner)),
+                }
+            }
+            // mpipc's own tags: refused when their content is not
+            // the one docs/TYPES.md fixes (as every binding refuses it).
+            (TAG_TUPLE, v) if !matches!(v, Value::Array(_)) => return Err(invalid(BAD_TUPLE)),
+            (TAG_PICKLE, v) if !matches!(v, Value::Bytes(_)) => return Err(invalid(BAD_PICKLE)),
+            (TAG_REF, v) if !is_ref_content(v) => return Err(invalid(BAD_REF)),
+            _ => Value::Tag(tag, Box::new(inner)),
         })
     }
 }

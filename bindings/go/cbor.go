@@ -28,10 +28,10 @@ import (
 //	text                          string (valid UTF-8)     string
 //	bytes                         []byte                   []byte (cbor.ByteString as a map key)
 //	array                         slices, arrays           []any
-//	map                           maps (keys sorted by     map[any]any (an array key becomes an ArrayKey);
-//	                              their bytes), structs    decode into *OrderedMap to keep the order
-//	                              (field order),
-//	                              OrderedMap (in order)
+//	map                           maps (keys sorted by     map[any]any (an array key becomes an ArrayKey,
+//	                              their bytes), structs    a map key a MapKey, a tag around either a
+//	                              (field order),           TagKey); decode into *OrderedMap to keep
+//	                              OrderedMap (in order)    the order
 //	tag 1 (epoch seconds)         time.Time (int if whole, time.Time to the nearest ns (tag 0, RFC 3339
 //	                              else the nearest         text, too); cbor.Tag if Go's time cannot hold it
 //	                              float64)
@@ -191,14 +191,37 @@ func Unmarshal(data []byte, v any) error {
 // bytes; but it would also take a pickle's bytes for a []byte, hence the
 // check.
 func unmarshalTyped(data []byte, v any) error {
-	if err := checkWire(data, 0); err != nil { // D2-D4 and mpipc's tags (cbor_check.go)
-		return decodeError(err)
+	// D2-D4 and mpipc's tags (cbor_check.go). quickCheck passes only data
+	// without tags, so the common message pays nothing for 55799 either.
+	if !quickCheck(data) {
+		if err := checkWireKeys(data, 0, true); err != nil {
+			return decodeError(err)
+		}
+		if mayHoldSelfDescribed(data) { // see there; the rest of the bytes as they are
+			out, _, err := rewrite(make([]byte, 0, len(data)), data, 0, 0, 0)
+			if err != nil {
+				return decodeError(err)
+			}
+			data = out
+		}
 	}
 	if err := decMode.Unmarshal(data, v); err != nil {
 		return decodeError(err)
 	}
 	return nil
 }
+
+// mayHoldSelfDescribed reports whether data may hold tag 55799, whose
+// head ends in d9 f7 however it is written: such data is rewritten without
+// it (rewrite drops it) before fxamacker/cbor decodes it, which counts each
+// 55799 as a level and refuses a run longer than its nesting limit, where
+// Rust, Node and Python read the content (D1: 55799 is no level).
+func mayHoldSelfDescribed(data []byte) bool {
+	return bytes.Index(data, selfDescribedTail) >= 0
+}
+
+// selfDescribedTail is how the head of tag 55799 (0xd9f7) ends.
+var selfDescribedTail = []byte{0xd9, 0xf7}
 
 // mpipc's own tags (docs/TYPES.md "mpipc's own tags"): 4-byte numbers
 // from IANA's first-come-first-served range, spelled as ASCII like
@@ -269,6 +292,14 @@ func tagAroundContainer(src []byte, p int) bool {
 		p = next
 	}
 	return !first && p < len(src) && (src[p]>>5 == 4 || src[p]>>5 == 5)
+}
+
+// isRefHead reports whether src[p] starts mpipc's REF tag. As a map key a
+// REF is rewritten like an array key (fxamacker/cbor cannot key a map by
+// the cbor.Tag holding its array), then decoded into a ManagerRef, which
+// can key a Go map.
+func isRefHead(src []byte, p int) bool {
+	return p+5 <= len(src) && src[p] == 0xda && binary.BigEndian.Uint32(src[p+1:]) == refTag
 }
 
 // tagHead reads the tag head at src[p]: its number and where its content
@@ -374,9 +405,10 @@ func decodeAnySlow(data []byte) (any, error) {
 		return nil, decodeError(err)
 	}
 	// TUPLE tags dropped (a Go program sees a Python tuple as the array it
-	// holds), tags 0 and 1 made private (see tag0Priv); cheap byte filters
-	// say when there may be any.
+	// holds), tags 0 and 1 made private (see tag0Priv), tag 55799 dropped
+	// (mayHoldSelfDescribed); cheap byte filters say when there may be any.
 	orig := data
+	strip := mayHoldSelfDescribed(data) // 55799 dropped before fxamacker sees it
 	var mode rewriteMode
 	if bytes.Index(data, mpipcTagHead) >= 0 {
 		mode |= rewriteMpipcTags | rewriteEscape
@@ -384,7 +416,7 @@ func decodeAnySlow(data []byte) (any, error) {
 	if bytes.IndexByte(data, 0xc0) >= 0 || bytes.IndexByte(data, 0xc1) >= 0 || bytes.IndexByte(data, 0xd8) >= 0 {
 		mode |= rewriteTimeTags
 	}
-	if mode != 0 {
+	if mode != 0 || strip {
 		out, _, err := rewrite(make([]byte, 0, len(data)+16), data, 0, mode, 0)
 		if err != nil {
 			return nil, decodeError(err)
@@ -401,7 +433,8 @@ func decodeAnySlow(data []byte) (any, error) {
 		}
 		// A map with an array key (a Python tuple): Go cannot key a map by
 		// a slice. Rewrite every array key as tag(arrayKeyTag, bytes(its
-		// encoding)), decode again, and turn those keys into ArrayKey.
+		// encoding)), decode again, and turn those keys into ArrayKey (a
+		// map key into MapKey, a tag around either into TagKey).
 		// From the message as it came (orig), the first rewrite again
 		// with the array keys: the bytes of an ArrayKey are the sender's.
 		re, _, rerr := rewrite(make([]byte, 0, len(orig)+32), orig, 0, mode|rewriteArrayKeys, 0)
@@ -499,6 +532,56 @@ func (k TagKey) String() string {
 	s, err := cbor.Diagnose([]byte(k))
 	if err != nil {
 		return fmt.Sprintf("TagKey(%x)", string(k))
+	}
+	return s
+}
+
+// MapKey is a map key that was a CBOR map: Go cannot key a map by a map,
+// so the key holds the map's CBOR encoding, as ArrayKey holds an array's,
+// with its entries in the order they came. It encodes back to the same
+// map, so such a map passes through Go unchanged. Two maps with the same
+// entries in another order are two keys, as in Rust and Node (mpipc's key
+// equality compares a map's entries in order; Python refuses such a pair,
+// see docs/TYPES.md D4). Build one to look a key up with NewMapKey; read
+// it with Entries.
+type MapKey string
+
+// NewMapKey makes the key for the map m: a Go map (its entries sorted by
+// their encoded keys, as Marshal writes them), an OrderedMap (in its
+// order), or a struct.
+func NewMapKey(m any) (MapKey, error) {
+	b, err := Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	if len(b) == 0 || b[0]>>5 != 5 {
+		return "", fmt.Errorf("mpipc: NewMapKey: %T does not encode as a CBOR map", m)
+	}
+	return MapKey(b), nil
+}
+
+// Entries decodes the key's entries, in order.
+func (k MapKey) Entries() (OrderedMap, error) {
+	var m OrderedMap
+	if err := Unmarshal([]byte(k), &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// MarshalCBOR encodes the key as the map it stands for.
+func (k MapKey) MarshalCBOR() ([]byte, error) {
+	if len(k) == 0 || k[0]>>5 != 5 {
+		return nil, fmt.Errorf("mpipc: MapKey does not hold a CBOR map")
+	}
+	return []byte(k), nil
+}
+
+// String shows the key in CBOR diagnostic notation, e.g. {1: 2}.
+func (k MapKey) String() string {
+	s, err := cbor.Diagnose([]byte(k))
+	if err != nil {
+		return fmt.Sprintf("MapKey(%x)", string(k))
 	}
 	return s
 }
@@ -731,8 +814,16 @@ func fixKey(k any) (any, bool) {
 	case cbor.Tag:
 		if v.Number == arrayKeyTag {
 			if bs, ok := v.Content.(cbor.ByteString); ok {
-				if len(bs) > 0 && bs[0]>>5 == 6 {
+				switch {
+				case isRefHead([]byte(bs), 0): // a ManagerRef (comparable); checked with the message
+					if r, err := decodeAnySlow([]byte(bs)); err == nil {
+						return r, true
+					}
 					return TagKey(bs), true
+				case len(bs) > 0 && bs[0]>>5 == 6:
+					return TagKey(bs), true
+				case len(bs) > 0 && bs[0]>>5 == 5:
+					return MapKey(bs), true
 				}
 				return ArrayKey(bs), true
 			}
@@ -766,7 +857,7 @@ type rewriteMode int
 
 const (
 	rewriteFloats    rewriteMode = 1 << iota // float16/32 -> float64
-	rewriteArrayKeys                         // array map keys -> tag(arrayKeyTag, bytes)
+	rewriteArrayKeys                         // array, map, REF and tag-around-container map keys -> tag(arrayKeyTag, bytes)
 	rewriteMpipcTags                         // TUPLE tags dropped; PICKLE, bad TUPLE / REF refused
 	rewriteTimeTags                          // decoding: tags 0 and 1 -> tag0Priv / tag1Priv (fixValue decides)
 	rewriteTimes                             // encoding: tag 0 around RFC 3339 text -> tag 1, exactly (viaFxamacker)
@@ -824,6 +915,11 @@ func rewrite(dst, src []byte, pos int, mode rewriteMode, depth int) ([]byte, int
 	if depth > 512 {
 		return nil, 0, errMalformed
 	}
+	// Tag 55799 has no meaning (D1): its content in its place, at no
+	// depth. Skipped in a loop, so a long run of it (Rust, Node and Python
+	// read 'd9d9f7'*70000 + '01') costs no recursion and never reaches
+	// fxamacker/cbor, whose nesting limit counts every tag.
+	pos = skipSelfDescribed(src, pos)
 	start := pos
 	major, ai, arg, next, err := head(src, pos)
 	if err != nil {
@@ -885,8 +981,8 @@ func rewrite(dst, src []byte, pos int, mode rewriteMode, depth int) ([]byte, int
 					return append(dst, 0xff), p + 1, nil
 				}
 			}
-			if mode&rewriteArrayKeys != 0 && p < len(src) && (src[arrayKeyAt(src, p)]>>5 == 4 ||
-				tagAroundContainer(src, arrayKeyAt(src, p))) {
+			if q := arrayKeyAt(src, p); mode&rewriteArrayKeys != 0 && p < len(src) && (src[q]>>5 == 4 ||
+				src[q]>>5 == 5 || isRefHead(src, q) || tagAroundContainer(src, q)) {
 				// Re-encode the key (floats widened, TUPLE tags dropped, tags
 				// 0 and 1 as they are) and wrap it.
 				key, np, err := rewrite(nil, src, arrayKeyAt(src, p), rewriteFloats|rewriteMpipcTags, depth+1)
@@ -906,9 +1002,6 @@ func rewrite(dst, src []byte, pos int, mode rewriteMode, depth int) ([]byte, int
 		}
 		return dst, p, nil
 	case 6:
-		if arg == selfDescribedTag { // no meaning (D1): its content in its place
-			return rewrite(dst, src, next, mode, depth+1)
-		}
 		if mode&rewriteEscape != 0 && isPrivateTag(arg) {
 			_, end, err := rewrite(nil, src, next, 0, depth+1)
 			if err != nil {
@@ -931,14 +1024,17 @@ func rewrite(dst, src []byte, pos int, mode rewriteMode, depth int) ([]byte, int
 		if mode&rewriteMpipcTags != 0 && ai == 26 {
 			switch arg {
 			case tupleTag:
-				if next >= len(src) || src[next]>>5 != 4 {
+				// The content's head on the wire, through any 55799 (as
+				// checkWire, and Rust, Node and Python): a TUPLE inside is
+				// no array, though it decodes to one.
+				if c := skipSelfDescribed(src, next); c >= len(src) || src[c]>>5 != 4 {
 					return nil, 0, errTuple
 				}
 				return rewrite(dst, src, next, mode, depth+1) // the array alone
 			case pickleTag:
 				return nil, 0, errPickle
 			case refTag:
-				if err := checkRef(src, next, depth+1); err != nil {
+				if err := checkRef(src, skipSelfDescribed(src, next), depth+1); err != nil {
 					return nil, 0, err
 				}
 			}
@@ -962,8 +1058,9 @@ func rewrite(dst, src []byte, pos int, mode rewriteMode, depth int) ([]byte, int
 	}
 }
 
-// checkRef checks that the item at pos (a REF tag's content) is an array
-// of exactly three text strings.
+// checkRef checks that the item at pos (a REF tag's content, past any
+// 55799) is an array of exactly three text strings, each seen on the wire
+// through any 55799 around it.
 func checkRef(src []byte, pos, depth int) error {
 	major, ai, n, p, err := head(src, pos)
 	if err != nil || major != 4 || (ai != 31 && n != 3) {
@@ -979,7 +1076,7 @@ func checkRef(src []byte, pos, depth int) error {
 		if ai != 31 && i == 3 {
 			return nil
 		}
-		if i == 3 || p >= len(src) || src[p]>>5 != 3 {
+		if q := skipSelfDescribed(src, p); i == 3 || q >= len(src) || src[q]>>5 != 3 {
 			return errRef
 		}
 		if _, p, err = rewrite(nil, src, p, rewriteFloats, depth+1); err != nil {

@@ -313,10 +313,7 @@ func (c *checker) pairs(ai byte, arg uint64, depth, base int) error {
 		}
 		if (ai == 31 || arg > 1) && !c.noKeys {
 			var wk wireKey
-			ks := kstart
-			if c.data[ks] == 0xd9 {
-				ks = skipSelfDescribed(c.data, ks)
-			}
+			ks := skipSelfDescribed(c.data, kstart)
 			if b := c.data[ks]; b>>5 == 3 && b&0x1f != 31 {
 				_, _, n, p, _ := head(c.data, ks)
 				wk = wireKey{text: true, inData: true, s: p, e: p + int(n)}
@@ -376,6 +373,7 @@ func diag(b []byte) string {
 // dst, and returns the position after the item. Forms start with a class
 // byte and are self-delimiting, so equal forms are equal keys.
 func canonKey(dst, src []byte, pos int) ([]byte, int) {
+	pos = skipSelfDescribed(src, pos) // no meaning (D1); a long run costs no recursion
 	major, ai, arg, next, _ := head(src, pos)
 	switch major {
 	case 0:
@@ -418,7 +416,7 @@ func canonKey(dst, src []byte, pos int) ([]byte, int) {
 		return dst, p
 	case 6:
 		switch arg {
-		case selfDescribedTag, tupleTag: // no meaning / ignored by a key
+		case tupleTag: // ignored by a key (55799 was skipped above)
 			return canonKey(dst, src, next)
 		case 2, 3:
 			_, cai, carg, cnext, _ := head(src, skipSelfDescribed(src, next))
@@ -503,10 +501,16 @@ func strContent(src []byte, ai byte, arg uint64, p int) ([]byte, int) {
 }
 
 // skipSelfDescribed returns the position after the self-described tags
-// (55799) at p, if any.
+// (55799) at p, if any: however their heads are written (d9 d9 f7, or
+// longer forms such as da 00 00 d9 f7), as checkWire reads them, so that
+// the checks looking through them agree with checkWire on what they skip.
 func skipSelfDescribed(src []byte, p int) int {
-	for p+3 <= len(src) && src[p] == 0xd9 && binary.BigEndian.Uint16(src[p+1:]) == selfDescribedTag {
-		p += 3
+	for p < len(src) && src[p]>>5 == 6 {
+		n, next, ok := tagHead(src, p)
+		if !ok || n != selfDescribedTag {
+			break
+		}
+		p = next
 	}
 	return p
 }

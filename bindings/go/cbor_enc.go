@@ -22,13 +22,13 @@ import (
 // UTF-8, D7), []byte, time.Time (tag 1, exactly rounded, D2), *big.Int,
 // slices and arrays, maps (keys sorted by their encoded bytes, RFC 8949
 // §4.2.1, D5; colliding keys refused, D4), pointers and interfaces,
-// cbor.Tag, cbor.ByteString, ManagerRef, ArrayKey and OrderedMap; it
-// counts the depth of every item and refuses one deeper than 128 (D3),
-// which is also how a cyclic value is refused (bug 4: fxamacker/cbor
-// would recurse until the stack overflows). A struct, and any type
-// implementing cbor.Marshaler, goes to fxamacker/cbor (fields in field
-// order, its struct tags), after a walk that refuses a cycle through it,
-// and its bytes are then checked (UTF-8, depth, keys) and their floats
+// cbor.Tag, cbor.ByteString, ManagerRef, ArrayKey, TagKey, MapKey and
+// OrderedMap; it counts the depth of every item and refuses one deeper
+// than 128 (D3), which is also how a cyclic value is refused (bug 4:
+// fxamacker/cbor would recurse until the stack overflows). A struct, and
+// any type implementing cbor.Marshaler, goes to fxamacker/cbor (fields in
+// field order, its struct tags), after a walk that refuses a cycle through
+// it, and its bytes are then checked (UTF-8, depth, keys) and their floats
 // widened as the rest.
 
 // encoder appends one value's encoding to buf.
@@ -187,7 +187,7 @@ func (e *encoder) value(v any, depth int) error {
 			return err
 		}
 		e.buf = append(e.buf, b...)
-	case ArrayKey, TagKey: // a key held as its encoding
+	case ArrayKey, TagKey, MapKey: // a key held as its encoding
 		b, err := x.(cbor.Marshaler).MarshalCBOR()
 		if err != nil {
 			return err

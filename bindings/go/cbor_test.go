@@ -696,3 +696,206 @@ func TestTimesOutsideYears1To9999PassThrough(t *testing.T) {
 		}
 	}
 }
+
+// mpipc's TUPLE and REF tags are checked on the wire, through any tag 55799
+// around their content or a REF's texts (as Rust, Node and Python check
+// them; found by the review of session 8): 55799 is no meaning (D1), so it
+// neither hides an inner TUPLE (an array once decoded, but no array on the
+// wire) nor makes an array or a text something else.
+func TestMpipcTagsThroughSelfDescribed(t *testing.T) {
+	ref := ManagerRef{Kind: "a", Name: "b", Address: "c"}
+	for _, tc := range []struct {
+		in   string
+		want any
+		out  string // the bytes the decoded value encodes to
+	}{
+		{"da6d707475d9d9f780", []any{}, "80"},                                        // TUPLE(55799([]))
+		{"da6d707475da0000d9f7820102", []any{int64(1), int64(2)}, "820102"},          // 55799 in a 5-byte head
+		{"da6d707266d9d9f783616161626163", ref, "da6d70726683616161626163"},          // REF(55799([...]))
+		{"da6d70726683d9d9f7616161626163", ref, "da6d70726683616161626163"},          // REF([55799("a"), ...])
+		{"da6d7072669f6161d9d9f761626163ff", ref, "da6d70726683616161626163"},        // indefinite
+		{"a1da6d707475d9d9f781010a", map[any]any{mustKey(1): int64(10)}, "a181010a"}, // a tuple key
+	} {
+		var v any
+		if err := Unmarshal(hexb(tc.in), &v); err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		if !reflect.DeepEqual(v, tc.want) {
+			t.Errorf("%s: %#v, want %#v", tc.in, v, tc.want)
+		}
+		if out, err := Marshal(v); err != nil || hex.EncodeToString(out) != tc.out {
+			t.Errorf("%s: re-encoded %x (%v), want %s", tc.in, out, err, tc.out)
+		}
+	}
+	var r ManagerRef
+	if err := Unmarshal(hexb("da6d70726683d9d9f7616161626163"), &r); err != nil || r != ref {
+		t.Errorf("typed REF through 55799: %v, %v", r, err)
+	}
+	var a []int
+	if err := Unmarshal(hexb("da6d707475d9d9f7820102"), &a); err != nil || !reflect.DeepEqual(a, []int{1, 2}) {
+		t.Errorf("typed TUPLE through 55799: %v, %v", a, err)
+	}
+	// A TUPLE inside a TUPLE or a REF is no array on the wire (though it
+	// decodes to one): refused, into any and into a typed value alike.
+	for _, in := range []string{
+		"da6d707475da6d70747580",             // TUPLE(TUPLE([]))
+		"a1da6d707475da6d707475810100",       // the same as a key
+		"da6d707266da6d70747583616161626163", // REF(TUPLE(["a", "b", "c"]))
+		"da6d707475d9d9f7da6d70747580",       // TUPLE(55799(TUPLE([])))
+		"da6d70726683d9d9f7016162616363",     // REF([55799(1), ...])
+	} {
+		var v any
+		if err := Unmarshal(hexb(in), &v); err == nil {
+			t.Errorf("%s: decoded as %#v, want a refusal", in, v)
+		}
+		var typed []any
+		if err := Unmarshal(hexb(in), &typed); err == nil {
+			t.Errorf("%s: decoded into []any as %#v, want a refusal", in, typed)
+		}
+	}
+}
+
+// A long run of tag 55799 is its content (D1: no level), as in Rust, Node
+// and Python; fxamacker/cbor alone would count each tag as a level and
+// refuse more than 65535 of them.
+func TestSelfDescribedLongRun(t *testing.T) {
+	run := strings.Repeat("d9d9f7", 70000)
+	longRun := strings.Repeat("da0000d9f7", 70000)
+	for _, tc := range []struct {
+		in   string
+		want any
+	}{
+		{run + "01", int64(1)},
+		{longRun + "01", int64(1)},
+		{"81" + run + "01", []any{int64(1)}},
+		{"a1" + run + "6161" + run + "02", map[any]any{"a": int64(2)}},
+		{"da6d707475" + run + "80", []any{}},
+		{run + "c1" + run + "00", time.Unix(0, 0)},
+	} {
+		var v any
+		if err := Unmarshal(hexb(tc.in), &v); err != nil {
+			t.Errorf("%.40s...: %v", tc.in, err)
+			continue
+		}
+		if tm, ok := tc.want.(time.Time); ok {
+			if got, ok := v.(time.Time); !ok || !got.Equal(tm) {
+				t.Errorf("%.40s...: %#v, want %v", tc.in, v, tm)
+			}
+		} else if !reflect.DeepEqual(v, tc.want) {
+			t.Errorf("%.40s...: %#v, want %#v", tc.in, v, tc.want)
+		}
+	}
+	var n int
+	if err := Unmarshal(hexb(run+"01"), &n); err != nil || n != 1 {
+		t.Errorf("typed: %d, %v", n, err)
+	}
+	var s struct {
+		A int `cbor:"a"`
+	}
+	if err := Unmarshal(hexb(run+"a1"+run+"6161"+run+"02"), &s); err != nil || s.A != 2 {
+		t.Errorf("typed struct: %+v, %v", s, err)
+	}
+	var om OrderedMap
+	if err := Unmarshal(hexb(run+"a16161"+run+"02"), &om); err != nil || len(om) != 1 || om[0].Key != "a" || om[0].Value != int64(2) {
+		t.Errorf("OrderedMap: %v, %v", om, err)
+	}
+	// Still no level, but what it holds counts: 129 arrays are too deep.
+	var v any
+	if err := Unmarshal(hexb(run+strings.Repeat("81", 129)+"01"), &v); err == nil {
+		t.Error("129 nested arrays behind 55799s decoded")
+	}
+}
+
+// A map as a map key (mpipc's key equality compares maps entry by entry,
+// in order, as Rust and Node do): Go keys its map by a MapKey, which
+// writes the same bytes back.
+func TestMapKey(t *testing.T) {
+	var v any
+	must(t, Unmarshal(hexb("a1a1010200"), &v)) // {{1: 2}: 0}
+	m, ok := v.(map[any]any)
+	if !ok || len(m) != 1 {
+		t.Fatalf("decoded %#v", v)
+	}
+	want, err := NewMapKey(map[any]any{1: 2})
+	must(t, err)
+	if x, ok := m[want]; !ok || x != int64(0) {
+		t.Fatalf("%#v has no key %v", m, want)
+	}
+	if want.String() != "{1: 2}" {
+		t.Errorf("String: %s", want.String())
+	}
+	entries, err := want.Entries()
+	if err != nil || !reflect.DeepEqual(entries, OrderedMap{{Key: int64(1), Value: int64(2)}}) {
+		t.Errorf("Entries: %#v, %v", entries, err)
+	}
+	for _, h := range []string{
+		"a1a1010200",                 // {{1: 2}: 0}
+		"a2a2010203040aa2030401020b", // two keys, the same entries in another order: two keys
+		"a1a1810102f6",               // {{[1]: 2}: null}
+		"a181a1010200",               // {[{1: 2}]: 0}: an ArrayKey holding a map
+		"a1d864a10102f5",             // a tag around a map: a TagKey
+		"a1a0a0",                     // {{}: {}}
+	} {
+		var v any
+		if err := Unmarshal(hexb(h), &v); err != nil {
+			t.Errorf("%s: %v", h, err)
+			continue
+		}
+		if out, err := Marshal(v); err != nil || hex.EncodeToString(out) != h {
+			t.Errorf("%s: %#v re-encoded %x (%v)", h, v, out, err)
+		}
+	}
+	// 55799 around the key is dropped; floats widened, as for ArrayKey.
+	must(t, Unmarshal(hexb("a1d9d9f7a101f93c0000"), &v))
+	k, err := NewMapKey(OrderedMap{{Key: 1, Value: 1.0}})
+	must(t, err)
+	if _, ok := v.(map[any]any)[k]; !ok {
+		t.Errorf("%#v has no key %v", v, k)
+	}
+	// Two equal map keys are refused (D4): the same entries, 2 and 2.0.
+	if err := Unmarshal(hexb("a2a1010200a101fb400000000000000001"), &v); err == nil {
+		t.Errorf("equal map keys decoded: %#v", v)
+	}
+	if _, err := Marshal(map[MapKey]int{"x": 1}); err == nil {
+		t.Error("a MapKey that holds no map encoded")
+	}
+	if _, err := NewMapKey([]int{1}); err == nil {
+		t.Error("NewMapKey of a slice")
+	}
+	if _, err := Marshal(map[any]any{want: 1, MapKey(hexb("a101fb4000000000000000")): 2}); err == nil {
+		t.Error("two equal MapKeys ({1: 2} and {1: 2.0}) encoded")
+	}
+}
+
+// A REF as a map key (a Python proxy keying a dict) decodes to a
+// ManagerRef key and writes the same bytes back; Go refused the map before
+// (fxamacker/cbor cannot key a map by the cbor.Tag holding its array).
+func TestRefKey(t *testing.T) {
+	ref := ManagerRef{Kind: "a", Name: "b", Address: "c"}
+	for _, tc := range []struct{ in, out string }{
+		{"a1da6d707266836161616261630a", "a1da6d707266836161616261630a"},
+		{"a1da6d707266d9d9f7836161616261630a", "a1da6d707266836161616261630a"},
+		{"a1d9d9f7da6d70726683616161626163a10102", "a1da6d70726683616161626163a10102"},
+	} {
+		var v any
+		if err := Unmarshal(hexb(tc.in), &v); err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		m, _ := v.(map[any]any)
+		if _, ok := m[ref]; !ok || len(m) != 1 {
+			t.Errorf("%s: %#v, want the key %v", tc.in, v, ref)
+		}
+		if out, err := Marshal(v); err != nil || hex.EncodeToString(out) != tc.out {
+			t.Errorf("%s: re-encoded %x (%v), want %s", tc.in, out, err, tc.out)
+		}
+	}
+	var v any
+	if err := Unmarshal(hexb("a2da6d707266836161616261630ada6d707266836161616261630b"), &v); err == nil {
+		t.Errorf("two equal REF keys decoded: %#v", v)
+	}
+	if err := Unmarshal(hexb("a1da6d70726682616161620a"), &v); err == nil {
+		t.Errorf("a REF key of two texts decoded: %#v", v)
+	}
+}

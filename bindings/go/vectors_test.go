@@ -364,6 +364,12 @@ func keyForm(d desc) any {
 			panic(err)
 		}
 		return ArrayKey(b)
+	case "map": // a map key: its encoding, entries in the vector's order
+		b, err := Marshal(encodeForm(d))
+		if err != nil {
+			panic(err)
+		}
+		return MapKey(b)
 	}
 	return decodedForm(d)
 }

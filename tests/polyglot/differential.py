@@ -20,8 +20,13 @@ Values: null, booleans, integers at every head-size boundary and bignums,
 doubles (boundaries, -0.0, infinities, NaN, random bit patterns), text
 (ASCII to astral planes), byte strings, arrays, TUPLEs, maps with mixed keys
 (text, integers, floats, booleans, null, bytes, arrays; never two keys equal
-under TYPES.md's key rule), tags (times, REF, and tags that pass through),
-and nesting up to the depth limit. `malformed()` lists messages every codec
+under TYPES.md's key rule, nor two keys that one language's type cannot keep
+apart, which that language alone refuses (TYPES.md D4, "Collisions"): true
+and 1 or false and 0 (Python's dict), two NaNs of any bits (a JavaScript
+Map), two maps with the same entries in another order (Python's frozendict;
+no map key is generated), two times of the same unit (no time key is
+generated)), tags (times, REF, and tags that pass through), and nesting up to
+the depth limit. `malformed()` lists messages every codec
 must refuse; `mutate()` derives byte-level mutations of valid messages, on
 which every codec must agree (accepted by all, or refused by all).
 
@@ -290,7 +295,11 @@ def _time(rng):
 
 def _key_identity(k):
     # TYPES.md's key rule (numbers by value, TUPLE ignored), made stricter
-    # where Python's dict is: true is 1 there, so never both.
+    # where a language's type is (D4, "Collisions"): true is 1 in Python's
+    # dict, so never both; a JavaScript Map holds one NaN key, so every NaN
+    # is one key here, whatever its bits. _key makes no map and no time
+    # key: Python's frozendict ignores a map's order, and times are one key
+    # in a language when they round to the same unit of its time type.
     if k is True or k is False:
         return ("n", int(k))
     if isinstance(k, float):
@@ -363,7 +372,27 @@ def values(seed, n):
              Time(1001), Time(-1), Time(-1001), Time(0), Time0(1577836800123), Tag(1, math.nan),
              Tag(1, -62135596801 * 1.0), Tag(256, ["aaaa", "aaaa"]), Tag(258, [2, 1]), Tag(258, [1, 1]),
              Tag(30, [2, 4]), Tag(28, 1), Tag(29, 0), Tag(25, 0), Tag(36, "text"), Tag(43000, [1.0, 2.0])]
-    return fixed + [value(rng) for _ in range(n)]
+    out = fixed + [value(rng) for _ in range(n)]
+    for v in out:
+        _check_keys(v)
+    return out
+
+
+def _check_keys(v):
+    # The values are valid in every codec: no map holds keys one language
+    # cannot keep apart (see _key_identity), whatever edits _key gets.
+    if isinstance(v, M):
+        idents = [_key_identity(k) for k, _ in v.pairs]
+        assert len(set(idents)) == len(idents), "keys one language cannot keep apart: %r" % (v,)
+        for k, x in v.pairs:
+            assert not isinstance(k, (M, Time, Time0)), "a map or a time as a map key: %r" % (k,)
+            _check_keys(k)
+            _check_keys(x)
+    elif isinstance(v, list):
+        for x in v:
+            _check_keys(x)
+    elif isinstance(v, Tag):
+        _check_keys(v.value)
 
 
 # -- messages every codec refuses, and mutations -----------------------------

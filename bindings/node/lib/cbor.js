@@ -81,8 +81,10 @@ const SELF_DESCRIBED_TAG = 55799;
  * seconds since the epoch: the times every binding decodes as its time
  * type (docs/TYPES.md, D2), although a Date holds more; outside them tags 0
  * and 1 pass through in every language, so all give back the same bytes.
- * The test is on the exact time, before rounding to a millisecond (Python
- * and Go, with finer units, decode 9999-12-31T23:59:59.9999Z as a time too).
+ * The test is on the exact time, before rounding to a millisecond, and
+ * again after (dateInRange): 9999-12-31T23:59:59.9999Z, a time in Python
+ * and Go (finer units), rounds to 10000-01-01 in milliseconds, so it passes
+ * through Node (a Date would be written back as a time outside the years).
  */
 const MIN_TIME_S = -62135596800;
 const END_TIME_S = 253402300800; // 10000-01-01T00:00:00Z, the first second outside
@@ -92,15 +94,26 @@ function inTimeRange(secs) {
   return secs >= MIN_TIME_S && secs < END_TIME_S;
 }
 
+/**
+ * The Date of `ms`, or null when rounding to a millisecond took a time of
+ * RFC 3339's years out of them (9999-12-31T23:59:59.9995Z is 10000-01-01 in
+ * ms): a Date there would be written back as a time outside, so the tag
+ * passes through instead, to the same bytes.
+ */
+function dateInRange(ms) {
+  return ms >= MIN_TIME_S * 1000 && ms < END_TIME_S * 1000 ? new Date(ms) : null;
+}
+
 // ---------------------------------------------------------------- times
 
 /**
  * The Date of tag 1's `secs` (seconds since the epoch), rounded to the
  * nearest millisecond (ties to even, as Python's datetime), or null when
  * it falls outside RFC 3339's years (NaN, infinities, before year 1, after
- * 9999, although a Date holds more: see MIN_TIME_S): the tag then
- * passes through (docs/TYPES.md, times). Rounding, not truncating: 1.001
- * must come back 1.001, and 1.001 * 1000 is 1000.9999999999999.
+ * 9999, although a Date holds more: see MIN_TIME_S), before or after
+ * rounding (dateInRange): the tag then passes through (docs/TYPES.md,
+ * times). Rounding, not truncating: 1.001 must come back 1.001, and
+ * 1.001 * 1000 is 1000.9999999999999.
  */
 function epochDate(secs) {
   const p = secs * 1000; // fl(secs * 1000): the decision below is exact, see roundTie
@@ -119,7 +132,7 @@ function epochDate(secs) {
     else if (p > h) ms = f + 1;
     else ms = roundTie(secs, f);
   }
-  return new Date(ms);
+  return dateInRange(ms);
 }
 
 const tieView = new DataView(new ArrayBuffer(8));
@@ -195,7 +208,7 @@ function rfc3339Date(s) {
     }
   }
   const whole = ((daysFromCivil(y, mo, d) * 24 + h) * 60 + mi - off) * 60 + sec;
-  return inTimeRange(whole) ? new Date(whole * 1000 + frac) : null;
+  return inTimeRange(whole) ? dateInRange(whole * 1000 + frac) : null;
 }
 
 // ---------------------------------------------------------------- map keys
@@ -991,7 +1004,8 @@ class Decoder {
       if ((ib & 0x1f) === 31) throw fail('an indefinite length on a tag');
       t = this.arg(ib & 0x1f);
     }
-    const first = this.pos < this.end ? this.b[this.pos] : 0; // the content's initial byte (a float?)
+    const at = this.pos; // where the content starts (TUPLE, REF: its head is checked on the wire)
+    const first = at < this.end ? this.b[at] : 0; // the content's initial byte (a float?)
     const v = this.value(depth + 1);
     // docs/TYPES.md D1, D2: tags 0-3 must hold their type (else refused);
     // a time no Date holds passes through as the Tag; 55799 is dropped.
@@ -1024,17 +1038,39 @@ class Decoder {
         return date === null ? new Tag(v, 0) : date;
       }
       case TUPLE_TAG:
-        if (!Array.isArray(v)) throw fail("mpipc's TUPLE tag (0x6d707475) must hold an array");
+        // On the wire, not the decoded value: an inner TUPLE decodes to a
+        // plain array too, and TUPLE(TUPLE([])) is refused by every codec.
+        if (this.contentMajor(at) !== 4) throw fail("mpipc's TUPLE tag (0x6d707475) must hold an array");
         return v;
       case PICKLE_TAG:
         throw fail('a Python pickle (CBOR tag 0x6d70706b "mppk"): only Python with serializer="pickle" reads it', true);
       case REF_TAG:
-        if (!Array.isArray(v) || v.length !== 3 || v.some((x) => typeof x !== 'string')) {
+        // The array on the wire (REF(TUPLE([...])) is refused); its three
+        // items decode to strings only from text heads (55799 dropped).
+        if (this.contentMajor(at) !== 4 || v.length !== 3 || v.some((x) => typeof x !== 'string')) {
           throw fail("mpipc's REF tag (0x6d707266) must hold [kind, name, address], three text strings");
         }
         return new ManagerRef(v[0], v[1], v[2]);
       default:
         return new Tag(v, t);
+    }
+  }
+
+  /**
+   * The major type of the item at `pos` of an item already decoded, after
+   * any run of tag 55799 heads (dropped, D1): what Rust, C, Go and Python
+   * check a TUPLE's and a REF's content by.
+   */
+  contentMajor(pos) {
+    for (;;) {
+      const ib = this.b[pos];
+      const ai = ib & 0x1f;
+      if (ib >> 5 !== 6 || ai < 24 || ai > 27) return ib >> 5;
+      const len = 1 << (ai - 24);
+      let t = 0;
+      for (let i = 1; i <= len; i++) t = t * 256 + this.b[pos + i];
+      if (t !== SELF_DESCRIBED_TAG) return 6;
+      pos += 1 + len;
     }
   }
 

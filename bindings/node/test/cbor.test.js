@@ -202,6 +202,19 @@ test("mpipc's tags: a tuple is an Array, a ManagerRef goes both ways", () => {
   for (const h of ['da6d70747501', 'da6d707266820000', 'da6d7072668360606001']) {
     assert.throws(() => decode(Buffer.from(h, 'hex')), DecodeError, h);
   }
+  // The content is checked on the wire, as Rust, C, Go and Python check it:
+  // an inner TUPLE decodes to an array too, but is not one (review, session 8).
+  for (const h of ['da6d707475da6d70747580', 'a1da6d707475da6d707475810100', 'da6d707266da6d70747583616161626163',
+    'da6d707266d9d9f7da6d70747583616161626163', 'da6d707475d9d9f7da6d70747580']) {
+    const refused = (e) => e instanceof DecodeError && /TUPLE|REF/.test(e.message);
+    assert.throws(() => decode(Buffer.from(h, 'hex')), refused, h);
+  }
+  // Tag 55799 is looked through, around the content and around its items.
+  assert.deepStrictEqual(decode(Buffer.from('da6d707475d9d9f780', 'hex')), []);
+  assert.deepStrictEqual(decode(Buffer.from('da6d707475d9d9f7d9d9f7820102', 'hex')), [1, 2]);
+  for (const h of ['da6d707266d9d9f783616161626163', 'da6d70726683d9d9f7616161626163']) {
+    assert.deepStrictEqual(decode(Buffer.from(h, 'hex')), new ManagerRef('a', 'b', 'c'), h);
+  }
 });
 
 test('maps: all-text keys decode as a plain object, any other key as a Map, in order', () => {
@@ -325,7 +338,9 @@ test('tag 0: an RFC 3339 text is a Date (to the nearest millisecond); a Date is 
   assert.equal(t0('1970-01-01T00:00:00.0015Z').getTime(), 2);
   assert.equal(t0('1970-01-01T00:00:00.0005Z').getTime(), 0); // a tie: to the even one
   assert.equal(t0('1970-01-01T00:00:00.00050001Z').getTime(), 1);
-  assert.equal(t0('9999-12-31T23:59:59.9999Z').getTime(), Date.UTC(10000, 0, 1));
+  assert.equal(t0('9999-12-31T23:59:59.9994Z').getTime(), Date.UTC(10000, 0, 1) - 1);
+  // Rounded to a millisecond it leaves year 9999: passed through (see the times test below).
+  assert.ok(t0('9999-12-31T23:59:59.9999Z') instanceof Tag);
   const d = decode(hex('c074323032302d30312d30325430333a30343a30355a'));
   assert.equal(encode(d).toString('hex'), 'c11a5e0d5da5');
 });
@@ -584,4 +599,18 @@ test('times outside years 1 to 9999 pass through as the tag', () => {
   for (const h of ['c13b0000000e7791f6ff', 'c11b0000003afff4417f']) {
     assert.ok(decode(Buffer.from(h, 'hex')) instanceof Date, h);
   }
+  // In the years exactly, out of them once rounded to a millisecond (a Date
+  // there would be written back as 1(253402300800), a time outside): the
+  // tag passes through, to the same bytes (review, session 8).
+  const f64hex = (x) => { const b = Buffer.alloc(8); b.writeDoubleBE(x); return b.toString('hex'); };
+  const t0hex = (text) => encode(new Tag(text, 0)).toString('hex');
+  for (const h of [`c1fb${f64hex(253402300799.9995)}`, `c1fb${f64hex(253402300799.9999)}`,
+    t0hex('9999-12-31T23:59:59.9995Z'), t0hex('9999-12-31T23:59:59.99951-00:00')]) {
+    const v = decode(Buffer.from(h, 'hex'));
+    assert.ok(v instanceof Tag, `${h} decoded as ${v}`);
+    assert.equal(Buffer.from(encode(v)).toString('hex'), h);
+  }
+  // Just below, it stays a Date (to the millisecond before 10000-01-01).
+  assert.equal(decode(Buffer.from(`c1fb${f64hex(253402300799.9994)}`, 'hex')).getTime(), END_MS - 1);
 });
+const END_MS = Date.UTC(10000, 0, 1);

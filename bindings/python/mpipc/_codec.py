@@ -629,9 +629,25 @@ def _unpickle_if_default(value):
 
 
 def _ref(value):
-    if not (type(value) in (list, tuple) and len(value) == 3 and all(type(x) is str for x in value)):
+    # Outside a map key an array decodes as a list: a tuple here was a
+    # TUPLE, which Rust, C, Go and Node refuse too (the wire holds a tag).
+    if not (type(value) is list and len(value) == 3 and all(type(x) is str for x in value)):
         raise DecodeError("mpipc: the REF tag (0x6d707266) must hold [kind, name, address] (three text strings), "
                           "not %s" % _what(value))
+    return _resolve(value)
+
+
+def _ref_in_key(value):
+    # In a map key every array decodes as a tuple; one the TUPLE tag made
+    # is the last tuple _tuple_in_key returned (see _last_tuple).
+    if not (type(value) is tuple and len(value) == 3 and all(type(x) is str for x in value)
+            and value is not _last_tuple[0]):
+        raise DecodeError("mpipc: the REF tag (0x6d707266) must hold [kind, name, address] (three text strings), "
+                          "not %s" % ("a TUPLE" if value is _last_tuple[0] else _what(value)))
+    return _resolve(value)
+
+
+def _resolve(value):
     fn = _ref_resolver
     if fn is None:
         return _Tag(REF, value)
@@ -741,7 +757,7 @@ def _same(value):
 
 
 _TUPLE_DEC = _two_stage(_tuple_of_array, _tuple_in_key)
-_REF_DEC = _two_stage(_ref)
+_REF_DEC = _two_stage(_ref, _ref_in_key)
 _COMMON = {
     0: _two_stage(_text_time),
     1: cbor2.shareable_decoder(_epoch_start),

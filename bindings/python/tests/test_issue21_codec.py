@@ -74,6 +74,44 @@ def test_tag_content_is_a_list_outside_keys_and_a_tuple_inside():
     assert key == cbor2.CBORTag(4242, (1, "x"))
 
 
+@pytest.mark.parametrize("hexed", [
+    "da6d707266da6d70747583616161626163",  # REF(TUPLE(["a", "b", "c"])): a tuple was accepted
+    "a1da6d707266da6d70747583616161626101",  # the same as a map key (every array a tuple there)
+    "a1da6d707266d9d9f7da6d7074758361616162616301",  # 55799 between them
+    "da6d707475da6d70747580", "a1da6d707475da6d707475810100",  # TUPLE(TUPLE(...))
+])
+def test_tuple_and_ref_must_hold_an_array_on_the_wire(hexed):
+    # Review of session 8: Rust, C, Go and Node check the content's head,
+    # so a TUPLE (a tag) is not the array REF and TUPLE must hold.
+    data = bytes.fromhex(hexed)
+    with pytest.raises(mpipc.DecodeError) as e:
+        decode(data)
+    assert e.value.data == data and re.search("TUPLE|REF", str(e.value)), str(e.value)
+
+
+@pytest.fixture
+def refs_as_tuples():
+    """REF decodes as ("ref", kind, name, address) during the test."""
+    saved = _codec._ref_resolver
+    _codec.set_ref_resolver(lambda *parts: ("ref",) + parts)
+    yield
+    _codec.set_ref_resolver(saved)
+
+
+def test_ref_holds_three_texts_in_a_key_and_outside(refs_as_tuples):
+    ref = ("ref", "a", "b", "c")
+    assert decode(bytes.fromhex("da6d70726683616161626163")) == ref
+    # A key: the plain array decodes as a tuple there, and is accepted,
+    # after a TUPLE elsewhere in the message too (the last TUPLE is the one
+    # a REF is compared with).
+    got = decode(bytes.fromhex("a2da6d70726683616161626163018361616162616302"))
+    assert list(got) == [ref, ("a", "b", "c")]
+    got = decode(bytes.fromhex("82a1da6d7074758361616162616301a1da6d7072668361616162616302"))
+    assert list(got[0]) == [("a", "b", "c")] and list(got[1]) == [ref]
+    for hexed in ("da6d707266d9d9f783616161626163", "da6d70726683d9d9f7616161626163"):
+        assert decode(bytes.fromhex(hexed)) == ref
+
+
 def test_no_string_references_or_shared_values_are_written():
     # Bug 2: cbor2 turns string referencing on inside tag 256.
     assert encode(cbor2.CBORTag(256, ["aaaa", "aaaa"])).hex() == "d901008264616161616461616161"

@@ -15,9 +15,10 @@ encoder, independent of every codec) and checks, for each codec:
 - test_malformed: every malformed message is refused, and the codec goes
   on (the message was consumed);
 - test_mutations: byte-level mutations of the values' messages, sent to
-  every codec: all accept or all refuse, and what a codec gives back it
-  gives back again unchanged when sent it (its output is its own fixed
-  point).
+  every codec: all accept or all refuse (but for the map-key limits
+  TYPES.md names for Python and Node, whose map types merge some keys the
+  contract keeps apart), and what a codec gives back it gives back again
+  unchanged when sent it (its output is its own fixed point).
 
 The seeds are fixed here, so that `make test` is reproducible; the fuzz
 command runs longer with random seeds (MPIPC_DIFF_SEED, MPIPC_DIFF_COUNT,
@@ -200,6 +201,23 @@ def test_malformed(echoes, codec):
     assert not problems, _show(problems, "%s: malformed" % codec)
 
 
+# The key-equality refusals of a language whose map type merges keys that
+# TYPES.md keeps apart (its D4 "Collisions": Python's dict, true and 1, maps
+# as keys without order, times in one microsecond; Node's Map, NaNs of other
+# bits, times in one millisecond), as each codec words them.
+KEY_LIMIT_REFUSALS = {"python": "holds two equal keys", "node": "two keys that are one key"}
+
+
+def _key_limit_only(answers):
+    """Whether every codec that refused a message did so for a key collision
+    its own map type makes, while every other codec (the Rust strict decoder
+    among them, which refuses every TYPES.md collision) accepted it: a
+    documented language limit, not a disagreement on the contract."""
+    refused = {c: a[1] for c, a in answers.items() if isinstance(a, tuple)}
+    return bool(refused) and all(c in KEY_LIMIT_REFUSALS and KEY_LIMIT_REFUSALS[c] in why
+                                 for c, why in refused.items())
+
+
 def test_mutations(echoes):
     """Mutated messages: every codec accepts or every codec refuses, and a
     codec's answer, sent to it again, comes back unchanged."""
@@ -215,7 +233,7 @@ def test_mutations(echoes):
         seen.add(data)
         answers = {c: e.echo(data) for c, e in live.items()}
         verdicts = {c: ("refused" if isinstance(a, tuple) else "accepted") for c, a in answers.items()}
-        if len(set(verdicts.values())) > 1:
+        if len(set(verdicts.values())) > 1 and not _key_limit_only(answers):
             problems.append("%s: %s" % (data.hex()[:120], ", ".join(
                 "%s %s" % (c, v if v == "accepted" else "refused (%s)" % answers[c][1][:80])
                 for c, v in verdicts.items())))

@@ -6,6 +6,7 @@ use mpipc::segment::SegmentKind;
 use mpipc::sync::OpenOptions;
 use mpipc::{Event, ListenerOptions, Lock, ManagerServer, OpenMode, Queue, QueueOptions, Semaphore};
 use std::io::BufRead;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -186,7 +187,6 @@ fn put_create_makes_the_queue_with_its_options() {
     run(with(r#"{"id": 1}"#, &opts), 0);
     let q = Queue::open(&n.0, &attach).unwrap();
     assert_eq!((q.maxsize(), q.capacity_bytes(), q.max_message()), (2, 4096, 100));
-    use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(format!("/dev/shm/mpipc.q.{}", n.0)).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o640);
     // Again with --create: attaches to the queue now there (same options).
@@ -533,8 +533,18 @@ fn gc_keeps_what_uninspectable_processes_may_use_and_says_how_to_disregard_them(
             ready_then_wait(fd)
         }
     });
+    // The command as the other user can run it: the build's directories
+    // follow the umask the tests were started with (0700 under umask 077),
+    // so that user may not reach target/; a copy in a directory of our own
+    // with explicit modes does not depend on it.
+    let exe_dir = std::env::temp_dir().join(format!("cli-gch-{}", std::process::id()));
+    std::fs::create_dir_all(&exe_dir).unwrap();
+    std::fs::set_permissions(&exe_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = exe_dir.join("mpipc");
+    std::fs::copy(env!("CARGO_BIN_EXE_mpipc"), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
     let gc = |extra: &[&str]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mpipc"));
+        let mut cmd = Command::new(&exe);
         cmd.args(["gc", "--dry-run", "--min-age", "0", "--prefix", &prefix]).args(extra);
         // SAFETY: credential syscalls in the child before exec.
         unsafe { cmd.pre_exec(become_gc_uid) };
@@ -559,6 +569,7 @@ fn gc_keeps_what_uninspectable_processes_may_use_and_says_how_to_disregard_them(
     let (out, err) = gc(&["--ignore-uninspectable"]);
     assert_eq!(out.trim(), format!("would remove queue {}", n.0));
     assert_eq!(err, "");
+    std::fs::remove_dir_all(&exe_dir).unwrap();
 }
 
 /// `ls`, `stat` and `watch` wait a bounded time for a queue's lock held by

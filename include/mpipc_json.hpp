@@ -50,7 +50,9 @@
 // (docs/TYPES.md, "JSON bridge"): an object whose keys are exactly
 // {"$tag", "$value"} with an unsigned "$tag", or exactly {"$map"} holding
 // an array of pairs, is written as the tag / the map; any other object is
-// a plain map.
+// a plain map. So a decoded map whose text keys spell one of those forms
+// (a real map {"$map": [...]}) is given in the $map form, and reads back
+// as the map it is.
 //
 // Tag 55799 (self-described CBOR) is dropped wherever it appears and never
 // written (TYPES.md rule 8).
@@ -742,7 +744,16 @@ template <class J> class reader {
                 text_keys = text_keys && k.is_string();
                 pairs.emplace_back(std::move(k), std::move(v));
             }
-            if (text_keys) {
+            // A text-keyed map whose keys spell an extended form
+            // ({"$map"}, {"$tag", "$value"}) is written in the $map form,
+            // as the JSON bridge does: as an object it would read back as
+            // that form, not as the map it is.
+            const auto is_key = [&pairs](size_t i, const char *name) { return pairs[i].first == name; };
+            const bool spells_extended =
+                text_keys && ((pairs.size() == 1 && is_key(0, "$map")) ||
+                              (pairs.size() == 2 && ((is_key(0, "$tag") && is_key(1, "$value")) ||
+                                                     (is_key(0, "$value") && is_key(1, "$tag")))));
+            if (text_keys && !spells_extended) {
                 J obj = J::object();
                 for (auto &kv : pairs) {
                     obj[kv.first.template get<typename J::string_t>()] = std::move(kv.second);

@@ -27,6 +27,7 @@ MPIPC_DIFF_MUTATIONS; the seed is printed with every failure).
     build/venv-python/bin/python -m pytest -q tests/polyglot/test_differential.py
 """
 
+import contextlib
 import ctypes
 import os
 import random
@@ -133,36 +134,35 @@ class Echo:
 
 
 @pytest.fixture(scope="module")
-def echoes():
-    """{codec: Echo or error text}: every codec's echo peer, started once."""
+def built():
+    """(Lib, {codec: (error or None, argv)}): every codec's peer built or
+    checked once. Each test starts the echo peers it uses and stops them
+    when it ends, so no peer waits idle (its get would time out) while
+    another codec's long run goes on."""
     os.makedirs(E.BUILD, exist_ok=True)
     if not os.path.exists(E.LIB):
         pytest.fail("%s is missing: build the library first" % E.LIB)
-    built = {"c": E._build_c(), "cpp": E._build_cpp(), "go": E._build_go(), "rust": E._build_rust(),
-             "python": E._check_python(), "node": E._check_node()}
-    built["cjson"] = built["c"]
-    lib = Lib()
-    out = {}
-    for codec in D.CODECS:
-        err, argv = built[codec]
-        if err:
-            out[codec] = err
-            continue
-        try:
-            out[codec] = Echo(lib, codec, argv)
-        except AssertionError as e:
-            out[codec] = str(e)
-    yield out
-    for e in out.values():
-        if isinstance(e, Echo):
+    out = {"c": E._build_c(), "cpp": E._build_cpp(), "go": E._build_go(), "rust": E._build_rust(),
+           "python": E._check_python(), "node": E._check_node()}
+    out["cjson"] = out["c"]
+    return Lib(), out
+
+
+@contextlib.contextmanager
+def started(built, codecs):
+    """{codec: Echo}: the echo peers of `codecs`, running for the block."""
+    lib, peers = built
+    running = {}
+    try:
+        for codec in codecs:
+            err, argv = peers[codec]
+            if err:
+                pytest.fail("%s: %s" % (codec, err))
+            running[codec] = Echo(lib, codec, argv)
+        yield running
+    finally:
+        for e in running.values():
             e.close()
-
-
-def _echo(echoes, codec):
-    e = echoes[codec]
-    if not isinstance(e, Echo):
-        pytest.fail("%s: %s" % (codec, e))
-    return e
 
 
 def _show(problems, what):
@@ -172,24 +172,39 @@ def _show(problems, what):
 
 
 @pytest.mark.parametrize("codec", D.CODECS)
-def test_values(echoes, codec):
+def test_values(built, codec):
     """Generated values come back as TYPES.md says that codec writes them."""
-    e = _echo(echoes, codec)
-    problems = []
-    for i, v in enumerate(D.values(SEED, COUNT)):
-        data, want = D.sent(v), D.encode(v, codec)
-        got = e.echo(data)
-        if got != want:
-            problems.append("#%d %.150r\n   sent %s\n   want %s\n   got  %s" % (
-                i, v, data.hex()[:160], want.hex()[:160], got.hex()[:160] if isinstance(got, bytes) else got))
+    with started(built, [codec]) as peers:
+        problems = _values(peers[codec])
     assert not problems, _show(problems, "%s: values" % codec)
 
 
+def _values(e):
+    problems = []
+    for i, v in enumerate(D.values(SEED, COUNT)):
+        data, want = D.sent(v), D.encode(v, e.codec)
+        got = e.echo(data)
+        if got != want:
+            # Shown from a little before the first byte that differs.
+            at = next((k for k, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got))) \
+                if isinstance(got, bytes) else 0
+            frm = max(0, at - 16)
+            problems.append("#%d %.150r\n   sent %s\n   differs at byte %d; from byte %d:\n   want %s\n   got  %s" % (
+                i, v, data.hex()[:160], at, frm, want[frm:frm + 80].hex(),
+                got[frm:frm + 80].hex() if isinstance(got, bytes) else got))
+    return problems
+
+
 @pytest.mark.parametrize("codec", D.CODECS)
-def test_malformed(echoes, codec):
+def test_malformed(built, codec):
     """Every malformed message is refused with the codec's decode error,
     and the codec goes on with the next message."""
-    e = _echo(echoes, codec)
+    with started(built, [codec]) as peers:
+        problems = _malformed(peers[codec])
+    assert not problems, _show(problems, "%s: malformed" % codec)
+
+
+def _malformed(e):
     problems = []
     for name, data in D.malformed():
         got = e.echo(data)
@@ -198,7 +213,7 @@ def test_malformed(echoes, codec):
     # Still answering, the right thing, after all of them.
     if e.echo(b"\x82\x01\x61\x61") != b"\x82\x01\x61\x61":
         problems.append("after the malformed messages, [1, \"a\"] did not come back")
-    assert not problems, _show(problems, "%s: malformed" % codec)
+    return problems
 
 
 # The key-equality refusals of a language whose map type merges keys that
@@ -218,10 +233,15 @@ def _key_limit_only(answers):
                                  for c, why in refused.items())
 
 
-def test_mutations(echoes):
+def test_mutations(built):
     """Mutated messages: every codec accepts or every codec refuses, and a
     codec's answer, sent to it again, comes back unchanged."""
-    live = {c: _echo(echoes, c) for c in D.CODECS}
+    with started(built, D.CODECS) as live:
+        problems = _mutations(live)
+    assert not problems, _show(problems, "mutations")
+
+
+def _mutations(live):
     rng = random.Random(SEED * 7919 + 1)
     base = [D.sent(v) for v in D.values(SEED + 1, 60)] + [d for _, d in D.malformed()]
     problems = []
@@ -244,4 +264,4 @@ def test_mutations(echoes):
                 if again != a:
                     problems.append("%s: %s gave %s, and for that %s" % (
                         data.hex()[:80], c, a.hex()[:80], again.hex()[:80] if isinstance(again, bytes) else again))
-    assert not problems, _show(problems, "mutations")
+    return problems

@@ -176,12 +176,20 @@ json build(const json &d, bool tuple_tags) {
             text = text && pairs.back().first.is_string();
         }
         json m = json::object();
-        if (text) {
-            for (auto &kv : pairs) {
+        for (auto &kv : pairs) {
+            if (text) {
                 m[kv.first.get<std::string>()] = kv.second;
             }
+        }
+        // Text keys that spell an extended form ({"$map"}, {"$tag",
+        // "$value"}) stay in the $map form, as mpipc_json.hpp decodes them.
+        const bool spells_extended =
+            text && ((m.size() == 1 && m.contains("$map")) ||
+                     (m.size() == 2 && m.contains("$tag") && m.contains("$value")));
+        if (text && !spells_extended) {
             return m;
         }
+        m = json::object();
         json arr = json::array();
         for (auto &kv : pairs) {
             arr.push_back(json::array({kv.first, kv.second}));

@@ -146,9 +146,22 @@ impl Barrier {
     /// party's arrival index. [`ErrorKind::Broken`] if the barrier is or
     /// becomes broken, including by this wait timing out (which breaks it
     /// for everyone, as in Python). A generation held by another party's
-    /// action is waited out without a deadline, as Python's `_enter` does.
+    /// action is waited out until `deadline` too: a holder that died
+    /// holding it would otherwise keep this wait forever (found by the
+    /// `segment` fuzz target: a held generation in a damaged segment hung
+    /// a wait with `Deadline::Now`). Timing out there breaks the barrier
+    /// as any timed-out wait does, so that nobody stays stuck behind it.
     pub fn wait(&self, deadline: &Deadline) -> Result<u32> {
-        let a = self.arrive(&Deadline::Never, false)?;
+        let a = match self.arrive(deadline, false) {
+            Err(e) if e.kind() == ErrorKind::Timeout => {
+                self.abort()?;
+                return Err(Error::new(
+                    ErrorKind::Broken,
+                    "barrier wait timed out while another party held the generation; the barrier is broken",
+                ));
+            }
+            r => r?,
+        };
         if a.index + 1 == self.st().parties {
             return Ok(a.index); // tripped it
         }

@@ -188,6 +188,25 @@ static void arrival_while_held(void) {
     CHECK_OK(mp_barrier_unlink(g_name));
 }
 
+/* mp_barrier_wait while another party holds the generation (its holder
+ * may have died holding it): the wait ends at its timeout and breaks the
+ * barrier, as any timed-out wait does, instead of waiting forever (the
+ * segment fuzz target hung on a damaged held barrier). */
+static void wait_while_held_times_out(void) {
+    const char *name = qname("heldwait");
+    mp_barrier *b = NULL;
+    CHECK_OK(mp_barrier_open(name, 1, MP_OPEN_CREATE_ONLY, &b));
+    uint32_t index = 99, ticket = 0;
+    CHECK_OK(mp_barrier_arrive(b, -1, MP_BARRIER_HOLD, &index, &ticket));
+    CHECK_ST(mp_barrier_wait(b, 0, &index), MP_E_BROKEN);
+    CHECK_ST(mp_barrier_wait(b, 10, &index), MP_E_BROKEN);
+    CHECK_ST(mp_barrier_trip(b, ticket), MP_E_BROKEN); /* the held generation was broken */
+    CHECK_OK(mp_barrier_reset(b));
+    CHECK_OK(mp_barrier_wait(b, 0, &index)); /* one party: trips at once */
+    mp_barrier_close(b);
+    CHECK_OK(mp_barrier_unlink(name));
+}
+
 static void second_abort(void) {
     const char *name = qname("abort2");
     mp_barrier *b = NULL;
@@ -239,6 +258,8 @@ int main(void) {
     arrival_while_held();
     g_section = "5. a second abort";
     second_abort();
+    g_section = "5b. a wait while another party holds the generation";
+    wait_while_held_times_out();
     g_section = "6. bad arguments";
     bad_arguments();
     return check_summary("test_barrier_phases", t0);

@@ -57,6 +57,9 @@ pub mod os;
 pub mod pipe;
 /// The shared-memory queue.
 pub mod queue;
+/// The Redis / Valkey backend's plumbing (docs/REDIS.md).
+#[cfg(feature = "redis")]
+pub mod redis;
 /// Named shared-memory segments: the files in /dev/shm every named object
 /// lives in, their common header and kinds.
 pub mod segment;

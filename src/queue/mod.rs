@@ -32,6 +32,8 @@
 
 mod claims;
 mod layout;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
 
 use claims::Ending;
 pub use claims::{RawClaim, Reservation, View};

@@ -1,5 +1,5 @@
 //! Header and state validation of every named shared-memory kind
-//! (src/segment/mod.rs `check_common`, queue/layout.rs + queue/mod.rs,
+//! (src/segment/mod.rs `check_common`, queue/layout.rs + queue/shm.rs,
 //! shared_memory.rs, array.rs, shareable_list.rs, sync/*) against a hostile segment file.
 //!
 //! Input: `[kind][flags][min length / 256][segment bytes...]`. The bytes are

@@ -1,9 +1,10 @@
 //! Claims: records worked on outside the queue's lock (layout in
 //! `layout.rs`, protocol in docs/PROTOCOL.md §2). They carry the two-phase
-//! copy of large messages ([`Queue::put_timeout`] and the gets, above
-//! [`super::TWO_PHASE_MIN`] bytes) and the zero-copy API: [`Queue::reserve`]
-//! / [`Reservation`] and [`Queue::get_view`] / [`View`], plus their raw
-//! forms for the C ABI.
+//! copy of large messages ([`ShmQueue::put_bytes_timeout`] and the gets,
+//! above [`TWO_PHASE_MIN`](crate::queue::TWO_PHASE_MIN) bytes) and the
+//! zero-copy API: [`ShmQueue::reserve`] / [`Reservation`] and
+//! [`ShmQueue::get_view`] / [`View`], plus their raw forms for the C ABI
+//! (the public calls are on the facade, [`crate::Queue`]).
 //!
 //! A claim lives from the critical section that names it in the committed
 //! state (`claims` bit set) to the one that ends it (bit cleared). For all
@@ -14,7 +15,7 @@
 //! - `trylock` is EDEADLK (the mutex is error-checking): the calling thread;
 //! - `trylock` succeeds (EOWNERDEAD or not): its thread is gone (killed, or
 //!   exited with the claim open), and the caller undoes it in the same
-//!   critical section ([`Queue::recover`]).
+//!   critical section ([`ShmQueue::recover`]).
 //!
 //! The owner releases the mutex only after the commit that ends its claim,
 //! still under the queue lock, and a slot's mutex is taken only while the
@@ -26,13 +27,13 @@
 //! A claim's bytes are the claiming thread's until it ends the claim; once
 //! that thread exits, the claim is recovered and the bytes reused. So the
 //! claiming thread must outlive every use of them (by itself or by any
-//! thread it handed the pointer to). A [`Queue`] handle dropped while
+//! thread it handed the pointer to). A [`ShmQueue`] dropped while
 //! claims made through it are open keeps its mapping (see
-//! `Queue::claims_out`): the claim mutexes are on their threads' robust
+//! `ShmQueue::claims_out`): the claim mutexes are on their threads' robust
 //! lists, linked through memory in the mapping.
 
 use super::layout::{record_size, skip_word, State, MAX_CLAIMS};
-use super::{Notify, Owner, Queue, Rec, Txn};
+use super::{Notify, Owner, Rec, ShmQueue, Txn};
 use crate::error::{Error, ErrorKind, Result};
 use crate::os::{Deadline, LockState, Probe, RobustMutex};
 use std::sync::atomic::Ordering;
@@ -44,7 +45,7 @@ const ALL_SLOTS: u64 = if MAX_CLAIMS == 64 { u64::MAX } else { (1u64 << MAX_CLAI
 /// Tickets are 56 bits: a claim id is `ticket << 8 | slot`.
 const TICKET_MASK: u64 = (1 << 56) - 1;
 
-/// How a claim ends (see [`Queue::end_claim`]).
+/// How a claim ends (see [`ShmQueue::end_claim`]).
 pub(super) enum Ending {
     /// A reservation becomes a message of this many bytes.
     Commit(usize),
@@ -65,20 +66,22 @@ enum Reserved {
 
 /// A claim as the C ABI holds it across calls: the payload's memory in
 /// the ring, its length, and the id that names the claim. Valid until it
-/// is committed, cancelled or released, and while the [`Queue`] handle
-/// that made it is open; it belongs to the thread that made it.
+/// is committed, cancelled or released, and while the [`Queue`](crate::Queue)
+/// handle that made it is open; it belongs to the thread that made it.
 #[derive(Clone, Copy, Debug)]
 pub struct RawClaim {
     /// The payload's first byte, inside the queue's shared memory.
     pub ptr: *mut u8,
     /// Payload bytes: reserved (a reservation) or the message's (a view).
     pub len: usize,
-    /// Names the claim in [`Queue::commit_raw`], [`Queue::cancel_raw`],
-    /// [`Queue::release_raw`] (slot index and ticket; opaque).
+    /// Names the claim in [`Queue::commit_raw`](crate::Queue::commit_raw),
+    /// [`Queue::cancel_raw`](crate::Queue::cancel_raw),
+    /// [`Queue::release_raw`](crate::Queue::release_raw) (slot index and
+    /// ticket; opaque).
     pub id: u64,
 }
 
-impl Queue {
+impl ShmQueue {
     /// Who holds claim slot `i`'s `alive` mutex (see the module doc). On
     /// [`Owner::Gone`] the caller now holds it; it is released after the
     /// commit (`unlock_after`).
@@ -213,7 +216,7 @@ impl Queue {
     }
 
     /// Takes a free claim slot's mutex (in `unlock_after` until
-    /// [`Queue::name_claim`] keeps it); `None` when all are in use, even
+    /// [`ShmQueue::name_claim`] keeps it); `None` when all are in use, even
     /// after recovering those of dead threads.
     fn alloc_claim(&self, tx: &mut Txn) -> Result<Option<usize>> {
         for pass in 0..2 {
@@ -256,7 +259,7 @@ impl Queue {
         Ok(None)
     }
 
-    /// Names claim slot `i` (taken by [`Queue::alloc_claim`]) for the record
+    /// Names claim slot `i` (taken by [`ShmQueue::alloc_claim`]) for the record
     /// at `pos` with payload `len`, and keeps its mutex held past the
     /// commit. Returns the claim's id.
     fn name_claim(&self, tx: &mut Txn, i: usize, pos: u64, len: u64, write: bool) -> u64 {
@@ -370,7 +373,7 @@ impl Queue {
         result
     }
 
-    /// [`Queue::end_claim`], also saying whether the claim no longer exists
+    /// [`ShmQueue::end_claim`], also saying whether the claim no longer exists
     /// afterwards (ended, dropped at a shutdown, or found lost), for the
     /// count of claims handed out through the raw API.
     fn finish_claim(&self, id: u64, ending: Ending) -> (bool, Result<()>) {
@@ -475,46 +478,15 @@ impl Queue {
         }
     }
 
-    // ----- the zero-copy API -----
+    // ----- the zero-copy API (public docs on the facade, `Queue`) -----
 
-    /// Reserves room for a message of up to `len` bytes, to be written in
-    /// place and then committed: the zero-copy put. Waits at most `timeout`
-    /// for room as [`Queue::put_timeout`] does (and for one of the
-    /// [`MAX_CLAIMS`] claim slots, all processes together); the same errors.
-    ///
-    /// Readers stop in front of a reservation until it is committed or
-    /// cancelled (messages stay in reservation order), and it counts
-    /// against `maxsize`. It belongs to the calling thread: a get by that
-    /// thread that would have to wait for it fails with
-    /// [`ErrorKind::Invalid`] instead of waiting for ever; a put by that
-    /// thread into a ring kept full behind it may wait for ever (readers
-    /// stop at the reservation), so commit before waiting for room. If the
-    /// thread
-    /// or its process dies first, the next reader drops the reservation and
-    /// goes on. Dropping a [`Reservation`] cancels it.
-    ///
-    /// # Examples
-    /// ```
-    /// use mpipc::{Queue, QueueOptions};
-    /// let name = format!("doc-reserve-{}", std::process::id());
-    /// let q = Queue::open(&name, &QueueOptions::default())?;
-    /// let mut r = q.reserve(16, None)?;
-    /// r[..5].copy_from_slice(b"hello"); // written in place, in the ring
-    /// r.commit(5)?; // the message is the first 5 bytes
-    /// let v = q.get_view(None)?; // read in place
-    /// assert_eq!(&v[..], b"hello");
-    /// v.release()?; // its bytes are free again
-    /// Queue::unlink(&name)?;
-    /// # Ok::<(), mpipc::Error>(())
-    /// ```
-    pub fn reserve(&self, len: usize, timeout: Option<Duration>) -> Result<Reservation<'_>> {
+    /// [`Queue::reserve`](crate::Queue::reserve).
+    pub(crate) fn reserve(&self, len: usize, timeout: Option<Duration>) -> Result<Reservation<'_>> {
         Ok(Reservation { q: self, raw: self.reserve_raw(len, timeout)?, ended: false })
     }
 
-    /// [`Queue::reserve`] for the C ABI: the claim is ended by
-    /// [`Queue::commit_raw`] or [`Queue::cancel_raw`] on the same thread,
-    /// and stays open if never ended (until the thread exits).
-    pub fn reserve_raw(&self, len: usize, timeout: Option<Duration>) -> Result<RawClaim> {
+    /// [`Queue::reserve_raw`](crate::Queue::reserve_raw).
+    pub(crate) fn reserve_raw(&self, len: usize, timeout: Option<Duration>) -> Result<RawClaim> {
         match self.reserve_inner(len, Deadline::from_timeout(timeout), None)? {
             Reserved::Claim(c) => {
                 self.claim_handed_out();
@@ -543,39 +515,23 @@ impl Queue {
         result
     }
 
-    /// Commits the reservation `id`: its first `len` bytes (at most the
-    /// length reserved) become a message, after those put before it.
-    /// [`ErrorKind::Invalid`] for a `len` over the reserved length (the
-    /// reservation stays open) or an `id` that names no open reservation;
-    /// [`ErrorKind::Permission`] from another thread than the one that
-    /// reserved; [`ErrorKind::Shutdown`] if the queue was shut down since
-    /// (the reservation is then dropped, as a put would fail).
-    pub fn commit_raw(&self, id: u64, len: usize) -> Result<()> {
+    /// [`Queue::commit_raw`](crate::Queue::commit_raw).
+    pub(crate) fn commit_raw(&self, id: u64, len: usize) -> Result<()> {
         self.end_raw(id, Ending::Commit(len))
     }
 
-    /// Drops the reservation `id` (nothing is put). Errors as
-    /// [`Queue::commit_raw`].
-    pub fn cancel_raw(&self, id: u64) -> Result<()> {
+    /// [`Queue::cancel_raw`](crate::Queue::cancel_raw).
+    pub(crate) fn cancel_raw(&self, id: u64) -> Result<()> {
         self.end_raw(id, Ending::Cancel)
     }
 
-    /// Takes the oldest message and returns a view of it in place, in the
-    /// ring: the zero-copy get. Waits as [`Queue::get_timeout`] does (and
-    /// for a free claim slot); the same errors. The message has left the
-    /// queue (`qsize` no longer counts it); its bytes stay reserved until
-    /// the view is released, so the ring has that much less room. Views
-    /// may be released in any order. A consumer that dies holding a view
-    /// loses that message (as one killed inside `get`); its bytes are
-    /// freed by the next producer that needs them. Dropping a [`View`]
-    /// releases it. See [`Queue::reserve`] for an example.
-    pub fn get_view(&self, timeout: Option<Duration>) -> Result<View<'_>> {
+    /// [`Queue::get_view`](crate::Queue::get_view).
+    pub(crate) fn get_view(&self, timeout: Option<Duration>) -> Result<View<'_>> {
         Ok(View { q: self, raw: self.get_view_raw(timeout)?, ended: false })
     }
 
-    /// [`Queue::get_view`] for the C ABI: ended by [`Queue::release_raw`]
-    /// on the same thread.
-    pub fn get_view_raw(&self, timeout: Option<Duration>) -> Result<RawClaim> {
+    /// [`Queue::get_view_raw`](crate::Queue::get_view_raw).
+    pub(crate) fn get_view_raw(&self, timeout: Option<Duration>) -> Result<RawClaim> {
         // A full claim table makes the view wait (Ok(None)) like an empty
         // queue; every claim's end wakes the getters.
         let c = self.take(timeout, |q, tx, rec| q.claim_front(tx, rec))?;
@@ -583,15 +539,14 @@ impl Queue {
         Ok(c)
     }
 
-    /// Releases the view `id`: its bytes are free again. Errors as
-    /// [`Queue::commit_raw`] (without the length and shutdown cases).
-    pub fn release_raw(&self, id: u64) -> Result<()> {
+    /// [`Queue::release_raw`](crate::Queue::release_raw).
+    pub(crate) fn release_raw(&self, id: u64) -> Result<()> {
         self.end_raw(id, Ending::Release)
     }
 }
 
 /// Room for one message, reserved in the queue's ring by
-/// [`Queue::reserve`]: write it in place (it dereferences to the reserved
+/// [`Queue::reserve`](crate::Queue::reserve): write it in place (it dereferences to the reserved
 /// bytes, whose initial contents are whatever the ring held), then
 /// [`Reservation::commit`]. Dropped without a commit, it is cancelled.
 ///
@@ -600,7 +555,7 @@ impl Queue {
 /// change them, as with any shared memory.
 #[derive(Debug)]
 pub struct Reservation<'q> {
-    q: &'q Queue,
+    q: &'q ShmQueue,
     raw: RawClaim,
     ended: bool,
 }
@@ -608,8 +563,8 @@ pub struct Reservation<'q> {
 impl Reservation<'_> {
     /// Commits the first `len` bytes (at most the reserved length, the slice's `len()`) as one
     /// message. A `len` over the reserved length cancels the reservation
-    /// and fails with [`ErrorKind::Invalid`]; see [`Queue::commit_raw`]
-    /// for the other errors.
+    /// and fails with [`ErrorKind::Invalid`]; see
+    /// [`Queue::commit_raw`](crate::Queue::commit_raw) for the other errors.
     pub fn commit(mut self, len: usize) -> Result<()> {
         self.ended = true;
         if len > self.raw.len {
@@ -658,7 +613,7 @@ impl Drop for Reservation<'_> {
 }
 
 /// The oldest message, taken from the queue and read in place in its ring
-/// by [`Queue::get_view`]; it dereferences to the message's bytes. Release
+/// by [`Queue::get_view`](crate::Queue::get_view); it dereferences to the message's bytes. Release
 /// it ([`View::release`], or drop it) to free them.
 ///
 /// It belongs to the thread that made it (not `Send`). The bytes are in
@@ -666,7 +621,7 @@ impl Drop for Reservation<'_> {
 /// change them while the view is held, as with any shared memory.
 #[derive(Debug)]
 pub struct View<'q> {
-    q: &'q Queue,
+    q: &'q ShmQueue,
     raw: RawClaim,
     ended: bool,
 }

@@ -203,6 +203,7 @@ impl RedisQueue {
     }
 
     /// Whether the queue keeps taken messages until `task_done`.
+    #[cfg(test)]
     pub fn at_least_once(&self) -> bool {
         self.ack == Ack::AtLeastOnce
     }
@@ -277,6 +278,71 @@ impl RedisQueue {
             Got::TooBig(n) => Err(Error::buf_size(n)),
             Got::Empty | Got::Drained => unreachable!("take returns messages or an error"),
         }
+    }
+
+    /// Puts one message (see [`RedisQueue::put_many`]).
+    pub fn put_bytes_timeout(&self, msg: &[u8], timeout: Option<Duration>) -> Result<()> {
+        self.put_many(&[msg], timeout).map(|_| ())
+    }
+
+    /// Takes the oldest message.
+    pub fn get_bytes_timeout(&self, timeout: Option<Duration>) -> Result<Vec<u8>> {
+        Ok(self.get_many(1, timeout)?.pop().expect("get_many returns at least one message"))
+    }
+
+    /// Takes up to `lens.len()` messages packed into `buf` (see
+    /// [`crate::Queue::get_many_into`]). Messages taken that do not fit go
+    /// back to the head of the queue, in order (another getter may take a
+    /// later one meanwhile).
+    pub fn get_many_into(
+        &self,
+        buf: &mut [u8],
+        lens: &mut [usize],
+        timeout: Option<Duration>,
+    ) -> Result<(usize, usize)> {
+        let msgs = self.get_many(lens.len(), timeout)?;
+        let (mut n, mut used) = (0, 0);
+        for m in &msgs {
+            if m.len() > buf.len() - used {
+                break;
+            }
+            buf[used..used + m.len()].copy_from_slice(m);
+            lens[n] = m.len();
+            used += m.len();
+            n += 1;
+        }
+        if n < msgs.len() {
+            self.give_back(&msgs[n..])?;
+            if n == 0 {
+                return Err(Error::buf_size(msgs[0].len()));
+            }
+        }
+        Ok((n, used))
+    }
+
+    /// Puts messages taken by this handle back at the head, in order.
+    fn give_back(&self, msgs: &[Vec<u8>]) -> Result<()> {
+        if self.ack == Ack::AtLeastOnce {
+            // They are in our processing list (its tail): move them back.
+            let cid = self.consumer_id()?;
+            let proc_key = format!("{}{cid}", self.keys.proc_prefix);
+            return self.ep.run(None, |con| {
+                let mut pipe = redis::pipe();
+                for _ in msgs {
+                    pipe.cmd("LMOVE").arg(&proc_key).arg(&self.keys.base[0]).arg("RIGHT").arg("LEFT").ignore();
+                }
+                pipe.query::<()>(con)
+            });
+        }
+        self.ep.run(None, |con| {
+            let mut cmd = redis::cmd("LPUSH");
+            cmd.arg(&self.keys.base[0]);
+            for m in msgs.iter().rev() {
+                cmd.arg(m);
+            }
+            cmd.query::<i64>(con)
+        })?;
+        Ok(())
     }
 
     /// The common path of the gets: a non-blocking attempt in one function
@@ -541,6 +607,23 @@ impl RedisQueue {
             [n, u, s, ..] => Ok((*n as usize, *u as usize, *s != 0)),
             _ => Err(Error::new(ErrorKind::Corrupt, format!("queue {:?}: mpipc_1_q_qsize gave {reply:?}", self.name))),
         }
+    }
+
+    /// The unfinished-task count.
+    pub fn unfinished_tasks(&self) -> Result<usize> {
+        Ok(self.state()?.1)
+    }
+
+    /// Whether the queue was shut down (by any client).
+    pub fn is_shutdown(&self) -> Result<bool> {
+        Ok(self.state()?.2)
+    }
+
+    /// The queue's figures, read in one atomic step; the ring's (bytes,
+    /// positions) are 0: there is no ring.
+    pub fn stats(&self, _timeout: Option<Duration>) -> Result<crate::queue::QueueStats> {
+        let (messages, unfinished, shutdown) = self.state()?;
+        Ok(crate::queue::QueueStats { messages, bytes_used: 0, unfinished, shutdown, head: 0, tail: 0 })
     }
 
     /// Whether the queue holds `maxsize` messages (never for an unbounded

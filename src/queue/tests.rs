@@ -1,6 +1,7 @@
 //! In-process unit tests of the queue's logic. Cross-process behaviour
 //! (fork/exec, SIGKILL) is tested in tests/*.rs and tests/c.
 
+use super::shm::layout::{self, DATA_OFFSET};
 use super::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -321,7 +322,7 @@ fn concurrent_create_or_attach_agrees_on_one_queue() {
         })
         .collect();
     let qs: Vec<Queue> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    assert_eq!(qs.iter().filter(|q| q.seg.created()).count(), 1, "exactly one creator");
+    assert_eq!(qs.iter().filter(|q| q.as_shm().unwrap().created()).count(), 1, "exactly one creator");
     assert_eq!(qs[0].qsize().unwrap(), 8);
 }
 

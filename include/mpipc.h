@@ -1843,8 +1843,19 @@ mp_status mp_pipe_recv_json(struct mp_pipe *p,
 // Names are 1 to 200 characters of `A-Z a-z 0-9 . _ -` (one leading `/`
 // is ignored); the segment is `/dev/shm/mpipc.q.<name>`.
 //
+// A name with a scheme is a queue kept by a Redis (>= 7.0) or Valkey
+// (>= 7.2) server (docs/REDIS.md):
+// `redis://[user[:password]@]host[:port][/db]/NAME[?options]`, or
+// `redis+unix:///path/to/redis.sock/NAME[?db=N&user=U&password=P&...]`
+// (`valkey://`, `valkey+unix://`, `unix://` alike); options `ns`, `ack`
+// (`at-most-once`, the default, or `at-least-once`), `lease_ms`,
+// `timeout_ms`. Every `mpq_*` call works on it except the zero-copy ones
+// (`MP_E_UNSUPPORTED`); `capacity_bytes` and `mode` must be 0
+// (`MP_E_UNSUPPORTED`); `rediss://` (TLS) is `MP_E_UNSUPPORTED` in this
+// build.
+//
 // # Arguments
-// - `name`: the queue's name.
+// - `name`: the queue's name, or its Redis address.
 // - `opts`: sizes and flags, or NULL for the defaults.
 // - `out`: receives the new handle on `MP_OK`; free it with `mpq_close`.
 //
@@ -1852,7 +1863,11 @@ mp_status mp_pipe_recv_json(struct mp_pipe *p,
 // `MP_OK`; `MP_E_INVAL` (bad name or options, or options that do not match
 // the existing queue); `MP_E_EXISTS` / `MP_E_NOTFOUND` (flags);
 // `MP_E_TYPE`, `MP_E_VERSION`, `MP_E_CORRUPT` (the name holds something
-// else); `MP_E_PERM`; `MP_E_IO`.
+// else); `MP_E_PERM`; `MP_E_IO`. At a Redis address also:
+// `MP_E_INVAL` naming the wrong part of a bad address; `MP_E_IO` (server
+// unreachable); `MP_E_TIMEOUT` (no answer within `timeout_ms`, default
+// 10 s); `MP_E_AUTH` (wrong or missing password); `MP_E_VERSION` (a server
+// older than Redis 7.0); `MP_E_UNSUPPORTED` (options that do not apply).
 //
 // # Safety
 // `name` is a NUL-terminated string; `opts` is NULL or valid; `out` valid.

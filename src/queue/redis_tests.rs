@@ -176,9 +176,15 @@ fn join_waits_for_task_done_from_another_client() {
 #[test]
 fn at_least_once_gives_back_what_a_closed_consumer_took() {
     let Some(srv) = TestServer::start() else { return };
-    let url = format!("{}/{}?ack=at-least-once&lease_ms=2000", srv.url(), unique("alo"));
+    let bare = format!("{}/{}", srv.url(), unique("alo"));
+    let url = format!("{bare}?ack=at-least-once&lease_ms=2000");
     let q = open(&url, QueueOptions::default());
     assert!(q.at_least_once());
+    // Without ?ack= a handle takes the queue's own mode; asking for the
+    // other one is refused.
+    assert!(open(&bare, QueueOptions::default()).at_least_once());
+    let e = RedisQueue::open(&format!("{bare}?ack=at-most-once"), &QueueOptions::default()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid, "{e}");
     q.put_many(&[b"job1", b"job2"], None).unwrap();
     {
         let c = open(&url, QueueOptions::default());

@@ -54,8 +54,9 @@ pub struct Address {
     pub name: Option<String>,
     /// The namespace (`?ns=`): keys start with `mpipc:NS:` instead of `mpipc:`.
     pub ns: Option<String>,
-    /// Delivery of a queue created through this address (`?ack=`).
-    pub ack: Ack,
+    /// Delivery asked for by `?ack=`; `None` when the address does not say
+    /// (a new queue is then at-most-once, an existing one keeps its own).
+    pub ack: Option<Ack>,
     /// Lease of locks, semaphores and at-least-once consumers (`?lease_ms=`).
     pub lease_ms: Option<u64>,
     /// Bound of connecting and of each reply (`?timeout_ms=`).
@@ -129,7 +130,7 @@ pub fn parse(text: &str, object: bool) -> Result<Address, ParseError> {
         password: None,
         name: None,
         ns: None,
-        ack: Ack::AtMostOnce,
+        ack: None,
         lease_ms: None,
         timeout_ms: None,
     };
@@ -235,11 +236,11 @@ pub fn parse(text: &str, object: bool) -> Result<Address, ParseError> {
             "ns" if valid_name(&v) => a.ns = Some(v),
             "ns" => return Err(bad(format!("invalid namespace {v:?}"))),
             "ack" => {
-                a.ack = match v.as_str() {
+                a.ack = Some(match v.as_str() {
                     "at-most-once" => Ack::AtMostOnce,
                     "at-least-once" => Ack::AtLeastOnce,
                     _ => return Err(bad(format!("ack={v:?}: use at-most-once or at-least-once"))),
-                }
+                })
             }
             "lease_ms" => a.lease_ms = Some(num(&v)?.max(1)),
             "timeout_ms" => a.timeout_ms = Some(num(&v)?),
@@ -297,7 +298,7 @@ mod tests {
         let a = parse("redis://u:p%40ss@h/3/jobs?ns=app&ack=at-least-once&lease_ms=500", true).unwrap();
         assert_eq!(
             (a.user.as_deref(), a.password.as_deref(), a.db, a.ns.as_deref(), a.ack, a.lease_ms),
-            (Some("u"), Some("p@ss"), 3, Some("app"), Ack::AtLeastOnce, Some(500))
+            (Some("u"), Some("p@ss"), 3, Some("app"), Some(Ack::AtLeastOnce), Some(500))
         );
         assert_eq!(parse("redis://h/3", true).unwrap().name.as_deref(), Some("3")); // queue "3" on db 0
         assert_eq!(parse("redis://:pw@[::1]:7000/0/q", true).unwrap().server, tcp("::1", 7000));

@@ -348,6 +348,11 @@ impl Endpoint {
                 "OOM" => ErrorKind::Full,
                 "LOADING" => ErrorKind::Timeout,
                 "ERR" if detail.contains("unknown command") => return self.too_old(),
+                // An ACL refusal met inside a function comes back as a
+                // plain error, not -NOPERM.
+                "ERR" if detail.contains("can't run this command") || detail.contains("no permissions") => {
+                    ErrorKind::Permission
+                }
                 "ERR" if detail.contains("invalid password") || detail.contains("AUTH") => ErrorKind::Auth,
                 _ => ErrorKind::Io,
             };

@@ -46,9 +46,11 @@ end
 local NONE, RO, DRAIN = {}, {'no-writes'}, {'allow-oom'}
 
 -- A decimal integer argument (a plain client may send anything: no hex, no
--- exponent, no spaces), or nil.
+-- exponent, no spaces), or nil. At most 15 digits, so the double is exact.
 local function int(v)
-  if type(v) ~= 'string' or not string.find(v, '^%-?%d+$') or #v > 16 then return nil end
+  if type(v) ~= 'string' or not string.find(v, '^%-?%d+$') or #string.gsub(v, '^%-', '') > 15 then
+    return nil
+  end
   return tonumber(v)
 end
 
@@ -988,4 +990,50 @@ end)
 -- is older, so two mpipc versions sharing layout 1 agree.
 register('revision', RO, function(KEYS, ARGV)
   return REVISION
+end)
+
+-- ---------------------------------------------------------------------------
+-- manager functions (helper manager): list slices. KEYS[1] = P l:{NAME}.
+
+-- A Python slice bound of a list of `len`: '' or absent = `default`;
+-- negative counts from the end; clamped to 0 ..= len. nil if not an integer.
+local function slice_bound(v, len, default)
+  if v == nil or v == '' then return default end
+  local i = int(v)
+  if not i then return nil end
+  if i < 0 then i = i + len end
+  if i < 0 then return 0 end
+  if i > len then return len end
+  return i
+end
+
+-- Appends t[from..to] to the list `key`, 1000 at a time (unpack is bounded
+-- by Lua's C stack).
+local function push_range(key, t, from, to)
+  local i = from
+  while i <= to do
+    local j = math.min(i + 999, to)
+    redis.call('RPUSH', key, unpack(t, i, j))
+    i = j + 1
+  end
+end
+
+-- ARGV: [1] start  [2] stop (Python slice bounds, step 1; '' = the default,
+-- 0 and len)  [3...] the elements that replace l[start:stop] (none: del
+-- l[start:stop]). Python's slice assignment. Returns the new length.
+register('l_splice', NONE, function(KEYS, ARGV)
+  local e = need_keys(KEYS, 1, 'l_splice')
+  if e then return e end
+  local len = redis.call('LLEN', KEYS[1])
+  local a, b = slice_bound(ARGV[1], len, 0), slice_bound(ARGV[2], len, len)
+  if not a or not b then return fail('INVAL', 'setslice: the bounds must be integers (or empty for the default)') end
+  if b < a then b = a end
+  local n = math.max(#ARGV - 2, 0)
+  if a == b and n == 0 then return len end
+  local tail = {}
+  if b < len then tail = redis.call('LRANGE', KEYS[1], b, -1) end
+  if a == 0 then redis.call('DEL', KEYS[1]) else redis.call('LTRIM', KEYS[1], 0, a - 1) end
+  push_range(KEYS[1], ARGV, 3, #ARGV)
+  push_range(KEYS[1], tail, 1, #tail)
+  return a + n + #tail
 end)

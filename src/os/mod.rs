@@ -10,6 +10,7 @@
 mod cpu_gate;
 mod futex;
 mod robust_mutex;
+mod signals;
 mod spin;
 mod thread_id;
 
@@ -17,5 +18,6 @@ pub(crate) use futex::wait_while_zero;
 pub use futex::{futex_wait, futex_wake, futex_wake_all, Deadline, EventWord, RECHECK_INTERVAL};
 pub(crate) use robust_mutex::acquired_raw;
 pub use robust_mutex::{LockState, Probe, RobustMutex, RobustMutexGuard};
+pub use signals::AsyncSignalsBlocked;
 pub use spin::AdaptiveSpin;
 pub use thread_id::current_tid;

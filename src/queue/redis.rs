@@ -515,6 +515,7 @@ impl RedisQueue {
         std::thread::Builder::new()
             .name("mpipc-redis-lease".into())
             .spawn(move || {
+                crate::os::AsyncSignalsBlocked::for_this_thread();
                 // Renew every third of the lease until the handle is
                 // dropped (the channel closes) or the process forks away.
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(lease / 3) {

@@ -155,6 +155,9 @@ impl Endpoint {
         let started = Instant::now();
         let mut backoff = Duration::from_millis(5);
         loop {
+            // No signal may interrupt a socket call of this thread while it
+            // waits for a reply (crate::os::AsyncSignalsBlocked says why).
+            let _quiet = crate::os::AsyncSignalsBlocked::new();
             let mut conn = self.take()?;
             let wait = self.timeout + block.unwrap_or(Duration::ZERO);
             let result = conn.set_read_timeout(wait).and_then(|()| f(&mut conn.con));

@@ -178,6 +178,7 @@ export interface QueueOptions extends OpenOptions {
  * `Queue<Job>` puts and gets `Job`s (see In); plain `Queue` any Cbor value.
  */
 export declare class Queue<T = Decoded> extends Handle implements AsyncIterable<T> {
+  /** `name`: a local name, or a Redis / Valkey address (`redis://host:port[/db]/NAME[?opts]`, `redis+unix:///path/redis.sock/NAME`; docs/REDIS.md). */
   constructor(name: string, opts?: QueueOptions);
   static unlink(name: string): void;
   readonly name: string;
@@ -336,6 +337,8 @@ export declare class LockProxy extends Proxy_ {
   release(n?: number): Promise<null>;
   locked(): Promise<boolean>;
   value(): Promise<number>;
+  /** Lock/RLock at a Redis address: the fencing token of this client's hold (grows with every acquisition). */
+  fence(): Promise<number>;
   withLock<R>(fn: () => R | Promise<R>, opts?: { timeout?: number }): Promise<R>;
 }
 
@@ -393,6 +396,10 @@ export declare class Manager extends Handle {
   open(ref: ManagerRef): Proxy_;
 }
 
+/**
+ * Connects to a manager: `unix:/path`, `unix:@name`, `tcp:host:port`, or a Redis / Valkey server
+ * (`redis://host:port[/db][?ns=app]`, `redis+unix:///path/redis.sock`; the authkey is its password).
+ */
 export declare function connectManager(address: string, authkey?: Uint8Array | string | null, opts?: { timeout?: number }): Promise<Manager>;
 export declare function connectManager(address: string, opts: AuthOptions): Promise<Manager>;
 

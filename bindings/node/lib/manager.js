@@ -448,6 +448,12 @@ class LockProxy extends Proxy_ {
   locked() { return this.call('locked'); }
   /** Semaphores: the current count. */
   value() { return this.call('get_value'); }
+  /**
+   * Lock/RLock at a Redis address: the fencing token of this client's hold,
+   * a number that grows with every acquisition (docs/REDIS.md, "Locks and
+   * semaphores are leases"); an mpipc manager server has no such method.
+   */
+  fence() { return this.call('fence'); }
   async withLock(fn, opts = {}) {
     if (!(await this.acquire(opts))) throw makeError(STATUS.MP_E_TIMEOUT, `${this.kind} '${this.name}': acquire`);
     try {
@@ -470,8 +476,10 @@ class EventProxy extends Proxy_ {
 
 /**
  * Connects to the manager at `address` (`unix:/path`, `unix:@name`,
- * `tcp:host:port`), authenticating with `authkey` if given, within
- * `timeout` ms (default 10 s).
+ * `tcp:host:port`, or a Redis / Valkey server: `redis://host:port[/db][?ns=app]`,
+ * `redis+unix:///path/redis.sock`, where `authkey` is the server's password;
+ * docs/REDIS.md), authenticating with `authkey` if given, within `timeout`
+ * ms (default 10 s).
  */
 async function connectManager(address, authkey, opts = {}) {
   if (authkey != null && typeof authkey === 'object' && !(authkey instanceof Uint8Array) && !(authkey instanceof ArrayBuffer)) {

@@ -31,7 +31,10 @@ function bytesOf(data) {
 
 class Queue extends Handle {
   /**
-   * Opens (creates or attaches to) the queue `name`.
+   * Opens (creates or attaches to) the queue `name`: a local name, or a
+   * Redis / Valkey address (`redis://host:port[/db]/NAME[?opts]`,
+   * `redis+unix:///path/redis.sock/NAME`; docs/REDIS.md), passed to
+   * mpq_open as it is (the library tells the two apart).
    * @param {string} name
    * @param {{maxsize?: number, capacityBytes?: number, maxMessage?: number, mode?: number, create?: boolean, attach?: boolean, syncSpinUs?: number}} [opts]
    */

@@ -49,6 +49,41 @@ const roles = {
     await q.put(JSON.parse(json));
     q.close();
   },
+  async 'q-get-wait'(name) {
+    // One get with no timeout: reports the value, or the code of the error
+    // that ended the wait (a shutdown from another process).
+    const q = new m.Queue(name, { attach: true });
+    try {
+      await send({ value: await q.get() });
+    } catch (e) {
+      await send({ error: e.code });
+    }
+    q.close();
+  },
+  async 'q-join'(name) {
+    // Waits (no timeout) until every value put was marked done.
+    const q = new m.Queue(name, { attach: true });
+    await q.join();
+    await send('joined');
+    q.close();
+  },
+  async 'redis-signal-when-blocked'(port, pid) {
+    // Once the test process says the server is paused (CLIENT PAUSE WRITE)
+    // and a call of its main thread is held there (INFO blocked_clients),
+    // signals that process, then lets the server go on.
+    const rs = require('./redis_server');
+    await send('ready');
+    await nextMessage();
+    await rs.untilBlocked(Number(port), 1);
+    process.kill(Number(pid), 'SIGUSR2');
+    await rs.command(Number(port), 'CLIENT', 'UNPAUSE');
+  },
+  async 'q-take-hold'(name) {
+    // Takes one value, reports it and holds it (no task_done) until killed.
+    const q = new m.Queue(name, { attach: true });
+    await send(await q.get({ timeout: 10000 }));
+    setInterval(() => {}, 1000);
+  },
 
   // ---- pipes
   async 'pipe-echo'() {
@@ -94,6 +129,11 @@ const roles = {
     m.serveManager(addr, key);
     await send('serving');
     setInterval(() => {}, 1000); // serve until killed
+  },
+  async 'mgr-event-set'(addr, name) {
+    const mgr = await m.connectManager(addr);
+    await mgr.event(name).set();
+    mgr.close();
   },
   async 'mgr-lock-hold'(addr, key, name) {
     const mgr = await m.connectManager(addr, key);

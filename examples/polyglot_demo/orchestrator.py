@@ -3,7 +3,13 @@
 in C, Python and Node, one results JoinableQueue, a manager dict of
 per-worker counts, and a control channel over an authenticated Listener.
 
-    orchestrator.py --bin-dir DIR [--jobs N] [--c K] [--python K] [--node K]
+    orchestrator.py --bin-dir DIR [--jobs N] [--c K] [--python K] [--node K] [--backend ADDRESS]
+
+Without --backend the queues are shared memory and the dict lives on an
+embedded manager server; with --backend redis://host:port[/db] (or any
+Redis address of docs/REDIS.md without an object name) the queues are
+ADDRESS/<name> and the dict is on the manager at ADDRESS: the same
+programs, only the names and the manager address they are given differ.
 
 DIR holds the built `producer` (Go) and `worker_c` (C). Exits 0 only if
 every job was processed exactly once, every worker's three counts agree
@@ -12,6 +18,7 @@ every job was processed exactly once, every worker's three counts agree
 
 import argparse
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -60,6 +67,36 @@ def accept(listener, procs):
                 raise Failed("nobody connected to the control listener for %.0f s" % TIMEOUT)
 
 
+def on_backend(backend, name):
+    """The address of object `name` on the server at `backend`: the name
+    becomes the last part of the path, before any ?options."""
+    base, sep, query = backend.partition("?")
+    return base.rstrip("/") + "/" + name + sep + query
+
+
+def shown(address):
+    """`address` without its password (a Redis URL may hold one: in
+    user:password@ or, for a unix socket, in ?password=)."""
+    address = re.sub(r"([?&]pass(?:word)?=)[^&]*", r"\1***", address)
+    scheme, sep, rest = address.partition("://")
+    auth, at, host = rest.partition("@")
+    if not at or "/" in auth or ":" not in auth:
+        return address
+    return scheme + sep + auth.split(":", 1)[0] + ":***@" + host
+
+
+def gone(address):
+    """True if no queue exists at `address` any more (attaching to it
+    fails with NotFound; any other failure leaves the question open)."""
+    try:
+        mpipc.Queue(name=address, create=False).close()
+    except mpipc.NotFound:
+        return True
+    except Exception as e:  # noqa: BLE001 - reported; counts as not gone
+        log("cannot check %s: %r" % (shown(address), e))
+    return False
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin-dir", required=True)
@@ -67,30 +104,41 @@ def main():
     ap.add_argument("--c", type=int, default=1)
     ap.add_argument("--python", type=int, default=1)
     ap.add_argument("--node", type=int, default=1)
+    ap.add_argument("--backend", default="", help="a Redis address: the queues and the dict on that server")
     a = ap.parse_args()
 
     # Every name is unique to this run: several demos can run at once.
     run = "pgdemo-%d-%s" % (os.getpid(), secrets.token_hex(4))
-    key = secrets.token_bytes(16)
+    key = secrets.token_bytes(16)  # the control channel's
     tmpdir = tempfile.mkdtemp(prefix=run + ".")  # the two sockets, mode 0700
     ctl_addr = "unix:" + os.path.join(tmpdir, "control.sock")
-    mgr_addr = "unix:" + os.path.join(tmpdir, "manager.sock")
     names = {"jobs": run + "-jobs", "results": run + "-results", "counts": run + "-counts"}
-    env = dict(os.environ, DEMO_AUTHKEY_HEX=key.hex(), MPIPC_LIB=os.path.join(ROOT, "target", "release", "libmpipc.so"))
+    if a.backend:
+        # On Redis the manager's authkey is the server's password: none
+        # here (a password goes in the address, redis://:PW@host...).
+        mgr_addr, mgr_key = a.backend, b""
+        names["jobs"], names["results"] = on_backend(a.backend, names["jobs"]), on_backend(a.backend, names["results"])
+    else:
+        mgr_addr, mgr_key = "unix:" + os.path.join(tmpdir, "manager.sock"), secrets.token_bytes(16)
+    env = dict(os.environ, DEMO_AUTHKEY_HEX=key.hex(), DEMO_MANAGER_AUTHKEY_HEX=mgr_key.hex(),
+               MPIPC_LIB=os.path.join(ROOT, "target", "release", "libmpipc.so"))
 
     procs = {}  # pid -> (label, Popen)
-    manager = jobs = results = listener = None
+    manager = mgr = counts = jobs = results = listener = None
     conns = []
     ok = False
     try:
         # --- the shared objects --------------------------------------------
-        manager = mpipc.Manager(address=mgr_addr, authkey=key)  # embedded server, threads in this process
-        counts = manager.dict(name=names["counts"])
+        if a.backend:
+            mgr = mpipc.connect_manager(mgr_addr, authkey=mgr_key)  # the server at the address holds the dict
+        else:
+            manager = mgr = mpipc.Manager(address=mgr_addr, authkey=mgr_key)  # embedded server, threads in this process
+        counts = mgr.dict(name=names["counts"])
         jobs = mpipc.Queue(1024, name=names["jobs"], create=True, unlink_on_close=True)
         results = mpipc.JoinableQueue(name=names["results"], create=True, unlink_on_close=True)
         listener = Listener(ctl_addr, authkey=key)
-        log("run %s: %d jobs; queues %s and %s, manager dict %s, control %s" % (
-            run, a.jobs, names["jobs"], names["results"], names["counts"], ctl_addr))
+        log("run %s: %d jobs; queues %s and %s, manager dict %s at %s, control %s" % (
+            run, a.jobs, shown(names["jobs"]), shown(names["results"]), names["counts"], shown(mgr_addr), ctl_addr))
 
         # --- the workers: start them, wait for each one's "ready" ---------
         args = [names["jobs"], names["results"], ctl_addr, mgr_addr, names["counts"]]
@@ -192,6 +240,8 @@ def main():
         missing = a.jobs - len(set(seen) & set(range(a.jobs)))
         print()
         print("=== polyglot demo report (%s) ===" % run)
+        print("backend: %s" % ("Redis at " + shown(a.backend) if a.backend
+                               else "shared memory, the dict on the embedded manager"))
         print("producer %s: put %d jobs in %.3f s (%.0f jobs/s)" % (
             produced["worker"], produced["n"], produced["seconds"], produced["n"] / max(produced["seconds"], 1e-9)))
         print("all %d results collected in %.3f s: %.0f jobs/s end to end" % (received, t_all, received / t_all))
@@ -239,13 +289,24 @@ def main():
                 q.close()  # unlink_on_close: removes /dev/shm/mpipc.q.<name>
         if manager is not None:
             manager.shutdown()  # stops the server, every object it held goes
+        elif mgr is not None:
+            # The Redis server outlives the run: delete the dict there.
+            try:
+                if counts is not None:
+                    mgr.delete(names["counts"])
+            except Exception as e:  # noqa: BLE001 - reported, and a failed run anyway
+                log("could not delete the dict %s: %r" % (names["counts"], e))
+                ok = False
+            mgr.shutdown()  # a connected manager: closes its connections
         shutil.rmtree(tmpdir, ignore_errors=True)
         leftovers = [f for f in os.listdir("/dev/shm") if run in f]
+        if a.backend:
+            leftovers += [shown(names[q]) for q in ("jobs", "results") if not gone(names[q])]
         if leftovers or os.path.exists(tmpdir):
             log("left behind: %s" % (leftovers or tmpdir))
             ok = False
         else:
-            log("cleaned up: queues unlinked, sockets and manager gone")
+            log("cleaned up: queues unlinked, sockets and %s gone" % ("the dict" if a.backend else "manager"))
     return 0 if ok else 1
 
 

@@ -2,7 +2,8 @@
 // The Node worker of the polyglot demo (see README.md).
 //
 //   node worker.js JOBS_QUEUE RESULTS_QUEUE CONTROL_ADDR MANAGER_ADDR COUNTS_DICT
-//   (authkey, hex, in $DEMO_AUTHKEY_HEX)
+//   (authkeys, hex: the control channel's in $DEMO_AUTHKEY_HEX, the
+//   manager's in $DEMO_MANAGER_AUTHKEY_HEX)
 //
 // Says "ready" on the control connection, then takes jobs, puts one result
 // per job on the results JoinableQueue, counts it with an atomic incr in the
@@ -29,7 +30,7 @@ async function main() {
 
   const jobs = new Queue(jobsName, { attach: true });
   const results = new Queue(resultsName, { attach: true });
-  const mgr = await connectManager(mgrAddr, key);
+  const mgr = await connectManager(mgrAddr, Buffer.from(process.env.DEMO_MANAGER_AUTHKEY_HEX, 'hex'));
   const counts = mgr.dict(countsName);
   const ctl = await connect(ctlAddr, { authkey: key });
   await ctl.send({ cmd: 'ready', worker: name, lang: 'node', pid: process.pid });

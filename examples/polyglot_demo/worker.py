@@ -2,7 +2,8 @@
 """The Python worker of the polyglot demo (see README.md).
 
     worker.py JOBS_QUEUE RESULTS_QUEUE CONTROL_ADDR MANAGER_ADDR COUNTS_DICT
-    (authkey, hex, in $DEMO_AUTHKEY_HEX)
+    (authkeys, hex: the control channel's in $DEMO_AUTHKEY_HEX, the
+    manager's in $DEMO_MANAGER_AUTHKEY_HEX)
 
 Says "ready" on the control connection, then takes jobs, puts one result
 per job on the results JoinableQueue, counts it with an atomic incr in the
@@ -25,7 +26,7 @@ def main():
 
     jobs = mpipc.Queue(name=jobs_name, create=False)
     results = mpipc.JoinableQueue(name=results_name, create=False)
-    mgr = mpipc.connect_manager(mgr_addr, authkey=key)
+    mgr = mpipc.connect_manager(mgr_addr, authkey=bytes.fromhex(os.environ["DEMO_MANAGER_AUTHKEY_HEX"]))
     counts = mgr.dict(name=counts_name)
     ctl = Client(ctl_addr, authkey=key)
     ctl.send({"cmd": "ready", "worker": name, "lang": "python", "pid": os.getpid()})

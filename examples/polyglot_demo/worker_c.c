@@ -4,7 +4,8 @@
  * (through the helpers of examples/c/common/mpcbor.h).
  *
  *   worker_c JOBS_QUEUE RESULTS_QUEUE CONTROL_ADDR MANAGER_ADDR COUNTS_DICT
- *   (authkey, hex, in $DEMO_AUTHKEY_HEX)
+ *   (authkeys, hex: the control channel's in $DEMO_AUTHKEY_HEX, the
+ *   manager's in $DEMO_MANAGER_AUTHKEY_HEX)
  *
  * Connects to the control listener and says "ready"; then takes jobs
  * {"id": i, "x": x, "payload": "..."} (written by the Go producer), puts
@@ -61,9 +62,10 @@ int main(int argc, char **argv) {
     const char *jobs_name = argv[1], *results_name = argv[2], *ctl_addr = argv[3], *mgr_addr = argv[4],
                *counts = argv[5];
     snprintf(g_name, sizeof g_name, "c-%ld", (long)getpid());
-    const char *hex = getenv("DEMO_AUTHKEY_HEX");
-    uint8_t key[64];
+    const char *hex = getenv("DEMO_AUTHKEY_HEX"), *mgr_hex = getenv("DEMO_MANAGER_AUTHKEY_HEX");
+    uint8_t key[64], mgr_key[64];
     size_t keylen = hex ? unhex(hex, key, sizeof key) : 0;
+    size_t mgr_keylen = mgr_hex ? unhex(mgr_hex, mgr_key, sizeof mgr_key) : 0;
 
     mpq *jobs, *results;
     mpq_options o = {0}; /* zero sizes: attach to whatever the orchestrator made */
@@ -72,7 +74,7 @@ int main(int argc, char **argv) {
     if ((st = mpq_open(jobs_name, &o, &jobs))) die("mpq_open jobs", st);
     if ((st = mpq_open(results_name, &o, &results))) die("mpq_open results", st);
     mp_mgr *mgr;
-    if ((st = mp_mgr_connect(mgr_addr, key, keylen, 10000, &mgr))) die("mp_mgr_connect", st);
+    if ((st = mp_mgr_connect(mgr_addr, mgr_keylen ? mgr_key : NULL, mgr_keylen, 10000, &mgr))) die("mp_mgr_connect", st);
     mp_pipe *ctl;
     if ((st = mp_pipe_connect(ctl_addr, key, keylen, 10000, &ctl))) die("mp_pipe_connect", st);
 

@@ -1,11 +1,12 @@
 """The compact summary of the end-to-end matrix (test_e2e.py): one grid per
 primitive, senders down, receivers across ('.' passed, 'F' failed, 'E'
-error, ' ' not run)."""
+error, ' ' not run); the Redis column (test_e2e_redis) as
+"queue on redis" and "manager on redis"."""
 
 import re
 import time
 
-_ID = re.compile(r"test_e2e\[([a-z]+)-([a-z]+)-([a-z]+)\]$")
+_ID = re.compile(r"test_e2e(_redis)?\[([a-z]+)-([a-z]+)-([a-z]+)\]$")
 _results = {}
 _start = [None]
 
@@ -18,7 +19,8 @@ def pytest_runtest_logreport(report):
     m = _ID.search(report.nodeid)
     if not m:
         return
-    key = m.groups()
+    redis, prim, s, r = m.groups()
+    key = (prim + " on redis" if redis else prim, s, r)
     if report.when == "call":
         _results[key] = "." if report.passed else ("x" if getattr(report, "wasxfail", None) else "F")
     elif report.failed:
@@ -30,12 +32,12 @@ def pytest_runtest_logreport(report):
 def pytest_terminal_summary(terminalreporter):
     if not _results:
         return
-    from test_e2e import LANGS, PRIMITIVES  # noqa: E402 (the test module is importable by now)
+    from test_e2e import LANGS, PRIMITIVES, REDIS_PRIMITIVES  # noqa: E402 (the test module is importable by now)
 
     tr = terminalreporter
     tr.section("cross-language matrix (rows: sender, columns: receiver)")
     head = "  %-8s" % "" + " ".join("%-7s" % lang for lang in LANGS)
-    for prim in PRIMITIVES:
+    for prim in PRIMITIVES + [p + " on redis" for p in REDIS_PRIMITIVES]:
         if not any(k[0] == prim for k in _results):
             continue
         tr.write_line("%s" % prim)

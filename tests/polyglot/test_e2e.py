@@ -13,6 +13,14 @@ A language whose toolchain or binding is missing FAILS its cases (CI has
 them all), with the reason. Each case has a hard timeout (CASE_TIMEOUT s)
 and kills its peers when it fails; names, sockets and segments are removed
 whatever happened. A compact matrix is printed at the end (conftest.py).
+
+The Redis column (test_e2e_redis, issue 22; `-k redis` runs it alone): the
+queue and manager exchanges again, every ordered pair, with the objects on
+one Redis server started for the module (scripts/redis-server.sh, a
+loopback port, password `polyglot`): the peers get the queue's address
+(redis://:polyglot@127.0.0.1:PORT/0/NAME) as its name and the server's
+(redis://127.0.0.1:PORT/0) as the manager's, whose authkey is then the
+password. The peers are the same programs: they pass names through.
 """
 
 import ctypes
@@ -47,6 +55,11 @@ CASE_TIMEOUT = 30.0  # seconds, per case, everything included
 BUILD_TIMEOUT = 600.0
 
 CASES = [pytest.param(p, s, r, id="%s-%s-%s" % (p, s, r)) for p in PRIMITIVES for s in LANGS for r in LANGS]
+REDIS_PRIMITIVES = ["queue", "manager"]
+REDIS_CASES = [pytest.param(p, s, r, id="%s-%s-%s" % (p, s, r))
+               for p in REDIS_PRIMITIVES for s in LANGS for r in LANGS]
+REDIS_SERVER = os.path.join(ROOT, "scripts", "redis-server.sh")
+REDIS_PARALLEL = 8  # Redis cases at once (redis_column)
 
 
 # --------------------------------------------------------------------------
@@ -191,6 +204,29 @@ def manager_server():
         os.unlink(sock)
 
 
+@pytest.fixture(scope="session")
+def redis_server():
+    """One Redis server for the Redis column (scripts/redis-server.sh):
+    {"queue": the address prefix of a queue, "manager": the server's
+    address, "error": why there is none}. Its password is AUTHKEY, so the
+    peers' manager authkey logs in; no AOF (nothing here needs durability,
+    and an fsync per write would slow every case)."""
+    tmp = tempfile.mkdtemp(prefix="mpipc-e2e-redis-")
+    p = subprocess.run(["bash", REDIS_SERVER, "start", tmp, "--password", AUTHKEY.decode(), "--", "--appendonly", "no"],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    state = {"queue": None, "manager": None,
+             "error": None if p.returncode == 0 else "scripts/redis-server.sh start exited %d: %s" % (
+                 p.returncode, p.stdout.decode(errors="replace"))}
+    if p.returncode == 0:
+        with open(os.path.join(tmp, "env")) as f:
+            port = int(dict(line.strip().split("=", 1) for line in f if "=" in line)["REDIS_PORT"])
+        state["queue"] = "redis://:%s@127.0.0.1:%d/0/" % (AUTHKEY.decode(), port)
+        state["manager"] = "redis://127.0.0.1:%d/0" % port
+    yield state
+    subprocess.run(["bash", REDIS_SERVER, "stop", tmp], stdin=subprocess.DEVNULL, timeout=60)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 # --------------------------------------------------------------------------
 # one peer process
 
@@ -284,7 +320,17 @@ def _manager_delete(address, names):
         pass
 
 
-def _cleanup(name, manager_address):
+def _queue_unlink(address):
+    """`mpq_unlink` of a queue's address, through the C ABI (best effort)."""
+    try:
+        lib = ctypes.CDLL(LIB)
+        lib.mpq_unlink.argtypes = [ctypes.c_char_p]
+        lib.mpq_unlink(address.encode())
+    except OSError:
+        pass
+
+
+def _cleanup(name, manager_address, queue_address=None):
     for path in glob.glob("/dev/shm/mpipc.*.%s*" % glob.escape(name)) + ["/tmp/%s.sock" % name]:
         try:
             os.unlink(path)
@@ -292,6 +338,8 @@ def _cleanup(name, manager_address):
             pass
     if manager_address:
         _manager_delete(manager_address, [name + "-dict", name + "-list"])
+    if queue_address:
+        _queue_unlink(queue_address)
 
 
 # --------------------------------------------------------------------------
@@ -300,9 +348,11 @@ def _cleanup(name, manager_address):
 _seq = iter(range(1, 1 << 30))
 
 
-def _exchange(primitive, sender, receiver, argvs, manager_address, vectors=VECTORS):
-    """Runs one case; returns a list of problems (empty: passed)."""
+def _exchange(primitive, sender, receiver, argvs, manager_address, vectors=VECTORS, queue_prefix=""):
+    """Runs one case; returns a list of problems (empty: passed).
+    `queue_prefix`: prepended to the queue's name (a Redis server's address)."""
     name = "e2e-%d-%d-%s-%s-%s" % (os.getpid(), next(_seq), primitive, sender, receiver)
+    peer_name = queue_prefix + name if primitive == "queue" else name
     deadline = time.monotonic() + CASE_TIMEOUT
     # Both peers learn the sender's language: a receiver expects a Python
     # tuple as the plain array (the vector's hex_plain) from Go and Node.
@@ -314,7 +364,7 @@ def _exchange(primitive, sender, receiver, argvs, manager_address, vectors=VECTO
     problems = []
 
     def start(lang, role, **kw):
-        p = Peer(lang, argvs[lang], role, primitive, name, kw.pop("env", env), vectors=vectors, **kw)
+        p = Peer(lang, argvs[lang], role, primitive, peer_name, kw.pop("env", env), vectors=vectors, **kw)
         started.append(p)
         return p
 
@@ -374,7 +424,7 @@ def _exchange(primitive, sender, receiver, argvs, manager_address, vectors=VECTO
             p.kill()
         for p in started:
             p.finish()
-        _cleanup(name, manager_address)
+        _cleanup(name, manager_address, peer_name if queue_prefix and primitive == "queue" else None)
     if not problems:
         for p in started:
             if p.out_lines != ["READY"]:
@@ -400,6 +450,42 @@ def test_e2e(primitive, sender, receiver, peers, request):
     problems = _exchange(primitive, sender, receiver, argvs, manager_address)
     if problems:
         pytest.fail("%s from %s to %s:\n%s" % (primitive, sender, receiver, "\n".join(problems)), pytrace=False)
+
+
+def _redis_case(case, peers, server):
+    """Problems of one Redis case (empty: passed)."""
+    primitive, sender, receiver = case
+    missing = ["%s peer unavailable: %s" % (lang, peers[lang][0]) for lang in sorted({sender, receiver})
+               if peers[lang][0]]
+    if server["error"]:
+        missing.append(server["error"])
+    if missing:
+        return missing
+    argvs = {lang: peers[lang][1] for lang in (sender, receiver)}
+    return _exchange(primitive, sender, receiver, argvs, server["manager"] if primitive == "manager" else None,
+                     queue_prefix=server["queue"])
+
+
+@pytest.fixture(scope="session")
+def redis_column(request, peers, redis_server):
+    """{(primitive, sender, receiver): problems} of every Redis case this
+    session selected, run REDIS_PARALLEL at a time: a case spends most of
+    its time starting its two peers and waiting for the server, so the
+    column costs a fraction of running its cases one by one. Each case has
+    its own names and its own hard timeout, as in the sequential matrix."""
+    cases = [tuple(item.callspec.params[k] for k in ("primitive", "sender", "receiver"))
+             for item in request.session.items if getattr(item, "originalname", None) == "test_e2e_redis"]
+    with ThreadPoolExecutor(REDIS_PARALLEL) as ex:
+        futs = {case: ex.submit(_redis_case, case, peers, redis_server) for case in cases}
+        return {case: f.result() for case, f in futs.items()}
+
+
+@pytest.mark.parametrize("primitive,sender,receiver", REDIS_CASES)
+def test_e2e_redis(primitive, sender, receiver, redis_column):
+    problems = redis_column[(primitive, sender, receiver)]
+    if problems:
+        pytest.fail("%s on Redis from %s to %s:\n%s" % (primitive, sender, receiver, "\n".join(problems)),
+                    pytrace=False)
 
 
 # Issue 19's "done when": a program in a language without objects of its own

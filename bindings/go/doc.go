@@ -26,6 +26,32 @@
 // *Options say which is allowed). Closing a handle never removes the
 // object; the Unlink* functions remove the name.
 //
+// # Redis and Valkey
+//
+// A queue name or a manager address with a scheme puts the object on a
+// Redis (>= 7.0) or Valkey (>= 7.2) server instead of this machine, with
+// the same API, errors and values, shared with every other binding
+// (docs/REDIS.md in the repository: addresses, key layout, server-side
+// functions, what applies):
+//
+//	q, err := mpipc.OpenQueue("redis://127.0.0.1:6379/jobs", mpipc.QueueOptions{MaxSize: 1000})
+//	q, err := mpipc.OpenQueue("redis+unix:///run/redis/redis.sock/jobs?ack=at-least-once", mpipc.QueueOptions{})
+//	m, err := mpipc.ConnectManager("redis://10.0.0.5:6379/2?ns=billing", []byte(password))
+//
+// Queue addresses are redis://[user[:password]@]host[:port][/db]/NAME[?opts]
+// (also valkey://, redis+unix://, valkey+unix://, unix://); manager
+// addresses are the same without /NAME; opts are ns=, ack=at-least-once,
+// lease_ms=, timeout_ms=. A manager's authkey is the server's password.
+// A bad address is ErrInvalid naming the part that is wrong; rediss://
+// (TLS), QueueOptions.CapacityBytes or Mode, and the manager kinds set,
+// condition, barrier and array are ErrUnsupported. Delivery is
+// at-most-once unless the queue is created with ?ack=at-least-once (a
+// message taken waits for TaskDone; a consumer that dies gives it back when
+// its lease ends). Manager locks and semaphores are leases: a dead
+// holder's lock frees itself when its lease ends. A lost server fails the
+// call that notices with ErrEOF; the next call connects again. Blocking
+// calls block on the server, one slice (at most 50 ms) at a time.
+//
 // # Values
 //
 // Values cross as CBOR (github.com/fxamacker/cbor/v2), following the

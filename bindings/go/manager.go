@@ -56,7 +56,10 @@ type Manager struct {
 // ConnectManager connects to the manager at addr (unix:/path, unix:@name
 // or tcp:host:port) and authenticates with authkey (if not empty), waiting
 // at most 30 s. Errors: ErrAuth, ErrTimeout, ErrNotFound (no server),
-// ErrInvalid.
+// ErrInvalid. An address with a scheme ("redis://host:6379[/db][?ns=app]",
+// "redis+unix:///run/redis.sock") connects to a Redis or Valkey server
+// itself, authkey being its password (see the package doc, "Redis and
+// Valkey").
 func ConnectManager(addr string, authkey []byte) (*Manager, error) {
 	return ConnectManagerTimeout(addr, authkey, 30*time.Second)
 }

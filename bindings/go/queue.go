@@ -53,7 +53,11 @@ type Queue struct {
 
 // OpenQueue opens the queue name, creating it if it does not exist.
 // Names are 1 to 200 characters of A-Z a-z 0-9 . _ - (the segment is
-// /dev/shm/mpipc.q.<name>).
+// /dev/shm/mpipc.q.<name>). A name with a scheme is a queue on a Redis or
+// Valkey server, e.g. "redis://127.0.0.1:6379/jobs" or
+// "redis+unix:///run/redis.sock/jobs?ack=at-least-once" (see the package
+// doc, "Redis and Valkey"); CapacityBytes and Mode must then be 0
+// (ErrUnsupported).
 func OpenQueue(name string, opts QueueOptions) (*Queue, error) {
 	co := C.mpq_options{
 		maxsize:        C.size_t(opts.MaxSize),

@@ -118,14 +118,37 @@ impl RedisQueue {
                  use it; pass 0",
             ));
         }
-        let p = prefix(addr.ns.as_deref());
+        let lease = addr.lease_ms.map_or(DEFAULT_LEASE, Duration::from_millis);
+        RedisQueue::on_endpoint(Arc::new(ep), addr.ns.as_deref(), &name, opts, addr.ack, lease)
+    }
+
+    /// Opens the queue `name` (namespace `ns`) through an endpoint that
+    /// is already there (the manager's `queue` kind shares its client's):
+    /// as [`RedisQueue::open`] after the address is read. `ack` is the
+    /// delivery asked for (`None`: the queue's own, at-most-once for a new
+    /// one); `lease` is an at-least-once consumer's.
+    pub fn on_endpoint(
+        ep: Arc<Endpoint>,
+        ns: Option<&str>,
+        name: &str,
+        opts: &QueueOptions,
+        ack: Option<Ack>,
+        lease: Duration,
+    ) -> Result<RedisQueue> {
+        let name = crate::segment::validate_name(name)?.to_owned();
+        if opts.capacity_bytes != 0 || opts.mode != 0 {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "capacity_bytes and mode do not apply to a queue at a Redis address: pass 0",
+            ));
+        }
+        let p = prefix(ns);
         let base = |part: &str| format!("{p}q:{{{name}}}:{part}");
         let keys = Keys {
             base: [base("items"), base("meta"), base("room"), base("done"), base("shut")],
             consumers: base("consumers"),
             proc_prefix: base("proc:"),
         };
-        ep.check()?;
         let open_mode = match opts.open_mode.unwrap_or(OpenMode::CreateOrAttach) {
             OpenMode::CreateOrAttach => "c",
             OpenMode::CreateOnly => "C",
@@ -133,7 +156,7 @@ impl RedisQueue {
         };
         // Without `?ack=`, a new queue is at-most-once and an existing one
         // keeps its own mode ('' lets the server decide).
-        let ack = match addr.ack {
+        let ack = match ack {
             None => "",
             Some(Ack::AtMostOnce) => "amo",
             Some(Ack::AtLeastOnce) => "alo",
@@ -162,7 +185,7 @@ impl RedisQueue {
         };
         let maxsize = usize::try_from(maxsize).map_err(|_| bad())?;
         Ok(RedisQueue {
-            ep: Arc::new(ep),
+            ep,
             name,
             keys,
             maxsize,
@@ -170,7 +193,7 @@ impl RedisQueue {
             // The queue's own mode wins over the address's (it is set at
             // creation, for every client).
             ack: if mode == "alo" { Ack::AtLeastOnce } else { Ack::AtMostOnce },
-            lease: addr.lease_ms.map_or(DEFAULT_LEASE, Duration::from_millis),
+            lease,
             consumer: Mutex::new(None),
         })
     }

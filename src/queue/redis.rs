@@ -58,6 +58,11 @@ pub struct RedisQueue {
     lease: Duration,
     /// At-least-once: this process's consumer (created at the first get).
     consumer: Mutex<Option<Consumer>>,
+    /// At-least-once: messages handed out by consumers this handle
+    /// abandoned (see [`RedisQueue::abandon`]) and not yet `task_done`:
+    /// their `task_done` is [`ErrorKind::Broken`]. Relaxed: a counter
+    /// only read and changed under `consumer`'s lock.
+    orphaned: std::sync::atomic::AtomicUsize,
 }
 
 /// An at-least-once consumer: its id and the thread renewing its lease.
@@ -67,6 +72,8 @@ struct Consumer {
     id: String,
     /// The process it belongs to (a child after fork() makes its own).
     pid: u32,
+    /// Messages handed to the caller and not yet `task_done`.
+    outstanding: usize,
     /// Dropping it stops the renewing thread.
     _keeper: Keeper,
 }
@@ -195,6 +202,7 @@ impl RedisQueue {
             ack: if mode == "alo" { Ack::AtLeastOnce } else { Ack::AtMostOnce },
             lease,
             consumer: Mutex::new(None),
+            orphaned: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -352,13 +360,15 @@ impl RedisQueue {
             // They are in our processing list (its tail): move them back.
             let cid = self.consumer_id()?;
             let proc_key = format!("{}{cid}", self.keys.proc_prefix);
-            return self.ep.run(None, |con| {
+            self.ep.run(None, |con| {
                 let mut pipe = redis::pipe();
                 for _ in msgs {
                     pipe.cmd("LMOVE").arg(&proc_key).arg(&self.keys.base[0]).arg("RIGHT").arg("LEFT").ignore();
                 }
                 pipe.query::<()>(con)
-            });
+            })?;
+            self.handed_out(&cid, -(msgs.len() as isize));
+            return Ok(());
         }
         self.ep.run(None, |con| {
             let mut cmd = redis::cmd("LPUSH");
@@ -458,6 +468,17 @@ impl RedisQueue {
     /// list (`mpipc_1_q_alo_get`), or, after a wait, with `BLMOVE`.
     fn take_alo(&self, max: usize, cap: Option<usize>, deadline: &Deadline) -> Result<Got> {
         let cid = self.consumer_id()?;
+        let got = self.take_alo_as(&cid, max, cap, deadline);
+        match &got {
+            Ok(Got::Messages(m)) => self.handed_out(&cid, m.len() as isize),
+            Err(e) if is_transport(e) => self.abandon(&cid),
+            _ => {}
+        }
+        got
+    }
+
+    /// [`RedisQueue::take_alo`] as consumer `cid`.
+    fn take_alo_as(&self, cid: &str, max: usize, cap: Option<usize>, deadline: &Deadline) -> Result<Got> {
         let proc_key = format!("{}{cid}", self.keys.proc_prefix);
         loop {
             let reply: Vec<Value> = self.ep.run(None, |con| {
@@ -467,7 +488,7 @@ impl RedisQueue {
                     .arg(&self.keys.base)
                     .arg(&self.keys.consumers)
                     .arg(&proc_key)
-                    .arg(&cid)
+                    .arg(cid)
                     .arg(max)
                     .arg(self.lease.as_millis() as u64)
                     .arg(cap)
@@ -517,6 +538,31 @@ impl RedisQueue {
         }
     }
 
+    /// Counts `n` messages handed to (negative: given back by) the caller
+    /// of consumer `cid`.
+    fn handed_out(&self, cid: &str, n: isize) {
+        if let Some(c) = self.consumer.lock().as_mut().filter(|c| c.id == cid) {
+            c.outstanding = c.outstanding.saturating_add_signed(n);
+        }
+    }
+
+    /// Gives up consumer `cid` after a transport failure: a get whose reply
+    /// was lost may still move a message into its processing list (a busy
+    /// server runs it later), where nobody would ever see it, and a
+    /// `task_done` would then acknowledge that one instead of the caller's.
+    /// So its lease is left to end (its keeper stops): the reaper then
+    /// gives every message it holds back to the queue; the next get
+    /// registers a new consumer. The messages it had handed out count as
+    /// orphaned: their `task_done` is [`ErrorKind::Broken`].
+    fn abandon(&self, cid: &str) {
+        let mut consumer = self.consumer.lock();
+        if consumer.as_ref().is_some_and(|c| c.id == cid) {
+            let c = consumer.take().expect("checked");
+            // Relaxed: changed under the `consumer` lock (see `orphaned`).
+            self.orphaned.fetch_add(c.outstanding, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// This process's consumer id, registering it (and starting its lease
     /// keeper) at the first use.
     fn consumer_id(&self) -> Result<String> {
@@ -546,7 +592,7 @@ impl RedisQueue {
                 }
             })
             .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the lease thread: {e}")))?;
-        *consumer = Some(Consumer { id: id.clone(), pid, _keeper: Keeper { stop: Some(tx) } });
+        *consumer = Some(Consumer { id: id.clone(), pid, outstanding: 0, _keeper: Keeper { stop: Some(tx) } });
         Ok(id)
     }
 
@@ -664,25 +710,69 @@ impl RedisQueue {
     /// when this consumer's lease had ended and its messages went back).
     pub fn task_done(&self) -> Result<()> {
         if self.ack == Ack::AtLeastOnce {
-            let cid = self.consumer_id()?;
-            let proc_key = format!("{}{cid}", self.keys.proc_prefix);
-            self.ep.run(None, |con| {
-                redis::cmd("FCALL")
-                    .arg("mpipc_1_q_ack")
-                    .arg(7)
-                    .arg(&self.keys.base)
-                    .arg(&self.keys.consumers)
-                    .arg(&proc_key)
-                    .arg(&cid)
-                    .arg(1)
-                    .query::<i64>(con)
-            })?;
-            return Ok(());
+            return self.task_done_alo();
         }
         self.ep.run(None, |con| {
             redis::cmd("FCALL").arg("mpipc_1_q_task_done").arg(5).arg(&self.keys.base).arg(1).query::<i64>(con)
         })?;
         Ok(())
+    }
+
+    /// `task_done` of an at-least-once consumer: acknowledges the oldest
+    /// message it took (`mpipc_1_q_ack`).
+    fn task_done_alo(&self) -> Result<()> {
+        let lease_ended = |why: &str| {
+            Error::new(
+                ErrorKind::Broken,
+                format!(
+                    "queue {:?}: {why}: the message went back to the queue (at-least-once) and may be delivered again",
+                    self.name
+                ),
+            )
+        };
+        {
+            let _consumer = self.consumer.lock();
+            // Relaxed: changed under the `consumer` lock (see `orphaned`).
+            let orphaned = &self.orphaned;
+            if orphaned.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+                orphaned.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                return Err(lease_ended("the connection was lost while this handle held the message"));
+            }
+        }
+        let cid = self.consumer_id()?;
+        let proc_key = format!("{}{cid}", self.keys.proc_prefix);
+        let acked = self.ep.run(None, |con| {
+            redis::cmd("FCALL")
+                .arg("mpipc_1_q_ack")
+                .arg(7)
+                .arg(&self.keys.base)
+                .arg(&self.keys.consumers)
+                .arg(&proc_key)
+                .arg(&cid)
+                .arg(1)
+                .query::<i64>(con)
+        });
+        let outstanding = self.consumer.lock().as_ref().filter(|c| c.id == cid).map_or(0, |c| c.outstanding);
+        match acked {
+            Ok(_) => {
+                self.handed_out(&cid, -1);
+                Ok(())
+            }
+            // The consumer holds less than it handed out: its lease ended
+            // (a stall) and its messages were given back; its keeper then
+            // registered it afresh.
+            Err(e) if e.kind() == ErrorKind::Invalid && outstanding > 0 => {
+                self.handed_out(&cid, -(outstanding as isize));
+                Err(lease_ended("this consumer's lease had ended"))
+            }
+            Err(e) => {
+                if is_transport(&e) {
+                    self.handed_out(&cid, -1);
+                    self.abandon(&cid);
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Waits until every message put has been marked done
@@ -754,6 +844,12 @@ impl Drop for RedisQueue {
             });
         }
     }
+}
+
+/// Whether `e` is a transport failure (the call may or may not have run on
+/// the server) rather than the server's answer.
+fn is_transport(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Eof | ErrorKind::Io)
 }
 
 /// Registers or renews consumer `cid`'s lease, and gives back the messages

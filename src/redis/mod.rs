@@ -83,6 +83,13 @@ pub struct Endpoint {
     shown: String,
     timeout: Duration,
     idle: Mutex<Vec<Conn>>,
+    /// The process whose connections `idle` holds. A child after `fork()`
+    /// finds another pid here and must not wait for `idle`'s lock: a
+    /// thread of the parent (a lease keeper) may have held it at the fork,
+    /// and that thread does not exist in the child. Relaxed: it only
+    /// changes under `idle`'s lock, in a process with one thread so far
+    /// using this endpoint; a stale read only sends a call to `try_lock`.
+    owner_pid: std::sync::atomic::AtomicU32,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -106,7 +113,13 @@ impl Endpoint {
             ));
         }
         let timeout = addr.timeout_ms.map_or(DEFAULT_TIMEOUT, |ms| Duration::from_millis(ms.max(1)));
-        Ok(Endpoint { addr: addr.clone(), shown: shown.to_owned(), timeout, idle: Mutex::new(Vec::new()) })
+        Ok(Endpoint {
+            addr: addr.clone(),
+            shown: shown.to_owned(),
+            timeout,
+            idle: Mutex::new(Vec::new()),
+            owner_pid: std::sync::atomic::AtomicU32::new(std::process::id()),
+        })
     }
 
     /// The server as messages show it: `redis://host:port/db` or the
@@ -135,7 +148,9 @@ impl Endpoint {
 
     /// Drops every pooled connection (the next call dials anew).
     pub fn disconnect(&self) {
-        self.idle.lock().clear();
+        if let Some(mut idle) = self.pool() {
+            idle.clear();
+        }
     }
 
     /// Runs `f` on a connection of the pool. `block` is how long `f`'s
@@ -184,19 +199,27 @@ impl Endpoint {
         }
     }
 
+    /// The pool, locked, if it is this process's: a child after `fork()`
+    /// takes it over (dropping the parent's connections: that closes only
+    /// the child's copies of their sockets) unless its lock was held at
+    /// the fork, in which case `None`: the child's calls then dial a
+    /// connection each, never waiting for a lock nobody will release.
+    fn pool(&self) -> Option<parking_lot::MutexGuard<'_, Vec<Conn>>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let pid = std::process::id();
+        if self.owner_pid.load(Relaxed) == pid {
+            return Some(self.idle.lock());
+        }
+        let mut idle = self.idle.try_lock()?;
+        idle.clear();
+        self.owner_pid.store(pid, Relaxed);
+        Some(idle)
+    }
+
     /// An idle connection of this process, or a new one.
     fn take(&self) -> Result<Conn> {
-        let pid = std::process::id();
         loop {
-            let popped = {
-                let mut idle = self.idle.lock();
-                if idle.last().is_some_and(|c| c.pid != pid) {
-                    // A child after fork(): none of these is ours. Dropping
-                    // them closes this process's copies of the sockets only.
-                    idle.clear();
-                }
-                idle.pop()
-            };
+            let popped = self.pool().and_then(|mut idle| idle.pop());
             let Some(mut conn) = popped else { return self.dial() };
             if !conn.con.is_open() {
                 continue;
@@ -214,13 +237,14 @@ impl Endpoint {
     }
 
     fn give_back(&self, mut conn: Conn) {
-        if !conn.con.is_open() {
+        if !conn.con.is_open() || conn.pid != std::process::id() {
             return;
         }
         conn.last_used = Instant::now();
-        let mut idle = self.idle.lock();
-        if idle.len() < MAX_IDLE {
-            idle.push(conn);
+        if let Some(mut idle) = self.pool() {
+            if idle.len() < MAX_IDLE {
+                idle.push(conn);
+            }
         }
     }
 

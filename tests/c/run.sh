@@ -11,7 +11,11 @@
 # 3. every test again under valgrind (memory errors and definite or
 #    indirect leaks are fatal; forked children run under it too, exec'd
 #    programs such as python3 or the mpipc server do not), if valgrind is
-#    installed. The slowest (test_manager, test_pipe) take ~20 s there.
+#    installed. The slowest (test_redis_queue, test_manager, test_pipe) take
+#    20-40 s there.
+# The test_redis_* programs start their own Redis server each
+# (scripts/redis-server.sh through tests/c/redis_server.h; skipped loudly
+# when redis-server is not installed, a failure under CI=true).
 # Runs everything, then exits non-zero if anything failed.
 set -euo pipefail
 

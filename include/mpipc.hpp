@@ -387,7 +387,9 @@ template <class T, void (*Close)(T *)> class object {
     detail::handle<T, Close> h_;
 };
 
-/// Queue / JoinableQueue (mpq_*): a named queue in shared memory.
+/// Queue / JoinableQueue (mpq_*): a named queue in shared memory, or kept
+/// by a Redis / Valkey server when the name is an address such as
+/// "redis://host:6379/jobs" (docs/REDIS.md: the same calls and statuses).
 class Queue : public object<mpq, mpq_close> {
   public:
     Queue() noexcept = default;
@@ -544,7 +546,9 @@ class Listener : public object<mp_listener, mp_listener_close> {
 class Manager : public object<mp_mgr, mp_mgr_close> {
   public:
     Manager() noexcept = default;
-    /// Connects to the manager at `address`.
+    /// Connects to the manager at `address`; at a Redis / Valkey address
+    /// ("redis://host:6379[/db][?ns=app]", docs/REDIS.md) to the server
+    /// itself, `authkey` then being its password when the address has none.
     explicit Manager(const std::string &address, std::string_view authkey = {},
                      milliseconds timeout = milliseconds{5000}) {
         mp_mgr *m = nullptr;

@@ -917,4 +917,149 @@ mod tests {
             assert_eq!(mp_mgr_server_shutdown(s), MP_OK);
         }
     }
+
+    /// A throwaway Redis server of scripts/redis-server.sh, stopped on
+    /// drop; `None` (after saying so) when redis-server is not installed
+    /// and `CI` is not `true`.
+    struct RedisServer {
+        dir: std::path::PathBuf,
+        port: u16,
+    }
+
+    impl RedisServer {
+        fn start(tag: &str, args: &[&str]) -> Option<RedisServer> {
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/redis-server.sh");
+            let dir = std::env::temp_dir().join(format!("mpipc-ffi-redis-{tag}-{}", std::process::id()));
+            let out = std::process::Command::new("bash")
+                .arg(script)
+                .arg("start")
+                .arg(&dir)
+                .args(args)
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .expect("run scripts/redis-server.sh");
+            if out.status.code() == Some(3) {
+                assert!(std::env::var("CI").as_deref() != Ok("true"), "redis-server is required under CI=true");
+                eprintln!("SKIPPED: redis-server is not installed (scripts/install-deps.sh installs it)");
+                return None;
+            }
+            assert!(out.status.success(), "scripts/redis-server.sh start: {}", out.status);
+            let line = String::from_utf8(out.stdout).unwrap();
+            let port = line.split_whitespace().find_map(|w| w.strip_prefix("port=")).and_then(|p| p.parse().ok());
+            Some(RedisServer { port: port.unwrap_or_else(|| panic!("no port in {line:?}")), dir })
+        }
+    }
+
+    impl Drop for RedisServer {
+        fn drop(&mut self) {
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/redis-server.sh");
+            let _ = std::process::Command::new("bash").arg(script).arg("stop").arg(&self.dir).status();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// The same C calls on a manager at a Redis address (docs/REDIS.md,
+    /// "Manager on Redis"): no change in the C ABI, the same statuses.
+    #[test]
+    fn manager_on_redis_as_c_would() {
+        let Some(server) = RedisServer::start("mgr", &["--password", "pw"]) else { return };
+        let url = std::ffi::CString::new(format!("redis://127.0.0.1:{}", server.port)).unwrap();
+        let unix = std::ffi::CString::new(format!("redis+unix://{}/redis.sock", server.dir.display())).unwrap();
+        // SAFETY: every pointer is NULL (on purpose) or valid.
+        unsafe {
+            let mut m = null_mut();
+            assert_eq!(mp_mgr_connect(url.as_ptr(), null(), 0, 2000, &mut m), MP_E_AUTH, "no password");
+            assert_eq!(mp_mgr_connect(url.as_ptr(), b"bad".as_ptr(), 3, 2000, &mut m), MP_E_AUTH);
+            assert_eq!(mp_mgr_connect(c"redis://127.0.0.1:x".as_ptr(), null(), 0, 2000, &mut m), MP_E_INVAL);
+            assert!(last_error().contains("port"), "{}", last_error());
+            let mut s = null_mut();
+            assert_eq!(mp_mgr_serve(url.as_ptr(), null(), 0, &mut s), MP_E_INVAL);
+            // The authkey is the password.
+            assert_eq!(mp_mgr_connect(url.as_ptr(), b"pw".as_ptr(), 2, 2000, &mut m), MP_OK);
+            let mut u = null_mut();
+            assert_eq!(mp_mgr_connect(unix.as_ptr(), b"pw".as_ptr(), 2, 2000, &mut u), MP_OK);
+            let key = cbor(&Value::Text("hits".into()));
+            let mut n = 0i64;
+            for _ in 0..3 {
+                assert_eq!(mp_mgr_dict_incr(m, c"d".as_ptr(), key.as_ptr(), key.len(), 2, &mut n), MP_OK);
+            }
+            assert_eq!(n, 6);
+            assert_eq!(mp_mgr_dict_incr(u, c"d".as_ptr(), key.as_ptr(), key.len(), i64::MAX, &mut n), MP_E_INVAL);
+            let val = cbor(&Value::Bytes(vec![1, 2, 3]));
+            let k2 = cbor(&Value::Integer(7.into()));
+            assert_eq!(mp_mgr_dict_set(m, c"d".as_ptr(), k2.as_ptr(), k2.len(), val.as_ptr(), val.len()), MP_OK);
+            let mut b = mp_buf { ptr: null_mut(), len: 0 };
+            assert_eq!(mp_mgr_dict_get(u, c"d".as_ptr(), k2.as_ptr(), k2.len(), &mut b), MP_OK);
+            assert_eq!(std::slice::from_raw_parts(b.ptr, b.len), &val[..]);
+            mp_buf_free(&mut b);
+            let mut small = [0u8; 2];
+            let (mut len, mut version) = (0usize, 7u64);
+            let k2p = k2.as_ptr();
+            let got =
+                mp_mgr_dict_get_into(m, c"d".as_ptr(), k2p, k2.len(), small.as_mut_ptr(), 2, &mut len, &mut version);
+            assert_eq!((got, len), (MP_E_BUFSIZE, val.len()));
+            let mut buf = [0u8; 16];
+            let got =
+                mp_mgr_dict_get_into(m, c"d".as_ptr(), k2p, k2.len(), buf.as_mut_ptr(), 16, &mut len, &mut version);
+            assert_eq!((got, &buf[..len], version), (MP_OK, &val[..], 0));
+            assert_eq!(mp_mgr_dict_version(m, c"d".as_ptr(), &mut version), MP_OK);
+            assert_eq!(version, 0, "no replica on Redis");
+            let mut count = 0usize;
+            assert_eq!(mp_mgr_dict_len(m, c"d".as_ptr(), &mut count), MP_OK);
+            assert_eq!(count, 2);
+            assert_eq!(mp_mgr_dict_del(m, c"d".as_ptr(), k2.as_ptr(), k2.len()), MP_OK);
+            assert_eq!(mp_mgr_dict_del(m, c"d".as_ptr(), k2.as_ptr(), k2.len()), MP_E_NOTFOUND);
+            assert!(last_error().contains("KeyError"), "{}", last_error());
+            let args = cbor(&Value::Array(vec![Value::Integer(1.into())]));
+            let call = |m, kind: &std::ffi::CStr, method: &std::ffi::CStr, args: &[u8], b: &mut mp_buf| {
+                mp_mgr_call(m, kind.as_ptr(), c"l".as_ptr(), method.as_ptr(), args.as_ptr(), args.len(), b)
+            };
+            assert_eq!(call(m, c"list", c"append", &args, &mut b), MP_OK);
+            mp_buf_free(&mut b);
+            let none = cbor(&Value::Array(vec![]));
+            assert_eq!(call(u, c"list", c"pop", &none, &mut b), MP_OK);
+            assert_eq!(decode_value(std::slice::from_raw_parts(b.ptr, b.len)).unwrap(), Value::Integer(1.into()));
+            mp_buf_free(&mut b);
+            assert_eq!(call(m, c"list", c"pop", &none, &mut b), MP_E_INDEX);
+            assert_eq!(call(m, c"set", c"len", &none, &mut b), MP_E_UNSUPPORTED);
+            assert_eq!(call(m, c"lock", c"acquire", &none, &mut b), MP_OK);
+            mp_buf_free(&mut b);
+            assert_eq!(call(m, c"lock", c"fence", &none, &mut b), MP_OK);
+            assert!(matches!(decode_value(std::slice::from_raw_parts(b.ptr, b.len)), Ok(Value::Integer(_))));
+            mp_buf_free(&mut b);
+            let zero = cbor(&Value::Array(vec![Value::Integer(0.into())]));
+            assert_eq!(call(u, c"lock", c"acquire", &zero, &mut b), MP_OK);
+            assert_eq!(std::slice::from_raw_parts(b.ptr, b.len), &[0xf4], "held by the other client");
+            mp_buf_free(&mut b);
+            assert_eq!(call(u, c"lock", c"release", &none, &mut b), MP_E_PERM);
+            // A batch: [status, result] in order.
+            let reqs = cbor(&Value::Array(vec![
+                Value::Array(vec!["dict".into(), "d".into(), "get".into(), Value::Array(vec!["hits".into()])]),
+                Value::Array(vec!["dict".into(), "d".into(), "get".into(), Value::Array(vec!["none".into()])]),
+                Value::Array(vec!["lock".into(), "l".into(), "release".into(), Value::Array(vec![])]),
+            ]));
+            assert_eq!(mp_mgr_call_many(m, reqs.as_ptr(), reqs.len(), &mut b), MP_OK);
+            let res = decode_value(std::slice::from_raw_parts(b.ptr, b.len)).unwrap();
+            mp_buf_free(&mut b);
+            let i = |n: i64| Value::Integer(n.into());
+            assert_eq!(
+                res,
+                Value::Array(vec![
+                    Value::Array(vec![i(0), i(6)]),
+                    Value::Array(vec![i(MP_E_NOTFOUND as i64), Value::Text("KeyError: \"none\"".into())]),
+                    Value::Array(vec![i(0), Value::Null]),
+                ])
+            );
+            let mut up = false;
+            assert_eq!(mp_mgr_is_connected(m, &mut up), MP_OK);
+            assert!(up);
+            assert_eq!(mp_mgr_set_spin(m, 0), MP_OK);
+            assert_eq!(mp_mgr_set_local_reads(m, false), MP_OK);
+            assert_eq!(mp_mgr_reconnect(m, 2000), MP_OK);
+            assert_eq!(mp_mgr_dict_len(m, c"d".as_ptr(), &mut count), MP_OK);
+            assert_eq!(count, 1);
+            mp_mgr_close(u);
+            mp_mgr_close(m);
+        }
+    }
 }

@@ -7,6 +7,14 @@
 //! behind the caller's back: a request whose reply never came may or may
 //! not have been applied (an `incr` sent twice would count twice), and a
 //! restarted server starts empty, so only the caller can decide what to do.
+//!
+//! At a Redis / Valkey address (`redis://host:port[/db][?ns=app]`,
+//! `redis+unix:///path`, `valkey://...`: docs/REDIS.md, "Manager on Redis")
+//! the same calls work on the objects the Redis server keeps
+//! (`super::redis`), with two differences in this contract: the client
+//! reconnects by itself at the next call (the call that met the failure
+//! returned [`ErrorKind::Eof`], and nothing was retried; the server kept
+//! the data), and locks and semaphores are leases.
 
 use super::cbor::{decode, encode, encode_into, head, read_head, scan, scan_item, Form};
 use super::objects::key_error;
@@ -25,6 +33,15 @@ use std::time::{Duration, Instant};
 /// A connection to a manager. Thread-safe: calls from several threads are
 /// serialised (each waits for its own reply); for throughput from one
 /// thread, send many requests at once with [`ManagerClient::pipeline`].
+///
+/// At a Redis / Valkey address (see [`ManagerClient::connect`] and
+/// docs/REDIS.md, "Manager on Redis") the objects are the server's; calls
+/// from several threads run on connections of their own (none waits for
+/// another's reply); a call that meets a lost connection fails with
+/// [`ErrorKind::Eof`] and the next call reconnects by itself (nothing is
+/// retried; the data is the server's and survives); locks and semaphore
+/// permits are leases, renewed while this client holds them and given
+/// back when it is dropped.
 pub struct ManagerClient {
     /// Where and how to dial again ([`ManagerClient::reconnect`]).
     address: String,
@@ -50,6 +67,21 @@ pub struct ManagerClient {
     /// (coarse monotonic milliseconds; see `server_gone`). Relaxed: a
     /// rate limit, guarding no data.
     alive_checked_ms: std::sync::atomic::AtomicU64,
+    /// The manager at a Redis address, which every call goes to (the
+    /// fields above then serve nothing: `link` has no connection).
+    #[cfg(feature = "redis")]
+    redis: Option<Box<super::redis::RedisManager>>,
+}
+
+/// Returns what `$r` (the client's Redis manager) gives, when the client
+/// is one; the pipe path follows otherwise.
+macro_rules! on_redis {
+    ($self:ident, $r:ident => $e:expr) => {
+        #[cfg(feature = "redis")]
+        if let Some($r) = &$self.redis {
+            return $e;
+        }
+    };
 }
 
 /// The replicas of one connection (dropped with it: a reconnect, or the
@@ -161,11 +193,37 @@ impl Link {
             rx: vec![0; RX_START],
         }
     }
+
+    /// The link of a client at a Redis address: no pipe connection, ever.
+    #[cfg(feature = "redis")]
+    fn none() -> Link {
+        Link {
+            conn: None,
+            lost_cause: "a manager at a Redis address has no pipe connection".to_owned(),
+            applied_spin_us: 0,
+            next_id: 1,
+            tx: Vec::new(),
+            ends: Vec::new(),
+            rx: Vec::new(),
+        }
+    }
 }
 
 impl ManagerClient {
     /// Connects (and authenticates, with an authkey) within `timeout`.
+    ///
+    /// A Redis / Valkey address (`redis://[user[:password]@]host[:port][/db][?ns=NS&lease_ms=N&timeout_ms=N]`,
+    /// `redis+unix:///path/to/redis.sock[?db=N...]`, `valkey://...`;
+    /// docs/REDIS.md) connects to that server instead: `opts.authkey` is
+    /// then the password when the address has none (both, and different:
+    /// [`ErrorKind::Invalid`]); a wrong or missing password is
+    /// [`ErrorKind::Auth`], an unreachable server [`ErrorKind::Io`] (or
+    /// [`ErrorKind::Timeout`]), a bad address [`ErrorKind::Invalid`] naming
+    /// the part that is wrong.
     pub fn connect(address: &str, opts: &ListenerOptions, timeout: Option<Duration>) -> Result<ManagerClient> {
+        if address.contains("://") {
+            return Self::connect_redis(address, opts, timeout);
+        }
         let conn = Self::dial(address, opts, timeout, super::protocol::SPIN_US)?;
         Ok(ManagerClient {
             address: address.to_owned(),
@@ -176,7 +234,37 @@ impl ManagerClient {
             local_reads: AtomicBool::new(local_reads_default()),
             replicas: Mutex::new(Replicas::default()),
             alive_checked_ms: std::sync::atomic::AtomicU64::new(coarse_ms()),
+            #[cfg(feature = "redis")]
+            redis: None,
         })
+    }
+
+    /// [`ManagerClient::connect`] at a Redis address.
+    #[cfg(feature = "redis")]
+    fn connect_redis(address: &str, opts: &ListenerOptions, timeout: Option<Duration>) -> Result<ManagerClient> {
+        let r = super::redis::RedisManager::connect(address, opts, timeout)?;
+        Ok(ManagerClient {
+            address: address.to_owned(),
+            opts: opts.clone(),
+            spin_us: AtomicU32::new(0),
+            connected: AtomicBool::new(false),
+            link: Mutex::new(Link::none()),
+            local_reads: AtomicBool::new(false),
+            replicas: Mutex::new(Replicas::default()),
+            alive_checked_ms: std::sync::atomic::AtomicU64::new(0),
+            redis: Some(Box::new(r)),
+        })
+    }
+
+    /// [`ManagerClient::connect`] at a Redis address, in a build without
+    /// the backend.
+    #[cfg(not(feature = "redis"))]
+    fn connect_redis(address: &str, _: &ListenerOptions, _: Option<Duration>) -> Result<ManagerClient> {
+        let scheme = address.split("://").next().unwrap_or_default();
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            format!("{scheme}:// addresses need the Redis backend, which this build of mpipc leaves out (feature \"redis\")"),
+        ))
     }
 
     fn dial(address: &str, opts: &ListenerOptions, timeout: Option<Duration>, spin_us: u32) -> Result<Connection> {
@@ -209,7 +297,8 @@ impl ManagerClient {
     /// and errors as the RPC, the same linearizable semantics (the server
     /// updates the replica before it replies to a change). Over TCP, or
     /// for a dict the server does not replicate, the RPC serves them as
-    /// before. Off: every call is a round trip.
+    /// before. Off: every call is a round trip. A client at a Redis
+    /// address has no replica: accepted, no effect.
     pub fn set_local_reads(&self, on: bool) {
         self.local_reads.store(on, Ordering::Relaxed);
     }
@@ -228,6 +317,7 @@ impl ManagerClient {
     /// [`ManagerClient::dict_get_versioned`]) and serve them again while
     /// the version stays the same, as the Python binding does.
     pub fn local_version(&self, name: &str) -> u64 {
+        on_redis!(self, _r => 0);
         if !self.connected.load(Ordering::Relaxed) || !self.local_reads.load(Ordering::Relaxed) || self.server_gone() {
             return 0;
         }
@@ -248,6 +338,7 @@ impl ManagerClient {
         key: Item<'_>,
         read: impl FnOnce(&[u8]) -> Result<T>,
     ) -> Result<(T, u64)> {
+        on_redis!(self, _r => self.call_raw("dict", name, "get", RawArgs::Items(&[key]), read).map(|t| (t, 0)));
         let mut read = Some(read);
         if self.local_reads.load(Ordering::Relaxed) {
             if let Some((r, v)) = self.local_read(name, "get", &[(key.0, key.1)], &mut read) {
@@ -476,6 +567,7 @@ impl ManagerClient {
     /// latency; the budget shrinks by itself when replies are slow.
     ///
     /// Takes effect at the next call (never waits for a call in progress).
+    /// A client at a Redis address does not spin: accepted, no effect.
     pub fn set_spin_us(&self, us: u32) {
         self.spin_us.store(us, Ordering::Relaxed);
     }
@@ -488,8 +580,10 @@ impl ManagerClient {
     /// Whether the connection is up, as far as the client knows: `false`
     /// once a call has found it lost (a server that died since the last
     /// call is only noticed by the next one).
-    /// Never waits for a call in progress.
+    /// Never waits for a call in progress. At a Redis address: whether the
+    /// last call reached the server (the next call dials anew if not).
     pub fn is_connected(&self) -> bool {
+        on_redis!(self, r => r.is_connected());
         self.connected.load(Ordering::Relaxed)
     }
 
@@ -508,7 +602,13 @@ impl ManagerClient {
     /// once for a wrong key; [`ErrorKind::Invalid`] for a bad address. On a
     /// Unix socket, a server that accepts gets at least one second for the
     /// handshake, even past `timeout`.
+    ///
+    /// At a Redis address: drops the pooled connections and checks the
+    /// server anew (retrying while it is unreachable, until `timeout`); the
+    /// data is the server's, so nothing starts from scratch (locks held
+    /// are kept while their leases last).
     pub fn reconnect(&self, timeout: Option<Duration>) -> Result<()> {
+        on_redis!(self, r => r.reconnect(timeout));
         let mut link = self.link();
         let deadline = timeout.map(|t| Instant::now() + t);
         // A Unix-socket connect is refused or accepted at once, so the time
@@ -573,6 +673,7 @@ impl ManagerClient {
     /// missing key, `Index`, `Type`, `Unsupported`, ...) with the server's
     /// message.
     pub fn call(&self, kind: &str, name: &str, method: &str, args: Vec<Value>) -> Result<Value> {
+        on_redis!(self, r => r.call(kind, name, method, &args).and_then(|b| decode_value_reply(&b)));
         if kind == "dict" && is_local_method(method) && args.len() <= 2 && self.local_reads.load(Ordering::Relaxed) {
             let enc: Vec<Vec<u8>> = args.iter().map(encode).collect();
             let items: Vec<Arg<'_>> = enc.iter().filter_map(|b| Some((&b[..], scan(b, MAX_DEPTH).ok()?))).collect();
@@ -613,6 +714,13 @@ impl ManagerClient {
                 return Err(Error::new(ErrorKind::Invalid, "args must be a CBOR array"));
             }
         }
+        on_redis!(self, r => {
+            // A dict read of a plain key: sent as the caller's bytes.
+            if let Some(got) = local_args(args).and_then(|(a, n)| r.dict_read(kind, name, method, &a[..n])) {
+                return read(&got?);
+            }
+            read(&r.call(kind, name, method, &raw_values(args)?)?)
+        });
         let mut read = Some(read);
         if kind == "dict" && is_local_method(method) && self.local_reads.load(Ordering::Relaxed) {
             if let Some((r, _)) = local_args(args).and_then(|(a, n)| self.local_read(name, method, &a[..n], &mut read))
@@ -655,6 +763,7 @@ impl ManagerClient {
     /// value comes back as the server sent it (checked well-formed, never
     /// decoded).
     pub fn pipeline_encoded(&self, reqs_cbor: &[u8]) -> Result<Vec<u8>> {
+        on_redis!(self, r => redis_pipeline_encoded(r, reqs_cbor));
         let mut out = Vec::new();
         self.exchange(
             |tx, ends, first| {
@@ -693,6 +802,10 @@ impl ManagerClient {
     /// [`ErrorKind::TooBig`] for a request over the server's limit (nothing
     /// sent, the connection kept); per-request failures are in the vector.
     pub fn pipeline(&self, reqs: Vec<(&str, &str, &str, Vec<Value>)>) -> Result<Vec<Result<Value>>> {
+        on_redis!(self, r => {
+            let reqs: Vec<(&str, &str, &str, &[Value])> = reqs.iter().map(|(k, n, m, a)| (*k, *n, *m, &a[..])).collect();
+            Ok(r.pipeline(&reqs)?.into_iter().map(|b| b.and_then(|b| decode_value_reply(&b))).collect())
+        });
         let mut results = Vec::with_capacity(reqs.len());
         self.exchange(
             |tx, ends, first| {
@@ -901,7 +1014,7 @@ fn local_args<'a>(args: RawArgs<'a>) -> Option<([Arg<'a>; 2], usize)> {
 /// each item well-formed (as [`decode`](super::cbor::decode) with
 /// [`MAX_DEPTH`] would, the whole array being the item) and of the right
 /// type. On an error `each` may have seen the requests before it.
-fn for_each_request(reqs: &[u8], mut each: impl FnMut([&[u8]; 4])) -> Result<()> {
+fn for_each_request<'r>(reqs: &'r [u8], mut each: impl FnMut([&'r [u8]; 4])) -> Result<()> {
     let bad = |m: &str| Error::new(ErrorKind::Invalid, format!("requests: {m}"));
     let shape = || bad("each request is [kind, name, method, args]");
     let mut walk = || -> Result<()> {
@@ -952,6 +1065,60 @@ fn for_each_request(reqs: &[u8], mut each: impl FnMut([&[u8]; 4])) -> Result<()>
     // about the shape (the decoder's order): the full scan runs only on
     // this error path.
     walk().map_err(|e| scan(reqs, MAX_DEPTH).err().unwrap_or(e))
+}
+
+/// The arguments of a raw call, decoded (the Redis path works on values).
+#[cfg(feature = "redis")]
+fn raw_values(args: RawArgs<'_>) -> Result<Vec<Value>> {
+    match args {
+        // The args array is one level below the request, as the server
+        // counts it.
+        RawArgs::Array(a) => match decode(a.0, MAX_DEPTH + 1)? {
+            Value::Array(v) => Ok(v),
+            _ => Err(Error::new(ErrorKind::Invalid, "args must be a CBOR array")),
+        },
+        RawArgs::Items(items) => items.iter().map(|it| decode(it.0, MAX_DEPTH)).collect(),
+    }
+}
+
+/// [`ManagerClient::pipeline_encoded`] at a Redis address: every request
+/// checked and decoded first (nothing is sent if one is malformed), run as
+/// `RedisManager::pipeline` runs them, each result written as the
+/// manager server's client writes it.
+#[cfg(feature = "redis")]
+fn redis_pipeline_encoded(r: &super::redis::RedisManager, reqs_cbor: &[u8]) -> Result<Vec<u8>> {
+    let mut fields: Vec<[&[u8]; 4]> = Vec::new();
+    for_each_request(reqs_cbor, |f| fields.push(f))?;
+    let text = |b: &[u8]| -> Result<String> {
+        match decode(b, MAX_DEPTH)? {
+            Value::Text(t) => Ok(t),
+            _ => Err(Error::new(ErrorKind::Invalid, "requests: kind, name and method are text")),
+        }
+    };
+    let mut decoded: Vec<(String, String, String, Vec<Value>)> = Vec::with_capacity(fields.len());
+    for [kind, name, method, args] in fields {
+        let args = match decode(args, MAX_DEPTH + 1)? {
+            Value::Array(a) => a,
+            _ => return Err(Error::new(ErrorKind::Invalid, "requests: args must be an array")),
+        };
+        decoded.push((text(kind)?, text(name)?, text(method)?, args));
+    }
+    let reqs: Vec<(&str, &str, &str, &[Value])> =
+        decoded.iter().map(|(k, n, m, a)| (k.as_str(), n.as_str(), m.as_str(), &a[..])).collect();
+    let results = r.pipeline(&reqs)?;
+    let mut out = Vec::new();
+    head(&mut out, 4, results.len() as u64);
+    for res in results {
+        out.push(0x82);
+        match res {
+            Ok(v) => {
+                out.push(0x00);
+                out.extend_from_slice(&v);
+            }
+            Err(e) => write_status_and_message(&mut out, &e),
+        }
+    }
+    Ok(out)
 }
 
 /// One CBOR item checked well-formed, to be sent as it is (see

@@ -22,6 +22,10 @@ mod kinds;
 pub mod objects;
 pub mod protocol;
 mod proxies;
+/// The manager at a Redis / Valkey address (docs/REDIS.md, "Manager on
+/// Redis").
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
 pub(crate) mod replica;
 pub(crate) mod server;
 pub mod values;

@@ -96,7 +96,16 @@ impl ManagerServer {
     /// file left at the path by a server that was killed is replaced (see
     /// [`ListenerOptions::reclaim_stale_socket`]), so a crashed server can
     /// be restarted at once; a live server there is [`ErrorKind::Exists`].
+    /// A Redis / Valkey address (`redis://...`) is [`ErrorKind::Invalid`]:
+    /// that server runs on its own; clients connect to it directly.
     pub fn serve(address: &str, opts: &ListenerOptions) -> Result<ManagerServer> {
+        if address.contains("://") {
+            return Err(Error::new(
+                ErrorKind::Invalid,
+                "a Redis server is not served by mpipc: run the Redis / Valkey server itself and connect the \
+                 clients to its address (docs/REDIS.md, \"Manager on Redis\")",
+            ));
+        }
         let opts = ListenerOptions { reclaim_stale_socket: true, ..opts.clone() };
         let listener = Listener::bind(address, &opts)?;
         let address = listener.address().clone();

@@ -122,7 +122,7 @@ enum Backend {
     /// A queue kept by a Redis / Valkey server: a `redis://`,
     /// `redis+unix://` or `valkey://` address (docs/REDIS.md).
     #[cfg(feature = "redis")]
-    Redis(redis::RedisQueue),
+    Redis(Box<redis::RedisQueue>),
 }
 
 impl Queue {
@@ -138,7 +138,7 @@ impl Queue {
         // /dev/shm.
         #[cfg(feature = "redis")]
         if crate::redis::address::is_address(name) {
-            return Ok(Queue { backend: Backend::Redis(redis::RedisQueue::open(name, opts)?) });
+            return Ok(Queue { backend: Backend::Redis(Box::new(redis::RedisQueue::open(name, opts)?)) });
         }
         Ok(Queue { backend: Backend::Shm(ShmQueue::open(name, opts)?) })
     }

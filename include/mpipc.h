@@ -222,7 +222,9 @@ typedef struct mp_lock mp_lock;
 // ("connection to the manager at ... lost"), and so does every later call
 // until `mp_mgr_reconnect`. Nothing is retried automatically: a call whose
 // reply never came may or may not have been applied, and a restarted
-// server starts empty.
+// server starts empty. A manager at a Redis address (see `mp_mgr_connect`)
+// keeps its data on the server: there the next call after `MP_E_EOF`
+// connects again by itself.
 typedef struct mp_mgr mp_mgr;
 
 // A manager server running in this process (an accept thread and one
@@ -1282,9 +1284,18 @@ mp_status mp_lock_depth(struct mp_lock *l,
 // Connects to the manager at `address` and authenticates with `authkey`
 // (if `keylen > 0`), within `timeout_ms`.
 //
+// `address` may be a Redis (>= 7.0) or Valkey (>= 7.2) server:
+// `redis://[user[:password]@]host[:port][/db][?ns=NAME&lease_ms=N&timeout_ms=N]`
+// or `redis+unix:///path/to/redis.sock[?db=N&...]` (docs/REDIS.md). The
+// objects then live on that server (set, condition, barrier and array are
+// `MP_E_UNSUPPORTED` there; locks and semaphores are leases); `authkey`
+// is the password when the address has none.
+//
 // # Returns
 // `MP_OK`; `MP_E_AUTH`; `MP_E_TIMEOUT`; `MP_E_NOTFOUND` (no server);
-// `MP_E_INVAL`.
+// `MP_E_INVAL`; at a Redis address `MP_E_IO` (unreachable), `MP_E_INVAL`
+// naming the wrong part of a bad address, `MP_E_VERSION` (an older
+// server).
 //
 // # Safety
 // `address` is a NUL-terminated string; `authkey` points to `keylen`

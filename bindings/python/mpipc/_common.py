@@ -30,6 +30,7 @@ import ctypes
 import math
 import multiprocessing.util
 import os
+import re
 import secrets
 import threading
 import time
@@ -301,9 +302,20 @@ class Named:
 
     def __repr__(self):
         return "<%s.%s name=%r%s>" % (
-            type(self).__module__, type(self).__name__, getattr(self, "name", None),
+            type(self).__module__, type(self).__name__, redact_address(getattr(self, "name", None)),
             " closed" if getattr(self, "_closed", False) else "",
         )
+
+
+_PASSWORD_IN_ADDRESS = re.compile(r"(://[^/@:]*:)[^/@]*@|((?:password|pass)=)[^&]*")
+
+
+def redact_address(name):
+    """`name` with the password of a Redis address replaced by `***` (as the
+    library's own messages show it), so a repr in a log never holds it."""
+    if not isinstance(name, str) or "://" not in name:
+        return name
+    return _PASSWORD_IN_ADDRESS.sub(lambda m: (m.group(1) + "***@") if m.group(1) else (m.group(2) + "***"), name)
 
 
 def read_out(ctype, fn, *args):

@@ -28,6 +28,7 @@ import multiprocessing
 import multiprocessing.context
 import os
 import queue as _queue
+import re
 import tempfile
 import threading
 import time
@@ -43,7 +44,7 @@ from ._errors import (
     error,
 )
 from ._ffi import lib, raw
-from .connection import _from_c_address, _to_c_address
+from .connection import _from_c_address, _to_c_address as _to_c_socket_address
 
 __all__ = [
     "Manager", "BaseManager", "SyncManager", "connect_manager", "BaseProxy", "Token", "DictProxy", "ListProxy",
@@ -52,6 +53,23 @@ __all__ = [
 ]
 
 _EMPTY, _FULL, _TIMEOUT, _EOF = B.MP_E_EMPTY, B.MP_E_FULL, B.MP_E_TIMEOUT, B.MP_E_EOF
+
+# scheme://: RFC 3986's scheme characters. No socket path a manager is
+# given starts so (a relative path "x://y" would need a directory "x:").
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _to_c_address(address):
+    """The C form of a manager address: a URL (``redis://...``,
+    ``redis+unix://...``, ``valkey://...``; docs/REDIS.md) goes to the
+    library as it is, which selects the backend by its scheme and names a
+    wrong part of it; anything else is a socket address (a path, ``(host,
+    port)``, ``unix:...``, ``tcp:...``) as for ``mpipc.connection``."""
+    if isinstance(address, str) and _URL.match(address):
+        return address
+    return _to_c_socket_address(address)
+
+
 _LOST = {_EOF: ConnectionLost}
 # What a dial meets while no server listens (yet): the library's reconnect
 # retries on the same statuses.
@@ -111,8 +129,11 @@ class _Client:
         self._local = threading.local()
         self._gen = 0
         # Set when a call of the current generation found the connection
-        # lost; cleared by a successful reconnect.
+        # lost; cleared by a successful reconnect, and at a Redis address
+        # by the next call that succeeds (the library reconnects there by
+        # itself at the next call: docs/REDIS.md).
         self._lost = False
+        self._heals = bool(_URL.match(address))
         self._reconnect_lock = threading.Lock()
         register_after_fork(self)
 
@@ -148,6 +169,8 @@ class _Client:
         rc = lib.mp_mgr_call(c.h, kind.encode(), name.encode(), method.encode(), data, len(data), ctypes.byref(b))
         if rc:
             self.fail(rc, c, override)
+        if self._lost and self._heals and c.gen == self._gen:
+            self._lost = False
         return decode(take_buf(b), pickle=self.pickle)
 
     def fail(self, rc, c, override=None):
@@ -250,13 +273,20 @@ def _client_at(address, pickle=_ANY):
     """A client of this process for the server at `address` (C form):
     one it already has (with the serializer `pickle` if one has it), else
     a new one with the process's authkey, as multiprocessing's proxies
-    authenticate when unpickled."""
+    authenticate when unpickled (no key for a Redis address)."""
     with _clients_lock:
         found = [c for (a, _, _), c in _clients.items() if a == address]
     for c in found:
         if pickle is _ANY or c.pickle == pickle:
             return c
-    key = found[0].authkey if found else bytes(multiprocessing.current_process().authkey)
+    if found:
+        key = found[0].authkey
+    elif _URL.match(address):
+        # A Redis server takes the authkey as its password: the process's
+        # random authkey is none (a password, if any, is in the address).
+        key = b""
+    else:
+        key = bytes(multiprocessing.current_process().authkey)
     return _client_for(address, key, None if pickle is _ANY else pickle)
 
 
@@ -1128,8 +1158,12 @@ class BaseManager:
     has them all).
 
     ``address``: a socket path, ``(host, port)``, or ``unix:...``/``tcp:...``;
-    None = a new Unix socket in a private temporary directory. ``authkey``:
-    None = ``multiprocessing.current_process().authkey`` (as Python); pass
+    None = a new Unix socket in a private temporary directory; for
+    ``connect()`` also a Redis / Valkey server's URL
+    (``redis://host:port[/db][?ns=app]``, ``redis+unix:///path/redis.sock``;
+    docs/REDIS.md), whose password is the ``authkey`` if the URL has none. ``authkey``:
+    None = ``multiprocessing.current_process().authkey`` (as Python; none
+    for a Redis URL); pass
     ``b""`` for no authentication (a Unix socket is mode 0600 anyway).
 
     ``serializer``: None = the module default (``mpipc.set_serializer``,
@@ -1146,7 +1180,9 @@ class BaseManager:
         self._pickle = _serializer_flag(serializer)
         self._address = address
         if authkey is None:
-            authkey = bytes(multiprocessing.current_process().authkey)
+            # A Redis server's password is no process's authkey: none (or the URL's).
+            url = isinstance(address, str) and _URL.match(address)
+            authkey = b"" if url else bytes(multiprocessing.current_process().authkey)
         self._authkey = bytes(authkey)
         self._server = None
         self._finalizer = None
@@ -1584,6 +1620,8 @@ def Manager(address=None, authkey=None, serializer=None):
 def connect_manager(address, authkey=None, serializer=None):
     """A SyncManager connected to the server at `address`. `authkey` None
     means no authentication (as ``mpipc manager serve`` without
-    ``--authkey-file``)."""
+    ``--authkey-file``). At a Redis / Valkey URL (``redis://host:port[/db]
+    [?ns=app]``; docs/REDIS.md) the objects live on that server and
+    `authkey` is its password."""
     m = SyncManager(address, b"" if authkey is None else authkey, serializer)
     return m.connect()

@@ -20,4 +20,4 @@ pub(crate) use robust_mutex::acquired_raw;
 pub use robust_mutex::{LockState, Probe, RobustMutex, RobustMutexGuard};
 pub use signals::AsyncSignalsBlocked;
 pub use spin::AdaptiveSpin;
-pub use thread_id::current_tid;
+pub use thread_id::{current_pid, current_tid};

@@ -1,6 +1,8 @@
 //! The calling thread's kernel thread id, cached: locks record their owner
 //! by it, and `gettid(2)` is a syscall (~100 ns) that a 50 ns lock cannot
-//! afford on every call.
+//! afford on every call. Likewise the process id, which every call to a
+//! Redis server compares with its connection's (`crate::redis`: a forked
+//! child must not use its parent's connections).
 //!
 //! A forked child inherits the parent's thread-local cache but runs with a
 //! new tid, so a `pthread_atfork` child handler clears the cache of the
@@ -19,6 +21,9 @@ thread_local! {
     /// 0 = not known yet.
     static TID: Cell<i32> = const { Cell::new(0) };
 }
+
+/// The process id, 0 = not known yet (see [`current_pid`]).
+static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// Whether the atfork handler is registered.
 static REGISTERED: AtomicBool = AtomicBool::new(false);
@@ -49,6 +54,26 @@ static REGISTER_AT_LOAD: extern "C" fn() = register_at_load;
 extern "C" fn forget_in_child() {
     // try_with: never panic in an atfork handler, even during thread exit.
     let _ = TID.try_with(|t| t.set(0));
+    // Relaxed: the child has one thread, this one, so far.
+    PID.store(0, Ordering::Relaxed);
+}
+
+/// The calling process's id, cached (cleared in a forked child by the
+/// atfork handler, as the tid is).
+pub fn current_pid() -> u32 {
+    // Relaxed: the value is the same whichever thread cached it; a thread
+    // that sees 0 asks the kernel itself.
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            if !REGISTERED.load(Ordering::Relaxed) {
+                register_atfork();
+            }
+            let pid = std::process::id();
+            PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
 }
 
 /// The calling thread's tid (unique among the live threads of the whole

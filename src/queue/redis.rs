@@ -567,7 +567,7 @@ impl RedisQueue {
     /// keeper) at the first use.
     fn consumer_id(&self) -> Result<String> {
         let mut consumer = self.consumer.lock();
-        let pid = std::process::id();
+        let pid = crate::os::current_pid();
         if let Some(c) = consumer.as_ref().filter(|c| c.pid == pid) {
             return Ok(c.id.clone());
         }
@@ -830,7 +830,7 @@ impl Drop for RedisQueue {
         // back to the head of the queue at once (rather than when its lease
         // ends).
         let consumer = self.consumer.get_mut().take();
-        if let Some(c) = consumer.filter(|c| c.pid == std::process::id()) {
+        if let Some(c) = consumer.filter(|c| c.pid == crate::os::current_pid()) {
             let proc_key = format!("{}{}", self.keys.proc_prefix, c.id);
             let _ = self.ep.run(None, |con| {
                 redis::cmd("FCALL")
@@ -874,7 +874,7 @@ fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(Instant::now().elapsed().as_nanos());
-    h.write_u32(std::process::id());
+    h.write_u32(crate::os::current_pid());
     h.finish()
 }
 

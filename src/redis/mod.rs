@@ -118,7 +118,7 @@ impl Endpoint {
             shown: shown.to_owned(),
             timeout,
             idle: Mutex::new(Vec::new()),
-            owner_pid: std::sync::atomic::AtomicU32::new(std::process::id()),
+            owner_pid: std::sync::atomic::AtomicU32::new(crate::os::current_pid()),
         })
     }
 
@@ -206,7 +206,7 @@ impl Endpoint {
     /// connection each, never waiting for a lock nobody will release.
     fn pool(&self) -> Option<parking_lot::MutexGuard<'_, Vec<Conn>>> {
         use std::sync::atomic::Ordering::Relaxed;
-        let pid = std::process::id();
+        let pid = crate::os::current_pid();
         if self.owner_pid.load(Relaxed) == pid {
             return Some(self.idle.lock());
         }
@@ -237,7 +237,7 @@ impl Endpoint {
     }
 
     fn give_back(&self, mut conn: Conn) {
-        if !conn.con.is_open() || conn.pid != std::process::id() {
+        if !conn.con.is_open() || conn.pid != crate::os::current_pid() {
             return;
         }
         conn.last_used = Instant::now();
@@ -265,7 +265,7 @@ impl Endpoint {
         };
         let client = redis::Client::open(info).map_err(|e| self.error(&e))?;
         let con = client.get_connection_with_timeout(self.timeout).map_err(|e| self.connect_error(&e))?;
-        let mut conn = Conn { con, pid: std::process::id(), last_used: Instant::now(), read_timeout: None };
+        let mut conn = Conn { con, pid: crate::os::current_pid(), last_used: Instant::now(), read_timeout: None };
         let mut pipe = redis::pipe();
         if let Some(password) = &self.addr.password {
             let auth = pipe.cmd("AUTH");

@@ -73,7 +73,7 @@ static WAKE: Condvar = Condvar::new();
 /// is lost. [`ErrorKind::Io`] if the keeper thread cannot be started.
 pub(super) fn keep(every: Duration, renew: Renew) -> Result<Lease> {
     register_atfork();
-    let pid = std::process::id();
+    let pid = crate::os::current_pid();
     let mut k = KEEPER.lock();
     if k.pid != pid {
         // The first lease of this process (or of this child: the parent's

@@ -485,7 +485,7 @@ impl RedisManager {
     /// The owner id of this client in this process (locks): a child after
     /// fork() is another owner.
     fn owner(&self) -> String {
-        format!("{}:{}:{:016x}", self.host, std::process::id(), self.nonce)
+        format!("{}:{}:{:016x}", self.host, crate::os::current_pid(), self.nonce)
     }
 
     /// A new holder id (one semaphore acquisition).
@@ -503,7 +503,7 @@ impl RedisManager {
     /// What this client holds, in this process.
     fn held(&self) -> MutexGuard<'_, Held> {
         let mut h = self.held.lock();
-        let pid = std::process::id();
+        let pid = crate::os::current_pid();
         if h.pid != pid {
             // A child after fork(): its parent's holdings are its
             // parent's (their leases are renewed there).
@@ -649,7 +649,7 @@ impl Drop for RedisManager {
     fn drop(&mut self) {
         let (locks, permits) = {
             let h = self.held.get_mut();
-            if h.pid != std::process::id() {
+            if h.pid != crate::os::current_pid() {
                 return;
             }
             (std::mem::take(&mut h.locks), std::mem::take(&mut h.permits))
@@ -725,7 +725,7 @@ fn random_u64() -> u64 {
     // RandomState is seeded from the OS's randomness per process, and
     // differs per instance within one.
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(std::process::id());
+    h.write_u32(crate::os::current_pid());
     h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
     h.finish()
 }

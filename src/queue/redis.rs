@@ -293,8 +293,8 @@ impl RedisQueue {
             return Err(Error::new(ErrorKind::Invalid, "get_many needs room for at least one message"));
         }
         match self.take(max, None, timeout)? {
-            Got::Messages(m) => Ok(m),
-            Got::TooBig(_) | Got::Empty | Got::Drained => unreachable!("take returns messages or an error"),
+            Got::Messages(m) if !m.is_empty() && m.len() <= max => Ok(m),
+            _ => Err(self.odd_reply("a get", &"no message, or more than asked for")),
         }
     }
 
@@ -304,13 +304,12 @@ impl RedisQueue {
     /// of the queue (another getter may take the next one meanwhile).
     pub fn get_into(&self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
         match self.take(1, Some(buf.len()), timeout)? {
-            Got::Messages(mut m) => {
-                let msg = m.pop().expect("one message");
-                buf[..msg.len()].copy_from_slice(&msg);
-                Ok(msg.len())
+            Got::Messages(m) if m.len() == 1 && m[0].len() <= buf.len() => {
+                buf[..m[0].len()].copy_from_slice(&m[0]);
+                Ok(m[0].len())
             }
             Got::TooBig(n) => Err(Error::buf_size(n)),
-            Got::Empty | Got::Drained => unreachable!("take returns messages or an error"),
+            _ => Err(self.odd_reply("a get", &"not one message that fits")),
         }
     }
 
@@ -321,7 +320,9 @@ impl RedisQueue {
 
     /// Takes the oldest message.
     pub fn get_bytes_timeout(&self, timeout: Option<Duration>) -> Result<Vec<u8>> {
-        Ok(self.get_many(1, timeout)?.pop().expect("get_many returns at least one message"))
+        // get_many returns one message or an error (it checks the reply).
+        let mut one = self.get_many(1, timeout)?;
+        Ok(one.pop().unwrap_or_default())
     }
 
     /// Takes up to `lens.len()` messages packed into `buf` (see
@@ -359,24 +360,42 @@ impl RedisQueue {
         if self.ack == Ack::AtLeastOnce {
             // They are in our processing list (its tail): move them back.
             let cid = self.consumer_id()?;
-            let proc_key = format!("{}{cid}", self.keys.proc_prefix);
-            self.ep.run(None, |con| {
-                let mut pipe = redis::pipe();
-                for _ in msgs {
-                    pipe.cmd("LMOVE").arg(&proc_key).arg(&self.keys.base[0]).arg("RIGHT").arg("LEFT").ignore();
-                }
-                pipe.query::<()>(con)
-            })?;
+            self.alo_unget(&cid, msgs.len())?;
             self.handed_out(&cid, -(msgs.len() as isize));
             return Ok(());
         }
+        self.unget(msgs)
+    }
+
+    /// Puts popped messages back at the head, in order (`mpipc_1_q_unget`:
+    /// a function with `allow-oom`, so it works at maxmemory, where a plain
+    /// LPUSH is refused and the messages would be lost).
+    fn unget(&self, msgs: &[Vec<u8>]) -> Result<()> {
         self.ep.run(None, |con| {
-            let mut cmd = redis::cmd("LPUSH");
-            cmd.arg(&self.keys.base[0]);
-            for m in msgs.iter().rev() {
+            let mut cmd = redis::cmd("FCALL");
+            cmd.arg("mpipc_1_q_unget").arg(5).arg(&self.keys.base);
+            for m in msgs {
                 cmd.arg(m);
             }
             cmd.query::<i64>(con)
+        })?;
+        Ok(())
+    }
+
+    /// Moves the `n` newest messages of consumer `cid`'s processing list
+    /// back to the head (`mpipc_1_q_alo_unget`, `allow-oom` as `unget`).
+    fn alo_unget(&self, cid: &str, n: usize) -> Result<()> {
+        let proc_key = format!("{}{cid}", self.keys.proc_prefix);
+        self.ep.run(None, |con| {
+            redis::cmd("FCALL")
+                .arg("mpipc_1_q_alo_unget")
+                .arg(7)
+                .arg(&self.keys.base)
+                .arg(&self.keys.consumers)
+                .arg(&proc_key)
+                .arg(cid)
+                .arg(n)
+                .query::<i64>(con)
         })?;
         Ok(())
     }
@@ -391,7 +410,9 @@ impl RedisQueue {
         // An unbounded queue's blocking get needs no function: BLMPOP on
         // the items and the shut latch is the whole operation (items come
         // first, so a shut queue is drained before the latch is seen).
-        let mut first_try = self.maxsize != 0 || timeout == Some(Duration::ZERO) || cap.is_some();
+        // (get_into too: a message too big for the buffer goes back to the
+        // head, which is rarer than paying a function call on every get.)
+        let mut first_try = self.maxsize != 0 || timeout == Some(Duration::ZERO);
         loop {
             if first_try {
                 match self.try_take(max, cap)? {
@@ -413,11 +434,8 @@ impl RedisQueue {
                 Some((_, msgs)) => {
                     if let Some(cap) = cap {
                         if msgs[0].len() > cap {
-                            let n = msgs[0].len();
-                            self.ep.run(None, |con| {
-                                redis::cmd("LPUSH").arg(&self.keys.base[0]).arg(&msgs[0]).query::<i64>(con)
-                            })?;
-                            return Ok(Got::TooBig(n));
+                            self.unget(&msgs)?;
+                            return Ok(Got::TooBig(msgs[0].len()));
                         }
                     }
                     return Ok(Got::Messages(msgs));
@@ -516,20 +534,14 @@ impl RedisQueue {
             })?;
             if let Some(msg) = moved {
                 if self.maxsize != 0 {
-                    self.rearm("room")?;
+                    // Its failure only leaves putters to their next slice;
+                    // the message moved is handed out whatever happens.
+                    let _ = self.rearm("room");
                 }
-                // Too big
-                // for the caller's buffer: give it back to the head.
+                // Too big for the caller's buffer: give it back to the head.
                 if let Some(cap) = cap {
                     if msg.len() > cap {
-                        self.ep.run(None, |con| {
-                            redis::cmd("LMOVE")
-                                .arg(&proc_key)
-                                .arg(&self.keys.base[0])
-                                .arg("RIGHT")
-                                .arg("LEFT")
-                                .query::<Option<Vec<u8>>>(con)
-                        })?;
+                        self.alo_unget(cid, 1)?;
                         return Ok(Got::TooBig(msg.len()));
                     }
                 }
@@ -566,17 +578,23 @@ impl RedisQueue {
     /// This process's consumer id, registering it (and starting its lease
     /// keeper) at the first use.
     fn consumer_id(&self) -> Result<String> {
-        let mut consumer = self.consumer.lock();
         let pid = crate::os::current_pid();
-        if let Some(c) = consumer.as_ref().filter(|c| c.pid == pid) {
-            return Ok(c.id.clone());
+        {
+            let mut consumer = self.consumer.lock();
+            if let Some(c) = consumer.as_ref().filter(|c| c.pid == pid) {
+                return Ok(c.id.clone());
+            }
+            if let Some(mut old) = consumer.take() {
+                // The parent's consumer, inherited through fork(): its
+                // keeper thread did not come along; the parent keeps its
+                // lease.
+                old._keeper.stop.take();
+                std::mem::forget(old);
+            }
         }
-        if let Some(mut old) = consumer.take() {
-            // The parent's consumer, inherited through fork(): its keeper
-            // thread did not come along; the parent keeps its lease.
-            old._keeper.stop.take();
-            std::mem::forget(old);
-        }
+        // Registered without the lock held: a round trip (and a thread
+        // start) under it would leave it locked for ever in a child forked
+        // meanwhile by another thread.
         let id = format!("{pid}:{:016x}", random_u64());
         self.renew(&id)?;
         let (tx, rx) = std::sync::mpsc::channel::<()>();
@@ -592,7 +610,14 @@ impl RedisQueue {
                 }
             })
             .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start the lease thread: {e}")))?;
-        *consumer = Some(Consumer { id: id.clone(), pid, outstanding: 0, _keeper: Keeper { stop: Some(tx) } });
+        let mine = Consumer { id: id.clone(), pid, outstanding: 0, _keeper: Keeper { stop: Some(tx) } };
+        let mut consumer = self.consumer.lock();
+        if let Some(c) = consumer.as_ref().filter(|c| c.pid == pid) {
+            // Another thread registered one meanwhile: use it; ours (with
+            // nothing taken) lapses with its keeper.
+            return Ok(c.id.clone());
+        }
+        *consumer = Some(mine);
         Ok(id)
     }
 
@@ -630,8 +655,14 @@ impl RedisQueue {
                 // the pop, on the same connection).
                 let mut pipe = redis::pipe();
                 pipe.add_command(cmd).cmd("FCALL").arg("mpipc_1_latch_rearm").arg(5).arg(&self.keys.base).arg("room");
-                let (v, _): (Value, Value) = pipe.query(con)?;
-                Ok(v)
+                // The rearm's own result does not matter (a failure leaves
+                // putters to their next slice): only the pop's is read, so
+                // messages popped are never dropped with an error.
+                match crate::redis::pipeline_within(con, &pipe, self.ep.timeout() + block)?.into_iter().next() {
+                    Some(Value::ServerError(e)) => Err(e.into()),
+                    Some(v) => Ok(v),
+                    None => Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into()),
+                }
             } else {
                 cmd.query(con)
             }
@@ -640,7 +671,7 @@ impl RedisQueue {
             Value::Nil => Ok(None),
             Value::Array(mut kv) if kv.len() == 2 => {
                 let msgs = match kv.pop() {
-                    Some(Value::Array(items)) => {
+                    Some(Value::Array(items)) if !items.is_empty() && items.len() <= count => {
                         items.into_iter().map(|v| self.bytes(v)).collect::<Result<Vec<_>>>()?
                     }
                     other => return Err(self.odd_reply("BLMPOP", &other)),
@@ -787,7 +818,12 @@ impl RedisQueue {
                 }
                 return Err(Error::new(ErrorKind::Timeout, format!("join on queue {:?} timed out", self.name)));
             };
-            if self.block_pop(block, &[3], 1)?.is_some() && self.rearm("done")? == 1 {
+            // Woken by the token or not, ask: `latch_rearm 'done'` answers 1
+            // when nothing is unfinished (and puts the token back for the
+            // next joiner). After an empty slice this is what finds a
+            // token lost with a joiner killed before it put it back.
+            self.block_pop(block, &[3], 1)?;
+            if self.rearm("done")? == 1 {
                 return Ok(());
             }
         }

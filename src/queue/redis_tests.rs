@@ -279,3 +279,43 @@ fn wait_for_blocked_clients(srv: &TestServer, n: usize) {
         std::thread::sleep(Duration::from_millis(2));
     }
 }
+
+#[test]
+fn a_joiner_finds_a_done_token_lost_with_a_killed_joiner() {
+    let Some(srv) = TestServer::start() else { return };
+    let name = unique("lostdone");
+    let url = format!("{}/{name}", srv.url());
+    let q = open(&url, QueueOptions::default());
+    q.put_many(&[b"t"], None).unwrap();
+    q.get_many(1, None).unwrap();
+    q.task_done().unwrap();
+    // A joiner killed after taking the token and before putting it back.
+    let (ep, _) = crate::redis::endpoint_of(&srv.url(), false).unwrap();
+    let taken: Option<String> =
+        ep.run(None, |con| redis::cmd("LPOP").arg(format!("mpipc:q:{{{name}}}:done")).query(con)).unwrap();
+    assert!(taken.is_some());
+    q.join(None).unwrap(); // returns after at most one slice
+    RedisQueue::unlink(&url).unwrap();
+}
+
+#[test]
+fn at_maxmemory_gets_give_back_what_does_not_fit() {
+    let Some(srv) = TestServer::start() else { return };
+    for ack in ["at-most-once", "at-least-once"] {
+        let url = format!("{}/{}?ack={ack}", srv.url(), unique("oom"));
+        let q = open(&url, QueueOptions::default());
+        q.put_many(&[&[1u8; 100][..], &[2u8; 100], &[3u8; 100]], None).unwrap();
+        let (ep, _) = crate::redis::endpoint_of(&srv.url(), false).unwrap();
+        ep.run(None, |con| redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg(1).query::<()>(con)).unwrap();
+        assert_eq!(q.put_many(&[b"x"], NOW).unwrap_err().kind(), ErrorKind::Full);
+        // Two fit in 250 bytes; the third goes back, even at maxmemory.
+        let (mut buf, mut lens) = ([0u8; 250], [0usize; 8]);
+        assert_eq!(q.get_many_into(&mut buf, &mut lens, None).unwrap(), (2, 200), "{ack}");
+        let mut small = [0u8; 10];
+        assert_eq!(q.get_into(&mut small, Some(Duration::from_millis(50))).unwrap_err().kind(), ErrorKind::BufSize);
+        assert_eq!(q.qsize().unwrap(), 1, "{ack}: nothing lost");
+        ep.run(None, |con| redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg(0).query::<()>(con)).unwrap();
+        assert_eq!(q.get_many(8, NOW).unwrap(), vec![vec![3u8; 100]]);
+        RedisQueue::unlink(&url).unwrap();
+    }
+}

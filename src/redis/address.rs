@@ -152,13 +152,15 @@ pub fn parse(text: &str, object: bool) -> Result<Address, ParseError> {
         }
         a.server = Server::Unix(format!("/{}", segs.join("/")).into());
     } else {
-        let (auth_host, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i + 1..]),
-            None => (rest, ""),
-        };
-        let (auth, hostport) = match auth_host.rsplit_once('@') {
+        // The credentials end at the last '@' (a password may hold an
+        // unescaped '/'), the host at the first '/' after them.
+        let (auth, after) = match rest.rsplit_once('@') {
             Some((u, h)) => (Some(u), h),
-            None => (None, auth_host),
+            None => (None, rest),
+        };
+        let (hostport, path) = match after.find('/') {
+            Some(i) => (&after[..i], &after[i + 1..]),
+            None => (after, ""),
         };
         if let Some(auth) = auth {
             let (u, p) = match auth.split_once(':') {
@@ -268,7 +270,9 @@ pub fn parse(text: &str, object: bool) -> Result<Address, ParseError> {
 pub fn redact(text: &str) -> String {
     let mut s = text.to_owned();
     if let Some(i) = s.find("://") {
-        let auth_end = s[i + 3..].find('/').map_or(s.len(), |j| i + 3 + j);
+        // As the parser reads it: the credentials end at the last '@'
+        // before the options.
+        let auth_end = s[i + 3..].find('?').map_or(s.len(), |j| i + 3 + j);
         if let Some(at) = s[i + 3..auth_end].rfind('@') {
             let at = i + 3 + at;
             if let Some(c) = s[i + 3..at].find(':') {
@@ -277,9 +281,12 @@ pub fn redact(text: &str) -> String {
         }
     }
     for key in ["password=", "pass="] {
-        if let Some(p) = s.find(key) {
-            let end = s[p..].find('&').map_or(s.len(), |e| p + e);
-            s.replace_range(p + key.len()..end, "***");
+        let mut from = 0;
+        while let Some(p) = s[from..].find(key).map(|p| from + p) {
+            let start = p + key.len();
+            let end = s[start..].find('&').map_or(s.len(), |e| start + e);
+            s.replace_range(start..end, "***");
+            from = start + 3;
         }
     }
     s
@@ -332,6 +339,8 @@ mod tests {
         assert!(e("redis://:secret@h:x/q", true).contains("redis://:***@h:x/q"));
         assert!(!e("redis://u:secret@h:x/q", true).contains("secret"));
         assert!(!e("unix:///s.sock/q?pass=secret&x=1", true).contains("secret"));
+        assert!(!e("redis://user:pa/ssword@127.0.0.1:x/q", true).contains("ssword"));
+        assert!(!e("unix:///s.sock/q?password=one&password=secret2&x=1", true).contains("secret2"));
         assert!(e("redis://h/0/q", false).contains("expected [/db]"));
     }
 }

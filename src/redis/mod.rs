@@ -173,7 +173,17 @@ impl Endpoint {
             // No signal may interrupt a socket call of this thread while it
             // waits for a reply (crate::os::AsyncSignalsBlocked says why).
             let _quiet = crate::os::AsyncSignalsBlocked::new();
-            let mut conn = self.take()?;
+            let mut conn = match self.take() {
+                Ok(conn) => conn,
+                // A server restarted a moment ago answers the handshake's
+                // library check with -LOADING too.
+                Err(e) if is_loading(&e) && started.elapsed() < self.timeout => {
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_millis(200));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let wait = self.timeout + block.unwrap_or(Duration::ZERO);
             let result = conn.set_read_timeout(wait).and_then(|()| f(&mut conn.con));
             match result {
@@ -374,6 +384,9 @@ impl Endpoint {
                 "NOPERM" | "READONLY" => ErrorKind::Permission,
                 "OOM" => ErrorKind::Full,
                 "LOADING" => ErrorKind::Timeout,
+                // A key of the object holds another type (a plain client
+                // wrote it): the name is taken by something else.
+                "WRONGTYPE" => ErrorKind::Type,
                 "ERR" if detail.contains("unknown command") => return self.too_old(),
                 // An ACL refusal met inside a function comes back as a
                 // plain error, not -NOPERM.
@@ -409,6 +422,48 @@ impl Endpoint {
             _ => Error::new(ErrorKind::Corrupt, format!("{shown}: unexpected reply: {e}")),
         }
     }
+}
+
+/// Sends the `count` commands packed in `packed` in one write and reads
+/// their replies (server errors as [`Value::ServerError`], in order), all
+/// within `wait` from now. The crate's own pipelined read would wait its
+/// whole read timeout again for every reply once one had timed out (a
+/// stopped server held a batch of 20 for 20 timeouts). `wait` must be what
+/// [`Endpoint::run`] set for the call (the endpoint's timeout, plus the
+/// block of a blocking command): the socket gets it back at the end.
+pub fn replies_within(
+    con: &mut redis::Connection,
+    packed: &[u8],
+    count: usize,
+    wait: Duration,
+) -> redis::RedisResult<Vec<Value>> {
+    let deadline = Instant::now() + wait;
+    con.send_packed_command(packed)?;
+    let mut out = Vec::with_capacity(count.min(1024));
+    for _ in 0..count {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into());
+        }
+        con.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+        out.push(con.recv_response()?);
+    }
+    con.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+    Ok(out)
+}
+
+/// [`replies_within`] of the commands of `pipe`.
+pub fn pipeline_within(
+    con: &mut redis::Connection,
+    pipe: &redis::Pipeline,
+    wait: Duration,
+) -> redis::RedisResult<Vec<Value>> {
+    replies_within(con, &pipe.get_packed_pipeline(), pipe.cmd_iter().count(), wait)
+}
+
+/// Whether `e` is a `-LOADING` answer (see [`Endpoint::error`]).
+fn is_loading(e: &Error) -> bool {
+    e.kind() == ErrorKind::Timeout && e.message().contains(": LOADING ")
 }
 
 /// Whether `e` is the server's answer (the connection is in step and can

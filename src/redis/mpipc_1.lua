@@ -286,7 +286,7 @@ end
 --           queue's own (at-most-once when creating)
 -- Attaching, a nonzero maxsize / max_message or a mode that differs from
 -- the queue's is INVAL. Returns {maxsize, max_message, mode, created 0/1}.
-register('q_open', NONE, function(KEYS, ARGV)
+register('q_open', DRAIN, function(KEYS, ARGV)
   local e = need_keys(KEYS, 5, 'q_open')
   if e then return e end
   local how, maxsize, maxmsg, mode = ARGV[1], int(ARGV[2]), int(ARGV[3]), ARGV[4] or ''
@@ -584,6 +584,35 @@ register('q_ack', DRAIN, function(KEYS, ARGV)
   if m.unfinished < n then return fail('INVAL', 'task_done() called too many times') end
   redis.call('LPOP', KEYS[7], n)
   return unfinished_down(KEYS, n)
+end)
+
+-- KEYS[1..5]; ARGV: the messages, oldest first. A getter that took more
+-- than its caller can hold (a buffer too small) puts them back at the head
+-- of the queue, in their order. Returns how many. allow-oom: at maxmemory
+-- a plain LPUSH is refused, and the messages would be lost.
+register('q_unget', DRAIN, function(KEYS, ARGV)
+  local m, e = q_meta(KEYS, 5, 'q_unget')
+  if not m then return e end
+  for i = #ARGV, 1, -1 do redis.call('LPUSH', KEYS[1], ARGV[i]) end
+  return #ARGV
+end)
+
+-- KEYS[1..7]; ARGV: [1] cid  [2] n >= 1. The at-least-once form of q_unget:
+-- the n newest messages of the consumer's processing list go back to the
+-- head of the queue, in their order. Returns how many moved.
+register('q_alo_unget', DRAIN, function(KEYS, ARGV)
+  local m, e = q_meta(KEYS, 7, 'q_alo_unget')
+  if not m then return e end
+  local pe = check_proc(KEYS, ARGV[1])
+  if pe then return pe end
+  local n = int(ARGV[2])
+  if not n or n < 1 then return fail('INVAL', 'q_alo_unget: n must be an integer >= 1') end
+  local moved = 0
+  for _ = 1, n do
+    if not redis.call('LMOVE', KEYS[7], KEYS[1], 'RIGHT', 'LEFT') then break end
+    moved = moved + 1
+  end
+  return moved
 end)
 
 -- KEYS[1..7]; ARGV: [1] cid. A closing at-least-once consumer: its

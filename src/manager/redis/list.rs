@@ -14,7 +14,7 @@ use crate::manager::objects::no_method;
 use crate::manager::protocol::MAX_DEPTH;
 use crate::manager::values::{arity, array_arg, compare, int_arg, opt_int, value_bytes};
 use ciborium::Value as CValue;
-use redis::{ConnectionLike, Value};
+use redis::Value;
 
 /// How many times `remove` looks again when the element it found was
 /// removed by another client before its `LREM`.
@@ -310,7 +310,7 @@ fn rewrite(
             for c in &cmds {
                 c.write_packed_command(&mut packed);
             }
-            let replies = con.req_packed_commands(&packed, 0, cmds.len())?;
+            let replies = crate::redis::replies_within(con, &packed, cmds.len(), m.ep.timeout())?;
             match replies.last() {
                 // The list changed after WATCH: EXEC did nothing.
                 Some(Value::Nil) => continue,

@@ -44,7 +44,7 @@ use crate::pipe::ListenerOptions;
 use crate::redis::{block_seconds, endpoint_of, prefix, Endpoint, DEFAULT_TIMEOUT, MAX_BLOCK};
 use ciborium::Value as CValue;
 use parking_lot::{Mutex, MutexGuard};
-use redis::{Cmd, ConnectionLike, Value};
+use redis::{Cmd, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -540,7 +540,8 @@ impl RedisManager {
         for c in cmds {
             c.write_packed_command(&mut packed);
         }
-        self.run(None, |con| con.req_packed_commands(&packed, 0, cmds.len()))
+        let wait = self.ep.timeout();
+        self.run(None, |con| crate::redis::replies_within(con, &packed, cmds.len(), wait))
     }
 
     /// One command's reply, server errors included.

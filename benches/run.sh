@@ -6,14 +6,20 @@
 # UltraDict, in build/venv-peers), the Node binding's round trips and the
 # polyglot demo's job shares, the cross-language table (every producer x
 # consumer language), the object puts from C (libcbor, the JSON bridge) and
-# Rust (serde) beside the bytes path (issue 19), and Python's
+# Rust (serde) beside the bytes path (issue 19), the queue and manager at
+# a Redis address beside the plain client of the same language and the
+# shared-memory path (issue 22, "Redis" below), and Python's
 # multiprocessing.Queue, Pipe, Manager, Array and Lock baselines in one
 # invocation, then the busy-machine section (below), and writes the
 # comparison (default: BENCHMARKS.md).
 #
 #   benches/run.sh [--quick] [--out FILE]
+#   benches/run.sh --redis-only [--quick] [--out FILE]
 #
 # --quick: small sizes, one repetition (a smoke test; figures not meaningful).
+# --redis-only: only the Redis section (quiet and busy rounds, "Redis"
+# below), written into FILE (default BENCHMARKS.md) in place of that
+# section, the rest of the file kept (benches/report.py --redis-only).
 # MPIPC_BENCH_KEEP=DIR: also keep the raw results in DIR, so that the report
 # can be made again (python3 benches/report.py DIR "benches/run.sh").
 #
@@ -41,11 +47,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=()
 out=BENCHMARKS.md
+redis_only=0
 while (($#)); do
     case $1 in
         --quick) quick=(--quick) ;;
         --out) out=$2; shift ;;
-        *) echo "usage: benches/run.sh [--quick] [--out FILE]" >&2; exit 2 ;;
+        --redis-only) redis_only=1 ;;
+        *) echo "usage: benches/run.sh [--redis-only] [--quick] [--out FILE]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -200,8 +208,126 @@ busy_pair() {
     fi
 }
 
+# bench_exes BENCH...: prints "NAME EXECUTABLE" for each bench binary
+# (building it if needed), so that the loops of the busy section compete
+# with the benchmarks, not with cargo's freshness checks.
+bench_exes() {
+    local args=() b
+    for b in "$@"; do args+=(--bench "$b"); done
+    cargo bench --locked --no-run --message-format=json "${args[@]}" |
+        python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and "bench" in m["target"]["kind"] and m.get("executable"):
+        print(m["target"]["name"], m["executable"])'
+}
+
+# ---------------------------------------------------------------------------
+# Redis (issue 22): the queue and the manager at a Redis address beside a
+# hand-written program doing the same with the plain client of the same
+# language, and beside the shared-memory path: benches/redis_bench.rs (the
+# C ABI beside the `redis` crate) and benches/python/redis_bench.py (the
+# Python binding in build/venv-python beside redis-py in build/venv-peers,
+# pinned in benches/python/requirements-peers.txt). The server is our own
+# (scripts/redis-server.sh: loopback port and unix socket, no RDB
+# snapshots, hz 100), started without AOF (`-- --appendonly no`, over the
+# script's `appendfsync always` default): the benchmark measures the
+# protocol and the scripts, not fsync. Each program measures one round per
+# run (--repeat 1); the quiet rounds interleave the three programs, their
+# order rotating by round, so that drifts of the shared machine's load hit
+# every side alike; report.py takes medians over rounds. The busy section
+# runs them again (TCP loopback and shared memory only). Results:
+# $tmp/redis/KEY.SIDE.ROUND.json (redis_rs.both, redis_py.mpipc,
+# redis_py.plain), server.json (the server's version and settings), and
+# the busy section's files (keys redis_rs, redis_py).
+
+redis_dir= # the server's directory while it runs
+
+# redis_start BENCH_BINARY: starts the server and sets the three programs'
+# commands (redis_rs, redis_py, redis_plain).
+redis_start() {
+    redis_dir=$tmp/redis-server
+    mkdir -p "$tmp/redis"
+    echo "== Redis server (scripts/redis-server.sh start $redis_dir -- --appendonly no)" >&2
+    bash scripts/redis-server.sh start "$redis_dir" -- --appendonly no >&2
+    # shellcheck disable=SC1091 # written by redis-server.sh start: REDIS_PORT, REDIS_SOCKET, REDIS_PID
+    . "$redis_dir/env"
+    python3 -c 'import json, sys; print(json.dumps({"version": sys.argv[1], "start": sys.argv[2], "commit": sys.argv[3]}))' \
+        "$("$(bash scripts/redis-server.sh bin)" --version)" "scripts/redis-server.sh start DIR -- --appendonly no" \
+        "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" > "$tmp/redis/server.json"
+    local at=(--tcp "127.0.0.1:$REDIS_PORT" --unix "$REDIS_SOCKET")
+    redis_rs=("$1" "${quick[@]}" --repeat 1 "${at[@]}")
+    redis_py=(env "MPIPC_LIB=$PWD/target/release/libmpipc.so" build/venv-python/bin/python
+        benches/python/redis_bench.py --side mpipc "${quick[@]}" --repeat 1 "${at[@]}")
+    redis_plain=(build/venv-peers/bin/python benches/python/redis_bench.py --side plain "${quick[@]}" --repeat 1
+        "${at[@]}")
+}
+
+# The quiet rounds: 5 (--quick 1), the programs' order rotating by round.
+redis_quiet() {
+    local rounds=5 r i
+    ((${#quick[@]} == 0)) || rounds=1
+    echo "== Redis, $rounds rounds: ${redis_rs[*]}; ${redis_py[*]}; ${redis_plain[*]}" >&2
+    for ((r = 1; r <= rounds; r++)); do
+        for ((i = 0; i < 3; i++)); do
+            case $(((r + i) % 3)) in
+                0) "${redis_rs[@]}" --round "$r" > "$tmp/redis/redis_rs.both.$r.json" ;;
+                1) "${redis_py[@]}" --round "$r" > "$tmp/redis/redis_py.mpipc.$r.json" ;;
+                2) "${redis_plain[@]}" --round "$r" > "$tmp/redis/redis_py.plain.$r.json" ;;
+            esac
+        done
+    done
+}
+
+# redis_busy_round ROUND: the three programs beside the loops, TCP loopback
+# and shared memory (the unix socket's figures are the quiet section's):
+# Rust, then the Python sides in an order alternating by round.
+redis_busy_round() {
+    local r=$1
+    busy_run redis_rs both "$r" "${redis_rs[@]}" --transports tcp,shm --round "$r"
+    if ((r % 2)); then
+        busy_run redis_py mpipc "$r" "${redis_py[@]}" --transports tcp,shm --round "$r"
+        busy_run redis_py plain "$r" "${redis_plain[@]}" --transports tcp --round "$r"
+    else
+        busy_run redis_py plain "$r" "${redis_plain[@]}" --transports tcp --round "$r"
+        busy_run redis_py mpipc "$r" "${redis_py[@]}" --transports tcp,shm --round "$r"
+    fi
+}
+
+# Stops the server (the EXIT trap calls it too).
+redis_stop() {
+    if [[ -n $redis_dir ]]; then
+        bash scripts/redis-server.sh stop "$redis_dir" >&2 || true
+        redis_dir=
+    fi
+}
+
 tmp=$(mktemp -d)
-trap 'busy_kill; rm -rf "$tmp"' EXIT
+trap 'busy_kill; redis_stop; rm -rf "$tmp"' EXIT
+
+if ((redis_only)); then
+    bash bindings/python/setup-venv.sh
+    bash benches/python/setup-peers-venv.sh
+    read -r _ redis_exe < <(bench_exes redis_bench)
+    [[ -x ${redis_exe:-} ]] || { echo "benches/run.sh: no bench binary for redis_bench" >&2; exit 1; }
+    redis_start "$redis_exe"
+    redis_quiet
+    busy_rounds=5 busy_timeout=300
+    ((${#quick[@]} == 0)) || busy_rounds=1 busy_timeout=60
+    echo "== Busy machine (Redis only): $(($(nproc) + 1)) busy loops on $(nproc) CPUs, $busy_rounds rounds" >&2
+    busy_start
+    for ((r = 1; r <= busy_rounds; r++)); do
+        redis_busy_round "$r"
+    done
+    busy_stop
+    redis_stop
+    if [[ -n ${MPIPC_BENCH_KEEP:-} ]]; then
+        rm -rf "$MPIPC_BENCH_KEEP" && cp -r "$tmp" "$MPIPC_BENCH_KEEP"
+    fi
+    python3 benches/report.py --redis-only "$tmp" "benches/run.sh --redis-only ${quick[*]}" "$out"
+    ((busy_failed == 0)) || { echo "benches/run.sh: $busy_failed busy-machine run(s) failed" >&2; exit 1; }
+    exit 0
+fi
 echo "== mpipc (cargo bench --bench queue -- ${quick[*]})" >&2
 cargo bench --locked --bench queue -- "${quick[@]}" > "$tmp/mpipc.json"
 echo "== Python multiprocessing (python3 benches/python/mp_queue_bench.py ${quick[*]})" >&2
@@ -278,15 +404,14 @@ cargo bench --locked --bench rust_object_put -- "${quick[@]}" "${obj_repeat[@]}"
 declare -A exe=()
 while read -r name path; do
     exe[$name]=$path
-done < <(cargo bench --locked --no-run --message-format=json --bench queue --bench manager --bench sync --bench pipe |
-    python3 -c 'import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and "bench" in m["target"]["kind"] and m.get("executable"):
-        print(m["target"]["name"], m["executable"])')
-for b in queue manager sync pipe; do
+done < <(bench_exes queue manager sync pipe redis_bench)
+for b in queue manager sync pipe redis_bench; do
     [[ -x ${exe[$b]:-} ]] || { echo "benches/run.sh: no bench binary for $b" >&2; exit 1; }
 done
+
+# Redis (issue 22), quiet (see redis_start).
+redis_start "${exe[redis_bench]}"
+redis_quiet
 
 if ((${#quick[@]})); then
     busy_rounds=1 busy_timeout=60 mgr_c=() mgr_py=()
@@ -320,8 +445,10 @@ for ((r = 1; r <= busy_rounds; r++)); do
     for w in q_tput q_latency mgr_dict; do
         busy_run "pyb_$w" both "$r" "${pyb[@]}" "${one[@]}" --only "$w"
     done
+    redis_busy_round "$r"
 done
 busy_stop
+redis_stop
 if ((${#quick[@]} == 0)); then
     # The full resource-hygiene run (100,000 cycles per primitive) writes
     # benches/results/hygiene.md, which the report includes.

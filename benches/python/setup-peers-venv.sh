@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates the virtualenv of the Python benchmarks' peers, build/venv-peers,
 # with the pinned packages of benches/python/requirements-peers.txt
-# (faster-fifo, UltraDict, pyzmq: benchmark-only, never dependencies of the
+# (faster-fifo, UltraDict, pyzmq, redis-py: benchmark-only, never dependencies of the
 # mpipc package), their build tools pinned by constraints-peers.txt. Some
 # compile from source (UltraDict always, faster-fifo where no wheel fits),
 # so a C/C++ compiler and Python's headers are installed with apt-get when

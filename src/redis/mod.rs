@@ -4,7 +4,7 @@
 //! queue at a `redis://` address (`crate::queue`) and the manager at one
 //! (`crate::manager`).
 //!
-//! Connections: an [`Endpoint`] is one server (address, database,
+//! Connections: an [`Endpoint`](crate::redis::Endpoint) is one server (address, database,
 //! credentials) and a small pool of connections to it. A call takes an
 //! idle connection (or dials one), runs, and gives it back unless the
 //! transport failed; so calls from several threads use several

@@ -873,19 +873,18 @@ def redis_why(quiet, goals):
     if ("rs", "q_get_rtt") in missed:
         r, ra = ratio("rs", "q_get_rtt"), ratio("rs", "q_get_alloc_rtt")
         notes.append(
-            f"- **C, queue get with `mpq_get_into`** ({r:.2f}x `BLPOP`): it first calls the function "
-            "`mpipc_1_q_get_into`, which pops the message only if it fits the caller's buffer (src/queue/redis.rs, "
-            "`take`: the non-blocking try), and blocks in `BLMPOP` only when the queue is empty (a second round "
-            "trip); `mpq_get`, which has no buffer to fit, goes straight to `BLMPOP` on the items and the shut latch"
+            f"- **C, queue get with `mpq_get_into`** ({r:.2f}x `BLPOP`): on this unbounded queue it is one `BLMPOP` "
+            "on the items and the shut latch, as `mpq_get` (a message too big for the buffer goes back through "
+            "the function `mpipc_1_q_unget`); what is left is the library's side of the call (the C ABI, the "
+            "connection pool, the signal mask)"
             + (f": {fmt_cost(ra)} `BLPOP` in this run (the row below it)" if ra else "") + ".")
     for work in ("q_1x1_single", "q_2x2_single"):
         if ("rs", work) in missed:
             notes.append(
                 f"- **C, {dict((w, lb) for w, lb, _ in REDIS_ROWS)[work]}** ({fmt_cost(ratio('rs', work))} the plain "
-                "program's time per message): every put is the `FCALL` above, and every get is `mpq_get_into`'s "
-                "function call, followed, when the consumer has caught up and finds the queue empty, by a `BLMPOP` "
-                "round trip (the plain consumer's `BLPOP` is one round trip either way). How the time splits "
-                "between the two is not analysed further.")
+                "program's time per message): every put is the `FCALL` above; every get on this unbounded queue is "
+                "one `BLMPOP`, as the plain consumer's `BLPOP`. How the time splits between the two is not "
+                "analysed further.")
     if ("rs", "d_incr_2") in missed:
         notes.append(
             f"- **C, dict incr** ({fmt_cost(ratio('rs', 'd_incr_2'))} `HINCRBY`'s time per increment): the values are "

@@ -21,12 +21,12 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::os::Deadline;
 use crate::queue::QueueOptions;
 use crate::redis::address::Ack;
-use crate::redis::{block_seconds, endpoint_of, prefix, Endpoint, MAX_BLOCK};
+use crate::redis::{block_seconds, endpoint_of, is_transport, prefix, random_u64, Endpoint, MAX_BLOCK};
 use crate::segment::OpenMode;
 use parking_lot::Mutex;
 use redis::Value;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The largest message when the queue sets no `max_message`: Redis's
 /// default `proto-max-bulk-len` (512 MiB), the largest string it accepts.
@@ -882,12 +882,6 @@ impl Drop for RedisQueue {
     }
 }
 
-/// Whether `e` is a transport failure (the call may or may not have run on
-/// the server) rather than the server's answer.
-fn is_transport(e: &Error) -> bool {
-    matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Eof | ErrorKind::Io)
-}
-
 /// Registers or renews consumer `cid`'s lease, and gives back the messages
 /// of consumers whose lease ended (`mpipc_1_q_lease`).
 fn renew_lease(ep: &Endpoint, keys: &[String; 7], cid: &str, lease: Duration) -> Result<()> {
@@ -902,16 +896,6 @@ fn renew_lease(ep: &Endpoint, keys: &[String; 7], cid: &str, lease: Duration) ->
             .query::<Value>(con)
     })?;
     Ok(())
-}
-
-/// A random 64-bit number for consumer ids (not security-sensitive: ids
-/// only need to differ between handles).
-fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(Instant::now().elapsed().as_nanos());
-    h.write_u32(crate::os::current_pid());
-    h.finish()
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 use super::*;
 use crate::redis::test_server::TestServer;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 fn open(url: &str, opts: QueueOptions) -> RedisQueue {
     RedisQueue::open(url, &opts).unwrap_or_else(|e| panic!("open {url}: {e}"))
@@ -318,4 +319,21 @@ fn at_maxmemory_gets_give_back_what_does_not_fit() {
         assert_eq!(q.get_many(8, NOW).unwrap(), vec![vec![3u8; 100]]);
         RedisQueue::unlink(&url).unwrap();
     }
+}
+
+#[test]
+fn a_key_of_another_type_is_a_type_error_not_a_lost_connection() {
+    let Some(srv) = TestServer::start() else { return };
+    let name = unique("wrongtype");
+    let url = format!("{}/{name}", srv.url());
+    let q = open(&url, QueueOptions::default());
+    // A plain client wrote a string where the queue keeps its list.
+    let (ep, _) = crate::redis::endpoint_of(&srv.url(), false).unwrap();
+    ep.run(None, |con| redis::cmd("SET").arg(format!("mpipc:q:{{{name}}}:items")).arg("x").query::<()>(con)).unwrap();
+    let e = q.put_many(&[b"m"], None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Type, "{e}");
+    assert!(!crate::redis::is_transport(&e));
+    ep.run(None, |con| redis::cmd("DEL").arg(format!("mpipc:q:{{{name}}}:items")).query::<()>(con)).unwrap();
+    q.put_many(&[b"m"], None).unwrap(); // the same connection pool still works
+    RedisQueue::unlink(&url).unwrap();
 }

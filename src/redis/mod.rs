@@ -328,21 +328,16 @@ impl Endpoint {
     /// left until `deadline` (the crate's own pipelined read would wait
     /// its timeout per reply). Server errors are returned as values.
     fn replies_until(&self, conn: &mut Conn, pipe: &redis::Pipeline, deadline: Instant) -> Result<Vec<Value>> {
-        let n = pipe.cmd_iter().count();
-        let left = |d: Instant| d.saturating_duration_since(Instant::now());
-        conn.con
-            .set_write_timeout(Some(left(deadline).max(Duration::from_millis(1))))
-            .map_err(|e| self.connect_error(&e))?;
-        conn.con.send_packed_command(&pipe.get_packed_pipeline()).map_err(|e| self.connect_error(&e))?;
-        let mut out = Vec::with_capacity(n);
-        for _ in 0..n {
-            if left(deadline).is_zero() {
-                return Err(self.handshake_timeout());
-            }
-            conn.set_read_timeout(left(deadline)).map_err(|e| self.connect_error(&e))?;
-            out.push(conn.con.recv_response().map_err(|e| self.connect_error(&e))?);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(self.handshake_timeout());
         }
-        conn.con.set_write_timeout(None).map_err(|e| self.connect_error(&e))?;
+        let fail = |e: redis::RedisError| self.connect_error(&e);
+        conn.con.set_write_timeout(Some(left.max(Duration::from_millis(1)))).map_err(fail)?;
+        let out = pipeline_within(&mut conn.con, pipe, left).map_err(fail)?;
+        // pipeline_within left the socket's read timeout at `left`.
+        conn.read_timeout = Some(left.max(Duration::from_millis(1)));
+        conn.con.set_write_timeout(None).map_err(fail)?;
         Ok(out)
     }
 
@@ -459,6 +454,24 @@ pub fn pipeline_within(
     wait: Duration,
 ) -> redis::RedisResult<Vec<Value>> {
     replies_within(con, &pipe.get_packed_pipeline(), pipe.cmd_iter().count(), wait)
+}
+
+/// Whether `e` is a transport failure (the server was not reached, or the
+/// connection broke: the call may or may not have run) rather than the
+/// server's answer.
+pub fn is_transport(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Eof | ErrorKind::Io)
+}
+
+/// A random 64-bit number for consumer and owner ids (they only need to
+/// differ between clients; not a secret). `RandomState` is seeded from the
+/// OS's randomness per process and differs per instance within one.
+pub fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(crate::os::current_pid());
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.finish()
 }
 
 /// Whether `e` is a `-LOADING` answer (see [`Endpoint::error`]).

@@ -41,7 +41,9 @@ use crate::manager::cbor::{encode, encode_i64, scan, Form};
 use crate::manager::objects::{no_method, Kind};
 use crate::manager::protocol::MAX_DEPTH;
 use crate::pipe::ListenerOptions;
-use crate::redis::{block_seconds, endpoint_of, prefix, Endpoint, DEFAULT_TIMEOUT, MAX_BLOCK};
+use crate::redis::{
+    block_seconds, endpoint_of, is_transport, prefix, random_u64, Endpoint, DEFAULT_TIMEOUT, MAX_BLOCK,
+};
 use ciborium::Value as CValue;
 use parking_lot::{Mutex, MutexGuard};
 use redis::{Cmd, Value};
@@ -682,11 +684,6 @@ pub(super) struct Obj<'a> {
     name: &'a str,
 }
 
-/// Whether `e` says the server was not reached (or the connection broke).
-fn is_transport(e: &Error) -> bool {
-    matches!(e.kind(), ErrorKind::Eof | ErrorKind::Io | ErrorKind::Timeout)
-}
-
 /// The object a key (without the prefix) is the main key of: `d:{NAME}`,
 /// `sem:{NAME}:meta`, `q:{NAME}:meta`, ... (`manager list`).
 fn object_of_key(rest: &str) -> Option<(String, &'static str)> {
@@ -717,16 +714,4 @@ fn hostname() -> String {
     }
     let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..n]).into_owned()
-}
-
-/// A random 64-bit number (owner ids differ between clients; not a
-/// secret).
-fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    // RandomState is seeded from the OS's randomness per process, and
-    // differs per instance within one.
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(crate::os::current_pid());
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-    h.finish()
 }
